@@ -1,0 +1,36 @@
+# Two commands for a newcomer: `make demo` (install + render a demo) and `make test` (install + run the tests).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-slow lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	# musicnn's metadata pins numpy<1.17; its checkpoints need none of its dependencies.
+	$(BIN)/pip install --quiet --no-deps musicnn==0.1.0
+	$(BIN)/python -m mmdream.setup_models
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+test: install
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow -q
+
+lint: install
+	$(BIN)/ruff check mmdream tests scripts
+
+bench: install
+	$(BIN)/python scripts/bench.py --quick
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache

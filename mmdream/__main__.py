@@ -1,0 +1,4 @@
+from mmdream.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,262 @@
+"""The one dream engine: octave gradient ascent over a batch of 2-D arrays with channels.
+
+Images are (1, H, W, 3) in [-1, 1]; sounds are (channels, time, freq, 1) log-magnitude spectrograms. Both go
+through `Dreamer.dream`, which implements the original DeepDream recipe (Mordvintsev et al., 2015):
+an octave pyramid with detail re-injection, random roll jitter, gradient normalisation, optional Gaussian
+smoothing of the gradient, and tiled gradients for large inputs. The gradient is one `tf.function` with a
+shape-polymorphic input signature, so octaves, tiles and frames of any size share a single trace.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mmdream.errors import UserError
+from mmdream.nets import Net
+
+
+@dataclass
+class DreamSettings:
+    """How hard and at how many scales to dream. Defaults suit images in [-1, 1]."""
+
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 20
+    step_size: float = 0.02
+    jitter: int = 32
+    tile_size: int = 512
+    smooth: float = 0.0  # sigma (pixels) of a Gaussian blur applied to the gradient
+    grad_clip: float = 4.0  # clip the mean-|g|-normalised gradient to +-grad_clip
+    seed: int | None = 0
+    min_size: int = 32  # octaves smaller than this (either axis) are skipped
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Objective:
+    """What to maximise. By default the weighted mean squared activation of `layers`.
+
+    `channels` restricts a layer to some channels; `target` maximises one class logit instead; `guide` holds
+    features of a guide array (computed by `Dreamer.set_guide`) to dream toward.
+    """
+
+    layers: dict[str, float]
+    channels: dict[str, list[int]] = field(default_factory=dict)
+    target: int | None = None
+
+
+def parse_layers(spec: str | None, net: Net) -> dict[str, float]:
+    """'mixed3:1,mixed5:1.5' (or depths '0.4:1,0.7') -> {layer: weight}; None -> the net's defaults."""
+    if not spec:
+        return dict(net.default_layers)
+    out: dict[str, float] = {}
+    for part in spec.split(","):
+        name, _, weight = part.strip().partition(":")
+        try:
+            w = float(weight) if weight else 1.0
+        except ValueError:
+            raise UserError(f"bad layer weight in {part!r}; use name:weight, e.g. mixed3:1.5") from None
+        try:
+            depth = float(name)
+        except ValueError:
+            depth = None
+        if depth is not None and 0.0 <= depth <= 1.0:
+            name = net.layer_at_depth(depth)
+        if name not in net.layers:
+            raise UserError(f"net {net.name} has no dreamable layer {name!r}; choose from {', '.join(net.layers)}")
+        out[name] = out.get(name, 0.0) + w
+    return out
+
+
+def octave_shapes(shape: tuple[int, int], octaves: int, scale: float, min_size: int) -> list[tuple[int, int]]:
+    """Shapes from coarsest to finest; the last is `shape`. Octaves below `min_size` are dropped."""
+    shapes = []
+    for i in range(octaves - 1, -1, -1):
+        s = (max(1, round(shape[0] / scale**i)), max(1, round(shape[1] / scale**i)))
+        if min(s) >= min_size or i == 0:
+            shapes.append(s)
+    return shapes
+
+
+def _gaussian_kernel(sigma: float, channels: int) -> np.ndarray:
+    radius = max(1, int(math.ceil(2.5 * sigma)))
+    x = np.arange(-radius, radius + 1, dtype=np.float32)
+    k1 = np.exp(-0.5 * (x / sigma) ** 2)
+    k1 /= k1.sum()
+    k2 = np.outer(k1, k1)
+    return np.tile(k2[:, :, None, None], (1, 1, channels, 1)).astype(np.float32)
+
+
+class Dreamer:
+    """Gradient ascent on one net's objective. Build once, dream many arrays (frames, chunks) of any size."""
+
+    def __init__(self, net: Net, objective: Objective, channels: int | None = None) -> None:
+        self.net = net
+        self.objective = objective
+        self.layer_names = list(objective.layers)
+        self.weights = [float(objective.layers[n]) for n in self.layer_names]
+        outputs = [net.model.get_layer(n).output for n in self.layer_names]
+        if objective.target is not None:
+            outputs.append(net.model.output)
+        # Keras keeps only the subgraph that feeds these outputs: the net is truncated at the deepest layer.
+        self.features = keras.Model(net.model.input, outputs, name=f"{net.name}_features")
+        c = channels if channels is not None else int(net.model.input.shape[-1])
+        self._guide: list[tf.Tensor] | None = None
+        spec = [tf.TensorSpec([None, None, None, c], tf.float32)]
+        self._grad = tf.function(self._loss_and_grad, input_signature=spec)
+        self._score = tf.function(self._activation_score, input_signature=spec)
+
+    # ---- objectives -------------------------------------------------------------------------------------
+    def _layer_acts(self, x: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor | None]:
+        outs = self.features(x, training=False)
+        if not isinstance(outs, (list, tuple)):
+            outs = [outs]
+        outs = [tf.cast(o, tf.float32) for o in outs]
+        logits = outs.pop() if self.objective.target is not None else None
+        acts = []
+        for name, a in zip(self.layer_names, outs):
+            if name in self.objective.channels:
+                a = tf.gather(a, self.objective.channels[name], axis=-1)
+            acts.append(a)
+        return acts, logits
+
+    def _activation_score(self, x: tf.Tensor) -> tf.Tensor:
+        """Weighted mean squared activation per batch item: the figure reports compare."""
+        acts, _ = self._layer_acts(x)
+        total = sum(w * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for w, a in zip(self.weights, acts))
+        return total / sum(self.weights)
+
+    def _loss(self, x: tf.Tensor) -> tf.Tensor:
+        acts, logits = self._layer_acts(x)
+        if logits is not None:
+            return tf.reduce_sum(logits[:, self.objective.target])
+        if self._guide is not None:
+            loss = 0.0
+            for w, a, g in zip(self.weights, acts, self._guide):
+                flat = tf.reshape(a, [tf.shape(a)[0], -1, tf.shape(a)[-1]])
+                sim = tf.einsum("bnc,mc->bnm", flat, g)  # match every position to its best guide feature
+                loss += w * tf.reduce_mean(tf.reduce_max(sim, axis=-1))
+            return loss
+        return tf.reduce_sum(
+            sum(w * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for w, a in zip(self.weights, acts))
+        )
+
+    def _loss_and_grad(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = self._loss(x)
+        return loss, tape.gradient(loss, x)
+
+    def set_guide(self, guide: np.ndarray | None) -> None:
+        """Dream toward the features of `guide` (same layout as the dreamed array, one item)."""
+        if guide is None:
+            self._guide = None
+            return
+        acts, _ = self._layer_acts(tf.constant(guide[None] if guide.ndim == 3 else guide, tf.float32))
+        self._guide = [tf.reshape(a, [-1, a.shape[-1]]) for a in acts]
+        self._grad = tf.function(self._loss_and_grad, input_signature=self._grad.input_signature)
+
+    # ---- measurement ------------------------------------------------------------------------------------
+    def score(self, x: np.ndarray | tf.Tensor, tile: int = 1024) -> float:
+        """Objective (mean squared activation of the target layers), averaged over the batch and over tiles."""
+        x = tf.convert_to_tensor(x, tf.float32)
+        if x.shape.rank == 3:
+            x = x[None]
+        vals, areas = [], []
+        for ys, xs in _tile_slices(x.shape[1], x.shape[2], tile):
+            vals.append(float(tf.reduce_mean(self._score(x[:, ys, xs]))))
+            areas.append((ys.stop - ys.start) * (xs.stop - xs.start))
+        return float(np.average(vals, weights=areas))
+
+    # ---- ascent -----------------------------------------------------------------------------------------
+    def _gradient(self, x: tf.Tensor, tile: int) -> tf.Tensor:
+        h, w = x.shape[1], x.shape[2]
+        if h <= tile and w <= tile:
+            return self._grad(x)[1]
+        rows = []
+        for ys in _axis_slices(h, tile):
+            rows.append(tf.concat([self._grad(x[:, ys, xs])[1] for xs in _axis_slices(w, tile)], axis=2))
+        return tf.concat(rows, axis=1)
+
+    def ascend(
+        self,
+        x: tf.Tensor,
+        steps: int,
+        step_size: float,
+        settings: DreamSettings,
+        rng: np.random.Generator,
+        on_step: Callable[[], None] | None = None,
+    ) -> tf.Tensor:
+        """`steps` of normalised gradient ascent at one scale, with roll jitter."""
+        kernel = _gaussian_kernel(settings.smooth, x.shape[-1]) if settings.smooth > 0 else None
+        lo_hi = self.net.value_range
+        for _ in range(steps):
+            j = settings.jitter
+            shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
+            rolled = tf.roll(x, shift, axis=[1, 2])
+            g = tf.roll(self._gradient(rolled, settings.tile_size), [-shift[0], -shift[1]], axis=[1, 2])
+            x = _apply_step(x, g, step_size, settings.grad_clip, kernel, lo_hi)
+            if on_step:
+                on_step()
+        return x
+
+    def dream(
+        self,
+        x: np.ndarray,
+        settings: DreamSettings,
+        on_step: Callable[[], None] | None = None,
+        strength: float = 1.0,
+    ) -> np.ndarray:
+        """Dream a batch (N, H, W, C). Returns the dreamed array, same shape."""
+        if x.ndim == 3:
+            return self.dream(x[None], settings, on_step, strength)[0]
+        rng = np.random.default_rng(settings.seed)
+        base = tf.constant(x, tf.float32)
+        shapes = octave_shapes(x.shape[1:3], settings.octaves, settings.octave_scale, settings.min_size)
+        detail = None
+        for shape in shapes:
+            octave_base = tf.image.resize(base, shape, method="bilinear") if shape != tuple(x.shape[1:3]) else base
+            img = octave_base if detail is None else octave_base + tf.image.resize(detail, shape, method="bilinear")
+            img = self.ascend(img, settings.steps, settings.step_size * strength, settings, rng, on_step)
+            detail = img - octave_base
+        return (base + detail).numpy()
+
+    def total_steps(self, shape: tuple[int, int], settings: DreamSettings) -> int:
+        return settings.steps * len(octave_shapes(shape, settings.octaves, settings.octave_scale, settings.min_size))
+
+
+@tf.function(reduce_retracing=True)
+def _normalise(g: tf.Tensor, clip: float) -> tf.Tensor:
+    g = g / (tf.reduce_mean(tf.abs(g), axis=[1, 2, 3], keepdims=True) + 1e-8)
+    return tf.clip_by_value(g, -clip, clip)
+
+
+def _apply_step(x, g, step_size, clip, kernel, lo_hi):
+    if kernel is not None:
+        pad = kernel.shape[0] // 2
+        g = tf.nn.depthwise_conv2d(
+            tf.pad(g, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT"), kernel, [1, 1, 1, 1], "VALID"
+        )
+    x = x + step_size * _normalise(g, tf.constant(clip, tf.float32))
+    if lo_hi is not None:
+        x = tf.clip_by_value(x, lo_hi[0], lo_hi[1])
+    return x
+
+
+def _axis_slices(n: int, tile: int) -> list[slice]:
+    """Split an axis into equal tiles no larger than `tile`."""
+    count = max(1, math.ceil(n / tile))
+    edges = np.linspace(0, n, count + 1).round().astype(int)
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _tile_slices(h: int, w: int, tile: int) -> list[tuple[slice, slice]]:
+    return [(ys, xs) for ys in _axis_slices(h, tile) for xs in _axis_slices(w, tile)]

@@ -1,0 +1,103 @@
+"""The network registry: every dreamable net, image or audio, behind one `load_net` call.
+
+A `Net` takes input in its *dream space* (images: RGB in [-1, 1]; audio: see mmdream.nets.audio) and outputs
+logits; `layers` lists its dreamable layer names from shallow to deep, so a depth in [0, 1] can name a layer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+
+from mmdream.errors import UserError
+
+
+@dataclass
+class Net:
+    name: str
+    model: keras.Model
+    layers: list[str]
+    classes: list[str]
+    kind: str  # "image" or "audio"
+    default_layers: dict[str, float]
+    value_range: tuple[float, float] | None = (-1.0, 1.0)
+    extras: dict = field(default_factory=dict)
+
+    def layer_at_depth(self, depth: float) -> str:
+        """The dreamable layer at relative depth `depth` in [0, 1] (0 = shallowest)."""
+        depth = min(max(depth, 0.0), 1.0)
+        return self.layers[round(depth * (len(self.layers) - 1))]
+
+    def class_index(self, name: str) -> int:
+        """Index of a class by exact name, by a comma-separated alias, or by number."""
+        if name.isdigit() and int(name) < len(self.classes):
+            return int(name)
+        wanted = name.strip().lower().replace("_", " ")
+        for i, c in enumerate(self.classes):
+            aliases = [a.strip().lower().replace("_", " ") for a in c.split(",")]
+            if wanted in aliases:
+                return i
+        raise UserError(f"net {self.name} has no class {name!r} (see `mmdream models {self.name}`)")
+
+
+@dataclass
+class NetSpec:
+    name: str
+    kind: str
+    loader: Callable[[str], Net]
+    layers: Callable[[], list[str]]
+    offline: Callable[[], bool]
+    description: str
+    classes: Callable[[], list[str]] | None = None
+
+
+_REGISTRY: dict[str, NetSpec] = {}
+
+
+def register(spec: NetSpec) -> None:
+    _REGISTRY[spec.name] = spec
+
+
+def specs() -> list[NetSpec]:
+    _ensure_registered()
+    return list(_REGISTRY.values())
+
+
+@contextlib.contextmanager
+def dtype_policy(precision: str) -> Iterator[None]:
+    """Build layers under a precision policy: 'bf16' means mixed bfloat16 (float32 variables)."""
+    old = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bf16" else "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(old)
+
+
+def load_net(name: str, weights: str = "imagenet", precision: str = "fp32") -> Net:
+    """Load a registered net by name, or a trained model by path (`models/NAME.keras`)."""
+    _ensure_registered()
+    if name.endswith(".keras") or Path(name).suffix == ".keras":
+        from mmdream.nets.trained import load_trained
+
+        return load_trained(name, precision)
+    if name not in _REGISTRY:
+        raise UserError(f"unknown net {name!r}; choose one of {', '.join(_REGISTRY)} (see `mmdream models`)")
+    with dtype_policy(precision):
+        return _REGISTRY[name].loader(weights)
+
+
+def _ensure_registered() -> None:
+    if _REGISTRY:
+        return
+    from mmdream.nets import image_nets
+
+    image_nets.register_all()
+    with contextlib.suppress(ImportError):
+        from mmdream.nets import musicnn
+
+        musicnn.register_all()

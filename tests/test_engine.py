@@ -1,0 +1,94 @@
+"""The shared dream engine: pyramid, tiles, single trace, reproducibility, objectives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmdream.engine import DreamSettings, Dreamer, Objective, octave_shapes, parse_layers
+from mmdream.errors import UserError
+
+
+def _photo(media, size=(192, 256)):
+    from mmdream.image import read_image, resize, to_dream_space
+
+    return to_dream_space(resize(read_image(media / "images" / "coffee.png").rgb, size))
+
+
+def test_octave_shapes_end_at_input_and_skip_tiny():
+    shapes = octave_shapes((360, 540), 4, 1.4, 32)
+    assert shapes[-1] == (360, 540) and len(shapes) == 4
+    assert shapes[0] == (round(360 / 1.4**3), round(540 / 1.4**3))
+    assert octave_shapes((40, 40), 6, 2.0, 32) == [(40, 40)]
+
+
+def test_parse_layers_weights_depths_and_errors(lite0):
+    assert parse_layers("block4c:1,block5c:1.5", lite0) == {"block4c": 1.0, "block5c": 1.5}
+    assert parse_layers("1.0", lite0) == {"top": 1.0}
+    assert parse_layers(None, lite0) == lite0.default_layers
+    with pytest.raises(UserError, match="no dreamable layer"):
+        parse_layers("mixed3", lite0)
+
+
+def test_one_trace_serves_all_octaves_and_tiles(media, lite0):
+    d = Dreamer(lite0, Objective({"block4c": 1.0}))
+    x = _photo(media, (300, 420))
+    # tile 128 forces several tiles of different shapes at every octave
+    d.dream(x, DreamSettings(octaves=3, steps=2, tile_size=128))
+    d.dream(_photo(media, (100, 140)), DreamSettings(octaves=2, steps=2))
+    assert d._grad.experimental_get_tracing_count() == 1
+
+
+def test_seed_makes_runs_reproducible(media, lite0):
+    d = Dreamer(lite0, Objective({"block4c": 1.0}))
+    x = _photo(media, (96, 128))
+    s = DreamSettings(octaves=2, steps=3, seed=7)
+    a, b = d.dream(x, s), d.dream(x, s)
+    c = d.dream(x, DreamSettings(octaves=2, steps=3, seed=8))
+    assert np.array_equal(a, b)
+    assert np.abs(a - c).mean() > 1e-4
+
+
+def test_tiled_dream_raises_objective_like_untiled(media, lite0):
+    d = Dreamer(lite0, Objective({"block4c": 1.0, "block5c": 1.0}))
+    x = _photo(media, (256, 320))
+    before = d.score(x)
+    tiled = d.score(d.dream(x, DreamSettings(octaves=2, steps=8, tile_size=160)))
+    whole = d.score(d.dream(x, DreamSettings(octaves=2, steps=8)))
+    assert tiled > 1.5 * before and whole > 1.5 * before
+    assert 0.7 < tiled / whole < 1.3
+
+
+def test_channel_selection_raises_those_channels_most(media, lite0):
+    import keras
+
+    d = Dreamer(lite0, Objective({"block5c": 1.0}, channels={"block5c": [3, 17]}))
+    x = _photo(media, (128, 160))
+    out = d.dream(x, DreamSettings(octaves=2, steps=10))
+    feats = keras.Model(lite0.model.input, lite0.model.get_layer("block5c").output)
+    a0 = np.square(np.asarray(feats(x[None]))).mean(axis=(0, 1, 2))
+    a1 = np.square(np.asarray(feats(out[None]))).mean(axis=(0, 1, 2))
+    gain = a1 / (a0 + 1e-6)
+    assert gain[[3, 17]].min() > np.median(gain)
+
+
+def test_class_target_raises_that_logit(media, lite0):
+    idx = lite0.class_index("goldfish")
+    d = Dreamer(lite0, Objective({"block5c": 1.0}, target=idx))
+    x = _photo(media, (160, 160))
+    out = d.dream(x, DreamSettings(octaves=2, steps=10))
+    before = float(np.asarray(lite0.model(x[None]))[0, idx])
+    after = float(np.asarray(lite0.model(out[None]))[0, idx])
+    assert after > before + 2.0
+
+
+def test_guide_image_pulls_features_toward_the_guide(media, lite0):
+    from mmdream.image import read_image, resize, to_dream_space
+
+    guide = to_dream_space(resize(read_image(media / "images" / "flower.jpg").rgb, (160, 224)))
+    d = Dreamer(lite0, Objective({"block4c": 1.0}))
+    d.set_guide(guide)
+    x = _photo(media, (160, 224))
+    out = d.dream(x, DreamSettings(octaves=2, steps=10))
+    sim = lambda v: float(d._loss(np.asarray(v, np.float32)[None]))  # noqa: E731
+    assert sim(out) > 1.3 * sim(x)

@@ -1,0 +1,113 @@
+"""The network registry and the offline EfficientNet-Lite0 port."""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+import numpy as np
+import pytest
+
+from mmdream.errors import UserError
+
+
+def _top_classes(net, rgb: np.ndarray, k: int = 3) -> list[str]:
+    from mmdream.image import resize, to_dream_space
+
+    x = to_dream_space(resize(rgb, (224, 224)))[None]
+    logits = np.asarray(net.model(x, training=False))[0]
+    return [net.classes[i] for i in np.argsort(-logits)[:k]]
+
+
+def test_lite0_port_classifies_the_cat_photo(media, lite0):
+    from mmdream.image import read_image
+
+    top = _top_classes(lite0, read_image(media / "images" / "chelsea.png").rgb)
+    cats = {"Egyptian cat", "tabby, tabby cat", "tiger cat"}
+    assert set(top) == cats, top
+
+
+def test_lite0_weights_are_converted_once_with_checksum(tmp_path, monkeypatch):
+    from mmdream.nets import efficientnet_lite
+
+    monkeypatch.setenv("MMDREAM_CACHE", str(tmp_path))
+    path = efficientnet_lite.converted_weights()
+    assert path.parent == tmp_path and path.stat().st_size > 10_000_000
+    mtime = path.stat().st_mtime_ns
+    assert efficientnet_lite.converted_weights().stat().st_mtime_ns == mtime  # not converted twice
+    # A corrupted source is refused by its sha256.
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not weights")
+    path.unlink()
+    monkeypatch.setattr(efficientnet_lite, "source_path", lambda: bad)
+    with pytest.raises(UserError, match="sha256"):
+        efficientnet_lite.converted_weights()
+
+
+def test_torch_reader_refuses_arbitrary_globals(tmp_path):
+    from mmdream.nets.torch_pickle import _LEGACY_MAGIC, load_legacy_state_dict
+
+    buf = io.BytesIO()
+    for obj in (_LEGACY_MAGIC, 1001, {}):
+        pickle.dump(obj, buf)
+    buf.write(b"cos\nsystem\n(S'true'\ntR.")  # a pickle that would call os.system
+    p = tmp_path / "evil.pth"
+    p.write_bytes(buf.getvalue())
+    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+        load_legacy_state_dict(p)
+
+
+def test_registry_lists_every_net_with_layers():
+    from mmdream.nets import specs
+
+    names = {s.name: s for s in specs()}
+    assert {"inception_v3", "vgg16", "vgg19", "efficientnet_lite0"} <= set(names)
+    assert names["efficientnet_lite0"].offline()
+    assert "mixed5" in names["inception_v3"].layers()
+    assert "block5_conv3" in names["vgg16"].layers() and "block5_conv4" in names["vgg19"].layers()
+
+
+def test_uncached_keras_weights_error_names_the_offline_net(tmp_path, monkeypatch):
+    from mmdream.nets import image_nets, load_net
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    if image_nets.keras_weights_cached("vgg16"):
+        pytest.skip("vgg16 weights are cached here")
+    import keras
+
+    def offline(*a, **k):
+        raise Exception("URL fetch failure: no network")
+
+    monkeypatch.setattr(keras.applications, "VGG16", _failing_ctor(keras.applications.VGG16, offline))
+    with pytest.raises(UserError) as e:
+        load_net("vgg16")
+    assert "--net efficientnet_lite0" in str(e.value) and "\n" not in str(e.value)
+
+
+def _failing_ctor(ctor, fail):
+    def wrapped(*a, weights=None, **k):
+        if weights == "imagenet":
+            fail()
+        return ctor(*a, weights=weights, **k)
+
+    return wrapped
+
+
+def test_layer_depth_maps_across_nets():
+    from mmdream.nets import load_net
+
+    net = load_net("efficientnet_lite0", weights="random")
+    assert net.layer_at_depth(0.0) == "stem" and net.layer_at_depth(1.0) == "top"
+    assert net.layers.index(net.layer_at_depth(0.5)) == round(0.5 * (len(net.layers) - 1))
+
+
+@pytest.mark.parametrize("name", ["inception_v3", "vgg16"])
+def test_keras_app_graph_takes_any_size_and_is_flat(name):
+    """Random weights: the same graph that ImageNet weights are copied into works at any input size."""
+    from mmdream.nets import load_net
+
+    net = load_net(name, weights="random")
+    for h, w in [(160, 224), (299, 299)]:
+        assert tuple(net.model(np.zeros((1, h, w, 3), np.float32)).shape) == (1, 1000)
+    for layer in net.layers:
+        net.model.get_layer(layer)  # dreamable layers live in one flat graph
