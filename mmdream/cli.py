@@ -15,6 +15,9 @@ EXAMPLES = """examples:
   mmdream image photo.jpg -o dream.jpg --net inception_v3 --layers mixed3:1,mixed5:1.5 --octaves 5
   mmdream image photo.jpg -o dog.jpg --target "golden retriever" --steps 30
   mmdream image photo.jpg -o guided.jpg --guide flowers.jpg --report dream.json
+  mmdream audio song.mp3 -o dream.wav --net MTT_vgg --layers conv3 --plot spec.png
+  mmdream audio song.mp3 -o techno.wav --target techno --ouroboros 3
+  mmdream audio noise --duration 5 -o noise_dream.wav
   mmdream models                    # every net, offline availability, dreamable layers
   mmdream models efficientnet_lite0 # one net's layers and classes
 """
@@ -81,11 +84,11 @@ def resolve_precision(precision: str) -> str:
     return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
 
 
-def build_dreamer(args: argparse.Namespace, net_name: str, channels: int | None = None):
+def build_dreamer(args: argparse.Namespace, net_name: str, channels: int | None = None, sr: int | None = None):
     from mmdream.engine import Dreamer, Objective, parse_layers
     from mmdream.nets import load_net
 
-    net = load_net(net_name, weights=args.weights, precision=resolve_precision(args.precision))
+    net = load_net(net_name, weights=args.weights, precision=resolve_precision(args.precision), sr=sr)
     target = net.class_index(args.target) if args.target else None
     objective = Objective(parse_layers(args.layers, net), _channels(args.channels), target)
     for layer in objective.channels:
@@ -135,6 +138,50 @@ def cmd_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audio(args: argparse.Namespace) -> int:
+    from mmdream.audio import AUDIO_DEFAULTS, _source, dream_audio_file, load_whole, plot_spectrograms
+    from mmdream.io_utils import check_not_same
+
+    generated = args.input in ("noise", "sine")
+    if not generated:
+        check_not_same(args.input, args.output)
+    duration = args.duration
+    info, _ = _source(args.input, duration)  # fails on bad input before a net is loaded
+    dreamer = build_dreamer(args, args.net, sr=info.audio_rate)
+    if dreamer.net.kind != "audio":
+        raise UserError(f"{args.net} is an image net; audio needs one of MTT_vgg, MSD_vgg, MTT_musicnn, MSD_musicnn")
+    settings = _settings(args, AUDIO_DEFAULTS)
+    passes = []
+    src = args.input
+    out = Path(args.output)
+    for i in range(args.ouroboros):
+        dst = str(out) if i == args.ouroboros - 1 else str(out.with_name(f"{out.stem}.pass{i + 1}{out.suffix}"))
+        seconds = duration or info.duration or 1.0
+        frames = int(seconds * info.audio_rate / (256 * info.audio_rate / 16000)) + 1
+        total = dreamer.total_steps((max(frames, 96), 96), settings) * max(1, int(seconds // 10) + 1)
+        with progress_bar(total, f"dreaming pass {i + 1}/{args.ouroboros}") as bar:
+            figures = dream_audio_file(src, dst, dreamer, settings, loudness=args.loudness,
+                                       griffin_lim=args.griffin_lim, duration=duration, progress=bar)
+        before, sr = load_whole(src, end=duration)
+        after, _ = load_whole(dst)
+        from mmdream.audio import score_audio
+
+        figures["objective_before"] = score_audio(dreamer, before, sr)
+        figures["objective_after"] = score_audio(dreamer, after, sr)
+        figures["objective_gain"] = figures["objective_after"] / max(figures["objective_before"], 1e-12)
+        passes.append(figures)
+        print(f"{dst}: objective {figures['objective_before']:.3g} -> {figures['objective_after']:.3g} "
+              f"({figures['objective_gain']:.2f}x), {figures['output_loudness_lufs']:.1f} LUFS, "
+              f"true peak {figures['true_peak_dbfs']:.1f} dBFS")
+        src = dst
+        if i == 0 and args.plot:
+            plot_spectrograms(before, after, sr, args.plot)
+    write_report(args.report, {"command": "audio", "net": args.net, "layers": dreamer.objective.layers,
+                               "target": args.target, "settings": settings.as_dict(), **passes[-1],
+                               "passes": passes})
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from mmdream.nets import specs
 
@@ -174,6 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "(0 = full size, default 1024)")
     add_dream_options(p)
     p.set_defaults(func=cmd_image)
+
+    p = sub.add_parser("audio", help="dream a sound", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", help="any file ffmpeg decodes (the audio of a video too), or `noise` / `sine`")
+    p.add_argument("-o", "--output", required=True, help=".wav, .flac, .mp3 or .ogg")
+    p.add_argument("--net", default="MTT_vgg", help="audio net (see `mmdream models`)")
+    p.add_argument("--duration", type=float, help="seconds of generated input, or of the file to dream")
+    p.add_argument("--loudness", type=float, help="target integrated loudness in LUFS (default: the input's)")
+    p.add_argument("--griffin-lim", type=int, default=0, help="Griffin-Lim iterations refining the phase")
+    p.add_argument("--ouroboros", type=int, default=1, help="feed the output back N times, writing each pass")
+    p.add_argument("--plot", help="write before/after spectrograms to this PNG")
+    add_dream_options(p)
+    p.set_defaults(func=cmd_audio)
 
     p = sub.add_parser("models", help="list nets, their offline availability and dreamable layers")
     p.add_argument("name", nargs="?")

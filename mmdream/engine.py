@@ -35,6 +35,7 @@ class DreamSettings:
     grad_clip: float = 4.0  # clip the mean-|g|-normalised gradient to +-grad_clip
     seed: int | None = 0
     min_size: int = 32  # octaves smaller than this (either axis) are skipped
+    axes: tuple[int, ...] = (1, 2)  # axes that are jittered and tiled (sound: time only)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -177,13 +178,14 @@ class Dreamer:
         return float(np.average(vals, weights=areas))
 
     # ---- ascent -----------------------------------------------------------------------------------------
-    def _gradient(self, x: tf.Tensor, tile: int) -> tf.Tensor:
+    def _gradient(self, x: tf.Tensor, tile: int, axes: tuple[int, ...]) -> tf.Tensor:
         h, w = x.shape[1], x.shape[2]
-        if h <= tile and w <= tile:
+        th, tw = (tile if 1 in axes else h), (tile if 2 in axes else w)
+        if h <= th and w <= tw:
             return self._grad(x)[1]
         rows = []
-        for ys in _axis_slices(h, tile):
-            rows.append(tf.concat([self._grad(x[:, ys, xs])[1] for xs in _axis_slices(w, tile)], axis=2))
+        for ys in _axis_slices(h, th):
+            rows.append(tf.concat([self._grad(x[:, ys, xs])[1] for xs in _axis_slices(w, tw)], axis=2))
         return tf.concat(rows, axis=1)
 
     def ascend(
@@ -201,8 +203,10 @@ class Dreamer:
         for _ in range(steps):
             j = settings.jitter
             shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
+            shift = [s if axis in settings.axes else 0 for s, axis in zip(shift, (1, 2))]
             rolled = tf.roll(x, shift, axis=[1, 2])
-            g = tf.roll(self._gradient(rolled, settings.tile_size), [-shift[0], -shift[1]], axis=[1, 2])
+            g = self._gradient(rolled, settings.tile_size, settings.axes)
+            g = tf.roll(g, [-shift[0], -shift[1]], axis=[1, 2])
             x = _apply_step(x, g, step_size, settings.grad_clip, kernel, lo_hi)
             if on_step:
                 on_step()

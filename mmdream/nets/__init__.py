@@ -78,8 +78,11 @@ def dtype_policy(precision: str) -> Iterator[None]:
         keras.config.set_dtype_policy(old)
 
 
-def load_net(name: str, weights: str = "imagenet", precision: str = "fp32") -> Net:
-    """Load a registered net by name, or a trained model by path (`models/NAME.keras`)."""
+def load_net(name: str, weights: str = "imagenet", precision: str = "fp32", sr: int | None = None) -> Net:
+    """Load a registered net by name, or a trained model by path (`models/NAME.keras`).
+
+    Audio nets are built for the input's sample rate `sr` (their mel front end is part of the graph).
+    """
     _ensure_registered()
     if name.endswith(".keras") or Path(name).suffix == ".keras":
         from mmdream.nets.trained import load_trained
@@ -87,6 +90,10 @@ def load_net(name: str, weights: str = "imagenet", precision: str = "fp32") -> N
         return load_trained(name, precision)
     if name not in _REGISTRY:
         raise UserError(f"unknown net {name!r}; choose one of {', '.join(_REGISTRY)} (see `mmdream models`)")
+    if _REGISTRY[name].kind == "audio":
+        from mmdream.nets.musicnn import dream_net
+
+        return dream_net(name, sr or 16000, "random" if weights == "random" else "pretrained", precision)
     with dtype_policy(precision):
         return _REGISTRY[name].loader(weights)
 
