@@ -1,4 +1,5 @@
-from mmdream.cli import main
 import sys
+
+from mmdream.cli import main
 
 sys.exit(main())

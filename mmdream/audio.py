@@ -8,6 +8,7 @@ result is loudness-matched to the input (BS.1770) and limited to a true peak of 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
@@ -26,7 +27,7 @@ from mmdream.media import MediaInfo, encode_audio, probe, read_audio_blocks
 from mmdream.nets.musicnn import MIN_FRAMES, SR, stft_params
 
 AUDIO_DEFAULTS = DreamSettings(octaves=2, octave_scale=1.4, steps=20, step_size=0.05, jitter=16, tile_size=1024,
-                               grad_clip=3.0, min_size=MIN_FRAMES, axes=(1,))
+                               grad_clip=3.0, min_size=MIN_FRAMES, axes=(1,), center_gradient=True)
 CHUNK_SECONDS, OVERLAP_SECONDS = 10.0, 0.5
 PEAK_CEILING_DB = -1.0
 WRITE_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"}
@@ -80,12 +81,46 @@ def dreamable_mask(sr: int) -> np.ndarray:
     return (freqs > 0) & (freqs <= SR / 2)
 
 
+@functools.cache
+def _log_k_weights(sr: int, bins: int) -> np.ndarray:
+    """log |H_K(f)|^2 of the BS.1770 K-weighting filter at `bins` frequencies spanning 0..sr/2."""
+    from scipy import signal
+
+    from mmdream.loudness import _k_weighting
+
+    freqs = np.linspace(0, sr / 2, bins)
+    response = np.ones(bins)
+    for b, a in _k_weighting(sr):
+        response *= np.abs(signal.freqz(b, a, worN=freqs, fs=sr)[1]) ** 2
+    return np.log(np.maximum(response, 1e-12)).astype(np.float32).reshape(1, 1, bins, 1)
+
+
+def keep_loudness(sr: int):
+    """A constraint that shifts each channel's log-magnitude so its K-weighted energy equals the octave base's.
+
+    The output is loudness-matched afterwards, so a louder dream is no dream: this makes the ascent reshape the
+    spectrum instead of raising its level (otherwise the dream gain is lost when the level is put back).
+    """
+    import tensorflow as tf
+
+    def project(x, base):
+        w = _log_k_weights(sr, int(x.shape[2]))
+
+        def log_energy(v):
+            return tf.math.reduce_logsumexp(2.0 * v + w, axis=[1, 2, 3], keepdims=True)
+
+        return x + 0.5 * (log_energy(base) - log_energy(x))
+
+    return project
+
+
 def dream_block(x: np.ndarray, sr: int, dreamer: Dreamer, settings: DreamSettings, strength: float = 1.0,
                 griffin_lim: int = 0, on_step: Callable[[], None] | None = None) -> np.ndarray:
     """Dream one (n, ch) block of audio; same shape out."""
     spec = analyse(x, sr)
     frames = spec.logmag.shape[1]
-    dreamed = dreamer.dream(_pad_frames(spec.logmag), settings, on_step=on_step, strength=strength)[:, :frames]
+    dreamed = dreamer.dream(_pad_frames(spec.logmag), settings, on_step=on_step, strength=strength,
+                            constraint=keep_loudness(sr))[:, :frames]
     keep = ~dreamable_mask(sr)
     dreamed[:, :, keep] = spec.logmag[:, :, keep]
     return synthesise(dreamed, spec.phase, sr, spec.length, griffin_lim)

@@ -36,6 +36,8 @@ class DreamSettings:
     seed: int | None = 0
     min_size: int = 32  # octaves smaller than this (either axis) are skipped
     axes: tuple[int, ...] = (1, 2)  # axes that are jittered and tiled (sound: time only)
+    # Remove the gradient's mean: for sound, whose output is loudness-matched, a uniform gain is no dream.
+    center_gradient: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -196,8 +198,10 @@ class Dreamer:
         settings: DreamSettings,
         rng: np.random.Generator,
         on_step: Callable[[], None] | None = None,
+        constraint: Callable[[tf.Tensor], tf.Tensor] | None = None,
     ) -> tf.Tensor:
-        """`steps` of normalised gradient ascent at one scale, with roll jitter."""
+        """`steps` of normalised gradient ascent at one scale, with roll jitter; `constraint` projects x after
+        each step (sound keeps its energy, so the ascent must change the spectrum's shape, not its level)."""
         kernel = _gaussian_kernel(settings.smooth, x.shape[-1]) if settings.smooth > 0 else None
         lo_hi = self.net.value_range
         for _ in range(steps):
@@ -207,7 +211,9 @@ class Dreamer:
             rolled = tf.roll(x, shift, axis=[1, 2])
             g = self._gradient(rolled, settings.tile_size, settings.axes)
             g = tf.roll(g, [-shift[0], -shift[1]], axis=[1, 2])
-            x = _apply_step(x, g, step_size, settings.grad_clip, kernel, lo_hi)
+            x = _apply_step(x, g, step_size, settings, kernel, lo_hi)
+            if constraint is not None:
+                x = constraint(x)
             if on_step:
                 on_step()
         return x
@@ -218,10 +224,13 @@ class Dreamer:
         settings: DreamSettings,
         on_step: Callable[[], None] | None = None,
         strength: float = 1.0,
+        constraint: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
     ) -> np.ndarray:
-        """Dream a batch (N, H, W, C). Returns the dreamed array, same shape."""
+        """Dream a batch (N, H, W, C). Returns the dreamed array, same shape.
+
+        `constraint(x, octave_base)` is applied after every step."""
         if x.ndim == 3:
-            return self.dream(x[None], settings, on_step, strength)[0]
+            return self.dream(x[None], settings, on_step, strength, constraint)[0]
         rng = np.random.default_rng(settings.seed)
         base = tf.constant(x, tf.float32)
         shapes = octave_shapes(x.shape[1:3], settings.octaves, settings.octave_scale, settings.min_size)
@@ -229,7 +238,8 @@ class Dreamer:
         for shape in shapes:
             octave_base = tf.image.resize(base, shape, method="bilinear") if shape != tuple(x.shape[1:3]) else base
             img = octave_base if detail is None else octave_base + tf.image.resize(detail, shape, method="bilinear")
-            img = self.ascend(img, settings.steps, settings.step_size * strength, settings, rng, on_step)
+            bound = None if constraint is None else (lambda v, b=octave_base: constraint(v, b))
+            img = self.ascend(img, settings.steps, settings.step_size * strength, settings, rng, on_step, bound)
             detail = img - octave_base
         return (base + detail).numpy()
 
@@ -238,18 +248,20 @@ class Dreamer:
 
 
 @tf.function(reduce_retracing=True)
-def _normalise(g: tf.Tensor, clip: float) -> tf.Tensor:
+def _normalise(g: tf.Tensor, clip: float, center: bool) -> tf.Tensor:
+    if center:
+        g = g - tf.reduce_mean(g, axis=[1, 2, 3], keepdims=True)
     g = g / (tf.reduce_mean(tf.abs(g), axis=[1, 2, 3], keepdims=True) + 1e-8)
     return tf.clip_by_value(g, -clip, clip)
 
 
-def _apply_step(x, g, step_size, clip, kernel, lo_hi):
+def _apply_step(x, g, step_size, settings, kernel, lo_hi):
     if kernel is not None:
         pad = kernel.shape[0] // 2
         g = tf.nn.depthwise_conv2d(
             tf.pad(g, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT"), kernel, [1, 1, 1, 1], "VALID"
         )
-    x = x + step_size * _normalise(g, tf.constant(clip, tf.float32))
+    x = x + step_size * _normalise(g, tf.constant(settings.grad_clip, tf.float32), settings.center_gradient)
     if lo_hi is not None:
         x = tf.clip_by_value(x, lo_hi[0], lo_hi[1])
     return x

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmdream.engine import DreamSettings, Dreamer, Objective, octave_shapes, parse_layers
+from mmdream.engine import Dreamer, DreamSettings, Objective, octave_shapes, parse_layers
 from mmdream.errors import UserError
 
 

@@ -10,8 +10,7 @@ import keras
 from keras import ops
 
 from mmdream.errors import UserError
-from mmdream.nets import Net, NetSpec, register
-from mmdream.nets import efficientnet_lite
+from mmdream.nets import Net, NetSpec, efficientnet_lite, register
 
 # Weight files keras.applications fetches into ~/.keras/models (include_top=True, so class logits are available).
 _KERAS_WEIGHT_FILES = {
