@@ -200,7 +200,7 @@ def generated_source(kind: str, duration: float, sr: int = 44100) -> np.ndarray:
     return (0.25 * y / np.abs(y).max()).astype(np.float32)[:, None]
 
 
-def _source(src: str, duration: float | None) -> tuple[MediaInfo, Callable[[int], Iterator[np.ndarray]]]:
+def open_source(src: str, duration: float | None) -> tuple[MediaInfo, Callable[[int], Iterator[np.ndarray]]]:
     """Media info plus a function that yields the input in blocks (a file via ffmpeg, or generated).
 
     For a file, `duration` keeps only its first `duration` seconds."""
@@ -220,7 +220,7 @@ def dream_audio_file(src: str, dst: str, dreamer: Dreamer, settings: DreamSettin
     """The `mmdream audio` command's work: stream, dream, cross-fade, loudness-match, limit, write."""
     if Path(dst).suffix.lower() not in WRITE_SUFFIXES:
         raise UserError(f"cannot write {Path(dst).suffix or 'an extensionless file'}; use .wav, .flac, .mp3 or .ogg")
-    info, blocks = _source(src, duration)
+    info, blocks = open_source(src, duration)
     sr, ch = info.audio_rate, info.audio_channels
     size, overlap = int(chunk_seconds * sr), int(OVERLAP_SECONDS * sr)
     t0 = time.perf_counter()

@@ -139,14 +139,14 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 
 def cmd_audio(args: argparse.Namespace) -> int:
-    from mmdream.audio import AUDIO_DEFAULTS, _source, dream_audio_file, load_whole, plot_spectrograms
+    from mmdream.audio import AUDIO_DEFAULTS, dream_audio_file, load_whole, open_source, plot_spectrograms, score_audio
     from mmdream.io_utils import check_not_same
 
     generated = args.input in ("noise", "sine")
     if not generated:
         check_not_same(args.input, args.output)
     duration = args.duration
-    info, _ = _source(args.input, duration)  # fails on bad input before a net is loaded
+    info, _ = open_source(args.input, duration)  # fails on bad input before a net is loaded
     dreamer = build_dreamer(args, args.net, sr=info.audio_rate)
     if dreamer.net.kind != "audio":
         raise UserError(f"{args.net} is an image net; audio needs one of MTT_vgg, MSD_vgg, MTT_musicnn, MSD_musicnn")
@@ -164,8 +164,6 @@ def cmd_audio(args: argparse.Namespace) -> int:
                                        griffin_lim=args.griffin_lim, duration=duration, progress=bar)
         before, sr = load_whole(src, end=duration)
         after, _ = load_whole(dst)
-        from mmdream.audio import score_audio
-
         figures["objective_before"] = score_audio(dreamer, before, sr)
         figures["objective_after"] = score_audio(dreamer, after, sr)
         figures["objective_gain"] = figures["objective_after"] / max(figures["objective_before"], 1e-12)
