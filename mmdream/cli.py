@@ -18,6 +18,8 @@ EXAMPLES = """examples:
   mmdream audio song.mp3 -o dream.wav --net MTT_vgg --layers conv3 --plot spec.png
   mmdream audio song.mp3 -o techno.wav --target techno --ouroboros 3
   mmdream audio noise --duration 5 -o noise_dream.wav
+  mmdream video film.mp4 -o dream.mp4 --max-size 540 --preview sheet.png
+  mmdream video film.mp4 -o dream.mp4 --schedule film.toml --react 0.5   # one schedule for picture and sound
   mmdream models                    # every net, offline availability, dreamable layers
   mmdream models efficientnet_lite0 # one net's layers and classes
 """
@@ -39,6 +41,8 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--smooth", type=float, help="Gaussian blur sigma applied to the gradient (default 0)")
     g.add_argument("--tile-size", type=int, help="gradient tile size for large inputs (default 512)")
     g.add_argument("--channels", help="restrict a layer to channels: layer:3,7,12")
+    g.add_argument("--strength", type=float, default=1.0, help="multiplies the step size (default 1)")
+    g.add_argument("--schedule", help="TOML keyframes of octaves, layers and strength over time (see README)")
     g.add_argument("--target", help="dream toward a class (name or index) instead of layers")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32",
@@ -84,17 +88,35 @@ def resolve_precision(precision: str) -> str:
     return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
 
 
-def build_dreamer(args: argparse.Namespace, net_name: str, channels: int | None = None, sr: int | None = None):
-    from mmdream.engine import Dreamer, Objective, parse_layers
+def build_plan(args: argparse.Namespace, kind: str, net_name: str, defaults, sr: int | None = None,
+               channels: int | None = None, layers: str | None = None):
+    """The net, the schedule bound to it (from --schedule, or a one-keyframe schedule from the flags) and one
+    dreamer built for every layer the schedule uses. Returns (dreamer, plan)."""
+    from mmdream.engine import Dreamer, Objective
     from mmdream.nets import load_net
+    from mmdream.schedule import Schedule
 
+    layers = args.layers if layers is None else layers
+    schedule = Schedule.load(args.schedule) if args.schedule else Schedule.single(layers, args.strength)
     net = load_net(net_name, weights=args.weights, precision=resolve_precision(args.precision), sr=sr)
+    if net.kind != kind:
+        raise UserError(f"{net_name} is an {net.kind} net; {kind} needs one of "
+                        f"{', '.join(s.name for s in _specs(kind))}")
+    plan = schedule.resolve(kind, net, _settings(args, defaults), layers)
     target = net.class_index(args.target) if args.target else None
-    objective = Objective(parse_layers(args.layers, net), _channels(args.channels), target)
+    objective = Objective(plan.layer_union(), _channels(args.channels), target)
     for layer in objective.channels:
         if layer not in objective.layers:
             raise UserError(f"--channels names {layer!r}, which is not among the dreamed layers")
-    return Dreamer(net, objective, channels=channels)
+    dreamer = Dreamer(net, objective, channels=channels)
+    dreamer.set_layer_weights(plan.at(0.0).layers)
+    return dreamer, plan
+
+
+def _specs(kind: str):
+    from mmdream.nets import specs
+
+    return [s for s in specs() if s.kind == kind]
 
 
 def write_report(path: str | None, report: dict) -> None:
@@ -106,10 +128,10 @@ def write_report(path: str | None, report: dict) -> None:
         tmp.write_text(json.dumps(report, indent=2, default=str))
 
 
-def progress_bar(total: int, desc: str):
+def progress_bar(total: int, desc: str, unit: str = "step"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", disable=None, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, disable=None, dynamic_ncols=True)
 
 
 # ---- commands ---------------------------------------------------------------------------------------------
@@ -120,64 +142,113 @@ def cmd_image(args: argparse.Namespace) -> int:
 
     check_not_same(args.input, args.output)
     pic = read_image(args.input)  # fail on bad input before loading a net
-    dreamer = build_dreamer(args, args.net)
-    settings = _settings(args, DreamSettings())
+    dreamer, plan = build_plan(args, "image", args.net, DreamSettings())
+    moment = plan.at(0.0)
     if args.guide:
         from mmdream.image import resize, to_dream_space
 
         guide = read_image(args.guide).rgb
         dreamer.set_guide(to_dream_space(resize(guide, working_size(guide.shape[:2], 384))))
     size = working_size(pic.rgb.shape[:2], args.max_size)
-    with progress_bar(dreamer.total_steps(size, settings), "dreaming") as bar:
-        figures = dream_image_file(args.input, args.output, dreamer, settings, args.max_size, progress=bar)
+    with progress_bar(dreamer.total_steps(size, moment.settings), "dreaming") as bar:
+        figures = dream_image_file(args.input, args.output, dreamer, moment.settings, args.max_size, progress=bar,
+                                   strength=moment.strength)
     print(f"{args.output}: objective {figures['objective_before']:.3g} -> {figures['objective_after']:.3g} "
           f"({figures['objective_gain']:.2f}x) in {figures['seconds']:.1f} s")
-    write_report(args.report, {"command": "image", "net": args.net, "layers": dreamer.objective.layers,
-                               "target": args.target, "guide": args.guide, "max_size": args.max_size,
-                               "settings": settings.as_dict(), **figures})
+    write_report(args.report, {"command": "image", "net": args.net, "layers": moment.layers, "target": args.target,
+                               "guide": args.guide, "max_size": args.max_size, "schedule": args.schedule,
+                               "strength": moment.strength, "settings": moment.settings.as_dict(), **figures})
     return 0
 
 
 def cmd_audio(args: argparse.Namespace) -> int:
-    from mmdream.audio import AUDIO_DEFAULTS, dream_audio_file, load_whole, open_source, plot_spectrograms, score_audio
+    from mmdream.audio import (
+        AUDIO_DEFAULTS,
+        dream_audio_file,
+        load_whole,
+        open_source,
+        plot_spectrograms,
+        score_file,
+        total_audio_steps,
+    )
     from mmdream.io_utils import check_not_same
 
-    generated = args.input in ("noise", "sine")
-    if not generated:
+    if args.input not in ("noise", "sine"):
         check_not_same(args.input, args.output)
     duration = args.duration
     info, _ = open_source(args.input, duration)  # fails on bad input before a net is loaded
-    dreamer = build_dreamer(args, args.net, sr=info.audio_rate)
-    if dreamer.net.kind != "audio":
-        raise UserError(f"{args.net} is an image net; audio needs one of MTT_vgg, MSD_vgg, MTT_musicnn, MSD_musicnn")
-    settings = _settings(args, AUDIO_DEFAULTS)
+    dreamer, plan = build_plan(args, "audio", args.net, AUDIO_DEFAULTS, sr=info.audio_rate)
     passes = []
     src = args.input
     out = Path(args.output)
+    seconds = duration or info.duration or 1.0
     for i in range(args.ouroboros):
         dst = str(out) if i == args.ouroboros - 1 else str(out.with_name(f"{out.stem}.pass{i + 1}{out.suffix}"))
-        seconds = duration or info.duration or 1.0
-        frames = int(seconds * info.audio_rate / (256 * info.audio_rate / 16000)) + 1
-        total = dreamer.total_steps((max(frames, 96), 96), settings) * max(1, int(seconds // 10) + 1)
-        with progress_bar(total, f"dreaming pass {i + 1}/{args.ouroboros}") as bar:
-            figures = dream_audio_file(src, dst, dreamer, settings, loudness=args.loudness,
+        with progress_bar(total_audio_steps(plan, dreamer, seconds, info.audio_rate),
+                          f"dreaming pass {i + 1}/{args.ouroboros}") as bar:
+            figures = dream_audio_file(src, dst, dreamer, plan, loudness=args.loudness,
                                        griffin_lim=args.griffin_lim, duration=duration, progress=bar)
-        before, sr = load_whole(src, end=duration)
-        after, _ = load_whole(dst)
-        figures["objective_before"] = score_audio(dreamer, before, sr)
-        figures["objective_after"] = score_audio(dreamer, after, sr)
+        dreamer.set_layer_weights(plan.at(0.0).layers)  # the objective is measured with the first keyframe's
+        figures["objective_before"] = score_file(dreamer, src, duration)
+        figures["objective_after"] = score_file(dreamer, dst)
         figures["objective_gain"] = figures["objective_after"] / max(figures["objective_before"], 1e-12)
         passes.append(figures)
         print(f"{dst}: objective {figures['objective_before']:.3g} -> {figures['objective_after']:.3g} "
               f"({figures['objective_gain']:.2f}x), {figures['output_loudness_lufs']:.1f} LUFS, "
               f"true peak {figures['true_peak_dbfs']:.1f} dBFS")
         src = dst
-        if i == 0 and args.plot:
-            plot_spectrograms(before, after, sr, args.plot)
-    write_report(args.report, {"command": "audio", "net": args.net, "layers": dreamer.objective.layers,
-                               "target": args.target, "settings": settings.as_dict(), **passes[-1],
-                               "passes": passes})
+        if i == 0 and args.plot:  # the first 30 s
+            before, sr = load_whole(args.input, end=min(30.0, duration or 30.0))
+            plot_spectrograms(before, load_whole(dst, end=30.0)[0], sr, args.plot)
+    moment = plan.at(0.0)
+    write_report(args.report, {"command": "audio", "net": args.net, "layers": moment.layers, "target": args.target,
+                               "schedule": args.schedule, "strength": moment.strength,
+                               "settings": moment.settings.as_dict(), **passes[-1], "passes": passes})
     return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from mmdream.audio import AUDIO_DEFAULTS
+    from mmdream.engine import DreamSettings
+    from mmdream.io_utils import check_not_same
+    from mmdream.video import Dreaming, FilmOptions, check_film_input, dream_film
+
+    check_not_same(args.input, args.output)
+    audio_mode = "none" if args.no_audio else "keep" if args.keep_audio else "dream"
+    opts = FilmOptions(max_size=args.max_size, start=args.start, end=args.end, blend=args.blend,
+                       warm_steps=args.warm_steps, cut=args.cut, flow=not args.no_flow, react=args.react,
+                       audio=audio_mode, griffin_lim=args.griffin_lim, preview=args.preview,
+                       keep_work=args.keep_work)
+    if not 0.0 <= opts.blend <= 1.0:
+        raise UserError("--blend must be between 0 and 1")
+    info = check_film_input(args.input, args.output, opts)  # fail on bad input before loading nets
+    image_dreamer, image_plan = build_plan(args, "image", args.net, DreamSettings())
+    audio = None
+    if info.has_audio and audio_mode == "dream":
+        depth_only = args.layers is not None and all(_is_depth(p) for p in args.layers.split(","))
+        audio_layers = args.audio_layers or (args.layers if depth_only else "")
+        audio = Dreaming(*build_plan(args, "audio", args.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
+                                     layers=audio_layers))
+    src = Path(args.input).resolve()
+    fingerprint = {"input": str(src), "size": src.stat().st_size, "mtime": src.stat().st_mtime,
+                   "schedule": Path(args.schedule).read_text() if args.schedule else None,
+                   **{k: v for k, v in vars(args).items() if k not in ("func", "report", "preview", "keep_work")}}
+    figures = dream_film(args.input, args.output, Dreaming(image_dreamer, image_plan), audio, opts, fingerprint,
+                         progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
+    flick = figures["flicker_mean"]
+    print(f"{args.output}: {figures['frames']} frames at {figures['fps']:g} fps, objective gain "
+          f"{figures['objective_gain_mean']:.2f}x (mean), flicker {flick if flick is None else round(flick, 2)}, "
+          f"{figures['frames_per_second']:.2f} frames/s")
+    write_report(args.report, {"command": "video", "net": args.net, "audio_net": args.audio_net if audio else None,
+                               "schedule": args.schedule, **figures})
+    return 0
+
+
+def _is_depth(part: str) -> bool:
+    try:
+        return 0.0 <= float(part.split(":")[0]) <= 1.0
+    except ValueError:
+        return False
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -231,6 +302,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="write before/after spectrograms to this PNG")
     add_dream_options(p)
     p.set_defaults(func=cmd_audio)
+
+    p = sub.add_parser("video", help="dream a film: frames and soundtrack under one schedule",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True, help=".mp4, .mov or .mkv (H.264 + AAC)")
+    p.add_argument("--net", default="efficientnet_lite0", help="image net for the frames")
+    p.add_argument("--audio-net", default="MTT_vgg", help="audio net for the soundtrack")
+    p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth, "
+                                          "else the net's defaults)")
+    p.add_argument("--max-size", type=int, default=640, help="processing and output size of the long side")
+    p.add_argument("--start", type=float, default=0.0, help="first second to dream")
+    p.add_argument("--end", type=float, help="last second to dream (default: the end)")
+    p.add_argument("--blend", type=float, default=0.9,
+                   help="share of the previous frame's dream carried along the optical flow (0..1)")
+    p.add_argument("--warm-steps", type=int, help="steps for a frame that continues the previous one "
+                                                  "(default: steps / 4)")
+    p.add_argument("--cut", type=float, default=40.0, help="frame difference (0..255) that counts as a scene cut")
+    p.add_argument("--no-flow", action="store_true", help="dream every frame from scratch (no coherence)")
+    p.add_argument("--react", type=float, default=0.0,
+                   help="let the soundtrack's onsets modulate the visual strength (0..1)")
+    sound = p.add_mutually_exclusive_group()
+    sound.add_argument("--keep-audio", action="store_true", help="keep the original soundtrack")
+    sound.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
+    p.add_argument("--griffin-lim", type=int, default=0, help="Griffin-Lim iterations for the soundtrack")
+    p.add_argument("--preview", help="write a contact sheet of input and dream frames to this PNG")
+    p.add_argument("--keep-work", action="store_true", help="keep the work folder of finished frames")
+    add_dream_options(p)
+    p.set_defaults(func=cmd_video)
 
     p = sub.add_parser("models", help="list nets, their offline availability and dreamable layers")
     p.add_argument("name", nargs="?")

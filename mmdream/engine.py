@@ -105,7 +105,9 @@ class Dreamer:
         self.net = net
         self.objective = objective
         self.layer_names = list(objective.layers)
-        self.weights = [float(objective.layers[n]) for n in self.layer_names]
+        # A variable, so a schedule can move weight between layers frame by frame without retracing.
+        self.weights = tf.Variable([float(objective.layers[n]) for n in self.layer_names], trainable=False,
+                                   dtype=tf.float32)
         outputs = [net.model.get_layer(n).output for n in self.layer_names]
         if objective.target is not None:
             outputs.append(net.model.output)
@@ -134,8 +136,8 @@ class Dreamer:
     def _activation_score(self, x: tf.Tensor) -> tf.Tensor:
         """Weighted mean squared activation per batch item: the figure reports compare."""
         acts, _ = self._layer_acts(x)
-        total = sum(w * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for w, a in zip(self.weights, acts))
-        return total / sum(self.weights)
+        total = sum(self.weights[i] * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for i, a in enumerate(acts))
+        return total / tf.reduce_sum(self.weights)
 
     def _loss(self, x: tf.Tensor) -> tf.Tensor:
         acts, logits = self._layer_acts(x)
@@ -143,13 +145,13 @@ class Dreamer:
             return tf.reduce_sum(logits[:, self.objective.target])
         if self._guide is not None:
             loss = 0.0
-            for w, a, g in zip(self.weights, acts, self._guide):
+            for w, a, g in zip(tf.unstack(self.weights), acts, self._guide):
                 flat = tf.reshape(a, [tf.shape(a)[0], -1, tf.shape(a)[-1]])
                 sim = tf.einsum("bnc,mc->bnm", flat, g)  # match every position to its best guide feature
                 loss += w * tf.reduce_mean(tf.reduce_max(sim, axis=-1))
             return loss
         return tf.reduce_sum(
-            sum(w * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for w, a in zip(self.weights, acts))
+            sum(self.weights[i] * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for i, a in enumerate(acts))
         )
 
     def _loss_and_grad(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -157,6 +159,13 @@ class Dreamer:
             tape.watch(x)
             loss = self._loss(x)
         return loss, tape.gradient(loss, x)
+
+    def set_layer_weights(self, layers: dict[str, float]) -> None:
+        """Re-weight the layers this dreamer was built with (layers left out get weight 0)."""
+        extra = set(layers) - set(self.layer_names)
+        if extra:
+            raise UserError(f"layer(s) {', '.join(sorted(extra))} were not part of this dreamer's objective")
+        self.weights.assign([float(layers.get(n, 0.0)) for n in self.layer_names])
 
     def set_guide(self, guide: np.ndarray | None) -> None:
         """Dream toward the features of `guide` (same layout as the dreamed array, one item)."""

@@ -72,10 +72,11 @@ def probe(path: str) -> MediaInfo:
     return MediaInfo(str(path), duration, rate, channels, size, fps)
 
 
-def read_audio_blocks(path: str, info: MediaInfo, block: int, end: float | None = None) -> Iterator[np.ndarray]:
-    """Yield float32 (n, channels) blocks of `block` frames at the file's own rate, decoded from the start
-    (up to `end` seconds)."""
-    limit = ["-t", f"{end:.6f}"] if end else []
+def read_audio_blocks(path: str, info: MediaInfo, block: int, end: float | None = None,
+                      start: float = 0.0) -> Iterator[np.ndarray]:
+    """Yield float32 (n, channels) blocks of `block` frames at the file's own rate: `end` seconds (all if None)
+    from `start`, decoded from the beginning of the file (an output-side -ss decodes and discards, never seeks)."""
+    limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end:.6f}"] if end else [])
     cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-map", "0:a:0", *limit, "-f", "f32le", "-acodec",
            "pcm_f32le", "-ac", str(info.audio_channels), "-ar", str(info.audio_rate), "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -104,3 +105,36 @@ def encode_audio(src_wav: str, dst: str) -> None:
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise UserError(f"ffmpeg could not write {dst}: {p.stderr.strip().splitlines()[-1] if p.stderr else ''}")
+
+
+def even_size(width: int, height: int, max_size: int | None) -> tuple[int, int]:
+    """(width, height) scaled so the long side is at most `max_size`, both even (H.264 yuv420p needs it)."""
+    s = min(1.0, max_size / max(width, height)) if max_size else 1.0
+    return max(2, int(round(width * s / 2)) * 2), max(2, int(round(height * s / 2)) * 2)
+
+
+def read_video_frames(path: str, size: tuple[int, int], fps: float, start: float = 0.0,
+                      end: float | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames (H, W, 3) at `size` (width, height), at a constant `fps` (variable frame rate
+    input is resampled by ffmpeg's fps filter), from `start` to `end` seconds. Decoded from the start of the
+    file: an output-side -ss decodes and discards, never seeks (seeking returns corrupt frames on some files)."""
+    w, h = size
+    limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end - start:.6f}"] if end else [])
+    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-an", "-sn",
+           "-vf", f"fps={fps:.6f},scale={w}:{h}:flags=area", *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    frame_bytes = w * h * 3
+    try:
+        while True:
+            raw = proc.stdout.read(frame_bytes)
+            if len(raw) < frame_bytes:
+                break
+            yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+    finally:
+        proc.stdout.close()
+        if proc.poll() is None:  # stopped early: the consumer wanted no more frames
+            proc.kill()
+        err = proc.stderr.read().decode(errors="replace")
+        proc.wait()
+    if proc.returncode not in (0, None, -9) and "Error" in err:
+        raise UserError(f"ffmpeg could not decode the video of {path}: {err.strip().splitlines()[-1]}")

@@ -71,8 +71,9 @@ def _measure(path: str, end: float | None = None) -> tuple[np.ndarray, int, floa
     return x, sr, m.integrated(), m.true_peak_db()
 
 
-def _dream_every_sound(media, tmp_path) -> dict[str, float]:
-    """Dream every real sound (first 8 s) at default settings; check the output is safe; return objective gains."""
+def _dream_every_sound(media, tmp_path, seconds: float | None = 8) -> dict[str, float]:
+    """Dream every real sound (its first `seconds`, or all of it) at default settings; check the output is safe;
+    return objective gains."""
     from mmdream.audio import score_audio
     from mmdream.engine import Dreamer, Objective
     from mmdream.nets import load_net
@@ -82,8 +83,8 @@ def _dream_every_sound(media, tmp_path) -> dict[str, float]:
     gains = {}
     for src in sounds:
         out = tmp_path / f"{src.stem}.wav"
-        assert main(["audio", str(src), "-o", str(out), "--duration", "8"]) == 0
-        x, sr, lufs_in, _ = _measure(str(src), 8)
+        assert main(["audio", str(src), "-o", str(out), *(["--duration", str(seconds)] if seconds else [])]) == 0
+        x, sr, lufs_in, _ = _measure(str(src), seconds)
         y, sr_out, lufs_out, peak = _measure(str(out))
         assert sr_out == sr and y.shape[1] == x.shape[1], src.name
         assert abs(len(y) - len(x)) <= sr // 1000, (src.name, len(x), len(y))
@@ -97,18 +98,17 @@ def _dream_every_sound(media, tmp_path) -> dict[str, float]:
     return gains
 
 
-def test_audio_dream_of_every_real_sound_keeps_format_and_is_ear_safe(media, tmp_path):
-    """Rate, channels, duration (+-1 ms), true peak <= -1 dBFS, no DC, loudness within 1 LU; the median gain
-    is above 1.5x."""
+def test_audio_dream_of_every_real_sound_gains_at_least_1_2(media, tmp_path):
+    """Issue 3's bar on the first 8 s of every sound: >= 1.2x on each, 1.5x on the median; safe output."""
     gains = _dream_every_sound(media, tmp_path)
-    assert float(np.median(list(gains.values()))) >= 1.5, gains
+    assert min(gains.values()) >= 1.2 and float(np.median(list(gains.values()))) >= 1.5, gains
 
 
 @pytest.mark.slow
-def test_audio_acceptance_every_sound_gains_at_least_1_2(media, tmp_path):
-    """Issue 3's bar: >= 1.2x on *every* sound. Not met yet on the humpback recording (see the issue note)."""
-    gains = _dream_every_sound(media, tmp_path)
-    assert min(gains.values()) >= 1.2, gains
+def test_audio_acceptance_every_whole_sound(media, tmp_path):
+    """Issue 3's bar on every sound at full length (the 24-minute lecture included)."""
+    gains = _dream_every_sound(media, tmp_path, seconds=None)
+    assert min(gains.values()) >= 1.2 and float(np.median(list(gains.values()))) >= 1.5, gains
 
 
 def test_target_tag_raises_that_logit(media, tmp_path):
@@ -148,15 +148,3 @@ def test_bad_audio_inputs_exit_2(media, tmp_path):
         ours = [ln for ln in p.stderr.splitlines() if ln.startswith("mmdream")]
         assert p.returncode == 2 and len(ours) == 1 and words in ours[0], (argv, p.stderr[-400:])
         assert "Traceback" not in p.stderr
-
-
-@pytest.mark.slow
-def test_full_length_dream_of_every_real_sound(media, tmp_path):
-    from mmdream.audio import load_whole
-
-    for src in sorted((media / "audio").glob("*/*")):
-        out = tmp_path / f"{src.stem}.wav"
-        assert main(["audio", str(src), "-o", str(out)]) == 0
-        x, sr = load_whole(str(src))
-        y, _, _, peak = _measure(str(out))
-        assert abs(len(y) - len(x)) <= sr // 1000 and peak <= -0.95

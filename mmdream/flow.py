@@ -1,0 +1,77 @@
+"""Dense optical flow between frames: warp the previous result onto the current frame, find occlusions, and
+measure flicker. Shared by the dream film and video style transfer.
+
+Occlusion test after Ruder, Dosovitskiy & Brox, "Artistic style transfer for videos" (2016): a pixel is
+consistent when the backward flow and the forward flow at the point it maps to cancel out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Motion:
+    """How the current frame relates to the previous one."""
+
+    backward: np.ndarray  # (H, W, 2): for each current pixel, its offset into the previous frame
+    consistent: np.ndarray  # (H, W) float in [0, 1]: 1 where the previous frame sees the same point
+    change: float  # mean grey-level difference (0..255) the flow cannot explain: large at scene cuts
+
+
+class FlowEstimator:
+    """OpenCV DIS optical flow (fast, dense) with the forward-backward consistency check."""
+
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> None:
+        self.dis = cv2.DISOpticalFlow_create(preset)
+
+    def motion(self, prev_rgb: np.ndarray, cur_rgb: np.ndarray) -> Motion:
+        prev, cur = _grey(prev_rgb), _grey(cur_rgb)
+        backward = self.dis.calc(cur, prev, None)
+        forward = self.dis.calc(prev, cur, None)
+        # motion-compensated: a pan over texture changes every pixel but is no cut
+        change = float(np.mean(np.abs(cur.astype(np.float32) - warp(prev.astype(np.float32), backward))))
+        return Motion(backward, consistency(backward, forward), change)
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Sample `img` (the previous frame's content) at each current pixel's flow target."""
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def consistency(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """1 where |b + f(x + b)|^2 <= 0.01 (|b|^2 + |f|^2) + 0.5 (Ruder et al. 2016), softened at the edges;
+    0 in occluded or disoccluded regions, which must be dreamed afresh."""
+    f_at = warp(forward, backward)
+    err = np.sum((backward + f_at) ** 2, axis=-1)
+    bound = 0.01 * (np.sum(backward**2, axis=-1) + np.sum(f_at**2, axis=-1)) + 0.5
+    mask = (err <= bound).astype(np.float32)
+    h, w = mask.shape
+    inside = warp(np.ones((h, w), np.float32), backward) > 0.999  # pixels that came from outside the frame
+    mask *= inside & _in_frame(backward)
+    return cv2.GaussianBlur(cv2.erode(mask, np.ones((3, 3), np.uint8)), (5, 5), 0)
+
+
+def _in_frame(flow: np.ndarray) -> np.ndarray:
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w), np.arange(h))
+    x, y = gx + flow[..., 0], gy + flow[..., 1]
+    return (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+
+
+def flicker(prev_out: np.ndarray, cur_out: np.ndarray, motion: Motion) -> float:
+    """Mean absolute difference (0..255) between an output frame and the flow-warped previous output frame,
+    over the pixels the flow says are visible in both (occlusions are not flicker)."""
+    warped = warp(prev_out.astype(np.float32), motion.backward)
+    diff = np.abs(cur_out.astype(np.float32) - warped).mean(axis=-1)
+    weight = motion.consistent
+    return float((diff * weight).sum() / max(weight.sum(), 1.0))

@@ -1,0 +1,304 @@
+"""The dream film: every frame through the image dreamer and the soundtrack through the audio dreamer, both under
+one schedule, remuxed in sync with moviepy.
+
+Frames stream from ffmpeg (decoded from the start, never seeked) and each finished frame is written to a work
+folder, so memory does not grow with the film's length and an interrupted render resumes where it stopped. A
+frame that continues the previous one starts from the previous dream's detail carried along dense optical flow
+(occluded pixels start afresh) and needs only a few steps at full size; the first frame and scene cuts get the
+whole octave pyramid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import soundfile as sf
+
+from mmdream.errors import UserError
+from mmdream.flow import FlowEstimator, Motion, flicker, warp
+from mmdream.image import from_dream_space, to_dream_space
+from mmdream.io_utils import atomic_output
+from mmdream.media import MediaInfo, even_size, probe, read_audio_blocks, read_video_frames
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
+
+
+@dataclass
+class FilmOptions:
+    max_size: int = 640  # processing (and output) size of the long side
+    start: float = 0.0
+    end: float | None = None
+    blend: float = 0.9  # share of the previous frame's warped dream detail carried into the next frame
+    warm_steps: int | None = None  # steps on a frame that continues the previous one (default steps // 4, >= 2)
+    cut: float = 40.0  # grey-level change (0..255) the flow cannot explain that restarts the pyramid
+    flow: bool = True  # False: every frame is dreamed from scratch (the classic per-frame recipe)
+    react: float = 0.0  # how much the soundtrack's onset envelope modulates the visual strength
+    audio: str = "dream"  # dream | keep | none
+    griffin_lim: int = 0
+    preview: str | None = None
+    keep_work: bool = False
+
+
+@dataclass
+class Dreaming:
+    """One dreamer with its schedule (see mmdream.cli.build_plan)."""
+
+    dreamer: object
+    plan: object
+
+
+# ---- the work folder: finished frames and their figures, so a render can resume ----------------------------
+class WorkFolder:
+    def __init__(self, output: Path, fingerprint: dict) -> None:
+        self.root = output.with_name(f".{output.stem}.mmdream-work")
+        self.frames = self.root / "frames"
+        self.stats_path = self.root / "frames.jsonl"
+        self.audio = self.root / "soundtrack.wav"
+        key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+        job = self.root / "job.json"
+        if self.root.exists() and (not job.exists() or json.loads(job.read_text()).get("key") != key):
+            shutil.rmtree(self.root)  # a different command's leftovers: start over
+        self.frames.mkdir(parents=True, exist_ok=True)
+        job.write_text(json.dumps({"key": key, "job": fingerprint}, indent=1, default=str))
+
+    def frame_path(self, i: int) -> Path:
+        return self.frames / f"{i:06d}.png"
+
+    def finished(self) -> list[dict]:
+        """Figures of the frames finished so far, in order (a frame counts once its PNG and its line exist)."""
+        if not self.stats_path.exists():
+            return []
+        rows = []
+        for line in self.stats_path.read_text().splitlines():
+            with contextlib.suppress(json.JSONDecodeError):
+                row = json.loads(line)
+                if row["frame"] == len(rows) and self.frame_path(row["frame"]).exists():
+                    rows.append(row)
+        return rows
+
+    def save(self, i: int, rgb: np.ndarray, row: dict) -> None:
+        with atomic_output(self.frame_path(i)) as tmp:
+            cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        with self.stats_path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def load(self, i: int) -> np.ndarray:
+        return cv2.cvtColor(cv2.imread(str(self.frame_path(i))), cv2.COLOR_BGR2RGB)
+
+
+# ---- the frames ---------------------------------------------------------------------------------------------
+def dream_frames(src: str, info: MediaInfo, image: Dreaming, opts: FilmOptions, work: WorkFolder,
+                 strength_factor: np.ndarray, on_frame: Callable[[dict], None] | None = None,
+                 thumbs: dict | None = None) -> list[dict]:
+    """Dream every frame into the work folder, resuming after the frames already there. Returns per-frame
+    figures: objective gain, flicker against the flow-warped previous output, whether it was a cold start."""
+    dreamer, plan = image.dreamer, image.plan
+    size = even_size(*info.video_size, opts.max_size)
+    fps = info.fps or 25.0
+    rows = work.finished()
+    flow = FlowEstimator()
+    prev_in = prev_out = None
+    for i, frame in enumerate(read_video_frames(src, size, fps, opts.start, opts.end)):
+        if i < len(rows):  # finished in an earlier run: only the last one's input and output are needed
+            if thumbs is not None and i in thumbs:
+                thumbs[i] = (frame, work.load(i))
+            if i == len(rows) - 1:
+                prev_in, prev_out = frame, work.load(i)
+            continue
+        motion = flow.motion(prev_in, frame) if prev_in is not None else None
+        out, row = dream_frame(i, frame, prev_in, prev_out, motion, dreamer, plan, opts, fps,
+                               float(strength_factor[min(i, len(strength_factor) - 1)]))
+        work.save(i, out, row)
+        rows.append(row)
+        if thumbs is not None and i in thumbs:
+            thumbs[i] = (frame, out)
+        if on_frame:
+            on_frame(row)
+        prev_in, prev_out = frame, out
+    return rows
+
+
+def dream_frame(i: int, frame: np.ndarray, prev_in: np.ndarray | None, prev_out: np.ndarray | None,
+                motion: Motion | None, dreamer, plan, opts: FilmOptions, fps: float,
+                strength_factor: float) -> tuple[np.ndarray, dict]:
+    """One frame: a cold start (whole pyramid) or a warm continuation of the previous dream along the flow."""
+    moment = plan.at(opts.start + i / fps)
+    dreamer.set_layer_weights(moment.layers)
+    x = to_dream_space(frame)
+    cold = motion is None or not opts.flow or motion.change > opts.cut
+    settings = replace(moment.settings, seed=(moment.settings.seed or 0) + i)
+    init = x
+    if not cold:
+        detail = warp(to_dream_space(prev_out) - to_dream_space(prev_in), motion.backward)
+        init = np.clip(x + opts.blend * motion.consistent[..., None] * detail, -1.0, 1.0)
+        warm = opts.warm_steps if opts.warm_steps is not None else max(2, moment.settings.steps // 4)
+        settings = replace(settings, octaves=1, steps=warm)
+    out = from_dream_space(dreamer.dream(init, settings, strength=moment.strength * strength_factor))
+    before, after = dreamer.score(x), dreamer.score(to_dream_space(out))
+    row = {"frame": i, "time": round(opts.start + i / fps, 4), "cold": bool(cold), "steps": settings.steps,
+           "octaves": settings.octaves, "strength": moment.strength * strength_factor,
+           "objective_gain": after / max(before, 1e-12),
+           "flicker": None if motion is None else flicker(prev_out, out, motion),
+           "scene_change": None if motion is None else motion.change}
+    return out, row
+
+
+# ---- the soundtrack -----------------------------------------------------------------------------------------
+def make_soundtrack(src: str, info: MediaInfo, audio: Dreaming | None, opts: FilmOptions, work: WorkFolder,
+                    progress=None) -> dict:
+    """Dream (or copy) the soundtrack segment into the work folder; reused if a previous run finished it."""
+    from mmdream.audio import dream_audio_file
+
+    duration = (opts.end or info.duration) - opts.start
+    if work.audio.exists():
+        return {"soundtrack": "reused from the work folder"}
+    if opts.audio == "keep" or audio is None:
+        with atomic_output(work.audio) as tmp, sf.SoundFile(tmp, "w", info.audio_rate, info.audio_channels,
+                                                            subtype="FLOAT", format="WAV") as out:
+            for block in read_audio_blocks(src, info, 1 << 16, end=duration, start=opts.start):
+                out.write(block)
+        return {"soundtrack": "original"}
+    return dream_audio_file(src, str(work.audio), audio.dreamer, audio.plan, duration=duration, start=opts.start,
+                            griffin_lim=opts.griffin_lim, progress=progress)
+
+
+def reactive_strength(src: str, info: MediaInfo, opts: FilmOptions, frames: int) -> np.ndarray:
+    """Per-frame strength factor from the soundtrack's onset envelope: 1 + react * (envelope / mean - 1),
+    with a fast attack and a 0.25 s release so the picture breathes with the sound."""
+    if opts.react <= 0 or not info.has_audio or frames <= 0:
+        return np.ones(max(frames, 1))
+    import librosa
+
+    fps = info.fps or 25.0
+    sr = info.audio_rate
+    hop = 512
+    env = []
+    duration = (opts.end or info.duration) - opts.start
+    for block in read_audio_blocks(src, info, 30 * sr, end=duration, start=opts.start):
+        env.append(librosa.onset.onset_strength(y=block.mean(axis=1), sr=sr, hop_length=hop))
+    env = np.concatenate(env) if env else np.zeros(1)
+    t = np.arange(len(env)) * hop / sr
+    per_frame = np.interp(np.arange(frames) / fps, t, env)
+    release = np.exp(-1.0 / (0.25 * fps))
+    for i in range(1, frames):
+        per_frame[i] = max(per_frame[i], per_frame[i - 1] * release)
+    norm = per_frame / max(per_frame.mean(), 1e-9)
+    return np.clip(1.0 + opts.react * (norm - 1.0), 0.1, 3.0)
+
+
+# ---- remux --------------------------------------------------------------------------------------------------
+def remux(work: WorkFolder, frames: int, fps: float, audio_path: Path | None, dst: Path) -> None:
+    """H.264 yuv420p + AAC with moviepy, frames read one at a time from the work folder."""
+    from moviepy import AudioFileClip, VideoClip
+
+    def frame_function(t: float) -> np.ndarray:
+        return work.load(min(frames - 1, int(t * fps + 1e-6)))
+
+    clip = VideoClip(frame_function, duration=frames / fps)
+    sound = None
+    if audio_path is not None:
+        sound = AudioFileClip(str(audio_path))
+        clip = clip.with_audio(sound.with_duration(min(sound.duration, clip.duration)))
+    with atomic_output(dst) as tmp:
+        clip.write_videofile(str(tmp), fps=fps, codec="libx264", audio_codec="aac", audio_bitrate="192k",
+                             preset="medium", ffmpeg_params=["-pix_fmt", "yuv420p"],
+                             temp_audiofile=str(work.root / "remux-audio.m4a"), logger=None)
+    if sound is not None:
+        sound.close()
+    clip.close()
+
+
+def write_contact_sheet(thumbs: dict, path: str, width: int = 240) -> None:
+    """Input frames on the top row, dreamed frames below."""
+    pairs = [thumbs[i] for i in sorted(thumbs) if thumbs[i] is not None]
+    if not pairs:
+        return
+    h, w = pairs[0][0].shape[:2]
+    size = (width, max(2, round(h * width / w)))
+    rows = [np.hstack([cv2.resize(p[k], size, interpolation=cv2.INTER_AREA) for p in pairs]) for k in (0, 1)]
+    with atomic_output(Path(path)) as tmp:
+        cv2.imwrite(str(tmp) if tmp.suffix else str(tmp) + ".png", cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+
+
+# ---- the command ----------------------------------------------------------------------------------------------
+def check_film_input(src: str, dst: str, opts: FilmOptions) -> MediaInfo:
+    if Path(dst).suffix.lower() not in VIDEO_SUFFIXES:
+        raise UserError(f"cannot write {Path(dst).suffix or 'an extensionless file'}; use .mp4, .mov or .mkv")
+    info = probe(src)
+    if not info.has_video:
+        raise UserError(f"{src} has no video stream (for sound alone use `mmdream audio`)")
+    if opts.start < 0 or (opts.end is not None and opts.end <= opts.start):
+        raise UserError("--start must be >= 0 and --end after --start")
+    if info.duration and opts.start >= info.duration:
+        raise UserError(f"--start {opts.start:g} s is past the end of {src} ({info.duration:.2f} s)")
+    return info
+
+
+def dream_film(src: str, dst: str, image: Dreaming, audio: Dreaming | None, opts: FilmOptions,
+               fingerprint: dict, progress_bar: Callable | None = None) -> dict:
+    """`mmdream video`: frames and soundtrack under one schedule, remuxed; returns the report's figures."""
+    info = check_film_input(src, dst, opts)
+    if info.duration and (opts.end is None or opts.end > info.duration):
+        opts = replace(opts, end=info.duration)
+    fps = info.fps or 25.0
+    expected = max(1, int(round(((opts.end or 0) - opts.start) * fps)))
+    work = WorkFolder(Path(dst), fingerprint)
+    t0 = time.perf_counter()
+    with_sound = info.has_audio and opts.audio != "none"
+    sound_figures: dict = {}
+    errors: list[BaseException] = []
+
+    def soundtrack() -> None:
+        try:
+            sound_figures.update(make_soundtrack(src, info, audio if opts.audio == "dream" else None, opts, work))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
+            errors.append(e)
+
+    worker = threading.Thread(target=soundtrack, daemon=True) if with_sound else None
+    if worker:
+        worker.start()  # the soundtrack dreams beside the frames
+    factor = reactive_strength(src, info, opts, expected) if with_sound else np.ones(expected)
+    thumbs = {int(i): None for i in np.linspace(0, expected - 1, min(6, expected)).round()} if opts.preview else None
+    bar = progress_bar(expected, "frames") if progress_bar else contextlib.nullcontext()
+    with bar as b:
+        if b is not None:
+            b.update(len(work.finished()))
+        rows = dream_frames(src, info, image, opts, work, factor, (lambda _row: b.update(1)) if b else None,
+                            thumbs)
+    if not rows:
+        raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
+    if worker:
+        worker.join()
+        if errors:
+            raise errors[0]
+    frames_s = time.perf_counter() - t0
+    remux(work, len(rows), fps, work.audio if with_sound else None, Path(dst))
+    if thumbs is not None:
+        write_contact_sheet({i: v for i, v in thumbs.items() if v is not None}, opts.preview)
+    figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)
+    figures["soundtrack"] = {k: v for k, v in sound_figures.items() if not isinstance(v, np.ndarray)}
+    if not opts.keep_work:
+        shutil.rmtree(work.root, ignore_errors=True)
+    return figures
+
+
+def film_figures(rows: list[dict], fps: float, info: MediaInfo, opts: FilmOptions, frames_s: float,
+                 total_s: float) -> dict:
+    flick = [r["flicker"] for r in rows if r["flicker"] is not None]
+    return {"frames": len(rows), "fps": fps, "duration_s": len(rows) / fps, "input_duration_s": info.duration,
+            "options": asdict(opts), "cold_frames": sum(r["cold"] for r in rows),
+            "objective_gain_mean": float(np.mean([r["objective_gain"] for r in rows])),
+            "objective_gain_min": float(np.min([r["objective_gain"] for r in rows])),
+            "flicker_mean": float(np.mean(flick)) if flick else None,
+            "frames_seconds": frames_s, "seconds": total_s, "frames_per_second": len(rows) / max(frames_s, 1e-9),
+            "per_frame": rows}

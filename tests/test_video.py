@@ -1,0 +1,154 @@
+"""`mmdream video`: the dream film on real clips, coherence, sync, resume and errors (small sizes, few steps).
+
+The issue's full-size acceptance figures come from scripts/film_coherence.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmdream.cli import main
+
+SMALL = ["--max-size", "160", "--end", "1", "--steps", "8"]
+
+
+def _frames(path: Path) -> np.ndarray:
+    """Every decoded frame of a film (small films only)."""
+    from mmdream.media import probe, read_video_frames
+
+    info = probe(str(path))
+    return np.stack(list(read_video_frames(str(path), info.video_size, info.fps)))
+
+
+def _film(media, tmp_path, *extra, name="bbb") -> tuple[Path, dict]:
+    src = media / "video" / "big_buck_bunny_0_30.webm"
+    out, rep = tmp_path / f"{name}.mp4", tmp_path / f"{name}.json"
+    assert main(["video", str(src), "-o", str(out), "--report", str(rep), *SMALL, *extra]) == 0
+    return out, json.loads(rep.read_text())
+
+
+def test_dream_film_has_both_streams_right_duration_and_coherence_halves_flicker(media, tmp_path):
+    from mmdream.media import probe
+
+    out, flow = _film(media, tmp_path, "--keep-work", "--preview", str(tmp_path / "sheet.png"))
+    _, independent = _film(media, tmp_path, "--no-flow", "--no-audio", name="independent")
+    info = probe(str(out))
+    assert info.has_video and info.has_audio and info.video_size == (160, 90) and info.fps == 24
+    assert abs(info.duration - 1.0) <= 1 / 24, info.duration
+    assert flow["frames"] == 24 and flow["cold_frames"] == 1
+    assert flow["objective_gain_mean"] >= 1.5, flow["objective_gain_mean"]
+    assert flow["flicker_mean"] <= 0.5 * independent["flicker_mean"], (flow["flicker_mean"],
+                                                                        independent["flicker_mean"])
+    assert (tmp_path / "sheet.png").stat().st_size > 5_000
+    assert not probe(str(tmp_path / "independent.mp4")).has_audio
+
+    # the soundtrack is not shifted: the muxed audio lines up with the dreamed track at zero lag (+-1 ms)
+    import soundfile as sf
+    from scipy import signal as sps
+
+    from mmdream.audio import load_whole
+
+    muxed, sr = load_whole(str(out))
+    dreamed, sr2 = sf.read(tmp_path / ".bbb.mmdream-work" / "soundtrack.wav", always_2d=True)
+    assert sr == sr2 == 44100 and abs(len(muxed) - len(dreamed)) <= sr // 24
+    n = min(len(muxed), len(dreamed))
+    a, b = dreamed[:n, 0], muxed[:n, 0]
+    lag = int(np.argmax(sps.correlate(b, a, mode="full", method="fft"))) - (n - 1)
+    assert abs(lag) <= sr // 1000, lag
+    assert np.corrcoef(a, b)[0, 1] > 0.9  # and it is the dreamed track, not the original
+
+
+def test_scene_cut_restarts_the_pyramid():
+    """A hard cut between frames makes the next frame a cold start; small motion does not."""
+    from mmdream.flow import FlowEstimator
+
+    rng = np.random.default_rng(0)
+    a = (rng.uniform(0, 255, (90, 160, 3))).astype(np.uint8)
+    shifted = np.roll(a, 2, axis=1)
+    other = 255 - a
+    est = FlowEstimator()
+    assert est.motion(a, shifted).change < 40 < est.motion(a, other).change
+    m = est.motion(a, shifted)  # the flow recovers the 2 px shift where the content is consistent
+    inner = m.consistent > 0.5
+    assert inner.mean() > 0.5 and abs(np.median(m.backward[..., 0][inner]) + 2) < 0.5
+
+
+def test_film_without_audio_stream(media, tmp_path):
+    from mmdream.media import probe
+
+    src = media / "video" / "cockatoo_yuv420.mp4"
+    out = tmp_path / "cockatoo.mp4"
+    assert main(["video", str(src), "-o", str(out), "--max-size", "128", "--end", "0.5", "--steps", "4"]) == 0
+    info = probe(str(out))
+    assert info.has_video and not info.has_audio and info.video_size == (128, 72)
+    assert abs(info.duration - 0.5) <= 1 / 20
+
+
+def test_audio_reactive_strength_follows_the_soundtrack(media):
+    from mmdream.media import probe
+    from mmdream.video import FilmOptions, reactive_strength
+
+    src = str(media / "video" / "big_buck_bunny_0_30.webm")
+    info = probe(src)
+    flat = reactive_strength(src, info, FilmOptions(end=10), 240)
+    react = reactive_strength(src, info, FilmOptions(end=10, react=0.5), 240)
+    assert np.allclose(flat, 1.0)
+    assert react.max() / react.min() > 1.5 and abs(react.mean() - 1.0) < 0.3
+
+
+def test_interrupted_render_resumes_to_the_same_film(media, tmp_path):
+    src = media / "video" / "big_buck_bunny_0_30.webm"
+    args = ["video", str(src), "--max-size", "128", "--end", "1", "--steps", "4", "--octaves", "2"]
+    whole = tmp_path / "whole.mp4"
+    assert main([*args, "-o", str(whole)]) == 0
+
+    out = tmp_path / "resumed.mp4"
+    work = tmp_path / ".resumed.mmdream-work" / "frames"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, "-m", "mmdream", *args, "-o", str(out)], env=env,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and (not work.exists() or len(list(work.glob("0*.png"))) < 5):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130, proc.stderr.read().decode()[-500:]
+    done = len(list(work.glob("0*.png")))
+    assert 5 <= done < 24 and not out.exists(), done
+    assert main([*args, "-o", str(out)]) == 0
+    assert not work.parent.exists()  # cleaned up once complete
+    a, b = _frames(whole), _frames(out)
+    assert a.shape == b.shape and np.array_equal(a, b)
+
+
+def test_bad_video_inputs_exit_2(media, tmp_path):
+    cases = [
+        (["video", str(media / "audio" / "animals" / "dog.mp3"), "-o", str(tmp_path / "o.mp4")], "no video stream"),
+        (["video", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "o.gif")], "cannot write"),
+        (["video", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "o.mp4"), "--start", "99"],
+         "past the end"),
+        (["video", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "o.mp4"), "--schedule",
+          str(tmp_path / "missing.toml")], "no such schedule"),
+    ]
+    for argv, words in cases:
+        p = subprocess.run([sys.executable, "-m", "mmdream", *argv], capture_output=True, text=True, timeout=300)
+        ours = [ln for ln in p.stderr.splitlines() if ln.startswith("mmdream")]
+        assert p.returncode == 2 and len(ours) == 1 and words in ours[0], (argv, p.stderr[-400:])
+        assert "Traceback" not in p.stderr
+
+
+def test_schedule_file_drives_picture_and_sound(media, tmp_path):
+    toml = tmp_path / "film.toml"
+    toml.write_text('[[keyframe]]\ntime = 0\nlayers = 0.3\nstrength = 0.5\n\n'
+                    '[[keyframe]]\ntime = 1\nlayers = 0.8\nstrength = 1.5\n')
+    out, rep = _film(media, tmp_path, "--schedule", str(toml))
+    rows = rep["per_frame"]
+    assert rows[0]["strength"] == pytest.approx(0.5) and rows[-1]["strength"] > 1.4
