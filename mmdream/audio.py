@@ -165,7 +165,7 @@ def dream_block(x: np.ndarray, sr: int, dreamer: Dreamer, settings: DreamSetting
     return synthesise(dreamed, spec.phase, sr, spec.length, griffin_lim)
 
 
-def score_audio(dreamer: Dreamer, x: np.ndarray, sr: int, seconds: float = 30.0) -> float:
+def score_audio(dreamer: Dreamer, x: np.ndarray, sr: int, seconds: float = CHUNK_SECONDS) -> float:
     """The objective (mean squared activation) of a signal, averaged over chunks: how input and output compare."""
     step = int(seconds * sr)
     return score_stream(dreamer, (x[i:i + step] for i in range(0, len(x), step)), sr)
@@ -183,9 +183,9 @@ def score_stream(dreamer: Dreamer, blocks: Iterator[np.ndarray], sr: int) -> flo
 
 
 def score_file(dreamer: Dreamer, path: str, duration: float | None = None, start: float = 0.0) -> float:
-    """The objective of a file (or generated source), streamed in 30 s blocks."""
+    """The objective of a file (or generated source), streamed in blocks as long as the dreamed chunks."""
     info, blocks = open_source(path, duration, start)
-    return score_stream(dreamer, blocks(30 * info.audio_rate), info.audio_rate)
+    return score_stream(dreamer, blocks(int(CHUNK_SECONDS * info.audio_rate)), info.audio_rate)
 
 
 # ---- streaming -------------------------------------------------------------------------------------------

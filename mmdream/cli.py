@@ -20,6 +20,9 @@ EXAMPLES = """examples:
   mmdream audio noise --duration 5 -o noise_dream.wav
   mmdream video film.mp4 -o dream.mp4 --max-size 540 --preview sheet.png
   mmdream video film.mp4 -o dream.mp4 --schedule film.toml --react 0.5   # one schedule for picture and sound
+  mmdream style image photo.jpg --style starry.jpg -o styled.jpg --net efficientnet_lite0
+  mmdream style audio song.wav --style rain.wav -o styled.wav
+  mmdream style video film.mp4 --style starry.jpg -o styled.mp4 --audio-style rain.wav
   mmdream models                    # every net, offline availability, dreamable layers
   mmdream models efficientnet_lite0 # one net's layers and classes
 """
@@ -211,9 +214,39 @@ def cmd_video(args: argparse.Namespace) -> int:
     from mmdream.audio import AUDIO_DEFAULTS
     from mmdream.engine import DreamSettings
     from mmdream.io_utils import check_not_same
-    from mmdream.video import Dreaming, FilmOptions, check_film_input, dream_film
+    from mmdream.video import Dreaming, FrameDreamer, SoundPlan, StylePass, check_film_input, dream_film
 
     check_not_same(args.input, args.output)
+    opts = _film_options(args)
+    info = check_film_input(args.input, args.output, opts)  # fail on bad input before loading nets
+    image = Dreaming(*build_plan(args, "image", args.net, DreamSettings()))
+    sound = SoundPlan(when=args.style_when)
+    if info.has_audio and opts.audio == "dream":
+        depth_only = args.layers is not None and all(_is_depth(p) for p in args.layers.split(","))
+        audio_layers = args.audio_layers or (args.layers if depth_only else "")
+        sound.audio = Dreaming(*build_plan(args, "audio", args.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
+                                           layers=audio_layers))
+        if args.audio_style:
+            sound.styler, sound.style_path = _audio_styler(args), args.audio_style
+    style = None
+    if args.style:
+        style = StylePass(_image_styler(args, image.dreamer.net), _style_image(args.style, opts.max_size),
+                          args.style_when)
+    frame_fn = FrameDreamer(image, opts, info.fps or 25.0, style)
+    figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args),
+                         progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
+    flick = figures["flicker_mean"]
+    print(f"{args.output}: {figures['frames']} frames at {figures['fps']:g} fps, objective gain "
+          f"{figures['objective_gain_mean']:.2f}x (mean), flicker {flick if flick is None else round(flick, 2)}, "
+          f"{figures['frames_per_second']:.2f} frames/s")
+    write_report(args.report, {"command": "video", "net": args.net, "audio_net": args.audio_net if sound.audio else None,
+                               "schedule": args.schedule, **figures})
+    return 0
+
+
+def _film_options(args: argparse.Namespace):
+    from mmdream.video import FilmOptions
+
     audio_mode = "none" if args.no_audio else "keep" if args.keep_audio else "dream"
     opts = FilmOptions(max_size=args.max_size, start=args.start, end=args.end, blend=args.blend,
                        warm_steps=args.warm_steps, cut=args.cut, flow=not args.no_flow, react=args.react,
@@ -221,27 +254,123 @@ def cmd_video(args: argparse.Namespace) -> int:
                        keep_work=args.keep_work)
     if not 0.0 <= opts.blend <= 1.0:
         raise UserError("--blend must be between 0 and 1")
-    info = check_film_input(args.input, args.output, opts)  # fail on bad input before loading nets
-    image_dreamer, image_plan = build_plan(args, "image", args.net, DreamSettings())
-    audio = None
-    if info.has_audio and audio_mode == "dream":
-        depth_only = args.layers is not None and all(_is_depth(p) for p in args.layers.split(","))
-        audio_layers = args.audio_layers or (args.layers if depth_only else "")
-        audio = Dreaming(*build_plan(args, "audio", args.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
-                                     layers=audio_layers))
+    return opts
+
+
+def _fingerprint(args: argparse.Namespace) -> dict:
+    """What makes two renders the same job (a rerun resumes only if nothing here changed)."""
     src = Path(args.input).resolve()
-    fingerprint = {"input": str(src), "size": src.stat().st_size, "mtime": src.stat().st_mtime,
-                   "schedule": Path(args.schedule).read_text() if args.schedule else None,
-                   **{k: v for k, v in vars(args).items() if k not in ("func", "report", "preview", "keep_work")}}
-    figures = dream_film(args.input, args.output, Dreaming(image_dreamer, image_plan), audio, opts, fingerprint,
+    extra = {}
+    for key in ("schedule", "style", "audio_style"):
+        path = getattr(args, key, None)
+        if path and Path(path).is_file():
+            extra[key] = (str(Path(path).resolve()), Path(path).stat().st_mtime, Path(path).stat().st_size)
+    return {"input": str(src), "size": src.stat().st_size, "mtime": src.stat().st_mtime, **extra,
+            **{k: v for k, v in vars(args).items() if k not in ("func", "report", "preview", "keep_work")}}
+
+
+def _style_image(path: str, max_size: int | None):
+    from mmdream.image import read_image, resize, to_dream_space, working_size
+
+    rgb = read_image(path).rgb
+    return to_dream_space(resize(rgb, working_size(rgb.shape[:2], max_size)))
+
+
+def _image_styler(args: argparse.Namespace, net=None):
+    from mmdream.nets import load_net
+    from mmdream.style import ImageStyle, StyleSettings
+
+    if net is None:
+        net = load_net(args.net, weights=args.weights, precision=resolve_precision(args.precision))
+    if net.kind != "image":
+        raise UserError(f"{net.name} is an audio net; image style transfer needs an image net")
+    split = lambda v: [x for x in v.split(",") if x] if v else []  # noqa: E731
+    settings = StyleSettings(content_weight=args.content_weight, style_weight=args.style_weight,
+                             tv_weight=args.tv_weight, temporal_weight=args.temporal_weight,
+                             steps=args.style_steps, learning_rate=args.learning_rate, scales=args.scales,
+                             content_layers=split(args.content_layers), style_layers=split(args.style_layers))
+    return ImageStyle(net, settings)
+
+
+def _audio_styler(args: argparse.Namespace):
+    from mmdream.style import AudioStyle, AudioStyleSettings
+
+    return AudioStyle(AudioStyleSettings(filters=args.filters, steps=args.audio_style_steps,
+                                         griffin_lim=args.style_griffin_lim))
+
+
+def cmd_style(args: argparse.Namespace) -> int:
+    from mmdream.io_utils import check_input_file, check_not_same
+
+    check_not_same(args.input, args.output)
+    check_input_file(args.style)
+    if args.kind == "image":
+        from mmdream.image import read_image, working_size
+        from mmdream.style import style_image_file
+
+        pic = read_image(args.input)
+        read_image(args.style)
+        styler = _image_styler(args)
+        with progress_bar(styler.total_steps(working_size(pic.rgb.shape[:2], args.max_size)), "styling") as bar:
+            figures = style_image_file(args.input, args.style, args.output, styler, args.max_size, progress=bar)
+        print(f"{args.output}: style loss {figures['style_loss_start']:.3g} -> {figures['style_loss_end']:.3g} "
+              f"({figures['style_loss_drop']:.1f}x lower), content loss {figures['content_loss_end']:.3g}")
+        write_report(args.report, {"command": "style image", "net": args.net, "settings": styler.settings.as_dict(),
+                                   **figures})
+        return 0
+    if args.kind == "audio":
+        from mmdream.audio import open_source
+        from mmdream.style import style_audio_file
+
+        open_source(args.input, args.duration)
+        open_source(args.style, None)
+        styler = _audio_styler(args)
+        with progress_bar(None, "styling") as bar:
+            figures = style_audio_file(args.input, args.style, args.output, styler, loudness=args.loudness,
+                                       duration=args.duration, progress=bar)
+        print(f"{args.output}: style loss {figures['style_loss_start']:.3g} -> {figures['style_loss_end']:.3g} "
+              f"({figures['style_loss_drop']:.1f}x lower), {figures['output_loudness_lufs']:.1f} LUFS, "
+              f"true peak {figures['true_peak_dbfs']:.1f} dBFS")
+        write_report(args.report, {"command": "style audio", "settings": styler.settings.as_dict(), **figures})
+        return 0
+    from mmdream.video import FrameStyler, SoundPlan, check_film_input, dream_film
+
+    args.schedule = None
+    opts = _film_options(args)
+    info = check_film_input(args.input, args.output, opts)
+    styler = _image_styler(args)
+    sound = SoundPlan()
+    if args.audio_style and info.has_audio and opts.audio == "dream":
+        sound.styler, sound.style_path = _audio_styler(args), args.audio_style
+    elif opts.audio == "dream":
+        opts.audio = "keep"
+    frame_fn = FrameStyler(styler, _style_image(args.style, opts.max_size), opts, info.fps or 25.0)
+    figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args),
                          progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
-    flick = figures["flicker_mean"]
-    print(f"{args.output}: {figures['frames']} frames at {figures['fps']:g} fps, objective gain "
-          f"{figures['objective_gain_mean']:.2f}x (mean), flicker {flick if flick is None else round(flick, 2)}, "
-          f"{figures['frames_per_second']:.2f} frames/s")
-    write_report(args.report, {"command": "video", "net": args.net, "audio_net": args.audio_net if audio else None,
-                               "schedule": args.schedule, **figures})
+    print(f"{args.output}: {figures['frames']} frames, style loss {figures['style_loss_mean']:.3g} (mean), "
+          f"flicker {figures['flicker_mean'] if figures['flicker_mean'] is None else round(figures['flicker_mean'], 2)}")
+    write_report(args.report, {"command": "style video", "net": args.net, "settings": styler.settings.as_dict(),
+                               **figures})
     return 0
+
+
+def add_style_options(p: argparse.ArgumentParser, image: bool = True, audio: bool = True) -> None:
+    g = p.add_argument_group("style")
+    if image:
+        g.add_argument("--content-weight", type=float, default=1.0)
+        g.add_argument("--style-weight", type=float, default=10.0)
+        g.add_argument("--tv-weight", type=float, default=1e-3, help="total-variation weight")
+        g.add_argument("--temporal-weight", type=float, default=1000.0,
+                       help="film frames: pull toward the flow-warped previous result")
+        g.add_argument("--style-steps", type=int, default=150, help="Adam steps per scale")
+        g.add_argument("--learning-rate", type=float, default=0.02)
+        g.add_argument("--scales", type=int, default=0, help="coarse-to-fine levels (0 = by size)")
+        g.add_argument("--content-layers", help="comma-separated (default per net, e.g. block5_conv2)")
+        g.add_argument("--style-layers", help="comma-separated (default per net, e.g. block1..5_conv1)")
+    if audio:
+        g.add_argument("--filters", type=int, default=4096, help="random 1-D conv filters (audio)")
+        g.add_argument("--audio-style-steps", type=int, default=100, help="Adam steps per chunk (audio)")
+        g.add_argument("--style-griffin-lim", type=int, default=32, help="Griffin-Lim iterations (audio)")
 
 
 def _is_depth(part: str) -> bool:
@@ -328,8 +457,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--griffin-lim", type=int, default=0, help="Griffin-Lim iterations for the soundtrack")
     p.add_argument("--preview", help="write a contact sheet of input and dream frames to this PNG")
     p.add_argument("--keep-work", action="store_true", help="keep the work folder of finished frames")
+    p.add_argument("--style", help="a style pass on every frame with this image (see --style-when)")
+    p.add_argument("--audio-style", help="a style pass on the soundtrack with this sound")
+    p.add_argument("--style-when", choices=["before", "after"], default="after",
+                   help="style pass before or after dreaming (a schedule's `style` key overrides it per keyframe)")
     add_dream_options(p)
+    add_style_options(p)
     p.set_defaults(func=cmd_video)
+
+    p = sub.add_parser("style", help="style transfer: image, audio or video")
+    p.add_argument("kind", choices=["image", "audio", "video"])
+    p.add_argument("input")
+    p.add_argument("--style", required=True, help="the style image (image, video) or sound (audio)")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--net", default="vgg19", help="image net for image/video style (efficientnet_lite0 offline)")
+    p.add_argument("--max-size", type=int, default=512, help="working size of the long side")
+    p.add_argument("--duration", type=float, help="audio: seconds of the content to stylise")
+    p.add_argument("--loudness", type=float, help="audio: target loudness in LUFS (default: the input's)")
+    p.add_argument("--audio-style", help="video: also style the soundtrack with this sound")
+    p.add_argument("--start", type=float, default=0.0)
+    p.add_argument("--end", type=float)
+    p.add_argument("--blend", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument("--warm-steps", type=int, help="video: steps for a frame that continues the previous one")
+    p.add_argument("--cut", type=float, default=40.0)
+    p.add_argument("--no-flow", action="store_true", help="video: stylise every frame independently")
+    p.add_argument("--react", type=float, default=0.0, help=argparse.SUPPRESS)
+    sound = p.add_mutually_exclusive_group()
+    sound.add_argument("--keep-audio", action="store_true")
+    sound.add_argument("--no-audio", action="store_true")
+    p.add_argument("--griffin-lim", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--preview")
+    p.add_argument("--keep-work", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32")
+    p.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
+    p.add_argument("--report")
+    add_style_options(p)
+    p.set_defaults(func=cmd_style)
 
     p = sub.add_parser("models", help="list nets, their offline availability and dreamable layers")
     p.add_argument("name", nargs="?")

@@ -18,6 +18,7 @@ same for picture and sound. Per-kind tables (`[keyframe.image]`, `[keyframe.audi
     steps = 10
     [keyframe.audio]
     step_size = 0.08
+    style = "after"        # with --style / --audio-style: a style pass after dreaming from here on
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 NUMBERS = {"octaves": int, "octave_scale": float, "steps": int, "step_size": float, "strength": float}
 KINDS = ("image", "audio")
+STYLE_WHEN = ("before", "after", "none")
 KNOWN = {"time", "layers", "image_layers", "audio_layers", "style", *NUMBERS, *KINDS}
 
 
@@ -61,6 +63,7 @@ class Moment:
     settings: DreamSettings
     strength: float
     layers: dict[str, float]
+    style: str | None = None  # "before" / "after" / "none": a style pass around the dream (held, not blended)
 
 
 def parse_time(value: Any) -> float:
@@ -167,7 +170,9 @@ class Resolved:
                 if weight > 0:
                     layers[name] = layers.get(name, 0.0) + weight * w
         strength = values.pop("strength")
-        return Moment(replace(self.defaults, **values), strength, layers)
+        style = next((k.get(self.kind, "style") for k in reversed(self.schedule.keyframes[: max(j, 1)])
+                      if k.get(self.kind, "style") is not None), None)
+        return Moment(replace(self.defaults, **values), strength, layers, style)
 
 
 def _keyframe(raw: dict, path: str | Path) -> Keyframe:
@@ -177,6 +182,9 @@ def _keyframe(raw: dict, path: str | Path) -> Keyframe:
     if unknown:
         raise UserError(f"{path}: unknown keyframe key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN))}")
     values = {k: v for k, v in raw.items() if k not in KINDS and k != "time"}
+    for d in (values, *(raw[k] for k in KINDS if isinstance(raw.get(k), dict))):
+        if d.get("style", "none") not in STYLE_WHEN:
+            raise UserError(f"{path}: style must be one of {', '.join(STYLE_WHEN)}, not {d['style']!r}")
     per_kind = {kind: dict(raw[kind]) for kind in KINDS if isinstance(raw.get(kind), dict)}
     for d in (values, *per_kind.values()):
         for key, typ in NUMBERS.items():

@@ -97,12 +97,15 @@ class WorkFolder:
 
 
 # ---- the frames ---------------------------------------------------------------------------------------------
-def dream_frames(src: str, info: MediaInfo, image: Dreaming, opts: FilmOptions, work: WorkFolder,
+FrameFn = Callable[[int, np.ndarray, "np.ndarray | None", "np.ndarray | None", "Motion | None", float],
+                   tuple[np.ndarray, dict]]
+
+
+def dream_frames(src: str, info: MediaInfo, frame_fn: FrameFn, opts: FilmOptions, work: WorkFolder,
                  strength_factor: np.ndarray, on_frame: Callable[[dict], None] | None = None,
                  thumbs: dict | None = None) -> list[dict]:
-    """Dream every frame into the work folder, resuming after the frames already there. Returns per-frame
-    figures: objective gain, flicker against the flow-warped previous output, whether it was a cold start."""
-    dreamer, plan = image.dreamer, image.plan
+    """Run `frame_fn` on every frame into the work folder, resuming after the frames already there. Returns
+    per-frame figures (objective gain or losses, flicker against the flow-warped previous output, cold start)."""
     size = even_size(*info.video_size, opts.max_size)
     fps = info.fps or 25.0
     rows = work.finished()
@@ -116,8 +119,9 @@ def dream_frames(src: str, info: MediaInfo, image: Dreaming, opts: FilmOptions, 
                 prev_in, prev_out = frame, work.load(i)
             continue
         motion = flow.motion(prev_in, frame) if prev_in is not None else None
-        out, row = dream_frame(i, frame, prev_in, prev_out, motion, dreamer, plan, opts, fps,
-                               float(strength_factor[min(i, len(strength_factor) - 1)]))
+        out, row = frame_fn(i, frame, prev_in, prev_out, motion, float(strength_factor[min(i, len(strength_factor) - 1)]))
+        row["flicker"] = None if motion is None else flicker(prev_out, out, motion)
+        row["scene_change"] = None if motion is None else motion.change
         work.save(i, out, row)
         rows.append(row)
         if thumbs is not None and i in thumbs:
@@ -128,48 +132,128 @@ def dream_frames(src: str, info: MediaInfo, image: Dreaming, opts: FilmOptions, 
     return rows
 
 
-def dream_frame(i: int, frame: np.ndarray, prev_in: np.ndarray | None, prev_out: np.ndarray | None,
-                motion: Motion | None, dreamer, plan, opts: FilmOptions, fps: float,
-                strength_factor: float) -> tuple[np.ndarray, dict]:
-    """One frame: a cold start (whole pyramid) or a warm continuation of the previous dream along the flow."""
-    moment = plan.at(opts.start + i / fps)
-    dreamer.set_layer_weights(moment.layers)
-    x = to_dream_space(frame)
-    cold = motion is None or not opts.flow or motion.change > opts.cut
-    settings = replace(moment.settings, seed=(moment.settings.seed or 0) + i)
-    init = x
-    if not cold:
-        detail = warp(to_dream_space(prev_out) - to_dream_space(prev_in), motion.backward)
-        init = np.clip(x + opts.blend * motion.consistent[..., None] * detail, -1.0, 1.0)
-        warm = opts.warm_steps if opts.warm_steps is not None else max(2, moment.settings.steps // 4)
-        settings = replace(settings, octaves=1, steps=warm)
-    out = from_dream_space(dreamer.dream(init, settings, strength=moment.strength * strength_factor))
-    before, after = dreamer.score(x), dreamer.score(to_dream_space(out))
-    row = {"frame": i, "time": round(opts.start + i / fps, 4), "cold": bool(cold), "steps": settings.steps,
-           "octaves": settings.octaves, "strength": moment.strength * strength_factor,
-           "objective_gain": after / max(before, 1e-12),
-           "flicker": None if motion is None else flicker(prev_out, out, motion),
-           "scene_change": None if motion is None else motion.change}
-    return out, row
+def continues(motion: Motion | None, opts: FilmOptions) -> bool:
+    """Whether a frame can start from the previous result (not the first frame, not a scene cut)."""
+    return motion is not None and opts.flow and motion.change <= opts.cut
+
+
+@dataclass
+class StylePass:
+    """A style pass inside the dream film: the styliser, the style image (dream space) and when it applies."""
+
+    styler: object  # mmdream.style.ImageStyle
+    style: np.ndarray
+    when: str = "after"
+
+
+class FrameDreamer:
+    """The dream film's frame function: a cold start (whole pyramid) or a warm continuation of the previous
+    dream along the flow; optionally a style pass before or after, as the schedule says."""
+
+    def __init__(self, image: Dreaming, opts: FilmOptions, fps: float, style: StylePass | None = None) -> None:
+        self.dreamer, self.plan, self.opts, self.fps, self.style = image.dreamer, image.plan, opts, fps, style
+
+    def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
+        opts, dreamer = self.opts, self.dreamer
+        moment = self.plan.at(opts.start + i / self.fps)
+        dreamer.set_layer_weights(moment.layers)
+        x = to_dream_space(frame)
+        when = (moment.style or self.style.when) if self.style is not None else "none"
+        cold = not continues(motion, opts)
+        settings = replace(moment.settings, seed=(moment.settings.seed or 0) + i)
+        init = self._styled(x, prev_out, motion, cold) if when == "before" else x
+        if not cold:
+            detail = warp(to_dream_space(prev_out) - to_dream_space(prev_in), motion.backward)
+            if when == "before":  # the style is redone each frame: carry only the dream on top of it
+                init = np.clip(init + opts.blend * motion.consistent[..., None] * (detail - (init - x)), -1, 1)
+            else:
+                init = np.clip(x + opts.blend * motion.consistent[..., None] * detail, -1.0, 1.0)
+            warm = opts.warm_steps if opts.warm_steps is not None else max(2, moment.settings.steps // 4)
+            settings = replace(settings, octaves=1, steps=warm)
+        out = dreamer.dream(init, settings, strength=moment.strength * strength_factor)
+        if when == "after":
+            out = self._styled(out, prev_out, motion, cold)
+        out = from_dream_space(out)
+        before, after = dreamer.score(x), dreamer.score(to_dream_space(out))
+        return out, {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
+                     "steps": settings.steps, "octaves": settings.octaves, "style": when,
+                     "strength": moment.strength * strength_factor, "objective_gain": after / max(before, 1e-12)}
+
+    def _styled(self, x, prev_out, motion, cold):
+        return stylise_frame(self.style.styler, x, self.style.style, prev_out, motion, cold, self.opts)
+
+
+def stylise_frame(styler, x: np.ndarray, style: np.ndarray, prev_out: np.ndarray | None, motion: Motion | None,
+                  cold: bool, opts: FilmOptions) -> np.ndarray:
+    """One frame of video style transfer (Ruder et al. 2016): start from the flow-warped previous result where it
+    is visible, and pull toward it there (temporal loss); occluded pixels start from the frame itself."""
+    if cold:
+        return styler.transfer(x, style)
+    warped = warp(to_dream_space(prev_out), motion.backward)
+    mask = motion.consistent
+    init = mask[..., None] * warped + (1 - mask[..., None]) * x
+    warm = opts.warm_steps if opts.warm_steps is not None else max(2, styler.settings.steps // 3)
+    return styler.transfer(x, style, init=init, prev=warped, mask=mask, steps=warm)
+
+
+class FrameStyler:
+    """`mmdream style video`'s frame function: video style transfer, or per-frame stylisation with --no-flow."""
+
+    def __init__(self, styler, style: np.ndarray, opts: FilmOptions, fps: float) -> None:
+        self.styler, self.style, self.opts, self.fps = styler, style, opts, fps
+
+    def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
+        x = to_dream_space(frame)
+        cold = not continues(motion, self.opts)
+        out = from_dream_space(stylise_frame(self.styler, x, self.style, prev_out, motion, cold, self.opts))
+        losses = self.styler.losses(to_dream_space(out), x, self.style)
+        return out, {"frame": i, "time": round(self.opts.start + i / self.fps, 4), "cold": bool(cold),
+                     "style_loss": losses["style"], "content_loss": losses["content"]}
 
 
 # ---- the soundtrack -----------------------------------------------------------------------------------------
-def make_soundtrack(src: str, info: MediaInfo, audio: Dreaming | None, opts: FilmOptions, work: WorkFolder,
+@dataclass
+class SoundPlan:
+    """How the soundtrack is made: dreamed (`audio`), style-transferred (`styler` + `style_path`, before or
+    after the dream), both, or kept."""
+
+    audio: Dreaming | None = None
+    styler: object | None = None  # mmdream.style.AudioStyle
+    style_path: str | None = None
+    when: str = "after"
+
+
+def make_soundtrack(src: str, info: MediaInfo, sound: SoundPlan, opts: FilmOptions, work: WorkFolder,
                     progress=None) -> dict:
-    """Dream (or copy) the soundtrack segment into the work folder; reused if a previous run finished it."""
+    """Dream and/or stylise (or copy) the soundtrack segment into the work folder; reused if a previous run
+    finished it."""
     from mmdream.audio import dream_audio_file
+    from mmdream.style import style_audio_file
 
     duration = (opts.end or info.duration) - opts.start
     if work.audio.exists():
         return {"soundtrack": "reused from the work folder"}
-    if opts.audio == "keep" or audio is None:
+    if opts.audio == "keep" or (sound.audio is None and sound.styler is None):
         with atomic_output(work.audio) as tmp, sf.SoundFile(tmp, "w", info.audio_rate, info.audio_channels,
                                                             subtype="FLOAT", format="WAV") as out:
             for block in read_audio_blocks(src, info, 1 << 16, end=duration, start=opts.start):
                 out.write(block)
         return {"soundtrack": "original"}
-    return dream_audio_file(src, str(work.audio), audio.dreamer, audio.plan, duration=duration, start=opts.start,
-                            griffin_lim=opts.griffin_lim, progress=progress)
+    figures: dict = {}
+    stages = [("dream", sound.audio), ("style", sound.styler)]
+    if sound.when == "before":
+        stages.reverse()
+    stages = [(name, worker) for name, worker in stages if worker is not None]
+    current, seg = src, {"duration": duration, "start": opts.start}
+    for k, (name, worker) in enumerate(stages):
+        dst = str(work.audio) if k == len(stages) - 1 else str(work.root / f"soundtrack-{name}.wav")
+        if name == "dream":
+            figures[name] = dream_audio_file(current, dst, worker.dreamer, worker.plan, griffin_lim=opts.griffin_lim,
+                                             progress=progress, **seg)
+        else:
+            figures[name] = style_audio_file(current, sound.style_path, dst, worker, progress=progress, **seg)
+        current, seg = dst, {"duration": None, "start": 0.0}
+    return figures
 
 
 def reactive_strength(src: str, info: MediaInfo, opts: FilmOptions, frames: int) -> np.ndarray:
@@ -244,9 +328,10 @@ def check_film_input(src: str, dst: str, opts: FilmOptions) -> MediaInfo:
     return info
 
 
-def dream_film(src: str, dst: str, image: Dreaming, audio: Dreaming | None, opts: FilmOptions,
+def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: FilmOptions,
                fingerprint: dict, progress_bar: Callable | None = None) -> dict:
-    """`mmdream video`: frames and soundtrack under one schedule, remuxed; returns the report's figures."""
+    """`mmdream video` and `mmdream style video`: every frame through `frame_fn`, the soundtrack made beside
+    them, remuxed; returns the report's figures."""
     info = check_film_input(src, dst, opts)
     if info.duration and (opts.end is None or opts.end > info.duration):
         opts = replace(opts, end=info.duration)
@@ -260,7 +345,7 @@ def dream_film(src: str, dst: str, image: Dreaming, audio: Dreaming | None, opts
 
     def soundtrack() -> None:
         try:
-            sound_figures.update(make_soundtrack(src, info, audio if opts.audio == "dream" else None, opts, work))
+            sound_figures.update(make_soundtrack(src, info, sound, opts, work))
         except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
             errors.append(e)
 
@@ -273,7 +358,7 @@ def dream_film(src: str, dst: str, image: Dreaming, audio: Dreaming | None, opts
     with bar as b:
         if b is not None:
             b.update(len(work.finished()))
-        rows = dream_frames(src, info, image, opts, work, factor, (lambda _row: b.update(1)) if b else None,
+        rows = dream_frames(src, info, frame_fn, opts, work, factor, (lambda _row: b.update(1)) if b else None,
                             thumbs)
     if not rows:
         raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
@@ -286,7 +371,7 @@ def dream_film(src: str, dst: str, image: Dreaming, audio: Dreaming | None, opts
     if thumbs is not None:
         write_contact_sheet({i: v for i, v in thumbs.items() if v is not None}, opts.preview)
     figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)
-    figures["soundtrack"] = {k: v for k, v in sound_figures.items() if not isinstance(v, np.ndarray)}
+    figures["soundtrack"] = sound_figures
     if not opts.keep_work:
         shutil.rmtree(work.root, ignore_errors=True)
     return figures
@@ -295,10 +380,12 @@ def dream_film(src: str, dst: str, image: Dreaming, audio: Dreaming | None, opts
 def film_figures(rows: list[dict], fps: float, info: MediaInfo, opts: FilmOptions, frames_s: float,
                  total_s: float) -> dict:
     flick = [r["flicker"] for r in rows if r["flicker"] is not None]
+    means = {f"{k}_mean": float(np.mean([r[k] for r in rows])) for k in ("objective_gain", "style_loss",
+                                                                           "content_loss") if k in rows[0]}
+    if "objective_gain" in rows[0]:
+        means["objective_gain_min"] = float(np.min([r["objective_gain"] for r in rows]))
     return {"frames": len(rows), "fps": fps, "duration_s": len(rows) / fps, "input_duration_s": info.duration,
-            "options": asdict(opts), "cold_frames": sum(r["cold"] for r in rows),
-            "objective_gain_mean": float(np.mean([r["objective_gain"] for r in rows])),
-            "objective_gain_min": float(np.min([r["objective_gain"] for r in rows])),
+            "options": asdict(opts), "cold_frames": sum(r["cold"] for r in rows), **means,
             "flicker_mean": float(np.mean(flick)) if flick else None,
             "frames_seconds": frames_s, "seconds": total_s, "frames_per_second": len(rows) / max(frames_s, 1e-9),
             "per_frame": rows}

@@ -1,5 +1,5 @@
-"""`make demo`: dream a procedural picture (works with nothing beside the checkout), then the real photos in
-../shared/media when that folder is present. Prints where every output went."""
+"""`make demo`: dream a procedural picture (works with nothing beside the checkout), then, when ../shared/media is
+present, real photos, a sound and a 3 s dream film. Prints where every output went."""
 
 from __future__ import annotations
 
@@ -64,6 +64,18 @@ def main() -> int:
                 dst = OUT / f"{photo.stem}_dream.jpg"
                 run("image", str(photo), "-o", str(dst), "--max-size", "512")
                 outputs.append(dst)
+        sound = media / "audio" / "music" / "sorohanro_-_solo-trumpet-06.hq.ogg"
+        if sound.exists():
+            dst = OUT / "trumpet_dream.wav"
+            run("audio", str(sound), "-o", str(dst), "--plot", str(OUT / "trumpet_spectrograms.png"))
+            outputs += [dst, OUT / "trumpet_spectrograms.png"]
+        film = media / "video" / "big_buck_bunny_0_30.webm"
+        if film.exists():  # a 3 s dream film, picture and sound under one schedule
+            dst = OUT / "bunny_dream.mp4"
+            run("video", str(film), "-o", str(dst), "--max-size", "320", "--end", "3", "--schedule",
+                str(ROOT / "scripts" / "film.toml"), "--preview", str(OUT / "bunny_sheet.png"),
+                "--report", str(OUT / "bunny_dream.json"))
+            outputs += [dst, OUT / "bunny_sheet.png"]
     print("\ndemo outputs:")
     for p in outputs:
         print(f"  {p}")
