@@ -135,14 +135,8 @@ def consistent_spectrum(spec: Spectrum, sr: int):
     norm = tf.signal.overlap_and_add(tf.tile(tf.square(window)[None], [rotor.shape[1], 1]), hop)
     norm = tf.where(norm > 1e-3 * tf.reduce_max(norm), norm, 1.0)
 
-    @tf.function(reduce_retracing=True)
     def project(x):
-        x = tf.where(keep, original, x)
-        mag = tf.exp(x[..., 0]) - LOG_FLOOR
-        frames_t = tf.signal.irfft(tf.cast(tf.maximum(mag, 0.0), tf.complex64) * rotor, [n_fft]) * window
-        y = tf.signal.overlap_and_add(frames_t, hop) / norm
-        again = tf.abs(tf.signal.rfft(tf.signal.frame(y, n_fft, hop) * window, [n_fft]))
-        return tf.math.log(again + LOG_FLOOR)[..., None]
+        return _project_consistent(x, original, keep, rotor, window, norm, n_fft, hop)
 
     full = tuple(original.shape)
 
@@ -150,6 +144,27 @@ def consistent_spectrum(spec: Spectrum, sr: int):
         return project(x) if tuple(x.shape) == full else x
 
     return constraint
+
+
+@functools.cache
+def _consistent_fn():
+    """One traced function for every chunk (shapes vary only at the last chunk), not one per chunk."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def project(x, original, keep, rotor, window, norm, n_fft: int, hop: int):
+        x = tf.where(keep, original, x)
+        mag = tf.exp(x[..., 0]) - LOG_FLOOR
+        frames_t = tf.signal.irfft(tf.cast(tf.maximum(mag, 0.0), tf.complex64) * rotor, [n_fft]) * window
+        y = tf.signal.overlap_and_add(frames_t, hop) / norm
+        again = tf.abs(tf.signal.rfft(tf.signal.frame(y, n_fft, hop) * window, [n_fft]))
+        return tf.math.log(again + LOG_FLOOR)[..., None]
+
+    return project
+
+
+def _project_consistent(*args):
+    return _consistent_fn()(*args)
 
 
 def dream_block(x: np.ndarray, sr: int, dreamer: Dreamer, settings: DreamSettings, strength: float = 1.0,
