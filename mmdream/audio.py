@@ -55,16 +55,22 @@ def analyse(x: np.ndarray, sr: int) -> Spectrum:
 
 def synthesise(logmag: np.ndarray, phase: np.ndarray, sr: int, length: int, griffin_lim: int = 0) -> np.ndarray:
     """Inverse STFT with the given phase (optionally refined by Griffin-Lim iterations); returns (n, ch)."""
-    import librosa
-
     n_fft, hop = stft_params(sr)
     mag = np.maximum(np.exp(logmag[..., 0].transpose(0, 2, 1)) - LOG_FLOOR, 0.0)
+    return phase_refined_istft(mag, phase, length, n_fft, hop, griffin_lim).T.astype(np.float32)
+
+
+def phase_refined_istft(mag: np.ndarray, phase: np.ndarray, length: int, n_fft: int, hop: int,
+                        iterations: int) -> np.ndarray:
+    """Inverse STFT (Hann, centred) of magnitudes `mag` (..., F, T) starting from `phase`, refined by
+    `iterations` of Griffin-Lim; (..., length). Shared by the audio dreamer and audio style transfer."""
+    import librosa
+
     spec = mag * np.exp(1j * phase)
-    for _ in range(griffin_lim):
+    for _ in range(iterations):
         y = librosa.istft(spec, hop_length=hop, n_fft=n_fft, window="hann", center=True, length=length)
         spec = mag * np.exp(1j * np.angle(librosa.stft(y, n_fft=n_fft, hop_length=hop, window="hann", center=True)))
-    y = librosa.istft(spec, hop_length=hop, n_fft=n_fft, window="hann", center=True, length=length)
-    return y.T.astype(np.float32)
+    return librosa.istft(spec, hop_length=hop, n_fft=n_fft, window="hann", center=True, length=length)
 
 
 def _pad_frames(logmag: np.ndarray) -> np.ndarray:

@@ -335,7 +335,6 @@ def cmd_style(args: argparse.Namespace) -> int:
         return 0
     from mmdream.video import FrameStyler, SoundPlan, check_film_input, dream_film
 
-    args.schedule = None
     opts = _film_options(args)
     info = check_film_input(args.input, args.output, opts)
     styler = _image_styler(args)

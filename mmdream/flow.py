@@ -54,10 +54,7 @@ def consistency(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     f_at = warp(forward, backward)
     err = np.sum((backward + f_at) ** 2, axis=-1)
     bound = 0.01 * (np.sum(backward**2, axis=-1) + np.sum(f_at**2, axis=-1)) + 0.5
-    mask = (err <= bound).astype(np.float32)
-    h, w = mask.shape
-    inside = warp(np.ones((h, w), np.float32), backward) > 0.999  # pixels that came from outside the frame
-    mask *= inside & _in_frame(backward)
+    mask = (err <= bound).astype(np.float32) * _in_frame(backward)  # pixels that came from outside the frame: 0
     return cv2.GaussianBlur(cv2.erode(mask, np.ones((3, 3), np.uint8)), (5, 5), 0)
 
 

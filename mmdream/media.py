@@ -79,21 +79,29 @@ def read_audio_blocks(path: str, info: MediaInfo, block: int, end: float | None 
     limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end:.6f}"] if end else [])
     cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-map", "0:a:0", *limit, "-f", "f32le", "-acodec",
            "pcm_f32le", "-ac", str(info.audio_channels), "-ar", str(info.audio_rate), "-"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     frame_bytes = 4 * info.audio_channels
+    for raw in _ffmpeg_output(cmd, block * frame_bytes, f"the audio of {path}"):
+        usable = len(raw) - len(raw) % frame_bytes
+        yield np.frombuffer(raw[:usable], np.float32).reshape(-1, info.audio_channels)
+
+
+def _ffmpeg_output(cmd: list[str], chunk: int, what: str) -> Iterator[bytes]:
+    """Run ffmpeg and yield its stdout in `chunk`-byte reads (shorter only at the end). A consumer that stops
+    early stops ffmpeg; a decode error at the end is one line naming `what`."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    complete = False
     try:
-        while True:
-            raw = proc.stdout.read(block * frame_bytes)
-            if not raw:
-                break
-            usable = len(raw) - len(raw) % frame_bytes
-            yield np.frombuffer(raw[:usable], np.float32).reshape(-1, info.audio_channels)
+        while raw := proc.stdout.read(chunk):
+            yield raw
+        complete = True
     finally:
         proc.stdout.close()
+        if not complete:
+            proc.kill()
         err = proc.stderr.read().decode(errors="replace")
         proc.wait()
-    if proc.returncode not in (0, None) and "Error" in err:
-        raise UserError(f"ffmpeg could not decode the audio of {path}: {err.strip().splitlines()[-1]}")
+    if proc.returncode != 0 and "Error" in err:
+        raise UserError(f"ffmpeg could not decode {what}: {err.strip().splitlines()[-1]}")
 
 
 def encode_audio(src_wav: str, dst: str) -> None:
@@ -122,19 +130,8 @@ def read_video_frames(path: str, size: tuple[int, int], fps: float, start: float
     limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end - start:.6f}"] if end else [])
     cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-an", "-sn",
            "-vf", f"fps={fps:.6f},scale={w}:{h}:flags=area", *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     frame_bytes = w * h * 3
-    try:
-        while True:
-            raw = proc.stdout.read(frame_bytes)
-            if len(raw) < frame_bytes:
-                break
-            yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
-    finally:
-        proc.stdout.close()
-        if proc.poll() is None:  # stopped early: the consumer wanted no more frames
-            proc.kill()
-        err = proc.stderr.read().decode(errors="replace")
-        proc.wait()
-    if proc.returncode not in (0, None, -9) and "Error" in err:
-        raise UserError(f"ffmpeg could not decode the video of {path}: {err.strip().splitlines()[-1]}")
+    for raw in _ffmpeg_output(cmd, frame_bytes, f"the video of {path}"):
+        if len(raw) < frame_bytes:
+            break
+        yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)

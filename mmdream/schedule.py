@@ -110,10 +110,6 @@ class Schedule:
             raise UserError(f"{path} has no [[keyframe]] tables")
         return cls([_keyframe(k, path) for k in frames])
 
-    @property
-    def duration_hint(self) -> float:
-        return self.times[-1]
-
     def min_gap(self) -> float | None:
         gaps = [b - a for a, b in zip(self.times, self.times[1:]) if b > a]
         return min(gaps) if gaps else None

@@ -102,7 +102,7 @@ class ImageStyle:
         names = self.content_layers + self.style_layers
         self.features = keras.Model(net.model.input, [net.model.get_layer(n).output for n in names])
         self._adam = Adam(self._loss, settings.learning_rate, (-1.0, 1.0))
-        self._grams: dict = {}
+        self._cached_grams: tuple = (None, None)
 
     def _split(self, x: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
         outs = self.features(x, training=False)
@@ -110,13 +110,20 @@ class ImageStyle:
         k = len(self.content_layers)
         return outs[:k], outs[k:]
 
-    def targets(self, content: np.ndarray, style: np.ndarray) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
-        c, _ = self._split(tf.constant(content[None], tf.float32))
-        key = (id(style), style.shape)  # film frames reuse one style image: its Grams are computed once
-        if key not in self._grams:
-            _, s = self._split(tf.constant(style[None], tf.float32))
-            self._grams = {key: [gram(f) for f in s]}
-        return c, self._grams[key]
+    def content_targets(self, content: np.ndarray) -> list[tf.Tensor]:
+        return self._split(tf.constant(content[None], tf.float32))[0]
+
+    def style_grams(self, style: np.ndarray) -> list[tf.Tensor]:
+        return [gram(f) for f in self._split(tf.constant(style[None], tf.float32))[1]]
+
+    def _style_grams_at(self, style: np.ndarray, long_side: int) -> list[tf.Tensor]:
+        """The style image's Grams at the content's scale. Film frames reuse one style image: the last is kept."""
+        from mmdream.image import resize
+
+        key = (id(style), long_side)
+        if self._cached_grams[0] != key:
+            self._cached_grams = (key, self.style_grams(resize(style, _fit(style.shape[:2], long_side))))
+        return self._cached_grams[1]
 
     def _loss(self, x, content_t, style_t, prev, mask, weights):
         c, s = self._split(x)
@@ -131,7 +138,7 @@ class ImageStyle:
 
     def losses(self, x: np.ndarray, content: np.ndarray, style: np.ndarray) -> dict[str, float]:
         """Content and style loss of `x` (dream space) against a content and a style image (unweighted)."""
-        ct, st = self.targets(content, style)
+        ct, st = self.content_targets(content), self.style_grams(style)
         z = tf.zeros_like(tf.constant(x[None], tf.float32))
         _, parts = self._loss(tf.constant(x[None], tf.float32), ct, st, z, z[..., :1], tf.ones(4))
         return {k: float(v) for k, v in parts.items() if k in ("content", "style")}
@@ -145,7 +152,7 @@ class ImageStyle:
 
         s = self.settings
         h, w = content.shape[:2]
-        levels = s.scales or max(1, int(np.floor(np.log2(max(h, w) / 256))) + 1)
+        levels = self._levels((h, w))
         if init is not None or prev is not None:
             levels = 1  # a continuing film frame is already close: full size only
         x = coarse = None
@@ -153,9 +160,8 @@ class ImageStyle:
         for level in range(levels - 1, -1, -1):
             size = (max(16, round(h / 2**level)), max(16, round(w / 2**level)))
             c = resize(content, size)
-            st = self._style_at(style, max(size))
             start = (init if init is not None else c) if x is None else c + resize(x - coarse, size)
-            ct, gt = self.targets(c, st)
+            ct, gt = self.content_targets(c), self._style_grams_at(style, max(size))
             p = tf.constant((prev if prev is not None else c)[None], tf.float32)
             mk = tf.constant((mask if mask is not None else np.zeros(size, np.float32))[None, ..., None], tf.float32)
             x = self._adam.run(tf.constant(start[None], tf.float32), steps or s.steps, ct, gt, p, mk, weights,
@@ -163,18 +169,12 @@ class ImageStyle:
             coarse = c
         return x
 
-    def _style_at(self, style: np.ndarray, long_side: int) -> np.ndarray:
-        """The style image at the content's scale (cached, so its Grams are too)."""
-        from mmdream.image import resize
-
-        key = (id(style), long_side)
-        if getattr(self, "_style_key", None) != key:
-            self._style_key, self._style_img = key, resize(style, _fit(style.shape[:2], long_side))
-        return self._style_img
+    def _levels(self, shape: tuple[int, int]) -> int:
+        """Coarse-to-fine levels: as set, or one per doubling of the long side above 256 px."""
+        return self.settings.scales or max(1, int(np.floor(np.log2(max(shape) / 256))) + 1)
 
     def total_steps(self, shape: tuple[int, int]) -> int:
-        s = self.settings
-        return s.steps * (s.scales or max(1, int(np.floor(np.log2(max(shape) / 256))) + 1))
+        return self.settings.steps * self._levels(shape)
 
 
 def _fit(shape: tuple[int, int], long_side: int) -> tuple[int, int]:
@@ -281,13 +281,8 @@ def style_image_file(src: str, style_path: str, dst: str, styler: ImageStyle, ma
 def _stft(x: np.ndarray) -> np.ndarray:
     import librosa
 
-    return librosa.stft(np.ascontiguousarray(x), n_fft=AUDIO_N_FFT, hop_length=AUDIO_N_FFT // 4)
-
-
-def _istft(spec: np.ndarray, length: int) -> np.ndarray:
-    import librosa
-
-    return librosa.istft(spec, n_fft=AUDIO_N_FFT, hop_length=AUDIO_N_FFT // 4, length=length)
+    return librosa.stft(np.ascontiguousarray(x), n_fft=AUDIO_N_FFT, hop_length=AUDIO_N_FFT // 4, window="hann",
+                        center=True)
 
 
 def style_logmag(path: str, sr: int, settings: AudioStyleSettings) -> np.ndarray:
@@ -306,6 +301,8 @@ def style_logmag(path: str, sr: int, settings: AudioStyleSettings) -> np.ndarray
 def style_block(x: np.ndarray, styler: AudioStyle, style_g: tf.Tensor, losses: list[dict],
                 on_step: Callable[[], None] | None = None) -> np.ndarray:
     """Stylise each channel of an (n, ch) block; phase from the content, refined by Griffin-Lim."""
+    from mmdream.audio import phase_refined_istft
+
     out = np.zeros_like(x)
     for c in range(x.shape[1]):
         spec = _stft(x[:, c])
@@ -315,10 +312,8 @@ def style_block(x: np.ndarray, styler: AudioStyle, style_g: tf.Tensor, losses: l
         end = styler.losses(result, content, style_g)
         losses.append({"style_start": start["style"], "style_end": end["style"], "content_end": end["content"]})
         mag = np.expm1(np.maximum(result, 0.0)).T
-        phase = np.exp(1j * np.angle(spec))
-        for _ in range(styler.settings.griffin_lim):
-            phase = np.exp(1j * np.angle(_stft(_istft(mag * phase, len(x)))))
-        out[:, c] = _istft(mag * phase, len(x))
+        out[:, c] = phase_refined_istft(mag, np.angle(spec), len(x), AUDIO_N_FFT, AUDIO_N_FFT // 4,
+                                        styler.settings.griffin_lim)
     return out
 
 

@@ -12,8 +12,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
+from keras import ops
 
 from mmdream.errors import UserError
+
+
+@keras.saving.register_keras_serializable(package="mmdream")
+class ResizeTo(keras.layers.Layer):
+    """Resize a feature map to a fixed (height, width), so a dense head works at any input size: VGG's top on
+    any photo, musicnn's VGG head on any duration. `width=None` keeps the input's width (the mel axis)."""
+
+    def __init__(self, height: int, width: int | None = None, **kw):
+        super().__init__(**kw)
+        self.height, self.width = height, width
+
+    def call(self, x):
+        return ops.image.resize(x, (self.height, self.width or x.shape[2]), interpolation="bilinear")
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width}
 
 
 @dataclass

@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 from mmdream.errors import UserError
-from mmdream.nets import Net, NetSpec, efficientnet_lite, register
+from mmdream.nets import Net, NetSpec, ResizeTo, efficientnet_lite, register
 
 # Weight files keras.applications fetches into ~/.keras/models (include_top=True, so class logits are available).
 _KERAS_WEIGHT_FILES = {
@@ -64,21 +64,6 @@ class CaffePreprocess(keras.layers.Layer):
         return x - ops.convert_to_tensor([103.939, 116.779, 123.68], dtype=x.dtype)
 
 
-@keras.saving.register_keras_serializable(package="mmdream")
-class ResizeTo(keras.layers.Layer):
-    """Resize a feature map to a fixed size, so VGG's dense top works at any input size."""
-
-    def __init__(self, size: int, **kw):
-        super().__init__(**kw)
-        self.size = size
-
-    def call(self, x):
-        return ops.image.resize(x, (self.size, self.size), interpolation="bilinear")
-
-    def get_config(self):
-        return {**super().get_config(), "size": self.size}
-
-
 def _build_app(name: str, weights: str) -> keras.Model:
     """Any-size model: [-1, 1] RGB in, 1000 logits out, with the app's layers flat in one graph."""
     apps = keras.applications
@@ -90,7 +75,7 @@ def _build_app(name: str, weights: str) -> keras.Model:
     if name == "inception_v3":
         h = keras.layers.GlobalAveragePooling2D(name="avg_pool")(h)
     else:
-        h = ResizeTo(7, name="resize_to_7")(h)
+        h = ResizeTo(7, 7, name="resize_to_7")(h)
         h = keras.layers.Flatten(name="flatten")(h)
         h = keras.layers.Dense(4096, activation="relu", name="fc1")(h)
         h = keras.layers.Dense(4096, activation="relu", name="fc2")(h)

@@ -18,7 +18,7 @@ import numpy as np
 from keras import ops
 
 from mmdream.errors import UserError
-from mmdream.nets import Net, NetSpec, dtype_policy, register
+from mmdream.nets import Net, NetSpec, ResizeTo, dtype_policy, register
 from mmdream.nets.cache import cache_dir, sha256_file
 
 SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96
@@ -116,21 +116,6 @@ class LogMagToLogMel(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mmdream")
-class ResizeTime(keras.layers.Layer):
-    """Resize the time axis to a fixed length so VGG's dense head works on any duration."""
-
-    def __init__(self, frames: int, **kw):
-        super().__init__(**kw)
-        self.frames = frames
-
-    def call(self, x):
-        return ops.image.resize(x, (self.frames, x.shape[2]), interpolation="bilinear")
-
-    def get_config(self):
-        return {**super().get_config(), "frames": self.frames}
-
-
-@keras.saving.register_keras_serializable(package="mmdream")
 class MaxMeanPool(keras.layers.Layer):
     """Temporal max and mean per feature, interleaved [max0, mean0, max1, ...] as musicnn flattens them."""
 
@@ -172,7 +157,7 @@ def _vgg(x, num_classes: int):
         x = L.Conv2D(128, 3, padding="same", activation="relu", name=f"conv{i}_conv")(x)
         x = _bn(f"conv{i}")(x)  # batch-norm after the ReLU, as in musicnn
         x = L.MaxPooling2D(size, stride, name=f"pool{i}")(x)
-    x = ResizeTime(2, name="pool5_resize")(x)
+    x = ResizeTo(2, name="pool5_resize")(x)
     x = L.Flatten(name="flatten")(x)
     return L.Dense(num_classes, name="logits", dtype="float32")(x)
 
