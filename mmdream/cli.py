@@ -25,6 +25,19 @@ EXAMPLES = """examples:
   mmdream style video film.mp4 --style starry.jpg -o styled.mp4 --audio-style rain.wav
   mmdream models                    # every net, offline availability, dreamable layers
   mmdream models efficientnet_lite0 # one net's layers and classes
+  mmdream train audio sounds/ --name animals && mmdream audio cat.wav -o dog.wav --net animals --target dog
+  mmdream datasets list             # recipes for Stanford Dogs, ESC-50, FSDKaggle2018, ...
+"""
+
+
+TRAIN_EXAMPLES = """examples:
+  mmdream datasets prepare stanford_dogs --root ~/data/dogs --download
+  mmdream train image ~/data/dogs/sorted --base inception_v3 --name dogs --fine-tune 3
+  mmdream image photo.jpg -o dogdream.jpg --net models/dogs.keras --target beagle
+  mmdream datasets frames film_a.mp4 film_b.mp4 --out frames --fps 2
+  mmdream train image frames --name films --split tail --size 160
+  mmdream train audio ~/sounds/animals --base MTT_musicnn --name animals
+  mmdream audio cat.wav -o cat_as_dog.wav --net animals --target dog
 """
 
 
@@ -131,6 +144,14 @@ def write_report(path: str | None, report: dict) -> None:
         tmp.write_text(json.dumps(report, indent=2, default=str))
 
 
+def describe_objective(figures: dict, target: str | None) -> str:
+    """'objective 1.2 -> 3.4 (2.8x)', or for a targeted dream 'logit of dog 0.1 -> 5.3 (+5.2)'."""
+    before, after = figures["objective_before"], figures["objective_after"]
+    if target:
+        return f"logit of {target} {before:.3g} -> {after:.3g} ({figures['objective_change']:+.3g})"
+    return f"objective {before:.3g} -> {after:.3g} ({figures['objective_gain']:.2f}x)"
+
+
 def progress_bar(total: int, desc: str, unit: str = "step"):
     from tqdm import tqdm
 
@@ -156,8 +177,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     with progress_bar(dreamer.total_steps(size, moment.settings), "dreaming") as bar:
         figures = dream_image_file(args.input, args.output, dreamer, moment.settings, args.max_size, progress=bar,
                                    strength=moment.strength)
-    print(f"{args.output}: objective {figures['objective_before']:.3g} -> {figures['objective_after']:.3g} "
-          f"({figures['objective_gain']:.2f}x) in {figures['seconds']:.1f} s")
+    print(f"{args.output}: {describe_objective(figures, args.target)} in {figures['seconds']:.1f} s")
     write_report(args.report, {"command": "image", "net": args.net, "layers": moment.layers, "target": args.target,
                                "guide": args.guide, "max_size": args.max_size, "schedule": args.schedule,
                                "strength": moment.strength, "settings": moment.settings.as_dict(), **figures})
@@ -174,6 +194,7 @@ def cmd_audio(args: argparse.Namespace) -> int:
         score_file,
         total_audio_steps,
     )
+    from mmdream.engine import compare
     from mmdream.io_utils import check_not_same
 
     if args.input not in ("noise", "sine"):
@@ -192,12 +213,9 @@ def cmd_audio(args: argparse.Namespace) -> int:
             figures = dream_audio_file(src, dst, dreamer, plan, loudness=args.loudness,
                                        griffin_lim=args.griffin_lim, duration=duration, progress=bar)
         dreamer.set_layer_weights(plan.at(0.0).layers)  # the objective is measured with the first keyframe's
-        figures["objective_before"] = score_file(dreamer, src, duration)
-        figures["objective_after"] = score_file(dreamer, dst)
-        figures["objective_gain"] = figures["objective_after"] / max(figures["objective_before"], 1e-12)
+        figures.update(compare(score_file(dreamer, src, duration), score_file(dreamer, dst)))
         passes.append(figures)
-        print(f"{dst}: objective {figures['objective_before']:.3g} -> {figures['objective_after']:.3g} "
-              f"({figures['objective_gain']:.2f}x), {figures['output_loudness_lufs']:.1f} LUFS, "
+        print(f"{dst}: {describe_objective(figures, args.target)}, {figures['output_loudness_lufs']:.1f} LUFS, "
               f"true peak {figures['true_peak_dbfs']:.1f} dBFS")
         src = dst
         if i == 0 and args.plot:  # the first 30 s
@@ -382,9 +400,20 @@ def _is_depth(part: str) -> bool:
 def cmd_models(args: argparse.Namespace) -> int:
     from mmdream.nets import specs
 
+    from mmdream.nets.trained import find_trained, list_trained, read_card
+
     rows = specs()
     if args.name:
         rows = [s for s in rows if s.name == args.name]
+        if not rows and (path := find_trained(args.name)) is not None:
+            card = read_card(path)
+            m = card["metrics"]
+            print(f"{path} {card['kind']} net retrained from {card['base']} on {card['manifest']['files']} files "
+                  f"(data sha256 {card['manifest']['sha256'][:16]}, {card['date']})\n"
+                  f"    validation accuracy {m['val_accuracy']:.3f} on {m['val_examples']} held-out "
+                  f"(chance {m['chance']:.3f})\n    layers: {', '.join(card['layers'])}\n"
+                  f"    classes: {', '.join(card['classes'])}")
+            return 0
         if not rows:
             raise UserError(f"unknown net {args.name!r}; run `mmdream models` for the list")
     for s in rows:
@@ -393,11 +422,58 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"    layers: {', '.join(s.layers())}")
         if args.name and s.classes:
             print(f"    classes: {', '.join(s.classes())}")
-    from mmdream.nets.trained import list_trained
-
     for card in list_trained():
         print(f"{card['path']:20s} {card['kind']:6s} offline: yes\n    trained on {len(card['classes'])} classes "
               f"from {card['base']} (val accuracy {card.get('metrics', {}).get('val_accuracy', 'n/a')})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from mmdream.nets.trained import models_dir
+    from mmdream.train import TrainSettings, train
+
+    out = Path(args.output) if args.output else models_dir() / f"{args.name or Path(args.data).name}.keras"
+    settings = TrainSettings(epochs=args.epochs, fine_tune_epochs=args.fine_tune, batch_size=args.batch_size,
+                             learning_rate=args.learning_rate, val_fraction=args.val_fraction,
+                             patience=args.patience, split=args.split, seed=args.seed, size=args.size,
+                             window=args.window)
+    if min(settings.epochs, settings.batch_size, settings.size) < 1 or settings.window <= 0:
+        raise UserError("epochs, batch size and size must be >= 1 and the window > 0 s")
+    base = args.base or ("efficientnet_lite0" if args.kind == "image" else "MTT_musicnn")
+    card = train(args.kind, args.data, base, out, settings, weights=args.weights,
+                 progress=lambda total, desc: progress_bar(total, desc, "epoch"))
+    m = card["metrics"]
+    print(f"{out}: {len(card['classes'])} classes, validation accuracy {m['val_accuracy']:.3f} on "
+          f"{m['val_examples']} held-out {'windows' if args.kind == 'audio' else 'images'} "
+          f"(chance {m['chance']:.3f}); card {out.with_suffix('.json')}")
+    write_report(args.report, {"command": f"train {args.kind}", "model": str(out), **card})
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from mmdream import datasets
+
+    if args.action == "list":
+        for r in datasets.list_recipes():
+            print(f"{r['name']:22s} {r['kind']:6s} {r['size']}\n    {r['title']} ({r['license']})\n    {r['homepage']}")
+        return 0
+    if args.action == "frames":
+        if not args.out:
+            raise UserError("frames needs --out DIR")
+        for video in args.names:
+            from mmdream.io_utils import check_input_file
+
+            check_input_file(video)
+        counts = datasets.video_frames(args.names, args.out, fps=args.fps, size=args.size)
+        print(", ".join(f"{k}: {v} frames" for k, v in counts.items()), f"in {args.out}")
+        return 0
+    if len(args.names) != 1 or not args.root:
+        raise UserError("prepare needs one recipe name and --root DIR (see `mmdream datasets list`)")
+    recipe = datasets.load_recipe(args.names[0])
+    manifest = datasets.prepare(recipe, args.root, args.out, args.download,
+                                progress=lambda total, desc: progress_bar(total, desc, "B"))
+    print(f"{recipe['name']}: {manifest['files']} files in {len(manifest['per_class'])} classes "
+          f"({manifest['missing']} listed but absent), data sha256 {manifest['sha256'][:16]}")
     return 0
 
 
@@ -493,6 +569,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report")
     add_style_options(p)
     p.set_defaults(func=cmd_style)
+
+    p = sub.add_parser("train", help="retrain an image or audio net on your own class folders",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TRAIN_EXAMPLES)
+    p.add_argument("kind", choices=["image", "audio"])
+    p.add_argument("data", help="a folder of class sub-folders (images, or sound files)")
+    p.add_argument("--base", help="image: efficientnet_lite0 (default), inception_v3, vgg16, vgg19; "
+                                  "audio: MTT_musicnn (default), MTT_vgg, MSD_vgg, MSD_musicnn, scratch")
+    p.add_argument("--name", help="model name: saves models/NAME.keras and models/NAME.json (default: the folder's)")
+    p.add_argument("-o", "--output", help="explicit .keras path instead of --name")
+    p.add_argument("--epochs", type=int, default=10, help="epochs training the new head (default 10)")
+    p.add_argument("--fine-tune", type=int, default=0, help="then epochs fine-tuning the top blocks (default 0)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--val-fraction", type=float, default=0.2, help="held out per class (default 0.2)")
+    p.add_argument("--split", choices=["random", "tail"], default="random",
+                   help="hold out random files, or the last ones by name (frames of a film: the film's end)")
+    p.add_argument("--patience", type=int, default=3, help="early stopping after this many epochs without gain")
+    p.add_argument("--size", type=int, default=224, help="image side in pixels (default 224)")
+    p.add_argument("--window", type=float, default=1.0, help="audio window in seconds (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
+    p.add_argument("--report", help="write the model card and training figures to this JSON file")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("datasets", help="public data sets: list, prepare (fetch, verify, sort), frames of films")
+    p.add_argument("action", choices=["list", "prepare", "frames"])
+    p.add_argument("names", nargs="*", help="prepare: a recipe name; frames: video files (one class each)")
+    p.add_argument("--root", help="prepare: where the downloads are (or go, with --download)")
+    p.add_argument("--out", help="sorted class folders (prepare default: ROOT/sorted)")
+    p.add_argument("--download", action="store_true", help="prepare: download missing files (needs the internet)")
+    p.add_argument("--fps", type=float, default=2.0, help="frames: frames per second to keep (default 2)")
+    p.add_argument("--size", type=int, default=256, help="frames: long side in pixels (default 256)")
+    p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("models", help="list nets, their offline availability and dreamable layers")
     p.add_argument("name", nargs="?")

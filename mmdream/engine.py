@@ -56,6 +56,13 @@ class Objective:
     target: int | None = None
 
 
+def compare(before: float, after: float) -> dict:
+    """Report figures for an objective measured before and after dreaming. The gain (a ratio) suits the
+    activation objective; a class logit can be negative, so its change is the figure to read."""
+    return {"objective_before": before, "objective_after": after, "objective_change": after - before,
+            "objective_gain": after / before if before > 1e-12 else float("nan")}
+
+
 def parse_layers(spec: str | None, net: Net) -> dict[str, float]:
     """'mixed3:1,mixed5:1.5' (or depths '0.4:1,0.7') -> {layer: weight}; None -> the net's defaults."""
     if not spec:
@@ -134,8 +141,11 @@ class Dreamer:
         return acts, logits
 
     def _activation_score(self, x: tf.Tensor) -> tf.Tensor:
-        """Weighted mean squared activation per batch item: the figure reports compare."""
-        acts, _ = self._layer_acts(x)
+        """The figure reports compare, per batch item: the weighted mean squared activation, or with a target
+        the target class's logit."""
+        acts, logits = self._layer_acts(x)
+        if logits is not None:
+            return logits[:, self.objective.target]
         total = sum(self.weights[i] * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for i, a in enumerate(acts))
         return total / tf.reduce_sum(self.weights)
 

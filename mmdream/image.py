@@ -100,9 +100,11 @@ def dream_rgb(
 
 def measure_gain(dreamer: Dreamer, before_rgb: np.ndarray, after_rgb: np.ndarray, size: tuple[int, int]) -> dict:
     """Objective of input and output, both at the working size (how the report and tests compare)."""
+    from mmdream.engine import compare
+
     before = dreamer.score(resize(to_dream_space(before_rgb), size))
     after = dreamer.score(resize(to_dream_space(after_rgb), size))
-    return {"objective_before": before, "objective_after": after, "objective_gain": after / max(before, 1e-12)}
+    return compare(before, after)
 
 
 def dream_image_file(src: str, dst: str, dreamer: Dreamer, settings: DreamSettings, max_size: int | None,

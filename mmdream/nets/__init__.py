@@ -101,10 +101,11 @@ def load_net(name: str, weights: str = "imagenet", precision: str = "fp32", sr: 
     Audio nets are built for the input's sample rate `sr` (their mel front end is part of the graph).
     """
     _ensure_registered()
-    if name.endswith(".keras") or Path(name).suffix == ".keras":
-        from mmdream.nets.trained import load_trained
+    if Path(name).suffix == ".keras" or name not in _REGISTRY:
+        from mmdream.nets.trained import find_trained, load_trained
 
-        return load_trained(name, precision)
+        if (path := find_trained(name)) is not None:
+            return load_trained(path, precision, sr)
     if name not in _REGISTRY:
         raise UserError(f"unknown net {name!r}; choose one of {', '.join(_REGISTRY)} (see `mmdream models`)")
     if _REGISTRY[name].kind == "audio":

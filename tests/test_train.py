@@ -1,0 +1,115 @@
+"""Retraining: the split never leaks, and models trained on real material separate held-out data, dream, and
+raise a target class's logit when a dream aims at it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mmdream.cli import main
+from mmdream.errors import UserError
+from mmdream.train import Example, clip_region, scan_classes, stratified_split
+
+
+def _folders(tmp_path: Path, spec: dict[str, int], suffix: str = ".png") -> Path:
+    for name, n in spec.items():
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            (tmp_path / name / f"{i:03d}{suffix}").write_bytes(b"x")
+    return tmp_path
+
+
+def test_split_is_stratified_disjoint_and_tail_holds_out_the_end(tmp_path):
+    classes = scan_classes(_folders(tmp_path, {"a": 10, "b": 5, "c": 2}), {".png"})
+    train, val = stratified_split(classes, 0.2, seed=1, mode="random")
+    per_class = {lab: sum(e.label == lab for e in val) for lab in range(3)}
+    assert per_class == {0: 2, 1: 1, 2: 1}
+    assert not {e.path for e in train} & {e.path for e in val} and len(train) + len(val) == 17
+    _, tail = stratified_split(classes, 0.2, seed=1, mode="tail")
+    assert sorted(e.path.name for e in tail if e.label == 0) == ["008.png", "009.png"]
+    assert stratified_split(classes, 0.2, seed=2, mode="random")[1] != val  # the seed matters
+
+
+def test_a_class_with_one_image_or_one_class_is_an_error(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    with pytest.raises(UserError, match="at least two class sub-folders"):
+        scan_classes(_folders(tmp_path / "x", {"only": 3}), {".png"})
+    classes = scan_classes(_folders(tmp_path / "y", {"a": 3, "b": 1}), {".png"})
+    with pytest.raises(UserError, match="class 'b' has one file"):
+        stratified_split(classes, 0.2, 0, "random")
+    _, val = stratified_split(classes, 0.2, 0, "random", split_single=True)
+    assert Example(classes["b"][0], 1, "tail") in val
+
+
+def test_one_clip_split_keeps_training_and_held_out_frames_apart():
+    for frames in (40, 63, 140, 530):
+        head, tail = clip_region(frames, "head", 62, 0.2), clip_region(frames, "tail", 62, 0.2)
+        assert head[1] == tail[0] and head[0] == 0 and tail[1] == frames and head[1] > 0
+        assert tail[1] - tail[0] == min(max(62, round(0.2 * frames)), frames // 2)
+
+
+@pytest.fixture(scope="module")
+def animals(media, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("animals")
+    for f in sorted((media / "audio" / "animals").iterdir()):
+        (root / f.stem).mkdir()
+        (root / f.stem / f.name).symlink_to(f)
+    return root
+
+
+def test_audio_model_on_ten_animal_sounds_beats_chance_dreams_and_targets(animals, tmp_path, monkeypatch):
+    """Issue 6 acceptance: one-second windows, one held-out window per class (the end of each clip)."""
+    models = tmp_path / "models"
+    monkeypatch.setenv("MMDREAM_MODELS", str(models))
+    assert main(["train", "audio", str(animals), "--name", "animals", "--epochs", "15", "--window", "1",
+                 "--report", str(tmp_path / "train.json")]) == 0
+    card = json.loads((models / "animals.json").read_text())
+    m = card["metrics"]
+    assert card["base"] == "MTT_musicnn" and len(card["classes"]) == 10 and m["val_examples"] == 10
+    assert m["chance"] == pytest.approx(0.1)
+    assert m["val_accuracy"] >= 0.5, m["per_class_accuracy"]  # measured 0.7: seven of ten held-out windows
+    assert len(card["manifest"]["sha256"]) == 64 and card["manifest"]["files"] == 10
+    assert json.loads((tmp_path / "train.json").read_text())["metrics"]["val_accuracy"] == m["val_accuracy"]
+
+    cat = str(animals / "cat" / "cat.mp3")
+    assert main(["audio", cat, "-o", str(tmp_path / "dog.wav"), "--net", "animals", "--target", "dog",
+                 "--report", str(tmp_path / "dog.json")]) == 0
+    targeted = json.loads((tmp_path / "dog.json").read_text())
+    assert targeted["objective_change"] > 1.0, targeted  # the dog logit rises (measured +4.0)
+    assert main(["audio", cat, "-o", str(tmp_path / "dream.wav"), "--net", str(models / "animals.keras"),
+                 "--report", str(tmp_path / "dream.json")]) == 0
+    assert json.loads((tmp_path / "dream.json").read_text())["objective_gain"] > 1.2
+
+
+def test_image_model_on_frames_of_two_films_separates_held_out_frames_and_targets(media, tmp_path, monkeypatch,
+                                                                                 capsys):
+    """Issue 6 acceptance: frames of two videos, the last 20% of each film held out."""
+    models = tmp_path / "models"
+    monkeypatch.setenv("MMDREAM_MODELS", str(models))
+    frames = tmp_path / "frames"
+    videos = [str(media / "video" / v) for v in ("big_buck_bunny_0_30.webm", "cockatoo.mp4")]
+    assert main(["datasets", "frames", *videos, "--out", str(frames), "--fps", "1", "--size", "160"]) == 0
+    assert main(["train", "image", str(frames), "--name", "films", "--split", "tail", "--size", "128",
+                 "--epochs", "4", "--fine-tune", "2", "--batch-size", "8"]) == 0
+    card = json.loads((models / "films.json").read_text())
+    m = card["metrics"]
+    assert card["classes"] == ["big_buck_bunny_0_30", "cockatoo"] and m["val_examples"] == 9
+    assert m["val_accuracy"] >= 0.85, m["confusion"]  # measured 1.0
+    assert [h["phase"] for h in m["history"]][-1] == "fine-tune"
+
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    assert "films.keras" in capsys.readouterr().out
+
+    bunny = sorted((frames / "big_buck_bunny_0_30").glob("*.png"))[-1]  # held out
+    out = tmp_path / "bird.png"
+    assert main(["image", str(bunny), "-o", str(out), "--net", "films", "--target", "cockatoo", "--steps", "8",
+                 "--octaves", "2", "--report", str(tmp_path / "bird.json")]) == 0
+    targeted = json.loads((tmp_path / "bird.json").read_text())
+    assert targeted["objective_after"] > targeted["objective_before"] + 1.0, targeted  # measured +3.3
+    assert main(["image", str(bunny), "-o", str(tmp_path / "d.png"), "--net", "films", "--layers", "0.6",
+                 "--steps", "8", "--octaves", "2", "--report", str(tmp_path / "d.json")]) == 0
+    assert json.loads((tmp_path / "d.json").read_text())["objective_gain"] > 1.5
