@@ -61,8 +61,9 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--schedule", help="TOML keyframes of octaves, layers and strength over time (see README)")
     g.add_argument("--target", help="dream toward a class (name or index) instead of layers")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32",
-                   help="bf16 mixed precision is faster on CPUs with AVX-512 BF16 and on GPUs")
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="bf16 mixed precision; auto (default) takes it on a GPU, and on a CPU with AVX-512 BF16 or "
+                        "AMX where a one-time matmul check finds it faster than fp32")
     g.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
     p.add_argument("--report", help="write settings and measured figures to this JSON file")
 
@@ -93,15 +94,9 @@ def _channels(spec: str | None) -> dict[str, list[int]]:
 def resolve_precision(precision: str) -> str:
     if precision != "auto":
         return precision
-    import tensorflow as tf
+    from mmdream.nets import auto_precision
 
-    if tf.config.list_physical_devices("GPU"):
-        return "bf16"
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "fp32"
-    return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
+    return auto_precision()
 
 
 def build_plan(args: argparse.Namespace, kind: str, net_name: str, defaults, sr: int | None = None,
@@ -230,14 +225,22 @@ def cmd_audio(args: argparse.Namespace) -> int:
 
 def cmd_video(args: argparse.Namespace) -> int:
     from mmdream.audio import AUDIO_DEFAULTS
-    from mmdream.engine import DreamSettings
     from mmdream.io_utils import check_not_same
-    from mmdream.video import Dreaming, FrameDreamer, SoundPlan, StylePass, check_film_input, dream_film
+    from mmdream.video import (
+        FILM_DEFAULTS,
+        Dreaming,
+        FrameDreamer,
+        SoundPlan,
+        StylePass,
+        check_film_input,
+        dream_film,
+        film_fps,
+    )
 
     check_not_same(args.input, args.output)
     opts = _film_options(args)
     info = check_film_input(args.input, args.output, opts)  # fail on bad input before loading nets
-    image = Dreaming(*build_plan(args, "image", args.net, DreamSettings()))
+    image = Dreaming(*build_plan(args, "image", args.net, FILM_DEFAULTS))
     sound = SoundPlan(when=args.style_when)
     if info.has_audio and opts.audio == "dream":
         depth_only = args.layers is not None and all(_is_depth(p) for p in args.layers.split(","))
@@ -250,7 +253,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     if args.style:
         style = StylePass(_image_styler(args, image.dreamer.net), _style_image(args.style, opts.max_size),
                           args.style_when)
-    frame_fn = FrameDreamer(image, opts, info.fps or 25.0, style)
+    frame_fn = FrameDreamer(image, opts, film_fps(info, opts), style)
     figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args),
                          progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
     flick = figures["flicker_mean"]
@@ -269,7 +272,8 @@ def _film_options(args: argparse.Namespace):
     opts = FilmOptions(max_size=args.max_size, start=args.start, end=args.end, blend=args.blend,
                        warm_steps=args.warm_steps, cut=args.cut, flow=not args.no_flow, react=args.react,
                        audio=audio_mode, griffin_lim=args.griffin_lim, preview=args.preview,
-                       keep_work=args.keep_work)
+                       keep_work=args.keep_work, warm_strength=args.warm_strength,
+                       warm_octaves=getattr(args, "warm_octaves", 2), fps=args.fps)
     if not 0.0 <= opts.blend <= 1.0:
         raise UserError("--blend must be between 0 and 1")
     return opts
@@ -351,7 +355,7 @@ def cmd_style(args: argparse.Namespace) -> int:
               f"true peak {figures['true_peak_dbfs']:.1f} dBFS")
         write_report(args.report, {"command": "style audio", "settings": styler.settings.as_dict(), **figures})
         return 0
-    from mmdream.video import FrameStyler, SoundPlan, check_film_input, dream_film
+    from mmdream.video import FrameStyler, SoundPlan, check_film_input, dream_film, film_fps
 
     opts = _film_options(args)
     info = check_film_input(args.input, args.output, opts)
@@ -361,7 +365,7 @@ def cmd_style(args: argparse.Namespace) -> int:
         sound.styler, sound.style_path = _audio_styler(args), args.audio_style
     elif opts.audio == "dream":
         opts.audio = "keep"
-    frame_fn = FrameStyler(styler, _style_image(args.style, opts.max_size), opts, info.fps or 25.0)
+    frame_fn = FrameStyler(styler, _style_image(args.style, opts.max_size), opts, film_fps(info, opts))
     figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args),
                          progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
     print(f"{args.output}: {figures['frames']} frames, style loss {figures['style_loss_mean']:.3g} (mean), "
@@ -399,7 +403,6 @@ def _is_depth(part: str) -> bool:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from mmdream.nets import specs
-
     from mmdream.nets.trained import find_trained, list_trained, read_card
 
     rows = specs()
@@ -517,11 +520,15 @@ def build_parser() -> argparse.ArgumentParser:
                                           "else the net's defaults)")
     p.add_argument("--max-size", type=int, default=640, help="processing and output size of the long side")
     p.add_argument("--start", type=float, default=0.0, help="first second to dream")
+    p.add_argument("--fps", type=float, help="dream and write at this frame rate (default: the input's)")
     p.add_argument("--end", type=float, help="last second to dream (default: the end)")
-    p.add_argument("--blend", type=float, default=0.9,
+    p.add_argument("--blend", type=float, default=0.97,
                    help="share of the previous frame's dream carried along the optical flow (0..1)")
     p.add_argument("--warm-steps", type=int, help="steps for a frame that continues the previous one "
                                                   "(default: steps / 4)")
+    p.add_argument("--warm-strength", type=float, default=1.0,
+                   help="step size of a continuing frame's steps relative to --step-size")
+    p.add_argument("--warm-octaves", type=int, default=2, help="octaves of a continuing frame (default 2)")
     p.add_argument("--cut", type=float, default=40.0, help="frame difference (0..255) that counts as a scene cut")
     p.add_argument("--no-flow", action="store_true", help="dream every frame from scratch (no coherence)")
     p.add_argument("--react", type=float, default=0.0,
@@ -552,8 +559,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio-style", help="video: also style the soundtrack with this sound")
     p.add_argument("--start", type=float, default=0.0)
     p.add_argument("--end", type=float)
+    p.add_argument("--fps", type=float, help="video: frame rate to stylise and write at (default: the input's)")
     p.add_argument("--blend", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument("--warm-steps", type=int, help="video: steps for a frame that continues the previous one")
+    p.add_argument("--warm-strength", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument("--cut", type=float, default=40.0)
     p.add_argument("--no-flow", action="store_true", help="video: stylise every frame independently")
     p.add_argument("--react", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -564,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview")
     p.add_argument("--keep-work", action="store_true")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="fp32")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     p.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
     p.add_argument("--report")
     add_style_options(p)

@@ -122,9 +122,17 @@ class Dreamer:
         self.features = keras.Model(net.model.input, outputs, name=f"{net.name}_features")
         c = channels if channels is not None else int(net.model.input.shape[-1])
         self._guide: list[tf.Tensor] | None = None
-        spec = [tf.TensorSpec([None, None, None, c], tf.float32)]
-        self._grad = tf.function(self._loss_and_grad, input_signature=spec)
-        self._score = tf.function(self._activation_score, input_signature=spec)
+        self._spec = tf.TensorSpec([None, None, None, c], tf.float32)
+        self._score = tf.function(self._activation_score, input_signature=[self._spec])
+        self._trace()
+
+    def _trace(self) -> None:
+        """The traced functions: the gradient (for tiles) and one whole ascent step (for untiled arrays), both
+        shape-polymorphic, so every octave, frame and chunk shares one trace."""
+        scalar = tf.TensorSpec([], tf.float32)
+        self._grad = tf.function(self._loss_and_grad, input_signature=[self._spec])
+        self._step = tf.function(self._whole_step, input_signature=[
+            self._spec, tf.TensorSpec([2], tf.int32), scalar, scalar, tf.TensorSpec([], tf.bool)])
 
     # ---- objectives -------------------------------------------------------------------------------------
     def _layer_acts(self, x: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor | None]:
@@ -170,6 +178,19 @@ class Dreamer:
             loss = self._loss(x)
         return loss, tape.gradient(loss, x)
 
+    def traces(self) -> int:
+        """How many times the gradient and the step were traced (at most once each: shapes never retrace)."""
+        return sum(f.experimental_get_tracing_count() for f in (self._grad, self._step))
+
+    def _whole_step(self, x, shift, step_size, clip, center):
+        """Jitter, gradient, normalisation and update in one call: no host round trip inside the step."""
+        _, g = self._loss_and_grad(tf.roll(x, shift, axis=[1, 2]))
+        g = _normalise(tf.roll(g, -shift, axis=[1, 2]), clip, center)
+        x = x + step_size * g
+        if self.net.value_range is not None:
+            x = tf.clip_by_value(x, *self.net.value_range)
+        return x
+
     def set_layer_weights(self, layers: dict[str, float]) -> None:
         """Re-weight the layers this dreamer was built with (layers left out get weight 0)."""
         extra = set(layers) - set(self.layer_names)
@@ -184,7 +205,7 @@ class Dreamer:
             return
         acts, _ = self._layer_acts(tf.constant(guide[None] if guide.ndim == 3 else guide, tf.float32))
         self._guide = [tf.reshape(a, [-1, a.shape[-1]]) for a in acts]
-        self._grad = tf.function(self._loss_and_grad, input_signature=self._grad.input_signature)
+        self._trace()
 
     # ---- measurement ------------------------------------------------------------------------------------
     def score(self, x: np.ndarray | tf.Tensor, tile: int = 1024) -> float:
@@ -199,10 +220,19 @@ class Dreamer:
         return float(np.average(vals, weights=areas))
 
     # ---- ascent -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _fits(shape, tile: int, axes: tuple[int, ...]) -> bool:
+        """Whether an array needs no tiling: images by area (a 540x360 frame is one call at tile 512), sound by
+        length along its tiled axis."""
+        h, w = shape[1], shape[2]
+        if axes == (1, 2):
+            return h * w <= tile * tile and max(h, w) <= 2 * tile
+        return (1 not in axes or h <= tile) and (2 not in axes or w <= tile)
+
     def _gradient(self, x: tf.Tensor, tile: int, axes: tuple[int, ...]) -> tf.Tensor:
         h, w = x.shape[1], x.shape[2]
         th, tw = (tile if 1 in axes else h), (tile if 2 in axes else w)
-        if h <= th and w <= tw:
+        if self._fits(x.shape, tile, axes):
             return self._grad(x)[1]
         rows = []
         for ys in _axis_slices(h, th):
@@ -223,14 +253,20 @@ class Dreamer:
         each step (sound keeps its energy, so the ascent must change the spectrum's shape, not its level)."""
         kernel = _gaussian_kernel(settings.smooth, x.shape[-1]) if settings.smooth > 0 else None
         lo_hi = self.net.value_range
+        whole = kernel is None and self._fits(x.shape, settings.tile_size, settings.axes)
+        clip, center = tf.constant(settings.grad_clip, tf.float32), tf.constant(settings.center_gradient)
+        size = tf.constant(step_size, tf.float32)
         for _ in range(steps):
             j = settings.jitter
             shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
             shift = [s if axis in settings.axes else 0 for s, axis in zip(shift, (1, 2))]
-            rolled = tf.roll(x, shift, axis=[1, 2])
-            g = self._gradient(rolled, settings.tile_size, settings.axes)
-            g = tf.roll(g, [-shift[0], -shift[1]], axis=[1, 2])
-            x = _apply_step(x, g, step_size, settings, kernel, lo_hi)
+            if whole:
+                x = self._step(x, tf.constant(shift, tf.int32), size, clip, center)
+            else:
+                rolled = tf.roll(x, shift, axis=[1, 2])
+                g = self._gradient(rolled, settings.tile_size, settings.axes)
+                g = tf.roll(g, [-shift[0], -shift[1]], axis=[1, 2])
+                x = _apply_step(x, g, step_size, settings, kernel, lo_hi)
             if constraint is not None:
                 x = constraint(x)
             if on_step:
@@ -267,9 +303,8 @@ class Dreamer:
 
 
 @tf.function(reduce_retracing=True)
-def _normalise(g: tf.Tensor, clip: float, center: bool) -> tf.Tensor:
-    if center:
-        g = g - tf.reduce_mean(g, axis=[1, 2, 3], keepdims=True)
+def _normalise(g: tf.Tensor, clip: tf.Tensor, center: tf.Tensor) -> tf.Tensor:
+    g = g - tf.cast(center, g.dtype) * tf.reduce_mean(g, axis=[1, 2, 3], keepdims=True)
     g = g / (tf.reduce_mean(tf.abs(g), axis=[1, 2, 3], keepdims=True) + 1e-8)
     return tf.clip_by_value(g, -clip, clip)
 
@@ -280,7 +315,8 @@ def _apply_step(x, g, step_size, settings, kernel, lo_hi):
         g = tf.nn.depthwise_conv2d(
             tf.pad(g, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT"), kernel, [1, 1, 1, 1], "VALID"
         )
-    x = x + step_size * _normalise(g, tf.constant(settings.grad_clip, tf.float32), settings.center_gradient)
+    x = x + step_size * _normalise(g, tf.constant(settings.grad_clip, tf.float32),
+                                   tf.constant(settings.center_gradient))
     if lo_hi is not None:
         x = tf.clip_by_value(x, lo_hi[0], lo_hi[1])
     return x

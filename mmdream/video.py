@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -24,6 +26,7 @@ import cv2
 import numpy as np
 import soundfile as sf
 
+from mmdream.engine import DreamSettings
 from mmdream.errors import UserError
 from mmdream.flow import FlowEstimator, Motion, flicker, warp
 from mmdream.image import from_dream_space, to_dream_space
@@ -31,6 +34,8 @@ from mmdream.io_utils import atomic_output
 from mmdream.media import MediaInfo, even_size, probe, read_audio_blocks, read_video_frames
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
+# A cold frame (the first, and after a cut) gets the classic recipe: 4 octaves x1.4, 10 steps.
+FILM_DEFAULTS = DreamSettings(octaves=4, octave_scale=1.4, steps=10)
 
 
 @dataclass
@@ -38,11 +43,18 @@ class FilmOptions:
     max_size: int = 640  # processing (and output) size of the long side
     start: float = 0.0
     end: float | None = None
-    blend: float = 0.9  # share of the previous frame's warped dream detail carried into the next frame
-    warm_steps: int | None = None  # steps on a frame that continues the previous one (default steps // 4, >= 2)
+    # Continuing frames carry the previous dream along the flow and add a little: with `blend` 0.97 and one step
+    # at each of two octaves per frame, the dream settles as deep as a cold frame's pyramid (measured with
+    # scripts/bench.py: objective gain about 0.9x of the classic per-frame recipe at a tenth of its cost).
+    blend: float = 0.97  # share of the previous frame's warped dream detail carried into the next frame
+    warm_steps: int | None = None  # steps per octave on a continuing frame (default 1 for dreams)
     cut: float = 40.0  # grey-level change (0..255) the flow cannot explain that restarts the pyramid
     flow: bool = True  # False: every frame is dreamed from scratch (the classic per-frame recipe)
     react: float = 0.0  # how much the soundtrack's onset envelope modulates the visual strength
+    fps: float | None = None  # dream and write at this frame rate (None: the input's)
+    measure_every: int = 8  # the objective gain is measured on cold frames and every n-th frame
+    warm_strength: float = 1.0  # step size of a continuing frame's steps, relative to the schedule's
+    warm_octaves: int = 2  # octaves of a continuing frame (1: full size only)
     audio: str = "dream"  # dream | keep | none
     griffin_lim: int = 0
     preview: str | None = None
@@ -105,31 +117,109 @@ def dream_frames(src: str, info: MediaInfo, frame_fn: FrameFn, opts: FilmOptions
                  strength_factor: np.ndarray, on_frame: Callable[[dict], None] | None = None,
                  thumbs: dict | None = None) -> list[dict]:
     """Run `frame_fn` on every frame into the work folder, resuming after the frames already there. Returns
-    per-frame figures (objective gain or losses, flicker against the flow-warped previous output, cold start)."""
+    per-frame figures (objective gain or losses, flicker against the flow-warped previous output, cold start).
+
+    Three stages overlap: a background thread decodes frames and computes the optical flow of the next pair,
+    the main thread runs the network, and a writer thread measures flicker and saves finished frames."""
     size = even_size(*info.video_size, opts.max_size)
-    fps = info.fps or 25.0
+    fps = film_fps(info, opts)
     rows = work.finished()
-    flow = FlowEstimator()
-    prev_in = prev_out = None
-    for i, frame in enumerate(read_video_frames(src, size, fps, opts.start, opts.end)):
-        if i < len(rows):  # finished in an earlier run: only the last one's input and output are needed
-            if thumbs is not None and i in thumbs:
-                thumbs[i] = (frame, work.load(i))
-            if i == len(rows) - 1:
-                prev_in, prev_out = frame, work.load(i)
-            continue
-        motion = flow.motion(prev_in, frame) if prev_in is not None else None
-        out, row = frame_fn(i, frame, prev_in, prev_out, motion, float(strength_factor[min(i, len(strength_factor) - 1)]))
-        row["flicker"] = None if motion is None else flicker(prev_out, out, motion)
+    done = len(rows)
+    prev_out = None
+    frames = _decoded_with_motion(read_video_frames(src, size, fps, opts.start, opts.end), first=done)
+
+    def finish(i: int, frame: np.ndarray, out: np.ndarray, row: dict, prev: np.ndarray | None, motion) -> None:
+        row["flicker"] = None if motion is None else flicker(prev, out, motion)
         row["scene_change"] = None if motion is None else motion.change
         work.save(i, out, row)
-        rows.append(row)
         if thumbs is not None and i in thumbs:
             thumbs[i] = (frame, out)
         if on_frame:
             on_frame(row)
-        prev_in, prev_out = frame, out
+
+    with ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer, contextlib.closing(frames):
+        pending = None
+        for i, frame, prev_in, motion in frames:
+            if i < done:  # finished in an earlier run: only the last one's output is needed
+                if thumbs is not None and i in thumbs:
+                    thumbs[i] = (frame, work.load(i))
+                if i == done - 1:
+                    prev_out = work.load(i)
+                continue
+            t0 = time.perf_counter()
+            out, row = frame_fn(i, frame, prev_in, prev_out, motion,
+                                float(strength_factor[min(i, len(strength_factor) - 1)]))
+            row["seconds"] = round(time.perf_counter() - t0, 4)
+            if pending is not None:
+                pending.result()  # one frame in flight at most: errors surface, memory stays bounded
+            pending = writer.submit(finish, i, frame, out, row, prev_out, motion)
+            rows.append(row)
+            prev_out = out
+        if pending is not None:
+            pending.result()
     return rows
+
+
+def _decoded_with_motion(frames: Iterator[np.ndarray], first: int, depth: int = 4):
+    """(index, frame, previous frame, motion) from a background thread that decodes and computes the flow
+    while the network works; motion only from frame `first` on (earlier frames were finished before)."""
+
+    def produce() -> Iterator[tuple]:
+        flow, prev = FlowEstimator(), None
+        for i, frame in enumerate(frames):
+            motion = flow.motion(prev, frame) if prev is not None and i >= first else None
+            yield i, frame, prev, motion
+            prev = frame
+
+    return background(produce(), depth)
+
+
+class background:  # noqa: N801 - used like a generator function
+    """Iterate `items` in a thread, `depth` ahead of the consumer; errors are raised in the consumer. Closing
+    it (or leaving a `with` block) stops the thread."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator, depth: int) -> None:
+        self.queue: queue.Queue = queue.Queue(depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(items,), daemon=True, name="mmdream-decode")
+        self.thread.start()
+
+    def _run(self, items: Iterator) -> None:
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+            self._put(self._END)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            self._put(e)
+        finally:
+            close = getattr(items, "close", None)
+            if close:
+                close()
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self.queue.put(item, timeout=0.1)
+                return True
+        return False
+
+    def __iter__(self):
+        while (item := self.queue.get()) is not self._END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def film_fps(info: MediaInfo, opts: FilmOptions) -> float:
+    """The rate frames are dreamed and written at: --fps, else the input's (25 if it has none)."""
+    return opts.fps or info.fps or 25.0
 
 
 def continues(motion: Motion | None, opts: FilmOptions) -> bool:
@@ -168,16 +258,19 @@ class FrameDreamer:
                 init = np.clip(init + opts.blend * motion.consistent[..., None] * (detail - (init - x)), -1, 1)
             else:
                 init = np.clip(x + opts.blend * motion.consistent[..., None] * detail, -1.0, 1.0)
-            warm = opts.warm_steps if opts.warm_steps is not None else max(2, moment.settings.steps // 4)
-            settings = replace(settings, octaves=1, steps=warm)
-        out = dreamer.dream(init, settings, strength=moment.strength * strength_factor)
+            warm = opts.warm_steps if opts.warm_steps is not None else 1
+            settings = replace(settings, octaves=opts.warm_octaves, steps=warm)
+        boost = 1.0 if cold else opts.warm_strength
+        out = dreamer.dream(init, settings, strength=moment.strength * strength_factor * boost)
         if when == "after":
             out = self._styled(out, prev_out, motion, cold)
         out = from_dream_space(out)
-        before, after = dreamer.score(x), dreamer.score(to_dream_space(out))
-        return out, {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
-                     "steps": settings.steps, "octaves": settings.octaves, "style": when,
-                     "strength": moment.strength * strength_factor, "objective_gain": after / max(before, 1e-12)}
+        row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
+               "steps": settings.steps, "octaves": settings.octaves, "style": when,
+               "strength": moment.strength * strength_factor}
+        if cold or i % opts.measure_every == 0:  # measuring costs two forward passes: a sample of frames
+            row["objective_gain"] = dreamer.score(to_dream_space(out)) / max(dreamer.score(x), 1e-12)
+        return out, row
 
     def _styled(self, x, prev_out, motion, cold):
         return stylise_frame(self.style.styler, x, self.style.style, prev_out, motion, cold, self.opts)
@@ -263,7 +356,7 @@ def reactive_strength(src: str, info: MediaInfo, opts: FilmOptions, frames: int)
         return np.ones(max(frames, 1))
     import librosa
 
-    fps = info.fps or 25.0
+    fps = film_fps(info, opts)
     sr = info.audio_rate
     hop = 512
     env = []
@@ -335,7 +428,7 @@ def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: Fi
     info = check_film_input(src, dst, opts)
     if info.duration and (opts.end is None or opts.end > info.duration):
         opts = replace(opts, end=info.duration)
-    fps = info.fps or 25.0
+    fps = film_fps(info, opts)
     expected = max(1, int(round(((opts.end or 0) - opts.start) * fps)))
     work = WorkFolder(Path(dst), fingerprint)
     t0 = time.perf_counter()
@@ -380,10 +473,11 @@ def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: Fi
 def film_figures(rows: list[dict], fps: float, info: MediaInfo, opts: FilmOptions, frames_s: float,
                  total_s: float) -> dict:
     flick = [r["flicker"] for r in rows if r["flicker"] is not None]
-    means = {f"{k}_mean": float(np.mean([r[k] for r in rows])) for k in ("objective_gain", "style_loss",
-                                                                           "content_loss") if k in rows[0]}
-    if "objective_gain" in rows[0]:
-        means["objective_gain_min"] = float(np.min([r["objective_gain"] for r in rows]))
+    measured = {k: [r[k] for r in rows if k in r] for k in ("objective_gain", "style_loss", "content_loss")}
+    means = {f"{k}_mean": float(np.mean(v)) for k, v in measured.items() if v}
+    if measured["objective_gain"]:
+        means["objective_gain_min"] = float(np.min(measured["objective_gain"]))
+        means["objective_measured_frames"] = len(measured["objective_gain"])
     return {"frames": len(rows), "fps": fps, "duration_s": len(rows) / fps, "input_duration_s": info.duration,
             "options": asdict(opts), "cold_frames": sum(r["cold"] for r in rows), **means,
             "flicker_mean": float(np.mean(flick)) if flick else None,

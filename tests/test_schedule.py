@@ -99,4 +99,4 @@ def test_a_dreamer_switches_layers_without_retracing(nets):
     d.dream(x[0], DreamSettings(octaves=1, steps=1))
     d.set_layer_weights({a: 1.0})
     d.dream(x[0], DreamSettings(octaves=1, steps=1))
-    assert d._grad.experimental_get_tracing_count() == 1
+    assert d.traces() == 1

@@ -95,6 +95,55 @@ def dtype_policy(precision: str) -> Iterator[None]:
         keras.config.set_dtype_policy(old)
 
 
+def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8) -> float:
+    """Achieved GFLOP/s of an n x n matmul in fp32 or bf16 (the best of `repeats`, after a warm-up)."""
+    import time
+
+    import tensorflow as tf
+
+    dtype = tf.bfloat16 if precision == "bf16" else tf.float32
+    a = tf.cast(tf.random.stateless_uniform((n, n), (1, 2)), dtype)
+    mm = tf.function(lambda u: tf.matmul(u, u))
+    mm(a).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        mm(a).numpy()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def auto_precision() -> str:
+    """bf16 on a GPU; on a CPU with AVX-512 BF16 or AMX, bf16 only if a bf16 matmul measures faster than fp32
+    (checked once per CPU and TensorFlow version, cached): without AMX some CPUs run bf16 slower than fp32."""
+    import json
+    import platform
+
+    import tensorflow as tf
+
+    from mmdream.nets.cache import cache_dir
+
+    if tf.config.list_physical_devices("GPU"):
+        return "bf16"
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "fp32"
+    if "avx512_bf16" not in cpuinfo and "amx_bf16" not in cpuinfo:
+        return "fp32"
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+                 platform.processor())
+    key = f"{model} | amx={'amx_bf16' in cpuinfo} | tf {tf.__version__}"
+    path = cache_dir() / "precision.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if key not in known:
+        fp32, bf16 = matmul_gflops("fp32"), matmul_gflops("bf16")
+        known[key] = {"fp32_gflops": round(fp32, 1), "bf16_gflops": round(bf16, 1),
+                      "choice": "bf16" if bf16 > 1.1 * fp32 else "fp32"}
+        path.write_text(json.dumps(known, indent=1))
+    return known[key]["choice"]
+
+
 def load_net(name: str, weights: str = "imagenet", precision: str = "fp32", sr: int | None = None) -> Net:
     """Load a registered net by name, or a trained model by path (`models/NAME.keras`).
 

@@ -1,0 +1,285 @@
+"""mmdream's speed in one run on this machine, as ratios: nothing here compares with figures taken elsewhere.
+
+- film throughput: frames/s of the `mmdream video` renderer (flow-carried dreams; decode, flow and writing in
+  background threads; work folder and H.264 remux included) versus the classic per-frame recipe of DeepDream
+  video tools (every frame dreamed independently: 4 octaves x1.4, 10 steps, same net, layers, step size and
+  precision), each with its objective gain and flicker, on big_buck_bunny_0_30.webm cropped to 3:2 at 540x360
+  and at 320 px. Both are timed after one warm-up call, so tracing is in neither figure.
+- step efficiency: GFLOP/s of the engine's gradient step (2x the forward FLOPs of the truncated model's conv
+  and dense layers: the forward plus the gradient with respect to the input) over the measured matmul peak in
+  the same precision.
+- audio real-time factor of `mmdream audio` at default settings; peak RSS for 10, 60 and 180 s of input (film
+  and audio, each a fresh process); the objective gain of bf16 against fp32.
+
+    python scripts/bench.py [--quick] [--json bench.json]   # --quick: lite0 only, fewer frames, < 2 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+MEDIA = Path(os.environ.get("MMDREAM_MEDIA", ROOT.parent / "shared" / "media"))
+CLIP = MEDIA / "video" / "big_buck_bunny_0_30.webm"
+MUSIC = MEDIA / "audio" / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
+CLASSIC = {"octaves": 4, "octave_scale": 1.4, "steps": 10}
+
+
+# ---- inputs -------------------------------------------------------------------------------------------------
+def film_clip(dst: Path, start: float, seconds: float, loops: int = 0) -> Path:
+    """bbb from `start`, cropped to 3:2 and scaled to 540x360 (DeepDreamVideo's frame size), near-lossless."""
+    from mmdream.media import ffmpeg_exe
+
+    loop = ["-stream_loop", str(loops)] if loops else []
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *loop, "-i", str(CLIP), "-ss", str(start), "-t", str(seconds),
+                    "-vf", "crop=1080:720,scale=540:360", "-c:v", "libx264", "-crf", "14", "-preset", "veryfast",
+                    "-c:a", "aac", str(dst)], check=True)
+    return dst
+
+
+def music_clip(dst: Path, seconds: float) -> Path:
+    """The music looped to `seconds`, as wav (ffmpeg alone: the parent stays small, see `memory`)."""
+    from mmdream.media import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "-1", "-i", str(MUSIC), "-t", str(seconds),
+                    str(dst)], check=True)
+    return dst
+
+
+# ---- machine and engine -------------------------------------------------------------------------------------
+def forward_flops(dreamer, shape: tuple[int, int]) -> float:
+    """FLOPs (2 per multiply-add) of one forward pass of the truncated model at `shape`, layer by layer."""
+    import keras
+    import tensorflow as tf
+
+    weighted = [layer for layer in dreamer.features.layers if isinstance(
+        layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D | keras.layers.Dense)]
+    probe = keras.Model(dreamer.features.input, [layer.output for layer in weighted])
+    outs = probe(tf.zeros((1, *shape, dreamer.features.input.shape[-1])), training=False)
+    total = 0.0
+    for layer, out in zip(weighted, outs):
+        positions = np.prod(out.shape[1:-1]) if len(out.shape) > 2 else 1
+        total += 2.0 * positions * np.prod(layer.kernel.shape)
+    return total
+
+
+def step_efficiency(net_name: str, precision: str, peak: float, shape=(512, 512), repeats: int = 5) -> dict:
+    import tensorflow as tf
+
+    from mmdream.engine import Dreamer, Objective
+    from mmdream.nets import load_net
+
+    net = load_net(net_name, weights=_weights(net_name), precision=precision)
+    d = Dreamer(net, Objective(dict(net.default_layers)))
+    x = tf.random.stateless_uniform((1, *shape, 3), (3, 4), -1, 1)
+    args = (tf.constant([3, 5], tf.int32), tf.constant(0.02), tf.constant(4.0), tf.constant(False))
+    d._step(x, *args).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        d._step(x, *args).numpy()
+        best = min(best, time.perf_counter() - t0)
+    flops = 2 * forward_flops(d, shape)
+    return {"net": net_name, "layers": net.default_layers, "shape": list(shape), "precision": precision,
+            "step_s": round(best, 4), "gflop_per_step": round(flops / 1e9, 2),
+            "gflops": round(flops / best / 1e9, 1), "efficiency": round(flops / best / 1e9 / peak, 3)}
+
+
+def _weights(net_name: str) -> str:
+    """ImageNet weights where available offline, else random ones (fine for timing)."""
+    from mmdream.nets import specs
+
+    spec = next(s for s in specs() if s.name == net_name)
+    return "imagenet" if spec.offline() else "random"
+
+
+# ---- film ---------------------------------------------------------------------------------------------------
+def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames: int, precision: str,
+              tmp: Path) -> dict:
+    """mmdream's film renderer against the classic per-frame recipe on the same frames."""
+    from mmdream.engine import Dreamer, DreamSettings, Objective
+    from mmdream.flow import FlowEstimator, flicker
+    from mmdream.image import from_dream_space, to_dream_space
+    from mmdream.media import even_size, probe, read_video_frames
+    from mmdream.nets import load_net
+    from mmdream.schedule import Schedule
+    from mmdream.video import FILM_DEFAULTS, Dreaming, FilmOptions, FrameDreamer, SoundPlan, dream_film
+
+    net = load_net(net_name, weights=_weights(net_name), precision=precision)
+    info = probe(str(clip))
+    fps = info.fps
+    opts = FilmOptions(max_size=size, end=frames / fps, audio="none")
+    plan = Schedule.single(None, 1.0).resolve("image", net, FILM_DEFAULTS, None)
+    dreamer = Dreamer(net, Objective(plan.layer_union()))
+    dims = even_size(*info.video_size, size)
+    warm_up = np.zeros((dims[1], dims[0], 3), np.float32)
+    dreamer.dream(warm_up, replace(FILM_DEFAULTS, octaves=1, steps=1))
+    dreamer.score(warm_up)
+    out = tmp / f"film-{net_name}-{size}.mp4"
+    film = dream_film(str(clip), str(out), FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts,
+                      {"bench": time.time()})
+    film_fps = film["frames"] / film["seconds"]  # frames, work folder, remux: the whole render
+
+    classic = DreamSettings(**CLASSIC)
+    rows, prev_in, prev_out, flow = [], None, None, FlowEstimator()
+    spent = 0.0
+    for i, frame in enumerate(read_video_frames(str(clip), dims, fps, 0.0, classic_frames / fps)):
+        t0 = time.perf_counter()
+        dreamed = from_dream_space(dreamer.dream(to_dream_space(frame), replace(classic, seed=i)))
+        spent += time.perf_counter() - t0
+        row = {"objective_gain": dreamer.score(to_dream_space(dreamed)) / dreamer.score(to_dream_space(frame))}
+        if prev_in is not None:
+            row["flicker"] = flicker(prev_out, dreamed, flow.motion(prev_in, frame))
+        rows.append(row)
+        prev_in, prev_out = frame, dreamed
+    classic_fps = len(rows) / spent  # dreaming alone: decoding and encoding are not even counted
+    classic_gain = float(np.mean([r["objective_gain"] for r in rows]))
+    classic_flicker = float(np.mean([r["flicker"] for r in rows[1:]]))
+    return {
+        "net": net_name, "size": list(dims), "precision": precision, "frames": film["frames"],
+        "classic_frames": len(rows), "cold_frames": film["cold_frames"],
+        "mmdream": {"frames_per_s": round(film_fps, 3), "objective_gain": round(film["objective_gain_mean"], 3),
+                    "flicker": round(film["flicker_mean"], 3)},
+        "classic": {"frames_per_s": round(classic_fps, 3), "objective_gain": round(classic_gain, 3),
+                    "flicker": round(classic_flicker, 3)},
+        "speed_ratio": round(film_fps / classic_fps, 2),
+        "gain_ratio": round(film["objective_gain_mean"] / classic_gain, 3),
+        "flicker_ratio": round(film["flicker_mean"] / classic_flicker, 3),
+    }
+
+
+# ---- audio, memory, precision -------------------------------------------------------------------------------
+def audio_rtf(src: Path, tmp: Path) -> dict:
+    from mmdream.cli import main
+
+    report = tmp / "rtf.json"
+    if main(["audio", str(src), "-o", str(tmp / "rtf.wav"), "--report", str(report)]) != 0:
+        raise SystemExit("mmdream audio failed")
+    r = json.loads(report.read_text())
+    return {"seconds_of_sound": round(r["duration_s"], 2), "compute_s": round(r["seconds"], 2),
+            "rtf": round(r["seconds"] / r["duration_s"], 3), "objective_gain": round(r["objective_gain"], 3)}
+
+
+def peak_rss_mb(argv: list[str]) -> float:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.read().decode()[-2000:]}")
+    return usage.ru_maxrss / 1024
+
+
+def memory(tmp: Path, lengths: list[float]) -> dict:
+    """Peak RSS of fresh `mmdream audio` and `mmdream video` processes on 10/60/180 s of input. Work per
+    second is cut down (1 step; the film at 2 frames/s and 96 px) because memory does not depend on it.
+    Runs first: a forked child's peak RSS starts at its parent's, so the parent must not have loaded TF."""
+    out = {"audio": {}, "film": {}}
+    mm = [sys.executable, "-m", "mmdream"]
+    for seconds in lengths:
+        wav = music_clip(tmp / f"m{seconds:g}.wav", seconds)
+        out["audio"][f"{seconds:g}"] = round(peak_rss_mb(mm + ["audio", str(wav), "-o", str(tmp / "m.wav"),
+                                                               "--steps", "1"]), 1)
+        film = film_clip(tmp / f"f{seconds:g}.mp4", 2.0, seconds, loops=int(seconds // 28) + 1)
+        out["film"][f"{seconds:g}"] = round(peak_rss_mb(mm + ["video", str(film), "-o", str(tmp / "f.mp4"),
+                                                              "--fps", "2", "--max-size", "96", "--steps", "1",
+                                                              "--octaves", "1"]), 1)
+    for kind in ("audio", "film"):
+        vals = out[kind]
+        out[f"{kind}_ratio"] = round(vals[f"{lengths[-1]:g}"] / vals[f"{lengths[0]:g}"], 3)
+    return out
+
+
+def precision_gain(size: int = 320) -> dict:
+    """The objective gain of one photo dreamed in bf16 and in fp32, both measured by the fp32 net."""
+    from mmdream.engine import Dreamer, DreamSettings, Objective
+    from mmdream.image import read_image, resize, to_dream_space, working_size
+    from mmdream.nets import load_net
+
+    rgb = read_image(MEDIA / "images" / sorted(os.listdir(MEDIA / "images"))[0]).rgb
+    x = resize(to_dream_space(rgb), working_size(rgb.shape[:2], size))
+    out, secs = {}, {}
+    fp32 = None
+    for precision in ("fp32", "bf16"):
+        net = load_net("efficientnet_lite0", precision=precision)
+        d = Dreamer(net, Objective(dict(net.default_layers)))
+        d.dream(x, DreamSettings(octaves=1, steps=1))
+        t0 = time.perf_counter()
+        dreamed = d.dream(x, DreamSettings())
+        secs[precision] = time.perf_counter() - t0
+        fp32 = fp32 or d
+        out[precision] = fp32.score(dreamed) / fp32.score(x)
+    return {"fp32_gain": round(out["fp32"], 3), "bf16_gain": round(out["bf16"], 3),
+            "bf16_over_fp32_gain": round(out["bf16"] / out["fp32"], 3),
+            "bf16_speedup": round(secs["fp32"] / secs["bf16"], 3)}
+
+
+# ---- report -------------------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="efficientnet_lite0 only, fewer frames (< 2 min)")
+    ap.add_argument("--json", default="bench.json")
+    args = ap.parse_args()
+    if not CLIP.exists():
+        raise SystemExit(f"missing {CLIP}; set MMDREAM_MEDIA")
+    t_start = time.perf_counter()
+    result: dict = {"quick": args.quick}
+    with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+        tmp = Path(tmp)
+        result["memory"] = memory(tmp, [10.0, 60.0, 180.0] if not args.quick else [10.0, 60.0])
+        from mmdream.nets import auto_precision, matmul_gflops
+
+        nets = ["efficientnet_lite0"] if args.quick else ["efficientnet_lite0", "inception_v3"]
+        precision = result["precision"] = auto_precision()
+        n = 2048 if args.quick else 4096
+        result["matmul_gflops"] = {p: round(matmul_gflops(p, n, 3 if args.quick else 6), 1) for p in ("fp32", "bf16")}
+        peak = result["matmul_gflops"][precision]
+        result["step"] = [step_efficiency(name, precision, peak, repeats=3 if args.quick else 5) for name in nets]
+        seconds, classic = (2.0, 3) if args.quick else (6.0, 8)
+        clip = film_clip(tmp / "clip540.mp4", 2.0, seconds)  # after the opening fade from black
+        sizes = [540, 320]
+        result["film"] = [film_pair(name, clip, size, int(seconds * 24), classic, precision, tmp)
+                          for name in nets for size in (sizes if name == nets[0] else sizes[:1])]
+        result["audio"] = audio_rtf(music_clip(tmp / "music.wav", 10.0 if args.quick else 30.0), tmp)
+    result["precision_check"] = precision_gain(256 if args.quick else 384)
+    result["seconds"] = round(time.perf_counter() - t_start, 1)
+    Path(args.json).write_text(json.dumps(result, indent=2))
+    print_table(result)
+
+
+def print_table(r: dict) -> None:
+    mm = r["matmul_gflops"]
+    print(f"\nmatmul peak: fp32 {mm['fp32']} GFLOP/s, bf16 {mm['bf16']} GFLOP/s; engine precision {r['precision']}")
+    for s in r["step"]:
+        print(f"step {s['net']:20s} {s['shape'][0]}x{s['shape'][1]} {s['gflop_per_step']:7.1f} GFLOP in "
+              f"{s['step_s']:.3f} s = {s['gflops']:6.1f} GFLOP/s = {100 * s['efficiency']:.0f}% of peak")
+    print(f"\n{'film':30s}{'mmdream f/s':>12s}{'classic f/s':>12s}{'speed':>8s}{'gain':>14s}{'flicker':>16s}")
+    for f in r["film"]:
+        m, c = f["mmdream"], f["classic"]
+        print(f"{f['net'] + ' ' + 'x'.join(map(str, f['size'])):30s}{m['frames_per_s']:12.2f}"
+              f"{c['frames_per_s']:12.3f}{f['speed_ratio']:7.1f}x"
+              f"{m['objective_gain']:6.2f}/{c['objective_gain']:<5.2f}{f['gain_ratio']:5.2f}x"
+              f"{m['flicker']:6.2f}/{c['flicker']:<6.2f}{f['flicker_ratio']:4.2f}x")
+    a = r["audio"]
+    print(f"\naudio: {a['compute_s']} s for {a['seconds_of_sound']} s of sound: real-time factor {a['rtf']}")
+    m = r["memory"]
+    for kind in ("audio", "film"):
+        print(f"peak RSS {kind:5s}: " + ", ".join(f"{k} s {v} MB" for k, v in m[kind].items())
+              + f"; longest/shortest {m[kind + '_ratio']}")
+    p = r["precision_check"]
+    print(f"bf16 objective gain {p['bf16_gain']} vs fp32 {p['fp32_gain']} ({p['bf16_over_fp32_gain']}x); "
+          f"bf16 speed-up {p['bf16_speedup']}x\nwhole run {r['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

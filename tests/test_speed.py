@@ -1,0 +1,72 @@
+"""What the speed work relies on: half-size optical flow still finds the motion, the background decoder hands
+errors over and stops, auto precision is a measured choice, and bf16 dreams as deep as fp32."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mmdream.flow import FlowEstimator
+from mmdream.video import background
+
+
+def test_flow_estimated_at_half_size_recovers_a_known_shift(media):
+    import cv2
+
+    rgb = cv2.cvtColor(cv2.imread(str(sorted((media / "images").glob("*.jp*g"))[0])), cv2.COLOR_BGR2RGB)
+    frame = cv2.resize(rgb, (640, 400), interpolation=cv2.INTER_AREA)
+    moved = np.roll(frame, (3, 6), axis=(0, 1))  # content moves 6 px right, 3 px down
+    motion = FlowEstimator(max_side=320).motion(frame, moved)
+    inner = motion.backward[40:-40, 40:-40]
+    assert np.median(inner[..., 0]) == pytest.approx(-6, abs=0.5)
+    assert np.median(inner[..., 1]) == pytest.approx(-3, abs=0.5)
+    assert motion.consistent[40:-40, 40:-40].mean() > 0.9 and motion.change < 10
+
+
+def test_background_iterator_keeps_order_raises_errors_and_stops():
+    assert list(background(iter(range(50)), depth=3)) == list(range(50))
+
+    def broken():
+        yield 1
+        raise ValueError("decoder failed")
+
+    with pytest.raises(ValueError, match="decoder failed"):
+        list(background(broken(), depth=2))
+    endless = background(iter(range(10**9)), depth=2)
+    next(iter(endless))
+    endless.close()
+    assert not endless.thread.is_alive()
+
+
+def test_auto_precision_is_measured_once_and_cached(tmp_path, monkeypatch):
+    from mmdream.nets import auto_precision
+
+    monkeypatch.setenv("MMDREAM_CACHE", str(tmp_path))
+    choice = auto_precision()
+    assert choice in ("fp32", "bf16")
+    cache = tmp_path / "precision.json"
+    if cache.exists():  # a CPU with AVX-512 BF16 or AMX: the choice follows the measured matmul speeds
+        (entry,) = json.loads(cache.read_text()).values()
+        assert choice == ("bf16" if entry["bf16_gflops"] > 1.1 * entry["fp32_gflops"] else "fp32")
+        entry["choice"] = "bf16" if choice == "fp32" else "fp32"
+        cache.write_text(json.dumps({next(iter(json.loads(cache.read_text()))): entry}))
+        assert auto_precision() == entry["choice"]  # read back, not measured again
+
+
+def test_bf16_dream_gains_within_5_percent_of_fp32(media):
+    from mmdream.engine import Dreamer, DreamSettings, Objective
+    from mmdream.image import read_image, resize, to_dream_space
+    from mmdream.nets import load_net
+
+    rgb = read_image(sorted((media / "images").glob("*.jp*g"))[0]).rgb
+    x = resize(to_dream_space(rgb), (160, 224))
+    gains, judge = {}, None
+    for precision in ("fp32", "bf16"):
+        net = load_net("efficientnet_lite0", precision=precision)
+        d = Dreamer(net, Objective(dict(net.default_layers)))
+        judge = judge or d
+        gains[precision] = judge.score(d.dream(x, DreamSettings(octaves=2, steps=8))) / judge.score(x)
+    assert gains["fp32"] > 1.5
+    assert gains["bf16"] == pytest.approx(gains["fp32"], rel=0.05)
