@@ -463,9 +463,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     if args.action == "frames":
         if not args.out:
             raise UserError("frames needs --out DIR")
-        for video in args.names:
-            from mmdream.io_utils import check_input_file
+        from mmdream.io_utils import check_input_file
 
+        for video in args.names:
             check_input_file(video)
         counts = datasets.video_frames(args.names, args.out, fps=args.fps, size=args.size)
         print(", ".join(f"{k}: {v} frames" for k, v in counts.items()), f"in {args.out}")

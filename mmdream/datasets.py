@@ -10,7 +10,6 @@ files so the originals stay as they are. A manifest with counts and the data has
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
+from mmdream.nets.cache import file_digests
 
 RECIPE_KEYS = {"name", "title", "kind", "homepage", "license", "citation", "size", "files", "sort"}
 
@@ -50,25 +50,17 @@ def load_recipe(name: str) -> dict:
 
 
 # ---- fetch and verify ---------------------------------------------------------------------------------------
-def _digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify(path: Path, spec: dict) -> dict:
     """Size and published checksums of a downloaded file; returns its sha256 (recorded in the manifest)."""
     if spec.get("size") and path.stat().st_size != spec["size"]:
         raise UserError(f"{path} is {path.stat().st_size} bytes, expected {spec['size']}: the download is "
                         f"incomplete or corrupt; delete it and download {spec['url']} again")
-    sha256 = _digest(path, "sha256")
-    for algorithm, got in (("sha256", sha256), ("md5", _digest(path, "md5") if spec.get("md5") else None)):
+    digests = file_digests(path, ("sha256", "md5") if spec.get("md5") else ("sha256",))
+    for algorithm, got in digests.items():
         if spec.get(algorithm) and got != spec[algorithm]:
             raise UserError(f"{path} fails its {algorithm} check (corrupt or a different version); delete it and "
                             f"download {spec['url']} again")
-    return {"file": spec["name"], "sha256": sha256, "verified": bool(spec.get("sha256") or spec.get("md5"))}
+    return {"file": spec["name"], "sha256": digests["sha256"], "verified": bool(spec.get("sha256") or spec.get("md5"))}
 
 
 def fetch(spec: dict, root: Path, download: bool, progress: Callable | None = None) -> Path:

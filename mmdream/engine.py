@@ -185,11 +185,7 @@ class Dreamer:
     def _whole_step(self, x, shift, step_size, clip, center):
         """Jitter, gradient, normalisation and update in one call: no host round trip inside the step."""
         _, g = self._loss_and_grad(tf.roll(x, shift, axis=[1, 2]))
-        g = _normalise(tf.roll(g, -shift, axis=[1, 2]), clip, center)
-        x = x + step_size * g
-        if self.net.value_range is not None:
-            x = tf.clip_by_value(x, *self.net.value_range)
-        return x
+        return _apply_step(x, tf.roll(g, -shift, axis=[1, 2]), step_size, clip, center, None, self.net.value_range)
 
     def set_layer_weights(self, layers: dict[str, float]) -> None:
         """Re-weight the layers this dreamer was built with (layers left out get weight 0)."""
@@ -266,7 +262,7 @@ class Dreamer:
                 rolled = tf.roll(x, shift, axis=[1, 2])
                 g = self._gradient(rolled, settings.tile_size, settings.axes)
                 g = tf.roll(g, [-shift[0], -shift[1]], axis=[1, 2])
-                x = _apply_step(x, g, step_size, settings, kernel, lo_hi)
+                x = _apply_step(x, g, size, clip, center, kernel, lo_hi)
             if constraint is not None:
                 x = constraint(x)
             if on_step:
@@ -309,14 +305,14 @@ def _normalise(g: tf.Tensor, clip: tf.Tensor, center: tf.Tensor) -> tf.Tensor:
     return tf.clip_by_value(g, -clip, clip)
 
 
-def _apply_step(x, g, step_size, settings, kernel, lo_hi):
+def _apply_step(x, g, step_size, clip, center, kernel, lo_hi):
+    """Smooth (optionally), normalise and clip the gradient, step, keep x in the net's value range."""
     if kernel is not None:
         pad = kernel.shape[0] // 2
         g = tf.nn.depthwise_conv2d(
             tf.pad(g, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT"), kernel, [1, 1, 1, 1], "VALID"
         )
-    x = x + step_size * _normalise(g, tf.constant(settings.grad_clip, tf.float32),
-                                   tf.constant(settings.center_gradient))
+    x = x + step_size * _normalise(g, clip, center)
     if lo_hi is not None:
         x = tf.clip_by_value(x, lo_hi[0], lo_hi[1])
     return x

@@ -30,6 +30,7 @@ from mmdream.errors import UserError
 from mmdream.image import IMAGE_SUFFIXES
 from mmdream.io_utils import atomic_output
 from mmdream.nets import Net, load_net
+from mmdream.nets.cache import sha256_file
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff", ".webm", ".mp4"}
 IMAGE_BASES = ["efficientnet_lite0", "inception_v3", "vgg16", "vgg19"]
@@ -86,11 +87,7 @@ def data_manifest(classes: dict[str, list[Path]], root: str | Path) -> dict:
     total = hashlib.sha256()
     for name, files in sorted(classes.items()):
         for f in files:
-            h = hashlib.sha256()
-            with open(f, "rb") as fh:
-                while block := fh.read(1 << 20):
-                    h.update(block)
-            total.update(f"{name}/{f.relative_to(root).as_posix()}\t{h.hexdigest()}\n".encode())
+            total.update(f"{name}/{f.relative_to(root).as_posix()}\t{sha256_file(f)}\n".encode())
     return {"sha256": total.hexdigest(), "files": sum(len(v) for v in classes.values()),
             "per_class": {k: len(v) for k, v in classes.items()}}
 

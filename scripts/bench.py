@@ -172,28 +172,22 @@ def audio_rtf(src: Path, tmp: Path) -> dict:
             "rtf": round(r["seconds"] / r["duration_s"], 3), "objective_gain": round(r["objective_gain"], 3)}
 
 
-def peak_rss_mb(argv: list[str]) -> float:
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.read().decode()[-2000:]}")
-    return usage.ru_maxrss / 1024
-
-
 def memory(tmp: Path, lengths: list[float]) -> dict:
     """Peak RSS of fresh `mmdream audio` and `mmdream video` processes on 10/60/180 s of input. Work per
     second is cut down (1 step; the film at 2 frames/s and 96 px) because memory does not depend on it.
     Runs first: a forked child's peak RSS starts at its parent's, so the parent must not have loaded TF."""
+    from audio_memory import peak_rss_mb  # scripts/ is on sys.path when a script runs
+
     out = {"audio": {}, "film": {}}
     mm = [sys.executable, "-m", "mmdream"]
     for seconds in lengths:
         wav = music_clip(tmp / f"m{seconds:g}.wav", seconds)
         out["audio"][f"{seconds:g}"] = round(peak_rss_mb(mm + ["audio", str(wav), "-o", str(tmp / "m.wav"),
-                                                               "--steps", "1"]), 1)
+                                                               "--steps", "1"])[0], 1)
         film = film_clip(tmp / f"f{seconds:g}.mp4", 2.0, seconds, loops=int(seconds // 28) + 1)
         out["film"][f"{seconds:g}"] = round(peak_rss_mb(mm + ["video", str(film), "-o", str(tmp / "f.mp4"),
                                                               "--fps", "2", "--max-size", "96", "--steps", "1",
-                                                              "--octaves", "1"]), 1)
+                                                              "--octaves", "1"])[0], 1)
     for kind in ("audio", "film"):
         vals = out[kind]
         out[f"{kind}_ratio"] = round(vals[f"{lengths[-1]:g}"] / vals[f"{lengths[0]:g}"], 3)

@@ -16,9 +16,15 @@ def cache_dir() -> Path:
     return path
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
+def file_digests(path: str | os.PathLike, algorithms: tuple[str, ...], chunk: int = 1 << 20) -> dict[str, str]:
+    """Hex digests of a file in each of `algorithms`, from one read of it (downloads are gigabytes)."""
+    hashes = {a: hashlib.new(a) for a in algorithms}
     with open(path, "rb") as f:
         while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+            for h in hashes.values():
+                h.update(block)
+    return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    return file_digests(path, ("sha256",))["sha256"]
