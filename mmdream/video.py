@@ -217,6 +217,17 @@ class background:  # noqa: N801 - used like a generator function
         self.thread.join(timeout=5)
 
 
+class StopSignal(threading.Event):
+    """Handed to a worker as its progress object: the worker's next step raises `Stopped` once it is set."""
+
+    class Stopped(Exception):
+        pass
+
+    def update(self, _n: int = 1) -> None:
+        if self.is_set():
+            raise self.Stopped
+
+
 def film_fps(info: MediaInfo, opts: FilmOptions) -> float:
     """The rate frames are dreamed and written at: --fps, else the input's (25 if it has none)."""
     return opts.fps or info.fps or 25.0
@@ -436,29 +447,37 @@ def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: Fi
     sound_figures: dict = {}
     errors: list[BaseException] = []
 
+    stop = StopSignal()
+
     def soundtrack() -> None:
         try:
-            sound_figures.update(make_soundtrack(src, info, sound, opts, work))
+            sound_figures.update(make_soundtrack(src, info, sound, opts, work, progress=stop))
         except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
             errors.append(e)
 
-    worker = threading.Thread(target=soundtrack, daemon=True) if with_sound else None
+    worker = threading.Thread(target=soundtrack, name="mmdream-soundtrack") if with_sound else None
     if worker:
         worker.start()  # the soundtrack dreams beside the frames
-    factor = reactive_strength(src, info, opts, expected) if with_sound else np.ones(expected)
-    thumbs = {int(i): None for i in np.linspace(0, expected - 1, min(6, expected)).round()} if opts.preview else None
-    bar = progress_bar(expected, "frames") if progress_bar else contextlib.nullcontext()
-    with bar as b:
-        if b is not None:
-            b.update(len(work.finished()))
-        rows = dream_frames(src, info, frame_fn, opts, work, factor, (lambda _row: b.update(1)) if b else None,
-                            thumbs)
+    try:
+        factor = reactive_strength(src, info, opts, expected) if with_sound else np.ones(expected)
+        thumbs = ({int(i): None for i in np.linspace(0, expected - 1, min(6, expected)).round()}
+                  if opts.preview else None)
+        bar = progress_bar(expected, "frames") if progress_bar else contextlib.nullcontext()
+        with bar as b:
+            if b is not None:
+                b.update(len(work.finished()))
+            rows = dream_frames(src, info, frame_fn, opts, work, factor,
+                                (lambda _row: b.update(1)) if b else None, thumbs)
+    except BaseException:
+        stop.set()  # a thread killed inside TensorFlow at exit aborts the process: stop it at its next step
+        raise
+    finally:
+        if worker:
+            worker.join()
+    if errors:
+        raise errors[0]
     if not rows:
         raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
-    if worker:
-        worker.join()
-        if errors:
-            raise errors[0]
     frames_s = time.perf_counter() - t0
     remux(work, len(rows), fps, work.audio if with_sound else None, Path(dst))
     if thumbs is not None:
