@@ -18,16 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from librosa import istft, stft  # librosa loads these lazily on first use (1 s): here it is start-up, not a chunk
 
 from mmdream.engine import Dreamer, DreamSettings
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
-from mmdream.loudness import LoudnessMeter, limiter_gain
+from mmdream.loudness import LoudnessMeter, limiter_gain, true_peak
 from mmdream.media import MediaInfo, encode_audio, probe, read_audio_blocks
 from mmdream.nets.musicnn import MIN_FRAMES, SR, stft_params
 from mmdream.schedule import Resolved
 
-AUDIO_DEFAULTS = DreamSettings(octaves=2, octave_scale=1.4, steps=20, step_size=0.05, jitter=16, tile_size=1024,
+AUDIO_DEFAULTS = DreamSettings(octaves=1, octave_scale=1.4, steps=6, step_size=0.16, jitter=16, tile_size=1024,
                                grad_clip=3.0, min_size=MIN_FRAMES, axes=(1,), center_gradient=True)
 CHUNK_SECONDS, OVERLAP_SECONDS = 10.0, 0.5
 PEAK_CEILING_DB = -1.0
@@ -37,40 +38,48 @@ LOG_FLOOR = 1e-7
 
 @dataclass
 class Spectrum:
-    """Per-channel STFT of a block: log-magnitude in the engine's layout (ch, T, F, 1), and the phase."""
+    """Per-channel STFT of a block: log-magnitude in the engine's layout (ch, T, F, 1), and the complex STFT
+    (ch, F, T) whose phase resynthesis keeps."""
 
     logmag: np.ndarray
-    phase: np.ndarray
+    stft: np.ndarray
     length: int
+
+    def rotor(self) -> np.ndarray:
+        """The phase as unit phasors, (ch, F, T)."""
+        return self.stft / np.maximum(np.abs(self.stft), 1e-30)
 
 
 def analyse(x: np.ndarray, sr: int) -> Spectrum:
-    import librosa
-
     n_fft, hop = stft_params(sr)
-    stft = librosa.stft(np.ascontiguousarray(x.T), n_fft=n_fft, hop_length=hop, window="hann", center=True)
-    logmag = np.log(np.abs(stft) + LOG_FLOOR).transpose(0, 2, 1)[..., None].astype(np.float32)
-    return Spectrum(logmag, np.angle(stft), len(x))
+    spec = stft(np.ascontiguousarray(x.T), n_fft=n_fft, hop_length=hop, window="hann", center=True)
+    return Spectrum(_logmag(np.abs(spec)), spec, len(x))
 
 
-def synthesise(logmag: np.ndarray, phase: np.ndarray, sr: int, length: int, griffin_lim: int = 0) -> np.ndarray:
-    """Inverse STFT with the given phase (optionally refined by Griffin-Lim iterations); returns (n, ch)."""
+def _logmag(mag: np.ndarray) -> np.ndarray:
+    """(ch, F, T) magnitudes to (ch, T, F, 1) log-magnitudes."""
+    return np.log(mag + LOG_FLOOR).transpose(0, 2, 1)[..., None].astype(np.float32)
+
+
+def resynthesise(spec: Spectrum, change: np.ndarray, sr: int, griffin_lim: int = 0) -> np.ndarray:
+    """Inverse STFT of `spec` with its log-magnitude changed by `change` (same layout), keeping its phase
+    (optionally refined by Griffin-Lim iterations); returns (n, ch)."""
     n_fft, hop = stft_params(sr)
-    mag = np.maximum(np.exp(logmag[..., 0].transpose(0, 2, 1)) - LOG_FLOOR, 0.0)
-    return phase_refined_istft(mag, phase, length, n_fft, hop, griffin_lim).T.astype(np.float32)
+    changed = spec.stft * np.exp(change[..., 0].transpose(0, 2, 1))
+    if griffin_lim:
+        return phase_refined_istft(np.abs(changed), np.angle(changed), spec.length, n_fft, hop, griffin_lim).T
+    return istft(changed, hop_length=hop, n_fft=n_fft, window="hann", center=True, length=spec.length).T
 
 
 def phase_refined_istft(mag: np.ndarray, phase: np.ndarray, length: int, n_fft: int, hop: int,
                         iterations: int) -> np.ndarray:
     """Inverse STFT (Hann, centred) of magnitudes `mag` (..., F, T) starting from `phase`, refined by
     `iterations` of Griffin-Lim; (..., length). Shared by the audio dreamer and audio style transfer."""
-    import librosa
-
     spec = mag * np.exp(1j * phase)
     for _ in range(iterations):
-        y = librosa.istft(spec, hop_length=hop, n_fft=n_fft, window="hann", center=True, length=length)
-        spec = mag * np.exp(1j * np.angle(librosa.stft(y, n_fft=n_fft, hop_length=hop, window="hann", center=True)))
-    return librosa.istft(spec, hop_length=hop, n_fft=n_fft, window="hann", center=True, length=length)
+        y = istft(spec, hop_length=hop, n_fft=n_fft, window="hann", center=True, length=length)
+        spec = mag * np.exp(1j * np.angle(stft(y, n_fft=n_fft, hop_length=hop, window="hann", center=True)))
+    return istft(spec, hop_length=hop, n_fft=n_fft, window="hann", center=True, length=length)
 
 
 def _pad_frames(logmag: np.ndarray) -> np.ndarray:
@@ -133,8 +142,8 @@ def consistent_spectrum(spec: Spectrum, sr: int):
 
     n_fft, hop = stft_params(sr)
     frames = spec.logmag.shape[1]
-    phase = np.pad(spec.phase, ((0, 0), (0, 0), (0, max(0, MIN_FRAMES - frames))), mode="wrap")
-    rotor = tf.constant(np.exp(1j * phase).transpose(0, 2, 1), tf.complex64)  # (ch, T, F)
+    rotor = np.pad(spec.rotor(), ((0, 0), (0, 0), (0, max(0, MIN_FRAMES - frames))), mode="wrap")
+    rotor = tf.constant(rotor.transpose(0, 2, 1), tf.complex64)  # (ch, T, F)
     original = tf.constant(_pad_frames(spec.logmag))
     keep = tf.constant(~dreamable_mask(sr).reshape(1, 1, -1, 1))
     window = tf.signal.hann_window(n_fft, periodic=True)
@@ -157,7 +166,7 @@ def _consistent_fn():
     """One traced function for every chunk (shapes vary only at the last chunk), not one per chunk."""
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def project(x, original, keep, rotor, window, norm, n_fft: int, hop: int):
         x = tf.where(keep, original, x)
         mag = tf.exp(x[..., 0]) - LOG_FLOOR
@@ -175,15 +184,26 @@ def _project_consistent(*args):
 
 def dream_block(x: np.ndarray, sr: int, dreamer: Dreamer, settings: DreamSettings, strength: float = 1.0,
                 griffin_lim: int = 0, on_step: Callable[[], None] | None = None) -> np.ndarray:
-    """Dream one (n, ch) block of audio; same shape out."""
+    """Dream one (n, ch) block of audio; same shape out. The channels are dreamed once, linked (see `linked`),
+    and the change in log-magnitude is applied to each with its own phase, so the stereo image stays."""
     spec = analyse(x, sr)
+    link = linked(spec)
     frames = spec.logmag.shape[1]
-    consistent, loud = consistent_spectrum(spec, sr), keep_loudness(sr)
-    dreamed = dreamer.dream(_pad_frames(spec.logmag), settings, on_step=on_step, strength=strength,
+    consistent, loud = consistent_spectrum(link, sr), keep_loudness(sr)
+    dreamed = dreamer.dream(_pad_frames(link.logmag), settings, on_step=on_step, strength=strength,
                             constraint=lambda v, base: loud(consistent(v, base), base))[:, :frames]
-    keep = ~dreamable_mask(sr)
-    dreamed[:, :, keep] = spec.logmag[:, :, keep]
-    return synthesise(dreamed, spec.phase, sr, spec.length, griffin_lim)
+    change = dreamed - link.logmag
+    change[:, :, ~dreamable_mask(sr)] = 0.0
+    return resynthesise(spec, change, sr, griffin_lim).astype(np.float32)
+
+
+def linked(spec: Spectrum) -> Spectrum:
+    """All channels as one: their mean magnitude, with the phase of their sum. Dreaming this costs one
+    channel's work, and the same change to every channel keeps panning and width."""
+    if spec.stft.shape[0] == 1:
+        return spec
+    return Spectrum(_logmag(np.abs(spec.stft).mean(axis=0, keepdims=True)), spec.stft.sum(axis=0, keepdims=True),
+                    spec.length)
 
 
 def score_audio(dreamer: Dreamer, x: np.ndarray, sr: int, seconds: float = CHUNK_SECONDS) -> float:
@@ -322,7 +342,7 @@ def dream_audio_file(src: str, dst: str, dreamer: Dreamer, plan: Resolved, *, lo
     sr, ch = info.audio_rate, info.audio_channels
     size, overlap = int(chunk_seconds_for(plan) * sr), int(OVERLAP_SECONDS * sr)
     t0 = time.perf_counter()
-    in_meter = LoudnessMeter(sr, ch)
+    in_meter = LoudnessMeter(sr, ch, peak=False)
     with tempfile.TemporaryDirectory(prefix="mmdream-audio-", dir=os.environ.get("MMDREAM_TMP")) as work:
         raw_path = os.path.join(work, "raw.wav")
         dc = DCBlocker(sr, ch)
@@ -352,7 +372,7 @@ def _dream_chunks(chunks, sr: int, size: int, in_meter: LoudnessMeter, dreamer: 
 
 def _write_raw(pieces: Iterator[np.ndarray], raw_path: str, sr: int, ch: int) -> tuple[int, float]:
     """DC-block and write the dreamed stream as a float wav (before loudness matching); (frames, loudness)."""
-    raw_meter, dc = LoudnessMeter(sr, ch), DCBlocker(sr, ch)
+    raw_meter, dc = LoudnessMeter(sr, ch, peak=False), DCBlocker(sr, ch)
     frames = 0
     with sf.SoundFile(raw_path, "w", sr, ch, subtype="FLOAT") as raw:
         for piece in pieces:
@@ -376,11 +396,18 @@ def finalise(raw_path: str, dst: str, sr: int, ch: int, raw_lufs: float, target_
             if abs(miss) < 0.3:
                 break
             gain_db += miss
+        peak = file_true_peak(wav_out)
         if wav_out != str(tmp):
             encode_audio(wav_out, str(tmp))
             os.remove(wav_out)
     return {"output_loudness_lufs": out_lufs, "target_loudness_lufs": target_lufs, "gain_db": gain_db,
-            "true_peak_dbfs": meter.true_peak_db()}
+            "true_peak_dbfs": float(20 * np.log10(max(peak, 1e-12)))}
+
+
+def file_true_peak(path: str) -> float:
+    """True peak (linear) of a file, in overlapping blocks; measured once, on the pass that was kept."""
+    return max((true_peak(b) for b in sf.blocks(path, blocksize=1 << 19, overlap=64, always_2d=True)),
+               default=0.0)
 
 
 def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int, gain_db: float) -> LoudnessMeter:
@@ -389,7 +416,7 @@ def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int, gain_d
     margin = 2 * window
     block = 10 * sr
     gain = 10 ** (gain_db / 20)
-    meter = LoudnessMeter(sr, ch)
+    meter = LoudnessMeter(sr, ch, peak=False)
     fmt = "FLAC" if out_path.endswith(".flac") else "WAV"
     subtype = "PCM_24" if fmt == "FLAC" else "FLOAT"
     with sf.SoundFile(raw_path) as src, sf.SoundFile(out_path, "w", sr, ch, subtype=subtype, format=fmt) as out:

@@ -123,16 +123,16 @@ class Dreamer:
         c = channels if channels is not None else int(net.model.input.shape[-1])
         self._guide: list[tf.Tensor] | None = None
         self._spec = tf.TensorSpec([None, None, None, c], tf.float32)
-        self._score = tf.function(self._activation_score, input_signature=[self._spec])
+        self._score = tf.function(self._activation_score, input_signature=[self._spec], autograph=False)
         self._trace()
 
     def _trace(self) -> None:
         """The traced functions: the gradient (for tiles) and one whole ascent step (for untiled arrays), both
         shape-polymorphic, so every octave, frame and chunk shares one trace."""
         scalar = tf.TensorSpec([], tf.float32)
-        self._grad = tf.function(self._loss_and_grad, input_signature=[self._spec])
+        self._grad = tf.function(self._loss_and_grad, input_signature=[self._spec], autograph=False)
         self._step = tf.function(self._whole_step, input_signature=[
-            self._spec, tf.TensorSpec([2], tf.int32), scalar, scalar, tf.TensorSpec([], tf.bool)])
+            self._spec, tf.TensorSpec([2], tf.int32), scalar, scalar, tf.TensorSpec([], tf.bool)], autograph=False)
 
     # ---- objectives -------------------------------------------------------------------------------------
     def _layer_acts(self, x: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor | None]:
@@ -298,7 +298,7 @@ class Dreamer:
         return settings.steps * len(octave_shapes(shape, settings.octaves, settings.octave_scale, settings.min_size))
 
 
-@tf.function(reduce_retracing=True)
+@tf.function(reduce_retracing=True, autograph=False)
 def _normalise(g: tf.Tensor, clip: tf.Tensor, center: tf.Tensor) -> tf.Tensor:
     g = g - tf.cast(center, g.dtype) * tf.reduce_mean(g, axis=[1, 2, 3], keepdims=True)
     g = g / (tf.reduce_mean(tf.abs(g), axis=[1, 2, 3], keepdims=True) + 1e-8)
