@@ -269,11 +269,11 @@ def _film_options(args: argparse.Namespace):
     from mmdream.video import FilmOptions
 
     audio_mode = "none" if args.no_audio else "keep" if args.keep_audio else "dream"
-    opts = FilmOptions(max_size=args.max_size, start=args.start, end=args.end, blend=args.blend,
-                       warm_steps=args.warm_steps, cut=args.cut, flow=not args.no_flow, react=args.react,
-                       audio=audio_mode, griffin_lim=args.griffin_lim, preview=args.preview,
-                       keep_work=args.keep_work, warm_strength=args.warm_strength,
-                       warm_octaves=getattr(args, "warm_octaves", 2), fps=args.fps)
+    given = {k: getattr(args, k, None) for k in ("blend", "warm_strength", "warm_octaves")}
+    opts = FilmOptions(max_size=args.max_size, start=args.start, end=args.end, warm_steps=args.warm_steps,
+                       cut=args.cut, flow=not args.no_flow, react=args.react, audio=audio_mode,
+                       griffin_lim=args.griffin_lim, preview=args.preview, keep_work=args.keep_work, fps=args.fps,
+                       **{k: v for k, v in given.items() if v is not None})
     if not 0.0 <= opts.blend <= 1.0:
         raise UserError("--blend must be between 0 and 1")
     return opts
@@ -522,13 +522,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=float, default=0.0, help="first second to dream")
     p.add_argument("--fps", type=float, help="dream and write at this frame rate (default: the input's)")
     p.add_argument("--end", type=float, help="last second to dream (default: the end)")
-    p.add_argument("--blend", type=float, default=0.97,
-                   help="share of the previous frame's dream carried along the optical flow (0..1)")
-    p.add_argument("--warm-steps", type=int, help="steps for a frame that continues the previous one "
-                                                  "(default: steps / 4)")
-    p.add_argument("--warm-strength", type=float, default=1.0,
-                   help="step size of a continuing frame's steps relative to --step-size")
-    p.add_argument("--warm-octaves", type=int, default=2, help="octaves of a continuing frame (default 2)")
+    p.add_argument("--blend", type=float,
+                   help="share of the previous frame's dream carried along the optical flow (0..1, default 0.99)")
+    p.add_argument("--warm-steps", type=int, help="steps per octave for a frame that continues the previous one "
+                                                  "(default 1)")
+    p.add_argument("--warm-strength", type=float,
+                   help="step size of a continuing frame's steps relative to --step-size (default 1.5)")
+    p.add_argument("--warm-octaves", type=int, help="octaves of a continuing frame (default 1: full size)")
     p.add_argument("--cut", type=float, default=40.0, help="frame difference (0..255) that counts as a scene cut")
     p.add_argument("--no-flow", action="store_true", help="dream every frame from scratch (no coherence)")
     p.add_argument("--react", type=float, default=0.0,

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from mmdream.errors import UserError
 from mmdream.nets import Net
+from mmdream.nets.fold import fold_batch_norm
 
 
 @dataclass
@@ -115,11 +116,12 @@ class Dreamer:
         # A variable, so a schedule can move weight between layers frame by frame without retracing.
         self.weights = tf.Variable([float(objective.layers[n]) for n in self.layer_names], trainable=False,
                                    dtype=tf.float32)
-        outputs = [net.model.get_layer(n).output for n in self.layer_names]
+        model = fold_batch_norm(net.model)
+        outputs = [model.get_layer(n).output for n in self.layer_names]
         if objective.target is not None:
-            outputs.append(net.model.output)
+            outputs.append(model.output)
         # Keras keeps only the subgraph that feeds these outputs: the net is truncated at the deepest layer.
-        self.features = keras.Model(net.model.input, outputs, name=f"{net.name}_features")
+        self.features = keras.Model(model.input, outputs, name=f"{net.name}_features")
         c = channels if channels is not None else int(net.model.input.shape[-1])
         self._guide: list[tf.Tensor] | None = None
         self._spec = tf.TensorSpec([None, None, None, c], tf.float32)

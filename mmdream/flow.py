@@ -25,7 +25,7 @@ class Motion:
 class FlowEstimator:
     """OpenCV DIS optical flow (fast, dense) with the forward-backward consistency check."""
 
-    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, max_side: int = 320) -> None:
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST, max_side: int = 320) -> None:
         self.dis = cv2.DISOpticalFlow_create(preset)
         self.max_side = max_side  # flow is estimated at most this large and scaled up: 4x cheaper at 640 px
 
@@ -60,7 +60,9 @@ def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample `img` (the previous frame's content) at each current pixel's flow target."""
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # bicubic: a dream carried frame after frame is resampled every frame, and bilinear sampling blurs its fine
+    # detail away (measured with scripts/bench.py: objective gain 4.0x bilinear, 4.5x bicubic, same cost)
+    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 def consistency(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:

@@ -43,18 +43,18 @@ class FilmOptions:
     max_size: int = 640  # processing (and output) size of the long side
     start: float = 0.0
     end: float | None = None
-    # Continuing frames carry the previous dream along the flow and add a little: with `blend` 0.97 and one step
-    # at each of two octaves per frame, the dream settles as deep as a cold frame's pyramid (measured with
-    # scripts/bench.py: objective gain about 0.9x of the classic per-frame recipe at a tenth of its cost).
-    blend: float = 0.97  # share of the previous frame's warped dream detail carried into the next frame
+    # Continuing frames carry the previous dream along the flow (bicubic, see flow.warp) and add one full-size
+    # step: measured with scripts/bench.py, the dream settles about as deep as the classic per-frame recipe's
+    # (4 octaves x 10 steps) at a tenth of its cost or less. A coarser warm octave adds little depth for its cost.
+    blend: float = 0.99  # share of the previous frame's warped dream detail carried into the next frame
     warm_steps: int | None = None  # steps per octave on a continuing frame (default 1 for dreams)
     cut: float = 40.0  # grey-level change (0..255) the flow cannot explain that restarts the pyramid
     flow: bool = True  # False: every frame is dreamed from scratch (the classic per-frame recipe)
     react: float = 0.0  # how much the soundtrack's onset envelope modulates the visual strength
     fps: float | None = None  # dream and write at this frame rate (None: the input's)
     measure_every: int = 8  # the objective gain is measured on cold frames and every n-th frame
-    warm_strength: float = 1.0  # step size of a continuing frame's steps, relative to the schedule's
-    warm_octaves: int = 2  # octaves of a continuing frame (1: full size only)
+    warm_strength: float = 1.5  # step size of a continuing frame's steps, relative to the schedule's
+    warm_octaves: int = 1  # octaves of a continuing frame (1: full size only)
     audio: str = "dream"  # dream | keep | none
     griffin_lim: int = 0
     preview: str | None = None

@@ -4,12 +4,14 @@
   background threads; work folder and H.264 remux included) versus the classic per-frame recipe of DeepDream
   video tools (every frame dreamed independently: 4 octaves x1.4, 10 steps, same net, layers, step size and
   precision), each with its objective gain and flicker, on big_buck_bunny_0_30.webm cropped to 3:2 at 540x360
-  and at 320 px. Both are timed after one warm-up call, so tracing is in neither figure.
+  and at 320 px. Both are timed after one warm-up step at every octave, so tracing is in neither figure.
 - step efficiency: GFLOP/s of the engine's gradient step (2x the forward FLOPs of the truncated model's conv
   and dense layers: the forward plus the gradient with respect to the input) over the measured matmul peak in
   the same precision.
-- audio real-time factor of `mmdream audio` at default settings; peak RSS for 10, 60 and 180 s of input (film
-  and audio, each a fresh process); the objective gain of bf16 against fp32.
+- audio real-time factor of `mmdream audio` at default settings on 60 s of music (the dream from decoding to the
+  written file; the whole command, with net loading and the before/after measurement, is reported beside it).
+- peak RSS for 10, 60 and 180 s of input (film and audio, each a fresh process); the objective gain of bf16
+  against fp32.
 
     python scripts/bench.py [--quick] [--json bench.json]   # --quick: lite0 only, fewer frames, < 2 min
 """
@@ -75,25 +77,28 @@ def forward_flops(dreamer, shape: tuple[int, int]) -> float:
     return total
 
 
-def step_efficiency(net_name: str, precision: str, peak: float, shape=(512, 512), repeats: int = 5) -> dict:
+def step_efficiency(net_name: str, precision: str, matmul_n: int, shape=(512, 512), repeats: int = 5) -> dict:
+    """The step's GFLOP/s over the matmul peak, the two timed in alternation (best of `repeats` each), so both
+    see the same machine: on a shared host the peak alone drifts by a third between minutes."""
     import tensorflow as tf
 
     from mmdream.engine import Dreamer, Objective
-    from mmdream.nets import load_net
+    from mmdream.nets import load_net, matmul_gflops
 
     net = load_net(net_name, weights=_weights(net_name), precision=precision)
     d = Dreamer(net, Objective(dict(net.default_layers)))
     x = tf.random.stateless_uniform((1, *shape, 3), (3, 4), -1, 1)
     args = (tf.constant([3, 5], tf.int32), tf.constant(0.02), tf.constant(4.0), tf.constant(False))
     d._step(x, *args).numpy()
-    best = float("inf")
+    best, peak = float("inf"), 0.0
     for _ in range(repeats):
+        peak = max(peak, matmul_gflops(precision, matmul_n, 1))
         t0 = time.perf_counter()
         d._step(x, *args).numpy()
         best = min(best, time.perf_counter() - t0)
     flops = 2 * forward_flops(d, shape)
     return {"net": net_name, "layers": net.default_layers, "shape": list(shape), "precision": precision,
-            "step_s": round(best, 4), "gflop_per_step": round(flops / 1e9, 2),
+            "step_s": round(best, 4), "gflop_per_step": round(flops / 1e9, 2), "peak_gflops": round(peak, 1),
             "gflops": round(flops / best / 1e9, 1), "efficiency": round(flops / best / 1e9 / peak, 3)}
 
 
@@ -125,7 +130,7 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     dreamer = Dreamer(net, Objective(plan.layer_union()))
     dims = even_size(*info.video_size, size)
     warm_up = np.zeros((dims[1], dims[0], 3), np.float32)
-    dreamer.dream(warm_up, replace(FILM_DEFAULTS, octaves=1, steps=1))
+    dreamer.dream(warm_up, replace(FILM_DEFAULTS, steps=1))  # every octave's shape: oneDNN sets up per shape
     dreamer.score(warm_up)
     out = tmp / f"film-{net_name}-{size}.mp4"
     film = dream_film(str(clip), str(out), FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts,
@@ -165,11 +170,14 @@ def audio_rtf(src: Path, tmp: Path) -> dict:
     from mmdream.cli import main
 
     report = tmp / "rtf.json"
+    t0 = time.perf_counter()
     if main(["audio", str(src), "-o", str(tmp / "rtf.wav"), "--report", str(report)]) != 0:
         raise SystemExit("mmdream audio failed")
+    command_s = time.perf_counter() - t0
     r = json.loads(report.read_text())
     return {"seconds_of_sound": round(r["duration_s"], 2), "compute_s": round(r["seconds"], 2),
-            "rtf": round(r["seconds"] / r["duration_s"], 3), "objective_gain": round(r["objective_gain"], 3)}
+            "rtf": round(r["seconds"] / r["duration_s"], 3), "objective_gain": round(r["objective_gain"], 3),
+            "command_s": round(command_s, 2), "command_rtf": round(command_s / r["duration_s"], 3)}
 
 
 def memory(tmp: Path, lengths: list[float]) -> dict:
@@ -230,22 +238,28 @@ def main() -> None:
     result: dict = {"quick": args.quick}
     with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
         tmp = Path(tmp)
-        result["memory"] = memory(tmp, [10.0, 60.0, 180.0] if not args.quick else [10.0, 60.0])
+        sections = result["section_seconds"] = {}
+        t = time.perf_counter()
+        result["memory"] = memory(tmp, [10.0, 60.0, 180.0] if not args.quick else [10.0, 30.0])
+        sections["memory"], t = round(time.perf_counter() - t, 1), time.perf_counter()
         from mmdream.nets import auto_precision, matmul_gflops
 
         nets = ["efficientnet_lite0"] if args.quick else ["efficientnet_lite0", "inception_v3"]
         precision = result["precision"] = auto_precision()
         n = 2048 if args.quick else 4096
         result["matmul_gflops"] = {p: round(matmul_gflops(p, n, 3 if args.quick else 6), 1) for p in ("fp32", "bf16")}
-        peak = result["matmul_gflops"][precision]
-        result["step"] = [step_efficiency(name, precision, peak, repeats=3 if args.quick else 5) for name in nets]
+        result["step"] = [step_efficiency(name, precision, n, repeats=3 if args.quick else 5) for name in nets]
+        sections["matmul_and_step"], t = round(time.perf_counter() - t, 1), time.perf_counter()
         seconds, classic = (2.0, 3) if args.quick else (6.0, 8)
         clip = film_clip(tmp / "clip540.mp4", 2.0, seconds)  # after the opening fade from black
         sizes = [540, 320]
         result["film"] = [film_pair(name, clip, size, int(seconds * 24), classic, precision, tmp)
                           for name in nets for size in (sizes if name == nets[0] else sizes[:1])]
-        result["audio"] = audio_rtf(music_clip(tmp / "music.wav", 10.0 if args.quick else 30.0), tmp)
+        sections["film"], t = round(time.perf_counter() - t, 1), time.perf_counter()
+        result["audio"] = audio_rtf(music_clip(tmp / "music.wav", 10.0 if args.quick else 60.0), tmp)
+        sections["audio"], t = round(time.perf_counter() - t, 1), time.perf_counter()
     result["precision_check"] = precision_gain(256 if args.quick else 384)
+    sections["precision"] = round(time.perf_counter() - t, 1)
     result["seconds"] = round(time.perf_counter() - t_start, 1)
     Path(args.json).write_text(json.dumps(result, indent=2))
     print_table(result)
@@ -256,7 +270,8 @@ def print_table(r: dict) -> None:
     print(f"\nmatmul peak: fp32 {mm['fp32']} GFLOP/s, bf16 {mm['bf16']} GFLOP/s; engine precision {r['precision']}")
     for s in r["step"]:
         print(f"step {s['net']:20s} {s['shape'][0]}x{s['shape'][1]} {s['gflop_per_step']:7.1f} GFLOP in "
-              f"{s['step_s']:.3f} s = {s['gflops']:6.1f} GFLOP/s = {100 * s['efficiency']:.0f}% of peak")
+              f"{s['step_s']:.3f} s = {s['gflops']:6.1f} GFLOP/s = {100 * s['efficiency']:.0f}% of the peak "
+              f"measured beside it ({s['peak_gflops']} GFLOP/s)")
     print(f"\n{'film':30s}{'mmdream f/s':>12s}{'classic f/s':>12s}{'speed':>8s}{'gain':>14s}{'flicker':>16s}")
     for f in r["film"]:
         m, c = f["mmdream"], f["classic"]
@@ -265,14 +280,16 @@ def print_table(r: dict) -> None:
               f"{m['objective_gain']:6.2f}/{c['objective_gain']:<5.2f}{f['gain_ratio']:5.2f}x"
               f"{m['flicker']:6.2f}/{c['flicker']:<6.2f}{f['flicker_ratio']:4.2f}x")
     a = r["audio"]
-    print(f"\naudio: {a['compute_s']} s for {a['seconds_of_sound']} s of sound: real-time factor {a['rtf']}")
+    print(f"\naudio: {a['compute_s']} s for {a['seconds_of_sound']} s of sound: real-time factor {a['rtf']} "
+          f"(whole command with net loading and before/after measurement: {a['command_rtf']})")
     m = r["memory"]
     for kind in ("audio", "film"):
         print(f"peak RSS {kind:5s}: " + ", ".join(f"{k} s {v} MB" for k, v in m[kind].items())
               + f"; longest/shortest {m[kind + '_ratio']}")
     p = r["precision_check"]
     print(f"bf16 objective gain {p['bf16_gain']} vs fp32 {p['fp32_gain']} ({p['bf16_over_fp32_gain']}x); "
-          f"bf16 speed-up {p['bf16_speedup']}x\nwhole run {r['seconds']} s")
+          f"bf16 speed-up {p['bf16_speedup']}x\nwhole run {r['seconds']} s: "
+          + ", ".join(f"{k} {v} s" for k, v in r["section_seconds"].items()))
 
 
 if __name__ == "__main__":

@@ -111,3 +111,26 @@ def test_keras_app_graph_takes_any_size_and_is_flat(name):
         assert tuple(net.model(np.zeros((1, h, w, 3), np.float32)).shape) == (1, 1000)
     for layer in net.layers:
         net.model.get_layer(layer)  # dreamable layers live in one flat graph
+
+
+def test_batch_norm_folding_keeps_the_activations_dreams_see(media, lite0):
+    """Every conv + batch-norm pair of lite0 folds away and its classes and dream layers stay the same;
+    musicnn's VGG normalises after the ReLU, which must not fold."""
+    import keras
+
+    from mmdream.engine import Dreamer, Objective
+    from mmdream.image import read_image, resize, to_dream_space
+    from mmdream.nets import load_net
+    from mmdream.nets.fold import fold_batch_norm
+
+    folded = fold_batch_norm(lite0.model)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+    x = to_dream_space(resize(read_image(media / "images" / "chelsea.png").rgb, (224, 224)))[None]
+    for name in [*lite0.default_layers, lite0.model.layers[-1].name]:
+        a = np.asarray(keras.Model(lite0.model.input, lite0.model.get_layer(name).output)(x))
+        b = np.asarray(keras.Model(folded.input, folded.get_layer(name).output)(x))
+        assert np.abs(a - b).max() <= 1e-4 * np.abs(a).max(), name
+    dreamer = Dreamer(lite0, Objective(lite0.default_layers))
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in dreamer.features.layers)
+    vgg = load_net("MTT_vgg")
+    assert fold_batch_norm(vgg.model) is vgg.model
