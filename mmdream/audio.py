@@ -23,7 +23,7 @@ from librosa import istft, stft  # librosa loads these lazily on first use (1 s)
 from mmdream.engine import Dreamer, DreamSettings
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
-from mmdream.loudness import LoudnessMeter, limiter_gain, true_peak
+from mmdream.loudness import LoudnessMeter, limiter_gain, true_peak_db
 from mmdream.media import MediaInfo, encode_audio, probe, read_audio_blocks
 from mmdream.nets.musicnn import MIN_FRAMES, SR, stft_params
 from mmdream.schedule import Resolved
@@ -342,7 +342,7 @@ def dream_audio_file(src: str, dst: str, dreamer: Dreamer, plan: Resolved, *, lo
     sr, ch = info.audio_rate, info.audio_channels
     size, overlap = int(chunk_seconds_for(plan) * sr), int(OVERLAP_SECONDS * sr)
     t0 = time.perf_counter()
-    in_meter = LoudnessMeter(sr, ch, peak=False)
+    in_meter = LoudnessMeter(sr, ch)
     with tempfile.TemporaryDirectory(prefix="mmdream-audio-", dir=os.environ.get("MMDREAM_TMP")) as work:
         raw_path = os.path.join(work, "raw.wav")
         dc = DCBlocker(sr, ch)
@@ -372,7 +372,7 @@ def _dream_chunks(chunks, sr: int, size: int, in_meter: LoudnessMeter, dreamer: 
 
 def _write_raw(pieces: Iterator[np.ndarray], raw_path: str, sr: int, ch: int) -> tuple[int, float]:
     """DC-block and write the dreamed stream as a float wav (before loudness matching); (frames, loudness)."""
-    raw_meter, dc = LoudnessMeter(sr, ch, peak=False), DCBlocker(sr, ch)
+    raw_meter, dc = LoudnessMeter(sr, ch), DCBlocker(sr, ch)
     frames = 0
     with sf.SoundFile(raw_path, "w", sr, ch, subtype="FLOAT") as raw:
         for piece in pieces:
@@ -396,18 +396,18 @@ def finalise(raw_path: str, dst: str, sr: int, ch: int, raw_lufs: float, target_
             if abs(miss) < 0.3:
                 break
             gain_db += miss
-        peak = file_true_peak(wav_out)
+        peak_db = file_true_peak_db(wav_out)
         if wav_out != str(tmp):
             encode_audio(wav_out, str(tmp))
             os.remove(wav_out)
     return {"output_loudness_lufs": out_lufs, "target_loudness_lufs": target_lufs, "gain_db": gain_db,
-            "true_peak_dbfs": float(20 * np.log10(max(peak, 1e-12)))}
+            "true_peak_dbfs": peak_db}
 
 
-def file_true_peak(path: str) -> float:
-    """True peak (linear) of a file, in overlapping blocks; measured once, on the pass that was kept."""
-    return max((true_peak(b) for b in sf.blocks(path, blocksize=1 << 19, overlap=64, always_2d=True)),
-               default=0.0)
+def file_true_peak_db(path: str) -> float:
+    """True peak (dBFS) of a file, in overlapping blocks; measured once, on the pass that was kept."""
+    return max((true_peak_db(b) for b in sf.blocks(path, blocksize=1 << 19, overlap=64, always_2d=True)),
+               default=-240.0)
 
 
 def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int, gain_db: float) -> LoudnessMeter:
@@ -416,7 +416,7 @@ def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int, gain_d
     margin = 2 * window
     block = 10 * sr
     gain = 10 ** (gain_db / 20)
-    meter = LoudnessMeter(sr, ch, peak=False)
+    meter = LoudnessMeter(sr, ch)
     fmt = "FLAC" if out_path.endswith(".flac") else "WAV"
     subtype = "PCM_24" if fmt == "FLAC" else "FLOAT"
     with sf.SoundFile(raw_path) as src, sf.SoundFile(out_path, "w", sr, ch, subtype=subtype, format=fmt) as out:

@@ -562,7 +562,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, help="video: frame rate to stylise and write at (default: the input's)")
     p.add_argument("--blend", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument("--warm-steps", type=int, help="video: steps for a frame that continues the previous one")
-    p.add_argument("--warm-strength", type=float, default=1.0, help=argparse.SUPPRESS)
     p.add_argument("--cut", type=float, default=40.0)
     p.add_argument("--no-flow", action="store_true", help="video: stylise every frame independently")
     p.add_argument("--react", type=float, default=0.0, help=argparse.SUPPRESS)

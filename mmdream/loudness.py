@@ -28,25 +28,19 @@ def _k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 class LoudnessMeter:
-    """Feed (n, channels) blocks in order; read `integrated()` (LUFS) and `true_peak_db()` at the end (unless
-    made with `peak=False`: the 4x oversampling costs more than the loudness itself)."""
+    """Feed (n, channels) blocks in order; read `integrated()` (LUFS) at the end. The true peak is measured
+    apart (`true_peak_db`): its 4x oversampling costs more than the loudness, and only an output needs it."""
 
-    def __init__(self, rate: int, channels: int, peak: bool = True) -> None:
-        self.rate, self.channels, self.measure_peak = rate, channels, peak
+    def __init__(self, rate: int, channels: int) -> None:
+        self.rate, self.channels = rate, channels
         self.stages = _k_weighting(rate)
         self.state = [np.zeros((max(len(a), len(b)) - 1, channels)) for b, a in self.stages]
         self.sub = max(1, round(0.1 * rate))  # 100 ms
         self.pending = np.zeros((0, channels))
         self.energies: list[np.ndarray] = []  # per 100 ms: sum of squares per channel
-        self.tail = np.zeros((0, channels))  # for short signals (< 400 ms)
-        self.peak = 0.0
-        self.count = 0
 
     def add(self, x: np.ndarray) -> None:
         x = np.asarray(x, np.float64).reshape(-1, self.channels)
-        self.count += len(x)
-        if self.measure_peak:
-            self.peak = max(self.peak, true_peak(x))
         for i, (b, a) in enumerate(self.stages):
             x, self.state[i] = signal.lfilter(b, a, x, axis=0, zi=self.state[i])
         buf = np.concatenate([self.pending, x])
@@ -73,10 +67,6 @@ class LoudnessMeter:
         keep &= lk > rel
         return float(-0.691 + 10 * np.log10(power[keep].mean()))
 
-    def true_peak_db(self) -> float:
-        if not self.measure_peak:
-            raise ValueError("this meter was made with peak=False")
-        return float(20 * np.log10(max(self.peak, 1e-12)))
 
 
 def true_peak(x: np.ndarray) -> float:
@@ -84,6 +74,10 @@ def true_peak(x: np.ndarray) -> float:
     if len(x) < 8:
         return float(np.abs(x).max(initial=0.0))
     return float(_oversampled_abs(x).max(initial=0.0))
+
+
+def true_peak_db(x: np.ndarray) -> float:
+    return float(20 * np.log10(max(true_peak(x), 1e-12)))
 
 
 def oversampled_envelope(x: np.ndarray) -> np.ndarray:

@@ -345,7 +345,7 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
     sr, ch = info.audio_rate, info.audio_channels
     style_g = styler.style_gram(style_logmag(style_path, sr, styler.settings))
     size, overlap = int(CHUNK_SECONDS * sr), int(OVERLAP_SECONDS * sr)
-    in_meter, losses = LoudnessMeter(sr, ch, peak=False), []
+    in_meter, losses = LoudnessMeter(sr, ch), []
     t0 = time.perf_counter()
     on_step = progress.update if progress is not None else None
 

@@ -63,12 +63,12 @@ def test_streaming_loudness_matches_pyloudnorm(media):
 def _measure(path: str, end: float | None = None) -> tuple[np.ndarray, int, float, float]:
     """Samples, rate, integrated loudness and true peak of a file (its first `end` seconds)."""
     from mmdream.audio import load_whole
-    from mmdream.loudness import LoudnessMeter
+    from mmdream.loudness import LoudnessMeter, true_peak_db
 
     x, sr = load_whole(path, end=end)
     m = LoudnessMeter(sr, x.shape[1])
     m.add(x)
-    return x, sr, m.integrated(), m.true_peak_db()
+    return x, sr, m.integrated(), true_peak_db(x)
 
 
 def _dream_every_sound(media, tmp_path, seconds: float | None = 8) -> dict[str, float]:
