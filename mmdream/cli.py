@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from mmdream.errors import UserError
@@ -254,7 +255,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         style = StylePass(_image_styler(args, image.dreamer.net), _style_image(args.style, opts.max_size),
                           args.style_when)
     frame_fn = FrameDreamer(image, opts, film_fps(info, opts), style)
-    figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args),
+    figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args, opts),
                          progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
     flick = figures["flicker_mean"]
     print(f"{args.output}: {figures['frames']} frames at {figures['fps']:g} fps, objective gain "
@@ -279,16 +280,24 @@ def _film_options(args: argparse.Namespace):
     return opts
 
 
-def _fingerprint(args: argparse.Namespace) -> dict:
-    """What makes two renders the same job (a rerun resumes only if nothing here changed)."""
+def _fingerprint(args: argparse.Namespace, opts) -> dict:
+    """What makes two renders the same job (a rerun resumes only if nothing here changed): the input files, the
+    arguments, and the options and dream defaults they resolve to, so a changed default cannot mix old and new
+    frames."""
+    from mmdream.audio import AUDIO_DEFAULTS
+    from mmdream.video import FILM_DEFAULTS
+
     src = Path(args.input).resolve()
     extra = {}
     for key in ("schedule", "style", "audio_style"):
         path = getattr(args, key, None)
         if path and Path(path).is_file():
             extra[key] = (str(Path(path).resolve()), Path(path).stat().st_mtime, Path(path).stat().st_size)
+    unused = ("func", "report", "preview", "keep_work")
     return {"input": str(src), "size": src.stat().st_size, "mtime": src.stat().st_mtime, **extra,
-            **{k: v for k, v in vars(args).items() if k not in ("func", "report", "preview", "keep_work")}}
+            **{k: v for k, v in vars(args).items() if k not in unused},
+            "film": {k: v for k, v in asdict(opts).items() if k not in unused},
+            "defaults": {"image": FILM_DEFAULTS.as_dict(), "audio": AUDIO_DEFAULTS.as_dict()}}
 
 
 def _style_image(path: str, max_size: int | None):
@@ -366,7 +375,7 @@ def cmd_style(args: argparse.Namespace) -> int:
     elif opts.audio == "dream":
         opts.audio = "keep"
     frame_fn = FrameStyler(styler, _style_image(args.style, opts.max_size), opts, film_fps(info, opts))
-    figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args),
+    figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args, opts),
                          progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
     print(f"{args.output}: {figures['frames']} frames, style loss {figures['style_loss_mean']:.3g} (mean), "
           f"flicker {figures['flicker_mean'] if figures['flicker_mean'] is None else round(figures['flicker_mean'], 2)}")

@@ -1,5 +1,6 @@
 """The dream film: every frame through the image dreamer and the soundtrack through the audio dreamer, both under
-one schedule, remuxed in sync with moviepy.
+one schedule: the picture is encoded (moviepy's ffmpeg writer) as the frames are dreamed, then muxed with the
+soundtrack in sync.
 
 Frames stream from ffmpeg (decoded from the start, never seeked) and each finished frame is written to a work
 folder, so memory does not grow with the film's length and an interrupted render resumes where it stopped. A
@@ -15,6 +16,7 @@ import hashlib
 import json
 import queue
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +33,7 @@ from mmdream.errors import UserError
 from mmdream.flow import FlowEstimator, Motion, flicker, warp
 from mmdream.image import from_dream_space, to_dream_space
 from mmdream.io_utils import atomic_output
-from mmdream.media import MediaInfo, even_size, probe, read_audio_blocks, read_video_frames
+from mmdream.media import MediaInfo, even_size, ffmpeg_exe, probe, read_audio_blocks, read_video_frames
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
 # A cold frame (the first, and after a cut) gets the classic recipe: 4 octaves x1.4, 10 steps.
@@ -76,6 +78,8 @@ class WorkFolder:
         self.frames = self.root / "frames"
         self.stats_path = self.root / "frames.jsonl"
         self.audio = self.root / "soundtrack.wav"
+        self.video = self.root / "video.mp4"  # the picture alone, encoded while the frames are dreamed
+        self._encoder = None
         key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
         job = self.root / "job.json"
         if self.root.exists() and (not job.exists() or json.loads(job.read_text()).get("key") != key):
@@ -98,11 +102,37 @@ class WorkFolder:
                     rows.append(row)
         return rows
 
+    @contextlib.contextmanager
+    def encoding(self, size: tuple[int, int], fps: float) -> Iterator[None]:
+        """H.264 (yuv420p, moviepy's ffmpeg writer) of every frame as it is saved or replayed, so encoding
+        overlaps the network instead of following it. Each run encodes afresh: a resumed render replays the
+        frames it finished before."""
+        from moviepy.video.io.ffmpeg_writer import FFMPEG_VideoWriter
+
+        self._encoder = FFMPEG_VideoWriter(str(self.video), size, fps, codec="libx264", preset="medium",
+                                           ffmpeg_params=["-pix_fmt", "yuv420p"])
+        try:
+            yield
+        finally:
+            self._encoder.close()
+            self._encoder = None
+
     def save(self, i: int, rgb: np.ndarray, row: dict) -> None:
         with atomic_output(self.frame_path(i)) as tmp:
             cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         with self.stats_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
+        self._encode(rgb)
+
+    def replay(self, i: int) -> np.ndarray:
+        """A frame finished in an earlier run, passed to the encoder again."""
+        rgb = self.load(i)
+        self._encode(rgb)
+        return rgb
+
+    def _encode(self, rgb: np.ndarray) -> None:
+        if self._encoder is not None:
+            self._encoder.write_frame(np.ascontiguousarray(rgb))
 
     def load(self, i: int) -> np.ndarray:
         return cv2.cvtColor(cv2.imread(str(self.frame_path(i))), cv2.COLOR_BGR2RGB)
@@ -119,8 +149,9 @@ def dream_frames(src: str, info: MediaInfo, frame_fn: FrameFn, opts: FilmOptions
     """Run `frame_fn` on every frame into the work folder, resuming after the frames already there. Returns
     per-frame figures (objective gain or losses, flicker against the flow-warped previous output, cold start).
 
-    Three stages overlap: a background thread decodes frames and computes the optical flow of the next pair,
-    the main thread runs the network, and a writer thread measures flicker and saves finished frames."""
+    Four stages overlap: a background thread decodes frames and computes the optical flow of the next pair,
+    the main thread runs the network, a writer thread measures flicker and saves finished frames, and an ffmpeg
+    process encodes them."""
     size = even_size(*info.video_size, opts.max_size)
     fps = film_fps(info, opts)
     rows = work.finished()
@@ -137,14 +168,14 @@ def dream_frames(src: str, info: MediaInfo, frame_fn: FrameFn, opts: FilmOptions
         if on_frame:
             on_frame(row)
 
-    with ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer, contextlib.closing(frames):
+    with (work.encoding(size, fps), ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer,
+          contextlib.closing(frames)):
         pending = None
         for i, frame, prev_in, motion in frames:
-            if i < done:  # finished in an earlier run: only the last one's output is needed
+            if i < done:  # finished in an earlier run: encoded again, and the last one is carried on
+                prev_out = work.replay(i)
                 if thumbs is not None and i in thumbs:
-                    thumbs[i] = (frame, work.load(i))
-                if i == done - 1:
-                    prev_out = work.load(i)
+                    thumbs[i] = (frame, prev_out)
                 continue
             t0 = time.perf_counter()
             out, row = frame_fn(i, frame, prev_in, prev_out, motion,
@@ -384,26 +415,17 @@ def reactive_strength(src: str, info: MediaInfo, opts: FilmOptions, frames: int)
     return np.clip(1.0 + opts.react * (norm - 1.0), 0.1, 3.0)
 
 
-# ---- remux --------------------------------------------------------------------------------------------------
-def remux(work: WorkFolder, frames: int, fps: float, audio_path: Path | None, dst: Path) -> None:
-    """H.264 yuv420p + AAC with moviepy, frames read one at a time from the work folder."""
-    from moviepy import AudioFileClip, VideoClip
-
-    def frame_function(t: float) -> np.ndarray:
-        return work.load(min(frames - 1, int(t * fps + 1e-6)))
-
-    clip = VideoClip(frame_function, duration=frames / fps)
-    sound = None
-    if audio_path is not None:
-        sound = AudioFileClip(str(audio_path))
-        clip = clip.with_audio(sound.with_duration(min(sound.duration, clip.duration)))
+# ---- mux ----------------------------------------------------------------------------------------------------
+def mux(work: WorkFolder, duration: float, audio_path: Path | None, dst: Path) -> None:
+    """The encoded picture (copied, not encoded again) with the soundtrack as AAC, cut to the picture's length;
+    both start at zero, so they stay in sync."""
+    sound = ["-t", f"{duration:.6f}", "-i", str(audio_path)] if audio_path is not None else []
     with atomic_output(dst) as tmp:
-        clip.write_videofile(str(tmp), fps=fps, codec="libx264", audio_codec="aac", audio_bitrate="192k",
-                             preset="medium", ffmpeg_params=["-pix_fmt", "yuv420p"],
-                             temp_audiofile=str(work.root / "remux-audio.m4a"), logger=None)
-    if sound is not None:
-        sound.close()
-    clip.close()
+        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(work.video), *sound, "-map", "0:v:0",
+               *(["-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"] if sound else []), "-c:v", "copy", str(tmp)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"ffmpeg could not mux {dst}: {done.stderr.strip()[-500:]}")
 
 
 def write_contact_sheet(thumbs: dict, path: str, width: int = 240) -> None:
@@ -462,10 +484,11 @@ def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: Fi
         factor = reactive_strength(src, info, opts, expected) if with_sound else np.ones(expected)
         thumbs = ({int(i): None for i in np.linspace(0, expected - 1, min(6, expected)).round()}
                   if opts.preview else None)
+        resumed = len(work.finished())
         bar = progress_bar(expected, "frames") if progress_bar else contextlib.nullcontext()
         with bar as b:
             if b is not None:
-                b.update(len(work.finished()))
+                b.update(resumed)
             rows = dream_frames(src, info, frame_fn, opts, work, factor,
                                 (lambda _row: b.update(1)) if b else None, thumbs)
     except BaseException:
@@ -479,11 +502,12 @@ def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: Fi
     if not rows:
         raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
     frames_s = time.perf_counter() - t0
-    remux(work, len(rows), fps, work.audio if with_sound else None, Path(dst))
+    mux(work, len(rows) / fps, work.audio if with_sound else None, Path(dst))
     if thumbs is not None:
         write_contact_sheet({i: v for i, v in thumbs.items() if v is not None}, opts.preview)
     figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)
     figures["soundtrack"] = sound_figures
+    figures["resumed_frames"] = resumed  # finished by an earlier, interrupted run of the same job
     if not opts.keep_work:
         shutil.rmtree(work.root, ignore_errors=True)
     return figures

@@ -1,13 +1,13 @@
 """mmdream's speed in one run on this machine, as ratios: nothing here compares with figures taken elsewhere.
 
 - film throughput: frames/s of the `mmdream video` renderer (flow-carried dreams; decode, flow and writing in
-  background threads; work folder and H.264 remux included) versus the classic per-frame recipe of DeepDream
+  background threads; work folder, H.264 encoding and mux included) versus the classic per-frame recipe of DeepDream
   video tools (every frame dreamed independently: 4 octaves x1.4, 10 steps, same net, layers, step size and
   precision), each with its objective gain and flicker, on big_buck_bunny_0_30.webm cropped to 3:2 at 540x360
   and at 320 px. Both are timed after one warm-up step at every octave, so tracing is in neither figure.
 - step efficiency: GFLOP/s of the engine's gradient step (2x the forward FLOPs of the truncated model's conv
-  and dense layers: the forward plus the gradient with respect to the input) over the measured matmul peak in
-  the same precision.
+  and dense layers: the forward plus the gradient with respect to the input) over the matmul peak in the same
+  precision measured just before and after it, the median of paired rounds.
 - audio real-time factor of `mmdream audio` at default settings on 60 s of music (the dream from decoding to the
   written file; the whole command, with net loading and the before/after measurement, is reported beside it).
 - peak RSS for 10, 60 and 180 s of input (film and audio, each a fresh process); the objective gain of bf16
@@ -77,29 +77,59 @@ def forward_flops(dreamer, shape: tuple[int, int]) -> float:
     return total
 
 
-def step_efficiency(net_name: str, precision: str, matmul_n: int, shape=(512, 512), repeats: int = 5) -> dict:
-    """The step's GFLOP/s over the matmul peak, the two timed in alternation (best of `repeats` each), so both
-    see the same machine: on a shared host the peak alone drifts by a third between minutes."""
+def step_efficiency(net_name: str, precision: str, matmul_n: int, shape=(512, 512), rounds: int = 9) -> dict:
+    """The step's GFLOP/s over the matmul peak, in paired rounds: a matmul, the step (best of two), a matmul.
+    Each round's ratio uses the peak measured around its own step and the median round is reported: on a shared
+    host the peak drifts between 150 and 300 GFLOP/s within a minute, so best-of figures taken apart would pair
+    a quiet moment on one side with a busy one on the other."""
     import tensorflow as tf
 
     from mmdream.engine import Dreamer, Objective
-    from mmdream.nets import load_net, matmul_gflops
+    from mmdream.nets import load_net
 
     net = load_net(net_name, weights=_weights(net_name), precision=precision)
     d = Dreamer(net, Objective(dict(net.default_layers)))
     x = tf.random.stateless_uniform((1, *shape, 3), (3, 4), -1, 1)
     args = (tf.constant([3, 5], tf.int32), tf.constant(0.02), tf.constant(4.0), tf.constant(False))
-    d._step(x, *args).numpy()
-    best, peak = float("inf"), 0.0
-    for _ in range(repeats):
-        peak = max(peak, matmul_gflops(precision, matmul_n, 1))
-        t0 = time.perf_counter()
-        d._step(x, *args).numpy()
-        best = min(best, time.perf_counter() - t0)
+    matmul = matmul_timer(precision, matmul_n)
     flops = 2 * forward_flops(d, shape)
+    step = _timed(lambda: d._step(x, *args).numpy())
+    step()
+    rows = []
+    for _ in range(rounds):
+        before, seconds, after = matmul(), min(step(), step()), matmul()
+        rows.append((flops / seconds / 1e9, (before + after) / 2, seconds))
+    ratios = sorted(g / p for g, p, _ in rows)
+    mid = len(rows) // 2
+    gflops, peak, seconds = sorted(rows, key=lambda r: r[0] / r[1])[mid]
     return {"net": net_name, "layers": net.default_layers, "shape": list(shape), "precision": precision,
-            "step_s": round(best, 4), "gflop_per_step": round(flops / 1e9, 2), "peak_gflops": round(peak, 1),
-            "gflops": round(flops / best / 1e9, 1), "efficiency": round(flops / best / 1e9 / peak, 3)}
+            "step_s": round(seconds, 4), "gflop_per_step": round(flops / 1e9, 2), "peak_gflops": round(peak, 1),
+            "gflops": round(gflops, 1), "efficiency": round(ratios[mid], 3), "rounds": rounds,
+            "efficiency_quartiles": [round(ratios[len(rows) // 4], 3), round(ratios[(3 * len(rows)) // 4], 3)],
+            "best_step_s": round(min(r[2] for r in rows), 4), "best_peak_gflops": round(max(r[1] for r in rows), 1)}
+
+
+def matmul_timer(precision: str, n: int):
+    """A function that runs one n x n matmul (traced and warmed up once) and returns its GFLOP/s."""
+    import tensorflow as tf
+
+    dtype = tf.bfloat16 if precision == "bf16" else tf.float32
+    a = tf.cast(tf.random.stateless_uniform((n, n), (1, 2)), dtype)
+    mm = tf.function(lambda u: tf.matmul(u, u))
+    run = _timed(lambda: mm(a).numpy())
+    run()
+    return lambda: 2 * n**3 / run() / 1e9
+
+
+def _timed(fn):
+    """fn wrapped to return its wall time in seconds."""
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    return run
 
 
 def _weights(net_name: str) -> str:
@@ -135,7 +165,7 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     out = tmp / f"film-{net_name}-{size}.mp4"
     film = dream_film(str(clip), str(out), FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts,
                       {"bench": time.time()})
-    film_fps = film["frames"] / film["seconds"]  # frames, work folder, remux: the whole render
+    film_fps = film["frames"] / film["seconds"]  # frames, work folder, encoding, mux: the whole render
 
     classic = DreamSettings(**CLASSIC)
     rows, prev_in, prev_out, flow = [], None, None, FlowEstimator()
@@ -181,21 +211,29 @@ def audio_rtf(src: Path, tmp: Path) -> dict:
 
 
 def memory(tmp: Path, lengths: list[float]) -> dict:
-    """Peak RSS of fresh `mmdream audio` and `mmdream video` processes on 10/60/180 s of input. Work per
-    second is cut down (1 step; the film at 2 frames/s and 96 px) because memory does not depend on it.
-    Runs first: a forked child's peak RSS starts at its parent's, so the parent must not have loaded TF."""
+    """Peak RSS of fresh `mmdream audio` and `mmdream video` processes on 10/60/180 s of input, two at a time
+    (each process's own peak; only the wall time is shared). Work per second is cut down (1 step; the film at
+    2 frames/s and 96 px) because memory does not depend on it. Runs first: a forked child's peak RSS starts at
+    its parent's, so the parent must not have loaded TF."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from audio_memory import peak_rss_mb  # scripts/ is on sys.path when a script runs
 
-    out = {"audio": {}, "film": {}}
     mm = [sys.executable, "-m", "mmdream"]
-    for seconds in lengths:
-        wav = music_clip(tmp / f"m{seconds:g}.wav", seconds)
-        out["audio"][f"{seconds:g}"] = round(peak_rss_mb(mm + ["audio", str(wav), "-o", str(tmp / "m.wav"),
-                                                               "--steps", "1"])[0], 1)
-        film = film_clip(tmp / f"f{seconds:g}.mp4", 2.0, seconds, loops=int(seconds // 28) + 1)
-        out["film"][f"{seconds:g}"] = round(peak_rss_mb(mm + ["video", str(film), "-o", str(tmp / "f.mp4"),
-                                                              "--fps", "2", "--max-size", "96", "--steps", "1",
-                                                              "--octaves", "1"])[0], 1)
+    runs = {}
+    with ThreadPoolExecutor(2) as pool:
+        for seconds in lengths:
+            s = f"{seconds:g}"
+            wav = music_clip(tmp / f"m{s}.wav", seconds)
+            runs["audio", s] = pool.submit(peak_rss_mb, mm + ["audio", str(wav), "-o", str(tmp / f"m{s}.out.wav"),
+                                                              "--steps", "1"])
+            film = film_clip(tmp / f"f{s}.mp4", 2.0, seconds, loops=int(seconds // 28) + 1)
+            runs["film", s] = pool.submit(peak_rss_mb, mm + ["video", str(film), "-o", str(tmp / f"f{s}.out.mp4"),
+                                                             "--fps", "2", "--max-size", "96", "--steps", "1",
+                                                             "--octaves", "1"])
+    out = {"audio": {}, "film": {}}
+    for (kind, s), run in runs.items():
+        out[kind][s] = round(run.result()[0], 1)
     for kind in ("audio", "film"):
         vals = out[kind]
         out[f"{kind}_ratio"] = round(vals[f"{lengths[-1]:g}"] / vals[f"{lengths[0]:g}"], 3)
@@ -248,7 +286,7 @@ def main() -> None:
         precision = result["precision"] = auto_precision()
         n = 2048 if args.quick else 4096
         result["matmul_gflops"] = {p: round(matmul_gflops(p, n, 3 if args.quick else 6), 1) for p in ("fp32", "bf16")}
-        result["step"] = [step_efficiency(name, precision, n, repeats=3 if args.quick else 5) for name in nets]
+        result["step"] = [step_efficiency(name, precision, n, rounds=5 if args.quick else 9) for name in nets]
         sections["matmul_and_step"], t = round(time.perf_counter() - t, 1), time.perf_counter()
         seconds, classic = (2.0, 3) if args.quick else (6.0, 8)
         clip = film_clip(tmp / "clip540.mp4", 2.0, seconds)  # after the opening fade from black
@@ -271,7 +309,8 @@ def print_table(r: dict) -> None:
     for s in r["step"]:
         print(f"step {s['net']:20s} {s['shape'][0]}x{s['shape'][1]} {s['gflop_per_step']:7.1f} GFLOP in "
               f"{s['step_s']:.3f} s = {s['gflops']:6.1f} GFLOP/s = {100 * s['efficiency']:.0f}% of the peak "
-              f"measured beside it ({s['peak_gflops']} GFLOP/s)")
+              f"measured around it ({s['peak_gflops']} GFLOP/s); median of {s['rounds']} paired rounds, "
+              f"quartiles {'-'.join(f'{100 * q:.0f}%' for q in s['efficiency_quartiles'])}")
     print(f"\n{'film':30s}{'mmdream f/s':>12s}{'classic f/s':>12s}{'speed':>8s}{'gain':>14s}{'flicker':>16s}")
     for f in r["film"]:
         m, c = f["mmdream"], f["classic"]

@@ -123,7 +123,9 @@ def test_interrupted_render_resumes_to_the_same_film(media, tmp_path):
     assert proc.wait(timeout=60) == 130, proc.stderr.read().decode()[-500:]
     done = len(list(work.glob("0*.png")))
     assert 5 <= done < 24 and not out.exists(), done
-    assert main([*args, "-o", str(out)]) == 0
+    report = tmp_path / "resumed.json"
+    assert main([*args, "-o", str(out), "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["resumed_frames"] == done  # continued, not started over
     assert not work.parent.exists()  # cleaned up once complete
     a, b = _frames(whole), _frames(out)
     assert a.shape == b.shape and np.array_equal(a, b)
@@ -152,3 +154,16 @@ def test_schedule_file_drives_picture_and_sound(media, tmp_path):
     out, rep = _film(media, tmp_path, "--schedule", str(toml))
     rows = rep["per_frame"]
     assert rows[0]["strength"] == pytest.approx(0.5) and rows[-1]["strength"] > 1.4
+
+
+def test_resume_key_follows_the_resolved_film_options(media):
+    """A rerun resumes only the same job: options that resolve differently (a changed default) start over."""
+    from dataclasses import replace
+
+    from mmdream.cli import _film_options, _fingerprint, build_parser
+
+    args = build_parser().parse_args(["video", str(media / "video" / "cockatoo.mp4"), "-o", "x.mp4"])
+    opts = _film_options(args)
+    assert _fingerprint(args, opts) == _fingerprint(args, _film_options(args))
+    assert _fingerprint(args, opts) != _fingerprint(args, replace(opts, blend=opts.blend / 2))
+    assert _fingerprint(args, opts) == _fingerprint(args, replace(opts, preview="sheet.png", keep_work=True))
