@@ -260,8 +260,9 @@ class StopSignal(threading.Event):
 
 
 def film_fps(info: MediaInfo, opts: FilmOptions) -> float:
-    """The rate frames are dreamed and written at: --fps, else the input's (25 if it has none)."""
-    return opts.fps or info.fps or 25.0
+    """The rate frames are dreamed and written at: --fps, else the input's (25 if it has none), to the 1/100 that
+    the encoder takes (ffmpeg reports rates so too): decoded and encoded at one rate, picture and sound cannot drift."""
+    return round(opts.fps or info.fps or 25.0, 2)
 
 
 def continues(motion: Motion | None, opts: FilmOptions) -> bool:

@@ -133,11 +133,17 @@ def _timed(fn):
 
 
 def _weights(net_name: str) -> str:
-    """ImageNet weights where available offline, else random ones (fine for timing)."""
+    """ImageNet weights where available offline, else random ones (fine for timing), seeded so that runs
+    dream the same net."""
+    import keras
+
     from mmdream.nets import specs
 
     spec = next(s for s in specs() if s.name == net_name)
-    return "imagenet" if spec.offline() else "random"
+    if spec.offline():
+        return "imagenet"
+    keras.utils.set_random_seed(0)
+    return "random"
 
 
 # ---- film ---------------------------------------------------------------------------------------------------
@@ -320,7 +326,8 @@ def print_table(r: dict) -> None:
               f"{m['flicker']:6.2f}/{c['flicker']:<6.2f}{f['flicker_ratio']:4.2f}x")
     a = r["audio"]
     print(f"\naudio: {a['compute_s']} s for {a['seconds_of_sound']} s of sound: real-time factor {a['rtf']} "
-          f"(whole command with net loading and before/after measurement: {a['command_rtf']})")
+          f"(whole command with net loading and before/after measurement: {a['command_rtf']})"
+          + ("; on --quick's 10 s the first chunk's tracing weighs more than on the full run's 60 s" if r["quick"] else ""))
     m = r["memory"]
     for kind in ("audio", "film"):
         print(f"peak RSS {kind:5s}: " + ", ".join(f"{k} s {v} MB" for k, v in m[kind].items())
