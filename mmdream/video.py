@@ -113,8 +113,13 @@ class WorkFolder:
                                            ffmpeg_params=["-pix_fmt", "yuv420p"])
         try:
             yield
-        finally:
+        except BaseException:
+            with contextlib.suppress(OSError):  # a Ctrl-C also stops ffmpeg: its pipe may be gone
+                self._encoder.close()
+            raise
+        else:
             self._encoder.close()
+        finally:
             self._encoder = None
 
     def save(self, i: int, rgb: np.ndarray, row: dict) -> None:
