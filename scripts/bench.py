@@ -85,7 +85,7 @@ def step_efficiency(net_name: str, precision: str, matmul_n: int, shape=(512, 51
     import tensorflow as tf
 
     from mmdream.engine import Dreamer, Objective
-    from mmdream.nets import load_net
+    from mmdream.nets import load_net, matmul_timer
 
     net = load_net(net_name, weights=_weights(net_name), precision=precision)
     d = Dreamer(net, Objective(dict(net.default_layers)))
@@ -93,43 +93,26 @@ def step_efficiency(net_name: str, precision: str, matmul_n: int, shape=(512, 51
     args = (tf.constant([3, 5], tf.int32), tf.constant(0.02), tf.constant(4.0), tf.constant(False))
     matmul = matmul_timer(precision, matmul_n)
     flops = 2 * forward_flops(d, shape)
-    step = _timed(lambda: d._step(x, *args).numpy())
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        d._step(x, *args).numpy()
+        return time.perf_counter() - t0
+
     step()
-    rows = []
+    rows = []  # (step GFLOP/s, peak around it, step seconds)
     for _ in range(rounds):
         before, seconds, after = matmul(), min(step(), step()), matmul()
         rows.append((flops / seconds / 1e9, (before + after) / 2, seconds))
-    ratios = sorted(g / p for g, p, _ in rows)
+    rows.sort(key=lambda r: r[0] / r[1])
+    ratios = [g / p for g, p, _ in rows]
     mid = len(rows) // 2
-    gflops, peak, seconds = sorted(rows, key=lambda r: r[0] / r[1])[mid]
+    gflops, peak, seconds = rows[mid]
     return {"net": net_name, "layers": net.default_layers, "shape": list(shape), "precision": precision,
             "step_s": round(seconds, 4), "gflop_per_step": round(flops / 1e9, 2), "peak_gflops": round(peak, 1),
             "gflops": round(gflops, 1), "efficiency": round(ratios[mid], 3), "rounds": rounds,
             "efficiency_quartiles": [round(ratios[len(rows) // 4], 3), round(ratios[(3 * len(rows)) // 4], 3)],
             "best_step_s": round(min(r[2] for r in rows), 4), "best_peak_gflops": round(max(r[1] for r in rows), 1)}
-
-
-def matmul_timer(precision: str, n: int):
-    """A function that runs one n x n matmul (traced and warmed up once) and returns its GFLOP/s."""
-    import tensorflow as tf
-
-    dtype = tf.bfloat16 if precision == "bf16" else tf.float32
-    a = tf.cast(tf.random.stateless_uniform((n, n), (1, 2)), dtype)
-    mm = tf.function(lambda u: tf.matmul(u, u))
-    run = _timed(lambda: mm(a).numpy())
-    run()
-    return lambda: 2 * n**3 / run() / 1e9
-
-
-def _timed(fn):
-    """fn wrapped to return its wall time in seconds."""
-
-    def run() -> float:
-        t0 = time.perf_counter()
-        fn()
-        return time.perf_counter() - t0
-
-    return run
 
 
 def _weights(net_name: str) -> str:

@@ -95,8 +95,9 @@ def dtype_policy(precision: str) -> Iterator[None]:
         keras.config.set_dtype_policy(old)
 
 
-def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8) -> float:
-    """Achieved GFLOP/s of an n x n matmul in fp32 or bf16 (the best of `repeats`, after a warm-up)."""
+def matmul_timer(precision: str, n: int = 1024) -> Callable[[], float]:
+    """A function that runs one n x n matmul in fp32 or bf16 (traced and warmed up here) and returns its
+    achieved GFLOP/s."""
     import time
 
     import tensorflow as tf
@@ -105,12 +106,19 @@ def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8) -> float:
     a = tf.cast(tf.random.stateless_uniform((n, n), (1, 2)), dtype)
     mm = tf.function(lambda u: tf.matmul(u, u))
     mm(a).numpy()
-    best = float("inf")
-    for _ in range(repeats):
+
+    def run() -> float:
         t0 = time.perf_counter()
         mm(a).numpy()
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
+        return 2 * n**3 / (time.perf_counter() - t0) / 1e9
+
+    return run
+
+
+def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8) -> float:
+    """Achieved GFLOP/s of an n x n matmul in fp32 or bf16 (the best of `repeats`, after a warm-up)."""
+    run = matmul_timer(precision, n)
+    return max(run() for _ in range(repeats))
 
 
 def auto_precision() -> str:
