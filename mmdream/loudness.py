@@ -68,7 +68,6 @@ class LoudnessMeter:
         return float(-0.691 + 10 * np.log10(power[keep].mean()))
 
 
-
 def true_peak(x: np.ndarray) -> float:
     """Peak of the 4x oversampled signal (BS.1770 true peak, approximately)."""
     if len(x) < 8:
