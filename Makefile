@@ -10,9 +10,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
-	# musicnn's metadata pins numpy<1.17; its checkpoints need none of its dependencies.
-	$(BIN)/pip install --quiet --no-deps musicnn==0.1.0
-	$(BIN)/python -m mmdream.setup_models
+	# musicnn (installed without its numpy<1.17 pin) and the offline nets converted: what `mmdream models setup` does.
+	$(BIN)/mmdream models setup
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from librosa import istft, stft  # librosa loads these lazily on first use (1 s)
 
 from mmdream.engine import Dreamer, DreamSettings
 from mmdream.errors import UserError
-from mmdream.io_utils import atomic_output
+from mmdream.io_utils import atomic_output, check_finite, temporary_folder
 from mmdream.loudness import LoudnessMeter, limiter_gain, true_peak_db
 from mmdream.media import MediaInfo, encode_audio, probe, read_audio_blocks
 from mmdream.nets.musicnn import MIN_FRAMES, SR, stft_params
@@ -95,6 +94,23 @@ def dreamable_mask(sr: int) -> np.ndarray:
     n_fft, _ = stft_params(sr)
     freqs = np.arange(n_fft // 2 + 1) * sr / n_fft
     return (freqs > 0) & (freqs <= SR / 2)
+
+
+TAPER_FROM_HZ = 6500.0  # the change fades out from here to the top of what the nets hear (8 kHz)
+
+
+@functools.cache
+def change_taper(sr: int) -> np.ndarray:
+    """Weights (1, 1, bins, 1) for the dreamed change in log-magnitude: 1 up to 6.5 kHz, a raised-cosine fade to 0 at
+    8 kHz, 0 above and at DC. A hard stop at 8 kHz left a notch under a shelf (the change fell 15-20 dB just below
+    8 kHz and nothing above): the fade joins the dream to the untouched band smoothly."""
+    n_fft, _ = stft_params(sr)
+    freqs = np.arange(n_fft // 2 + 1) * sr / n_fft
+    top = SR / 2
+    fade = np.clip((top - freqs) / (top - TAPER_FROM_HZ), 0.0, 1.0)
+    weights = 0.5 - 0.5 * np.cos(np.pi * fade)
+    weights[freqs == 0] = 0.0
+    return weights.astype(np.float32).reshape(1, 1, -1, 1)
 
 
 @functools.cache
@@ -192,8 +208,7 @@ def dream_block(x: np.ndarray, sr: int, dreamer: Dreamer, settings: DreamSetting
     consistent, loud = consistent_spectrum(link, sr), keep_loudness(sr)
     dreamed = dreamer.dream(_pad_frames(link.logmag), settings, on_step=on_step, strength=strength,
                             constraint=lambda v, base: loud(consistent(v, base), base))[:, :frames]
-    change = dreamed - link.logmag
-    change[:, :, ~dreamable_mask(sr)] = 0.0
+    change = (dreamed - link.logmag) * change_taper(sr)
     return resynthesise(spec, change, sr, griffin_lim).astype(np.float32)
 
 
@@ -343,7 +358,7 @@ def dream_audio_file(src: str, dst: str, dreamer: Dreamer, plan: Resolved, *, lo
     size, overlap = int(chunk_seconds_for(plan) * sr), int(OVERLAP_SECONDS * sr)
     t0 = time.perf_counter()
     in_meter = LoudnessMeter(sr, ch)
-    with tempfile.TemporaryDirectory(prefix="mmdream-audio-", dir=os.environ.get("MMDREAM_TMP")) as work:
+    with temporary_folder(dst) as work:  # beside the output: a killed run's leftovers go with the next run
         raw_path = os.path.join(work, "raw.wav")
         dc = DCBlocker(sr, ch)
         chunks = overlapping_chunks((dc(b) for b in blocks(65536)), size, overlap)
@@ -353,9 +368,15 @@ def dream_audio_file(src: str, dst: str, dreamer: Dreamer, plan: Resolved, *, lo
             raise UserError(f"{src} decodes to no audio samples")
         target = in_meter.integrated() if loudness is None else loudness
         final = finalise(raw_path, dst, sr, ch, raw_lufs, target)
-    return {"input": src, "output": dst, "sample_rate": sr, "channels": ch, "frames": frames,
-            "duration_s": frames / sr, "input_loudness_lufs": in_meter.integrated(), "seconds": time.perf_counter() - t0,
-            **final}
+    figures = {"input": src, "output": dst, "sample_rate": sr, "channels": ch, "frames": frames,
+               "duration_s": frames / sr, "input_loudness_lufs": in_meter.integrated(),
+               "seconds": time.perf_counter() - t0, **final}
+    if info.duration and src not in ("noise", "sine"):
+        promised = min(duration or info.duration, info.duration - start)
+        if frames / sr < promised - max(0.5, 0.05 * promised):
+            figures["warning"] = (f"{src} decoded to {frames / sr:.2f} s of the {promised:.2f} s its header gives "
+                                  "(a truncated file?): dreamed what was there")
+    return figures
 
 
 def _dream_chunks(chunks, sr: int, size: int, in_meter: LoudnessMeter, dreamer: Dreamer, plan: Resolved,
@@ -377,6 +398,7 @@ def _write_raw(pieces: Iterator[np.ndarray], raw_path: str, sr: int, ch: int) ->
     with sf.SoundFile(raw_path, "w", sr, ch, subtype="FLOAT") as raw:
         for piece in pieces:
             piece = dc(piece)
+            check_finite(piece, "the dreamed sound")
             raw_meter.add(piece)
             raw.write(piece)
             frames += len(piece)

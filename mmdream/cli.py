@@ -24,8 +24,10 @@ EXAMPLES = """examples:
   mmdream style image photo.jpg --style starry.jpg -o styled.jpg --net efficientnet_lite0
   mmdream style audio song.wav --style rain.wav -o styled.wav
   mmdream style video film.mp4 --style starry.jpg -o styled.mp4 --audio-style rain.wav
-  mmdream models                    # every net, offline availability, dreamable layers
+  mmdream models                    # every net, where its weights stand, dreamable layers
   mmdream models efficientnet_lite0 # one net's layers and classes
+  mmdream models install inception_v3 inception_v3_weights_tf_dim_ordering_tf_kernels.h5
+  mmdream models setup              # adds the musicnn nets after a plain `pip install mmdream`
   mmdream train audio sounds/ --name animals && mmdream audio cat.wav -o dog.wav --net animals --target dog
   mmdream datasets list             # recipes for Stanford Dogs, ESC-50, FSDKaggle2018, ...
 """
@@ -42,8 +44,27 @@ TRAIN_EXAMPLES = """examples:
 """
 
 
-def _quiet_tensorflow() -> None:
+def quiet_native_logs(verbose: bool) -> None:
+    """Unless -v: TensorFlow's and absl's C++ start-up lines (printed on file descriptor 2 whatever
+    TF_CPP_MIN_LOG_LEVEL says) and TensorFlow's Python warnings (retracing) are not shown. Python's own stderr
+    moves to a copy of the real one, so mmdream's error line and progress bars still reach the terminal."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # oneDNN stays on; only the log noise goes
+    if verbose:
+        return
+    import logging
+    import warnings
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"(keras|tensorflow|librosa)(\.|$)")
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):  # no descriptor 2 (embedded), nothing to quiet
+        return
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 def add_dream_options(p: argparse.ArgumentParser) -> None:
@@ -148,10 +169,11 @@ def describe_objective(figures: dict, target: str | None) -> str:
     return f"objective {before:.3g} -> {after:.3g} ({figures['objective_gain']:.2f}x)"
 
 
-def progress_bar(total: int, desc: str, unit: str = "step"):
+def progress_bar(total: int | None, desc: str, unit: str = "step"):
+    """A tqdm bar with an ETA; bytes ("B") count in kB/MB/GB."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=None, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, disable=None, dynamic_ncols=True, unit_scale=unit == "B")
 
 
 # ---- commands ---------------------------------------------------------------------------------------------
@@ -161,18 +183,18 @@ def cmd_image(args: argparse.Namespace) -> int:
     from mmdream.io_utils import check_not_same
 
     check_not_same(args.input, args.output)
-    pic = read_image(args.input)  # fail on bad input before loading a net
+    pic = read_image(args.input, args.max_pixels)  # fail on bad input before loading a net
     dreamer, plan = build_plan(args, "image", args.net, DreamSettings())
     moment = plan.at(0.0)
     if args.guide:
         from mmdream.image import resize, to_dream_space
 
-        guide = read_image(args.guide).rgb
+        guide = read_image(args.guide, args.max_pixels).rgb
         dreamer.set_guide(to_dream_space(resize(guide, working_size(guide.shape[:2], 384))))
     size = working_size(pic.rgb.shape[:2], args.max_size)
     with progress_bar(dreamer.total_steps(size, moment.settings), "dreaming") as bar:
         figures = dream_image_file(args.input, args.output, dreamer, moment.settings, args.max_size, progress=bar,
-                                   strength=moment.strength)
+                                   strength=moment.strength, max_pixels=args.max_pixels)
     print(f"{args.output}: {describe_objective(figures, args.target)} in {figures['seconds']:.1f} s")
     write_report(args.report, {"command": "image", "net": args.net, "layers": moment.layers, "target": args.target,
                                "guide": args.guide, "max_size": args.max_size, "schedule": args.schedule,
@@ -211,6 +233,8 @@ def cmd_audio(args: argparse.Namespace) -> int:
         dreamer.set_layer_weights(plan.at(0.0).layers)  # the objective is measured with the first keyframe's
         figures.update(compare(score_file(dreamer, src, duration), score_file(dreamer, dst)))
         passes.append(figures)
+        if "warning" in figures:
+            print(f"mmdream: warning: {figures['warning']}", file=sys.stderr)
         print(f"{dst}: {describe_objective(figures, args.target)}, {figures['output_loudness_lufs']:.1f} LUFS, "
               f"true peak {figures['true_peak_dbfs']:.1f} dBFS")
         src = dst
@@ -339,11 +363,12 @@ def cmd_style(args: argparse.Namespace) -> int:
         from mmdream.image import read_image, working_size
         from mmdream.style import style_image_file
 
-        pic = read_image(args.input)
-        read_image(args.style)
+        pic = read_image(args.input, args.max_pixels)
+        read_image(args.style, args.max_pixels)
         styler = _image_styler(args)
         with progress_bar(styler.total_steps(working_size(pic.rgb.shape[:2], args.max_size)), "styling") as bar:
-            figures = style_image_file(args.input, args.style, args.output, styler, args.max_size, progress=bar)
+            figures = style_image_file(args.input, args.style, args.output, styler, args.max_size, progress=bar,
+                                       max_pixels=args.max_pixels)
         print(f"{args.output}: style loss {figures['style_loss_start']:.3g} -> {figures['style_loss_end']:.3g} "
               f"({figures['style_loss_drop']:.1f}x lower), content loss {figures['content_loss_end']:.3g}")
         write_report(args.report, {"command": "style image", "net": args.net, "settings": styler.settings.as_dict(),
@@ -411,13 +436,33 @@ def _is_depth(part: str) -> bool:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    words = args.words
+    if words[:1] == ["setup"]:
+        from mmdream.setup_models import setup
+
+        for line in setup():
+            print(line)
+        return 0
+    if words[:1] == ["install"]:
+        if len(words) != 3:
+            raise UserError("usage: mmdream models install NET FILE (NET: inception_v3, vgg16 or vgg19)")
+        from mmdream.nets.image_nets import install_weights
+
+        print(f"{words[1]}: {words[2]} verified and installed as {install_weights(words[1], words[2])}")
+        return 0
+    if len(words) > 1:
+        raise UserError("usage: mmdream models [NET] | models install NET FILE | models setup")
+    return _list_models(words[0] if words else None)
+
+
+def _list_models(name: str | None) -> int:
     from mmdream.nets import specs
     from mmdream.nets.trained import find_trained, list_trained, read_card
 
     rows = specs()
-    if args.name:
-        rows = [s for s in rows if s.name == args.name]
-        if not rows and (path := find_trained(args.name)) is not None:
+    if name:
+        rows = [s for s in rows if s.name == name]
+        if not rows and (path := find_trained(name)) is not None:
             card = read_card(path)
             m = card["metrics"]
             print(f"{path} {card['kind']} net retrained from {card['base']} on {card['manifest']['files']} files "
@@ -427,16 +472,15 @@ def cmd_models(args: argparse.Namespace) -> int:
                   f"    classes: {', '.join(card['classes'])}")
             return 0
         if not rows:
-            raise UserError(f"unknown net {args.name!r}; run `mmdream models` for the list")
+            raise UserError(f"unknown net {name!r}; run `mmdream models` for the list")
     for s in rows:
-        offline = "yes" if s.offline() else "no (downloads on first use)"
-        print(f"{s.name:20s} {s.kind:6s} offline: {offline}\n    {s.description}")
+        print(f"{s.name:20s} {s.kind:6s} weights: {s.status()}\n    {s.description}")
         print(f"    layers: {', '.join(s.layers())}")
-        if args.name and s.classes:
+        if name and s.classes:
             print(f"    classes: {', '.join(s.classes())}")
     for card in list_trained():
-        print(f"{card['path']:20s} {card['kind']:6s} offline: yes\n    trained on {len(card['classes'])} classes "
-              f"from {card['base']} (val accuracy {card.get('metrics', {}).get('val_accuracy', 'n/a')})")
+        print(f"{card['path']:20s} {card['kind']:6s} weights: trained here\n    trained on {len(card['classes'])} "
+              f"classes from {card['base']} (val accuracy {card.get('metrics', {}).get('val_accuracy', 'n/a')})")
     return 0
 
 
@@ -489,12 +533,22 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def args_output(args: argparse.Namespace) -> str:
+    return str(getattr(args, "output", None) or getattr(args, "out", None) or ".")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmdream", description="Audio-visual DeepDream: dream images, sounds and films.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's own log lines and warnings (hidden by default)")
+    common = argparse.ArgumentParser(add_help=False)  # -v after the command too
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)
 
     p = sub.add_parser("image", help="dream a photo", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input")
@@ -504,6 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-size", type=int, default=1024,
                    help="dream at most this many pixels on the long side; detail is upscaled onto the full photo "
                         "(0 = full size, default 1024)")
+    p.add_argument("--max-pixels", type=int, help="refuse pictures larger than this (default 100 million)")
     add_dream_options(p)
     p.set_defaults(func=cmd_image)
 
@@ -563,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--net", default="vgg19", help="image net for image/video style (efficientnet_lite0 offline)")
     p.add_argument("--max-size", type=int, default=512, help="working size of the long side")
+    p.add_argument("--max-pixels", type=int, help="image: refuse pictures larger than this (default 100 million)")
     p.add_argument("--duration", type=float, help="audio: seconds of the content to stylise")
     p.add_argument("--loudness", type=float, help="audio: target loudness in LUFS (default: the input's)")
     p.add_argument("--audio-style", help="video: also style the soundtrack with this sound")
@@ -620,19 +676,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256, help="frames: long side in pixels (default 256)")
     p.set_defaults(func=cmd_datasets)
 
-    p = sub.add_parser("models", help="list nets, their offline availability and dreamable layers")
-    p.add_argument("name", nargs="?")
+    p = sub.add_parser("models", help="list nets, where their weights stand and their dreamable layers; "
+                                      "`models install NET FILE` adds ImageNet weights you have; `models setup` "
+                                      "adds the musicnn nets")
+    p.add_argument("words", nargs="*", metavar="NET | install NET FILE | setup")
     p.set_defaults(func=cmd_models)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    _quiet_tensorflow()
     args = build_parser().parse_args(argv)
+    if argv is None:  # the command itself (a library caller's descriptors are its own business)
+        quiet_native_logs(args.verbose)
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mmdream.checks import validate
+    from mmdream.io_utils import describe_os_error
+
     try:
+        validate(args)  # every argument and output location, before any net or TensorFlow
         return args.func(args)
     except UserError as e:
         print(f"mmdream: error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError) as e:  # a full disk or a folder made read-only while working
+        if (reason := describe_os_error(e, getattr(e, "filename", None) or args_output(args))) is None:
+            raise
+        print(f"mmdream: error: {reason}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mmdream: interrupted", file=sys.stderr)

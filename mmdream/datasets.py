@@ -10,19 +10,21 @@ files so the originals stay as they are. A manifest with counts and the data has
 from __future__ import annotations
 
 import csv
+import http.client
 import json
 import os
 import re
 import shutil
 import tarfile
 import tomllib
+import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from mmdream.errors import UserError
-from mmdream.io_utils import atomic_output
+from mmdream.io_utils import atomic_output, describe_os_error
 from mmdream.nets.cache import file_digests
 
 RECIPE_KEYS = {"name", "title", "kind", "homepage", "license", "citation", "size", "files", "sort"}
@@ -50,42 +52,89 @@ def load_recipe(name: str) -> dict:
 
 
 # ---- fetch and verify ---------------------------------------------------------------------------------------
-def verify(path: Path, spec: dict) -> dict:
-    """Size and published checksums of a downloaded file; returns its sha256 (recorded in the manifest)."""
+def verify(path: Path, spec: dict, fresh: bool = False) -> dict:
+    """Size and published checksums of a downloaded file; returns its sha256 (recorded in the manifest). `fresh`:
+    the file was just downloaded, so a mismatch means the server sent something else."""
+    shown = path.with_name(spec["name"])
+    again = "the server sent a different file" if fresh else f"delete it and download {spec['url']} again"
     if spec.get("size") and path.stat().st_size != spec["size"]:
-        raise UserError(f"{path} is {path.stat().st_size} bytes, expected {spec['size']}: the download is "
-                        f"incomplete or corrupt; delete it and download {spec['url']} again")
+        raise UserError(f"{shown} is {path.stat().st_size} bytes, expected {spec['size']}: the download is "
+                        f"incomplete or corrupt; {again}")
     digests = file_digests(path, ("sha256", "md5") if spec.get("md5") else ("sha256",))
     for algorithm, got in digests.items():
         if spec.get(algorithm) and got != spec[algorithm]:
-            raise UserError(f"{path} fails its {algorithm} check (corrupt or a different version); delete it and "
-                            f"download {spec['url']} again")
+            raise UserError(f"{shown} fails its {algorithm} check (corrupt or a different version); {again}")
     return {"file": spec["name"], "sha256": digests["sha256"], "verified": bool(spec.get("sha256") or spec.get("md5"))}
 
 
 def fetch(spec: dict, root: Path, download: bool, progress: Callable | None = None) -> Path:
-    """The file in `root`, downloaded first if asked to; a missing file is an error saying where to get it."""
+    """The file in `root`, downloaded first if asked to; a missing file is an error saying where to get it.
+
+    A download goes to `.NAME.partial`, resumes from there (HTTP Range) after an interruption, and is checked
+    against its length and published checksums before it takes its name: a file under its final name is whole."""
     path = root / spec["name"]
     if path.exists():
         return path
     if not download:
         raise UserError(f"{path} is missing: download it from {spec['url']} into {root} (or add --download)")
     tmp = path.with_name(f".{path.name}.partial")
+    download_file(spec["url"], tmp, progress, spec["name"])
     try:
-        with urllib.request.urlopen(spec["url"], timeout=60) as r, open(tmp, "wb") as f:
-            total = int(r.headers.get("Content-Length") or 0) or None
-            bar = progress(total, spec["name"]) if progress else None
-            while block := r.read(1 << 20):
-                f.write(block)
-                if bar:
-                    bar.update(len(block))
-            if bar:
-                bar.close()
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"could not download {spec['url']} ({e}); fetch it by hand into {root}") from None
+        verify(tmp, spec, fresh=True)
+    except UserError:
+        tmp.unlink(missing_ok=True)  # ours, and wrong: a rerun starts afresh rather than resuming from it
+        raise
     tmp.replace(path)
     return path
+
+
+def download_file(url: str, tmp: Path, progress: Callable | None, name: str) -> None:
+    """Stream `url` into `tmp`, continuing after the bytes `tmp` already holds where the server takes a Range.
+    A transfer that ends before the length the server announced is an error that keeps `tmp` for resuming."""
+    have = tmp.stat().st_size if tmp.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # nothing left to send: the partial file is whole (verify judges it)
+            return
+        raise UserError(f"could not download {url}: the server answered {e.code} {e.reason}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+        reason = getattr(e, "reason", None) or e
+        raise UserError(f"could not download {url} ({reason}); fetch it by hand into {tmp.parent}") from None
+    with response:
+        resumed = have if response.status == 206 else 0
+        length = response.headers.get("Content-Length")
+        expected = int(length) if length is not None else None
+        total = resumed + expected if expected is not None else None
+        bar = progress(total, name) if progress else None
+        got, cut = 0, None
+        try:
+            with open(tmp, "ab" if resumed else "wb") as f:
+                if bar is not None and resumed:
+                    bar.update(resumed)
+                while True:
+                    try:
+                        block = response.read(1 << 20)
+                    except (OSError, http.client.HTTPException) as e:  # the connection broke mid-file
+                        cut = e
+                        break
+                    if not block:
+                        break
+                    f.write(block)
+                    got += len(block)
+                    if bar is not None:
+                        bar.update(len(block))
+        except OSError as e:
+            raise UserError(describe_os_error(e, tmp) or f"could not write {tmp} ({e.strerror})") from None
+        finally:
+            if bar is not None:
+                bar.close()
+    if cut is not None or (expected is not None and got < expected):
+        of = f" of {total}" if total is not None else ""
+        why = f" ({cut.__class__.__name__})" if cut is not None else ""
+        raise UserError(f"the download of {url} stopped at {resumed + got}{of} bytes{why}; run the same command "
+                        "again to resume it")
 
 
 def extract(archive: Path, dest: Path) -> None:
@@ -104,7 +153,12 @@ def extract(archive: Path, dest: Path) -> None:
         else:
             with tarfile.open(archive) as t:
                 t.extractall(dest, filter="data")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as e:
+    except OSError as e:
+        if (reason := describe_os_error(e, dest / "x")) is not None:  # the disk, not the archive
+            raise UserError(f"could not unpack {archive.name}: {reason.split(' (')[0]}") from None
+        raise UserError(f"{archive} is not a readable archive ({e.__class__.__name__}); delete it and download "
+                        "it again") from None
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as e:
         raise UserError(f"{archive} is not a readable archive ({e.__class__.__name__}); delete it and download "
                         "it again") from None
     marker.touch()
@@ -119,7 +173,9 @@ def _sort_csv(rule: dict, base: Path) -> list[tuple[Path, str]]:
     mapping = rule.get("class_map", {})
     pairs = []
     with open(table, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            if row.get(rule["class"]) is None or None in row.values():
+                raise UserError(f"{table} is cut short or malformed at line {line}; is the download complete?")
             label = mapping.get(row[rule["class"]], row[rule["class"]])
             if keep is None or label in keep:
                 pairs.append((base / rule["path"].format(**row), label))

@@ -18,8 +18,13 @@ import numpy as np
 import tensorflow as tf
 
 from mmdream.errors import UserError
+from mmdream.io_utils import check_finite
 from mmdream.nets import Net
 from mmdream.nets.fold import fold_batch_norm
+
+# The largest step (after gradient normalisation) in the dreamed array's units: an image spans 2, a log-magnitude
+# a few tens; any --step-size x --strength above it is taken as this.
+MAX_STEP = 2.0
 
 
 @dataclass
@@ -211,6 +216,8 @@ class Dreamer:
         x = tf.convert_to_tensor(x, tf.float32)
         if x.shape.rank == 3:
             x = x[None]
+        if (work := self.workable(tuple(x.shape[1:3]))) != tuple(x.shape[1:3]):
+            x = tf.image.resize(x, work, method="bicubic")
         vals, areas = [], []
         for ys, xs in _tile_slices(x.shape[1], x.shape[2], tile):
             vals.append(float(tf.reduce_mean(self._score(x[:, ys, xs]))))
@@ -251,9 +258,10 @@ class Dreamer:
         each step (sound keeps its energy, so the ascent must change the spectrum's shape, not its level)."""
         kernel = _gaussian_kernel(settings.smooth, x.shape[-1]) if settings.smooth > 0 else None
         lo_hi = self.net.value_range
-        whole = kernel is None and self._fits(x.shape, settings.tile_size, settings.axes)
+        tile = max(settings.tile_size, 2 * self.net.min_size)  # equal tiles are over half this: none too small
+        whole = kernel is None and self._fits(x.shape, tile, settings.axes)
         clip, center = tf.constant(settings.grad_clip, tf.float32), tf.constant(settings.center_gradient)
-        size = tf.constant(step_size, tf.float32)
+        size = tf.constant(min(step_size, MAX_STEP), tf.float32)  # bounded: the ascent cannot blow up
         for _ in range(steps):
             j = settings.jitter
             shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
@@ -262,7 +270,7 @@ class Dreamer:
                 x = self._step(x, tf.constant(shift, tf.int32), size, clip, center)
             else:
                 rolled = tf.roll(x, shift, axis=[1, 2])
-                g = self._gradient(rolled, settings.tile_size, settings.axes)
+                g = self._gradient(rolled, tile, settings.axes)
                 g = tf.roll(g, [-shift[0], -shift[1]], axis=[1, 2])
                 x = _apply_step(x, g, size, clip, center, kernel, lo_hi)
             if constraint is not None:
@@ -281,23 +289,45 @@ class Dreamer:
     ) -> np.ndarray:
         """Dream a batch (N, H, W, C). Returns the dreamed array, same shape.
 
-        `constraint(x, octave_base)` is applied after every step."""
+        `constraint(x, octave_base)` is applied after every step. An array smaller than the net takes is dreamed
+        enlarged, and its dream detail brought back to the array's size."""
         if x.ndim == 3:
             return self.dream(x[None], settings, on_step, strength, constraint)[0]
+        shape = tuple(x.shape[1:3])
+        if (work := self.workable(shape)) != shape:
+            big = tf.image.resize(x, work, method="bicubic")
+            detail = self.dream(big.numpy(), settings, on_step, strength, constraint) - big
+            out = x + tf.image.resize(detail, shape, method="area")
+            lo_hi = self.net.value_range
+            return (out if lo_hi is None else tf.clip_by_value(out, *lo_hi)).numpy()
         rng = np.random.default_rng(settings.seed)
         base = tf.constant(x, tf.float32)
-        shapes = octave_shapes(x.shape[1:3], settings.octaves, settings.octave_scale, settings.min_size)
         detail = None
-        for shape in shapes:
-            octave_base = tf.image.resize(base, shape, method="bilinear") if shape != tuple(x.shape[1:3]) else base
-            img = octave_base if detail is None else octave_base + tf.image.resize(detail, shape, method="bilinear")
+        for octave in self.octaves(shape, settings):
+            octave_base = tf.image.resize(base, octave, method="bilinear") if octave != shape else base
+            img = octave_base if detail is None else octave_base + tf.image.resize(detail, octave, method="bilinear")
             bound = None if constraint is None else (lambda v, b=octave_base: constraint(v, b))
             img = self.ascend(img, settings.steps, settings.step_size * strength, settings, rng, on_step, bound)
             detail = img - octave_base
-        return (base + detail).numpy()
+        out = (base + detail).numpy()
+        check_finite(out, "the dream")
+        return out
+
+    def workable(self, shape: tuple[int, int]) -> tuple[int, int]:
+        """`shape`, or where a side is below the net's minimum, the smallest enlargement (same aspect) it takes."""
+        least = self.net.min_size
+        if min(shape) >= least:
+            return tuple(shape)
+        scale = least / min(shape)
+        return max(least, math.ceil(shape[0] * scale)), max(least, math.ceil(shape[1] * scale))
+
+    def octaves(self, shape: tuple[int, int], settings: DreamSettings) -> list[tuple[int, int]]:
+        """The octave shapes dreamed for an array of `shape`: none smaller than the settings or the net allow."""
+        return octave_shapes(self.workable(shape), settings.octaves, settings.octave_scale,
+                             max(settings.min_size, self.net.min_size))
 
     def total_steps(self, shape: tuple[int, int], settings: DreamSettings) -> int:
-        return settings.steps * len(octave_shapes(shape, settings.octaves, settings.octave_scale, settings.min_size))
+        return settings.steps * len(self.octaves(shape, settings))
 
 
 @tf.function(reduce_retracing=True, autograph=False)

@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # the engine pulls in TensorFlow; reading and checking images
     from mmdream.engine import Dreamer, DreamSettings
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-Image.MAX_IMAGE_PIXELS = 200_000_000
+MAX_PIXELS = 100_000_000  # a decoded 100 MP photo is 300 MB of RGB; `--max-pixels` raises it
+Image.MAX_IMAGE_PIXELS = None  # read_header refuses by our own budget, before anything is decoded
 
 
 @dataclass
@@ -27,14 +28,30 @@ class Picture:
     alpha: np.ndarray | None  # uint8 (H, W) or None
 
 
-def read_image(path: str | Path) -> Picture:
-    """RGB uint8 with EXIF orientation applied; greyscale becomes RGB; alpha kept aside."""
+def read_header(path: str | Path, max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding it; a picture above the pixel budget (a
+    decompression bomb is a few hundred kB) is refused here."""
     check_input_file(path)
+    budget = max_pixels or MAX_PIXELS
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise UserError(f"{path} is not a readable image ({e.__class__.__name__})") from None
+    if w * h > budget:
+        raise UserError(f"{path} is {w}x{h} = {w * h / 1e6:.0f} MP, above the {budget / 1e6:g} MP limit; "
+                        f"use --max-pixels {w * h} to dream it anyway")
+    return w, h
+
+
+def read_image(path: str | Path, max_pixels: int | None = None) -> Picture:
+    """RGB uint8 with EXIF orientation applied; greyscale becomes RGB; alpha kept aside."""
+    read_header(path, max_pixels)
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)
             im.load()
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise UserError(f"{path} is not a readable image ({e.__class__.__name__})") from None
     alpha = None
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
@@ -108,16 +125,16 @@ def measure_gain(dreamer: Dreamer, before_rgb: np.ndarray, after_rgb: np.ndarray
 
 
 def dream_image_file(src: str, dst: str, dreamer: Dreamer, settings: DreamSettings, max_size: int | None,
-                     progress=None, strength: float = 1.0) -> dict:
+                     progress=None, strength: float = 1.0, max_pixels: int | None = None) -> dict:
     """The `mmdream image` command's work; returns the measured figures for the report."""
-    pic = read_image(src)
+    pic = read_image(src, max_pixels)
     t0 = time.perf_counter()
     size = working_size(pic.rgb.shape[:2], max_size)
     on_step = progress.update if progress is not None else None
     out_rgb, _ = dream_rgb(pic.rgb, dreamer, settings, max_size, on_step=on_step, strength=strength)
     seconds = time.perf_counter() - t0
     write_image(dst, Picture(out_rgb, pic.alpha))
-    saved = read_image(dst).rgb  # measure what was written, JPEG losses included
+    saved = read_image(dst, max_pixels).rgb  # measure what was written, JPEG losses included
     return {
         "input": str(src), "output": str(dst), "input_size": [int(v) for v in pic.rgb.shape[:2]],
         "output_size": [int(v) for v in saved.shape[:2]], "working_size": list(size),

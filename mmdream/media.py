@@ -69,6 +69,10 @@ def probe(path: str) -> MediaInfo:
                 fps = float(m[1])
             elif m := re.search(r"([\d.]+) tbr", line):
                 fps = float(m[1])
+    # A phone's display matrix: ffmpeg turns the frames when it decodes them, so the picture plays turned too
+    if size is not None and (m := re.search(r"(?i)display ?matrix: rotation of (-?[\d.]+) degrees", err)):
+        if round(abs(float(m[1]))) % 180 == 90:
+            size = (size[1], size[0])
     return MediaInfo(str(path), duration, rate, channels, size, fps)
 
 
@@ -82,7 +86,10 @@ def read_audio_blocks(path: str, info: MediaInfo, block: int, end: float | None 
     frame_bytes = 4 * info.audio_channels
     for raw in _ffmpeg_output(cmd, block * frame_bytes, f"the audio of {path}"):
         usable = len(raw) - len(raw) % frame_bytes
-        yield np.frombuffer(raw[:usable], np.float32).reshape(-1, info.audio_channels)
+        samples = np.frombuffer(raw[:usable], np.float32).reshape(-1, info.audio_channels)
+        if not np.isfinite(samples).all():
+            raise UserError(f"{path} holds non-finite samples (NaN or Inf); mmdream dreams only finite sound")
+        yield samples
 
 
 def _ffmpeg_output(cmd: list[str], chunk: int, what: str) -> Iterator[bytes]:

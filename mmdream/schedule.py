@@ -24,11 +24,13 @@ same for picture and sound. Per-kind tables (`[keyframe.image]`, `[keyframe.audi
 from __future__ import annotations
 
 import bisect
+import math
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mmdream.checks import RANGES, check_number
 from mmdream.errors import UserError
 
 if TYPE_CHECKING:
@@ -68,6 +70,8 @@ class Moment:
 
 def parse_time(value: Any) -> float:
     """Seconds from a number or "m:ss(.s)" / "h:mm:ss"."""
+    if isinstance(value, bool):
+        raise UserError(f"bad keyframe time {value!r}; use seconds or m:ss")
     if isinstance(value, (int, float)):
         return float(value)
     try:
@@ -108,7 +112,11 @@ class Schedule:
         frames = data.get("keyframe")
         if not isinstance(frames, list) or not frames:
             raise UserError(f"{path} has no [[keyframe]] tables")
-        return cls([_keyframe(k, path) for k in frames])
+        keyframes = [_keyframe(k, path) for k in frames]
+        for a, b in zip(keyframes, keyframes[1:]):
+            if b.time <= a.time:
+                raise UserError(f"{path}: keyframe times must increase ({b.time:g} s comes after {a.time:g} s)")
+        return cls(keyframes)
 
     def min_gap(self) -> float | None:
         gaps = [b - a for a, b in zip(self.times, self.times[1:]) if b > a]
@@ -186,9 +194,17 @@ def _keyframe(raw: dict, path: str | Path) -> Keyframe:
         for key, typ in NUMBERS.items():
             if key in d:
                 try:
+                    if isinstance(d[key], bool):
+                        raise TypeError
                     d[key] = typ(d[key])
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     raise UserError(f"{path}: {key} must be a number, not {d[key]!r}") from None
-                if d[key] < 0 or (key == "octaves" and d[key] < 1):
-                    raise UserError(f"{path}: {key} = {d[key]} is out of range")
-    return Keyframe(parse_time(raw["time"]), values, per_kind)
+                lo, hi, lo_open = RANGES[key]
+                try:
+                    check_number(key, d[key], lo, hi, lo_open)
+                except UserError as e:
+                    raise UserError(f"{path}: {str(e).removeprefix('--').replace('-', '_', 1)}") from None
+    time = parse_time(raw["time"])
+    if not math.isfinite(time) or time < 0:
+        raise UserError(f"{path}: keyframe time {raw['time']!r} must be a finite time from 0 on")
+    return Keyframe(time, values, per_kind)

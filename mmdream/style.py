@@ -244,7 +244,7 @@ class AudioStyle:
 
 
 def style_image_file(src: str, style_path: str, dst: str, styler: ImageStyle, max_size: int | None,
-                     progress=None) -> dict:
+                     progress=None, max_pixels: int | None = None) -> dict:
     """`mmdream style image`: stylise at the working size, write, and measure the losses."""
     import time
 
@@ -258,7 +258,7 @@ def style_image_file(src: str, style_path: str, dst: str, styler: ImageStyle, ma
         write_image,
     )
 
-    pic, style_pic = read_image(src), read_image(style_path)
+    pic, style_pic = read_image(src, max_pixels), read_image(style_path, max_pixels)
     size = working_size(pic.rgb.shape[:2], max_size)
     content = to_dream_space(resize(pic.rgb, size))
     style = to_dream_space(resize(style_pic.rgb, working_size(style_pic.rgb.shape[:2], max(size))))
@@ -322,7 +322,6 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
     """`mmdream style audio`: stream the content in chunks, stylise, cross-fade, then the audio dreamer's
     ear-safety finish (DC blocking, loudness match, true-peak limiter)."""
     import os
-    import tempfile
     import time
     from pathlib import Path
 
@@ -337,6 +336,7 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
         open_source,
         overlapping_chunks,
     )
+    from mmdream.io_utils import temporary_folder
     from mmdream.loudness import LoudnessMeter
 
     if Path(dst).suffix.lower() not in WRITE_SUFFIXES:
@@ -355,7 +355,7 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
             in_meter.add(chunk if last else chunk[:size])
             yield style_block(chunk, styler, style_g, losses, on_step), last
 
-    with tempfile.TemporaryDirectory(prefix="mmdream-style-", dir=os.environ.get("MMDREAM_TMP")) as work:
+    with temporary_folder(dst) as work:
         raw = os.path.join(work, "raw.wav")
         frames, raw_lufs = _write_raw(crossfade_stream(styled(), overlap), raw, sr, ch)
         if frames == 0:

@@ -356,6 +356,11 @@ def train(kind: str, data: str | Path, base: str, out: str | Path, settings: Tra
     out = Path(out)
     if out.suffix != ".keras":
         raise UserError(f"{out}: a trained model is saved as NAME.keras")
+    from mmdream.nets.image_nets import MIN_SIZE
+
+    if kind == "image" and settings.size < MIN_SIZE.get(base, 1):
+        raise UserError(f"--size {settings.size} is below the {MIN_SIZE[base]} px {base} takes; use --size "
+                        f"{MIN_SIZE[base]} or more")
     keras.utils.set_random_seed(settings.seed)
     suffixes = IMAGE_SUFFIXES if kind == "image" else AUDIO_SUFFIXES
     classes = scan_classes(data, suffixes)

@@ -28,11 +28,12 @@ import cv2
 import numpy as np
 import soundfile as sf
 
+from mmdream.checks import film_lock
 from mmdream.engine import DreamSettings
 from mmdream.errors import UserError
 from mmdream.flow import FlowEstimator, Motion, flicker, warp
 from mmdream.image import from_dream_space, to_dream_space
-from mmdream.io_utils import atomic_output
+from mmdream.io_utils import atomic_output, describe_os_error, disk_full, exclusive, write_failure
 from mmdream.media import MediaInfo, even_size, ffmpeg_exe, probe, read_audio_blocks, read_video_frames
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
@@ -124,7 +125,8 @@ class WorkFolder:
 
     def save(self, i: int, rgb: np.ndarray, row: dict) -> None:
         with atomic_output(self.frame_path(i)) as tmp:
-            cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+                raise write_failure(tmp)
         with self.stats_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
         self._encode(rgb)
@@ -463,7 +465,25 @@ def check_film_input(src: str, dst: str, opts: FilmOptions) -> MediaInfo:
 def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: FilmOptions,
                fingerprint: dict, progress_bar: Callable | None = None) -> dict:
     """`mmdream video` and `mmdream style video`: every frame through `frame_fn`, the soundtrack made beside
-    them, remuxed; returns the report's figures."""
+    them, remuxed; returns the report's figures. One render at a time per output: the work folder is locked."""
+    out = Path(dst)
+    lock, busy = film_lock(out)
+    with exclusive(lock, busy):
+        try:
+            return _dream_film(src, dst, frame_fn, sound, opts, fingerprint, progress_bar)
+        except (OSError, RuntimeError) as e:
+            work = out.with_name(f".{out.stem}.mmdream-work")
+            if disk_full(work) and work.exists():  # it holds the disk: free it, and say so
+                shutil.rmtree(work, ignore_errors=True)
+                reason = describe_os_error(e, work) or f"no space left on the disk of {work}"
+                raise UserError(f"{reason}; removed the work folder to free the disk") from None
+            raise
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: FilmOptions,
+                fingerprint: dict, progress_bar: Callable | None = None) -> dict:
     info = check_film_input(src, dst, opts)
     if info.duration and (opts.end is None or opts.end > info.duration):
         opts = replace(opts, end=info.duration)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/keras_cache.py, for the fixtures below
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,3 +36,23 @@ def lite0():
 @pytest.fixture(autouse=True)
 def _isolated_models_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MMDREAM_MODELS", str(tmp_path_factory.getbasetemp() / "models"))
+
+
+@pytest.fixture(scope="session")
+def keras_cache(tmp_path_factory):
+    """One temporary Keras cache for the session; nets get their random stand-in weights when first asked."""
+    from keras_cache import KerasCache
+
+    return KerasCache(tmp_path_factory.mktemp("keras_home"))
+
+
+@pytest.fixture
+def imagenet(keras_cache, monkeypatch):
+    """This process sees the stand-in cache with Keras' md5 check patched (and nothing else); `imagenet.env()`
+    gives the same to subprocesses."""
+    import keras.src.utils.file_utils as file_utils
+    from keras_cache import accept_any_md5
+
+    monkeypatch.setenv("KERAS_HOME", str(keras_cache.home))
+    monkeypatch.setattr(file_utils, "validate_file", accept_any_md5)
+    return keras_cache

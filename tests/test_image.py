@@ -46,18 +46,6 @@ def test_default_dream_doubles_objective_on_real_photos(media, tmp_path, name):
         assert a.size == b.size
 
 
-@pytest.mark.parametrize("net", ["inception_v3", "vgg16"])
-def test_keras_application_nets_dream_when_weights_are_cached(media, tmp_path, net):
-    from mmdream.nets.image_nets import keras_weights_cached
-
-    if not keras_weights_cached(net):
-        pytest.skip(f"{net} ImageNet weights are not in Keras' cache (the model store is unreachable here)")
-    rep = tmp_path / "r.json"
-    assert _run("image", media / "images" / "sky1024px.jpg", "-o", tmp_path / "o.jpg", "--net", net,
-                "--max-size", 384, "--report", rep) == 0
-    assert _gain_from_report(rep)["objective_gain"] >= 2.0
-
-
 def _tiny_dream(src: Path, dst: Path, *extra) -> int:
     return _run("image", src, "-o", dst, "--octaves", 1, "--steps", 2, *extra)
 

@@ -68,29 +68,22 @@ def test_registry_lists_every_net_with_layers():
 
 
 def test_uncached_keras_weights_error_names_the_offline_net(tmp_path, monkeypatch):
+    """An empty Keras cache and no network: one line that names the offline net and `models install`."""
+    import keras
+
     from mmdream.nets import image_nets, load_net
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    if image_nets.keras_weights_cached("vgg16"):
-        pytest.skip("vgg16 weights are cached here")
-    import keras
+    assert image_nets.weights_status("vgg16") == image_nets.ABSENT
 
-    def offline(*a, **k):
-        raise Exception("URL fetch failure: no network")
+    def offline(fname, origin, **kw):
+        raise Exception(f"URL fetch failure on {origin}: no network")
 
-    monkeypatch.setattr(keras.applications, "VGG16", _failing_ctor(keras.applications.VGG16, offline))
+    monkeypatch.setattr(keras.utils, "get_file", offline)
     with pytest.raises(UserError) as e:
         load_net("vgg16")
     assert "--net efficientnet_lite0" in str(e.value) and "\n" not in str(e.value)
-
-
-def _failing_ctor(ctor, fail):
-    def wrapped(*a, weights=None, **k):
-        if weights == "imagenet":
-            fail()
-        return ctor(*a, weights=weights, **k)
-
-    return wrapped
+    assert "mmdream models install vgg16" in str(e.value)
 
 
 def test_layer_depth_maps_across_nets():

@@ -1,7 +1,7 @@
 """The network registry: every dreamable net, image or audio, behind one `load_net` call.
 
-A `Net` takes input in its *dream space* (images: RGB in [-1, 1]; audio: see mmdream.nets.audio) and outputs
-logits; `layers` lists its dreamable layer names from shallow to deep, so a depth in [0, 1] can name a layer.
+A `Net` takes input in its *dream space* (images: RGB in [-1, 1]; audio: natural-log STFT magnitudes, see
+mmdream.nets.musicnn) and outputs logits; `layers` lists its dreamable layer names from shallow to deep, so a depth in [0, 1] can name a layer.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class Net:
     default_layers: dict[str, float]
     value_range: tuple[float, float] | None = (-1.0, 1.0)
     extras: dict = field(default_factory=dict)
+    min_size: int = 1  # the smallest side (pixels, frames) the net takes end to end
 
     def layer_at_depth(self, depth: float) -> str:
         """The dreamable layer at relative depth `depth` in [0, 1] (0 = shallowest)."""
@@ -70,6 +71,7 @@ class NetSpec:
     offline: Callable[[], bool]
     description: str
     classes: Callable[[], list[str]] | None = None
+    status: Callable[[], str] | None = None  # where its weights stand, in words (see `mmdream models`)
 
 
 _REGISTRY: dict[str, NetSpec] = {}
@@ -121,18 +123,41 @@ def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8) -> float:
     return max(run() for _ in range(repeats))
 
 
+def gpu_bf16_capable() -> bool | None:
+    """None without a GPU; else whether every visible GPU computes bf16 natively (compute capability >= 8.0,
+    Ampere on). GPU memory is taken as needed, so two processes can share a card."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    for gpu in gpus:
+        with contextlib.suppress(RuntimeError):  # already initialised: the setting is fixed for this process
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return all(_compute_capability(gpu) >= (8, 0) for gpu in gpus)
+
+
+def _compute_capability(gpu) -> tuple[int, int]:
+    import tensorflow as tf
+
+    return tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0))
+
+
 def auto_precision() -> str:
-    """bf16 on a GPU; on a CPU with AVX-512 BF16 or AMX, bf16 only if a bf16 matmul measures faster than fp32
-    (checked once per CPU and TensorFlow version, cached): without AMX some CPUs run bf16 slower than fp32."""
+    """bf16 on a GPU that computes it natively; on a CPU with AVX-512 BF16 or AMX, bf16 only if a bf16 matmul
+    measures faster than fp32 (checked once per CPU and TensorFlow version, cached): without AMX some CPUs run
+    bf16 slower than fp32."""
     import json
     import platform
 
     import tensorflow as tf
 
+    from mmdream.io_utils import atomic_output
     from mmdream.nets.cache import cache_dir
 
-    if tf.config.list_physical_devices("GPU"):
-        return "bf16"
+    gpu = gpu_bf16_capable()
+    if gpu is not None:
+        return "bf16" if gpu else "fp32"
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -143,12 +168,16 @@ def auto_precision() -> str:
                  platform.processor())
     key = f"{model} | amx={'amx_bf16' in cpuinfo} | tf {tf.__version__}"
     path = cache_dir() / "precision.json"
-    known = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
     if key not in known:
         fp32, bf16 = matmul_gflops("fp32"), matmul_gflops("bf16")
         known[key] = {"fp32_gflops": round(fp32, 1), "bf16_gflops": round(bf16, 1),
                       "choice": "bf16" if bf16 > 1.1 * fp32 else "fp32"}
-        path.write_text(json.dumps(known, indent=1))
+        with atomic_output(path) as tmp:  # many processes may start at once: readers never see half a file
+            tmp.write_text(json.dumps(known, indent=1))
     return known[key]["choice"]
 
 

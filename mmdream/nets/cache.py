@@ -28,3 +28,15 @@ def file_digests(path: str | os.PathLike, algorithms: tuple[str, ...], chunk: in
 
 def sha256_file(path: str | os.PathLike) -> str:
     return file_digests(path, ("sha256",))["sha256"]
+
+
+def save_npz_atomic(target: Path, arrays: dict) -> Path:
+    """Write converted weights under a name unique to this process, then rename: when many processes convert at
+    once, each rename is whole and whoever finishes first wins."""
+    import numpy as np
+
+    from mmdream.io_utils import atomic_output
+
+    with atomic_output(target) as tmp:
+        np.savez(tmp, **arrays)
+    return target

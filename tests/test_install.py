@@ -1,0 +1,77 @@
+"""Installed as a user installs it: what the package imports is what it declares, the musicnn nets say how to add
+them, and many first runs at once share one converted-weight cache safely."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _imported_modules() -> set[str]:
+    """Top-level modules the package imports anywhere (lazy imports inside functions included)."""
+    found = set()
+    for path in (ROOT / "mmdream").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - {"mmdream"}
+
+
+def test_every_import_is_declared_and_every_dependency_is_used():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_normal(re.split(r"[<>=!;\[ ]", d)[0]) for d in project["dependencies"]}
+    providers = importlib.metadata.packages_distributions()
+    used = set()
+    for module in _imported_modules() - {"musicnn"}:  # musicnn: added by `mmdream models setup` (see below)
+        dists = {_normal(d) for d in providers.get(module, [module])}
+        if module == "tensorflow":  # tensorflow-cpu on x86-64, tensorflow elsewhere: either provides it
+            dists = {"tensorflow-cpu", "tensorflow"}
+        assert dists & declared, f"mmdream imports {module} but pyproject declares none of {dists}"
+        used |= dists & declared
+    assert declared - used == set(), f"declared but never imported: {declared - used}"
+
+
+def test_without_musicnn_the_audio_nets_name_the_setup_command(tmp_path):
+    code = ("import sys; sys.modules['musicnn'] = None; from mmdream.cli import main; "
+            f"sys.argv = ['mmdream', 'audio', 'noise', '--duration', '2', '-o', {str(tmp_path / 'n.wav')!r}]; "
+            "sys.exit(main())")
+    env = {**os.environ, "MMDREAM_CACHE": str(tmp_path / "cache")}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    errors = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert p.returncode == 2 and errors == [
+        "mmdream: error: the musicnn nets need the checkpoints of the musicnn 0.1.0 package: run `mmdream models "
+        "setup`"], p.stderr
+    assert not (tmp_path / "n.wav").exists()
+
+
+def test_four_first_runs_at_once_share_an_empty_cache(tmp_path):
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(photo)
+    env = {**os.environ, "MMDREAM_CACHE": str(tmp_path / "cache")}
+    runs = [subprocess.Popen([sys.executable, "-m", "mmdream", "image", str(photo), "-o", str(tmp_path / f"{i}.png"),
+                              "--octaves", "1", "--steps", "1"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for i in range(4)]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in runs]
+    assert [rc for rc, _ in results] == [0, 0, 0, 0], [err[-500:] for _, err in results]
+    cache = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert [n for n in cache if n.endswith(".npz")] == ["efficientnet_lite0-579344248a93.npz"]
+    assert not [n for n in cache if "partial" in n]  # every process's temporary name was renamed or removed
+    for i in range(4):
+        assert Image.open(tmp_path / f"{i}.png").size == (64, 48)
