@@ -96,12 +96,12 @@ def dreamable_mask(sr: int) -> np.ndarray:
     return (freqs > 0) & (freqs <= SR / 2)
 
 
-TAPER_FROM_HZ = 6500.0  # the change fades out from here to the top of what the nets hear (8 kHz)
+TAPER_FROM_HZ = 6000.0  # the change fades out from here to the top of what the nets hear (8 kHz)
 
 
 @functools.cache
 def change_taper(sr: int) -> np.ndarray:
-    """Weights (1, 1, bins, 1) for the dreamed change in log-magnitude: 1 up to 6.5 kHz, a raised-cosine fade to 0 at
+    """Weights (1, 1, bins, 1) for the dreamed change in log-magnitude: 1 up to 6 kHz, a raised-cosine fade to 0 at
     8 kHz, 0 above and at DC. A hard stop at 8 kHz left a notch under a shelf (the change fell 15-20 dB just below
     8 kHz and nothing above): the fade joins the dream to the untouched band smoothly."""
     n_fft, _ = stft_params(sr)

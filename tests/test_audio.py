@@ -71,16 +71,35 @@ def _measure(path: str, end: float | None = None) -> tuple[np.ndarray, int, floa
     return x, sr, m.integrated(), true_peak_db(x)
 
 
+def band_change_db(x: np.ndarray, y: np.ndarray, sr: int, lo: float, hi: float) -> float:
+    """How much the power of the band lo..hi Hz changed from x to y (dB, power summed over the whole sound)."""
+    import librosa
+
+    spectra = [np.abs(librosa.stft(np.ascontiguousarray(v.mean(axis=1)), n_fft=2048)) ** 2 for v in (x, y)]
+    n = min(s.shape[1] for s in spectra)
+    band = (librosa.fft_frequencies(sr=sr, n_fft=2048) >= lo) & (librosa.fft_frequencies(sr=sr, n_fft=2048) < hi)
+    before, after = (s[band, :n].sum() + 1e-20 for s in spectra)
+    return float(10 * np.log10(after / before))
+
+
+def _seam_db(x: np.ndarray, y: np.ndarray, sr: int) -> float | None:
+    """|change 7.5-8 kHz - change 8-8.5 kHz|: the dream must join the band above what the nets hear smoothly.
+    None where the sound has no band above 8 kHz (rates under 17 kHz)."""
+    if sr < 17_000:
+        return None
+    return abs(band_change_db(x, y, sr, 7500, 8000) - band_change_db(x, y, sr, 8000, 8500))
+
+
 def _dream_every_sound(media, tmp_path, seconds: float | None = 8) -> dict[str, float]:
-    """Dream every real sound (its first `seconds`, or all of it) at default settings; check the output is safe;
-    return objective gains."""
+    """Dream every real sound (its first `seconds`, or all of it) at default settings; check the output is safe
+    and joins the band above 8 kHz without a seam (<= 3 dB); return objective gains."""
     from mmdream.audio import score_audio
     from mmdream.engine import Dreamer, Objective
     from mmdream.nets import load_net
 
     sounds = sorted((media / "audio").glob("*/*"))
     assert len(sounds) >= 17
-    gains = {}
+    gains, seams = {}, {}
     for src in sounds:
         out = tmp_path / f"{src.stem}.wav"
         assert main(["audio", str(src), "-o", str(out), *(["--duration", str(seconds)] if seconds else [])]) == 0
@@ -91,10 +110,14 @@ def _dream_every_sound(media, tmp_path, seconds: float | None = 8) -> dict[str, 
         assert np.isfinite(y).all() and peak <= -1.0 + 0.05, (src.name, peak)
         assert abs(float(y.mean())) < 1e-3
         assert abs(lufs_out - lufs_in) <= 1.0, (src.name, lufs_in, lufs_out)
+        seam = _seam_db(x, y, sr)
+        assert seam is None or seam <= 3.0, (src.name, seam)
+        seams[src.name] = seam
         net = load_net("MTT_vgg", sr=sr)
         d = Dreamer(net, Objective(net.default_layers))
         gains[src.name] = score_audio(d, y, sr) / score_audio(d, x, sr)
     print("audio objective gains:", {k: round(v, 2) for k, v in gains.items()})
+    print("seams at 8 kHz (dB):", {k: v if v is None else round(v, 2) for k, v in seams.items()})
     return gains
 
 
