@@ -425,3 +425,25 @@ def test_numeric_options_are_checked_without_a_net(flag, value):
             assert "x.jpg" in str(e)  # only the missing input may stop a value that is in range
         return
     raise AssertionError("x.jpg does not exist: validate must refuse")
+
+
+def test_a_dream_that_diverges_stops_before_writing(files, tmp_path, monkeypatch, capsys):
+    """If the ascent ever produced NaN or Inf, the command stops with one line and writes nothing."""
+    import mmdream.audio as audio
+
+    monkeypatch.setattr(audio, "resynthesise", lambda spec, *a, **k: np.full((spec.length, 1), np.nan, np.float32))
+    capsys.readouterr()
+    assert main(["audio", str(files / SND), "-o", str(tmp_path / "o.wav"), "--steps", "1"]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert err == ["mmdream: error: the dreamed sound became non-finite (NaN or Inf); lower --step-size or "
+                   "--strength"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_step_is_bounded_whatever_the_library_caller_asks(lite0):
+    from mmdream.engine import MAX_STEP, Dreamer, DreamSettings, Objective
+
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (1, 40, 48, 3)).astype(np.float32)
+    d = Dreamer(lite0, Objective(lite0.default_layers))
+    out = d.dream(x, DreamSettings(octaves=1, steps=1, step_size=1e6, jitter=0, grad_clip=1.0))
+    assert np.isfinite(out).all() and np.abs(out - x).max() <= MAX_STEP + 1e-5

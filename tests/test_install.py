@@ -75,3 +75,29 @@ def test_four_first_runs_at_once_share_an_empty_cache(tmp_path):
     assert not [n for n in cache if "partial" in n]  # every process's temporary name was renamed or removed
     for i in range(4):
         assert Image.open(tmp_path / f"{i}.png").size == (64, 48)
+
+
+def test_auto_precision_on_a_gpu_takes_bf16_only_from_compute_capability_8(monkeypatch):
+    """No GPU is lent here: the decision is checked with TensorFlow's device queries answering as a GPU would."""
+    import tensorflow as tf
+
+    from mmdream import nets
+
+    grown = []
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["gpu0"] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "set_memory_growth", lambda gpu, on: grown.append((gpu, on)))
+    for capability, choice in [((7, 5), "fp32"), ((8, 0), "bf16"), ((9, 0), "bf16")]:
+        monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                            lambda gpu, c=capability: {"compute_capability": c})
+        assert nets.auto_precision() == choice, capability
+    assert grown and all(on for _, on in grown)  # memory grows on demand: two processes can share the card
+
+
+def test_models_setup_converts_every_offline_net(capsys):
+    from mmdream.cli import main
+
+    assert main(["models", "setup"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [ln.split(" weights: ")[0] for ln in lines]
+    assert names == ["efficientnet_lite0", "MTT_vgg", "MSD_vgg", "MTT_musicnn", "MSD_musicnn"]
+    assert all(Path(ln.split(" weights: ")[1]).stat().st_size > 100_000 for ln in lines)
