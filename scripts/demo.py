@@ -15,6 +15,7 @@ OUT = ROOT / "demo-output"
 sys.path.insert(0, str(ROOT))
 
 from mmdream.cli import main as mmdream  # noqa: E402
+from mmdream.cli import quiet_native_logs  # noqa: E402
 
 
 def procedural_picture(path: Path, h: int = 360, w: int = 540, seed: int = 1) -> None:
@@ -48,6 +49,7 @@ def run(*argv: str) -> None:
 
 
 def main() -> int:
+    quiet_native_logs(verbose="-v" in sys.argv)  # the demo's steps are CLI commands: as quiet as the command
     OUT.mkdir(exist_ok=True)
     outputs = []
     src = OUT / "procedural.png"

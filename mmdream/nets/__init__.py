@@ -147,13 +147,11 @@ def auto_precision() -> str:
     """bf16 on a GPU that computes it natively; on a CPU with AVX-512 BF16 or AMX, bf16 only if a bf16 matmul
     measures faster than fp32 (checked once per CPU and TensorFlow version, cached): without AMX some CPUs run
     bf16 slower than fp32."""
-    import json
     import platform
 
     import tensorflow as tf
 
-    from mmdream.io_utils import atomic_output
-    from mmdream.nets.cache import cache_dir
+    from mmdream.nets.cache import remembered
 
     gpu = gpu_bf16_capable()
     if gpu is not None:
@@ -167,18 +165,13 @@ def auto_precision() -> str:
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
                  platform.processor())
     key = f"{model} | amx={'amx_bf16' in cpuinfo} | tf {tf.__version__}"
-    path = cache_dir() / "precision.json"
-    try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key not in known:
+
+    def measure() -> dict:
         fp32, bf16 = matmul_gflops("fp32"), matmul_gflops("bf16")
-        known[key] = {"fp32_gflops": round(fp32, 1), "bf16_gflops": round(bf16, 1),
-                      "choice": "bf16" if bf16 > 1.1 * fp32 else "fp32"}
-        with atomic_output(path) as tmp:  # many processes may start at once: readers never see half a file
-            tmp.write_text(json.dumps(known, indent=1))
-    return known[key]["choice"]
+        return {"fp32_gflops": round(fp32, 1), "bf16_gflops": round(bf16, 1),
+                "choice": "bf16" if bf16 > 1.1 * fp32 else "fp32"}
+
+    return remembered("precision.json", key, measure)["choice"]
 
 
 def load_net(name: str, weights: str = "imagenet", precision: str = "fp32", sr: int | None = None) -> Net:

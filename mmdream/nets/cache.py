@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def cache_dir() -> Path:
@@ -40,3 +42,23 @@ def save_npz_atomic(target: Path, arrays: dict) -> Path:
     with atomic_output(target) as tmp:
         np.savez(tmp, **arrays)
     return target
+
+
+def remembered(filename: str, key: str, compute: Callable[[], Any], keep: Callable[[str], bool] | None = None) -> Any:
+    """`compute()` once per `key`, remembered in a JSON file of the cache (written atomically: many processes may
+    start at once). `keep` prunes stale keys when a new one is added."""
+    import json
+
+    from mmdream.io_utils import atomic_output
+
+    path = cache_dir() / filename
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known = {k: v for k, v in known.items() if keep is None or keep(k)}
+        known[key] = compute()
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(known, indent=1))
+    return known[key]

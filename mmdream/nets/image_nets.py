@@ -68,26 +68,14 @@ def weights_status(name: str) -> str:
 
 def md5_matches(path: Path, md5: str) -> bool:
     """Keras' own md5 check, remembered per (path, size, mtime) so listing nets does not re-read 500 MB files."""
-    import json
-
     from keras.src.utils.file_utils import validate_file
 
-    from mmdream.io_utils import atomic_output
-    from mmdream.nets.cache import cache_dir
+    from mmdream.nets.cache import remembered
 
     st = path.stat()
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{md5}"
-    known_path = cache_dir() / "verified.json"
-    try:
-        known = json.loads(known_path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key not in known:
-        known = {k: v for k, v in known.items() if Path(k.split("|")[0]).exists()}
-        known[key] = bool(validate_file(str(path), md5, "md5"))
-        with atomic_output(known_path) as tmp:
-            tmp.write_text(json.dumps(known, indent=1))
-    return known[key]
+    return remembered("verified.json", f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{md5}",
+                      lambda: bool(validate_file(str(path), md5, "md5")),
+                      keep=lambda key: Path(key.split("|")[0]).exists())
 
 
 def install_weights(name: str, source: str | Path) -> Path:
