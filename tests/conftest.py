@@ -56,3 +56,26 @@ def imagenet(keras_cache, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(keras_cache.home))
     monkeypatch.setattr(file_utils, "validate_file", accept_any_md5)
     return keras_cache
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """`tmpfs(name, "size=256k", "ro")`: a small tmpfs mounted under tmp_path (a full or read-only disk), unmounted
+    afterwards. Mounting needs root, as CI has; elsewhere the test skips, saying why."""
+    import subprocess
+
+    mounted = []
+
+    def mount(name: str, *options: str) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(path)],
+                              capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root, as CI has): {done.stderr.decode().strip()}")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in mounted:
+        subprocess.run(["umount", str(path)], check=False)

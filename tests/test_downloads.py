@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import subprocess
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -177,21 +176,10 @@ def test_404_and_a_wrong_checksum_are_one_line_and_leave_nothing(server, tmp_pat
     assert sorted(p.name for p in root.iterdir()) == []
 
 
-def _tmpfs(path: Path, size: str) -> Path:
-    path.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root, as CI has): {done.stderr.decode().strip()}")
-    return path
-
-
-def test_full_disk_while_unpacking_names_the_disk(server, tmp_path, monkeypatch, capsys):
+def test_full_disk_while_unpacking_names_the_disk(server, tmp_path, monkeypatch, capsys, tmpfs):
     data = server.files["clips.zip"] = _archive(pad=400_000)  # ~2 MB unpacked, a few kB packed
     monkeypatch.setenv("MMDREAM_DATASETS", _recipe(tmp_path, f"{server.url}/ok/clips.zip", data))
-    disk = _tmpfs(tmp_path / "disk", "1m")
-    try:
-        rc, err = _prepare(disk, capsys)
-        assert rc == 2 and err == [f"mmdream: error: could not unpack clips.zip: no space left on {disk}"], err
-        assert not (disk / "sorted").exists() and not (disk / ".clips.zip.unpacked").exists()
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
+    disk = tmpfs("disk", "size=1m")
+    rc, err = _prepare(disk, capsys)
+    assert rc == 2 and err == [f"mmdream: error: could not unpack clips.zip: no space left on {disk}"], err
+    assert not (disk / "sorted").exists() and not (disk / ".clips.zip.unpacked").exists()
