@@ -94,7 +94,6 @@ def validate(args: argparse.Namespace) -> None:
     if getattr(args, "schedule", None):
         from mmdream.schedule import Schedule
 
-        check_input_file(args.schedule)
         Schedule.load(args.schedule)
     {"image": _image, "audio": _audio, "video": _video, "style": _style, "train": _train}.get(command, _none)(args)
 

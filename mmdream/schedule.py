@@ -107,6 +107,8 @@ class Schedule:
             data = tomllib.loads(Path(path).read_text())
         except FileNotFoundError:
             raise UserError(f"{path}: no such schedule file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"{path} is not a readable schedule ({e.__class__.__name__})") from None
         except tomllib.TOMLDecodeError as e:
             raise UserError(f"{path} is not valid TOML ({e})") from None
         frames = data.get("keyframe")

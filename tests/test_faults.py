@@ -191,7 +191,9 @@ ROWS = [
           ("octaves", "octaves must be at least 1"), ("style", "style must be one of"),
           ("notime", "needs a time"), ("text", "bad keyframe time")]],
     ("schedule-missing", ["image", "{in}/photo.jpg", "-o", "{out}/o.jpg", "--schedule", "{in}/none.toml"], 2,
-     "no such file"),
+     "no such schedule file"),
+    ("schedule-folder", ["image", "{in}/photo.jpg", "-o", "{out}/o.jpg", "--schedule", "{in}"], 2,
+     "is not a readable schedule"),
     # -- films that work: one frame, variable frame rate, a phone's rotation, no sound
     ("video-one-frame", ["video", "{in}/one_frame.mp4", "-o", "{out}/o.mp4", "--steps", "2"], 0, None),
     ("video-vfr", ["video", "{in}/vfr.mkv", "-o", "{out}/o.mkv", "--steps", "2", "--fps", "12"], 0, None),
