@@ -19,6 +19,7 @@ import numpy as np
 import soundfile as sf
 from librosa import istft, stft  # librosa loads these lazily on first use (1 s): here it is start-up, not a chunk
 
+from mmdream.checks import AUDIO_SUFFIXES
 from mmdream.engine import Dreamer, DreamSettings
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output, check_finite, temporary_folder
@@ -31,7 +32,6 @@ AUDIO_DEFAULTS = DreamSettings(octaves=1, octave_scale=1.4, steps=6, step_size=0
                                grad_clip=3.0, min_size=MIN_FRAMES, axes=(1,), center_gradient=True)
 CHUNK_SECONDS, OVERLAP_SECONDS = 10.0, 0.5
 PEAK_CEILING_DB = -1.0
-WRITE_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"}
 LOG_FLOOR = 1e-7
 
 
@@ -351,7 +351,7 @@ def dream_audio_file(src: str, dst: str, dreamer: Dreamer, plan: Resolved, *, lo
                      progress=None) -> dict:
     """The `mmdream audio` command's work: stream, dream (following the schedule), cross-fade,
     loudness-match, limit, write."""
-    if Path(dst).suffix.lower() not in WRITE_SUFFIXES:
+    if Path(dst).suffix.lower() not in AUDIO_SUFFIXES:
         raise UserError(f"cannot write {Path(dst).suffix or 'an extensionless file'}; use .wav, .flac, .mp3 or .ogg")
     info, blocks = open_source(src, duration, start)
     sr, ch = info.audio_rate, info.audio_channels

@@ -97,10 +97,7 @@ def _settings(args: argparse.Namespace, base):
     names = {"octaves": "octaves", "octave_scale": "octave_scale", "steps": "steps", "step_size": "step_size",
              "jitter": "jitter", "smooth": "smooth", "tile_size": "tile_size"}
     changes = {field: getattr(args, flag) for flag, field in names.items() if getattr(args, flag, None) is not None}
-    s = replace(base, seed=args.seed, **changes)
-    if s.octaves < 1 or s.steps < 0 or s.octave_scale < 1.0 or s.tile_size < 32:
-        raise UserError("octaves must be >= 1, steps >= 0, octave-scale >= 1 and tile-size >= 32")
-    return s
+    return replace(base, seed=args.seed, **changes)  # ranges: mmdream.checks, before any work
 
 
 def _channels(spec: str | None) -> dict[str, list[int]]:
@@ -299,8 +296,6 @@ def _film_options(args: argparse.Namespace):
                        cut=args.cut, flow=not args.no_flow, react=args.react, audio=audio_mode,
                        griffin_lim=args.griffin_lim, preview=args.preview, keep_work=args.keep_work, fps=args.fps,
                        **{k: v for k, v in given.items() if v is not None})
-    if not 0.0 <= opts.blend <= 1.0:
-        raise UserError("--blend must be between 0 and 1")
     return opts
 
 
@@ -493,8 +488,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                              learning_rate=args.learning_rate, val_fraction=args.val_fraction,
                              patience=args.patience, split=args.split, seed=args.seed, size=args.size,
                              window=args.window)
-    if min(settings.epochs, settings.batch_size, settings.size) < 1 or settings.window <= 0:
-        raise UserError("epochs, batch size and size must be >= 1 and the window > 0 s")
     base = args.base or ("efficientnet_lite0" if args.kind == "image" else "MTT_musicnn")
     card = train(args.kind, args.data, base, out, settings, weights=args.weights,
                  progress=lambda total, desc: progress_bar(total, desc, "epoch"))

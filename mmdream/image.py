@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from mmdream.checks import IMAGE_SUFFIXES
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output, check_input_file
 
 if TYPE_CHECKING:  # the engine pulls in TensorFlow; reading and checking images must not
     from mmdream.engine import Dreamer, DreamSettings
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 MAX_PIXELS = 100_000_000  # a decoded 100 MP photo is 300 MB of RGB; `--max-pixels` raises it
 Image.MAX_IMAGE_PIXELS = None  # read_header refuses by our own budget, before anything is decoded
 

@@ -328,7 +328,6 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
     from mmdream.audio import (
         CHUNK_SECONDS,
         OVERLAP_SECONDS,
-        WRITE_SUFFIXES,
         DCBlocker,
         _write_raw,
         crossfade_stream,
@@ -336,10 +335,11 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
         open_source,
         overlapping_chunks,
     )
+    from mmdream.checks import AUDIO_SUFFIXES
     from mmdream.io_utils import temporary_folder
     from mmdream.loudness import LoudnessMeter
 
-    if Path(dst).suffix.lower() not in WRITE_SUFFIXES:
+    if Path(dst).suffix.lower() not in AUDIO_SUFFIXES:
         raise UserError(f"cannot write {Path(dst).suffix or 'an extensionless file'}; use .wav, .flac, .mp3 or .ogg")
     info, blocks = open_source(src, duration, start)
     sr, ch = info.audio_rate, info.audio_channels

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-from mmdream.checks import film_lock
+from mmdream.checks import VIDEO_SUFFIXES, film_lock
 from mmdream.engine import DreamSettings
 from mmdream.errors import UserError
 from mmdream.flow import FlowEstimator, Motion, flicker, warp
@@ -36,7 +36,6 @@ from mmdream.image import from_dream_space, to_dream_space
 from mmdream.io_utils import atomic_output, describe_os_error, disk_full, exclusive, write_failure
 from mmdream.media import MediaInfo, even_size, ffmpeg_exe, probe, read_audio_blocks, read_video_frames
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
 # A cold frame (the first, and after a cut) gets the classic recipe: 4 octaves x1.4, 10 steps.
 FILM_DEFAULTS = DreamSettings(octaves=4, octave_scale=1.4, steps=10)
 
