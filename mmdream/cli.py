@@ -90,63 +90,16 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", help="write settings and measured figures to this JSON file")
 
 
-def _settings(args: argparse.Namespace, base):
-    """DreamSettings from CLI flags on top of `base` defaults."""
-    from dataclasses import replace
-
-    names = {"octaves": "octaves", "octave_scale": "octave_scale", "steps": "steps", "step_size": "step_size",
-             "jitter": "jitter", "smooth": "smooth", "tile_size": "tile_size"}
-    changes = {field: getattr(args, flag) for flag, field in names.items() if getattr(args, flag, None) is not None}
-    return replace(base, seed=args.seed, **changes)  # ranges: mmdream.checks, before any work
-
-
-def _channels(spec: str | None) -> dict[str, list[int]]:
-    if not spec:
-        return {}
-    name, _, idx = spec.partition(":")
-    try:
-        return {name: [int(i) for i in idx.split(",") if i]}
-    except ValueError:
-        raise UserError(f"bad --channels {spec!r}; use layer:3,7,12") from None
-
-
-def resolve_precision(precision: str) -> str:
-    if precision != "auto":
-        return precision
-    from mmdream.nets import auto_precision
-
-    return auto_precision()
-
-
 def build_plan(args: argparse.Namespace, kind: str, net_name: str, defaults, sr: int | None = None,
                channels: int | None = None, layers: str | None = None):
-    """The net, the schedule bound to it (from --schedule, or a one-keyframe schedule from the flags) and one
-    dreamer built for every layer the schedule uses. Returns (dreamer, plan)."""
-    from mmdream.engine import Dreamer, Objective
-    from mmdream.nets import load_net
-    from mmdream.schedule import Schedule
+    """mmdream.plan.build_plan with this command line's dream options. Returns (dreamer, plan)."""
+    from mmdream.plan import SETTING_NAMES
+    from mmdream.plan import build_plan as plan_for
 
-    layers = args.layers if layers is None else layers
-    schedule = Schedule.load(args.schedule) if args.schedule else Schedule.single(layers, args.strength)
-    net = load_net(net_name, weights=args.weights, precision=resolve_precision(args.precision), sr=sr)
-    if net.kind != kind:
-        raise UserError(f"{net_name} is an {net.kind} net; {kind} needs one of "
-                        f"{', '.join(s.name for s in _specs(kind))}")
-    plan = schedule.resolve(kind, net, _settings(args, defaults), layers)
-    target = net.class_index(args.target) if args.target else None
-    objective = Objective(plan.layer_union(), _channels(args.channels), target)
-    for layer in objective.channels:
-        if layer not in objective.layers:
-            raise UserError(f"--channels names {layer!r}, which is not among the dreamed layers")
-    dreamer = Dreamer(net, objective, channels=channels)
-    dreamer.set_layer_weights(plan.at(0.0).layers)
-    return dreamer, plan
-
-
-def _specs(kind: str):
-    from mmdream.nets import specs
-
-    return [s for s in specs() if s.kind == kind]
+    return plan_for(kind, net_name, defaults, layers=args.layers if layers is None else layers,
+                    schedule=args.schedule, strength=args.strength, target=args.target, channels=args.channels,
+                    seed=args.seed, precision=args.precision, weights=args.weights, sr=sr, input_channels=channels,
+                    **{name: getattr(args, name, None) for name in SETTING_NAMES})
 
 
 def write_report(path: str | None, report: dict) -> None:
@@ -331,6 +284,8 @@ def _image_styler(args: argparse.Namespace, net=None):
     from mmdream.style import ImageStyle, StyleSettings
 
     if net is None:
+        from mmdream.plan import resolve_precision
+
         net = load_net(args.net, weights=args.weights, precision=resolve_precision(args.precision))
     if net.kind != "image":
         raise UserError(f"{net.name} is an audio net; image style transfer needs an image net")

@@ -65,7 +65,7 @@ class FilmOptions:
 
 @dataclass
 class Dreaming:
-    """One dreamer with its schedule (see mmdream.cli.build_plan)."""
+    """One dreamer with its schedule (see mmdream.plan.build_plan)."""
 
     dreamer: object
     plan: object

@@ -1,0 +1,5 @@
+import sys
+
+from mmdream.cli import main
+
+sys.exit(main())

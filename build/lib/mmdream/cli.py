@@ -1,0 +1,706 @@
+"""The `mmdream` command line. Heavy imports happen inside commands so `--help` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from mmdream.errors import UserError
+
+EXAMPLES = """examples:
+  mmdream image photo.jpg -o dream.jpg
+  mmdream image photo.jpg -o dream.jpg --net inception_v3 --layers mixed3:1,mixed5:1.5 --octaves 5
+  mmdream image photo.jpg -o dog.jpg --target "golden retriever" --steps 30
+  mmdream image photo.jpg -o guided.jpg --guide flowers.jpg --report dream.json
+  mmdream audio song.mp3 -o dream.wav --net MTT_vgg --layers conv3 --plot spec.png
+  mmdream audio song.mp3 -o techno.wav --target techno --ouroboros 3
+  mmdream audio noise --duration 5 -o noise_dream.wav
+  mmdream video film.mp4 -o dream.mp4 --max-size 540 --preview sheet.png
+  mmdream video film.mp4 -o dream.mp4 --schedule film.toml --react 0.5   # one schedule for picture and sound
+  mmdream style image photo.jpg --style starry.jpg -o styled.jpg --net efficientnet_lite0
+  mmdream style audio song.wav --style rain.wav -o styled.wav
+  mmdream style video film.mp4 --style starry.jpg -o styled.mp4 --audio-style rain.wav
+  mmdream models                    # every net, where its weights stand, dreamable layers
+  mmdream models efficientnet_lite0 # one net's layers and classes
+  mmdream models install inception_v3 inception_v3_weights_tf_dim_ordering_tf_kernels.h5
+  mmdream models setup              # adds the musicnn nets after a plain `pip install mmdream`
+  mmdream train audio sounds/ --name animals && mmdream audio cat.wav -o dog.wav --net animals --target dog
+  mmdream datasets list             # recipes for Stanford Dogs, ESC-50, FSDKaggle2018, ...
+"""
+
+
+TRAIN_EXAMPLES = """examples:
+  mmdream datasets prepare stanford_dogs --root ~/data/dogs --download
+  mmdream train image ~/data/dogs/sorted --base inception_v3 --name dogs --fine-tune 3
+  mmdream image photo.jpg -o dogdream.jpg --net models/dogs.keras --target beagle
+  mmdream datasets frames film_a.mp4 film_b.mp4 --out frames --fps 2
+  mmdream train image frames --name films --split tail --size 160
+  mmdream train audio ~/sounds/animals --base MTT_musicnn --name animals
+  mmdream audio cat.wav -o cat_as_dog.wav --net animals --target dog
+"""
+
+
+def quiet_native_logs(verbose: bool) -> None:
+    """Unless -v: TensorFlow's and absl's C++ start-up lines (printed on file descriptor 2 whatever
+    TF_CPP_MIN_LOG_LEVEL says) and TensorFlow's Python warnings (retracing) are not shown. Python's own stderr
+    moves to a copy of the real one, so mmdream's error line and progress bars still reach the terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # oneDNN stays on; only the log noise goes
+    if verbose:
+        return
+    import logging
+    import warnings
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"(keras|tensorflow|librosa)(\.|$)")
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):  # no descriptor 2 (embedded), nothing to quiet
+        return
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+def add_dream_options(p: argparse.ArgumentParser) -> None:
+    """Options every dream command shares (image, audio, video)."""
+    g = p.add_argument_group("dream")
+    g.add_argument("--layers", help="layer:weight list, e.g. mixed3:1,mixed5:1.5; a number in [0,1] is a depth")
+    g.add_argument("--octaves", type=int, help="pyramid levels (default 4)")
+    g.add_argument("--octave-scale", type=float, help="size ratio between octaves (default 1.4)")
+    g.add_argument("--steps", type=int, help="gradient steps per octave (default 20)")
+    g.add_argument("--step-size", type=float, help="step size after gradient normalisation")
+    g.add_argument("--jitter", type=int, help="random roll jitter in pixels/frames (default 32)")
+    g.add_argument("--smooth", type=float, help="Gaussian blur sigma applied to the gradient (default 0)")
+    g.add_argument("--tile-size", type=int, help="gradient tile size for large inputs (default 512)")
+    g.add_argument("--channels", help="restrict a layer to channels: layer:3,7,12")
+    g.add_argument("--strength", type=float, default=1.0, help="multiplies the step size (default 1)")
+    g.add_argument("--schedule", help="TOML keyframes of octaves, layers and strength over time (see README)")
+    g.add_argument("--target", help="dream toward a class (name or index) instead of layers")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="bf16 mixed precision; auto (default) takes it on a GPU, and on a CPU with AVX-512 BF16 or "
+                        "AMX where a one-time matmul check finds it faster than fp32")
+    g.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
+    p.add_argument("--report", help="write settings and measured figures to this JSON file")
+
+
+def _settings(args: argparse.Namespace, base):
+    """DreamSettings from CLI flags on top of `base` defaults."""
+    from dataclasses import replace
+
+    names = {"octaves": "octaves", "octave_scale": "octave_scale", "steps": "steps", "step_size": "step_size",
+             "jitter": "jitter", "smooth": "smooth", "tile_size": "tile_size"}
+    changes = {field: getattr(args, flag) for flag, field in names.items() if getattr(args, flag, None) is not None}
+    return replace(base, seed=args.seed, **changes)  # ranges: mmdream.checks, before any work
+
+
+def _channels(spec: str | None) -> dict[str, list[int]]:
+    if not spec:
+        return {}
+    name, _, idx = spec.partition(":")
+    try:
+        return {name: [int(i) for i in idx.split(",") if i]}
+    except ValueError:
+        raise UserError(f"bad --channels {spec!r}; use layer:3,7,12") from None
+
+
+def resolve_precision(precision: str) -> str:
+    if precision != "auto":
+        return precision
+    from mmdream.nets import auto_precision
+
+    return auto_precision()
+
+
+def build_plan(args: argparse.Namespace, kind: str, net_name: str, defaults, sr: int | None = None,
+               channels: int | None = None, layers: str | None = None):
+    """The net, the schedule bound to it (from --schedule, or a one-keyframe schedule from the flags) and one
+    dreamer built for every layer the schedule uses. Returns (dreamer, plan)."""
+    from mmdream.engine import Dreamer, Objective
+    from mmdream.nets import load_net
+    from mmdream.schedule import Schedule
+
+    layers = args.layers if layers is None else layers
+    schedule = Schedule.load(args.schedule) if args.schedule else Schedule.single(layers, args.strength)
+    net = load_net(net_name, weights=args.weights, precision=resolve_precision(args.precision), sr=sr)
+    if net.kind != kind:
+        raise UserError(f"{net_name} is an {net.kind} net; {kind} needs one of "
+                        f"{', '.join(s.name for s in _specs(kind))}")
+    plan = schedule.resolve(kind, net, _settings(args, defaults), layers)
+    target = net.class_index(args.target) if args.target else None
+    objective = Objective(plan.layer_union(), _channels(args.channels), target)
+    for layer in objective.channels:
+        if layer not in objective.layers:
+            raise UserError(f"--channels names {layer!r}, which is not among the dreamed layers")
+    dreamer = Dreamer(net, objective, channels=channels)
+    dreamer.set_layer_weights(plan.at(0.0).layers)
+    return dreamer, plan
+
+
+def _specs(kind: str):
+    from mmdream.nets import specs
+
+    return [s for s in specs() if s.kind == kind]
+
+
+def write_report(path: str | None, report: dict) -> None:
+    if not path:
+        return
+    from mmdream.io_utils import atomic_output
+
+    with atomic_output(Path(path)) as tmp:
+        tmp.write_text(json.dumps(report, indent=2, default=str))
+
+
+def describe_objective(figures: dict, target: str | None) -> str:
+    """'objective 1.2 -> 3.4 (2.8x)', or for a targeted dream 'logit of dog 0.1 -> 5.3 (+5.2)'."""
+    before, after = figures["objective_before"], figures["objective_after"]
+    if target:
+        return f"logit of {target} {before:.3g} -> {after:.3g} ({figures['objective_change']:+.3g})"
+    return f"objective {before:.3g} -> {after:.3g} ({figures['objective_gain']:.2f}x)"
+
+
+def progress_bar(total: int | None, desc: str, unit: str = "step"):
+    """A tqdm bar with an ETA; bytes ("B") count in kB/MB/GB."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=None, dynamic_ncols=True, unit_scale=unit == "B")
+
+
+# ---- commands ---------------------------------------------------------------------------------------------
+def cmd_image(args: argparse.Namespace) -> int:
+    from mmdream.engine import DreamSettings
+    from mmdream.image import dream_image_file, read_image, working_size
+    from mmdream.io_utils import check_not_same
+
+    check_not_same(args.input, args.output)
+    pic = read_image(args.input, args.max_pixels)  # fail on bad input before loading a net
+    dreamer, plan = build_plan(args, "image", args.net, DreamSettings())
+    moment = plan.at(0.0)
+    if args.guide:
+        from mmdream.image import resize, to_dream_space
+
+        guide = read_image(args.guide, args.max_pixels).rgb
+        dreamer.set_guide(to_dream_space(resize(guide, working_size(guide.shape[:2], 384))))
+    size = working_size(pic.rgb.shape[:2], args.max_size)
+    with progress_bar(dreamer.total_steps(size, moment.settings), "dreaming") as bar:
+        figures = dream_image_file(args.input, args.output, dreamer, moment.settings, args.max_size, progress=bar,
+                                   strength=moment.strength, max_pixels=args.max_pixels)
+    print(f"{args.output}: {describe_objective(figures, args.target)} in {figures['seconds']:.1f} s")
+    write_report(args.report, {"command": "image", "net": args.net, "layers": moment.layers, "target": args.target,
+                               "guide": args.guide, "max_size": args.max_size, "schedule": args.schedule,
+                               "strength": moment.strength, "settings": moment.settings.as_dict(), **figures})
+    return 0
+
+
+def cmd_audio(args: argparse.Namespace) -> int:
+    from mmdream.audio import (
+        AUDIO_DEFAULTS,
+        dream_audio_file,
+        load_whole,
+        open_source,
+        plot_spectrograms,
+        score_file,
+        total_audio_steps,
+    )
+    from mmdream.engine import compare
+    from mmdream.io_utils import check_not_same
+
+    if args.input not in ("noise", "sine"):
+        check_not_same(args.input, args.output)
+    duration = args.duration
+    info, _ = open_source(args.input, duration)  # fails on bad input before a net is loaded
+    dreamer, plan = build_plan(args, "audio", args.net, AUDIO_DEFAULTS, sr=info.audio_rate)
+    passes = []
+    src = args.input
+    out = Path(args.output)
+    seconds = duration or info.duration or 1.0
+    for i in range(args.ouroboros):
+        dst = str(out) if i == args.ouroboros - 1 else str(out.with_name(f"{out.stem}.pass{i + 1}{out.suffix}"))
+        with progress_bar(total_audio_steps(plan, dreamer, seconds, info.audio_rate),
+                          f"dreaming pass {i + 1}/{args.ouroboros}") as bar:
+            figures = dream_audio_file(src, dst, dreamer, plan, loudness=args.loudness,
+                                       griffin_lim=args.griffin_lim, duration=duration, progress=bar)
+        dreamer.set_layer_weights(plan.at(0.0).layers)  # the objective is measured with the first keyframe's
+        figures.update(compare(score_file(dreamer, src, duration), score_file(dreamer, dst)))
+        passes.append(figures)
+        if "warning" in figures:
+            print(f"mmdream: warning: {figures['warning']}", file=sys.stderr)
+        print(f"{dst}: {describe_objective(figures, args.target)}, {figures['output_loudness_lufs']:.1f} LUFS, "
+              f"true peak {figures['true_peak_dbfs']:.1f} dBFS")
+        src = dst
+        if i == 0 and args.plot:  # the first 30 s
+            before, sr = load_whole(args.input, end=min(30.0, duration or 30.0))
+            plot_spectrograms(before, load_whole(dst, end=30.0)[0], sr, args.plot)
+    moment = plan.at(0.0)
+    write_report(args.report, {"command": "audio", "net": args.net, "layers": moment.layers, "target": args.target,
+                               "schedule": args.schedule, "strength": moment.strength,
+                               "settings": moment.settings.as_dict(), **passes[-1], "passes": passes})
+    return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from mmdream.audio import AUDIO_DEFAULTS
+    from mmdream.io_utils import check_not_same
+    from mmdream.video import (
+        FILM_DEFAULTS,
+        Dreaming,
+        FrameDreamer,
+        SoundPlan,
+        StylePass,
+        check_film_input,
+        dream_film,
+        film_fps,
+    )
+
+    check_not_same(args.input, args.output)
+    opts = _film_options(args)
+    info = check_film_input(args.input, args.output, opts)  # fail on bad input before loading nets
+    image = Dreaming(*build_plan(args, "image", args.net, FILM_DEFAULTS))
+    sound = SoundPlan(when=args.style_when)
+    if info.has_audio and opts.audio == "dream":
+        depth_only = args.layers is not None and all(_is_depth(p) for p in args.layers.split(","))
+        audio_layers = args.audio_layers or (args.layers if depth_only else "")
+        sound.audio = Dreaming(*build_plan(args, "audio", args.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
+                                           layers=audio_layers))
+        if args.audio_style:
+            sound.styler, sound.style_path = _audio_styler(args), args.audio_style
+    style = None
+    if args.style:
+        style = StylePass(_image_styler(args, image.dreamer.net), _style_image(args.style, opts.max_size),
+                          args.style_when)
+    frame_fn = FrameDreamer(image, opts, film_fps(info, opts), style)
+    figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args, opts),
+                         progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
+    flick = figures["flicker_mean"]
+    print(f"{args.output}: {figures['frames']} frames at {figures['fps']:g} fps, objective gain "
+          f"{figures['objective_gain_mean']:.2f}x (mean), flicker {flick if flick is None else round(flick, 2)}, "
+          f"{figures['frames_per_second']:.2f} frames/s")
+    write_report(args.report, {"command": "video", "net": args.net, "audio_net": args.audio_net if sound.audio else None,
+                               "schedule": args.schedule, **figures})
+    return 0
+
+
+def _film_options(args: argparse.Namespace):
+    from mmdream.video import FilmOptions
+
+    audio_mode = "none" if args.no_audio else "keep" if args.keep_audio else "dream"
+    given = {k: getattr(args, k, None) for k in ("blend", "warm_strength", "warm_octaves")}
+    opts = FilmOptions(max_size=args.max_size, start=args.start, end=args.end, warm_steps=args.warm_steps,
+                       cut=args.cut, flow=not args.no_flow, react=args.react, audio=audio_mode,
+                       griffin_lim=args.griffin_lim, preview=args.preview, keep_work=args.keep_work, fps=args.fps,
+                       **{k: v for k, v in given.items() if v is not None})
+    return opts
+
+
+def _fingerprint(args: argparse.Namespace, opts) -> dict:
+    """What makes two renders the same job (a rerun resumes only if nothing here changed): the input files, the
+    arguments, and the options and dream defaults they resolve to, so a changed default cannot mix old and new
+    frames."""
+    from mmdream.audio import AUDIO_DEFAULTS
+    from mmdream.video import FILM_DEFAULTS
+
+    src = Path(args.input).resolve()
+    extra = {}
+    for key in ("schedule", "style", "audio_style"):
+        path = getattr(args, key, None)
+        if path and Path(path).is_file():
+            extra[key] = (str(Path(path).resolve()), Path(path).stat().st_mtime, Path(path).stat().st_size)
+    unused = ("func", "report", "preview", "keep_work")
+    return {"input": str(src), "size": src.stat().st_size, "mtime": src.stat().st_mtime, **extra,
+            **{k: v for k, v in vars(args).items() if k not in unused},
+            "film": {k: v for k, v in asdict(opts).items() if k not in unused},
+            "defaults": {"image": FILM_DEFAULTS.as_dict(), "audio": AUDIO_DEFAULTS.as_dict()}}
+
+
+def _style_image(path: str, max_size: int | None):
+    from mmdream.image import read_image, resize, to_dream_space, working_size
+
+    rgb = read_image(path).rgb
+    return to_dream_space(resize(rgb, working_size(rgb.shape[:2], max_size)))
+
+
+def _image_styler(args: argparse.Namespace, net=None):
+    from mmdream.nets import load_net
+    from mmdream.style import ImageStyle, StyleSettings
+
+    if net is None:
+        net = load_net(args.net, weights=args.weights, precision=resolve_precision(args.precision))
+    if net.kind != "image":
+        raise UserError(f"{net.name} is an audio net; image style transfer needs an image net")
+    split = lambda v: [x for x in v.split(",") if x] if v else []  # noqa: E731
+    settings = StyleSettings(content_weight=args.content_weight, style_weight=args.style_weight,
+                             tv_weight=args.tv_weight, temporal_weight=args.temporal_weight,
+                             steps=args.style_steps, learning_rate=args.learning_rate, scales=args.scales,
+                             content_layers=split(args.content_layers), style_layers=split(args.style_layers))
+    return ImageStyle(net, settings)
+
+
+def _audio_styler(args: argparse.Namespace):
+    from mmdream.style import AudioStyle, AudioStyleSettings
+
+    return AudioStyle(AudioStyleSettings(filters=args.filters, steps=args.audio_style_steps,
+                                         griffin_lim=args.style_griffin_lim))
+
+
+def cmd_style(args: argparse.Namespace) -> int:
+    from mmdream.io_utils import check_input_file, check_not_same
+
+    check_not_same(args.input, args.output)
+    check_input_file(args.style)
+    if args.kind == "image":
+        from mmdream.image import read_image, working_size
+        from mmdream.style import style_image_file
+
+        pic = read_image(args.input, args.max_pixels)
+        read_image(args.style, args.max_pixels)
+        styler = _image_styler(args)
+        with progress_bar(styler.total_steps(working_size(pic.rgb.shape[:2], args.max_size)), "styling") as bar:
+            figures = style_image_file(args.input, args.style, args.output, styler, args.max_size, progress=bar,
+                                       max_pixels=args.max_pixels)
+        print(f"{args.output}: style loss {figures['style_loss_start']:.3g} -> {figures['style_loss_end']:.3g} "
+              f"({figures['style_loss_drop']:.1f}x lower), content loss {figures['content_loss_end']:.3g}")
+        write_report(args.report, {"command": "style image", "net": args.net, "settings": styler.settings.as_dict(),
+                                   **figures})
+        return 0
+    if args.kind == "audio":
+        from mmdream.audio import open_source
+        from mmdream.style import style_audio_file
+
+        open_source(args.input, args.duration)
+        open_source(args.style, None)
+        styler = _audio_styler(args)
+        with progress_bar(None, "styling") as bar:
+            figures = style_audio_file(args.input, args.style, args.output, styler, loudness=args.loudness,
+                                       duration=args.duration, progress=bar)
+        print(f"{args.output}: style loss {figures['style_loss_start']:.3g} -> {figures['style_loss_end']:.3g} "
+              f"({figures['style_loss_drop']:.1f}x lower), {figures['output_loudness_lufs']:.1f} LUFS, "
+              f"true peak {figures['true_peak_dbfs']:.1f} dBFS")
+        write_report(args.report, {"command": "style audio", "settings": styler.settings.as_dict(), **figures})
+        return 0
+    from mmdream.video import FrameStyler, SoundPlan, check_film_input, dream_film, film_fps
+
+    opts = _film_options(args)
+    info = check_film_input(args.input, args.output, opts)
+    styler = _image_styler(args)
+    sound = SoundPlan()
+    if args.audio_style and info.has_audio and opts.audio == "dream":
+        sound.styler, sound.style_path = _audio_styler(args), args.audio_style
+    elif opts.audio == "dream":
+        opts.audio = "keep"
+    frame_fn = FrameStyler(styler, _style_image(args.style, opts.max_size), opts, film_fps(info, opts))
+    figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args, opts),
+                         progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
+    print(f"{args.output}: {figures['frames']} frames, style loss {figures['style_loss_mean']:.3g} (mean), "
+          f"flicker {figures['flicker_mean'] if figures['flicker_mean'] is None else round(figures['flicker_mean'], 2)}")
+    write_report(args.report, {"command": "style video", "net": args.net, "settings": styler.settings.as_dict(),
+                               **figures})
+    return 0
+
+
+def add_style_options(p: argparse.ArgumentParser, image: bool = True, audio: bool = True) -> None:
+    g = p.add_argument_group("style")
+    if image:
+        g.add_argument("--content-weight", type=float, default=1.0)
+        g.add_argument("--style-weight", type=float, default=10.0)
+        g.add_argument("--tv-weight", type=float, default=1e-3, help="total-variation weight")
+        g.add_argument("--temporal-weight", type=float, default=1000.0,
+                       help="film frames: pull toward the flow-warped previous result")
+        g.add_argument("--style-steps", type=int, default=150, help="Adam steps per scale")
+        g.add_argument("--learning-rate", type=float, default=0.02)
+        g.add_argument("--scales", type=int, default=0, help="coarse-to-fine levels (0 = by size)")
+        g.add_argument("--content-layers", help="comma-separated (default per net, e.g. block5_conv2)")
+        g.add_argument("--style-layers", help="comma-separated (default per net, e.g. block1..5_conv1)")
+    if audio:
+        g.add_argument("--filters", type=int, default=4096, help="random 1-D conv filters (audio)")
+        g.add_argument("--audio-style-steps", type=int, default=100, help="Adam steps per chunk (audio)")
+        g.add_argument("--style-griffin-lim", type=int, default=32, help="Griffin-Lim iterations (audio)")
+
+
+def _is_depth(part: str) -> bool:
+    try:
+        return 0.0 <= float(part.split(":")[0]) <= 1.0
+    except ValueError:
+        return False
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    words = args.words
+    if words[:1] == ["setup"]:
+        from mmdream.setup_models import setup
+
+        for line in setup():
+            print(line)
+        return 0
+    if words[:1] == ["install"]:
+        if len(words) != 3:
+            raise UserError("usage: mmdream models install NET FILE (NET: inception_v3, vgg16 or vgg19)")
+        from mmdream.nets.image_nets import install_weights
+
+        print(f"{words[1]}: {words[2]} verified and installed as {install_weights(words[1], words[2])}")
+        return 0
+    if len(words) > 1:
+        raise UserError("usage: mmdream models [NET] | models install NET FILE | models setup")
+    return _list_models(words[0] if words else None)
+
+
+def _list_models(name: str | None) -> int:
+    from mmdream.nets import specs
+    from mmdream.nets.trained import find_trained, list_trained, read_card
+
+    rows = specs()
+    if name:
+        rows = [s for s in rows if s.name == name]
+        if not rows and (path := find_trained(name)) is not None:
+            card = read_card(path)
+            m = card["metrics"]
+            print(f"{path} {card['kind']} net retrained from {card['base']} on {card['manifest']['files']} files "
+                  f"(data sha256 {card['manifest']['sha256'][:16]}, {card['date']})\n"
+                  f"    validation accuracy {m['val_accuracy']:.3f} on {m['val_examples']} held-out "
+                  f"(chance {m['chance']:.3f})\n    layers: {', '.join(card['layers'])}\n"
+                  f"    classes: {', '.join(card['classes'])}")
+            return 0
+        if not rows:
+            raise UserError(f"unknown net {name!r}; run `mmdream models` for the list")
+    for s in rows:
+        print(f"{s.name:20s} {s.kind:6s} weights: {s.status()}\n    {s.description}")
+        print(f"    layers: {', '.join(s.layers())}")
+        if name and s.classes:
+            print(f"    classes: {', '.join(s.classes())}")
+    for card in list_trained():
+        print(f"{card['path']:20s} {card['kind']:6s} weights: trained here\n    trained on {len(card['classes'])} "
+              f"classes from {card['base']} (val accuracy {card.get('metrics', {}).get('val_accuracy', 'n/a')})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from mmdream.nets.trained import models_dir
+    from mmdream.train import TrainSettings, train
+
+    out = Path(args.output) if args.output else models_dir() / f"{args.name or Path(args.data).name}.keras"
+    settings = TrainSettings(epochs=args.epochs, fine_tune_epochs=args.fine_tune, batch_size=args.batch_size,
+                             learning_rate=args.learning_rate, val_fraction=args.val_fraction,
+                             patience=args.patience, split=args.split, seed=args.seed, size=args.size,
+                             window=args.window)
+    base = args.base or ("efficientnet_lite0" if args.kind == "image" else "MTT_musicnn")
+    card = train(args.kind, args.data, base, out, settings, weights=args.weights,
+                 progress=lambda total, desc: progress_bar(total, desc, "epoch"))
+    m = card["metrics"]
+    print(f"{out}: {len(card['classes'])} classes, validation accuracy {m['val_accuracy']:.3f} on "
+          f"{m['val_examples']} held-out {'windows' if args.kind == 'audio' else 'images'} "
+          f"(chance {m['chance']:.3f}); card {out.with_suffix('.json')}")
+    write_report(args.report, {"command": f"train {args.kind}", "model": str(out), **card})
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from mmdream import datasets
+
+    if args.action == "list":
+        for r in datasets.list_recipes():
+            print(f"{r['name']:22s} {r['kind']:6s} {r['size']}\n    {r['title']} ({r['license']})\n    {r['homepage']}")
+        return 0
+    if args.action == "frames":
+        if not args.out:
+            raise UserError("frames needs --out DIR")
+        from mmdream.io_utils import check_input_file
+
+        for video in args.names:
+            check_input_file(video)
+        counts = datasets.video_frames(args.names, args.out, fps=args.fps, size=args.size)
+        print(", ".join(f"{k}: {v} frames" for k, v in counts.items()), f"in {args.out}")
+        return 0
+    if len(args.names) != 1 or not args.root:
+        raise UserError("prepare needs one recipe name and --root DIR (see `mmdream datasets list`)")
+    recipe = datasets.load_recipe(args.names[0])
+    manifest = datasets.prepare(recipe, args.root, args.out, args.download,
+                                progress=lambda total, desc: progress_bar(total, desc, "B"))
+    print(f"{recipe['name']}: {manifest['files']} files in {len(manifest['per_class'])} classes "
+          f"({manifest['missing']} listed but absent), data sha256 {manifest['sha256'][:16]}")
+    return 0
+
+
+def args_output(args: argparse.Namespace) -> str:
+    return str(getattr(args, "output", None) or getattr(args, "out", None) or ".")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mmdream", description="Audio-visual DeepDream: dream images, sounds and films.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show TensorFlow's own log lines and warnings (hidden by default)")
+    common = argparse.ArgumentParser(add_help=False)  # -v after the command too
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)
+
+    p = sub.add_parser("image", help="dream a photo", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--net", default="efficientnet_lite0", help="image net (see `mmdream models`)")
+    p.add_argument("--guide", help="dream toward this image's features")
+    p.add_argument("--max-size", type=int, default=1024,
+                   help="dream at most this many pixels on the long side; detail is upscaled onto the full photo "
+                        "(0 = full size, default 1024)")
+    p.add_argument("--max-pixels", type=int, help="refuse pictures larger than this (default 100 million)")
+    add_dream_options(p)
+    p.set_defaults(func=cmd_image)
+
+    p = sub.add_parser("audio", help="dream a sound", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", help="any file ffmpeg decodes (the audio of a video too), or `noise` / `sine`")
+    p.add_argument("-o", "--output", required=True, help=".wav, .flac, .mp3 or .ogg")
+    p.add_argument("--net", default="MTT_vgg", help="audio net (see `mmdream models`)")
+    p.add_argument("--duration", type=float, help="seconds of generated input, or of the file to dream")
+    p.add_argument("--loudness", type=float, help="target integrated loudness in LUFS (default: the input's)")
+    p.add_argument("--griffin-lim", type=int, default=0, help="Griffin-Lim iterations refining the phase")
+    p.add_argument("--ouroboros", type=int, default=1, help="feed the output back N times, writing each pass")
+    p.add_argument("--plot", help="write before/after spectrograms to this PNG")
+    add_dream_options(p)
+    p.set_defaults(func=cmd_audio)
+
+    p = sub.add_parser("video", help="dream a film: frames and soundtrack under one schedule",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True, help=".mp4, .mov or .mkv (H.264 + AAC)")
+    p.add_argument("--net", default="efficientnet_lite0", help="image net for the frames")
+    p.add_argument("--audio-net", default="MTT_vgg", help="audio net for the soundtrack")
+    p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth, "
+                                          "else the net's defaults)")
+    p.add_argument("--max-size", type=int, default=640, help="processing and output size of the long side")
+    p.add_argument("--start", type=float, default=0.0, help="first second to dream")
+    p.add_argument("--fps", type=float, help="dream and write at this frame rate (default: the input's)")
+    p.add_argument("--end", type=float, help="last second to dream (default: the end)")
+    p.add_argument("--blend", type=float,
+                   help="share of the previous frame's dream carried along the optical flow (0..1, default 0.99)")
+    p.add_argument("--warm-steps", type=int, help="steps per octave for a frame that continues the previous one "
+                                                  "(default 1)")
+    p.add_argument("--warm-strength", type=float,
+                   help="step size of a continuing frame's steps relative to --step-size (default 1.5)")
+    p.add_argument("--warm-octaves", type=int, help="octaves of a continuing frame (default 1: full size)")
+    p.add_argument("--cut", type=float, default=40.0, help="frame difference (0..255) that counts as a scene cut")
+    p.add_argument("--no-flow", action="store_true", help="dream every frame from scratch (no coherence)")
+    p.add_argument("--react", type=float, default=0.0,
+                   help="let the soundtrack's onsets modulate the visual strength (0..1)")
+    sound = p.add_mutually_exclusive_group()
+    sound.add_argument("--keep-audio", action="store_true", help="keep the original soundtrack")
+    sound.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
+    p.add_argument("--griffin-lim", type=int, default=0, help="Griffin-Lim iterations for the soundtrack")
+    p.add_argument("--preview", help="write a contact sheet of input and dream frames to this PNG")
+    p.add_argument("--keep-work", action="store_true", help="keep the work folder of finished frames")
+    p.add_argument("--style", help="a style pass on every frame with this image (see --style-when)")
+    p.add_argument("--audio-style", help="a style pass on the soundtrack with this sound")
+    p.add_argument("--style-when", choices=["before", "after"], default="after",
+                   help="style pass before or after dreaming (a schedule's `style` key overrides it per keyframe)")
+    add_dream_options(p)
+    add_style_options(p)
+    p.set_defaults(func=cmd_video)
+
+    p = sub.add_parser("style", help="style transfer: image, audio or video")
+    p.add_argument("kind", choices=["image", "audio", "video"])
+    p.add_argument("input")
+    p.add_argument("--style", required=True, help="the style image (image, video) or sound (audio)")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--net", default="vgg19", help="image net for image/video style (efficientnet_lite0 offline)")
+    p.add_argument("--max-size", type=int, default=512, help="working size of the long side")
+    p.add_argument("--max-pixels", type=int, help="image: refuse pictures larger than this (default 100 million)")
+    p.add_argument("--duration", type=float, help="audio: seconds of the content to stylise")
+    p.add_argument("--loudness", type=float, help="audio: target loudness in LUFS (default: the input's)")
+    p.add_argument("--audio-style", help="video: also style the soundtrack with this sound")
+    p.add_argument("--start", type=float, default=0.0)
+    p.add_argument("--end", type=float)
+    p.add_argument("--fps", type=float, help="video: frame rate to stylise and write at (default: the input's)")
+    p.add_argument("--blend", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument("--warm-steps", type=int, help="video: steps for a frame that continues the previous one")
+    p.add_argument("--cut", type=float, default=40.0)
+    p.add_argument("--no-flow", action="store_true", help="video: stylise every frame independently")
+    p.add_argument("--react", type=float, default=0.0, help=argparse.SUPPRESS)
+    sound = p.add_mutually_exclusive_group()
+    sound.add_argument("--keep-audio", action="store_true")
+    sound.add_argument("--no-audio", action="store_true")
+    p.add_argument("--griffin-lim", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--preview")
+    p.add_argument("--keep-work", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    p.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
+    p.add_argument("--report")
+    add_style_options(p)
+    p.set_defaults(func=cmd_style)
+
+    p = sub.add_parser("train", help="retrain an image or audio net on your own class folders",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TRAIN_EXAMPLES)
+    p.add_argument("kind", choices=["image", "audio"])
+    p.add_argument("data", help="a folder of class sub-folders (images, or sound files)")
+    p.add_argument("--base", help="image: efficientnet_lite0 (default), inception_v3, vgg16, vgg19; "
+                                  "audio: MTT_musicnn (default), MTT_vgg, MSD_vgg, MSD_musicnn, scratch")
+    p.add_argument("--name", help="model name: saves models/NAME.keras and models/NAME.json (default: the folder's)")
+    p.add_argument("-o", "--output", help="explicit .keras path instead of --name")
+    p.add_argument("--epochs", type=int, default=10, help="epochs training the new head (default 10)")
+    p.add_argument("--fine-tune", type=int, default=0, help="then epochs fine-tuning the top blocks (default 0)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--val-fraction", type=float, default=0.2, help="held out per class (default 0.2)")
+    p.add_argument("--split", choices=["random", "tail"], default="random",
+                   help="hold out random files, or the last ones by name (frames of a film: the film's end)")
+    p.add_argument("--patience", type=int, default=3, help="early stopping after this many epochs without gain")
+    p.add_argument("--size", type=int, default=224, help="image side in pixels (default 224)")
+    p.add_argument("--window", type=float, default=1.0, help="audio window in seconds (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
+    p.add_argument("--report", help="write the model card and training figures to this JSON file")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("datasets", help="public data sets: list, prepare (fetch, verify, sort), frames of films")
+    p.add_argument("action", choices=["list", "prepare", "frames"])
+    p.add_argument("names", nargs="*", help="prepare: a recipe name; frames: video files (one class each)")
+    p.add_argument("--root", help="prepare: where the downloads are (or go, with --download)")
+    p.add_argument("--out", help="sorted class folders (prepare default: ROOT/sorted)")
+    p.add_argument("--download", action="store_true", help="prepare: download missing files (needs the internet)")
+    p.add_argument("--fps", type=float, default=2.0, help="frames: frames per second to keep (default 2)")
+    p.add_argument("--size", type=int, default=256, help="frames: long side in pixels (default 256)")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("models", help="list nets, where their weights stand and their dreamable layers; "
+                                      "`models install NET FILE` adds ImageNet weights you have; `models setup` "
+                                      "adds the musicnn nets")
+    p.add_argument("words", nargs="*", metavar="NET | install NET FILE | setup")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if argv is None:  # the command itself (a library caller's descriptors are its own business)
+        quiet_native_logs(args.verbose)
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mmdream.checks import validate
+    from mmdream.io_utils import describe_os_error
+
+    try:
+        validate(args)  # every argument and output location, before any net or TensorFlow
+        return args.func(args)
+    except UserError as e:
+        print(f"mmdream: error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError) as e:  # a full disk or a folder made read-only while working
+        if (reason := describe_os_error(e, getattr(e, "filename", None) or args_output(args))) is None:
+            raise
+        print(f"mmdream: error: {reason}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mmdream: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

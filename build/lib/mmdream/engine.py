@@ -1,0 +1,361 @@
+"""The one dream engine: octave gradient ascent over a batch of 2-D arrays with channels.
+
+Images are (1, H, W, 3) in [-1, 1]; sounds are (channels, time, freq, 1) log-magnitude spectrograms. Both go
+through `Dreamer.dream`, which implements the original DeepDream recipe (Mordvintsev et al., 2015):
+an octave pyramid with detail re-injection, random roll jitter, gradient normalisation, optional Gaussian
+smoothing of the gradient, and tiled gradients for large inputs. The gradient is one `tf.function` with a
+shape-polymorphic input signature, so octaves, tiles and frames of any size share a single trace.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mmdream.errors import UserError
+from mmdream.io_utils import check_finite
+from mmdream.nets import Net
+from mmdream.nets.fold import fold_batch_norm
+
+# The largest step (after gradient normalisation) in the dreamed array's units: an image spans 2, a log-magnitude
+# a few tens; any --step-size x --strength above it is taken as this.
+MAX_STEP = 2.0
+
+
+@dataclass
+class DreamSettings:
+    """How hard and at how many scales to dream. Defaults suit images in [-1, 1]."""
+
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 20
+    step_size: float = 0.02
+    jitter: int = 32
+    tile_size: int = 512
+    smooth: float = 0.0  # sigma (pixels) of a Gaussian blur applied to the gradient
+    grad_clip: float = 4.0  # clip the mean-|g|-normalised gradient to +-grad_clip
+    seed: int | None = 0
+    min_size: int = 32  # octaves smaller than this (either axis) are skipped
+    axes: tuple[int, ...] = (1, 2)  # axes that are jittered and tiled (sound: time only)
+    # Remove the gradient's mean: for sound, whose output is loudness-matched, a uniform gain is no dream.
+    center_gradient: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Objective:
+    """What to maximise. By default the weighted mean squared activation of `layers`.
+
+    `channels` restricts a layer to some channels; `target` maximises one class logit instead; `guide` holds
+    features of a guide array (computed by `Dreamer.set_guide`) to dream toward.
+    """
+
+    layers: dict[str, float]
+    channels: dict[str, list[int]] = field(default_factory=dict)
+    target: int | None = None
+
+
+def compare(before: float, after: float) -> dict:
+    """Report figures for an objective measured before and after dreaming. The gain (a ratio) suits the
+    activation objective; a class logit can be negative, so its change is the figure to read."""
+    return {"objective_before": before, "objective_after": after, "objective_change": after - before,
+            "objective_gain": after / before if before > 1e-12 else float("nan")}
+
+
+def parse_layers(spec: str | None, net: Net) -> dict[str, float]:
+    """'mixed3:1,mixed5:1.5' (or depths '0.4:1,0.7') -> {layer: weight}; None -> the net's defaults."""
+    if not spec:
+        return dict(net.default_layers)
+    out: dict[str, float] = {}
+    for part in spec.split(","):
+        name, _, weight = part.strip().partition(":")
+        try:
+            w = float(weight) if weight else 1.0
+        except ValueError:
+            raise UserError(f"bad layer weight in {part!r}; use name:weight, e.g. mixed3:1.5") from None
+        try:
+            depth = float(name)
+        except ValueError:
+            depth = None
+        if depth is not None and 0.0 <= depth <= 1.0:
+            name = net.layer_at_depth(depth)
+        if name not in net.layers:
+            raise UserError(f"net {net.name} has no dreamable layer {name!r}; choose from {', '.join(net.layers)}")
+        out[name] = out.get(name, 0.0) + w
+    return out
+
+
+def octave_shapes(shape: tuple[int, int], octaves: int, scale: float, min_size: int) -> list[tuple[int, int]]:
+    """Shapes from coarsest to finest; the last is `shape`. Octaves below `min_size` are dropped."""
+    shapes = []
+    for i in range(octaves - 1, -1, -1):
+        s = (max(1, round(shape[0] / scale**i)), max(1, round(shape[1] / scale**i)))
+        if min(s) >= min_size or i == 0:
+            shapes.append(s)
+    return shapes
+
+
+def _gaussian_kernel(sigma: float, channels: int) -> np.ndarray:
+    radius = max(1, int(math.ceil(2.5 * sigma)))
+    x = np.arange(-radius, radius + 1, dtype=np.float32)
+    k1 = np.exp(-0.5 * (x / sigma) ** 2)
+    k1 /= k1.sum()
+    k2 = np.outer(k1, k1)
+    return np.tile(k2[:, :, None, None], (1, 1, channels, 1)).astype(np.float32)
+
+
+class Dreamer:
+    """Gradient ascent on one net's objective. Build once, dream many arrays (frames, chunks) of any size."""
+
+    def __init__(self, net: Net, objective: Objective, channels: int | None = None) -> None:
+        self.net = net
+        self.objective = objective
+        self.layer_names = list(objective.layers)
+        # A variable, so a schedule can move weight between layers frame by frame without retracing.
+        self.weights = tf.Variable([float(objective.layers[n]) for n in self.layer_names], trainable=False,
+                                   dtype=tf.float32)
+        model = fold_batch_norm(net.model)
+        outputs = [model.get_layer(n).output for n in self.layer_names]
+        if objective.target is not None:
+            outputs.append(model.output)
+        # Keras keeps only the subgraph that feeds these outputs: the net is truncated at the deepest layer.
+        self.features = keras.Model(model.input, outputs, name=f"{net.name}_features")
+        c = channels if channels is not None else int(net.model.input.shape[-1])
+        self._guide: list[tf.Tensor] | None = None
+        self._spec = tf.TensorSpec([None, None, None, c], tf.float32)
+        self._score = tf.function(self._activation_score, input_signature=[self._spec], autograph=False)
+        self._trace()
+
+    def _trace(self) -> None:
+        """The traced functions: the gradient (for tiles) and one whole ascent step (for untiled arrays), both
+        shape-polymorphic, so every octave, frame and chunk shares one trace."""
+        scalar = tf.TensorSpec([], tf.float32)
+        self._grad = tf.function(self._loss_and_grad, input_signature=[self._spec], autograph=False)
+        self._step = tf.function(self._whole_step, input_signature=[
+            self._spec, tf.TensorSpec([2], tf.int32), scalar, scalar, tf.TensorSpec([], tf.bool)], autograph=False)
+
+    # ---- objectives -------------------------------------------------------------------------------------
+    def _layer_acts(self, x: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor | None]:
+        outs = self.features(x, training=False)
+        if not isinstance(outs, (list, tuple)):
+            outs = [outs]
+        outs = [tf.cast(o, tf.float32) for o in outs]
+        logits = outs.pop() if self.objective.target is not None else None
+        acts = []
+        for name, a in zip(self.layer_names, outs):
+            if name in self.objective.channels:
+                a = tf.gather(a, self.objective.channels[name], axis=-1)
+            acts.append(a)
+        return acts, logits
+
+    def _activation_score(self, x: tf.Tensor) -> tf.Tensor:
+        """The figure reports compare, per batch item: the weighted mean squared activation, or with a target
+        the target class's logit."""
+        acts, logits = self._layer_acts(x)
+        if logits is not None:
+            return logits[:, self.objective.target]
+        total = sum(self.weights[i] * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for i, a in enumerate(acts))
+        return total / tf.reduce_sum(self.weights)
+
+    def _loss(self, x: tf.Tensor) -> tf.Tensor:
+        acts, logits = self._layer_acts(x)
+        if logits is not None:
+            return tf.reduce_sum(logits[:, self.objective.target])
+        if self._guide is not None:
+            loss = 0.0
+            for w, a, g in zip(tf.unstack(self.weights), acts, self._guide):
+                flat = tf.reshape(a, [tf.shape(a)[0], -1, tf.shape(a)[-1]])
+                sim = tf.einsum("bnc,mc->bnm", flat, g)  # match every position to its best guide feature
+                loss += w * tf.reduce_mean(tf.reduce_max(sim, axis=-1))
+            return loss
+        return tf.reduce_sum(
+            sum(self.weights[i] * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for i, a in enumerate(acts))
+        )
+
+    def _loss_and_grad(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = self._loss(x)
+        return loss, tape.gradient(loss, x)
+
+    def traces(self) -> int:
+        """How many times the gradient and the step were traced (at most once each: shapes never retrace)."""
+        return sum(f.experimental_get_tracing_count() for f in (self._grad, self._step))
+
+    def _whole_step(self, x, shift, step_size, clip, center):
+        """Jitter, gradient, normalisation and update in one call: no host round trip inside the step."""
+        _, g = self._loss_and_grad(tf.roll(x, shift, axis=[1, 2]))
+        return _apply_step(x, tf.roll(g, -shift, axis=[1, 2]), step_size, clip, center, None, self.net.value_range)
+
+    def set_layer_weights(self, layers: dict[str, float]) -> None:
+        """Re-weight the layers this dreamer was built with (layers left out get weight 0)."""
+        extra = set(layers) - set(self.layer_names)
+        if extra:
+            raise UserError(f"layer(s) {', '.join(sorted(extra))} were not part of this dreamer's objective")
+        self.weights.assign([float(layers.get(n, 0.0)) for n in self.layer_names])
+
+    def set_guide(self, guide: np.ndarray | None) -> None:
+        """Dream toward the features of `guide` (same layout as the dreamed array, one item)."""
+        if guide is None:
+            self._guide = None
+            return
+        acts, _ = self._layer_acts(tf.constant(guide[None] if guide.ndim == 3 else guide, tf.float32))
+        self._guide = [tf.reshape(a, [-1, a.shape[-1]]) for a in acts]
+        self._trace()
+
+    # ---- measurement ------------------------------------------------------------------------------------
+    def score(self, x: np.ndarray | tf.Tensor, tile: int = 1024) -> float:
+        """Objective (mean squared activation of the target layers), averaged over the batch and over tiles."""
+        x = tf.convert_to_tensor(x, tf.float32)
+        if x.shape.rank == 3:
+            x = x[None]
+        if (work := self.workable(tuple(x.shape[1:3]))) != tuple(x.shape[1:3]):
+            x = tf.image.resize(x, work, method="bicubic")
+        vals, areas = [], []
+        for ys, xs in _tile_slices(x.shape[1], x.shape[2], tile):
+            vals.append(float(tf.reduce_mean(self._score(x[:, ys, xs]))))
+            areas.append((ys.stop - ys.start) * (xs.stop - xs.start))
+        return float(np.average(vals, weights=areas))
+
+    # ---- ascent -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _fits(shape, tile: int, axes: tuple[int, ...]) -> bool:
+        """Whether an array needs no tiling: images by area (a 540x360 frame is one call at tile 512), sound by
+        length along its tiled axis."""
+        h, w = shape[1], shape[2]
+        if axes == (1, 2):
+            return h * w <= tile * tile and max(h, w) <= 2 * tile
+        return (1 not in axes or h <= tile) and (2 not in axes or w <= tile)
+
+    def _gradient(self, x: tf.Tensor, tile: int, axes: tuple[int, ...]) -> tf.Tensor:
+        h, w = x.shape[1], x.shape[2]
+        th, tw = (tile if 1 in axes else h), (tile if 2 in axes else w)
+        if self._fits(x.shape, tile, axes):
+            return self._grad(x)[1]
+        rows = []
+        for ys in _axis_slices(h, th):
+            rows.append(tf.concat([self._grad(x[:, ys, xs])[1] for xs in _axis_slices(w, tw)], axis=2))
+        return tf.concat(rows, axis=1)
+
+    def ascend(
+        self,
+        x: tf.Tensor,
+        steps: int,
+        step_size: float,
+        settings: DreamSettings,
+        rng: np.random.Generator,
+        on_step: Callable[[], None] | None = None,
+        constraint: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    ) -> tf.Tensor:
+        """`steps` of normalised gradient ascent at one scale, with roll jitter; `constraint` projects x after
+        each step (sound keeps its energy, so the ascent must change the spectrum's shape, not its level)."""
+        kernel = _gaussian_kernel(settings.smooth, x.shape[-1]) if settings.smooth > 0 else None
+        lo_hi = self.net.value_range
+        tile = max(settings.tile_size, 2 * self.net.min_size)  # equal tiles are over half this: none too small
+        whole = kernel is None and self._fits(x.shape, tile, settings.axes)
+        clip, center = tf.constant(settings.grad_clip, tf.float32), tf.constant(settings.center_gradient)
+        size = tf.constant(min(step_size, MAX_STEP), tf.float32)  # bounded: the ascent cannot blow up
+        for _ in range(steps):
+            j = settings.jitter
+            shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
+            shift = [s if axis in settings.axes else 0 for s, axis in zip(shift, (1, 2))]
+            if whole:
+                x = self._step(x, tf.constant(shift, tf.int32), size, clip, center)
+            else:
+                rolled = tf.roll(x, shift, axis=[1, 2])
+                g = self._gradient(rolled, tile, settings.axes)
+                g = tf.roll(g, [-shift[0], -shift[1]], axis=[1, 2])
+                x = _apply_step(x, g, size, clip, center, kernel, lo_hi)
+            if constraint is not None:
+                x = constraint(x)
+            if on_step:
+                on_step()
+        return x
+
+    def dream(
+        self,
+        x: np.ndarray,
+        settings: DreamSettings,
+        on_step: Callable[[], None] | None = None,
+        strength: float = 1.0,
+        constraint: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+    ) -> np.ndarray:
+        """Dream a batch (N, H, W, C). Returns the dreamed array, same shape.
+
+        `constraint(x, octave_base)` is applied after every step. An array smaller than the net takes is dreamed
+        enlarged, and its dream detail brought back to the array's size."""
+        if x.ndim == 3:
+            return self.dream(x[None], settings, on_step, strength, constraint)[0]
+        shape = tuple(x.shape[1:3])
+        if (work := self.workable(shape)) != shape:
+            big = tf.image.resize(x, work, method="bicubic")
+            detail = self.dream(big.numpy(), settings, on_step, strength, constraint) - big
+            out = x + tf.image.resize(detail, shape, method="area")
+            lo_hi = self.net.value_range
+            return (out if lo_hi is None else tf.clip_by_value(out, *lo_hi)).numpy()
+        rng = np.random.default_rng(settings.seed)
+        base = tf.constant(x, tf.float32)
+        detail = None
+        for octave in self.octaves(shape, settings):
+            octave_base = tf.image.resize(base, octave, method="bilinear") if octave != shape else base
+            img = octave_base if detail is None else octave_base + tf.image.resize(detail, octave, method="bilinear")
+            bound = None if constraint is None else (lambda v, b=octave_base: constraint(v, b))
+            img = self.ascend(img, settings.steps, settings.step_size * strength, settings, rng, on_step, bound)
+            detail = img - octave_base
+        out = (base + detail).numpy()
+        check_finite(out, "the dream")
+        return out
+
+    def workable(self, shape: tuple[int, int]) -> tuple[int, int]:
+        """`shape`, or where a side is below the net's minimum, the smallest enlargement (same aspect) it takes."""
+        least = self.net.min_size
+        if min(shape) >= least:
+            return tuple(shape)
+        scale = least / min(shape)
+        return max(least, math.ceil(shape[0] * scale)), max(least, math.ceil(shape[1] * scale))
+
+    def octaves(self, shape: tuple[int, int], settings: DreamSettings) -> list[tuple[int, int]]:
+        """The octave shapes dreamed for an array of `shape`: none smaller than the settings or the net allow."""
+        return octave_shapes(self.workable(shape), settings.octaves, settings.octave_scale,
+                             max(settings.min_size, self.net.min_size))
+
+    def total_steps(self, shape: tuple[int, int], settings: DreamSettings) -> int:
+        return settings.steps * len(self.octaves(shape, settings))
+
+
+@tf.function(reduce_retracing=True, autograph=False)
+def _normalise(g: tf.Tensor, clip: tf.Tensor, center: tf.Tensor) -> tf.Tensor:
+    g = g - tf.cast(center, g.dtype) * tf.reduce_mean(g, axis=[1, 2, 3], keepdims=True)
+    g = g / (tf.reduce_mean(tf.abs(g), axis=[1, 2, 3], keepdims=True) + 1e-8)
+    return tf.clip_by_value(g, -clip, clip)
+
+
+def _apply_step(x, g, step_size, clip, center, kernel, lo_hi):
+    """Smooth (optionally), normalise and clip the gradient, step, keep x in the net's value range."""
+    if kernel is not None:
+        pad = kernel.shape[0] // 2
+        g = tf.nn.depthwise_conv2d(
+            tf.pad(g, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT"), kernel, [1, 1, 1, 1], "VALID"
+        )
+    x = x + step_size * _normalise(g, clip, center)
+    if lo_hi is not None:
+        x = tf.clip_by_value(x, lo_hi[0], lo_hi[1])
+    return x
+
+
+def _axis_slices(n: int, tile: int) -> list[slice]:
+    """Split an axis into equal tiles no larger than `tile`."""
+    count = max(1, math.ceil(n / tile))
+    edges = np.linspace(0, n, count + 1).round().astype(int)
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _tile_slices(h: int, w: int, tile: int) -> list[tuple[slice, slice]]:
+    return [(ys, xs) for ys in _axis_slices(h, tile) for xs in _axis_slices(w, tile)]

@@ -1,0 +1,142 @@
+"""Image dreaming: read any photo, dream it through the engine at a working size, write it back at full size."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from mmdream.checks import IMAGE_SUFFIXES
+from mmdream.errors import UserError
+from mmdream.io_utils import atomic_output, check_input_file
+
+if TYPE_CHECKING:  # the engine pulls in TensorFlow; reading and checking images must not
+    from mmdream.engine import Dreamer, DreamSettings
+
+MAX_PIXELS = 100_000_000  # a decoded 100 MP photo is 300 MB of RGB; `--max-pixels` raises it
+Image.MAX_IMAGE_PIXELS = None  # read_header refuses by our own budget, before anything is decoded
+
+
+@dataclass
+class Picture:
+    rgb: np.ndarray  # uint8 (H, W, 3)
+    alpha: np.ndarray | None  # uint8 (H, W) or None
+
+
+def read_header(path: str | Path, max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding it; a picture above the pixel budget (a
+    decompression bomb is a few hundred kB) is refused here."""
+    check_input_file(path)
+    budget = max_pixels or MAX_PIXELS
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise UserError(f"{path} is not a readable image ({e.__class__.__name__})") from None
+    if w * h > budget:
+        raise UserError(f"{path} is {w}x{h} = {w * h / 1e6:.0f} MP, above the {budget / 1e6:g} MP limit; "
+                        f"use --max-pixels {w * h} to dream it anyway")
+    return w, h
+
+
+def read_image(path: str | Path, max_pixels: int | None = None) -> Picture:
+    """RGB uint8 with EXIF orientation applied; greyscale becomes RGB; alpha kept aside."""
+    read_header(path, max_pixels)
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            im.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise UserError(f"{path} is not a readable image ({e.__class__.__name__})") from None
+    alpha = None
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        alpha = np.asarray(im)[:, :, 3].copy()
+    rgb = np.asarray(im.convert("RGB")).copy()
+    return Picture(rgb, alpha)
+
+
+def write_image(path: str | Path, picture: Picture, quality: int = 95) -> None:
+    """Write atomically (temporary name, then rename)."""
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UserError(f"cannot write {path.suffix or 'an extensionless file'}; use .jpg, .png or .webp")
+    im = Image.fromarray(picture.rgb)
+    if picture.alpha is not None and path.suffix.lower() in (".png", ".webp", ".tif", ".tiff"):
+        im = Image.fromarray(np.dstack([picture.rgb, picture.alpha]))
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG"}.get(path.suffix.lower(), None)
+    with atomic_output(path) as tmp:
+        im.save(tmp, format=fmt or Image.registered_extensions()[path.suffix.lower()], quality=quality)
+
+
+def to_dream_space(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float32) / 127.5 - 1.0
+
+
+def from_dream_space(x: np.ndarray) -> np.ndarray:
+    return np.clip((x + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+def working_size(shape: tuple[int, int], max_size: int | None) -> tuple[int, int]:
+    """(h, w) scaled so the longer side is at most max_size."""
+    h, w = shape
+    if not max_size or max(h, w) <= max_size:
+        return h, w
+    s = max_size / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """cv2 resize to (h, w); area filter when shrinking."""
+    h, w = size
+    if x.shape[:2] == (h, w):
+        return x
+    interp = cv2.INTER_AREA if h < x.shape[0] else cv2.INTER_CUBIC
+    return cv2.resize(x, (w, h), interpolation=interp)
+
+
+def dream_rgb(
+    rgb: np.ndarray, dreamer: Dreamer, settings: DreamSettings, max_size: int | None, on_step=None, strength=1.0
+) -> tuple[np.ndarray, dict]:
+    """Dream at the working size; add the upscaled dream detail to the full-size original."""
+    full = to_dream_space(rgb)
+    size = working_size(rgb.shape[:2], max_size)
+    small = resize(full, size)
+    dreamed = dreamer.dream(small, settings, on_step=on_step, strength=strength)
+    if size != rgb.shape[:2]:
+        out = np.clip(full + resize(dreamed - small, rgb.shape[:2]), -1.0, 1.0)
+    else:
+        out = dreamed
+    return from_dream_space(out), {"working_size": list(size), "dreamed": dreamed}
+
+
+def measure_gain(dreamer: Dreamer, before_rgb: np.ndarray, after_rgb: np.ndarray, size: tuple[int, int]) -> dict:
+    """Objective of input and output, both at the working size (how the report and tests compare)."""
+    from mmdream.engine import compare
+
+    before = dreamer.score(resize(to_dream_space(before_rgb), size))
+    after = dreamer.score(resize(to_dream_space(after_rgb), size))
+    return compare(before, after)
+
+
+def dream_image_file(src: str, dst: str, dreamer: Dreamer, settings: DreamSettings, max_size: int | None,
+                     progress=None, strength: float = 1.0, max_pixels: int | None = None) -> dict:
+    """The `mmdream image` command's work; returns the measured figures for the report."""
+    pic = read_image(src, max_pixels)
+    t0 = time.perf_counter()
+    size = working_size(pic.rgb.shape[:2], max_size)
+    on_step = progress.update if progress is not None else None
+    out_rgb, _ = dream_rgb(pic.rgb, dreamer, settings, max_size, on_step=on_step, strength=strength)
+    seconds = time.perf_counter() - t0
+    write_image(dst, Picture(out_rgb, pic.alpha))
+    saved = read_image(dst, max_pixels).rgb  # measure what was written, JPEG losses included
+    return {
+        "input": str(src), "output": str(dst), "input_size": [int(v) for v in pic.rgb.shape[:2]],
+        "output_size": [int(v) for v in saved.shape[:2]], "working_size": list(size),
+        "seconds": round(seconds, 3), **measure_gain(dreamer, pic.rgb, saved, size),
+    }

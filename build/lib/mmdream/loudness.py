@@ -1,0 +1,105 @@
+"""Ear safety: streaming ITU-R BS.1770 loudness, true peak, and a gentle look-ahead limiter.
+
+Streaming so a long file is measured in constant memory: K-weighting runs block by block with filter state, and
+only 100 ms sub-block energies are kept. Channel weights follow BS.1770 (LFE excluded, surrounds x1.41).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage, signal
+
+ABS_GATE, REL_GATE = -70.0, -10.0
+
+
+def channel_weights(channels: int) -> np.ndarray:
+    if channels == 6:  # ffmpeg 5.1 order: FL FR FC LFE BL BR
+        return np.array([1.0, 1.0, 1.0, 0.0, 1.41, 1.41])
+    if channels == 5:
+        return np.array([1.0, 1.0, 1.0, 1.41, 1.41])
+    return np.ones(channels)
+
+
+def _k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The two BS.1770 stages (high shelf, high pass) for this rate, from pyloudnorm's definitions."""
+    import pyloudnorm
+
+    return [(f.b, f.a) for f in pyloudnorm.Meter(rate)._filters.values()]
+
+
+class LoudnessMeter:
+    """Feed (n, channels) blocks in order; read `integrated()` (LUFS) at the end. The true peak is measured
+    apart (`true_peak_db`): its 4x oversampling costs more than the loudness, and only an output needs it."""
+
+    def __init__(self, rate: int, channels: int) -> None:
+        self.rate, self.channels = rate, channels
+        self.stages = _k_weighting(rate)
+        self.state = [np.zeros((max(len(a), len(b)) - 1, channels)) for b, a in self.stages]
+        self.sub = max(1, round(0.1 * rate))  # 100 ms
+        self.pending = np.zeros((0, channels))
+        self.energies: list[np.ndarray] = []  # per 100 ms: sum of squares per channel
+
+    def add(self, x: np.ndarray) -> None:
+        x = np.asarray(x, np.float64).reshape(-1, self.channels)
+        for i, (b, a) in enumerate(self.stages):
+            x, self.state[i] = signal.lfilter(b, a, x, axis=0, zi=self.state[i])
+        buf = np.concatenate([self.pending, x])
+        n = len(buf) // self.sub
+        if n:
+            self.energies += list(np.square(buf[: n * self.sub]).reshape(n, self.sub, -1).sum(axis=1))
+        self.pending = buf[n * self.sub:]
+
+    def integrated(self) -> float:
+        g = channel_weights(self.channels)
+        e = np.array(self.energies) if self.energies else np.zeros((0, self.channels))
+        if len(e) >= 4:
+            blocks = (e[:-3] + e[1:-2] + e[2:-1] + e[3:]) / (4 * self.sub)
+        else:  # shorter than one 400 ms block: one block over all there is
+            total = e.sum(axis=0) + np.square(self.pending).sum(axis=0)
+            blocks = (total / max(1, len(e) * self.sub + len(self.pending)))[None]
+        power = blocks @ g
+        with np.errstate(divide="ignore"):
+            lk = -0.691 + 10 * np.log10(power)
+        keep = lk >= ABS_GATE
+        if not keep.any():
+            return -np.inf
+        rel = -0.691 + 10 * np.log10(power[keep].mean()) + REL_GATE
+        keep &= lk > rel
+        return float(-0.691 + 10 * np.log10(power[keep].mean()))
+
+
+def true_peak(x: np.ndarray) -> float:
+    """Peak of the 4x oversampled signal (BS.1770 true peak, approximately)."""
+    if len(x) < 8:
+        return float(np.abs(x).max(initial=0.0))
+    return float(_oversampled_abs(x).max(initial=0.0))
+
+
+def true_peak_db(x: np.ndarray) -> float:
+    return float(20 * np.log10(max(true_peak(x), 1e-12)))
+
+
+def oversampled_envelope(x: np.ndarray) -> np.ndarray:
+    """Per-sample peak of the 4x oversampled signal, max over channels."""
+    if len(x) < 8:
+        return np.abs(x).max(axis=1)
+    up = _oversampled_abs(x).max(axis=0)
+    # the max of each sample's 4 sub-samples, as strided maxima (a reshape's max over an axis of 4 is 20x slower)
+    return np.maximum(np.maximum(up[0::4], up[1::4]), np.maximum(up[2::4], up[3::4]))[: len(x)]
+
+
+def _oversampled_abs(x: np.ndarray) -> np.ndarray:
+    """|4x oversampled x|, (ch, 4n); filtered channel-major in float32 (2.7x faster than (n, ch) float64)."""
+    return np.abs(signal.resample_poly(np.ascontiguousarray(x.T, dtype=np.float32), 4, 1, axis=1))
+
+
+def limiter_gain(x: np.ndarray, threshold: float, window: int) -> np.ndarray:
+    """Smooth gain <= the gain each sample needs to stay under `threshold`.
+
+    A minimum filter over +-window then a moving average over `window`: every averaged value is a minimum that
+    covers the sample itself, so the result never exceeds what the sample needs and has no steps (no clicks).
+    Needs 2*window samples of context at each end of the region that is kept.
+    """
+    need = np.minimum(1.0, threshold / np.maximum(oversampled_envelope(x), 1e-12))
+    g = ndimage.minimum_filter1d(need, size=2 * window + 1, mode="nearest")
+    return ndimage.uniform_filter1d(g, size=window + 1, mode="nearest")

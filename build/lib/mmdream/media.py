@@ -1,0 +1,144 @@
+"""ffmpeg (from the imageio-ffmpeg wheel): probe streams and stream audio in and out, never loading a whole file."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmdream.errors import UserError
+from mmdream.io_utils import check_input_file
+
+_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.0(side)": 5,
+                    "5.1": 6, "5.1(side)": 6, "6.1": 7, "7.1": 8, "7.1(wide)": 8}
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass
+class MediaInfo:
+    path: str
+    duration: float | None
+    audio_rate: int | None
+    audio_channels: int | None
+    video_size: tuple[int, int] | None  # (width, height) of a real video stream (not cover art)
+    fps: float | None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_rate is not None
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_size is not None
+
+
+def probe(path: str) -> MediaInfo:
+    """Read stream facts from `ffmpeg -i` (imageio-ffmpeg ships no ffprobe)."""
+    check_input_file(path)
+    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                         errors="replace").stderr
+    if "Invalid data found" in err or "Stream #" not in err:
+        raise UserError(f"{path} is not a media file ffmpeg can read")
+    duration = None
+    if m := re.search(r"Duration: (\d+):(\d+):(\d+\.\d+)", err):
+        duration = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+    rate = channels = size = fps = None
+    for line in err.splitlines():
+        if "Stream #" not in line:
+            continue
+        if "Audio:" in line and rate is None:
+            if m := re.search(r"(\d+) Hz, ([^,]+)", line):
+                rate = int(m[1])
+                layout = m[2].strip()
+                if lm := re.match(r"(\d+) channels", layout):
+                    channels = int(lm[1])
+                else:
+                    channels = _LAYOUT_CHANNELS.get(layout.split(" ")[0], 2)
+        elif "Video:" in line and "attached pic" not in line and size is None:
+            if m := re.search(r", (\d{2,5})x(\d{2,5})", line):
+                size = (int(m[1]), int(m[2]))
+            if m := re.search(r"([\d.]+) fps", line):
+                fps = float(m[1])
+            elif m := re.search(r"([\d.]+) tbr", line):
+                fps = float(m[1])
+    # A phone's display matrix: ffmpeg turns the frames when it decodes them, so the picture plays turned too
+    if size is not None and (m := re.search(r"(?i)display ?matrix: rotation of (-?[\d.]+) degrees", err)):
+        if round(abs(float(m[1]))) % 180 == 90:
+            size = (size[1], size[0])
+    return MediaInfo(str(path), duration, rate, channels, size, fps)
+
+
+def read_audio_blocks(path: str, info: MediaInfo, block: int, end: float | None = None,
+                      start: float = 0.0) -> Iterator[np.ndarray]:
+    """Yield float32 (n, channels) blocks of `block` frames at the file's own rate: `end` seconds (all if None)
+    from `start`, decoded from the beginning of the file (an output-side -ss decodes and discards, never seeks)."""
+    limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end:.6f}"] if end else [])
+    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-map", "0:a:0", *limit, "-f", "f32le", "-acodec",
+           "pcm_f32le", "-ac", str(info.audio_channels), "-ar", str(info.audio_rate), "-"]
+    frame_bytes = 4 * info.audio_channels
+    for raw in _ffmpeg_output(cmd, block * frame_bytes, f"the audio of {path}"):
+        usable = len(raw) - len(raw) % frame_bytes
+        samples = np.frombuffer(raw[:usable], np.float32).reshape(-1, info.audio_channels)
+        if not np.isfinite(samples).all():
+            raise UserError(f"{path} holds non-finite samples (NaN or Inf); mmdream dreams only finite sound")
+        yield samples
+
+
+def _ffmpeg_output(cmd: list[str], chunk: int, what: str) -> Iterator[bytes]:
+    """Run ffmpeg and yield its stdout in `chunk`-byte reads (shorter only at the end). A consumer that stops
+    early stops ffmpeg; a decode error at the end is one line naming `what`."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    complete = False
+    try:
+        while raw := proc.stdout.read(chunk):
+            yield raw
+        complete = True
+    finally:
+        proc.stdout.close()
+        if not complete:
+            proc.kill()
+        err = proc.stderr.read().decode(errors="replace")
+        proc.wait()
+    if proc.returncode != 0 and "Error" in err:
+        raise UserError(f"ffmpeg could not decode {what}: {err.strip().splitlines()[-1]}")
+
+
+def encode_audio(src_wav: str, dst: str) -> None:
+    """Transcode a finished WAV into mp3/ogg/opus/m4a by the output's suffix."""
+    codec = {".mp3": ["-c:a", "libmp3lame", "-b:a", "256k"], ".ogg": ["-c:a", "libvorbis", "-q:a", "6"],
+             ".opus": ["-c:a", "libopus", "-b:a", "160k"], ".m4a": ["-c:a", "aac", "-b:a", "256k"]}
+    suffix = dst[dst.rfind("."):].lower()
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", src_wav, *codec[suffix], dst]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise UserError(f"ffmpeg could not write {dst}: {p.stderr.strip().splitlines()[-1] if p.stderr else ''}")
+
+
+def even_size(width: int, height: int, max_size: int | None) -> tuple[int, int]:
+    """(width, height) scaled so the long side is at most `max_size`, both even (H.264 yuv420p needs it)."""
+    s = min(1.0, max_size / max(width, height)) if max_size else 1.0
+    return max(2, int(round(width * s / 2)) * 2), max(2, int(round(height * s / 2)) * 2)
+
+
+def read_video_frames(path: str, size: tuple[int, int], fps: float, start: float = 0.0,
+                      end: float | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames (H, W, 3) at `size` (width, height), at a constant `fps` (variable frame rate
+    input is resampled by ffmpeg's fps filter), from `start` to `end` seconds. Decoded from the start of the
+    file: an output-side -ss decodes and discards, never seeks (seeking returns corrupt frames on some files)."""
+    w, h = size
+    limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end - start:.6f}"] if end else [])
+    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-an", "-sn",
+           "-vf", f"fps={fps:.6f},scale={w}:{h}:flags=area", *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    frame_bytes = w * h * 3
+    for raw in _ffmpeg_output(cmd, frame_bytes, f"the video of {path}"):
+        if len(raw) < frame_bytes:
+            break
+        yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)

@@ -1,0 +1,64 @@
+"""Where converted weights live: ~/.cache/mmdream, or $MMDREAM_CACHE."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("MMDREAM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "mmdream"
+    )
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def file_digests(path: str | os.PathLike, algorithms: tuple[str, ...], chunk: int = 1 << 20) -> dict[str, str]:
+    """Hex digests of a file in each of `algorithms`, from one read of it (downloads are gigabytes)."""
+    hashes = {a: hashlib.new(a) for a in algorithms}
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            for h in hashes.values():
+                h.update(block)
+    return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    return file_digests(path, ("sha256",))["sha256"]
+
+
+def save_npz_atomic(target: Path, arrays: dict) -> Path:
+    """Write converted weights under a name unique to this process, then rename: when many processes convert at
+    once, each rename is whole and whoever finishes first wins."""
+    import numpy as np
+
+    from mmdream.io_utils import atomic_output
+
+    with atomic_output(target) as tmp:
+        np.savez(tmp, **arrays)
+    return target
+
+
+def remembered(filename: str, key: str, compute: Callable[[], Any], keep: Callable[[str], bool] | None = None) -> Any:
+    """`compute()` once per `key`, remembered in a JSON file of the cache (written atomically: many processes may
+    start at once). `keep` prunes stale keys when a new one is added."""
+    import json
+
+    from mmdream.io_utils import atomic_output
+
+    path = cache_dir() / filename
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known = {k: v for k, v in known.items() if keep is None or keep(k)}
+        known[key] = compute()
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(known, indent=1))
+    return known[key]

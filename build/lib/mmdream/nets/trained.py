@@ -1,0 +1,93 @@
+"""Models the user trained (`mmdream train`): a `.keras` file plus a JSON model card beside it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+
+from mmdream.errors import UserError
+from mmdream.nets import Net, dtype_policy
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("MMDREAM_MODELS", "models"))
+
+
+def card_path(model_path: str | Path) -> Path:
+    return Path(model_path).with_suffix(".json")
+
+
+def read_card(model_path: str | Path) -> dict:
+    cp = card_path(model_path)
+    if not cp.exists():
+        raise UserError(f"{model_path} has no model card {cp.name} beside it (was it made by `mmdream train`?)")
+    return json.loads(cp.read_text())
+
+
+def find_trained(name: str) -> Path | None:
+    """A `.keras` path as given (an error if it is missing), or NAME in the models folder, or None."""
+    path = Path(name)
+    if path.suffix == ".keras":
+        if not path.exists():
+            raise UserError(f"{path}: no such model file (trained models are listed by `mmdream models`)")
+        return path
+    candidate = models_dir() / f"{name}.keras"
+    return candidate if candidate.exists() else None
+
+
+def load_trained(path: str | Path, precision: str = "fp32", sr: int | None = None) -> Net:
+    """A trained model as a dreamable Net. An audio model is rebuilt for the input's rate `sr`: only its
+    in-graph mel front end depends on the rate, and it has no weights."""
+    path = Path(path)
+    card = read_card(path)
+    # Importing the net modules registers their custom layers for deserialisation.
+    from mmdream.nets import image_nets, musicnn  # noqa: F401
+
+    with dtype_policy(precision):
+        saved = keras.saving.load_model(path, compile=False)
+        model = keras.Model.from_config(_config_for(saved, card, sr))
+    model.set_weights(saved.get_weights())
+    rate = card.get("input", {}).get("sr")
+    extras = {"card": card, "base": card["base"]}
+    if card["kind"] == "audio":
+        extras["sr"] = sr or rate
+    return Net(
+        name=card.get("name", path.stem), model=model, layers=card["layers"], classes=card["classes"],
+        kind=card["kind"], default_layers=card["default_layers"],
+        value_range=(-1.0, 1.0) if card["kind"] == "image" else None, extras=extras,
+        min_size=image_nets.MIN_SIZE.get(card["base"], 1),
+    )
+
+
+def _config_for(model: keras.Model, card: dict, sr: int | None) -> dict:
+    """The saved graph under the precision in force: a saved model keeps the float32 policy of its training, so
+    every layer but the logits takes the current policy instead. An audio model's mel front end is set to the
+    input's rate `sr` (it has no weights)."""
+    config = model.get_config()
+    entries = config["output_layers"]  # [name, node, tensor], or a list of those for several outputs
+    outputs = {entries[0]} if isinstance(entries[0], str) else {entry[0] for entry in entries}
+    for layer in config["layers"]:
+        if layer["class_name"] != "InputLayer" and layer["name"] not in outputs:
+            layer["config"].pop("dtype", None)
+        if layer["class_name"] == "LogMagToLogMel" and card["kind"] == "audio" and sr:
+            layer["config"]["sr"] = int(sr)
+    return config
+
+
+def list_trained() -> list[dict]:
+    """Cards of every trained model in the models folder."""
+    out = []
+    folder = models_dir()
+    if not folder.is_dir():
+        return out
+    for cp in sorted(folder.glob("*.json")):
+        try:
+            card = json.loads(cp.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if "base" in card and cp.with_suffix(".keras").exists():
+            out.append({**card, "path": str(cp.with_suffix(".keras"))})
+    return out

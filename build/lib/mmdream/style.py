@@ -1,0 +1,368 @@
+"""Style transfer: Gram-matrix style losses optimised with Adam, for pictures, sounds and film frames.
+
+Image: Gatys, Ecker & Bethge (2016), starting from the content image, coarse to fine. Style statistics are Gram
+matrices of chosen layers (VGG19 block1..5_conv1 by default, content block5_conv2, as in the Keras example;
+neural-style uses relu4_2 and relu1_1..relu5_1 with TV 1e-3). Each layer's loss is divided by its target's
+magnitude, so the weights mean the same on every net (EfficientNet-Lite0 works offline).
+Sound: Ulyanov & Lebedev (2016): the log-magnitude STFT (n_fft 2048) through one wide, shallow random 1-D
+convolution (4096 filters of width 11) and a Gram-matrix style loss; phase from the content sound, refined by
+Griffin-Lim.
+Film frames: each frame starts from the flow-warped previous stylised frame and adds a temporal loss on the
+non-occluded pixels (Ruder, Dosovitskiy & Brox 2016).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mmdream.errors import UserError
+from mmdream.nets import Net
+
+# (content layers, style layers) per net
+STYLE_LAYERS = {
+    "vgg19": (["block5_conv2"], ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]),
+    "vgg16": (["block5_conv2"], ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]),
+    "inception_v3": (["mixed5"], ["mixed0", "mixed1", "mixed2", "mixed3", "mixed4"]),
+    "efficientnet_lite0": (["block4c"], ["stem", "block2b", "block3b", "block4c", "block5c"]),
+}
+
+
+@dataclass
+class StyleSettings:
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 1e-3
+    temporal_weight: float = 0.0  # film frames: pull toward the warped previous result where it is visible
+    steps: int = 150  # per scale
+    learning_rate: float = 0.02
+    scales: int = 0  # coarse-to-fine levels; 0 = one per doubling of the long side above 256 px
+    content_layers: list[str] = field(default_factory=list)
+    style_layers: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def gram(features: tf.Tensor) -> tf.Tensor:
+    """(B, ..., C) -> (B, C, C) averaged over positions."""
+    flat = tf.reshape(features, [tf.shape(features)[0], -1, tf.shape(features)[-1]])
+    return tf.einsum("bnc,bnd->bcd", flat, flat) / tf.cast(tf.shape(flat)[1], tf.float32)
+
+
+class Adam:
+    """Adam on an input array, compiled once per shape: the optimiser for every style problem here."""
+
+    def __init__(self, loss_fn: Callable[..., tuple[tf.Tensor, dict]], lr: float,
+                 bounds: tuple[float, float] | None) -> None:
+        self.loss_fn, self.lr, self.bounds = loss_fn, lr, bounds
+
+        @tf.function(reduce_retracing=True)
+        def step(x, m, v, t, *args):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss, _ = self.loss_fn(x, *args)
+            g = tape.gradient(loss, x)
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * tf.square(g)
+            mh, vh = m / (1 - 0.9**t), v / (1 - 0.999**t)
+            x = x - self.lr * mh / (tf.sqrt(vh) + 1e-8)
+            if self.bounds is not None:
+                x = tf.clip_by_value(x, *self.bounds)
+            return x, m, v
+
+        self._step = step
+
+    def run(self, x: tf.Tensor, steps: int, *args, on_step: Callable[[], None] | None = None) -> tf.Tensor:
+        m, v = tf.zeros_like(x), tf.zeros_like(x)
+        for t in range(1, steps + 1):
+            x, m, v = self._step(x, m, v, tf.constant(float(t)), *args)
+            if on_step:
+                on_step()
+        return x
+
+
+# ---- images --------------------------------------------------------------------------------------------------
+class ImageStyle:
+    """Gatys-style transfer on one image net. Build once; `transfer` any content/style pair (or film frames)."""
+
+    def __init__(self, net: Net, settings: StyleSettings) -> None:
+        content, style = STYLE_LAYERS.get(net.name, ([net.layer_at_depth(0.6)],
+                                                     [net.layer_at_depth(d) for d in (0.0, 0.25, 0.5, 0.75)]))
+        self.content_layers = settings.content_layers or content
+        self.style_layers = settings.style_layers or style
+        for name in self.content_layers + self.style_layers:
+            if name not in net.layers:
+                raise UserError(f"net {net.name} has no layer {name!r}; choose from {', '.join(net.layers)}")
+        self.net, self.settings = net, settings
+        names = self.content_layers + self.style_layers
+        self.features = keras.Model(net.model.input, [net.model.get_layer(n).output for n in names])
+        self._adam = Adam(self._loss, settings.learning_rate, (-1.0, 1.0))
+        self._cached_grams: tuple = (None, None)
+
+    def _split(self, x: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+        outs = self.features(x, training=False)
+        outs = [tf.cast(o, tf.float32) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
+        k = len(self.content_layers)
+        return outs[:k], outs[k:]
+
+    def content_targets(self, content: np.ndarray) -> list[tf.Tensor]:
+        return self._split(tf.constant(content[None], tf.float32))[0]
+
+    def style_grams(self, style: np.ndarray) -> list[tf.Tensor]:
+        return [gram(f) for f in self._split(tf.constant(style[None], tf.float32))[1]]
+
+    def _style_grams_at(self, style: np.ndarray, long_side: int) -> list[tf.Tensor]:
+        """The style image's Grams at the content's scale. Film frames reuse one style image: the last is kept."""
+        from mmdream.image import resize
+
+        key = (id(style), long_side)
+        if self._cached_grams[0] != key:
+            self._cached_grams = (key, self.style_grams(resize(style, _fit(style.shape[:2], long_side))))
+        return self._cached_grams[1]
+
+    def _loss(self, x, content_t, style_t, prev, mask, weights):
+        c, s = self._split(x)
+        content = tf.add_n([tf.reduce_mean(tf.square(a - b)) / (tf.reduce_mean(tf.square(b)) + 1e-6)
+                            for a, b in zip(c, content_t)])
+        style = tf.add_n([tf.reduce_mean(tf.square(gram(a) - g)) / (tf.reduce_mean(tf.square(g)) + 1e-6)
+                          for a, g in zip(s, style_t)]) / len(style_t)
+        tv = tf.reduce_mean(tf.square(x[:, 1:] - x[:, :-1])) + tf.reduce_mean(tf.square(x[:, :, 1:] - x[:, :, :-1]))
+        temporal = tf.reduce_sum(mask * tf.square(x - prev)) / (tf.reduce_sum(mask) * 3.0 + 1e-6)
+        total = weights[0] * content + weights[1] * style + weights[2] * tv + weights[3] * temporal
+        return total, {"content": content, "style": style, "tv": tv, "temporal": temporal}
+
+    def losses(self, x: np.ndarray, content: np.ndarray, style: np.ndarray) -> dict[str, float]:
+        """Content and style loss of `x` (dream space) against a content and a style image (unweighted)."""
+        ct, st = self.content_targets(content), self.style_grams(style)
+        z = tf.zeros_like(tf.constant(x[None], tf.float32))
+        _, parts = self._loss(tf.constant(x[None], tf.float32), ct, st, z, z[..., :1], tf.ones(4))
+        return {k: float(v) for k, v in parts.items() if k in ("content", "style")}
+
+    def transfer(self, content: np.ndarray, style: np.ndarray, init: np.ndarray | None = None,
+                 prev: np.ndarray | None = None, mask: np.ndarray | None = None,
+                 on_step: Callable[[], None] | None = None, steps: int | None = None) -> np.ndarray:
+        """Stylise `content` (H, W, 3 dream space). `init` starts the optimisation elsewhere (a warped previous
+        frame); `prev` and `mask` (H, W) add the temporal loss toward `prev` where mask is 1."""
+        from mmdream.image import resize
+
+        s = self.settings
+        h, w = content.shape[:2]
+        levels = self._levels((h, w))
+        if init is not None or prev is not None:
+            levels = 1  # a continuing film frame is already close: full size only
+        x = coarse = None
+        weights = tf.constant([s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight], tf.float32)
+        for level in range(levels - 1, -1, -1):
+            size = (max(16, round(h / 2**level)), max(16, round(w / 2**level)))
+            c = resize(content, size)
+            start = (init if init is not None else c) if x is None else c + resize(x - coarse, size)
+            ct, gt = self.content_targets(c), self._style_grams_at(style, max(size))
+            p = tf.constant((prev if prev is not None else c)[None], tf.float32)
+            mk = tf.constant((mask if mask is not None else np.zeros(size, np.float32))[None, ..., None], tf.float32)
+            x = self._adam.run(tf.constant(start[None], tf.float32), steps or s.steps, ct, gt, p, mk, weights,
+                               on_step=on_step)[0].numpy()
+            coarse = c
+        return x
+
+    def _levels(self, shape: tuple[int, int]) -> int:
+        """Coarse-to-fine levels: as set, or one per doubling of the long side above 256 px."""
+        return self.settings.scales or max(1, int(np.floor(np.log2(max(shape) / 256))) + 1)
+
+    def total_steps(self, shape: tuple[int, int]) -> int:
+        return self.settings.steps * self._levels(shape)
+
+
+def _fit(shape: tuple[int, int], long_side: int) -> tuple[int, int]:
+    h, w = shape
+    k = long_side / max(h, w)
+    return max(16, round(h * k)), max(16, round(w * k))
+
+
+# ---- sound ---------------------------------------------------------------------------------------------------
+AUDIO_N_FFT = 2048
+
+
+@dataclass
+class AudioStyleSettings:
+    filters: int = 4096
+    width: int = 11
+    content_weight: float = 1e-2  # Ulyanov & Lebedev's ALPHA
+    steps: int = 100
+    learning_rate: float = 0.05
+    griffin_lim: int = 32
+    style_seconds: float = 10.0  # the style sound's statistics come from its first seconds
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class AudioStyle:
+    """Ulyanov & Lebedev's audio texture transfer on log(1 + |STFT|): a random, wide, shallow 1-D conv whose
+    Gram matrix over time is the style."""
+
+    def __init__(self, settings: AudioStyleSettings) -> None:
+        self.settings = settings
+        bins = AUDIO_N_FFT // 2 + 1
+        std = np.sqrt(2) * np.sqrt(2.0 / ((bins + settings.filters) * settings.width))
+        rng = np.random.default_rng(settings.seed)
+        self.kernel = tf.constant(rng.normal(0, std, (settings.width, bins, settings.filters)), tf.float32)
+        self._adam = Adam(self._loss, settings.learning_rate, (0.0, 1e3))
+
+    def features(self, s: tf.Tensor) -> tf.Tensor:
+        """(B, T, F) log-magnitude -> (B, T, filters)."""
+        return tf.nn.relu(tf.nn.conv1d(s, self.kernel, 1, "VALID"))
+
+    def _loss(self, s, content_f, style_g):
+        f = self.features(s)
+        content = tf.reduce_mean(tf.square(f - content_f)) / (tf.reduce_mean(tf.square(content_f)) + 1e-9)
+        style = tf.reduce_mean(tf.square(gram(f) - style_g)) / (tf.reduce_mean(tf.square(style_g)) + 1e-9)
+        return self.settings.content_weight * content + style, {"content": content, "style": style}
+
+    def style_gram(self, style_logmag: np.ndarray) -> tf.Tensor:
+        return gram(self.features(tf.constant(style_logmag[None], tf.float32)))
+
+    def losses(self, logmag: np.ndarray, content: np.ndarray, style_g: tf.Tensor) -> dict[str, float]:
+        cf = self.features(tf.constant(content[None], tf.float32))
+        _, parts = self._loss(tf.constant(logmag[None], tf.float32), cf, style_g)
+        return {k: float(v) for k, v in parts.items()}
+
+    def transfer(self, content_logmag: np.ndarray, style_g: tf.Tensor,
+                 on_step: Callable[[], None] | None = None) -> np.ndarray:
+        """(T, F) log(1+|STFT|) of the content -> stylised, same shape, starting from the content."""
+        if len(content_logmag) < self.settings.width:
+            raise UserError(f"the content sound is too short for audio style transfer (< {self.settings.width} "
+                            "STFT frames)")
+        x = tf.constant(content_logmag[None], tf.float32)
+        cf = self.features(x)
+        return self._adam.run(x, self.settings.steps, cf, style_g, on_step=on_step)[0].numpy()
+
+
+def style_image_file(src: str, style_path: str, dst: str, styler: ImageStyle, max_size: int | None,
+                     progress=None, max_pixels: int | None = None) -> dict:
+    """`mmdream style image`: stylise at the working size, write, and measure the losses."""
+    import time
+
+    from mmdream.image import (
+        Picture,
+        from_dream_space,
+        read_image,
+        resize,
+        to_dream_space,
+        working_size,
+        write_image,
+    )
+
+    pic, style_pic = read_image(src, max_pixels), read_image(style_path, max_pixels)
+    size = working_size(pic.rgb.shape[:2], max_size)
+    content = to_dream_space(resize(pic.rgb, size))
+    style = to_dream_space(resize(style_pic.rgb, working_size(style_pic.rgb.shape[:2], max(size))))
+    t0 = time.perf_counter()
+    out = styler.transfer(content, style, on_step=progress.update if progress is not None else None)
+    seconds = time.perf_counter() - t0
+    out_rgb = from_dream_space(out)
+    full = resize(out_rgb, pic.rgb.shape[:2]) if size != pic.rgb.shape[:2] else out_rgb
+    write_image(dst, Picture(full, pic.alpha))
+    start = styler.losses(content, content, style)
+    end = styler.losses(to_dream_space(out_rgb), content, style)
+    reference = styler.losses(resize(style, size), content, style)
+    return {"input": src, "style": style_path, "output": dst, "working_size": list(size), "seconds": seconds,
+            "style_loss_start": start["style"], "style_loss_end": end["style"],
+            "style_loss_drop": start["style"] / max(end["style"], 1e-12), "content_loss_end": end["content"],
+            "content_loss_of_style_image": reference["content"]}
+
+
+# ---- sound files ----------------------------------------------------------------------------------------------
+def _stft(x: np.ndarray) -> np.ndarray:
+    import librosa
+
+    return librosa.stft(np.ascontiguousarray(x), n_fft=AUDIO_N_FFT, hop_length=AUDIO_N_FFT // 4, window="hann",
+                        center=True)
+
+
+def style_logmag(path: str, sr: int, settings: AudioStyleSettings) -> np.ndarray:
+    """log(1 + |STFT|) of the style sound's first seconds, mono, at the content's rate."""
+    import librosa
+
+    from mmdream.audio import load_whole
+
+    x, rate = load_whole(path, end=settings.style_seconds)
+    mono = x.mean(axis=1)
+    if rate != sr:
+        mono = librosa.resample(mono, orig_sr=rate, target_sr=sr)
+    return np.log1p(np.abs(_stft(mono))).T.astype(np.float32)
+
+
+def style_block(x: np.ndarray, styler: AudioStyle, style_g: tf.Tensor, losses: list[dict],
+                on_step: Callable[[], None] | None = None) -> np.ndarray:
+    """Stylise each channel of an (n, ch) block; phase from the content, refined by Griffin-Lim."""
+    from mmdream.audio import phase_refined_istft
+
+    out = np.zeros_like(x)
+    for c in range(x.shape[1]):
+        spec = _stft(x[:, c])
+        content = np.log1p(np.abs(spec)).T.astype(np.float32)
+        start = styler.losses(content, content, style_g)
+        result = styler.transfer(content, style_g, on_step)
+        end = styler.losses(result, content, style_g)
+        losses.append({"style_start": start["style"], "style_end": end["style"], "content_end": end["content"]})
+        mag = np.expm1(np.maximum(result, 0.0)).T
+        out[:, c] = phase_refined_istft(mag, np.angle(spec), len(x), AUDIO_N_FFT, AUDIO_N_FFT // 4,
+                                        styler.settings.griffin_lim)
+    return out
+
+
+def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *, loudness: float | None = None,
+                     duration: float | None = None, start: float = 0.0, progress=None) -> dict:
+    """`mmdream style audio`: stream the content in chunks, stylise, cross-fade, then the audio dreamer's
+    ear-safety finish (DC blocking, loudness match, true-peak limiter)."""
+    import os
+    import time
+    from pathlib import Path
+
+    from mmdream.audio import (
+        CHUNK_SECONDS,
+        OVERLAP_SECONDS,
+        DCBlocker,
+        _write_raw,
+        crossfade_stream,
+        finalise,
+        open_source,
+        overlapping_chunks,
+    )
+    from mmdream.checks import AUDIO_SUFFIXES
+    from mmdream.io_utils import temporary_folder
+    from mmdream.loudness import LoudnessMeter
+
+    if Path(dst).suffix.lower() not in AUDIO_SUFFIXES:
+        raise UserError(f"cannot write {Path(dst).suffix or 'an extensionless file'}; use .wav, .flac, .mp3 or .ogg")
+    info, blocks = open_source(src, duration, start)
+    sr, ch = info.audio_rate, info.audio_channels
+    style_g = styler.style_gram(style_logmag(style_path, sr, styler.settings))
+    size, overlap = int(CHUNK_SECONDS * sr), int(OVERLAP_SECONDS * sr)
+    in_meter, losses = LoudnessMeter(sr, ch), []
+    t0 = time.perf_counter()
+    on_step = progress.update if progress is not None else None
+
+    def styled():
+        dc = DCBlocker(sr, ch)
+        for chunk, last in overlapping_chunks((dc(b) for b in blocks(65536)), size, overlap):
+            in_meter.add(chunk if last else chunk[:size])
+            yield style_block(chunk, styler, style_g, losses, on_step), last
+
+    with temporary_folder(dst) as work:
+        raw = os.path.join(work, "raw.wav")
+        frames, raw_lufs = _write_raw(crossfade_stream(styled(), overlap), raw, sr, ch)
+        if frames == 0:
+            raise UserError(f"{src} decodes to no audio samples")
+        final = finalise(raw, dst, sr, ch, raw_lufs, in_meter.integrated() if loudness is None else loudness)
+    mean = {k: float(np.mean([row[k] for row in losses])) for k in losses[0]}
+    return {"input": src, "style": style_path, "output": dst, "sample_rate": sr, "channels": ch,
+            "duration_s": frames / sr, "seconds": time.perf_counter() - t0, "style_loss_start": mean["style_start"],
+            "style_loss_end": mean["style_end"], "style_loss_drop": mean["style_start"] / max(mean["style_end"], 1e-12),
+            "content_loss_end": mean["content_end"], "input_loudness_lufs": in_meter.integrated(), **final}
