@@ -1,0 +1,37 @@
+"""mmdream: audio-visual DeepDream as a library and a command.
+
+`import mmdream` is cheap (no TensorFlow): the functions below load what they need on first use.
+
+    import mmdream
+    dream = mmdream.dream_image("photo.jpg", "dream.jpg", steps=10)
+    sound = mmdream.dream_audio(samples, sr=44100)          # numpy in, numpy out
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("mmdream")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0.0.0+source"
+
+_LAZY = {
+    "dream_image": "mmdream.api", "dream_audio": "mmdream.api", "load_net": "mmdream.api",
+    "ImageResult": "mmdream.api", "AudioResult": "mmdream.api", "Schedule": "mmdream.schedule",
+    "UserError": "mmdream.errors",
+}
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mmdream' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -8,6 +8,7 @@ result is loudness-matched to the input (BS.1770) and limited to a true peak of 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
@@ -441,7 +442,8 @@ def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int, gain_d
     meter = LoudnessMeter(sr, ch)
     fmt = "FLAC" if out_path.endswith(".flac") else "WAV"
     subtype = "PCM_24" if fmt == "FLAC" else "FLOAT"
-    with sf.SoundFile(raw_path) as src, sf.SoundFile(out_path, "w", sr, ch, subtype=subtype, format=fmt) as out:
+    with sf.SoundFile(raw_path) as src, without_peak_chunk(sf.SoundFile(out_path, "w", sr, ch, subtype=subtype,
+                                                                         format=fmt)) as out:
         total = src.frames
         for start in range(0, total, block):
             lo, hi = max(0, start - margin), min(total, start + block + margin)
@@ -453,6 +455,17 @@ def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int, gain_d
             meter.add(y)
             out.write(y.astype(np.float32))
     return meter
+
+
+SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's command (sndfile.h)
+
+
+def without_peak_chunk(f: sf.SoundFile) -> sf.SoundFile:
+    """A float WAV without libsndfile's PEAK chunk, which is stamped with the time of writing: without it the same
+    dream is the same file, byte for byte. (Must be set before the first sample is written.)"""
+    with contextlib.suppress(AttributeError):  # soundfile keeps the handle private; older/newer ones may differ
+        sf._snd.sf_command(f._file, SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+    return f
 
 
 def plot_spectrograms(before: np.ndarray, after: np.ndarray, sr: int, path: str) -> None:

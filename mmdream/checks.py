@@ -43,11 +43,11 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
 MAX_SIZE = {"image": (0, 16_384), "video": (16, 8192), "style": (16, 8192)}
 
 
-def check_number(flag: str, value: float | None, lo: float | None, hi: float | None, lo_open: bool = False) -> None:
-    """One numeric option within its range (finite, and not NaN)."""
+def check_number(name: str, value: float | None, lo: float | None, hi: float | None, lo_open: bool = False) -> None:
+    """One numeric option within its range (finite, and not NaN); `name` as the caller spells it (`--step-size` on
+    the command line, `step_size` in the API and in schedules)."""
     if value is None:
         return
-    name = "--" + flag.replace("_", "-")
     if not math.isfinite(value):
         raise UserError(f"{name} must be a finite number, not {value}")
     low_bad = lo is not None and (value <= lo if lo_open else value < lo)
@@ -55,6 +55,10 @@ def check_number(flag: str, value: float | None, lo: float | None, hi: float | N
         low = "" if lo is None else f"{'above' if lo_open else 'at least'} {lo:g}"
         high = "" if hi is None else f"at most {hi:g}"
         raise UserError(f"{name} must be {' and '.join(p for p in (low, high) if p)} (got {value:g})")
+
+
+def cli_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def check_output(path: str, suffixes: set[str], what: str) -> Path:
@@ -80,11 +84,11 @@ def check_output(path: str, suffixes: set[str], what: str) -> Path:
 def validate(args: argparse.Namespace) -> None:
     """All checks for one parsed command line; raises UserError on the first problem."""
     for flag, (lo, hi, lo_open) in RANGES.items():
-        check_number(flag, getattr(args, flag, None), lo, hi, lo_open)
+        check_number(cli_flag(flag), getattr(args, flag, None), lo, hi, lo_open)
     command = args.command if args.command != "style" else "style"
     if (size := getattr(args, "max_size", None)) is not None and command in MAX_SIZE:
         lo, hi = MAX_SIZE[command]
-        check_number("max_size", size, lo, hi)
+        check_number("--max-size", size, lo, hi)
     end = getattr(args, "end", None)
     if end is not None and end <= getattr(args, "start", 0.0):
         raise UserError(f"--end must come after --start (got --start {args.start:g}, --end {end:g})")

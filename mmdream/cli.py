@@ -127,74 +127,65 @@ def progress_bar(total: int | None, desc: str, unit: str = "step"):
 
 
 # ---- commands ---------------------------------------------------------------------------------------------
+DREAM_FLAGS = ("layers", "target", "channels", "schedule", "strength", "octaves", "octave_scale", "steps", "step_size",
+               "jitter", "smooth", "tile_size", "seed", "precision", "weights")
+
+
+def dream_options(args: argparse.Namespace) -> dict:
+    """The dream options every dream command shares, as the API's keyword arguments."""
+    return {name: getattr(args, name) for name in DREAM_FLAGS}
+
+
+class TqdmProgress:
+    """The API's progress convention, `(done, total, desc)`, shown as one tqdm bar per description."""
+
+    def __init__(self, unit: str = "step") -> None:
+        self.unit, self.bars = unit, {}
+
+    def __call__(self, done: int, total: int | None, desc: str) -> None:
+        bar = self.bars.get(desc)
+        if bar is None:
+            bar = self.bars[desc] = progress_bar(total, desc, self.unit)
+        bar.update(done - bar.n)
+
+    def __enter__(self) -> TqdmProgress:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        for bar in self.bars.values():
+            bar.close()
+        return False
+
+
 def cmd_image(args: argparse.Namespace) -> int:
-    from mmdream.engine import DreamSettings
-    from mmdream.image import dream_image_file, read_image, working_size
-    from mmdream.io_utils import check_not_same
+    from mmdream.api import dream_image
 
-    check_not_same(args.input, args.output)
-    pic = read_image(args.input, args.max_pixels)  # fail on bad input before loading a net
-    dreamer, plan = build_plan(args, "image", args.net, DreamSettings())
-    moment = plan.at(0.0)
-    if args.guide:
-        from mmdream.image import resize, to_dream_space
-
-        guide = read_image(args.guide, args.max_pixels).rgb
-        dreamer.set_guide(to_dream_space(resize(guide, working_size(guide.shape[:2], 384))))
-    size = working_size(pic.rgb.shape[:2], args.max_size)
-    with progress_bar(dreamer.total_steps(size, moment.settings), "dreaming") as bar:
-        figures = dream_image_file(args.input, args.output, dreamer, moment.settings, args.max_size, progress=bar,
-                                   strength=moment.strength, max_pixels=args.max_pixels)
-    print(f"{args.output}: {describe_objective(figures, args.target)} in {figures['seconds']:.1f} s")
-    write_report(args.report, {"command": "image", "net": args.net, "layers": moment.layers, "target": args.target,
-                               "guide": args.guide, "max_size": args.max_size, "schedule": args.schedule,
-                               "strength": moment.strength, "settings": moment.settings.as_dict(), **figures})
+    with TqdmProgress() as progress:
+        result = dream_image(args.input, args.output, net=args.net, guide=args.guide, max_size=args.max_size,
+                             max_pixels=args.max_pixels, progress=progress, **dream_options(args))
+    print(f"{args.output}: {describe_objective(result.figures, args.target)} in {result.figures['seconds']:.1f} s")
+    write_report(args.report, result.report())
     return 0
 
 
 def cmd_audio(args: argparse.Namespace) -> int:
-    from mmdream.audio import (
-        AUDIO_DEFAULTS,
-        dream_audio_file,
-        load_whole,
-        open_source,
-        plot_spectrograms,
-        score_file,
-        total_audio_steps,
-    )
-    from mmdream.engine import compare
-    from mmdream.io_utils import check_not_same
+    from mmdream.api import dream_audio
 
-    if args.input not in ("noise", "sine"):
-        check_not_same(args.input, args.output)
-    duration = args.duration
-    info, _ = open_source(args.input, duration)  # fails on bad input before a net is loaded
-    dreamer, plan = build_plan(args, "audio", args.net, AUDIO_DEFAULTS, sr=info.audio_rate)
-    passes = []
-    src = args.input
-    out = Path(args.output)
-    seconds = duration or info.duration or 1.0
-    for i in range(args.ouroboros):
-        dst = str(out) if i == args.ouroboros - 1 else str(out.with_name(f"{out.stem}.pass{i + 1}{out.suffix}"))
-        with progress_bar(total_audio_steps(plan, dreamer, seconds, info.audio_rate),
-                          f"dreaming pass {i + 1}/{args.ouroboros}") as bar:
-            figures = dream_audio_file(src, dst, dreamer, plan, loudness=args.loudness,
-                                       griffin_lim=args.griffin_lim, duration=duration, progress=bar)
-        dreamer.set_layer_weights(plan.at(0.0).layers)  # the objective is measured with the first keyframe's
-        figures.update(compare(score_file(dreamer, src, duration), score_file(dreamer, dst)))
-        passes.append(figures)
+    with TqdmProgress() as progress:
+        result = dream_audio(args.input, args.output, net=args.net, duration=args.duration, loudness=args.loudness,
+                             griffin_lim=args.griffin_lim, ouroboros=args.ouroboros, progress=progress,
+                             **dream_options(args))
+    for figures in result.figures["passes"]:
         if "warning" in figures:
             print(f"mmdream: warning: {figures['warning']}", file=sys.stderr)
-        print(f"{dst}: {describe_objective(figures, args.target)}, {figures['output_loudness_lufs']:.1f} LUFS, "
-              f"true peak {figures['true_peak_dbfs']:.1f} dBFS")
-        src = dst
-        if i == 0 and args.plot:  # the first 30 s
-            before, sr = load_whole(args.input, end=min(30.0, duration or 30.0))
-            plot_spectrograms(before, load_whole(dst, end=30.0)[0], sr, args.plot)
-    moment = plan.at(0.0)
-    write_report(args.report, {"command": "audio", "net": args.net, "layers": moment.layers, "target": args.target,
-                               "schedule": args.schedule, "strength": moment.strength,
-                               "settings": moment.settings.as_dict(), **passes[-1], "passes": passes})
+        print(f"{figures['output']}: {describe_objective(figures, args.target)}, "
+              f"{figures['output_loudness_lufs']:.1f} LUFS, true peak {figures['true_peak_dbfs']:.1f} dBFS")
+    if args.plot:  # the first 30 s of the input and of the first pass
+        from mmdream.audio import load_whole, plot_spectrograms
+
+        before, sr = load_whole(args.input, end=min(30.0, args.duration or 30.0))
+        plot_spectrograms(before, load_whole(result.figures["passes"][0]["output"], end=30.0)[0], sr, args.plot)
+    write_report(args.report, result.report())
     return 0
 
 

@@ -124,19 +124,20 @@ def measure_gain(dreamer: Dreamer, before_rgb: np.ndarray, after_rgb: np.ndarray
     return compare(before, after)
 
 
-def dream_image_file(src: str, dst: str, dreamer: Dreamer, settings: DreamSettings, max_size: int | None,
-                     progress=None, strength: float = 1.0, max_pixels: int | None = None) -> dict:
-    """The `mmdream image` command's work; returns the measured figures for the report."""
-    pic = read_image(src, max_pixels)
+def dream_picture(pic: Picture, dst: str | None, dreamer: Dreamer, settings: DreamSettings, max_size: int | None,
+                  on_step=None, strength: float = 1.0, max_pixels: int | None = None) -> tuple[np.ndarray, dict]:
+    """Dream a picture at the working size, write it to `dst` if given, and measure: (the RGB as written, JPEG
+    losses included, and the report's figures)."""
     t0 = time.perf_counter()
     size = working_size(pic.rgb.shape[:2], max_size)
-    on_step = progress.update if progress is not None else None
     out_rgb, _ = dream_rgb(pic.rgb, dreamer, settings, max_size, on_step=on_step, strength=strength)
     seconds = time.perf_counter() - t0
-    write_image(dst, Picture(out_rgb, pic.alpha))
-    saved = read_image(dst, max_pixels).rgb  # measure what was written, JPEG losses included
-    return {
-        "input": str(src), "output": str(dst), "input_size": [int(v) for v in pic.rgb.shape[:2]],
+    saved = out_rgb
+    if dst is not None:
+        write_image(dst, Picture(out_rgb, pic.alpha))
+        saved = read_image(dst, max_pixels).rgb  # measure what was written
+    return saved, {
+        "output": dst, "input_size": [int(v) for v in pic.rgb.shape[:2]],
         "output_size": [int(v) for v in saved.shape[:2]], "working_size": list(size),
         "seconds": round(seconds, 3), **measure_gain(dreamer, pic.rgb, saved, size),
     }

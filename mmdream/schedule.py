@@ -205,7 +205,7 @@ def _keyframe(raw: dict, path: str | Path) -> Keyframe:
                 try:
                     check_number(key, d[key], lo, hi, lo_open)
                 except UserError as e:
-                    raise UserError(f"{path}: {str(e).removeprefix('--').replace('-', '_', 1)}") from None
+                    raise UserError(f"{path}: {e}") from None
     time = parse_time(raw["time"])
     if not math.isfinite(time) or time < 0:
         raise UserError(f"{path}: keyframe time {raw['time']!r} must be a finite time from 0 on")

@@ -1,0 +1,75 @@
+"""The public API: a cheap import, the README's examples run as written, and they give the CLI's files byte for
+byte for the same settings and seed (on paths and on arrays)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mmdream.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_is_cheap_and_loads_no_tensorflow():
+    code = "import sys, time; t = time.perf_counter(); import mmdream; print(time.perf_counter() - t, " \
+           "'tensorflow' in sys.modules, 'keras' in sys.modules, mmdream.__version__)"
+    seconds, tf, keras, version = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                 check=True).stdout.split()
+    assert (tf, keras) == ("False", "False") and float(seconds) < 0.3 and version
+
+
+def _readme_examples() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    api = text[text.index("## Python API"):text.index("## Sound")]
+    return re.findall(r"```python\n(.*?)```", api, re.S)
+
+
+@pytest.fixture
+def inputs(media, tmp_path, monkeypatch) -> dict:
+    monkeypatch.chdir(tmp_path)
+    sound = tmp_path / "trumpet.wav"  # a WAV, so the file and soundfile's samples are the same numbers
+    from mmdream.audio import load_whole
+
+    x, sr = load_whole(str(media / "audio" / "music" / "sorohanro_-_solo-trumpet-06.hq.ogg"), end=3.0)
+    sf.write(sound, x, sr, subtype="FLOAT")
+    return {"PHOTO": str(media / "images" / "chelsea.png"), "SOUND": str(sound)}
+
+
+def test_readme_examples_run_and_match_the_cli_byte_for_byte(inputs, tmp_path):
+    examples = _readme_examples()
+    assert len(examples) == 2
+    scope = dict(inputs)
+    for code in examples:
+        exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own examples
+    from PIL import Image
+
+    photo_shape = np.asarray(Image.open(inputs["PHOTO"]).convert("RGB")).shape
+    assert scope["dream"].objective_gain > 1.2 and scope["dream"].image.shape == photo_shape
+    assert scope["small"].image.dtype == np.uint8 and scope["small"].output is None
+    assert scope["sound"].audio.shape == sf.read("dream.wav")[0].reshape(scope["sound"].audio.shape).shape
+
+    assert main(["image", inputs["PHOTO"], "-o", "cli.jpg", "--steps", "5", "--max-size", "256", "--seed", "1"]) == 0
+    assert Path("cli.jpg").read_bytes() == Path("dream.jpg").read_bytes()
+    # the array without an output is the dream the CLI writes as PNG, pixel for pixel
+    assert main(["image", inputs["PHOTO"], "-o", "cli.png", "--steps", "5", "--max-size", "256", "--seed", "1"]) == 0
+    assert np.array_equal(np.asarray(Image.open("cli.png")), scope["small"].image)
+    assert main(["audio", inputs["SOUND"], "-o", "cli.wav", "--steps", "3"]) == 0
+    assert Path("cli.wav").read_bytes() == Path("dream.wav").read_bytes()
+
+
+def test_bad_values_name_the_option_in_api_words(inputs):
+    import mmdream
+
+    with pytest.raises(ValueError, match=r"^step_size must be above 0 and at most 1 \(got 5\)$"):
+        mmdream.dream_image(inputs["PHOTO"], step_size=5)
+    with pytest.raises(mmdream.UserError, match="need their rate"):
+        mmdream.dream_audio(np.zeros(100, np.float32))
+    with pytest.raises(mmdream.UserError, match="image array must be"):
+        mmdream.dream_image(np.zeros((4, 4, 7), np.uint8))
