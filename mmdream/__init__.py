@@ -17,11 +17,9 @@ try:
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0.0.0+source"
 
-_LAZY = {
-    "dream_image": "mmdream.api", "dream_audio": "mmdream.api", "load_net": "mmdream.api",
-    "ImageResult": "mmdream.api", "AudioResult": "mmdream.api", "Schedule": "mmdream.schedule",
-    "UserError": "mmdream.errors",
-}
+_API = ("dream_image", "dream_audio", "dream_video", "style_image", "style_audio", "style_video", "train_image",
+        "train_audio", "load_net", "ImageResult", "AudioResult", "FilmResult", "StyleResult")
+_LAZY = {**dict.fromkeys(_API, "mmdream.api"), "Schedule": "mmdream.schedule", "UserError": "mmdream.errors"}
 __all__ = ["__version__", *_LAZY]
 
 

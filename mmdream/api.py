@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdream.checks import AUDIO_SUFFIXES, IMAGE_SUFFIXES, check_number, check_output
+from mmdream.checks import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_number, check_output
 from mmdream.errors import UserError
 from mmdream.io_utils import check_not_same
 
@@ -38,6 +38,10 @@ class Progress:
         self.done += n
         if self.callback is not None:
             self.callback(self.done, self.total, self.desc)
+
+    def write(self, line: str) -> None:
+        """A line between updates (training prints each epoch's figures so)."""
+        print(line)
 
     def __enter__(self) -> Progress:
         return self
@@ -220,6 +224,220 @@ def _dream_passes(src: str, dst: Path, *, net: str, duration: float | None, loud
               "schedule": plan_options.get("schedule"), "strength": moment.strength,
               "settings": moment.settings.as_dict(), **passes[-1], "passes": passes}
     return report, passes
+
+
+@dataclass
+class FilmResult(Result):
+    """A film's figures: frames, rate, mean objective gain (`objective_gain`), flicker, per-frame rows."""
+
+    @property
+    def objective_gain(self) -> float:
+        return self.figures.get("objective_gain_mean", float("nan"))
+
+    @property
+    def objective_before(self) -> float | None:
+        return None  # per frame, in figures["per_frame"]
+
+    @property
+    def objective_after(self) -> float | None:
+        return None
+
+
+@dataclass
+class StyleResult(Result):
+    """A style transfer's figures: style and content loss at the start and the end."""
+
+    @property
+    def objective_before(self) -> float:  # the style loss is what style transfer lowers
+        return self.figures.get("style_loss_start", self.figures.get("style_loss_mean"))
+
+    @property
+    def objective_after(self) -> float:
+        return self.figures.get("style_loss_end", self.figures.get("style_loss_mean"))
+
+    @property
+    def objective_gain(self) -> float:
+        return self.figures.get("style_loss_drop", float("nan"))
+
+
+FILM_KEYS = ("max_size", "start", "end", "fps", "blend", "warm_steps", "warm_strength", "warm_octaves", "cut", "flow",
+             "react", "audio", "griffin_lim", "preview", "keep_work")
+
+
+def _film_progress(progress: ProgressFn | None):
+    return lambda total, desc: Progress(progress, total, desc)
+
+
+def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_lite0", audio_net: str = "MTT_vgg",
+                audio_layers: str | None = None, style: PathLike | None = None, audio_style: PathLike | None = None,
+                style_when: str = "after", progress: ProgressFn | None = None, **options) -> FilmResult:
+    """Dream a film: every frame through the image net, the soundtrack through the audio net, one schedule for
+    both; resumable (run it again after an interrupt). `options`: the film's (max_size=640, start, end, fps,
+    blend, warm_steps, warm_strength, warm_octaves, cut, flow=True, react, audio="dream"|"keep"|"none",
+    griffin_lim, preview, keep_work), the dream options of `dream_image`, and style options (see
+    mmdream.style.IMAGE_STYLE_OPTIONS / AUDIO_STYLE_OPTIONS) for a style pass."""
+    from mmdream.audio import AUDIO_DEFAULTS
+    from mmdream.plan import build_plan
+    from mmdream.style import AUDIO_STYLE_OPTIONS, IMAGE_STYLE_OPTIONS, audio_styler, image_styler, style_target
+    from mmdream.video import (
+        FILM_DEFAULTS,
+        Dreaming,
+        FrameDreamer,
+        SoundPlan,
+        StylePass,
+        check_film_input,
+        dream_film,
+        film_fingerprint,
+        film_fps,
+        film_options,
+    )
+
+    film = {k: options.pop(k) for k in FILM_KEYS if k in options}
+    image_style = {k: options.pop(k) for k in IMAGE_STYLE_OPTIONS if k in options}
+    sound_style = {k: options.pop(k) for k in AUDIO_STYLE_OPTIONS if k in options}
+    dream = options  # what is left: the dream options (build_plan refuses unknown ones)
+    src, dst = str(video), str(output)
+    check_output(dst, VIDEO_SUFFIXES, "a film")
+    check_not_same(src, dst)
+    opts = film_options(**film)
+    info = check_film_input(src, dst, opts)  # bad input fails before any net loads
+    image = Dreaming(*build_plan("image", net, FILM_DEFAULTS, **dream))
+    sound = SoundPlan(when=style_when)
+    if info.has_audio and opts.audio == "dream":
+        layers = dream.get("layers")
+        depth_only = layers is not None and all(_is_depth(p) for p in str(layers).split(","))
+        sound.audio = Dreaming(*build_plan("audio", audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
+                                           **{**dream, "layers": audio_layers or (layers if depth_only else "")}))
+        if audio_style:
+            sound.styler, sound.style_path = audio_styler(**sound_style), str(audio_style)
+    style_pass = None
+    if style:
+        style_pass = StylePass(image_styler(image.dreamer.net, **image_style), style_target(str(style), opts.max_size),
+                               style_when)
+    frame_fn = FrameDreamer(image, opts, film_fps(info, opts), style_pass)
+    given = {"net": net, "audio_net": audio_net, "audio_layers": audio_layers, "style": style and str(style),
+             "audio_style": audio_style and str(audio_style), "style_when": style_when, **film, **image_style,
+             **sound_style, **dream}
+    figures = dream_film(src, dst, frame_fn, sound, opts, film_fingerprint(src, given, opts),
+                         progress_bar=_film_progress(progress))
+    report = {"command": "video", "net": net, "audio_net": audio_net if sound.audio else None,
+              "schedule": dream.get("schedule"), **figures}
+    return FilmResult(dst, report)
+
+
+def _is_depth(part: str) -> bool:
+    try:
+        return 0.0 <= float(part.split(":")[0]) <= 1.0
+    except ValueError:
+        return False
+
+
+def style_image(image: PathLike, style: PathLike, output: PathLike, *, net: str = "vgg19", max_size: int = 512,
+                max_pixels: int | None = None, precision: str = "auto", weights: str = "imagenet",
+                progress: ProgressFn | None = None, **style_options) -> StyleResult:
+    """Gatys style transfer of a picture file onto `output` (style options: mmdream.style.IMAGE_STYLE_OPTIONS)."""
+    from mmdream.image import read_image, working_size
+    from mmdream.style import image_styler, style_image_file
+
+    check_number("max_size", max_size, 16, 8192)
+    check_output(str(output), IMAGE_SUFFIXES, "an image")
+    check_not_same(image, output)
+    pic = read_image(image, max_pixels)
+    read_image(style, max_pixels)
+    styler = image_styler(load_net(net, precision=precision, weights=weights), **style_options)
+    with Progress(progress, styler.total_steps(working_size(pic.rgb.shape[:2], max_size)), "styling") as bar:
+        figures = style_image_file(str(image), str(style), str(output), styler, max_size, progress=bar,
+                                   max_pixels=max_pixels)
+    return StyleResult(str(output), {"command": "style image", "net": net, "settings": styler.settings.as_dict(),
+                                     **figures})
+
+
+def style_audio(audio: PathLike, style: PathLike, output: PathLike, *, duration: float | None = None,
+                loudness: float | None = None, progress: ProgressFn | None = None, **style_options) -> StyleResult:
+    """Ulyanov & Lebedev style transfer of a sound file onto `output` (options: mmdream.style.AUDIO_STYLE_OPTIONS)."""
+    from mmdream.checks import audio_input
+    from mmdream.style import audio_styler, style_audio_file
+
+    check_number("duration", duration, 0.0, 86_400.0, lo_open=True)
+    check_number("loudness", loudness, -70.0, 0.0)
+    check_output(str(output), AUDIO_SUFFIXES, "a sound")
+    check_not_same(audio, output)
+    audio_input(str(audio))
+    audio_input(str(style))
+    styler = audio_styler(**style_options)
+    with Progress(progress, None, "styling") as bar:
+        figures = style_audio_file(str(audio), str(style), str(output), styler, loudness=loudness, duration=duration,
+                                   progress=bar)
+    return StyleResult(str(output), {"command": "style audio", "settings": styler.settings.as_dict(), **figures})
+
+
+def style_video(video: PathLike, style: PathLike, output: PathLike, *, net: str = "vgg19",
+                audio_style: PathLike | None = None, precision: str = "auto", weights: str = "imagenet",
+                seed: int = 0, progress: ProgressFn | None = None, **options) -> StyleResult:
+    """Video style transfer (Ruder et al.): each frame from the flow-warped previous one; with `audio_style`
+    the soundtrack is styled too, else kept. `options`: the film's (see dream_video) and the style options."""
+    from mmdream.style import AUDIO_STYLE_OPTIONS, IMAGE_STYLE_OPTIONS, audio_styler, image_styler, style_target
+    from mmdream.video import (
+        FrameStyler,
+        SoundPlan,
+        check_film_input,
+        dream_film,
+        film_fingerprint,
+        film_fps,
+        film_options,
+    )
+
+    film = {k: options.pop(k) for k in FILM_KEYS if k in options}
+    image_style = {k: options.pop(k) for k in IMAGE_STYLE_OPTIONS if k in options}
+    sound_style = {k: options.pop(k) for k in AUDIO_STYLE_OPTIONS if k in options}
+    if options:
+        raise UserError(f"unknown option(s) {', '.join(sorted(options))} for style_video")
+    src, dst = str(video), str(output)
+    check_output(dst, VIDEO_SUFFIXES, "a film")
+    check_not_same(src, dst)
+    opts = film_options(**{"blend": 1.0, **film})
+    info = check_film_input(src, dst, opts)
+    styler = image_styler(load_net(net, precision=precision, weights=weights), **image_style)
+    sound = SoundPlan()
+    if audio_style and info.has_audio and opts.audio == "dream":
+        sound.styler, sound.style_path = audio_styler(**sound_style), str(audio_style)
+    elif opts.audio == "dream":
+        opts.audio = "keep"
+    frame_fn = FrameStyler(styler, style_target(str(style), opts.max_size), opts, film_fps(info, opts))
+    given = {"command": "style video", "net": net, "style": str(style), "audio_style": audio_style and str(audio_style),
+             "precision": precision, "weights": weights, "seed": seed, **film, **image_style, **sound_style}
+    figures = dream_film(src, dst, frame_fn, sound, opts, film_fingerprint(src, given, opts),
+                         progress_bar=_film_progress(progress))
+    return StyleResult(dst, {"command": "style video", "net": net, "settings": styler.settings.as_dict(), **figures})
+
+
+def train_image(data: PathLike, output: PathLike | None = None, *, base: str = "efficientnet_lite0",
+                name: str | None = None, progress: ProgressFn | None = None, **settings) -> dict:
+    """Retrain an image net on a folder of class sub-folders; saves NAME.keras and its model card; returns the
+    card. `settings`: mmdream.train.TrainSettings' fields (epochs, fine_tune_epochs, batch_size, size, ...)."""
+    return _train("image", data, output, base, name, progress, settings)
+
+
+def train_audio(data: PathLike, output: PathLike | None = None, *, base: str = "MTT_musicnn",
+                name: str | None = None, progress: ProgressFn | None = None, **settings) -> dict:
+    """Retrain an audio net on a folder of class sub-folders of sounds (see train_image)."""
+    return _train("audio", data, output, base, name, progress, settings)
+
+
+def _train(kind: str, data: PathLike, output: PathLike | None, base: str, name: str | None,
+           progress: ProgressFn | None, settings: dict) -> dict:
+    from mmdream.nets.trained import models_dir
+    from mmdream.train import TrainSettings, train
+
+    weights = settings.pop("weights", "imagenet")
+    out = Path(output) if output else models_dir() / f"{name or Path(data).name}.keras"
+    try:
+        train_settings = TrainSettings(**settings)
+    except TypeError as e:
+        raise UserError(f"unknown training setting ({e})") from None
+    card = train(kind, str(data), base, out, train_settings, weights=weights,
+                 progress=(lambda total, desc: Progress(progress, total, desc)) if progress else None)
+    return {**card, "path": str(out)}
 
 
 def load_net(name: str, precision: str = "auto", sr: int | None = None, weights: str = "imagenet"):

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from mmdream.errors import UserError
@@ -88,18 +87,6 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
                         "AMX where a one-time matmul check finds it faster than fp32")
     g.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
     p.add_argument("--report", help="write settings and measured figures to this JSON file")
-
-
-def build_plan(args: argparse.Namespace, kind: str, net_name: str, defaults, sr: int | None = None,
-               channels: int | None = None, layers: str | None = None):
-    """mmdream.plan.build_plan with this command line's dream options. Returns (dreamer, plan)."""
-    from mmdream.plan import SETTING_NAMES
-    from mmdream.plan import build_plan as plan_for
-
-    return plan_for(kind, net_name, defaults, layers=args.layers if layers is None else layers,
-                    schedule=args.schedule, strength=args.strength, target=args.target, channels=args.channels,
-                    seed=args.seed, precision=args.precision, weights=args.weights, sr=sr, input_channels=channels,
-                    **{name: getattr(args, name, None) for name in SETTING_NAMES})
 
 
 def write_report(path: str | None, report: dict) -> None:
@@ -189,164 +176,71 @@ def cmd_audio(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_video(args: argparse.Namespace) -> int:
-    from mmdream.audio import AUDIO_DEFAULTS
-    from mmdream.io_utils import check_not_same
-    from mmdream.video import (
-        FILM_DEFAULTS,
-        Dreaming,
-        FrameDreamer,
-        SoundPlan,
-        StylePass,
-        check_film_input,
-        dream_film,
-        film_fps,
-    )
+FILM_FLAGS = ("max_size", "start", "end", "fps", "blend", "warm_steps", "warm_strength", "warm_octaves", "cut", "react",
+              "griffin_lim", "preview", "keep_work")
+IMAGE_STYLE_FLAGS = ("content_weight", "style_weight", "tv_weight", "temporal_weight", "style_steps", "learning_rate",
+                     "scales", "content_layers", "style_layers")
+AUDIO_STYLE_FLAGS = ("filters", "audio_style_steps", "style_griffin_lim")
 
-    check_not_same(args.input, args.output)
-    opts = _film_options(args)
-    info = check_film_input(args.input, args.output, opts)  # fail on bad input before loading nets
-    image = Dreaming(*build_plan(args, "image", args.net, FILM_DEFAULTS))
-    sound = SoundPlan(when=args.style_when)
-    if info.has_audio and opts.audio == "dream":
-        depth_only = args.layers is not None and all(_is_depth(p) for p in args.layers.split(","))
-        audio_layers = args.audio_layers or (args.layers if depth_only else "")
-        sound.audio = Dreaming(*build_plan(args, "audio", args.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
-                                           layers=audio_layers))
-        if args.audio_style:
-            sound.styler, sound.style_path = _audio_styler(args), args.audio_style
-    style = None
-    if args.style:
-        style = StylePass(_image_styler(args, image.dreamer.net), _style_image(args.style, opts.max_size),
-                          args.style_when)
-    frame_fn = FrameDreamer(image, opts, film_fps(info, opts), style)
-    figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args, opts),
-                         progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
+
+def film_options(args: argparse.Namespace) -> dict:
+    """The film's and the style pass's options, as the API's keyword arguments."""
+    audio = "none" if args.no_audio else "keep" if args.keep_audio else "dream"
+    return {**{k: getattr(args, k, None) for k in (*FILM_FLAGS, *IMAGE_STYLE_FLAGS, *AUDIO_STYLE_FLAGS)},
+            "flow": not args.no_flow, "audio": audio}
+
+
+def video_options(args: argparse.Namespace) -> dict:
+    """`mmdream video`'s flags as mmdream.dream_video's keyword arguments."""
+    return {"net": args.net, "audio_net": args.audio_net, "audio_layers": args.audio_layers, "style": args.style,
+            "audio_style": args.audio_style, "style_when": args.style_when, **film_options(args),
+            **dream_options(args)}
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from mmdream.api import dream_video
+
+    with TqdmProgress("frame") as progress:
+        result = dream_video(args.input, args.output, progress=progress, **video_options(args))
+    figures = result.figures
     flick = figures["flicker_mean"]
     print(f"{args.output}: {figures['frames']} frames at {figures['fps']:g} fps, objective gain "
           f"{figures['objective_gain_mean']:.2f}x (mean), flicker {flick if flick is None else round(flick, 2)}, "
           f"{figures['frames_per_second']:.2f} frames/s")
-    write_report(args.report, {"command": "video", "net": args.net, "audio_net": args.audio_net if sound.audio else None,
-                               "schedule": args.schedule, **figures})
+    write_report(args.report, result.report())
     return 0
 
 
-def _film_options(args: argparse.Namespace):
-    from mmdream.video import FilmOptions
-
-    audio_mode = "none" if args.no_audio else "keep" if args.keep_audio else "dream"
-    given = {k: getattr(args, k, None) for k in ("blend", "warm_strength", "warm_octaves")}
-    opts = FilmOptions(max_size=args.max_size, start=args.start, end=args.end, warm_steps=args.warm_steps,
-                       cut=args.cut, flow=not args.no_flow, react=args.react, audio=audio_mode,
-                       griffin_lim=args.griffin_lim, preview=args.preview, keep_work=args.keep_work, fps=args.fps,
-                       **{k: v for k, v in given.items() if v is not None})
-    return opts
-
-
-def _fingerprint(args: argparse.Namespace, opts) -> dict:
-    """What makes two renders the same job (a rerun resumes only if nothing here changed): the input files, the
-    arguments, and the options and dream defaults they resolve to, so a changed default cannot mix old and new
-    frames."""
-    from mmdream.audio import AUDIO_DEFAULTS
-    from mmdream.video import FILM_DEFAULTS
-
-    src = Path(args.input).resolve()
-    extra = {}
-    for key in ("schedule", "style", "audio_style"):
-        path = getattr(args, key, None)
-        if path and Path(path).is_file():
-            extra[key] = (str(Path(path).resolve()), Path(path).stat().st_mtime, Path(path).stat().st_size)
-    unused = ("func", "report", "preview", "keep_work")
-    return {"input": str(src), "size": src.stat().st_size, "mtime": src.stat().st_mtime, **extra,
-            **{k: v for k, v in vars(args).items() if k not in unused},
-            "film": {k: v for k, v in asdict(opts).items() if k not in unused},
-            "defaults": {"image": FILM_DEFAULTS.as_dict(), "audio": AUDIO_DEFAULTS.as_dict()}}
-
-
-def _style_image(path: str, max_size: int | None):
-    from mmdream.image import read_image, resize, to_dream_space, working_size
-
-    rgb = read_image(path).rgb
-    return to_dream_space(resize(rgb, working_size(rgb.shape[:2], max_size)))
-
-
-def _image_styler(args: argparse.Namespace, net=None):
-    from mmdream.nets import load_net
-    from mmdream.style import ImageStyle, StyleSettings
-
-    if net is None:
-        from mmdream.plan import resolve_precision
-
-        net = load_net(args.net, weights=args.weights, precision=resolve_precision(args.precision))
-    if net.kind != "image":
-        raise UserError(f"{net.name} is an audio net; image style transfer needs an image net")
-    split = lambda v: [x for x in v.split(",") if x] if v else []  # noqa: E731
-    settings = StyleSettings(content_weight=args.content_weight, style_weight=args.style_weight,
-                             tv_weight=args.tv_weight, temporal_weight=args.temporal_weight,
-                             steps=args.style_steps, learning_rate=args.learning_rate, scales=args.scales,
-                             content_layers=split(args.content_layers), style_layers=split(args.style_layers))
-    return ImageStyle(net, settings)
-
-
-def _audio_styler(args: argparse.Namespace):
-    from mmdream.style import AudioStyle, AudioStyleSettings
-
-    return AudioStyle(AudioStyleSettings(filters=args.filters, steps=args.audio_style_steps,
-                                         griffin_lim=args.style_griffin_lim))
-
-
 def cmd_style(args: argparse.Namespace) -> int:
-    from mmdream.io_utils import check_input_file, check_not_same
+    from mmdream import api
 
-    check_not_same(args.input, args.output)
-    check_input_file(args.style)
     if args.kind == "image":
-        from mmdream.image import read_image, working_size
-        from mmdream.style import style_image_file
-
-        pic = read_image(args.input, args.max_pixels)
-        read_image(args.style, args.max_pixels)
-        styler = _image_styler(args)
-        with progress_bar(styler.total_steps(working_size(pic.rgb.shape[:2], args.max_size)), "styling") as bar:
-            figures = style_image_file(args.input, args.style, args.output, styler, args.max_size, progress=bar,
-                                       max_pixels=args.max_pixels)
-        print(f"{args.output}: style loss {figures['style_loss_start']:.3g} -> {figures['style_loss_end']:.3g} "
-              f"({figures['style_loss_drop']:.1f}x lower), content loss {figures['content_loss_end']:.3g}")
-        write_report(args.report, {"command": "style image", "net": args.net, "settings": styler.settings.as_dict(),
-                                   **figures})
-        return 0
-    if args.kind == "audio":
-        from mmdream.audio import open_source
-        from mmdream.style import style_audio_file
-
-        open_source(args.input, args.duration)
-        open_source(args.style, None)
-        styler = _audio_styler(args)
-        with progress_bar(None, "styling") as bar:
-            figures = style_audio_file(args.input, args.style, args.output, styler, loudness=args.loudness,
-                                       duration=args.duration, progress=bar)
-        print(f"{args.output}: style loss {figures['style_loss_start']:.3g} -> {figures['style_loss_end']:.3g} "
-              f"({figures['style_loss_drop']:.1f}x lower), {figures['output_loudness_lufs']:.1f} LUFS, "
-              f"true peak {figures['true_peak_dbfs']:.1f} dBFS")
-        write_report(args.report, {"command": "style audio", "settings": styler.settings.as_dict(), **figures})
-        return 0
-    from mmdream.video import FrameStyler, SoundPlan, check_film_input, dream_film, film_fps
-
-    opts = _film_options(args)
-    info = check_film_input(args.input, args.output, opts)
-    styler = _image_styler(args)
-    sound = SoundPlan()
-    if args.audio_style and info.has_audio and opts.audio == "dream":
-        sound.styler, sound.style_path = _audio_styler(args), args.audio_style
-    elif opts.audio == "dream":
-        opts.audio = "keep"
-    frame_fn = FrameStyler(styler, _style_image(args.style, opts.max_size), opts, film_fps(info, opts))
-    figures = dream_film(args.input, args.output, frame_fn, sound, opts, _fingerprint(args, opts),
-                         progress_bar=lambda total, desc: progress_bar(total, desc, unit="frame"))
-    print(f"{args.output}: {figures['frames']} frames, style loss {figures['style_loss_mean']:.3g} (mean), "
-          f"flicker {figures['flicker_mean'] if figures['flicker_mean'] is None else round(figures['flicker_mean'], 2)}")
-    write_report(args.report, {"command": "style video", "net": args.net, "settings": styler.settings.as_dict(),
-                               **figures})
+        with TqdmProgress() as progress:
+            result = api.style_image(args.input, args.style, args.output, net=args.net, max_size=args.max_size,
+                                     max_pixels=args.max_pixels, precision=args.precision, weights=args.weights,
+                                     progress=progress, **{k: getattr(args, k) for k in IMAGE_STYLE_FLAGS})
+        f = result.figures
+        print(f"{args.output}: style loss {f['style_loss_start']:.3g} -> {f['style_loss_end']:.3g} "
+              f"({f['style_loss_drop']:.1f}x lower), content loss {f['content_loss_end']:.3g}")
+    elif args.kind == "audio":
+        with TqdmProgress() as progress:
+            result = api.style_audio(args.input, args.style, args.output, duration=args.duration,
+                                     loudness=args.loudness, progress=progress,
+                                     **{k: getattr(args, k) for k in AUDIO_STYLE_FLAGS})
+        f = result.figures
+        print(f"{args.output}: style loss {f['style_loss_start']:.3g} -> {f['style_loss_end']:.3g} "
+              f"({f['style_loss_drop']:.1f}x lower), {f['output_loudness_lufs']:.1f} LUFS, "
+              f"true peak {f['true_peak_dbfs']:.1f} dBFS")
+    else:
+        with TqdmProgress("frame") as progress:
+            result = api.style_video(args.input, args.style, args.output, net=args.net, audio_style=args.audio_style,
+                                     precision=args.precision, weights=args.weights, seed=args.seed,
+                                     progress=progress, **film_options(args))
+        f = result.figures
+        flick = f["flicker_mean"]
+        print(f"{args.output}: {f['frames']} frames, style loss {f['style_loss_mean']:.3g} (mean), "
+              f"flicker {flick if flick is None else round(flick, 2)}")
+    write_report(args.report, result.report())
     return 0
 
 
@@ -367,13 +261,6 @@ def add_style_options(p: argparse.ArgumentParser, image: bool = True, audio: boo
         g.add_argument("--filters", type=int, default=4096, help="random 1-D conv filters (audio)")
         g.add_argument("--audio-style-steps", type=int, default=100, help="Adam steps per chunk (audio)")
         g.add_argument("--style-griffin-lim", type=int, default=32, help="Griffin-Lim iterations (audio)")
-
-
-def _is_depth(part: str) -> bool:
-    try:
-        return 0.0 <= float(part.split(":")[0]) <= 1.0
-    except ValueError:
-        return False
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -426,22 +313,20 @@ def _list_models(name: str | None) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from mmdream.nets.trained import models_dir
-    from mmdream.train import TrainSettings, train
+    from mmdream import api
 
-    out = Path(args.output) if args.output else models_dir() / f"{args.name or Path(args.data).name}.keras"
-    settings = TrainSettings(epochs=args.epochs, fine_tune_epochs=args.fine_tune, batch_size=args.batch_size,
-                             learning_rate=args.learning_rate, val_fraction=args.val_fraction,
-                             patience=args.patience, split=args.split, seed=args.seed, size=args.size,
-                             window=args.window)
+    train = api.train_image if args.kind == "image" else api.train_audio
     base = args.base or ("efficientnet_lite0" if args.kind == "image" else "MTT_musicnn")
-    card = train(args.kind, args.data, base, out, settings, weights=args.weights,
-                 progress=lambda total, desc: progress_bar(total, desc, "epoch"))
-    m = card["metrics"]
+    with TqdmProgress("epoch") as progress:
+        card = train(args.data, args.output, base=base, name=args.name, progress=progress, weights=args.weights,
+                     epochs=args.epochs, fine_tune_epochs=args.fine_tune, batch_size=args.batch_size,
+                     learning_rate=args.learning_rate, val_fraction=args.val_fraction, patience=args.patience,
+                     split=args.split, seed=args.seed, size=args.size, window=args.window)
+    m, out = card["metrics"], card["path"]
     print(f"{out}: {len(card['classes'])} classes, validation accuracy {m['val_accuracy']:.3f} on "
           f"{m['val_examples']} held-out {'windows' if args.kind == 'audio' else 'images'} "
-          f"(chance {m['chance']:.3f}); card {out.with_suffix('.json')}")
-    write_report(args.report, {"command": f"train {args.kind}", "model": str(out), **card})
+          f"(chance {m['chance']:.3f}); card {Path(out).with_suffix('.json')}")
+    write_report(args.report, {"command": f"train {args.kind}", "model": out, **card})
     return 0
 
 

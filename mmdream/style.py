@@ -366,3 +366,50 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
             "duration_s": frames / sr, "seconds": time.perf_counter() - t0, "style_loss_start": mean["style_start"],
             "style_loss_end": mean["style_end"], "style_loss_drop": mean["style_start"] / max(mean["style_end"], 1e-12),
             "content_loss_end": mean["content_end"], "input_loudness_lufs": in_meter.integrated(), **final}
+
+
+# ---- from options (the CLI's flags, the API's keywords) -------------------------------------------------------
+IMAGE_STYLE_OPTIONS = {"content_weight": 1.0, "style_weight": 10.0, "tv_weight": 1e-3, "temporal_weight": 1000.0,
+                       "style_steps": 150, "learning_rate": 0.02, "scales": 0, "content_layers": None,
+                       "style_layers": None}
+AUDIO_STYLE_OPTIONS = {"filters": 4096, "audio_style_steps": 100, "style_griffin_lim": 32}
+
+
+def _checked(options: dict, known: dict) -> dict:
+    from mmdream.checks import RANGES, check_number
+
+    unknown = set(options) - set(known)
+    if unknown:
+        raise UserError(f"unknown style option(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+    merged = {**known, **{k: v for k, v in options.items() if v is not None}}
+    for name, value in merged.items():
+        if name in RANGES:
+            check_number(name, value, *RANGES[name])
+    return merged
+
+
+def image_styler(net: Net, **options) -> ImageStyle:
+    """An ImageStyle from the style options (IMAGE_STYLE_OPTIONS; layer lists as "a,b,c" or lists)."""
+    if net.kind != "image":
+        raise UserError(f"{net.name} is an audio net; image style transfer needs an image net")
+    o = _checked(options, IMAGE_STYLE_OPTIONS)
+    names = lambda v: [x for x in v.split(",") if x] if isinstance(v, str) else list(v or [])  # noqa: E731
+    return ImageStyle(net, StyleSettings(
+        content_weight=o["content_weight"], style_weight=o["style_weight"], tv_weight=o["tv_weight"],
+        temporal_weight=o["temporal_weight"], steps=o["style_steps"], learning_rate=o["learning_rate"],
+        scales=o["scales"], content_layers=names(o["content_layers"]), style_layers=names(o["style_layers"])))
+
+
+def audio_styler(**options) -> AudioStyle:
+    """An AudioStyle from the audio style options (AUDIO_STYLE_OPTIONS)."""
+    o = _checked(options, AUDIO_STYLE_OPTIONS)
+    return AudioStyle(AudioStyleSettings(filters=o["filters"], steps=o["audio_style_steps"],
+                                         griffin_lim=o["style_griffin_lim"]))
+
+
+def style_target(path: str, max_size: int | None) -> np.ndarray:
+    """The style picture in dream space at the working size (film frames reuse it)."""
+    from mmdream.image import read_image, resize, to_dream_space, working_size
+
+    rgb = read_image(path).rgb
+    return to_dream_space(resize(rgb, working_size(rgb.shape[:2], max_size)))

@@ -71,6 +71,40 @@ class Dreaming:
     plan: object
 
 
+def film_options(*, max_size: int = 640, start: float = 0.0, end: float | None = None, fps: float | None = None,
+                 blend: float | None = None, warm_steps: int | None = None, warm_strength: float | None = None,
+                 warm_octaves: int | None = None, cut: float = 40.0, flow: bool = True, react: float = 0.0,
+                 audio: str = "dream", griffin_lim: int = 0, preview: str | None = None,
+                 keep_work: bool = False) -> FilmOptions:
+    """FilmOptions from the film's options as the CLI and the API name them (None: the default)."""
+    if audio not in ("dream", "keep", "none"):
+        raise UserError(f"audio must be dream, keep or none, not {audio!r}")
+    given = {k: v for k, v in {"blend": blend, "warm_strength": warm_strength, "warm_octaves": warm_octaves}.items()
+             if v is not None}
+    return FilmOptions(max_size=max_size, start=start, end=end, warm_steps=warm_steps, cut=cut, flow=flow,
+                       react=react, audio=audio, griffin_lim=griffin_lim, preview=preview, keep_work=keep_work,
+                       fps=fps, **given)
+
+
+def film_fingerprint(src: str, options: dict, opts: FilmOptions) -> dict:
+    """What makes two renders the same job (a rerun resumes only if nothing here changed): the input files, the
+    options given, and the film options and dream defaults they resolve to, so a changed default cannot mix old
+    and new frames."""
+    from mmdream.audio import AUDIO_DEFAULTS
+
+    path = Path(src).resolve()
+    files = {}
+    for key in ("schedule", "style", "audio_style"):
+        given = options.get(key)
+        if given and Path(given).is_file():
+            files[key] = (str(Path(given).resolve()), Path(given).stat().st_mtime, Path(given).stat().st_size)
+    unused = ("report", "preview", "keep_work", "progress")
+    return {"input": str(path), "size": path.stat().st_size, "mtime": path.stat().st_mtime, **files,
+            **{k: v for k, v in options.items() if k not in unused},
+            "film": {k: v for k, v in asdict(opts).items() if k not in unused},
+            "defaults": {"image": FILM_DEFAULTS.as_dict(), "audio": AUDIO_DEFAULTS.as_dict()}}
+
+
 # ---- the work folder: finished frames and their figures, so a render can resume ----------------------------
 class WorkFolder:
     def __init__(self, output: Path, fingerprint: dict) -> None:

@@ -39,12 +39,13 @@ def inputs(media, tmp_path, monkeypatch) -> dict:
 
     x, sr = load_whole(str(media / "audio" / "music" / "sorohanro_-_solo-trumpet-06.hq.ogg"), end=3.0)
     sf.write(sound, x, sr, subtype="FLOAT")
-    return {"PHOTO": str(media / "images" / "chelsea.png"), "SOUND": str(sound)}
+    return {"PHOTO": str(media / "images" / "chelsea.png"), "SOUND": str(sound),
+            "FILM": str(media / "video" / "big_buck_bunny_0_30.webm"), "STYLE": str(media / "images" / "Starry_Night.jpeg")}
 
 
 def test_readme_examples_run_and_match_the_cli_byte_for_byte(inputs, tmp_path):
     examples = _readme_examples()
-    assert len(examples) == 2
+    assert len(examples) == 3
     scope = dict(inputs)
     for code in examples:
         exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own examples
@@ -62,6 +63,9 @@ def test_readme_examples_run_and_match_the_cli_byte_for_byte(inputs, tmp_path):
     assert np.array_equal(np.asarray(Image.open("cli.png")), scope["small"].image)
     assert main(["audio", inputs["SOUND"], "-o", "cli.wav", "--steps", "3"]) == 0
     assert Path("cli.wav").read_bytes() == Path("dream.wav").read_bytes()
+    assert scope["film"].figures["frames"] == 12
+    assert main(["video", inputs["FILM"], "-o", "cli.mp4", "--max-size", "96", "--end", "0.5", "--steps", "2"]) == 0
+    assert Path("cli.mp4").read_bytes() == Path("dream.mp4").read_bytes()
 
 
 def test_bad_values_name_the_option_in_api_words(inputs):

@@ -160,10 +160,14 @@ def test_resume_key_follows_the_resolved_film_options(media):
     """A rerun resumes only the same job: options that resolve differently (a changed default) start over."""
     from dataclasses import replace
 
-    from mmdream.cli import _film_options, _fingerprint, build_parser
+    from mmdream.api import FILM_KEYS
+    from mmdream.cli import build_parser, video_options
+    from mmdream.video import film_fingerprint, film_options
 
-    args = build_parser().parse_args(["video", str(media / "video" / "cockatoo.mp4"), "-o", "x.mp4"])
-    opts = _film_options(args)
-    assert _fingerprint(args, opts) == _fingerprint(args, _film_options(args))
-    assert _fingerprint(args, opts) != _fingerprint(args, replace(opts, blend=opts.blend / 2))
-    assert _fingerprint(args, opts) == _fingerprint(args, replace(opts, preview="sheet.png", keep_work=True))
+    src = str(media / "video" / "cockatoo.mp4")
+    given = video_options(build_parser().parse_args(["video", src, "-o", "x.mp4"]))
+    opts = film_options(**{k: given[k] for k in FILM_KEYS})
+    assert film_fingerprint(src, given, opts) == film_fingerprint(src, given, film_options(**{k: given[k] for k in FILM_KEYS}))
+    assert film_fingerprint(src, given, opts) != film_fingerprint(src, given, replace(opts, blend=opts.blend / 2))
+    assert film_fingerprint(src, given, opts) == film_fingerprint(src, given, replace(opts, preview="sheet.png",
+                                                                                      keep_work=True))
