@@ -119,11 +119,11 @@ def _log_k_weights(sr: int, bins: int) -> np.ndarray:
     """log |H_K(f)|^2 of the BS.1770 K-weighting filter at `bins` frequencies spanning 0..sr/2."""
     from scipy import signal
 
-    from mmdream.loudness import _k_weighting
+    from mmdream.loudness import k_weighting
 
     freqs = np.linspace(0, sr / 2, bins)
     response = np.ones(bins)
-    for b, a in _k_weighting(sr):
+    for b, a in k_weighting(sr):
         response *= np.abs(signal.freqz(b, a, worN=freqs, fs=sr)[1]) ** 2
     return np.log(np.maximum(response, 1e-12)).astype(np.float32).reshape(1, 1, bins, 1)
 
@@ -347,28 +347,33 @@ def total_audio_steps(plan: Resolved, dreamer: Dreamer, seconds: float, sr: int)
     return total
 
 
-def dream_audio_file(src: str, dst: str, dreamer: Dreamer, plan: Resolved, *, loudness: float | None = None,
-                     griffin_lim: int = 0, duration: float | None = None, start: float = 0.0,
-                     progress=None) -> dict:
-    """The `mmdream audio` command's work: stream, dream (following the schedule), cross-fade,
-    loudness-match, limit, write."""
+def stream_through(src: str, dst: str, make_process: Callable[[MediaInfo], Callable[[int, np.ndarray], np.ndarray]],
+                   *, chunk_seconds: float = CHUNK_SECONDS, duration: float | None = None, start: float = 0.0,
+                   loudness: float | None = None) -> dict:
+    """The one audio pipeline, for dreaming and style alike: decode in blocks, remove DC, cut overlapping chunks,
+    `process(k, chunk)` each (from `make_process(info)`), cross-fade, write a raw float file, then match loudness
+    and limit into `dst`. Memory does not grow with the length of the sound."""
     if Path(dst).suffix.lower() not in AUDIO_SUFFIXES:
         raise UserError(f"cannot write {Path(dst).suffix or 'an extensionless file'}; use .wav, .flac, .mp3 or .ogg")
     info, blocks = open_source(src, duration, start)
     sr, ch = info.audio_rate, info.audio_channels
-    size, overlap = int(chunk_seconds_for(plan) * sr), int(OVERLAP_SECONDS * sr)
-    t0 = time.perf_counter()
+    size, overlap = int(chunk_seconds * sr), int(OVERLAP_SECONDS * sr)
     in_meter = LoudnessMeter(sr, ch)
+    process = make_process(info)
+
+    def processed() -> Iterator[tuple[np.ndarray, bool]]:
+        dc = DCBlocker(sr, ch)
+        for k, (chunk, last) in enumerate(overlapping_chunks((dc(b) for b in blocks(65536)), size, overlap)):
+            in_meter.add(chunk if last else chunk[:size])  # the input is metered once, without the overlaps
+            yield process(k, chunk), last
+
+    t0 = time.perf_counter()
     with temporary_folder(dst) as work:  # beside the output: a killed run's leftovers go with the next run
         raw_path = os.path.join(work, "raw.wav")
-        dc = DCBlocker(sr, ch)
-        chunks = overlapping_chunks((dc(b) for b in blocks(65536)), size, overlap)
-        dreamed = _dream_chunks(chunks, sr, size, in_meter, dreamer, plan, start, griffin_lim, progress)
-        frames, raw_lufs = _write_raw(crossfade_stream(dreamed, overlap), raw_path, sr, ch)
+        frames, raw_lufs = write_raw(crossfade_stream(processed(), overlap), raw_path, sr, ch)
         if frames == 0:
             raise UserError(f"{src} decodes to no audio samples")
-        target = in_meter.integrated() if loudness is None else loudness
-        final = finalise(raw_path, dst, sr, ch, raw_lufs, target)
+        final = finalise(raw_path, dst, sr, ch, raw_lufs, in_meter.integrated() if loudness is None else loudness)
     figures = {"input": src, "output": dst, "sample_rate": sr, "channels": ch, "frames": frames,
                "duration_s": frames / sr, "input_loudness_lufs": in_meter.integrated(),
                "seconds": time.perf_counter() - t0, **final}
@@ -380,20 +385,30 @@ def dream_audio_file(src: str, dst: str, dreamer: Dreamer, plan: Resolved, *, lo
     return figures
 
 
-def _dream_chunks(chunks, sr: int, size: int, in_meter: LoudnessMeter, dreamer: Dreamer, plan: Resolved,
-                  start: float, griffin_lim: int, progress) -> Iterator[tuple[np.ndarray, bool]]:
-    """Dream each chunk with the schedule's settings at the chunk's middle."""
+def dream_audio_file(src: str, dst: str, dreamer: Dreamer, plan: Resolved, *, loudness: float | None = None,
+                     griffin_lim: int = 0, duration: float | None = None, start: float = 0.0,
+                     progress=None) -> dict:
+    """The audio dream of a file: each chunk dreamed with the schedule's settings at the chunk's middle."""
     on_step = progress.update if progress is not None else None
-    for k, (chunk, last) in enumerate(chunks):
-        # the input's loudness is metered once, on the non-overlapping part of each chunk
-        in_meter.add(chunk if last else chunk[:size])
-        moment = plan.at(start + (k * size + len(chunk) / 2) / sr)
-        dreamer.set_layer_weights(moment.layers)
-        yield dream_block(chunk, sr, dreamer, moment.settings, moment.strength, griffin_lim, on_step), last
+    chunk_seconds = chunk_seconds_for(plan)
+
+    def make_process(info: MediaInfo) -> Callable[[int, np.ndarray], np.ndarray]:
+        sr = info.audio_rate
+        size = int(chunk_seconds * sr)
+
+        def dream_chunk(k: int, chunk: np.ndarray) -> np.ndarray:
+            moment = plan.at(start + (k * size + len(chunk) / 2) / sr)
+            dreamer.set_layer_weights(moment.layers)
+            return dream_block(chunk, sr, dreamer, moment.settings, moment.strength, griffin_lim, on_step)
+
+        return dream_chunk
+
+    return stream_through(src, dst, make_process, chunk_seconds=chunk_seconds, duration=duration, start=start,
+                          loudness=loudness)
 
 
-def _write_raw(pieces: Iterator[np.ndarray], raw_path: str, sr: int, ch: int) -> tuple[int, float]:
-    """DC-block and write the dreamed stream as a float wav (before loudness matching); (frames, loudness)."""
+def write_raw(pieces: Iterator[np.ndarray], raw_path: str, sr: int, ch: int) -> tuple[int, float]:
+    """DC-block and write the processed stream as a float wav (before loudness matching); (frames, loudness)."""
     raw_meter, dc = LoudnessMeter(sr, ch), DCBlocker(sr, ch)
     frames = 0
     with sf.SoundFile(raw_path, "w", sr, ch, subtype="FLOAT") as raw:

@@ -20,7 +20,7 @@ def channel_weights(channels: int) -> np.ndarray:
     return np.ones(channels)
 
 
-def _k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The two BS.1770 stages (high shelf, high pass) for this rate, from pyloudnorm's definitions."""
     import pyloudnorm
 
@@ -33,7 +33,7 @@ class LoudnessMeter:
 
     def __init__(self, rate: int, channels: int) -> None:
         self.rate, self.channels = rate, channels
-        self.stages = _k_weighting(rate)
+        self.stages = k_weighting(rate)
         self.state = [np.zeros((max(len(a), len(b)) - 1, channels)) for b, a in self.stages]
         self.sub = max(1, round(0.1 * rate))  # 100 ms
         self.pending = np.zeros((0, channels))

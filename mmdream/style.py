@@ -321,51 +321,20 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
                      duration: float | None = None, start: float = 0.0, progress=None) -> dict:
     """`mmdream style audio`: stream the content in chunks, stylise, cross-fade, then the audio dreamer's
     ear-safety finish (DC blocking, loudness match, true-peak limiter)."""
-    import os
-    import time
-    from pathlib import Path
+    from mmdream.audio import stream_through
 
-    from mmdream.audio import (
-        CHUNK_SECONDS,
-        OVERLAP_SECONDS,
-        DCBlocker,
-        _write_raw,
-        crossfade_stream,
-        finalise,
-        open_source,
-        overlapping_chunks,
-    )
-    from mmdream.checks import AUDIO_SUFFIXES
-    from mmdream.io_utils import temporary_folder
-    from mmdream.loudness import LoudnessMeter
-
-    if Path(dst).suffix.lower() not in AUDIO_SUFFIXES:
-        raise UserError(f"cannot write {Path(dst).suffix or 'an extensionless file'}; use .wav, .flac, .mp3 or .ogg")
-    info, blocks = open_source(src, duration, start)
-    sr, ch = info.audio_rate, info.audio_channels
-    style_g = styler.style_gram(style_logmag(style_path, sr, styler.settings))
-    size, overlap = int(CHUNK_SECONDS * sr), int(OVERLAP_SECONDS * sr)
-    in_meter, losses = LoudnessMeter(sr, ch), []
-    t0 = time.perf_counter()
+    losses: list[dict] = []
     on_step = progress.update if progress is not None else None
 
-    def styled():
-        dc = DCBlocker(sr, ch)
-        for chunk, last in overlapping_chunks((dc(b) for b in blocks(65536)), size, overlap):
-            in_meter.add(chunk if last else chunk[:size])
-            yield style_block(chunk, styler, style_g, losses, on_step), last
+    def make_process(info):
+        style_g = styler.style_gram(style_logmag(style_path, info.audio_rate, styler.settings))
+        return lambda k, chunk: style_block(chunk, styler, style_g, losses, on_step)
 
-    with temporary_folder(dst) as work:
-        raw = os.path.join(work, "raw.wav")
-        frames, raw_lufs = _write_raw(crossfade_stream(styled(), overlap), raw, sr, ch)
-        if frames == 0:
-            raise UserError(f"{src} decodes to no audio samples")
-        final = finalise(raw, dst, sr, ch, raw_lufs, in_meter.integrated() if loudness is None else loudness)
+    figures = stream_through(src, dst, make_process, duration=duration, start=start, loudness=loudness)
     mean = {k: float(np.mean([row[k] for row in losses])) for k in losses[0]}
-    return {"input": src, "style": style_path, "output": dst, "sample_rate": sr, "channels": ch,
-            "duration_s": frames / sr, "seconds": time.perf_counter() - t0, "style_loss_start": mean["style_start"],
+    return {**figures, "style": style_path, "style_loss_start": mean["style_start"],
             "style_loss_end": mean["style_end"], "style_loss_drop": mean["style_start"] / max(mean["style_end"], 1e-12),
-            "content_loss_end": mean["content_end"], "input_loudness_lufs": in_meter.integrated(), **final}
+            "content_loss_end": mean["content_end"]}
 
 
 # ---- from options (the CLI's flags, the API's keywords) -------------------------------------------------------
