@@ -146,7 +146,7 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
     with Progress(progress, dreamer.total_steps(size, moment.settings), "dreaming") as bar:
         saved, figures = dream_picture(pic, output and str(output), dreamer, moment.settings, max_size, bar.update,
                                        moment.strength, max_pixels)
-    figures = {"command": "image", "net": net, "layers": moment.layers, "target": target,
+    figures = {"command": "image", "net": getattr(net, "name", net), "layers": moment.layers, "target": target,
                "guide": None if guide is None or isinstance(guide, np.ndarray) else str(guide), "max_size": max_size,
                "schedule": schedule and str(schedule), "strength": moment.strength,
                "settings": moment.settings.as_dict(),
@@ -264,6 +264,25 @@ FILM_KEYS = ("max_size", "start", "end", "fps", "blend", "warm_steps", "warm_str
              "react", "audio", "griffin_lim", "preview", "keep_work")
 
 
+def _split_options(options: dict) -> tuple[dict, dict, dict]:
+    """The film's, the image style's and the audio style's options, taken out of `options` (the rest stays)."""
+    from mmdream.style import AUDIO_STYLE_OPTIONS, IMAGE_STYLE_OPTIONS
+
+    return tuple({k: options.pop(k) for k in keys if k in options}
+                 for keys in (FILM_KEYS, IMAGE_STYLE_OPTIONS, AUDIO_STYLE_OPTIONS))
+
+
+def _open_film(video: PathLike, output: PathLike, film: dict):
+    """(input, output, FilmOptions, MediaInfo), checked before any net loads."""
+    from mmdream.video import check_film_input, film_options
+
+    src, dst = str(video), str(output)
+    check_output(dst, VIDEO_SUFFIXES, "a film")
+    check_not_same(src, dst)
+    opts = film_options(**film)
+    return src, dst, opts, check_film_input(src, dst, opts)
+
+
 def _film_progress(progress: ProgressFn | None):
     return lambda total, desc: Progress(progress, total, desc)
 
@@ -278,29 +297,21 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
     mmdream.style.IMAGE_STYLE_OPTIONS / AUDIO_STYLE_OPTIONS) for a style pass."""
     from mmdream.audio import AUDIO_DEFAULTS
     from mmdream.plan import build_plan
-    from mmdream.style import AUDIO_STYLE_OPTIONS, IMAGE_STYLE_OPTIONS, audio_styler, image_styler, style_target
+    from mmdream.style import audio_styler, image_styler, style_target
     from mmdream.video import (
         FILM_DEFAULTS,
         Dreaming,
         FrameDreamer,
         SoundPlan,
         StylePass,
-        check_film_input,
         dream_film,
         film_fingerprint,
         film_fps,
-        film_options,
     )
 
-    film = {k: options.pop(k) for k in FILM_KEYS if k in options}
-    image_style = {k: options.pop(k) for k in IMAGE_STYLE_OPTIONS if k in options}
-    sound_style = {k: options.pop(k) for k in AUDIO_STYLE_OPTIONS if k in options}
+    film, image_style, sound_style = _split_options(options)
     dream = options  # what is left: the dream options (build_plan refuses unknown ones)
-    src, dst = str(video), str(output)
-    check_output(dst, VIDEO_SUFFIXES, "a film")
-    check_not_same(src, dst)
-    opts = film_options(**film)
-    info = check_film_input(src, dst, opts)  # bad input fails before any net loads
+    src, dst, opts, info = _open_film(video, output, film)
     image = Dreaming(*build_plan("image", net, FILM_DEFAULTS, **dream))
     sound = SoundPlan(when=style_when)
     if info.has_audio and opts.audio == "dream":
@@ -376,27 +387,13 @@ def style_video(video: PathLike, style: PathLike, output: PathLike, *, net: str 
                 seed: int = 0, progress: ProgressFn | None = None, **options) -> StyleResult:
     """Video style transfer (Ruder et al.): each frame from the flow-warped previous one; with `audio_style`
     the soundtrack is styled too, else kept. `options`: the film's (see dream_video) and the style options."""
-    from mmdream.style import AUDIO_STYLE_OPTIONS, IMAGE_STYLE_OPTIONS, audio_styler, image_styler, style_target
-    from mmdream.video import (
-        FrameStyler,
-        SoundPlan,
-        check_film_input,
-        dream_film,
-        film_fingerprint,
-        film_fps,
-        film_options,
-    )
+    from mmdream.style import audio_styler, image_styler, style_target
+    from mmdream.video import FrameStyler, SoundPlan, dream_film, film_fingerprint, film_fps
 
-    film = {k: options.pop(k) for k in FILM_KEYS if k in options}
-    image_style = {k: options.pop(k) for k in IMAGE_STYLE_OPTIONS if k in options}
-    sound_style = {k: options.pop(k) for k in AUDIO_STYLE_OPTIONS if k in options}
+    film, image_style, sound_style = _split_options(options)
     if options:
         raise UserError(f"unknown option(s) {', '.join(sorted(options))} for style_video")
-    src, dst = str(video), str(output)
-    check_output(dst, VIDEO_SUFFIXES, "a film")
-    check_not_same(src, dst)
-    opts = film_options(**{"blend": 1.0, **film})
-    info = check_film_input(src, dst, opts)
+    src, dst, opts, info = _open_film(video, output, {"blend": 1.0, **film})
     styler = image_styler(load_net(net, precision=precision, weights=weights), **image_style)
     sound = SoundPlan()
     if audio_style and info.has_audio and opts.audio == "dream":

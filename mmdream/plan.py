@@ -11,6 +11,7 @@ from mmdream.errors import UserError
 
 if TYPE_CHECKING:  # TensorFlow comes with the engine: only when a plan is built
     from mmdream.engine import Dreamer, DreamSettings
+    from mmdream.nets import Net
     from mmdream.schedule import Resolved
 
 SETTING_NAMES = ("octaves", "octave_scale", "steps", "step_size", "jitter", "smooth", "tile_size")
@@ -51,23 +52,25 @@ def parse_channels(spec: str | dict | None) -> dict[str, list[int]]:
         raise UserError(f"bad channels {spec!r}; use layer:3,7,12") from None
 
 
-def build_plan(kind: str, net_name: str, defaults: DreamSettings, *, layers: str | None = None,
+def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, *, layers: str | None = None,
                schedule: str | None = None, strength: float = 1.0, target: str | None = None,
                channels: str | dict | None = None, seed: int | None = 0, precision: str = "auto",
                weights: str = "imagenet", sr: int | None = None, input_channels: int | None = None,
                **settings: float | int | None) -> tuple[Dreamer, Resolved]:
-    """The net, the schedule bound to it (`schedule`, a TOML path, or one keyframe from `layers` and `strength`)
-    and one dreamer for every layer the schedule uses. Returns (dreamer, plan)."""
+    """The net (a name, or a net already loaded: a notebook dreams many layers of one), the schedule bound to it
+    (`schedule`, a TOML path, or one keyframe from `layers` and `strength`) and one dreamer for every layer the
+    schedule uses. Returns (dreamer, plan)."""
     from mmdream.engine import Dreamer, Objective
-    from mmdream.nets import load_net, specs
+    from mmdream.nets import Net, load_net, specs
     from mmdream.schedule import Schedule
 
     resolved_settings = dream_settings(defaults, seed, **settings)
     plan_schedule = Schedule.load(schedule) if schedule else Schedule.single(layers, strength)
-    net = load_net(net_name, weights=weights, precision=resolve_precision(precision), sr=sr)
+    net = net_name if isinstance(net_name, Net) else load_net(net_name, weights=weights,
+                                                               precision=resolve_precision(precision), sr=sr)
     if net.kind != kind:
         names = ", ".join(s.name for s in specs() if s.kind == kind)
-        raise UserError(f"{net_name} is an {net.kind} net; {kind} needs one of {names}")
+        raise UserError(f"{net.name} is an {net.kind} net; {kind} needs one of {names}")
     plan = plan_schedule.resolve(kind, net, resolved_settings, layers)
     objective = Objective(plan.layer_union(), parse_channels(channels), net.class_index(target) if target else None)
     for layer in objective.channels:

@@ -77,3 +77,21 @@ def test_bad_values_name_the_option_in_api_words(inputs):
         mmdream.dream_audio(np.zeros(100, np.float32))
     with pytest.raises(mmdream.UserError, match="image array must be"):
         mmdream.dream_image(np.zeros((4, 4, 7), np.uint8))
+
+
+def test_sound_and_film_notebook_runs_headless_and_shows_its_players(media, tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    for key, value in {"MMDREAM_MEDIA": str(media), "MMDREAM_NOTEBOOK_SECONDS": "3",
+                       "MMDREAM_NOTEBOOK_SIZE": "96"}.items():
+        monkeypatch.setenv(key, value)
+    nb = nbformat.read(ROOT / "notebooks" / "sound_and_film.ipynb", as_version=4)
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = [o.get("data", {}) for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    html = " ".join(d.get("text/html", "") for d in shown)
+    assert html.count("<audio") == 2 and "<video" in html  # the players, inline
+    assert sum("image/png" in d for d in shown) == 1  # the before/after spectrograms
+    figures = eval(nb.cells[-1].outputs[-1]["data"]["text/plain"])  # the notebook's last cell: a dict of floats
+    assert figures["sound_gain"] > 1.2 and figures["true_peak_dbfs"] <= -1.0 + 0.05, figures
+    assert figures["film_frames"] == 72 and figures["film_gain"] > 1.0, figures
