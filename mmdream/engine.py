@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
@@ -21,6 +21,7 @@ from mmdream.errors import UserError
 from mmdream.io_utils import check_finite
 from mmdream.nets import Net
 from mmdream.nets.fold import fold_batch_norm
+from mmdream.objectives import LOGITS, Objective, Term
 
 # The largest step (after gradient normalisation) in the dreamed array's units: an image spans 2, a log-magnitude
 # a few tens; any --step-size x --strength above it is taken as this.
@@ -47,19 +48,6 @@ class DreamSettings:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class Objective:
-    """What to maximise. By default the weighted mean squared activation of `layers`.
-
-    `channels` restricts a layer to some channels; `target` maximises one class logit instead; `guide` holds
-    features of a guide array (computed by `Dreamer.set_guide`) to dream toward.
-    """
-
-    layers: dict[str, float]
-    channels: dict[str, list[int]] = field(default_factory=dict)
-    target: int | None = None
 
 
 def compare(before: float, after: float) -> dict:
@@ -103,6 +91,9 @@ def octave_shapes(shape: tuple[int, int], octaves: int, scale: float, min_size: 
 
 
 def _gaussian_kernel(sigma: float, channels: int) -> np.ndarray:
+    """A depthwise Gaussian (k, k, channels, 1) for smoothing the gradient; sigma 0 is the 1x1 identity."""
+    if sigma <= 0:
+        return np.ones((1, 1, channels, 1), np.float32)
     radius = max(1, int(math.ceil(2.5 * sigma)))
     x = np.arange(-radius, radius + 1, dtype=np.float32)
     k1 = np.exp(-0.5 * (x / sigma) ** 2)
@@ -112,87 +103,79 @@ def _gaussian_kernel(sigma: float, channels: int) -> np.ndarray:
 
 
 class Dreamer:
-    """Gradient ascent on one net's objective. Build once, dream many arrays (frames, chunks) of any size."""
+    """Gradient ascent on one net's objective. Build once, dream many arrays (frames, chunks) of any size.
 
-    def __init__(self, net: Net, objective: Objective, channels: int | None = None) -> None:
+    `objective`: an `Objective` (layers with weights a schedule can change, channels, a class target) or any
+    composable `Term` (see mmdream.objectives)."""
+
+    def __init__(self, net: Net, objective: Objective | Term, channels: int | None = None) -> None:
         self.net = net
         self.objective = objective
-        self.layer_names = list(objective.layers)
+        spec = objective if isinstance(objective, Objective) else None
+        self.layer_names = list(spec.layers) if spec is not None else []
         # A variable, so a schedule can move weight between layers frame by frame without retracing.
-        self.weights = tf.Variable([float(objective.layers[n]) for n in self.layer_names], trainable=False,
-                                   dtype=tf.float32)
+        self.weights = tf.Variable([float(spec.layers[n]) for n in self.layer_names] if spec else [1.0],
+                                   trainable=False, dtype=tf.float32)
+        self.loss_term = spec.term(self.weights) if spec is not None else objective
+        self.score_term = spec.score_term(self.weights) if spec is not None else objective
         model = fold_batch_norm(net.model)
-        outputs = [model.get_layer(n).output for n in self.layer_names]
-        if objective.target is not None:
-            outputs.append(model.output)
+        names = [n for n in dict.fromkeys(self.loss_term.layers + self.score_term.layers)]
         # Keras keeps only the subgraph that feeds these outputs: the net is truncated at the deepest layer.
-        self.features = keras.Model(model.input, outputs, name=f"{net.name}_features")
+        self.features = keras.Model(model.input, [model.output if n == LOGITS else model.get_layer(n).output
+                                                  for n in names], name=f"{net.name}_features")
+        self.feature_names = names
         c = channels if channels is not None else int(net.model.input.shape[-1])
-        self._guide: list[tf.Tensor] | None = None
         self._spec = tf.TensorSpec([None, None, None, c], tf.float32)
-        self._score = tf.function(self._activation_score, input_signature=[self._spec], autograph=False)
+        self._score = tf.function(self._score_of, input_signature=[self._spec], autograph=False)
         self._trace()
 
     def _trace(self) -> None:
-        """The traced functions: the gradient (for tiles) and one whole ascent step (for untiled arrays), both
-        shape-polymorphic, so every octave, frame and chunk shares one trace."""
+        """The traced functions: the gradient (for tiles) and one whole ascent step (jitter, gradient, smoothing,
+        normalisation, update), both shape-polymorphic, so every octave, frame and chunk shares one trace."""
         scalar = tf.TensorSpec([], tf.float32)
+        kernel = tf.TensorSpec([None, None, self._spec.shape[-1], 1], tf.float32)
         self._grad = tf.function(self._loss_and_grad, input_signature=[self._spec], autograph=False)
         self._step = tf.function(self._whole_step, input_signature=[
-            self._spec, tf.TensorSpec([2], tf.int32), scalar, scalar, tf.TensorSpec([], tf.bool)], autograph=False)
+            self._spec, tf.TensorSpec([2], tf.int32), scalar, scalar, tf.TensorSpec([], tf.bool), kernel],
+            autograph=False)
 
     # ---- objectives -------------------------------------------------------------------------------------
-    def _layer_acts(self, x: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor | None]:
+    def activations(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        """{layer: activation, "logits": logits} for what the objective reads (float32 whatever the precision)."""
         outs = self.features(x, training=False)
-        if not isinstance(outs, (list, tuple)):
-            outs = [outs]
-        outs = [tf.cast(o, tf.float32) for o in outs]
-        logits = outs.pop() if self.objective.target is not None else None
-        acts = []
-        for name, a in zip(self.layer_names, outs):
-            if name in self.objective.channels:
-                a = tf.gather(a, self.objective.channels[name], axis=-1)
-            acts.append(a)
-        return acts, logits
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        return {name: tf.cast(o, tf.float32) for name, o in zip(self.feature_names, outs)}
 
-    def _activation_score(self, x: tf.Tensor) -> tf.Tensor:
-        """The figure reports compare, per batch item: the weighted mean squared activation, or with a target
-        the target class's logit."""
-        acts, logits = self._layer_acts(x)
-        if logits is not None:
-            return logits[:, self.objective.target]
-        total = sum(self.weights[i] * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for i, a in enumerate(acts))
-        return total / tf.reduce_sum(self.weights)
+    def _score_of(self, x: tf.Tensor) -> tf.Tensor:
+        """The figure reports compare, per batch item (see Objective.score_term)."""
+        return self.score_term(self.activations(x))
 
-    def _loss(self, x: tf.Tensor) -> tf.Tensor:
-        acts, logits = self._layer_acts(x)
-        if logits is not None:
-            return tf.reduce_sum(logits[:, self.objective.target])
-        if self._guide is not None:
-            loss = 0.0
-            for w, a, g in zip(tf.unstack(self.weights), acts, self._guide):
-                flat = tf.reshape(a, [tf.shape(a)[0], -1, tf.shape(a)[-1]])
-                sim = tf.einsum("bnc,mc->bnm", flat, g)  # match every position to its best guide feature
-                loss += w * tf.reduce_mean(tf.reduce_max(sim, axis=-1))
-            return loss
-        return tf.reduce_sum(
-            sum(self.weights[i] * tf.reduce_mean(tf.square(a), axis=[1, 2, 3]) for i, a in enumerate(acts))
-        )
+    def loss(self, x: tf.Tensor) -> tf.Tensor:
+        """What the ascent maximises, summed over the batch."""
+        return tf.reduce_sum(self.loss_term(self.activations(x)))
 
     def _loss_and_grad(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = self._loss(x)
+            loss = self.loss(x)
         return loss, tape.gradient(loss, x)
 
     def traces(self) -> int:
         """How many times the gradient and the step were traced (at most once each: shapes never retrace)."""
         return sum(f.experimental_get_tracing_count() for f in (self._grad, self._step))
 
-    def _whole_step(self, x, shift, step_size, clip, center):
-        """Jitter, gradient, normalisation and update in one call: no host round trip inside the step."""
+    def _whole_step(self, x, shift, step_size, clip, center, kernel):
+        """Jitter, gradient, smoothing, normalisation and update in one call: no host round trip inside the step."""
         _, g = self._loss_and_grad(tf.roll(x, shift, axis=[1, 2]))
-        return _apply_step(x, tf.roll(g, -shift, axis=[1, 2]), step_size, clip, center, None, self.net.value_range)
+        return _apply_step(x, tf.roll(g, -shift, axis=[1, 2]), step_size, clip, center, kernel, self.net.value_range)
+
+    def step(self, x: tf.Tensor, shift: tuple[int, int] = (0, 0), step_size: float = 0.02,
+             settings: DreamSettings | None = None) -> tf.Tensor:
+        """One whole ascent step, the traced function every dream runs (for timing and experiments)."""
+        s = settings or DreamSettings()
+        return self._step(x, tf.constant(shift, tf.int32), tf.constant(step_size, tf.float32),
+                          tf.constant(s.grad_clip, tf.float32), tf.constant(s.center_gradient),
+                          tf.constant(_gaussian_kernel(s.smooth, x.shape[-1])))
 
     def set_layer_weights(self, layers: dict[str, float]) -> None:
         """Re-weight the layers this dreamer was built with (layers left out get weight 0)."""
@@ -202,12 +185,15 @@ class Dreamer:
         self.weights.assign([float(layers.get(n, 0.0)) for n in self.layer_names])
 
     def set_guide(self, guide: np.ndarray | None) -> None:
-        """Dream toward the features of `guide` (same layout as the dreamed array, one item)."""
-        if guide is None:
-            self._guide = None
-            return
-        acts, _ = self._layer_acts(tf.constant(guide[None] if guide.ndim == 3 else guide, tf.float32))
-        self._guide = [tf.reshape(a, [-1, a.shape[-1]]) for a in acts]
+        """Dream toward the features of `guide` (same layout as the dreamed array, one item): the layers' terms
+        become guided ones (see mmdream.objectives.guided); None goes back to the objective."""
+        if not isinstance(self.objective, Objective):
+            raise UserError("a guide needs an Objective of layers, not a composed term")
+        features = None
+        if guide is not None:
+            acts = self.activations(tf.constant(guide[None] if guide.ndim == 3 else guide, tf.float32))
+            features = {n: tf.reshape(acts[n], [-1, acts[n].shape[-1]]) for n in self.layer_names}
+        self.loss_term = self.objective.term(self.weights, features)
         self._trace()
 
     # ---- measurement ------------------------------------------------------------------------------------
@@ -256,10 +242,10 @@ class Dreamer:
     ) -> tf.Tensor:
         """`steps` of normalised gradient ascent at one scale, with roll jitter; `constraint` projects x after
         each step (sound keeps its energy, so the ascent must change the spectrum's shape, not its level)."""
-        kernel = _gaussian_kernel(settings.smooth, x.shape[-1]) if settings.smooth > 0 else None
+        kernel = tf.constant(_gaussian_kernel(settings.smooth, x.shape[-1]))
         lo_hi = self.net.value_range
         tile = max(settings.tile_size, 2 * self.net.min_size)  # equal tiles are over half this: none too small
-        whole = kernel is None and self._fits(x.shape, tile, settings.axes)
+        whole = self._fits(x.shape, tile, settings.axes)
         clip, center = tf.constant(settings.grad_clip, tf.float32), tf.constant(settings.center_gradient)
         size = tf.constant(min(step_size, MAX_STEP), tf.float32)  # bounded: the ascent cannot blow up
         for _ in range(steps):
@@ -267,7 +253,7 @@ class Dreamer:
             shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
             shift = [s if axis in settings.axes else 0 for s, axis in zip(shift, (1, 2))]
             if whole:
-                x = self._step(x, tf.constant(shift, tf.int32), size, clip, center)
+                x = self._step(x, tf.constant(shift, tf.int32), size, clip, center, kernel)
             else:
                 rolled = tf.roll(x, shift, axis=[1, 2])
                 g = self._gradient(rolled, tile, settings.axes)
@@ -338,12 +324,10 @@ def _normalise(g: tf.Tensor, clip: tf.Tensor, center: tf.Tensor) -> tf.Tensor:
 
 
 def _apply_step(x, g, step_size, clip, center, kernel, lo_hi):
-    """Smooth (optionally), normalise and clip the gradient, step, keep x in the net's value range."""
-    if kernel is not None:
-        pad = kernel.shape[0] // 2
-        g = tf.nn.depthwise_conv2d(
-            tf.pad(g, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT"), kernel, [1, 1, 1, 1], "VALID"
-        )
+    """Smooth (a 1x1 kernel leaves it), normalise and clip the gradient, step, keep x in the net's value range."""
+    pad = tf.shape(kernel)[0] // 2
+    paddings = tf.stack([[0, 0], [pad, pad], [pad, pad], [0, 0]])
+    g = tf.nn.depthwise_conv2d(tf.pad(g, paddings, mode="REFLECT"), kernel, [1, 1, 1, 1], "VALID")
     x = x + step_size * _normalise(g, clip, center)
     if lo_hi is not None:
         x = tf.clip_by_value(x, lo_hi[0], lo_hi[1])

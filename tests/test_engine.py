@@ -90,5 +90,29 @@ def test_guide_image_pulls_features_toward_the_guide(media, lite0):
     d.set_guide(guide)
     x = _photo(media, (160, 224))
     out = d.dream(x, DreamSettings(octaves=2, steps=10))
-    sim = lambda v: float(d._loss(np.asarray(v, np.float32)[None]))  # noqa: E731
+    sim = lambda v: float(d.loss(np.asarray(v, np.float32)[None]))  # noqa: E731
     assert sim(out) > 1.3 * sim(x)
+
+
+def test_composed_terms_are_dreamed_like_any_objective(media, lite0):
+    from mmdream.objectives import channel, deepdream
+
+    term = deepdream("block4c") + 0.2 * channel("block5c", 7)
+    assert set(term.layers) == {"block4c", "block5c"}
+    d = Dreamer(lite0, term)
+    x = _photo(media, (128, 160))
+    out = d.dream(x, DreamSettings(octaves=2, steps=8))
+    assert d.score(out) > 1.5 * d.score(x)
+    assert d.traces() == 1  # untiled: the whole step alone
+
+
+def test_smoothing_runs_in_the_one_traced_step(media, lite0):
+    d = Dreamer(lite0, Objective({"block4c": 1.0}))
+    x = _photo(media, (128, 160))
+    out = d.dream(x, DreamSettings(octaves=2, steps=6, smooth=1.5))
+    plain = d.dream(x, DreamSettings(octaves=2, steps=6))
+    assert d.traces() == 1  # smoothing no longer falls back to the tiled path, and shares the trace
+    assert d.score(out) > 1.5 * d.score(x)
+    # a smoothed gradient leaves less high-frequency change than the plain one
+    hf = lambda v: float(np.abs(np.diff(v - x, axis=1)).mean())  # noqa: E731
+    assert hf(out) < hf(plain)

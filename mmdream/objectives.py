@@ -1,0 +1,122 @@
+"""What a dream maximises, as small composable terms (the shape of lucid's optvis objectives, Olah et al. 2017):
+
+    deepdream("mixed3") + 0.2 * channel("mixed5", 7)
+    class_logit(1)                      # a class
+    guided("block4c", guide_features)   # toward a guide picture's features
+
+A term maps the activations of a batch, `{layer: tensor, "logits": tensor}`, to one score per batch item; it
+names the layers it reads, so the engine builds a features model for exactly those. Terms add, subtract and scale
+by numbers or tensors (a schedule's weights are a variable, so they change frame by frame without retracing).
+`Objective` is the declarative form the CLI, the API and schedules use; it builds its term.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import tensorflow as tf
+
+LOGITS = "logits"
+
+
+class Term:
+    """A differentiable score per batch item of a dict of activations."""
+
+    def __init__(self, fn: Callable[[dict], tf.Tensor], layers: tuple[str, ...] = (), name: str = "term") -> None:
+        self.fn, self.layers, self.name = fn, tuple(dict.fromkeys(layers)), name
+
+    def __call__(self, acts: dict) -> tf.Tensor:
+        return self.fn(acts)
+
+    def __add__(self, other: Term | float) -> Term:
+        if not isinstance(other, Term):
+            return Term(lambda a: self(a) + other, self.layers, f"{self.name} + {other}")
+        return Term(lambda a: self(a) + other(a), self.layers + other.layers, f"{self.name} + {other.name}")
+
+    def __radd__(self, other: float) -> Term:  # sum() starts from 0
+        return self if isinstance(other, (int, float)) and other == 0 else self + other
+
+    def __mul__(self, k) -> Term:
+        """Scale by a number, or by a callable read at each evaluation (a schedule's weight in a variable)."""
+        return Term(lambda a: _value(k) * self(a), self.layers,
+                    f"{k} * {self.name}" if isinstance(k, (int, float)) else f"w * {self.name}")
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, k) -> Term:
+        return Term(lambda a: self(a) / _value(k), self.layers, f"{self.name} / k")
+
+    def __neg__(self) -> Term:
+        return -1.0 * self
+
+    def __sub__(self, other: Term | float) -> Term:
+        return self + (-other)
+
+    def __repr__(self) -> str:
+        return f"Term({self.name})"
+
+
+def _value(k):
+    return k() if callable(k) else k
+
+
+def deepdream(layer: str, channels: list[int] | None = None) -> Term:
+    """The mean squared activation of a layer (or of some of its channels): the original DeepDream objective."""
+
+    def score(acts: dict) -> tf.Tensor:
+        a = acts[layer] if channels is None else tf.gather(acts[layer], channels, axis=-1)
+        return tf.reduce_mean(tf.square(a), axis=[1, 2, 3])
+
+    return Term(score, (layer,), f"deepdream({layer}{'' if channels is None else f', {channels}'})")
+
+
+def channel(layer: str, index: int) -> Term:
+    """One channel of a layer, squared and averaged (DeepDream's objective on that channel alone)."""
+    return deepdream(layer, [index])
+
+
+def class_logit(index: int) -> Term:
+    """The logit of one class."""
+    return Term(lambda acts: acts[LOGITS][:, index], (LOGITS,), f"class_logit({index})")
+
+
+def guided(layer: str, guide: tf.Tensor) -> Term:
+    """How well every position's features match their best match among a guide's features (`guide`: (n, c))."""
+
+    def score(acts: dict) -> tf.Tensor:
+        a = acts[layer]
+        flat = tf.reshape(a, [tf.shape(a)[0], -1, tf.shape(a)[-1]])
+        return tf.reduce_mean(tf.reduce_max(tf.einsum("bnc,mc->bnm", flat, guide), axis=-1), axis=-1)
+
+    return Term(score, (layer,), f"guided({layer})")
+
+
+@dataclass
+class Objective:
+    """The declarative objective: layers with weights (a weighted mean of their DeepDream terms), optionally
+    restricted to channels, or a class `target` instead."""
+
+    layers: dict[str, float]
+    channels: dict[str, list[int]] = field(default_factory=dict)
+    target: int | None = None
+
+    def term(self, weights: tf.Variable, guide: dict[str, tf.Tensor] | None = None) -> Term:
+        """The term to maximise; `weights` (one per layer, in order) is the schedule's variable."""
+        names = list(self.layers)
+        if self.target is not None:
+            return class_logit(self.target)
+        if guide is not None:
+            return sum(guided(name, guide[name]) * _weight(weights, i) for i, name in enumerate(names))
+        mix = sum(deepdream(name, self.channels.get(name)) * _weight(weights, i) for i, name in enumerate(names))
+        return mix / (lambda: tf.reduce_sum(weights))
+
+    def score_term(self, weights: tf.Variable) -> Term:
+        """The figure reports compare: the class logit, or the weighted mean squared activation (a guided dream
+        is reported by its activations too, comparable with an unguided one)."""
+        return self.term(weights)
+
+
+def _weight(weights: tf.Variable, i: int) -> Callable[[], tf.Tensor]:
+    """Layer i's weight, read from the variable whenever the term is evaluated (inside a trace: a live read)."""
+    return lambda: weights[i]
