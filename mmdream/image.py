@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -100,19 +101,27 @@ def resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(x, (w, h), interpolation=interp)
 
 
-def dream_rgb(
-    rgb: np.ndarray, dreamer: Dreamer, settings: DreamSettings, max_size: int | None, on_step=None, strength=1.0
-) -> tuple[np.ndarray, dict]:
-    """Dream at the working size; add the upscaled dream detail to the full-size original."""
-    full = to_dream_space(rgb)
-    size = working_size(rgb.shape[:2], max_size)
+def through_working_size(pic: Picture, dst: str | None, max_size: int | None,
+                         transform: Callable[[np.ndarray], np.ndarray],
+                         max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The one image pipeline, for dreaming and style alike: the picture at the working size (dream space) through
+    `transform`, the change it made brought onto the full-size picture (a photo keeps its resolution and its own
+    fine detail), written to `dst` if given. Returns (the RGB as written, JPEG losses included; the transformed
+    working-size array; figures)."""
+    full = to_dream_space(pic.rgb)
+    size = working_size(pic.rgb.shape[:2], max_size)
     small = resize(full, size)
-    dreamed = dreamer.dream(small, settings, on_step=on_step, strength=strength)
-    if size != rgb.shape[:2]:
-        out = np.clip(full + resize(dreamed - small, rgb.shape[:2]), -1.0, 1.0)
-    else:
-        out = dreamed
-    return from_dream_space(out), {"working_size": list(size), "dreamed": dreamed}
+    t0 = time.perf_counter()
+    result = transform(small)
+    seconds = time.perf_counter() - t0
+    out = result if size == pic.rgb.shape[:2] else np.clip(full + resize(result - small, pic.rgb.shape[:2]), -1, 1)
+    saved = from_dream_space(out)
+    if dst is not None:
+        write_image(dst, Picture(saved, pic.alpha))
+        saved = read_image(dst, max_pixels).rgb  # what was written
+    return saved, result, {"output": dst, "input_size": [int(v) for v in pic.rgb.shape[:2]],
+                           "output_size": [int(v) for v in saved.shape[:2]], "working_size": list(size),
+                           "seconds": round(seconds, 3)}
 
 
 def measure_gain(dreamer: Dreamer, before_rgb: np.ndarray, after_rgb: np.ndarray, size: tuple[int, int]) -> dict:
@@ -126,18 +135,7 @@ def measure_gain(dreamer: Dreamer, before_rgb: np.ndarray, after_rgb: np.ndarray
 
 def dream_picture(pic: Picture, dst: str | None, dreamer: Dreamer, settings: DreamSettings, max_size: int | None,
                   on_step=None, strength: float = 1.0, max_pixels: int | None = None) -> tuple[np.ndarray, dict]:
-    """Dream a picture at the working size, write it to `dst` if given, and measure: (the RGB as written, JPEG
-    losses included, and the report's figures)."""
-    t0 = time.perf_counter()
-    size = working_size(pic.rgb.shape[:2], max_size)
-    out_rgb, _ = dream_rgb(pic.rgb, dreamer, settings, max_size, on_step=on_step, strength=strength)
-    seconds = time.perf_counter() - t0
-    saved = out_rgb
-    if dst is not None:
-        write_image(dst, Picture(out_rgb, pic.alpha))
-        saved = read_image(dst, max_pixels).rgb  # measure what was written
-    return saved, {
-        "output": dst, "input_size": [int(v) for v in pic.rgb.shape[:2]],
-        "output_size": [int(v) for v in saved.shape[:2]], "working_size": list(size),
-        "seconds": round(seconds, 3), **measure_gain(dreamer, pic.rgb, saved, size),
-    }
+    """Dream a picture (see through_working_size) and measure it: (the RGB as written, the report's figures)."""
+    saved, _, figures = through_working_size(
+        pic, dst, max_size, lambda x: dreamer.dream(x, settings, on_step=on_step, strength=strength), max_pixels)
+    return saved, {**figures, **measure_gain(dreamer, pic.rgb, saved, tuple(figures["working_size"]))}

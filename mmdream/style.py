@@ -245,36 +245,23 @@ class AudioStyle:
 
 def style_image_file(src: str, style_path: str, dst: str, styler: ImageStyle, max_size: int | None,
                      progress=None, max_pixels: int | None = None) -> dict:
-    """`mmdream style image`: stylise at the working size, write, and measure the losses."""
-    import time
-
-    from mmdream.image import (
-        Picture,
-        from_dream_space,
-        read_image,
-        resize,
-        to_dream_space,
-        working_size,
-        write_image,
-    )
+    """`mmdream style image`: the image pipeline (mmdream.image.through_working_size) with style transfer as its
+    transform, then the losses measured at the working size."""
+    from mmdream.image import from_dream_space, read_image, resize, through_working_size, to_dream_space, working_size
 
     pic, style_pic = read_image(src, max_pixels), read_image(style_path, max_pixels)
     size = working_size(pic.rgb.shape[:2], max_size)
-    content = to_dream_space(resize(pic.rgb, size))
     style = to_dream_space(resize(style_pic.rgb, working_size(style_pic.rgb.shape[:2], max(size))))
-    t0 = time.perf_counter()
-    out = styler.transfer(content, style, on_step=progress.update if progress is not None else None)
-    seconds = time.perf_counter() - t0
-    out_rgb = from_dream_space(out)
-    full = resize(out_rgb, pic.rgb.shape[:2]) if size != pic.rgb.shape[:2] else out_rgb
-    write_image(dst, Picture(full, pic.alpha))
+    on_step = progress.update if progress is not None else None
+    _, result, figures = through_working_size(pic, dst, max_size, lambda x: styler.transfer(x, style, on_step=on_step),
+                                              max_pixels)
+    content = resize(to_dream_space(pic.rgb), size)
     start = styler.losses(content, content, style)
-    end = styler.losses(to_dream_space(out_rgb), content, style)
+    end = styler.losses(to_dream_space(from_dream_space(result)), content, style)
     reference = styler.losses(resize(style, size), content, style)
-    return {"input": src, "style": style_path, "output": dst, "working_size": list(size), "seconds": seconds,
-            "style_loss_start": start["style"], "style_loss_end": end["style"],
-            "style_loss_drop": start["style"] / max(end["style"], 1e-12), "content_loss_end": end["content"],
-            "content_loss_of_style_image": reference["content"]}
+    return {"input": src, "style": style_path, **figures, "style_loss_start": start["style"],
+            "style_loss_end": end["style"], "style_loss_drop": start["style"] / max(end["style"], 1e-12),
+            "content_loss_end": end["content"], "content_loss_of_style_image": reference["content"]}
 
 
 # ---- sound files ----------------------------------------------------------------------------------------------
