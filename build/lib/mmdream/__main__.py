@@ -1,5 +1,0 @@
-import sys
-
-from mmdream.cli import main
-
-sys.exit(main())

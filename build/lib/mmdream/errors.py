@@ -1,5 +1,0 @@
-"""One error type for problems the user can fix: the CLI prints it on one line and exits with status 2."""
-
-
-class UserError(Exception):
-    """Bad input or a missing resource, explained in one line."""
