@@ -88,7 +88,7 @@ class AudioResult(Result):
     def audio(self) -> np.ndarray:
         """Samples (n, channels) float32 as written (read from the output on first use: it may be long)."""
         if self._audio is None:
-            from mmdream.audio import load_whole
+            from mmdream.pipelines.audio import load_whole
 
             self._audio = load_whole(self.output)[0]
         return self._audio
@@ -96,7 +96,7 @@ class AudioResult(Result):
 
 def _picture(image: PathLike | np.ndarray, max_pixels: int | None):
     """A path (read as the CLI reads it) or an RGB(A) array, uint8 or float in [0, 1]."""
-    from mmdream.image import Picture, read_image
+    from mmdream.pipelines.image import Picture, read_image
 
     if not isinstance(image, np.ndarray):
         return read_image(image, max_pixels)
@@ -122,8 +122,8 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
                 progress: ProgressFn | None = None) -> ImageResult:
     """Dream a picture: a path or an RGB array. `output` writes it (atomically); the result holds the dream as
     written, the objective before and after, and the report."""
-    from mmdream.engine import DreamSettings
-    from mmdream.image import dream_picture, resize, to_dream_space, working_size
+    from mmdream.core.engine import DreamSettings
+    from mmdream.pipelines.image import dream_picture, resize, to_dream_space, working_size
     from mmdream.plan import build_plan
 
     check_number("strength", strength, 0.0, 100.0)
@@ -201,8 +201,8 @@ def _dream_passes(src: str, dst: Path, *, net: str, duration: float | None, loud
                   griffin_lim: int, ouroboros: int, progress: ProgressFn | None, **plan_options) -> tuple[dict, list]:
     """`ouroboros` passes of the audio dream from `src`, the last one to `dst`; the report and each pass's
     figures (objective measured with the first keyframe's layers, on input and output)."""
-    from mmdream.audio import AUDIO_DEFAULTS, dream_audio_file, open_source, score_file, total_audio_steps
-    from mmdream.engine import compare
+    from mmdream.core.engine import compare
+    from mmdream.pipelines.audio import AUDIO_DEFAULTS, dream_audio_file, open_source, score_file, total_audio_steps
     from mmdream.plan import build_plan
 
     info, _ = open_source(src, duration)
@@ -266,7 +266,7 @@ FILM_KEYS = ("max_size", "start", "end", "fps", "blend", "warm_steps", "warm_str
 
 def _split_options(options: dict) -> tuple[dict, dict, dict]:
     """The film's, the image style's and the audio style's options, taken out of `options` (the rest stays)."""
-    from mmdream.style import AUDIO_STYLE_OPTIONS, IMAGE_STYLE_OPTIONS
+    from mmdream.pipelines.style import AUDIO_STYLE_OPTIONS, IMAGE_STYLE_OPTIONS
 
     return tuple({k: options.pop(k) for k in keys if k in options}
                  for keys in (FILM_KEYS, IMAGE_STYLE_OPTIONS, AUDIO_STYLE_OPTIONS))
@@ -274,7 +274,7 @@ def _split_options(options: dict) -> tuple[dict, dict, dict]:
 
 def _open_film(video: PathLike, output: PathLike, film: dict):
     """(input, output, FilmOptions, MediaInfo), checked before any net loads."""
-    from mmdream.video import check_film_input, film_options
+    from mmdream.pipelines.film import check_film_input, film_options
 
     src, dst = str(video), str(output)
     check_output(dst, VIDEO_SUFFIXES, "a film")
@@ -294,11 +294,9 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
     both; resumable (run it again after an interrupt). `options`: the film's (max_size=640, start, end, fps,
     blend, warm_steps, warm_strength, warm_octaves, cut, flow=True, react, audio="dream"|"keep"|"none",
     griffin_lim, preview, keep_work), the dream options of `dream_image`, and style options (see
-    mmdream.style.IMAGE_STYLE_OPTIONS / AUDIO_STYLE_OPTIONS) for a style pass."""
-    from mmdream.audio import AUDIO_DEFAULTS
-    from mmdream.plan import build_plan
-    from mmdream.style import audio_styler, image_styler, style_target
-    from mmdream.video import (
+    mmdream.pipelines.style.IMAGE_STYLE_OPTIONS / AUDIO_STYLE_OPTIONS) for a style pass."""
+    from mmdream.pipelines.audio import AUDIO_DEFAULTS
+    from mmdream.pipelines.film import (
         FILM_DEFAULTS,
         Dreaming,
         FrameDreamer,
@@ -308,6 +306,8 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
         film_fingerprint,
         film_fps,
     )
+    from mmdream.pipelines.style import audio_styler, image_styler, style_target
+    from mmdream.plan import build_plan
 
     film, image_style, sound_style = _split_options(options)
     dream = options  # what is left: the dream options (build_plan refuses unknown ones)
@@ -346,9 +346,9 @@ def _is_depth(part: str) -> bool:
 def style_image(image: PathLike, style: PathLike, output: PathLike, *, net: str = "vgg19", max_size: int = 512,
                 max_pixels: int | None = None, precision: str = "auto", weights: str = "imagenet",
                 progress: ProgressFn | None = None, **style_options) -> StyleResult:
-    """Gatys style transfer of a picture file onto `output` (style options: mmdream.style.IMAGE_STYLE_OPTIONS)."""
-    from mmdream.image import read_image, working_size
-    from mmdream.style import image_styler, style_image_file
+    """Gatys style transfer of a picture file onto `output` (style options: mmdream.pipelines.style.IMAGE_STYLE_OPTIONS)."""
+    from mmdream.pipelines.image import read_image, working_size
+    from mmdream.pipelines.style import image_styler, style_image_file
 
     check_number("max_size", max_size, 16, 8192)
     check_output(str(output), IMAGE_SUFFIXES, "an image")
@@ -365,9 +365,9 @@ def style_image(image: PathLike, style: PathLike, output: PathLike, *, net: str 
 
 def style_audio(audio: PathLike, style: PathLike, output: PathLike, *, duration: float | None = None,
                 loudness: float | None = None, progress: ProgressFn | None = None, **style_options) -> StyleResult:
-    """Ulyanov & Lebedev style transfer of a sound file onto `output` (options: mmdream.style.AUDIO_STYLE_OPTIONS)."""
+    """Ulyanov & Lebedev style transfer of a sound file onto `output` (options: mmdream.pipelines.style.AUDIO_STYLE_OPTIONS)."""
     from mmdream.checks import audio_input
-    from mmdream.style import audio_styler, style_audio_file
+    from mmdream.pipelines.style import audio_styler, style_audio_file
 
     check_number("duration", duration, 0.0, 86_400.0, lo_open=True)
     check_number("loudness", loudness, -70.0, 0.0)
@@ -387,8 +387,8 @@ def style_video(video: PathLike, style: PathLike, output: PathLike, *, net: str 
                 seed: int = 0, progress: ProgressFn | None = None, **options) -> StyleResult:
     """Video style transfer (Ruder et al.): each frame from the flow-warped previous one; with `audio_style`
     the soundtrack is styled too, else kept. `options`: the film's (see dream_video) and the style options."""
-    from mmdream.style import audio_styler, image_styler, style_target
-    from mmdream.video import FrameStyler, SoundPlan, dream_film, film_fingerprint, film_fps
+    from mmdream.pipelines.film import FrameStyler, SoundPlan, dream_film, film_fingerprint, film_fps
+    from mmdream.pipelines.style import audio_styler, image_styler, style_target
 
     film, image_style, sound_style = _split_options(options)
     if options:
@@ -411,7 +411,7 @@ def style_video(video: PathLike, style: PathLike, output: PathLike, *, net: str 
 def train_image(data: PathLike, output: PathLike | None = None, *, base: str = "efficientnet_lite0",
                 name: str | None = None, progress: ProgressFn | None = None, **settings) -> dict:
     """Retrain an image net on a folder of class sub-folders; saves NAME.keras and its model card; returns the
-    card. `settings`: mmdream.train.TrainSettings' fields (epochs, fine_tune_epochs, batch_size, size, ...)."""
+    card. `settings`: mmdream.train.retrain.TrainSettings' fields (epochs, fine_tune_epochs, batch_size, size, ...)."""
     return _train("image", data, output, base, name, progress, settings)
 
 
@@ -424,7 +424,7 @@ def train_audio(data: PathLike, output: PathLike | None = None, *, base: str = "
 def _train(kind: str, data: PathLike, output: PathLike | None, base: str, name: str | None,
            progress: ProgressFn | None, settings: dict) -> dict:
     from mmdream.nets.trained import models_dir
-    from mmdream.train import TrainSettings, train
+    from mmdream.train.retrain import TrainSettings, train
 
     weights = settings.pop("weights", "imagenet")
     out = Path(output) if output else models_dir() / f"{name or Path(data).name}.keras"

@@ -107,7 +107,7 @@ def _none(args: argparse.Namespace) -> None:
 
 
 def _image(args: argparse.Namespace) -> None:
-    from mmdream.image import read_header
+    from mmdream.pipelines.image import read_header
 
     read_header(args.input, args.max_pixels)
     if args.guide:
@@ -127,7 +127,7 @@ def _audio(args: argparse.Namespace) -> None:
 
 def audio_input(path: str):
     """Probe a sound input; a file without sound is an error."""
-    from mmdream.media import probe
+    from mmdream.media.ffmpeg import probe
 
     info = probe(path)
     if not info.has_audio:
@@ -143,7 +143,7 @@ def _fits_channels(out: Path, channels: int | None) -> None:
 
 
 def _video(args: argparse.Namespace) -> None:
-    from mmdream.media import probe
+    from mmdream.media.ffmpeg import probe
 
     check_output(args.output, VIDEO_SUFFIXES, "a film")
     check_not_same(args.input, args.output)
@@ -172,7 +172,7 @@ def film_lock(output: str | os.PathLike) -> tuple[Path, str]:
 def _style(args: argparse.Namespace) -> None:
     check_input_file(args.style)
     if args.kind == "image":
-        from mmdream.image import read_header
+        from mmdream.pipelines.image import read_header
 
         read_header(args.input, getattr(args, "max_pixels", None))
         read_header(args.style, getattr(args, "max_pixels", None))

@@ -168,7 +168,7 @@ def cmd_audio(args: argparse.Namespace) -> int:
         print(f"{figures['output']}: {describe_objective(figures, args.target)}, "
               f"{figures['output_loudness_lufs']:.1f} LUFS, true peak {figures['true_peak_dbfs']:.1f} dBFS")
     if args.plot:  # the first 30 s of the input and of the first pass
-        from mmdream.audio import load_whole, plot_spectrograms
+        from mmdream.pipelines.audio import load_whole, plot_spectrograms
 
         before, sr = load_whole(args.input, end=min(30.0, args.duration or 30.0))
         plot_spectrograms(before, load_whole(result.figures["passes"][0]["output"], end=30.0)[0], sr, args.plot)
@@ -331,7 +331,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from mmdream import datasets
+    from mmdream.train import datasets
 
     if args.action == "list":
         for r in datasets.list_recipes():

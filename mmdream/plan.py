@@ -10,7 +10,7 @@ from mmdream.checks import RANGES, check_number
 from mmdream.errors import UserError
 
 if TYPE_CHECKING:  # TensorFlow comes with the engine: only when a plan is built
-    from mmdream.engine import Dreamer, DreamSettings
+    from mmdream.core.engine import Dreamer, DreamSettings
     from mmdream.nets import Net
     from mmdream.schedule import Resolved
 
@@ -60,7 +60,7 @@ def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, *, layer
     """The net (a name, or a net already loaded: a notebook dreams many layers of one), the schedule bound to it
     (`schedule`, a TOML path, or one keyframe from `layers` and `strength`) and one dreamer for every layer the
     schedule uses. Returns (dreamer, plan)."""
-    from mmdream.engine import Dreamer, Objective
+    from mmdream.core.engine import Dreamer, Objective
     from mmdream.nets import Net, load_net, specs
     from mmdream.schedule import Schedule
 

@@ -34,7 +34,7 @@ from mmdream.checks import RANGES, check_number
 from mmdream.errors import UserError
 
 if TYPE_CHECKING:
-    from mmdream.engine import DreamSettings
+    from mmdream.core.engine import DreamSettings
     from mmdream.nets import Net
 
 NUMBERS = {"octaves": int, "octave_scale": float, "steps": int, "step_size": float, "strength": float}
@@ -126,7 +126,7 @@ class Schedule:
 
     def resolve(self, kind: str, net: Net, defaults: DreamSettings, cli_layers: str | None = None) -> Resolved:
         """Bind to `net`: every keyframe's layers become {layer: weight} for this net."""
-        from mmdream.engine import parse_layers
+        from mmdream.core.engine import parse_layers
 
         layer_dicts = []
         for k in self.keyframes:

@@ -42,7 +42,7 @@ CLASSIC = {"octaves": 4, "octave_scale": 1.4, "steps": 10}
 # ---- inputs -------------------------------------------------------------------------------------------------
 def film_clip(dst: Path, start: float, seconds: float, loops: int = 0) -> Path:
     """bbb from `start`, cropped to 3:2 and scaled to 540x360 (DeepDreamVideo's frame size), near-lossless."""
-    from mmdream.media import ffmpeg_exe
+    from mmdream.media.ffmpeg import ffmpeg_exe
 
     loop = ["-stream_loop", str(loops)] if loops else []
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *loop, "-i", str(CLIP), "-ss", str(start), "-t", str(seconds),
@@ -53,7 +53,7 @@ def film_clip(dst: Path, start: float, seconds: float, loops: int = 0) -> Path:
 
 def music_clip(dst: Path, seconds: float) -> Path:
     """The music looped to `seconds`, as wav (ffmpeg alone: the parent stays small, see `memory`)."""
-    from mmdream.media import ffmpeg_exe
+    from mmdream.media.ffmpeg import ffmpeg_exe
 
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "-1", "-i", str(MUSIC), "-t", str(seconds),
                     str(dst)], check=True)
@@ -84,7 +84,7 @@ def step_efficiency(net_name: str, precision: str, matmul_n: int, shape=(512, 51
     a quiet moment on one side with a busy one on the other."""
     import tensorflow as tf
 
-    from mmdream.engine import Dreamer, Objective
+    from mmdream.core.engine import Dreamer, Objective
     from mmdream.nets import load_net, matmul_timer
 
     net = load_net(net_name, weights=_weights(net_name), precision=precision)
@@ -132,13 +132,13 @@ def _weights(net_name: str) -> str:
 def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames: int, precision: str,
               tmp: Path) -> dict:
     """mmdream's film renderer against the classic per-frame recipe on the same frames."""
-    from mmdream.engine import Dreamer, DreamSettings, Objective
-    from mmdream.flow import FlowEstimator, flicker
-    from mmdream.image import from_dream_space, to_dream_space
-    from mmdream.media import even_size, probe, read_video_frames
+    from mmdream.core.engine import Dreamer, DreamSettings, Objective
+    from mmdream.media.ffmpeg import even_size, probe, read_video_frames
+    from mmdream.media.flow import FlowEstimator, flicker
     from mmdream.nets import load_net
+    from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FilmOptions, FrameDreamer, SoundPlan, dream_film
+    from mmdream.pipelines.image import from_dream_space, to_dream_space
     from mmdream.schedule import Schedule
-    from mmdream.video import FILM_DEFAULTS, Dreaming, FilmOptions, FrameDreamer, SoundPlan, dream_film
 
     net = load_net(net_name, weights=_weights(net_name), precision=precision)
     info = probe(str(clip))
@@ -230,9 +230,9 @@ def memory(tmp: Path, lengths: list[float]) -> dict:
 
 def precision_gain(size: int = 320) -> dict:
     """The objective gain of one photo dreamed in bf16 and in fp32, both measured by the fp32 net."""
-    from mmdream.engine import Dreamer, DreamSettings, Objective
-    from mmdream.image import read_image, resize, to_dream_space, working_size
+    from mmdream.core.engine import Dreamer, DreamSettings, Objective
     from mmdream.nets import load_net
+    from mmdream.pipelines.image import read_image, resize, to_dream_space, working_size
 
     rgb = read_image(MEDIA / "images" / sorted(os.listdir(MEDIA / "images"))[0]).rgb
     x = resize(to_dream_space(rgb), working_size(rgb.shape[:2], size))

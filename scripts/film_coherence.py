@@ -47,7 +47,7 @@ def main() -> None:
     src = MEDIA / "video" / args.clip
     if not src.exists():
         raise SystemExit(f"missing {src}; set MMDREAM_MEDIA")
-    from mmdream.media import probe
+    from mmdream.media.ffmpeg import probe
 
     if args.mode == "dream":
         command, extra, score = ["video"], [], "objective_gain"

@@ -35,7 +35,7 @@ def _readme_examples() -> list[str]:
 def inputs(media, tmp_path, monkeypatch) -> dict:
     monkeypatch.chdir(tmp_path)
     sound = tmp_path / "trumpet.wav"  # a WAV, so the file and soundfile's samples are the same numbers
-    from mmdream.audio import load_whole
+    from mmdream.pipelines.audio import load_whole
 
     x, sr = load_whole(str(media / "audio" / "music" / "sorohanro_-_solo-trumpet-06.hq.ogg"), end=3.0)
     sf.write(sound, x, sr, subtype="FLOAT")

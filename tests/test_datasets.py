@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mmdream import datasets
 from mmdream.cli import main
 from mmdream.errors import UserError
+from mmdream.train import datasets
 
 FSD20 = ["Acoustic_guitar", "Bus", "Chime", "Computer_keyboard", "Cowbell", "Drawer_open_or_close", "Fireworks",
          "Glockenspiel", "Gong", "Gunshot_or_gunfire", "Keys_jangling", "Knock", "Microwave_oven", "Scissors",

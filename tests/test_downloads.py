@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mmdream import datasets
 from mmdream.cli import main
+from mmdream.train import datasets
 
 CLASSES = {"dog": 3, "bird": 2}
 

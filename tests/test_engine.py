@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmdream.engine import Dreamer, DreamSettings, Objective, octave_shapes, parse_layers
+from mmdream.core.engine import Dreamer, DreamSettings, Objective, octave_shapes, parse_layers
 from mmdream.errors import UserError
 
 
 def _photo(media, size=(192, 256)):
-    from mmdream.image import read_image, resize, to_dream_space
+    from mmdream.pipelines.image import read_image, resize, to_dream_space
 
     return to_dream_space(resize(read_image(media / "images" / "coffee.png").rgb, size))
 
@@ -83,7 +83,7 @@ def test_class_target_raises_that_logit(media, lite0):
 
 
 def test_guide_image_pulls_features_toward_the_guide(media, lite0):
-    from mmdream.image import read_image, resize, to_dream_space
+    from mmdream.pipelines.image import read_image, resize, to_dream_space
 
     guide = to_dream_space(resize(read_image(media / "images" / "flower.jpg").rgb, (160, 224)))
     d = Dreamer(lite0, Objective({"block4c": 1.0}))
@@ -95,7 +95,7 @@ def test_guide_image_pulls_features_toward_the_guide(media, lite0):
 
 
 def test_composed_terms_are_dreamed_like_any_objective(media, lite0):
-    from mmdream.objectives import channel, deepdream
+    from mmdream.core.objectives import channel, deepdream
 
     term = deepdream("block4c") + 0.2 * channel("block5c", 7)
     assert set(term.layers) == {"block4c", "block5c"}

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mmdream.cli import main
-from mmdream.media import ffmpeg_exe
+from mmdream.media.ffmpeg import ffmpeg_exe
 
 LEFTOVER_MARKS = (".partial", ".mmdream-tmp", ".mmdream-work", ".mmdream-lock")
 
@@ -250,7 +250,7 @@ def test_fault_matrix(row, files, tmp_path, capsys):
         if produced.suffix == ".png":
             assert Image.open(produced).size == SUCCESS_OUTPUTS[name]
         else:
-            from mmdream.media import probe
+            from mmdream.media.ffmpeg import probe
 
             assert probe(str(produced)).video_size == SUCCESS_OUTPUTS[name]  # plays upright, as the input does
 
@@ -348,7 +348,7 @@ def test_a_second_render_of_one_output_is_refused_and_the_first_completes(media,
         "wait for it to finish or choose another output"], second.stderr
     assert first.wait(timeout=600) == 0, first.stderr.read()[-1500:]
     report = json.loads((tmp_path / "r.json").read_text())
-    from mmdream.media import probe
+    from mmdream.media.ffmpeg import probe
 
     assert report["frames"] == 240 and abs(probe(str(out)).duration - 10.0) <= 1 / 24
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4", "r.json"]
@@ -418,7 +418,7 @@ def test_numeric_options_are_checked_without_a_net(flag, value):
 
 def test_a_dream_that_diverges_stops_before_writing(files, tmp_path, monkeypatch, capsys):
     """If the ascent ever produced NaN or Inf, the command stops with one line and writes nothing."""
-    import mmdream.audio as audio
+    import mmdream.pipelines.audio as audio
 
     monkeypatch.setattr(audio, "resynthesise", lambda spec, *a, **k: np.full((spec.length, 1), np.nan, np.float32))
     capsys.readouterr()
@@ -430,7 +430,7 @@ def test_a_dream_that_diverges_stops_before_writing(files, tmp_path, monkeypatch
 
 
 def test_the_step_is_bounded_whatever_the_library_caller_asks(lite0):
-    from mmdream.engine import MAX_STEP, Dreamer, DreamSettings, Objective
+    from mmdream.core.engine import MAX_STEP, Dreamer, DreamSettings, Objective
 
     x = np.random.default_rng(0).uniform(-0.5, 0.5, (1, 40, 48, 3)).astype(np.float32)
     d = Dreamer(lite0, Objective(lite0.default_layers))

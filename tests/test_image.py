@@ -33,9 +33,9 @@ def test_default_dream_doubles_objective_on_real_photos(media, tmp_path, name):
     assert _run("image", src, "-o", out, "--max-size", 384, "--report", rep) == 0
     r = _gain_from_report(rep)
     # The report measures the saved file: re-measure independently to be sure.
-    from mmdream.engine import Dreamer, Objective
-    from mmdream.image import measure_gain, read_image
+    from mmdream.core.engine import Dreamer, Objective
     from mmdream.nets import load_net
+    from mmdream.pipelines.image import measure_gain, read_image
 
     net = load_net("efficientnet_lite0")
     d = Dreamer(net, Objective(net.default_layers))

@@ -35,8 +35,8 @@ def test_any_size_graph_gives_the_logits_of_keras_applications(imagenet, media, 
     preprocess_input agree to 1e-5 (relative, fp32)."""
     import keras
 
-    from mmdream.image import read_image, resize, to_dream_space
     from mmdream.nets import load_net
+    from mmdream.pipelines.image import read_image, resize, to_dream_space
 
     path = imagenet.ensure(name).models / f"{name}_weights_tf_dim_ordering_tf_kernels.h5"
     ctor, module, side = APPS[name]

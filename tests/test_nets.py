@@ -12,7 +12,7 @@ from mmdream.errors import UserError
 
 
 def _top_classes(net, rgb: np.ndarray, k: int = 3) -> list[str]:
-    from mmdream.image import resize, to_dream_space
+    from mmdream.pipelines.image import resize, to_dream_space
 
     x = to_dream_space(resize(rgb, (224, 224)))[None]
     logits = np.asarray(net.model(x, training=False))[0]
@@ -20,7 +20,7 @@ def _top_classes(net, rgb: np.ndarray, k: int = 3) -> list[str]:
 
 
 def test_lite0_port_classifies_the_cat_photo(media, lite0):
-    from mmdream.image import read_image
+    from mmdream.pipelines.image import read_image
 
     top = _top_classes(lite0, read_image(media / "images" / "chelsea.png").rgb)
     cats = {"Egyptian cat", "tabby, tabby cat", "tiger cat"}
@@ -111,10 +111,10 @@ def test_batch_norm_folding_keeps_the_activations_dreams_see(media, lite0):
     musicnn's VGG normalises after the ReLU, which must not fold."""
     import keras
 
-    from mmdream.engine import Dreamer, Objective
-    from mmdream.image import read_image, resize, to_dream_space
+    from mmdream.core.engine import Dreamer, Objective
     from mmdream.nets import load_net
     from mmdream.nets.fold import fold_batch_norm
+    from mmdream.pipelines.image import read_image, resize, to_dream_space
 
     folded = fold_batch_norm(lite0.model)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmdream.engine import DreamSettings
+from mmdream.core.engine import DreamSettings
 from mmdream.errors import UserError
 from mmdream.schedule import Schedule, parse_time
 
@@ -83,7 +83,7 @@ def test_a_dreamer_switches_layers_without_retracing(nets):
     """One dreamer is built for every layer of the schedule; moving weight between layers must not retrace."""
     import numpy as np
 
-    from mmdream.engine import Dreamer, Objective
+    from mmdream.core.engine import Dreamer, Objective
 
     net = nets[0]
     a, b = net.layer_at_depth(0.2), net.layer_at_depth(0.9)

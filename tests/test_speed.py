@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from mmdream.flow import FlowEstimator
-from mmdream.video import background
+from mmdream.media.flow import FlowEstimator
+from mmdream.pipelines.film import background
 
 
 def test_flow_estimated_at_half_size_recovers_a_known_shift(media):
@@ -56,9 +56,9 @@ def test_auto_precision_is_measured_once_and_cached(tmp_path, monkeypatch):
 
 
 def test_bf16_dream_gains_within_5_percent_of_fp32(media):
-    from mmdream.engine import Dreamer, DreamSettings, Objective
-    from mmdream.image import read_image, resize, to_dream_space
+    from mmdream.core.engine import Dreamer, DreamSettings, Objective
     from mmdream.nets import load_net
+    from mmdream.pipelines.image import read_image, resize, to_dream_space
 
     rgb = read_image(sorted((media / "images").glob("*.jp*g"))[0]).rgb
     x = resize(to_dream_space(rgb), (160, 224))

@@ -22,14 +22,14 @@ def test_image_style_loss_falls_5x_with_content_bounded(media, tmp_path):
     assert r["style_loss_drop"] >= 5.0, r
     # bounded: the result stays far closer to the content than the style image itself is
     assert r["content_loss_end"] <= 0.5 * r["content_loss_of_style_image"], r
-    from mmdream.image import read_image
+    from mmdream.pipelines.image import read_image
 
     assert read_image(out).rgb.shape == read_image(media / "images" / "chelsea.png").rgb.shape
 
 
 def test_audio_style_loss_falls_5x_and_output_is_ear_safe(media, tmp_path):
-    from mmdream.audio import load_whole
-    from mmdream.loudness import LoudnessMeter, true_peak_db
+    from mmdream.media.loudness import LoudnessMeter, true_peak_db
+    from mmdream.pipelines.audio import load_whole
 
     src = media / "audio" / "music" / "Hungarian_Dance_number_5_string_orchestra.hq.ogg"
     out, rep = tmp_path / "styled.wav", tmp_path / "r.json"

@@ -10,7 +10,7 @@ import pytest
 
 from mmdream.cli import main
 from mmdream.errors import UserError
-from mmdream.train import Example, clip_region, scan_classes, stratified_split
+from mmdream.train.retrain import Example, clip_region, scan_classes, stratified_split
 
 
 def _folders(tmp_path: Path, spec: dict[str, int], suffix: str = ".png") -> Path:

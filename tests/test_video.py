@@ -23,7 +23,7 @@ SMALL = ["--max-size", "160", "--end", "1", "--steps", "8"]
 
 def _frames(path: Path) -> np.ndarray:
     """Every decoded frame of a film (small films only)."""
-    from mmdream.media import probe, read_video_frames
+    from mmdream.media.ffmpeg import probe, read_video_frames
 
     info = probe(str(path))
     return np.stack(list(read_video_frames(str(path), info.video_size, info.fps)))
@@ -37,7 +37,7 @@ def _film(media, tmp_path, *extra, name="bbb") -> tuple[Path, dict]:
 
 
 def test_dream_film_has_both_streams_right_duration_and_coherence_halves_flicker(media, tmp_path):
-    from mmdream.media import probe
+    from mmdream.media.ffmpeg import probe
 
     out, flow = _film(media, tmp_path, "--keep-work", "--preview", str(tmp_path / "sheet.png"))
     _, independent = _film(media, tmp_path, "--no-flow", "--no-audio", name="independent")
@@ -55,7 +55,7 @@ def test_dream_film_has_both_streams_right_duration_and_coherence_halves_flicker
     import soundfile as sf
     from scipy import signal as sps
 
-    from mmdream.audio import load_whole
+    from mmdream.pipelines.audio import load_whole
 
     muxed, sr = load_whole(str(out))
     dreamed, sr2 = sf.read(tmp_path / ".bbb.mmdream-work" / "soundtrack.wav", always_2d=True)
@@ -69,7 +69,7 @@ def test_dream_film_has_both_streams_right_duration_and_coherence_halves_flicker
 
 def test_scene_cut_restarts_the_pyramid():
     """A hard cut between frames makes the next frame a cold start; small motion does not."""
-    from mmdream.flow import FlowEstimator
+    from mmdream.media.flow import FlowEstimator
 
     rng = np.random.default_rng(0)
     a = (rng.uniform(0, 255, (90, 160, 3))).astype(np.uint8)
@@ -83,7 +83,7 @@ def test_scene_cut_restarts_the_pyramid():
 
 
 def test_film_without_audio_stream(media, tmp_path):
-    from mmdream.media import probe
+    from mmdream.media.ffmpeg import probe
 
     src = media / "video" / "cockatoo_yuv420.mp4"
     out = tmp_path / "cockatoo.mp4"
@@ -94,8 +94,8 @@ def test_film_without_audio_stream(media, tmp_path):
 
 
 def test_audio_reactive_strength_follows_the_soundtrack(media):
-    from mmdream.media import probe
-    from mmdream.video import FilmOptions, reactive_strength
+    from mmdream.media.ffmpeg import probe
+    from mmdream.pipelines.film import FilmOptions, reactive_strength
 
     src = str(media / "video" / "big_buck_bunny_0_30.webm")
     info = probe(src)
@@ -162,7 +162,7 @@ def test_resume_key_follows_the_resolved_film_options(media):
 
     from mmdream.api import FILM_KEYS
     from mmdream.cli import build_parser, video_options
-    from mmdream.video import film_fingerprint, film_options
+    from mmdream.pipelines.film import film_fingerprint, film_options
 
     src = str(media / "video" / "cockatoo.mp4")
     given = video_options(build_parser().parse_args(["video", src, "-o", "x.mp4"]))

@@ -17,7 +17,7 @@ from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output, check_input_file
 
 if TYPE_CHECKING:  # the engine pulls in TensorFlow; reading and checking images must not
-    from mmdream.engine import Dreamer, DreamSettings
+    from mmdream.core.engine import Dreamer, DreamSettings
 
 MAX_PIXELS = 100_000_000  # a decoded 100 MP photo is 300 MB of RGB; `--max-pixels` raises it
 Image.MAX_IMAGE_PIXELS = None  # read_header refuses by our own budget, before anything is decoded
@@ -126,7 +126,7 @@ def through_working_size(pic: Picture, dst: str | None, max_size: int | None,
 
 def measure_gain(dreamer: Dreamer, before_rgb: np.ndarray, after_rgb: np.ndarray, size: tuple[int, int]) -> dict:
     """Objective of input and output, both at the working size (how the report and tests compare)."""
-    from mmdream.engine import compare
+    from mmdream.core.engine import compare
 
     before = dreamer.score(resize(to_dream_space(before_rgb), size))
     after = dreamer.score(resize(to_dream_space(after_rgb), size))

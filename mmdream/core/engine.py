@@ -17,11 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mmdream.core.objectives import LOGITS, Objective, Term
 from mmdream.errors import UserError
 from mmdream.io_utils import check_finite
 from mmdream.nets import Net
 from mmdream.nets.fold import fold_batch_norm
-from mmdream.objectives import LOGITS, Objective, Term
 
 # The largest step (after gradient normalisation) in the dreamed array's units: an image spans 2, a log-magnitude
 # a few tens; any --step-size x --strength above it is taken as this.
@@ -106,7 +106,7 @@ class Dreamer:
     """Gradient ascent on one net's objective. Build once, dream many arrays (frames, chunks) of any size.
 
     `objective`: an `Objective` (layers with weights a schedule can change, channels, a class target) or any
-    composable `Term` (see mmdream.objectives)."""
+    composable `Term` (see mmdream.core.objectives)."""
 
     def __init__(self, net: Net, objective: Objective | Term, channels: int | None = None) -> None:
         self.net = net
@@ -186,7 +186,7 @@ class Dreamer:
 
     def set_guide(self, guide: np.ndarray | None) -> None:
         """Dream toward the features of `guide` (same layout as the dreamed array, one item): the layers' terms
-        become guided ones (see mmdream.objectives.guided); None goes back to the objective."""
+        become guided ones (see mmdream.core.objectives.guided); None goes back to the objective."""
         if not isinstance(self.objective, Objective):
             raise UserError("a guide needs an Objective of layers, not a composed term")
         features = None

@@ -27,10 +27,10 @@ import numpy as np
 import tensorflow as tf
 
 from mmdream.errors import UserError
-from mmdream.image import IMAGE_SUFFIXES
 from mmdream.io_utils import atomic_output
 from mmdream.nets import Net, load_net
 from mmdream.nets.cache import sha256_file
+from mmdream.pipelines.image import IMAGE_SUFFIXES
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff", ".webm", ".mp4"}
 IMAGE_BASES = ["efficientnet_lite0", "inception_v3", "vgg16", "vgg19"]
@@ -118,7 +118,7 @@ def stratified_split(classes: dict[str, list[Path]], fraction: float, seed: int,
 # ---- images -------------------------------------------------------------------------------------------------
 def _load_square(path: bytes, side: int) -> np.ndarray:
     """RGB uint8 (side, side, 3): the short side scaled to `side`, centre-cropped."""
-    from mmdream.image import read_image, resize
+    from mmdream.pipelines.image import read_image, resize
 
     rgb = read_image(path.decode()).rgb
     h, w = rgb.shape[:2]
@@ -161,7 +161,7 @@ def clip_logmag(path: str) -> np.ndarray:
     leading and trailing silence trimmed (a held-out window of silence says nothing about its class)."""
     import librosa
 
-    from mmdream.audio import analyse, load_whole
+    from mmdream.pipelines.audio import analyse, load_whole
 
     x, sr = load_whole(path)
     mono = x.mean(axis=1)

@@ -118,7 +118,7 @@ class ImageStyle:
 
     def _style_grams_at(self, style: np.ndarray, long_side: int) -> list[tf.Tensor]:
         """The style image's Grams at the content's scale. Film frames reuse one style image: the last is kept."""
-        from mmdream.image import resize
+        from mmdream.pipelines.image import resize
 
         key = (id(style), long_side)
         if self._cached_grams[0] != key:
@@ -148,7 +148,7 @@ class ImageStyle:
                  on_step: Callable[[], None] | None = None, steps: int | None = None) -> np.ndarray:
         """Stylise `content` (H, W, 3 dream space). `init` starts the optimisation elsewhere (a warped previous
         frame); `prev` and `mask` (H, W) add the temporal loss toward `prev` where mask is 1."""
-        from mmdream.image import resize
+        from mmdream.pipelines.image import resize
 
         s = self.settings
         h, w = content.shape[:2]
@@ -245,9 +245,16 @@ class AudioStyle:
 
 def style_image_file(src: str, style_path: str, dst: str, styler: ImageStyle, max_size: int | None,
                      progress=None, max_pixels: int | None = None) -> dict:
-    """`mmdream style image`: the image pipeline (mmdream.image.through_working_size) with style transfer as its
+    """`mmdream style image`: the image pipeline (mmdream.pipelines.image.through_working_size) with style transfer as its
     transform, then the losses measured at the working size."""
-    from mmdream.image import from_dream_space, read_image, resize, through_working_size, to_dream_space, working_size
+    from mmdream.pipelines.image import (
+        from_dream_space,
+        read_image,
+        resize,
+        through_working_size,
+        to_dream_space,
+        working_size,
+    )
 
     pic, style_pic = read_image(src, max_pixels), read_image(style_path, max_pixels)
     size = working_size(pic.rgb.shape[:2], max_size)
@@ -276,7 +283,7 @@ def style_logmag(path: str, sr: int, settings: AudioStyleSettings) -> np.ndarray
     """log(1 + |STFT|) of the style sound's first seconds, mono, at the content's rate."""
     import librosa
 
-    from mmdream.audio import load_whole
+    from mmdream.pipelines.audio import load_whole
 
     x, rate = load_whole(path, end=settings.style_seconds)
     mono = x.mean(axis=1)
@@ -288,7 +295,7 @@ def style_logmag(path: str, sr: int, settings: AudioStyleSettings) -> np.ndarray
 def style_block(x: np.ndarray, styler: AudioStyle, style_g: tf.Tensor, losses: list[dict],
                 on_step: Callable[[], None] | None = None) -> np.ndarray:
     """Stylise each channel of an (n, ch) block; phase from the content, refined by Griffin-Lim."""
-    from mmdream.audio import phase_refined_istft
+    from mmdream.pipelines.audio import phase_refined_istft
 
     out = np.zeros_like(x)
     for c in range(x.shape[1]):
@@ -308,7 +315,7 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
                      duration: float | None = None, start: float = 0.0, progress=None) -> dict:
     """`mmdream style audio`: stream the content in chunks, stylise, cross-fade, then the audio dreamer's
     ear-safety finish (DC blocking, loudness match, true-peak limiter)."""
-    from mmdream.audio import stream_through
+    from mmdream.pipelines.audio import stream_through
 
     losses: list[dict] = []
     on_step = progress.update if progress is not None else None
@@ -365,7 +372,7 @@ def audio_styler(**options) -> AudioStyle:
 
 def style_target(path: str, max_size: int | None) -> np.ndarray:
     """The style picture in dream space at the working size (film frames reuse it)."""
-    from mmdream.image import read_image, resize, to_dream_space, working_size
+    from mmdream.pipelines.image import read_image, resize, to_dream_space, working_size
 
     rgb = read_image(path).rgb
     return to_dream_space(resize(rgb, working_size(rgb.shape[:2], max_size)))

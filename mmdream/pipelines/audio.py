@@ -21,11 +21,11 @@ import soundfile as sf
 from librosa import istft, stft  # librosa loads these lazily on first use (1 s): here it is start-up, not a chunk
 
 from mmdream.checks import AUDIO_SUFFIXES
-from mmdream.engine import Dreamer, DreamSettings
+from mmdream.core.engine import Dreamer, DreamSettings
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output, check_finite, temporary_folder
-from mmdream.loudness import LoudnessMeter, limiter_gain, true_peak_db
-from mmdream.media import MediaInfo, encode_audio, probe, read_audio_blocks
+from mmdream.media.ffmpeg import MediaInfo, encode_audio, probe, read_audio_blocks
+from mmdream.media.loudness import LoudnessMeter, limiter_gain, true_peak_db
 from mmdream.nets.musicnn import MIN_FRAMES, SR, stft_params
 from mmdream.schedule import Resolved
 
@@ -119,7 +119,7 @@ def _log_k_weights(sr: int, bins: int) -> np.ndarray:
     """log |H_K(f)|^2 of the BS.1770 K-weighting filter at `bins` frequencies spanning 0..sr/2."""
     from scipy import signal
 
-    from mmdream.loudness import k_weighting
+    from mmdream.media.loudness import k_weighting
 
     freqs = np.linspace(0, sr / 2, bins)
     response = np.ones(bins)

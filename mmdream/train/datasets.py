@@ -31,7 +31,7 @@ RECIPE_KEYS = {"name", "title", "kind", "homepage", "license", "citation", "size
 
 
 def recipes_dir() -> Path:
-    return Path(os.environ.get("MMDREAM_DATASETS", Path(__file__).resolve().parent.parent / "datasets"))
+    return Path(os.environ.get("MMDREAM_DATASETS", Path(__file__).resolve().parents[2] / "datasets"))
 
 
 def list_recipes() -> list[dict]:
@@ -232,7 +232,7 @@ def prepare(recipe: dict, root: str | Path, out: str | Path | None = None, downl
             progress: Callable | None = None) -> dict:
     """Fetch and verify the recipe's files in `root`, unpack them, sort them into `out/CLASS/` (default
     `root/sorted`) and write `out/manifest.json`. Returns the manifest."""
-    from mmdream.train import data_manifest
+    from mmdream.train.retrain import data_manifest
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -272,8 +272,8 @@ def _safe(label: str) -> str:
 def video_frames(videos: list[str], out: str | Path, fps: float = 2.0, size: int = 256) -> dict[str, int]:
     """An image data set from films: the frames of each video, `fps` a second, into `out/VIDEO_STEM/`, named in
     time order (so `--split tail` holds out the end of each film)."""
-    from mmdream.image import Picture, write_image
-    from mmdream.media import even_size, probe, read_video_frames
+    from mmdream.media.ffmpeg import even_size, probe, read_video_frames
+    from mmdream.pipelines.image import Picture, write_image
 
     counts = {}
     for video in videos:

@@ -1,0 +1,230 @@
+"""The frame loop: decode and flow in a thread, the network in the main thread, saving and encoding in
+another; and the frame functions of the dream film and of video style transfer."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from mmdream.media.ffmpeg import MediaInfo, even_size, read_video_frames
+from mmdream.media.flow import FlowEstimator, Motion, flicker, warp
+from mmdream.pipelines.film.options import FilmOptions, film_fps
+from mmdream.pipelines.film.workfolder import WorkFolder
+from mmdream.pipelines.image import from_dream_space, to_dream_space
+
+
+@dataclass
+class Dreaming:
+    """One dreamer with its schedule (see mmdream.plan.build_plan)."""
+
+    dreamer: object
+    plan: object
+
+
+FrameFn = Callable[[int, np.ndarray, "np.ndarray | None", "np.ndarray | None", "Motion | None", float],
+                   tuple[np.ndarray, dict]]
+
+
+def dream_frames(src: str, info: MediaInfo, frame_fn: FrameFn, opts: FilmOptions, work: WorkFolder,
+                 strength_factor: np.ndarray, on_frame: Callable[[dict], None] | None = None,
+                 thumbs: dict | None = None) -> list[dict]:
+    """Run `frame_fn` on every frame into the work folder, resuming after the frames already there. Returns
+    per-frame figures (objective gain or losses, flicker against the flow-warped previous output, cold start).
+
+    Four stages overlap: a background thread decodes frames and computes the optical flow of the next pair,
+    the main thread runs the network, a writer thread measures flicker and saves finished frames, and an ffmpeg
+    process encodes them."""
+    size = even_size(*info.video_size, opts.max_size)
+    fps = film_fps(info, opts)
+    rows = work.finished()
+    done = len(rows)
+    prev_out = None
+    frames = _decoded_with_motion(read_video_frames(src, size, fps, opts.start, opts.end), first=done)
+
+    def finish(i: int, frame: np.ndarray, out: np.ndarray, row: dict, prev: np.ndarray | None, motion) -> None:
+        row["flicker"] = None if motion is None else flicker(prev, out, motion)
+        row["scene_change"] = None if motion is None else motion.change
+        work.save(i, out, row)
+        if thumbs is not None and i in thumbs:
+            thumbs[i] = (frame, out)
+        if on_frame:
+            on_frame(row)
+
+    with (work.encoding(size, fps), ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer,
+          contextlib.closing(frames)):
+        pending = None
+        for i, frame, prev_in, motion in frames:
+            if i < done:  # finished in an earlier run: encoded again, and the last one is carried on
+                prev_out = work.replay(i)
+                if thumbs is not None and i in thumbs:
+                    thumbs[i] = (frame, prev_out)
+                continue
+            t0 = time.perf_counter()
+            out, row = frame_fn(i, frame, prev_in, prev_out, motion,
+                                float(strength_factor[min(i, len(strength_factor) - 1)]))
+            row["seconds"] = round(time.perf_counter() - t0, 4)
+            if pending is not None:
+                pending.result()  # one frame in flight at most: errors surface, memory stays bounded
+            pending = writer.submit(finish, i, frame, out, row, prev_out, motion)
+            rows.append(row)
+            prev_out = out
+        if pending is not None:
+            pending.result()
+    return rows
+
+
+def _decoded_with_motion(frames: Iterator[np.ndarray], first: int, depth: int = 4):
+    """(index, frame, previous frame, motion) from a background thread that decodes and computes the flow
+    while the network works; motion only from frame `first` on (earlier frames were finished before)."""
+
+    def produce() -> Iterator[tuple]:
+        flow, prev = FlowEstimator(), None
+        for i, frame in enumerate(frames):
+            motion = flow.motion(prev, frame) if prev is not None and i >= first else None
+            yield i, frame, prev, motion
+            prev = frame
+
+    return background(produce(), depth)
+
+
+class background:  # noqa: N801 - used like a generator function
+    """Iterate `items` in a thread, `depth` ahead of the consumer; errors are raised in the consumer. Closing
+    it (or leaving a `with` block) stops the thread."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator, depth: int) -> None:
+        self.queue: queue.Queue = queue.Queue(depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(items,), daemon=True, name="mmdream-decode")
+        self.thread.start()
+
+    def _run(self, items: Iterator) -> None:
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+            self._put(self._END)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            self._put(e)
+        finally:
+            close = getattr(items, "close", None)
+            if close:
+                close()
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self.queue.put(item, timeout=0.1)
+                return True
+        return False
+
+    def __iter__(self):
+        while (item := self.queue.get()) is not self._END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+class StopSignal(threading.Event):
+    """Handed to a worker as its progress object: the worker's next step raises `Stopped` once it is set."""
+
+    class Stopped(Exception):
+        pass
+
+    def update(self, _n: int = 1) -> None:
+        if self.is_set():
+            raise self.Stopped
+
+
+def continues(motion: Motion | None, opts: FilmOptions) -> bool:
+    """Whether a frame can start from the previous result (not the first frame, not a scene cut)."""
+    return motion is not None and opts.flow and motion.change <= opts.cut
+
+
+@dataclass
+class StylePass:
+    """A style pass inside the dream film: the styliser, the style image (dream space) and when it applies."""
+
+    styler: object  # mmdream.pipelines.style.ImageStyle
+    style: np.ndarray
+    when: str = "after"
+
+
+class FrameDreamer:
+    """The dream film's frame function: a cold start (whole pyramid) or a warm continuation of the previous
+    dream along the flow; optionally a style pass before or after, as the schedule says."""
+
+    def __init__(self, image: Dreaming, opts: FilmOptions, fps: float, style: StylePass | None = None) -> None:
+        self.dreamer, self.plan, self.opts, self.fps, self.style = image.dreamer, image.plan, opts, fps, style
+
+    def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
+        opts, dreamer = self.opts, self.dreamer
+        moment = self.plan.at(opts.start + i / self.fps)
+        dreamer.set_layer_weights(moment.layers)
+        x = to_dream_space(frame)
+        when = (moment.style or self.style.when) if self.style is not None else "none"
+        cold = not continues(motion, opts)
+        settings = replace(moment.settings, seed=(moment.settings.seed or 0) + i)
+        init = self._styled(x, prev_out, motion, cold) if when == "before" else x
+        if not cold:
+            detail = warp(to_dream_space(prev_out) - to_dream_space(prev_in), motion.backward)
+            if when == "before":  # the style is redone each frame: carry only the dream on top of it
+                init = np.clip(init + opts.blend * motion.consistent[..., None] * (detail - (init - x)), -1, 1)
+            else:
+                init = np.clip(x + opts.blend * motion.consistent[..., None] * detail, -1.0, 1.0)
+            warm = opts.warm_steps if opts.warm_steps is not None else 1
+            settings = replace(settings, octaves=opts.warm_octaves, steps=warm)
+        boost = 1.0 if cold else opts.warm_strength
+        out = dreamer.dream(init, settings, strength=moment.strength * strength_factor * boost)
+        if when == "after":
+            out = self._styled(out, prev_out, motion, cold)
+        out = from_dream_space(out)
+        row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
+               "steps": settings.steps, "octaves": settings.octaves, "style": when,
+               "strength": moment.strength * strength_factor}
+        if cold or i % opts.measure_every == 0:  # measuring costs two forward passes: a sample of frames
+            row["objective_gain"] = dreamer.score(to_dream_space(out)) / max(dreamer.score(x), 1e-12)
+        return out, row
+
+    def _styled(self, x, prev_out, motion, cold):
+        return stylise_frame(self.style.styler, x, self.style.style, prev_out, motion, cold, self.opts)
+
+
+def stylise_frame(styler, x: np.ndarray, style: np.ndarray, prev_out: np.ndarray | None, motion: Motion | None,
+                  cold: bool, opts: FilmOptions) -> np.ndarray:
+    """One frame of video style transfer (Ruder et al. 2016): start from the flow-warped previous result where it
+    is visible, and pull toward it there (temporal loss); occluded pixels start from the frame itself."""
+    if cold:
+        return styler.transfer(x, style)
+    warped = warp(to_dream_space(prev_out), motion.backward)
+    mask = motion.consistent
+    init = mask[..., None] * warped + (1 - mask[..., None]) * x
+    warm = opts.warm_steps if opts.warm_steps is not None else max(2, styler.settings.steps // 3)
+    return styler.transfer(x, style, init=init, prev=warped, mask=mask, steps=warm)
+
+
+class FrameStyler:
+    """`mmdream style video`'s frame function: video style transfer, or per-frame stylisation with --no-flow."""
+
+    def __init__(self, styler, style: np.ndarray, opts: FilmOptions, fps: float) -> None:
+        self.styler, self.style, self.opts, self.fps = styler, style, opts, fps
+
+    def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
+        x = to_dream_space(frame)
+        cold = not continues(motion, self.opts)
+        out = from_dream_space(stylise_frame(self.styler, x, self.style, prev_out, motion, cold, self.opts))
+        losses = self.styler.losses(to_dream_space(out), x, self.style)
+        return out, {"frame": i, "time": round(self.opts.start + i / self.fps, 4), "cold": bool(cold),
+                     "style_loss": losses["style"], "content_loss": losses["content"]}

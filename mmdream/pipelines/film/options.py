@@ -1,0 +1,76 @@
+"""A film render's options, and the key that says whether a rerun continues the same job."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mmdream.core.engine import DreamSettings
+from mmdream.errors import UserError
+from mmdream.media.ffmpeg import MediaInfo
+
+# A cold frame (the first, and after a cut) gets the classic recipe: 4 octaves x1.4, 10 steps.
+FILM_DEFAULTS = DreamSettings(octaves=4, octave_scale=1.4, steps=10)
+
+
+@dataclass
+class FilmOptions:
+    max_size: int = 640  # processing (and output) size of the long side
+    start: float = 0.0
+    end: float | None = None
+    # Continuing frames carry the previous dream along the flow (bicubic, see flow.warp) and add one full-size
+    # step: measured with scripts/bench.py, the dream settles about as deep as the classic per-frame recipe's
+    # (4 octaves x 10 steps) at a tenth of its cost or less. A coarser warm octave adds little depth for its cost.
+    blend: float = 0.99  # share of the previous frame's warped dream detail carried into the next frame
+    warm_steps: int | None = None  # steps per octave on a continuing frame (default 1 for dreams)
+    cut: float = 40.0  # grey-level change (0..255) the flow cannot explain that restarts the pyramid
+    flow: bool = True  # False: every frame is dreamed from scratch (the classic per-frame recipe)
+    react: float = 0.0  # how much the soundtrack's onset envelope modulates the visual strength
+    fps: float | None = None  # dream and write at this frame rate (None: the input's)
+    measure_every: int = 8  # the objective gain is measured on cold frames and every n-th frame
+    warm_strength: float = 1.5  # step size of a continuing frame's steps, relative to the schedule's
+    warm_octaves: int = 1  # octaves of a continuing frame (1: full size only)
+    audio: str = "dream"  # dream | keep | none
+    griffin_lim: int = 0
+    preview: str | None = None
+    keep_work: bool = False
+
+
+def film_options(*, max_size: int = 640, start: float = 0.0, end: float | None = None, fps: float | None = None,
+                 blend: float | None = None, warm_steps: int | None = None, warm_strength: float | None = None,
+                 warm_octaves: int | None = None, cut: float = 40.0, flow: bool = True, react: float = 0.0,
+                 audio: str = "dream", griffin_lim: int = 0, preview: str | None = None,
+                 keep_work: bool = False) -> FilmOptions:
+    """FilmOptions from the film's options as the CLI and the API name them (None: the default)."""
+    if audio not in ("dream", "keep", "none"):
+        raise UserError(f"audio must be dream, keep or none, not {audio!r}")
+    given = {k: v for k, v in {"blend": blend, "warm_strength": warm_strength, "warm_octaves": warm_octaves}.items()
+             if v is not None}
+    return FilmOptions(max_size=max_size, start=start, end=end, warm_steps=warm_steps, cut=cut, flow=flow,
+                       react=react, audio=audio, griffin_lim=griffin_lim, preview=preview, keep_work=keep_work,
+                       fps=fps, **given)
+
+
+def film_fingerprint(src: str, options: dict, opts: FilmOptions) -> dict:
+    """What makes two renders the same job (a rerun resumes only if nothing here changed): the input files, the
+    options given, and the film options and dream defaults they resolve to, so a changed default cannot mix old
+    and new frames."""
+    from mmdream.pipelines.audio import AUDIO_DEFAULTS
+
+    path = Path(src).resolve()
+    files = {}
+    for key in ("schedule", "style", "audio_style"):
+        given = options.get(key)
+        if given and Path(given).is_file():
+            files[key] = (str(Path(given).resolve()), Path(given).stat().st_mtime, Path(given).stat().st_size)
+    unused = ("report", "preview", "keep_work", "progress")
+    return {"input": str(path), "size": path.stat().st_size, "mtime": path.stat().st_mtime, **files,
+            **{k: v for k, v in options.items() if k not in unused},
+            "film": {k: v for k, v in asdict(opts).items() if k not in unused},
+            "defaults": {"image": FILM_DEFAULTS.as_dict(), "audio": AUDIO_DEFAULTS.as_dict()}}
+
+
+def film_fps(info: MediaInfo, opts: FilmOptions) -> float:
+    """The rate frames are dreamed and written at: --fps, else the input's (25 if it has none), to the 1/100 that
+    the encoder takes (ffmpeg reports rates so too): decoded and encoded at one rate, picture and sound cannot drift."""
+    return round(opts.fps or info.fps or 25.0, 2)

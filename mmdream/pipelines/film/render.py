@@ -1,0 +1,128 @@
+"""The render: one film through a frame function and a soundtrack plan, locked, resumable, reported."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from mmdream.checks import VIDEO_SUFFIXES, film_lock
+from mmdream.errors import UserError
+from mmdream.io_utils import describe_os_error, disk_full, exclusive
+from mmdream.media.ffmpeg import MediaInfo, probe
+from mmdream.pipelines.film.encode import mux, write_contact_sheet
+from mmdream.pipelines.film.frames import FrameFn, StopSignal, dream_frames
+from mmdream.pipelines.film.options import FilmOptions, film_fps
+from mmdream.pipelines.film.soundtrack import SoundPlan, make_soundtrack, reactive_strength
+from mmdream.pipelines.film.workfolder import WorkFolder
+
+
+def check_film_input(src: str, dst: str, opts: FilmOptions) -> MediaInfo:
+    if Path(dst).suffix.lower() not in VIDEO_SUFFIXES:
+        raise UserError(f"cannot write {Path(dst).suffix or 'an extensionless file'}; use .mp4, .mov or .mkv")
+    info = probe(src)
+    if not info.has_video:
+        raise UserError(f"{src} has no video stream (for sound alone use `mmdream audio`)")
+    if opts.start < 0 or (opts.end is not None and opts.end <= opts.start):
+        raise UserError("--start must be >= 0 and --end after --start")
+    if info.duration and opts.start >= info.duration:
+        raise UserError(f"--start {opts.start:g} s is past the end of {src} ({info.duration:.2f} s)")
+    return info
+
+
+def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: FilmOptions,
+               fingerprint: dict, progress_bar: Callable | None = None) -> dict:
+    """`mmdream video` and `mmdream style video`: every frame through `frame_fn`, the soundtrack made beside
+    them, remuxed; returns the report's figures. One render at a time per output: the work folder is locked."""
+    out = Path(dst)
+    lock, busy = film_lock(out)
+    with exclusive(lock, busy):
+        try:
+            return _dream_film(src, dst, frame_fn, sound, opts, fingerprint, progress_bar)
+        except (OSError, RuntimeError) as e:
+            work = out.with_name(f".{out.stem}.mmdream-work")
+            if disk_full(work) and work.exists():  # it holds the disk: free it, and say so
+                shutil.rmtree(work, ignore_errors=True)
+                reason = describe_os_error(e, work) or f"no space left on the disk of {work}"
+                raise UserError(f"{reason}; removed the work folder to free the disk") from None
+            raise
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: FilmOptions,
+                fingerprint: dict, progress_bar: Callable | None = None) -> dict:
+    info = check_film_input(src, dst, opts)
+    if info.duration and (opts.end is None or opts.end > info.duration):
+        opts = replace(opts, end=info.duration)
+    fps = film_fps(info, opts)
+    expected = max(1, int(round(((opts.end or 0) - opts.start) * fps)))
+    work = WorkFolder(Path(dst), fingerprint)
+    t0 = time.perf_counter()
+    with_sound = info.has_audio and opts.audio != "none"
+    sound_figures: dict = {}
+    errors: list[BaseException] = []
+
+    stop = StopSignal()
+
+    def soundtrack() -> None:
+        try:
+            sound_figures.update(make_soundtrack(src, info, sound, opts, work, progress=stop))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
+            errors.append(e)
+
+    worker = threading.Thread(target=soundtrack, name="mmdream-soundtrack") if with_sound else None
+    if worker:
+        worker.start()  # the soundtrack dreams beside the frames
+    try:
+        factor = reactive_strength(src, info, opts, expected) if with_sound else np.ones(expected)
+        thumbs = ({int(i): None for i in np.linspace(0, expected - 1, min(6, expected)).round()}
+                  if opts.preview else None)
+        resumed = len(work.finished())
+        bar = progress_bar(expected, "frames") if progress_bar else contextlib.nullcontext()
+        with bar as b:
+            if b is not None:
+                b.update(resumed)
+            rows = dream_frames(src, info, frame_fn, opts, work, factor,
+                                (lambda _row: b.update(1)) if b else None, thumbs)
+    except BaseException:
+        stop.set()  # a thread killed inside TensorFlow at exit aborts the process: stop it at its next step
+        raise
+    finally:
+        if worker:
+            worker.join()
+    if errors:
+        raise errors[0]
+    if not rows:
+        raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
+    frames_s = time.perf_counter() - t0
+    mux(work.video, len(rows) / fps, work.audio if with_sound else None, Path(dst))
+    if thumbs is not None:
+        write_contact_sheet({i: v for i, v in thumbs.items() if v is not None}, opts.preview)
+    figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)
+    figures["soundtrack"] = sound_figures
+    figures["resumed_frames"] = resumed  # finished by an earlier, interrupted run of the same job
+    if not opts.keep_work:
+        shutil.rmtree(work.root, ignore_errors=True)
+    return figures
+
+
+def film_figures(rows: list[dict], fps: float, info: MediaInfo, opts: FilmOptions, frames_s: float,
+                 total_s: float) -> dict:
+    flick = [r["flicker"] for r in rows if r["flicker"] is not None]
+    measured = {k: [r[k] for r in rows if k in r] for k in ("objective_gain", "style_loss", "content_loss")}
+    means = {f"{k}_mean": float(np.mean(v)) for k, v in measured.items() if v}
+    if measured["objective_gain"]:
+        means["objective_gain_min"] = float(np.min(measured["objective_gain"]))
+        means["objective_measured_frames"] = len(measured["objective_gain"])
+    return {"frames": len(rows), "fps": fps, "duration_s": len(rows) / fps, "input_duration_s": info.duration,
+            "options": asdict(opts), "cold_frames": sum(r["cold"] for r in rows), **means,
+            "flicker_mean": float(np.mean(flick)) if flick else None,
+            "frames_seconds": frames_s, "seconds": total_s, "frames_per_second": len(rows) / max(frames_s, 1e-9),
+            "per_frame": rows}
