@@ -69,6 +69,11 @@ class Result:
     def objective_gain(self) -> float:
         return self.figures["objective_gain"]
 
+    @property
+    def path(self) -> str | None:
+        """The file written (None: nothing was)."""
+        return self.output
+
     def report(self) -> dict:
         """The JSON the CLI's --report writes."""
         return dict(self.figures)

@@ -244,6 +244,36 @@ def cmd_style(args: argparse.Namespace) -> int:
     return 0
 
 
+def film_parent(max_size: int = 640, blend: float | None = None) -> argparse.ArgumentParser:
+    """The options `video` and `style` share: the film's and the style pass's (a new parser each time: argparse
+    shares a parent's actions with its children, defaults included)."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("film")
+    g.add_argument("--max-size", type=int, default=max_size, help=f"processing and output size of the long side "
+                                                                   f"(default {max_size})")
+    g.add_argument("--start", type=float, default=0.0, help="first second to dream")
+    g.add_argument("--end", type=float, help="last second to dream (default: the end)")
+    g.add_argument("--fps", type=float, help="dream and write at this frame rate (default: the input's)")
+    g.add_argument("--blend", type=float, default=blend,
+                   help="share of the previous frame carried along the optical flow (0..1, default "
+                        f"{0.99 if blend is None else blend:g})")
+    g.add_argument("--warm-steps", type=int, help="steps for a frame that continues the previous one (default: 1 "
+                                                  "per octave when dreaming, a third of --style-steps when styling)")
+    g.add_argument("--cut", type=float, default=40.0, help="frame difference (0..255) that counts as a scene cut")
+    g.add_argument("--no-flow", action="store_true", help="every frame from scratch (no coherence)")
+    g.add_argument("--react", type=float, default=0.0,
+                   help="let the soundtrack's onsets modulate the visual strength (0..1)")
+    sound = g.add_mutually_exclusive_group()
+    sound.add_argument("--keep-audio", action="store_true", help="keep the original soundtrack")
+    sound.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
+    g.add_argument("--griffin-lim", type=int, default=0, help="Griffin-Lim iterations for the soundtrack")
+    g.add_argument("--preview", help="write a contact sheet of input and output frames to this PNG")
+    g.add_argument("--keep-work", action="store_true", help="keep the work folder of finished frames")
+    g.add_argument("--audio-style", help="a style pass on the soundtrack with this sound")
+    add_style_options(p)
+    return p
+
+
 def add_style_options(p: argparse.ArgumentParser, image: bool = True, audio: bool = True) -> None:
     g = p.add_argument_group("style")
     if image:
@@ -372,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_parser = sub.add_parser
-    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)
+    sub.add_parser = lambda *a, parents=(), **k: _add_parser(*a, parents=[common, *parents], **k)
 
     p = sub.add_parser("image", help="dream a photo", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input")
@@ -398,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dream_options(p)
     p.set_defaults(func=cmd_audio)
 
-    p = sub.add_parser("video", help="dream a film: frames and soundtrack under one schedule",
+    p = sub.add_parser("video", help="dream a film: frames and soundtrack under one schedule", parents=[film_parent()],
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True, help=".mp4, .mov or .mkv (H.264 + AAC)")
@@ -406,65 +436,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio-net", default="MTT_vgg", help="audio net for the soundtrack")
     p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth, "
                                           "else the net's defaults)")
-    p.add_argument("--max-size", type=int, default=640, help="processing and output size of the long side")
-    p.add_argument("--start", type=float, default=0.0, help="first second to dream")
-    p.add_argument("--fps", type=float, help="dream and write at this frame rate (default: the input's)")
-    p.add_argument("--end", type=float, help="last second to dream (default: the end)")
-    p.add_argument("--blend", type=float,
-                   help="share of the previous frame's dream carried along the optical flow (0..1, default 0.99)")
-    p.add_argument("--warm-steps", type=int, help="steps per octave for a frame that continues the previous one "
-                                                  "(default 1)")
     p.add_argument("--warm-strength", type=float,
                    help="step size of a continuing frame's steps relative to --step-size (default 1.5)")
     p.add_argument("--warm-octaves", type=int, help="octaves of a continuing frame (default 1: full size)")
-    p.add_argument("--cut", type=float, default=40.0, help="frame difference (0..255) that counts as a scene cut")
-    p.add_argument("--no-flow", action="store_true", help="dream every frame from scratch (no coherence)")
-    p.add_argument("--react", type=float, default=0.0,
-                   help="let the soundtrack's onsets modulate the visual strength (0..1)")
-    sound = p.add_mutually_exclusive_group()
-    sound.add_argument("--keep-audio", action="store_true", help="keep the original soundtrack")
-    sound.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
-    p.add_argument("--griffin-lim", type=int, default=0, help="Griffin-Lim iterations for the soundtrack")
-    p.add_argument("--preview", help="write a contact sheet of input and dream frames to this PNG")
-    p.add_argument("--keep-work", action="store_true", help="keep the work folder of finished frames")
     p.add_argument("--style", help="a style pass on every frame with this image (see --style-when)")
-    p.add_argument("--audio-style", help="a style pass on the soundtrack with this sound")
     p.add_argument("--style-when", choices=["before", "after"], default="after",
                    help="style pass before or after dreaming (a schedule's `style` key overrides it per keyframe)")
     add_dream_options(p)
-    add_style_options(p)
     p.set_defaults(func=cmd_video)
 
-    p = sub.add_parser("style", help="style transfer: image, audio or video")
+    # a styled frame carries the whole previous one (blend 1), at 512 px by default
+    p = sub.add_parser("style", help="style transfer: image, audio or video", parents=[film_parent(512, 1.0)])
     p.add_argument("kind", choices=["image", "audio", "video"])
     p.add_argument("input")
     p.add_argument("--style", required=True, help="the style image (image, video) or sound (audio)")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--net", default="vgg19", help="image net for image/video style (efficientnet_lite0 offline)")
-    p.add_argument("--max-size", type=int, default=512, help="working size of the long side")
     p.add_argument("--max-pixels", type=int, help="image: refuse pictures larger than this (default 100 million)")
     p.add_argument("--duration", type=float, help="audio: seconds of the content to stylise")
     p.add_argument("--loudness", type=float, help="audio: target loudness in LUFS (default: the input's)")
-    p.add_argument("--audio-style", help="video: also style the soundtrack with this sound")
-    p.add_argument("--start", type=float, default=0.0)
-    p.add_argument("--end", type=float)
-    p.add_argument("--fps", type=float, help="video: frame rate to stylise and write at (default: the input's)")
-    p.add_argument("--blend", type=float, default=1.0, help=argparse.SUPPRESS)
-    p.add_argument("--warm-steps", type=int, help="video: steps for a frame that continues the previous one")
-    p.add_argument("--cut", type=float, default=40.0)
-    p.add_argument("--no-flow", action="store_true", help="video: stylise every frame independently")
-    p.add_argument("--react", type=float, default=0.0, help=argparse.SUPPRESS)
-    sound = p.add_mutually_exclusive_group()
-    sound.add_argument("--keep-audio", action="store_true")
-    sound.add_argument("--no-audio", action="store_true")
-    p.add_argument("--griffin-lim", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--preview")
-    p.add_argument("--keep-work", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     p.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
     p.add_argument("--report")
-    add_style_options(p)
     p.set_defaults(func=cmd_style)
 
     p = sub.add_parser("train", help="retrain an image or audio net on your own class folders",
