@@ -197,8 +197,10 @@ def dream_audio(audio: PathLike | np.ndarray, output: PathLike | None = None, *,
                                         progress=progress, octaves=octaves, octave_scale=octave_scale, steps=steps,
                                         step_size=step_size, jitter=jitter, smooth=smooth, tile_size=tile_size)
         result = AudioResult(str(dst), figures, passes[-1]["sample_rate"])
-        if output is None:  # the scratch folder goes: keep the samples, forget the path
-            result._audio, result.output = result.audio, None
+        if isinstance(audio, np.ndarray):
+            figures["input"] = "array"
+        if output is None:  # the scratch folder goes: keep the samples, forget its paths
+            result._audio, result.output, figures["output"] = result.audio, None, None
     return result
 
 
