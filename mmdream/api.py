@@ -19,7 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdream.checks import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_number, check_output
+from mmdream.checks import (
+    AUDIO_SUFFIXES,
+    IMAGE_SUFFIXES,
+    MAX_SIZE,
+    VIDEO_SUFFIXES,
+    check_number,
+    check_options,
+    check_output,
+)
 from mmdream.errors import UserError
 from mmdream.io_utils import check_not_same
 
@@ -131,9 +139,8 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
     from mmdream.pipelines.image import dream_picture, resize, to_dream_space, working_size
     from mmdream.plan import build_plan
 
-    check_number("strength", strength, 0.0, 100.0)
-    check_number("max_size", max_size, 0, 16_384)
-    check_number("max_pixels", max_pixels, 1, None)
+    check_options(strength=strength, max_pixels=max_pixels)
+    check_number("max_size", max_size, *MAX_SIZE["image"])
     pic = _picture(image, max_pixels)
     if output is not None:
         check_output(str(output), IMAGE_SUFFIXES, "an image")
@@ -172,10 +179,8 @@ def dream_audio(audio: PathLike | np.ndarray, output: PathLike | None = None, *,
     back and written beside it. The result holds the samples as written, the objective and the report."""
     import soundfile as sf
 
-    for name, value, lo, hi in (("strength", strength, 0.0, 100.0), ("loudness", loudness, -70.0, 0.0),
-                                ("griffin_lim", griffin_lim, 0, 1000), ("ouroboros", ouroboros, 1, 100)):
-        check_number(name, value, lo, hi)
-    check_number("duration", duration, 0.0, 86_400.0, lo_open=True)
+    check_options(strength=strength, loudness=loudness, griffin_lim=griffin_lim, ouroboros=ouroboros,
+                  duration=duration)
     with tempfile.TemporaryDirectory(prefix="mmdream-api-") as scratch:
         src = str(audio) if not isinstance(audio, np.ndarray) else str(Path(scratch) / "input.wav")
         if isinstance(audio, np.ndarray):
@@ -357,7 +362,7 @@ def style_image(image: PathLike, style: PathLike, output: PathLike, *, net: str 
     from mmdream.pipelines.image import read_image, working_size
     from mmdream.pipelines.style import image_styler, style_image_file
 
-    check_number("max_size", max_size, 16, 8192)
+    check_number("max_size", max_size, *MAX_SIZE["style"])
     check_output(str(output), IMAGE_SUFFIXES, "an image")
     check_not_same(image, output)
     pic = read_image(image, max_pixels)
@@ -376,8 +381,7 @@ def style_audio(audio: PathLike, style: PathLike, output: PathLike, *, duration:
     from mmdream.checks import audio_input
     from mmdream.pipelines.style import audio_styler, style_audio_file
 
-    check_number("duration", duration, 0.0, 86_400.0, lo_open=True)
-    check_number("loudness", loudness, -70.0, 0.0)
+    check_options(duration=duration, loudness=loudness)
     check_output(str(output), AUDIO_SUFFIXES, "a sound")
     check_not_same(audio, output)
     audio_input(str(audio))

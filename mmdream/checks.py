@@ -57,6 +57,19 @@ def check_number(name: str, value: float | None, lo: float | None, hi: float | N
         raise UserError(f"{name} must be {' and '.join(p for p in (low, high) if p)} (got {value:g})")
 
 
+def check_options(**values: float | None) -> None:
+    """Options by their API names (`step_size=...`), each against its range in RANGES."""
+    for name, value in values.items():
+        check_number(name, value, *RANGES[name])
+
+
+def check_train_size(base: str, size: int) -> None:
+    """An image training size the base net takes end to end."""
+    least = MIN_SIZE.get(base, 1)
+    if size < least:
+        raise UserError(f"--size {size} is below the {least} px {base} takes; use --size {least} or more")
+
+
 def cli_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -85,7 +98,7 @@ def validate(args: argparse.Namespace) -> None:
     """All checks for one parsed command line; raises UserError on the first problem."""
     for flag, (lo, hi, lo_open) in RANGES.items():
         check_number(cli_flag(flag), getattr(args, flag, None), lo, hi, lo_open)
-    command = args.command if args.command != "style" else "style"
+    command = args.command
     if (size := getattr(args, "max_size", None)) is not None and command in MAX_SIZE:
         lo, hi = MAX_SIZE[command]
         check_number("--max-size", size, lo, hi)
@@ -160,13 +173,18 @@ def _video(args: argparse.Namespace) -> None:
         raise UserError(busy)
 
 
+def work_folder(output: str | os.PathLike) -> Path:
+    """Where a film render of `output` keeps its finished frames (beside it, hidden)."""
+    out = Path(output)
+    return out.with_name(f".{out.stem}.mmdream-work")
+
+
 def film_lock(output: str | os.PathLike) -> tuple[Path, str]:
     """The lock file a film render of `output` holds, and the error a second render of it gets."""
     out = Path(output)
-    work = out.with_name(f".{out.stem}.mmdream-work")
     return (out.with_name(f".{out.stem}.mmdream-lock"),
-            f"another mmdream is rendering {out} now (work folder {work}); wait for it to finish or choose another "
-            "output")
+            f"another mmdream is rendering {out} now (work folder {work_folder(out)}); wait for it to finish or "
+            "choose another output")
 
 
 def _style(args: argparse.Namespace) -> None:
@@ -188,10 +206,8 @@ def _style(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    base = args.base or ("efficientnet_lite0" if args.kind == "image" else "MTT_musicnn")
-    least = MIN_SIZE.get(base, 1)
-    if args.kind == "image" and args.size < least:
-        raise UserError(f"--size {args.size} is below the {least} px {base} takes; use --size {least} or more")
+    if args.kind == "image":
+        check_train_size(args.base or "efficientnet_lite0", args.size)
     data = Path(args.data)
     if not data.is_dir():
         raise UserError(f"{data} is not a folder of class sub-folders")

@@ -116,10 +116,10 @@ class Dreamer:
         # A variable, so a schedule can move weight between layers frame by frame without retracing.
         self.weights = tf.Variable([float(spec.layers[n]) for n in self.layer_names] if spec else [1.0],
                                    trainable=False, dtype=tf.float32)
-        self.loss_term = spec.term(self.weights) if spec is not None else objective
-        self.score_term = spec.score_term(self.weights) if spec is not None else objective
+        # What reports compare; a guide (set_guide) changes what the ascent maximises, not how it is reported.
+        self.score_term = self.loss_term = spec.term(self.weights) if spec is not None else objective
         model = fold_batch_norm(net.model)
-        names = [n for n in dict.fromkeys(self.loss_term.layers + self.score_term.layers)]
+        names = list(self.score_term.layers)  # a guided term reads the same layers
         # Keras keeps only the subgraph that feeds these outputs: the net is truncated at the deepest layer.
         self.features = keras.Model(model.input, [model.output if n == LOGITS else model.get_layer(n).output
                                                   for n in names], name=f"{net.name}_features")
@@ -147,7 +147,7 @@ class Dreamer:
         return {name: tf.cast(o, tf.float32) for name, o in zip(self.feature_names, outs)}
 
     def _score_of(self, x: tf.Tensor) -> tf.Tensor:
-        """The figure reports compare, per batch item (see Objective.score_term)."""
+        """The figure reports compare, per batch item: the objective without a guide."""
         return self.score_term(self.activations(x))
 
     def loss(self, x: tf.Tensor) -> tf.Tensor:

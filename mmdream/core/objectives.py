@@ -111,11 +111,6 @@ class Objective:
         mix = sum(deepdream(name, self.channels.get(name)) * _weight(weights, i) for i, name in enumerate(names))
         return mix / (lambda: tf.reduce_sum(weights))
 
-    def score_term(self, weights: tf.Variable) -> Term:
-        """The figure reports compare: the class logit, or the weighted mean squared activation (a guided dream
-        is reported by its activations too, comparable with an unguided one)."""
-        return self.term(weights)
-
 
 def _weight(weights: tf.Variable, i: int) -> Callable[[], tf.Tensor]:
     """Layer i's weight, read from the variable whenever the term is evaluated (inside a trace: a live read)."""

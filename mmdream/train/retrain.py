@@ -26,6 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mmdream.checks import check_train_size
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
 from mmdream.nets import Net, load_net
@@ -356,11 +357,8 @@ def train(kind: str, data: str | Path, base: str, out: str | Path, settings: Tra
     out = Path(out)
     if out.suffix != ".keras":
         raise UserError(f"{out}: a trained model is saved as NAME.keras")
-    from mmdream.nets.image_nets import MIN_SIZE
-
-    if kind == "image" and settings.size < MIN_SIZE.get(base, 1):
-        raise UserError(f"--size {settings.size} is below the {MIN_SIZE[base]} px {base} takes; use --size "
-                        f"{MIN_SIZE[base]} or more")
+    if kind == "image":
+        check_train_size(base, settings.size)
     keras.utils.set_random_seed(settings.seed)
     suffixes = IMAGE_SUFFIXES if kind == "image" else AUDIO_SUFFIXES
     classes = scan_classes(data, suffixes)

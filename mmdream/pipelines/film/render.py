@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdream.checks import VIDEO_SUFFIXES, film_lock
+from mmdream.checks import VIDEO_SUFFIXES, film_lock, work_folder
 from mmdream.errors import UserError
 from mmdream.io_utils import describe_os_error, disk_full, exclusive
 from mmdream.media.ffmpeg import MediaInfo, probe
@@ -46,7 +46,7 @@ def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: Fi
         try:
             return _dream_film(src, dst, frame_fn, sound, opts, fingerprint, progress_bar)
         except (OSError, RuntimeError) as e:
-            work = out.with_name(f".{out.stem}.mmdream-work")
+            work = work_folder(out)
             if disk_full(work) and work.exists():  # it holds the disk: free it, and say so
                 shutil.rmtree(work, ignore_errors=True)
                 reason = describe_os_error(e, work) or f"no space left on the disk of {work}"

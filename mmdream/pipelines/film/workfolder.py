@@ -12,13 +12,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mmdream.checks import work_folder
 from mmdream.io_utils import atomic_output, write_failure
 from mmdream.pipelines.film.encode import open_encoder
 
 
 class WorkFolder:
     def __init__(self, output: Path, fingerprint: dict) -> None:
-        self.root = output.with_name(f".{output.stem}.mmdream-work")
+        self.root = work_folder(output)
         self.frames = self.root / "frames"
         self.stats_path = self.root / "frames.jsonl"
         self.audio = self.root / "soundtrack.wav"
