@@ -4,14 +4,20 @@ arguments load no net. Kills, concurrent renders and fuzzing of the schedule par
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
+import os
+import pty
 import shutil
 import signal
 import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -304,12 +310,37 @@ def test_full_disk_and_read_only_folder_are_one_line(files, tmpfs, kind):
     assert _sha(files) == before
 
 
-def _kill_at(argv: list, seconds: float, cwd: Path) -> None:
+def _kill_at(argv: list, moment: str, cwd: Path) -> None:
+    """SIGKILL a render during start-up (after 1 s, before any net has run) or while it dreams (half a second
+    after its first progress bar moved; stderr is a terminal so the bars are drawn), and check it was still
+    running then: a fixed delay raced a fast host."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 0-column pty hides tqdm
     proc = subprocess.Popen([sys.executable, "-m", "mmdream", *map(str, argv)], cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(seconds)
+                            stderr=follower)
+    os.close(follower)
+    seen = bytearray()
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):  # EIO once the process is gone
+            while chunk := os.read(leader, 4096):
+                seen.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    if moment == "start-up":
+        time.sleep(1.0)
+    else:
+        deadline = time.monotonic() + 300
+        while b"%|" not in seen and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)
+    alive = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    reader.join(timeout=5)
+    os.close(leader)
+    assert alive, f"the render ended before the kill ({moment}): make it longer\n{seen.decode(errors='replace')[-800:]}"
 
 
 @pytest.mark.parametrize("kind", ["image", "audio", "video", "style-video"])
@@ -318,12 +349,12 @@ def test_kill_9_leaves_nothing_at_the_output_and_the_rerun_cleans_up(files, medi
     out.mkdir()
     argv = {"image": ["image", media / "images" / "sky1024px.jpg", "-o", out / "o.jpg", "--max-size", "384"],
             "audio": ["audio", media / "audio" / "music" / "sorohanro_-_solo-trumpet-06.hq.ogg", "-o",
-                      out / "o.wav", "--duration", "8"],
+                      out / "o.wav", "--duration", "30", "--steps", "40"],
             "video": ["video", files / FILM, "-o", out / "o.mp4", "--steps", "2"],
             "style-video": ["style", "video", files / FILM, "--style", files / "odd.png", "-o", out / "o.mp4",
                             "--net", "efficientnet_lite0", "--style-steps", "4", "--end", "0.5"]}[kind]
-    for seconds in (1.0, 6.0):  # during start-up, and while dreaming
-        _kill_at(argv, seconds, tmp_path)
+    for moment in ("start-up", "dreaming"):
+        _kill_at(argv, moment, tmp_path)
         assert not (out / Path(argv[argv.index("-o") + 1]).name).exists()
     p = _cli(*argv, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-1500:]
