@@ -301,12 +301,15 @@ def _film_progress(progress: ProgressFn | None):
 
 def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_lite0", audio_net: str = "MTT_vgg",
                 audio_layers: str | None = None, style: PathLike | None = None, audio_style: PathLike | None = None,
-                style_when: str = "after", progress: ProgressFn | None = None, **options) -> FilmResult:
+                style_when: str = "after", progress: ProgressFn | None = None,
+                on_frame: Callable[[int, np.ndarray], None] | None = None, **options) -> FilmResult:
     """Dream a film: every frame through the image net, the soundtrack through the audio net, one schedule for
     both; resumable (run it again after an interrupt). `options`: the film's (max_size=640, start, end, fps,
     blend, warm_steps, warm_strength, warm_octaves, cut, flow=True, react, audio="dream"|"keep"|"none",
     griffin_lim, preview, keep_work), the dream options of `dream_image`, and style options (see
-    mmdream.pipelines.style.IMAGE_STYLE_OPTIONS / AUDIO_STYLE_OPTIONS) for a style pass."""
+    mmdream.pipelines.style.IMAGE_STYLE_OPTIONS / AUDIO_STYLE_OPTIONS) for a style pass. `on_frame(index, rgb)`
+    is called with each finished frame (uint8, from a writer thread); an exception it raises stops the render
+    cleanly, and the same call later resumes it."""
     from mmdream.pipelines.audio import AUDIO_DEFAULTS
     from mmdream.pipelines.film import (
         FILM_DEFAULTS,
@@ -342,7 +345,7 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
              "audio_style": audio_style and str(audio_style), "style_when": style_when, **film, **image_style,
              **sound_style, **dream}
     figures = dream_film(src, dst, frame_fn, sound, opts, film_fingerprint(src, given, opts),
-                         progress_bar=_film_progress(progress))
+                         progress_bar=_film_progress(progress), on_frame=on_frame)
     report = {"command": "video", "net": net, "audio_net": audio_net if sound.audio else None,
               "schedule": dream.get("schedule"), **figures}
     return FilmResult(dst, report)
@@ -395,9 +398,11 @@ def style_audio(audio: PathLike, style: PathLike, output: PathLike, *, duration:
 
 def style_video(video: PathLike, style: PathLike, output: PathLike, *, net: str = "vgg19",
                 audio_style: PathLike | None = None, precision: str = "auto", weights: str = "imagenet",
-                seed: int = 0, progress: ProgressFn | None = None, **options) -> StyleResult:
+                seed: int = 0, progress: ProgressFn | None = None,
+                on_frame: Callable[[int, np.ndarray], None] | None = None, **options) -> StyleResult:
     """Video style transfer (Ruder et al.): each frame from the flow-warped previous one; with `audio_style`
-    the soundtrack is styled too, else kept. `options`: the film's (see dream_video) and the style options."""
+    the soundtrack is styled too, else kept. `options`: the film's (see dream_video) and the style options;
+    `on_frame` as in dream_video."""
     from mmdream.pipelines.film import FrameStyler, SoundPlan, dream_film, film_fingerprint, film_fps
     from mmdream.pipelines.style import audio_styler, image_styler, style_target
 
@@ -415,7 +420,7 @@ def style_video(video: PathLike, style: PathLike, output: PathLike, *, net: str 
     given = {"command": "style video", "net": net, "style": str(style), "audio_style": audio_style and str(audio_style),
              "precision": precision, "weights": weights, "seed": seed, **film, **image_style, **sound_style}
     figures = dream_film(src, dst, frame_fn, sound, opts, film_fingerprint(src, given, opts),
-                         progress_bar=_film_progress(progress))
+                         progress_bar=_film_progress(progress), on_frame=on_frame)
     return StyleResult(dst, {"command": "style video", "net": net, "settings": styler.settings.as_dict(), **figures})
 
 
@@ -446,6 +451,34 @@ def _train(kind: str, data: PathLike, output: PathLike | None, base: str, name: 
     card = train(kind, str(data), base, out, train_settings, weights=weights,
                  progress=(lambda total, desc: Progress(progress, total, desc)) if progress else None)
     return {**card, "path": str(out)}
+
+
+@dataclass
+class NetInfo:
+    """A dreamable net as a chooser shows it: `ready` means it runs without a download (offline weights, weights
+    in Keras' cache, or trained here); `status` says where its weights stand, in words."""
+
+    name: str
+    kind: str
+    ready: bool
+    status: str
+    description: str
+    layers: list[str]
+    classes: list[str]
+
+
+def list_nets(kind: str | None = None) -> list[NetInfo]:
+    """Every net `mmdream models` lists (registered, then trained here), of one kind ("image"/"audio") or all;
+    ready ones first, each group in the registry's order."""
+    from mmdream.nets import specs
+    from mmdream.nets.trained import list_trained
+
+    nets = [NetInfo(s.name, s.kind, s.offline(), s.status() if s.status else "", s.description, s.layers(),
+                    s.classes() if s.classes else []) for s in specs()]
+    nets += [NetInfo(Path(c["path"]).stem, c["kind"], True, "trained here", f"retrained from {c['base']}",
+                     list(c.get("layers", [])), list(c.get("classes", []))) for c in list_trained()]
+    nets = [n for n in nets if kind in (None, n.kind)]
+    return sorted(nets, key=lambda n: not n.ready)
 
 
 def load_net(name: str, precision: str = "auto", sr: int | None = None, weights: str = "imagenet"):

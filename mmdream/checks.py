@@ -112,11 +112,18 @@ def validate(args: argparse.Namespace) -> None:
         from mmdream.schedule import Schedule
 
         Schedule.load(args.schedule)
-    {"image": _image, "audio": _audio, "video": _video, "style": _style, "train": _train}.get(command, _none)(args)
+    {"image": _image, "audio": _audio, "video": _video, "style": _style, "train": _train,
+     "serve": _serve}.get(command, _none)(args)
 
 
 def _none(args: argparse.Namespace) -> None:
     pass
+
+
+def _serve(args: argparse.Namespace) -> None:
+    check_number("--port", args.port, 1, 65535)
+    if args.share_folder and not Path(args.share_folder).expanduser().is_dir():
+        raise UserError(f"--share-folder {args.share_folder} is not a folder")
 
 
 def _image(args: argparse.Namespace) -> None:

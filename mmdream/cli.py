@@ -29,6 +29,7 @@ EXAMPLES = """examples:
   mmdream models setup              # adds the musicnn nets after a plain `pip install mmdream`
   mmdream train audio sounds/ --name animals && mmdream audio cat.wav -o dog.wav --net animals --target dog
   mmdream datasets list             # recipes for Stanford Dogs, ESC-50, FSDKaggle2018, ...
+  mmdream serve                     # the studio: a web page on http://127.0.0.1:7860
 """
 
 
@@ -293,6 +294,13 @@ def add_style_options(p: argparse.ArgumentParser, image: bool = True, audio: boo
         g.add_argument("--style-griffin-lim", type=int, default=32, help="Griffin-Lim iterations (audio)")
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mmdream.studio.server import serve
+
+    serve(args.host, args.port, args.share_folder)
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     words = args.words
     if words[:1] == ["setup"]:
@@ -499,6 +507,14 @@ def build_parser() -> argparse.ArgumentParser:
                                       "adds the musicnn nets")
     p.add_argument("words", nargs="*", metavar="NET | install NET FILE | setup")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("serve", help="the studio: a local web page for pictures, sounds, films, schedules, style")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                                                      "only; 0.0.0.0 opens it to the network)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--share-folder", metavar="DIR", help="a server folder the page may pick inputs from; "
+                                                         "dreams are saved in DIR/dreams (default: a temporary folder)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
@@ -509,18 +525,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from mmdream.checks import validate
-    from mmdream.io_utils import describe_os_error
+    from mmdream.errors import error_line
 
     try:
         validate(args)  # every argument and output location, before any net or TensorFlow
         return args.func(args)
-    except UserError as e:
-        print(f"mmdream: error: {e}", file=sys.stderr)
-        return 2
-    except (OSError, RuntimeError) as e:  # a full disk or a folder made read-only while working
-        if (reason := describe_os_error(e, getattr(e, "filename", None) or args_output(args))) is None:
+    except (UserError, OSError, RuntimeError) as e:  # bad input; a full disk or a folder made read-only
+        if (line := error_line(e, args_output(args))) is None:
             raise
-        print(f"mmdream: error: {reason}", file=sys.stderr)
+        print(line, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mmdream: interrupted", file=sys.stderr)

@@ -41,6 +41,7 @@ NUMBERS = {"octaves": int, "octave_scale": float, "steps": int, "step_size": flo
 KINDS = ("image", "audio")
 STYLE_WHEN = ("before", "after", "none")
 KNOWN = {"time", "layers", "image_layers", "audio_layers", "style", *NUMBERS, *KINDS}
+EXAMPLE = Path(__file__).parent / "schedules" / "film.toml"  # a commented example (the studio's editor opens it)
 
 
 @dataclass
@@ -104,11 +105,18 @@ class Schedule:
     @classmethod
     def load(cls, path: str | Path) -> Schedule:
         try:
-            data = tomllib.loads(Path(path).read_text())
+            text = Path(path).read_text()
         except FileNotFoundError:
             raise UserError(f"{path}: no such schedule file") from None
         except (OSError, UnicodeDecodeError) as e:
             raise UserError(f"{path} is not a readable schedule ({e.__class__.__name__})") from None
+        return cls.parse(text, str(path))
+
+    @classmethod
+    def parse(cls, text: str, path: str = "the schedule") -> Schedule:
+        """A schedule from TOML text (an editor's contents); errors name `path` as `load`'s name the file."""
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise UserError(f"{path} is not valid TOML ({e})") from None
         frames = data.get("keyframe")

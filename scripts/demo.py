@@ -75,12 +75,13 @@ def main() -> int:
         if film.exists():  # a 3 s dream film, picture and sound under one schedule
             dst = OUT / "bunny_dream.mp4"
             run("video", str(film), "-o", str(dst), "--max-size", "320", "--end", "3", "--schedule",
-                str(ROOT / "scripts" / "film.toml"), "--preview", str(OUT / "bunny_sheet.png"),
+                str(ROOT / "mmdream" / "schedules" / "film.toml"), "--preview", str(OUT / "bunny_sheet.png"),
                 "--report", str(OUT / "bunny_dream.json"))
             outputs += [dst, OUT / "bunny_sheet.png"]
     print("\ndemo outputs:")
     for p in outputs:
         print(f"  {p}")
+    print("\nthe same in a web page: `make studio` (or .venv/bin/mmdream serve), then open http://127.0.0.1:7860")
     return 0
 
 

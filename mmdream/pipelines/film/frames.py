@@ -33,7 +33,7 @@ FrameFn = Callable[[int, np.ndarray, "np.ndarray | None", "np.ndarray | None", "
 
 
 def dream_frames(src: str, info: MediaInfo, frame_fn: FrameFn, opts: FilmOptions, work: WorkFolder,
-                 strength_factor: np.ndarray, on_frame: Callable[[dict], None] | None = None,
+                 strength_factor: np.ndarray, on_frame: Callable[[int, np.ndarray, dict], None] | None = None,
                  thumbs: dict | None = None) -> list[dict]:
     """Run `frame_fn` on every frame into the work folder, resuming after the frames already there. Returns
     per-frame figures (objective gain or losses, flicker against the flow-warped previous output, cold start).
@@ -55,7 +55,7 @@ def dream_frames(src: str, info: MediaInfo, frame_fn: FrameFn, opts: FilmOptions
         if thumbs is not None and i in thumbs:
             thumbs[i] = (frame, out)
         if on_frame:
-            on_frame(row)
+            on_frame(i, out, row)
 
     with (work.encoding(size, fps), ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer,
           contextlib.closing(frames)):

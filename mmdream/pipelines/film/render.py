@@ -37,14 +37,17 @@ def check_film_input(src: str, dst: str, opts: FilmOptions) -> MediaInfo:
 
 
 def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: FilmOptions,
-               fingerprint: dict, progress_bar: Callable | None = None) -> dict:
+               fingerprint: dict, progress_bar: Callable | None = None,
+               on_frame: Callable[[int, np.ndarray], None] | None = None) -> dict:
     """`mmdream video` and `mmdream style video`: every frame through `frame_fn`, the soundtrack made beside
-    them, remuxed; returns the report's figures. One render at a time per output: the work folder is locked."""
+    them, remuxed; returns the report's figures. One render at a time per output: the work folder is locked.
+    `on_frame(index, rgb)` hears of each finished frame (a live preview); an exception it raises stops the
+    render with the work folder kept, so the same render resumes."""
     out = Path(dst)
     lock, busy = film_lock(out)
     with exclusive(lock, busy):
         try:
-            return _dream_film(src, dst, frame_fn, sound, opts, fingerprint, progress_bar)
+            return _dream_film(src, dst, frame_fn, sound, opts, fingerprint, progress_bar, on_frame)
         except (OSError, RuntimeError) as e:
             work = work_folder(out)
             if disk_full(work) and work.exists():  # it holds the disk: free it, and say so
@@ -57,7 +60,7 @@ def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: Fi
 
 
 def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: FilmOptions,
-                fingerprint: dict, progress_bar: Callable | None = None) -> dict:
+                fingerprint: dict, progress_bar: Callable | None, on_frame: Callable | None) -> dict:
     info = check_film_input(src, dst, opts)
     if info.duration and (opts.end is None or opts.end > info.duration):
         opts = replace(opts, end=info.duration)
@@ -89,8 +92,13 @@ def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: F
         with bar as b:
             if b is not None:
                 b.update(resumed)
-            rows = dream_frames(src, info, frame_fn, opts, work, factor,
-                                (lambda _row: b.update(1)) if b else None, thumbs)
+            def frame_done(i: int, rgb: np.ndarray, _row: dict) -> None:
+                if b is not None:
+                    b.update(1)
+                if on_frame is not None:
+                    on_frame(i, rgb)
+
+            rows = dream_frames(src, info, frame_fn, opts, work, factor, frame_done, thumbs)
     except BaseException:
         stop.set()  # a thread killed inside TensorFlow at exit aborts the process: stop it at its next step
         raise

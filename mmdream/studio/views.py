@@ -1,0 +1,62 @@
+"""What the studio shows besides the media themselves: spectrograms, a strip of the latest dreamed frames, and the
+figures of a result in a few words."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+THUMB_WIDTH = 160
+
+
+def thumbnail(rgb: np.ndarray, width: int = THUMB_WIDTH) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (width, max(2, round(h * width / w))), interpolation=cv2.INTER_AREA)
+
+
+def sheet(thumbs: list[np.ndarray], per_row: int = 3) -> np.ndarray:
+    """The latest dreamed frames in rows of `per_row`, oldest first (all thumbnails of one film share a size;
+    a short last row is filled with black)."""
+    blank = np.zeros_like(thumbs[0])
+    rows = [thumbs[i:i + per_row] for i in range(0, len(thumbs), per_row)]
+    return np.vstack([np.hstack(row + [blank] * (per_row - len(row))) for row in rows])
+
+
+def spectrogram(path: str, duration: float | None = None, height: int = 160, width: int = 480) -> np.ndarray:
+    """A mel spectrogram in dB as an RGB picture (magma colours), low frequencies at the bottom."""
+    import librosa
+    from matplotlib import colormaps
+
+    y, sr = librosa.load(path, sr=22050, mono=True, duration=duration)
+    if y.size == 0:
+        return np.zeros((height, width, 3), np.uint8)
+    mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_mels=128), ref=np.max, top_db=80.0)
+    level = np.flipud((mel + 80.0) / 80.0)
+    rgb = (colormaps["magma"](np.clip(level, 0.0, 1.0))[..., :3] * 255).astype(np.uint8)
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def objective_summary(figures: dict) -> str:
+    before, after = figures["objective_before"], figures["objective_after"]
+    return f"objective {before:.3g} → {after:.3g} (**{after / before if before else float('nan'):.2f}×**) " \
+           f"in {figures['seconds']:.1f} s"
+
+
+def sound_summary(figures: dict) -> str:
+    return (f"{objective_summary(figures)}; {figures['duration_s']:.2f} s at {figures['sample_rate']} Hz, "
+            f"loudness {figures['output_loudness_lufs']:.1f} LUFS, true peak {figures['true_peak_dbfs']:.1f} dBFS")
+
+
+def film_summary(figures: dict) -> str:
+    gain = figures.get("objective_gain_mean")
+    flicker = figures.get("flicker_mean")
+    return (f"{figures['frames']} frames at {figures['fps']:g} fps ({figures['duration_s']:.2f} s) in "
+            f"{figures['seconds']:.1f} s" + (f"; mean objective gain {gain:.2f}×" if gain else "")
+            + (f"; flicker {flicker:.2f}" if flicker is not None else "")
+            + (f"; {figures['resumed_frames']} frames resumed from an earlier render" if figures.get("resumed_frames")
+               else ""))
+
+
+def style_summary(figures: dict) -> str:
+    return (f"style loss {figures['style_loss_start']:.3g} → {figures['style_loss_end']:.3g} "
+            f"({figures['style_loss_drop']:.2f}× lower) in {figures['seconds']:.1f} s")

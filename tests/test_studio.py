@@ -1,0 +1,382 @@
+"""mmdream studio (`mmdream serve`): a real server in a subprocess, driven by gradio_client over HTTP and by
+headless Chromium (Debian's `chromium`, which `.ci/run` installs) through Playwright."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmdream.media.ffmpeg import probe
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "build" / "studio"  # every tab's screenshot (ignored by git)
+README_SHOT = SHOTS / "readme.png"  # the README's docs/studio.png is a copy, kept small
+PHOTO = "images/chelsea.png"
+SOUND = "audio/animals/dog.mp3"
+CLIP = "video/cockatoo.mp4"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, media):
+    """`mmdream serve` on a free loopback port with a shared folder; its first stdout line is checked."""
+    shared = tmp_path_factory.mktemp("shared")
+    shutil.copy(media / PHOTO, shared / "photo.png")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mmdream", "serve", "--port", str(port), "--share-folder",
+                             str(shared)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    first = proc.stdout.readline().strip()
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            break
+        time.sleep(0.25)
+    assert proc.poll() is None, proc.stderr.read()[-2000:]
+    assert first == f"mmdream studio: {url[:-1]} (this machine only; --host 0.0.0.0 shares it)"
+    yield url, shared, proc
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server[0], verbose=False)
+
+
+def _image_args(photo, **kw) -> list:
+    from gradio_client import handle_file
+
+    o = {"net": "efficientnet_lite0", "layers": [], "by_depth": False, "depth": 0.5, "octaves": 3, "steps": 10,
+         "strength": 1.0, "seed": 0, "target": None, "guide": None, "max_size": 256, **kw}
+    return [handle_file(str(photo)) if photo is not None else None, *o.values()]
+
+
+def _gain(summary: str) -> float:
+    return float(re.search(r"\(\**([0-9.]+)×", summary).group(1))
+
+
+def test_gradio_client_dreams_a_photo_at_its_size(client, media):
+    path, summary = client.predict(*_image_args(media / PHOTO), api_name="/dream_image")
+    assert Image.open(path).size == Image.open(media / PHOTO).size
+    assert _gain(summary) > 1.5, summary
+
+
+def _bad_requests(tmp: Path, media: Path) -> list[tuple[str, list, str]]:
+    """(api name, arguments, words the one-line error must hold): twenty wrong things a visitor can send."""
+    from gradio_client import handle_file
+
+    from tests.test_faults import _png_header
+
+    (tmp / "notes.txt").write_text("not a picture")
+    (tmp / "huge.png").write_bytes(_png_header(20000, 20000))
+    (tmp / "empty.wav").write_bytes(b"")
+    with wave.open(str(tmp / "silent0.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+    (tmp / "broken.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + os.urandom(2000))
+    photo, sound = handle_file(str(media / PHOTO)), handle_file(str(media / SOUND))
+    sound_args = ["MTT_vgg", [], False, 0.5, None, 5, 1.0, 1.0]
+    film_args = ["efficientnet_lite0", "MTT_vgg", 160, 0, 1, None, False, 0.0, None, 2]
+    return [
+        ("/dream_image", _image_args(tmp / "notes.txt"), "notes.txt is not a readable image"),
+        ("/dream_image", _image_args(tmp / "huge.png"), "pixels"),
+        ("/dream_image", _image_args(None), "upload or pick a photo first"),
+        ("/dream_image", _image_args(media / PHOTO, net="no_such_net"), "unknown net"),
+        ("/dream_image", _image_args(media / PHOTO, target="no such class"), "has no class"),
+        ("/dream_image", _image_args(media / SOUND), "dog.mp3"),
+        ("/dream_audio", [sound, "MTT_vgg", ["no_layer"], False, 0.5, None, 5, 1.0, 1.0], "no_layer"),
+        ("/dream_image", _image_args(media / PHOTO, layers=["no_layer"]), "no_layer"),
+        ("/dream_image", _image_args(media / PHOTO, guide=handle_file(str(tmp / "notes.txt"))), "notes.txt"),
+        ("/dream_video", [handle_file(str(media / CLIP)), None, "efficientnet_lite0", "MTT_vgg", 160, 100, 0, None,
+                          False, 0.0, None, 2], "past the end"),
+        ("/dream_audio", [handle_file(str(tmp / "empty.wav")), *sound_args], "empty.wav"),
+        ("/dream_audio", [handle_file(str(tmp / "silent0.wav")), *sound_args], "silent0.wav"),
+        ("/dream_audio", [handle_file(str(tmp / "notes.txt")), *sound_args], "notes.txt"),
+        ("/dream_audio", [sound, "MTT_vgg", [], False, 0.5, "no such tag", 5, 1.0, 1.0], "no class"),
+        ("/dream_audio", [None, *sound_args], "upload or record a sound first"),
+        ("/dream_video", [handle_file(str(tmp / "broken.mp4")), None, *film_args], "broken.mp4"),
+        ("/dream_video", [handle_file(str(media / "audio/music/sorohanro_-_solo-trumpet-06.hq.ogg")), None,
+                          *film_args], "no video stream"),
+        ("/dream_video", [None, "/etc/passwd", *film_args], "outside the shared folder"),
+        ("/dream_video", [handle_file(str(media / CLIP)), None, "efficientnet_lite0", "MTT_vgg", 160, 0, 1,
+                          "[[keyframe]]\ntime = 1\nsteps = -3", True, 0.0, None, 2], "schedule: steps"),
+        ("/style_image", [photo, None, "efficientnet_lite0", 10, 128], "give a content picture and a style picture"),
+    ]
+
+
+def test_twenty_bad_requests_each_get_one_line_and_the_server_still_dreams(server, client, media, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    bad = _bad_requests(tmp_path, media)
+    assert len(bad) == 20
+    for api, args, words in bad:
+        with pytest.raises(AppError) as caught:
+            client.predict(*args, api_name=api)
+        line = str(caught.value)
+        assert line.startswith("mmdream: error: ") and "\n" not in line and words in line, (api, line)
+        assert str(tmp_path) not in line and "/gradio/" not in line, line  # uploads named by their file name
+    assert server[2].poll() is None
+    path, summary = client.predict(*_image_args(media / PHOTO), api_name="/dream_image")
+    assert Image.open(path).size == Image.open(media / PHOTO).size
+
+
+def _film_args(media: Path, **kw) -> list:
+    from gradio_client import handle_file
+
+    o = {"server_path": None, "net": "efficientnet_lite0", "audio_net": "MTT_vgg", "max_size": 96, "start": 0,
+         "end": 3, "schedule": None, "use_schedule": False, "react": 0.0, "style": None, "steps": 2, **kw}
+    return [handle_file(str(media / CLIP)), *o.values()]
+
+
+def test_cancel_stops_a_render_cleanly_and_the_same_render_resumes(server, client, media):
+    job = client.submit(*_film_args(media), api_name="/dream_video")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not any("frames dreamed" in o[0] for o in job.outputs()):
+        time.sleep(0.05)
+    assert client.predict(api_name="/cancel_video") == "cancelling after the frame in hand…"
+    status, sheet, film = job.result(timeout=300)
+    done = int(re.fullmatch(r"cancelled after (\d+) frames; the work is kept: Render again resumes it", status)[1])
+    assert 0 < done < 60 and film is None and Path(sheet).is_file()
+    assert (server[1] / "dreams" / ".cockatoo-dream.mmdream-work").is_dir()  # the work folder stays
+    status, _, film = client.predict(*_film_args(media), api_name="/dream_video")  # uploaded again: resumes
+    resumed = int(re.search(r"; (\d+) frames resumed from an earlier render", status)[1])
+    assert resumed >= done and status.startswith("60 frames at 20 fps (3.00 s)"), status
+    assert abs(probe(film).duration - 3.0) < 0.1
+    assert not (server[1] / "dreams" / ".cockatoo-dream.mmdream-work").exists()
+
+
+def test_a_second_visitor_waits_in_line_and_sees_their_place(server, media):
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    first, second = Client(server[0], verbose=False), Client(server[0], verbose=False)
+    render = first.submit(*_film_args(media, end=2, max_size=112), api_name="/dream_video")
+    running = (Status.PROCESSING, Status.ITERATING, Status.PROGRESS)
+    while render.status().code not in running and not render.done():
+        time.sleep(0.05)
+    picture = second.submit(*_image_args(media / PHOTO), api_name="/dream_image")
+    places = set()
+    while not render.done():
+        if (st := picture.status()).code == Status.IN_QUEUE:
+            places.add(st.rank)
+        time.sleep(0.05)
+    assert places == {0}, places  # it waited, first in line (Gradio counts places from 0), while the film ran
+    render.result(timeout=300)
+    path, _ = picture.result(timeout=300)
+    assert Image.open(path).size == Image.open(media / PHOTO).size
+
+
+def test_schedule_editor_checks_on_every_change(client):
+    from mmdream.schedule import EXAMPLE
+
+    assert client.predict(EXAMPLE.read_text(), api_name="/check_schedule") == \
+        "✓ 3 keyframe(s) at 0 s, 1.5 s, 3 s"
+    assert client.predict("[[keyframe]]\ntime = 2\n[[keyframe]]\ntime = 1\n", api_name="/check_schedule") == \
+        "mmdream: error: schedule: keyframe times must increase (1 s comes after 2 s)"
+
+
+# ---- the page in a browser -------------------------------------------------------------------------------------
+def _chromium() -> str | None:
+    return next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome"))
+                 if p), None)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    browser_path = _chromium()
+    if browser_path is None:  # CI installs Debian's chromium first (.ci/run); a laptop may not have one
+        pytest.skip("no Chromium installed (apt-get install chromium): the browser test needs one")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.set_default_timeout(240_000)
+        tab.goto(server[0])
+        tab.wait_for_selector("#dream-image")
+        yield tab
+        browser.close()
+
+
+def _shot(tab, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def _wait_text(tab, selector: str, pattern: str, timeout: float = 240) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = tab.locator(selector).inner_text()
+        if re.search(pattern, text):
+            return text
+        time.sleep(0.2)
+    raise AssertionError(f"{selector} never showed {pattern!r}; it shows {text!r}")
+
+
+def _open_tab(tab, name: str) -> None:
+    tab.get_by_role("tab", name=name).click()
+
+
+def test_browser_dreams_a_photo_beside_it_with_its_gain(page, media):
+    _open_tab(page, "Picture")
+    page.locator("#photo input[type=file]").set_input_files(str(media / PHOTO))
+    page.click("#dream-image")
+    summary = _wait_text(page, "#image-summary", r"×")
+    src = page.locator("#image-dream img").get_attribute("src")
+    size = page.evaluate("s => new Promise(r => { const i = new Image(); i.onload = () => r([i.naturalWidth, "
+                         "i.naturalHeight]); i.src = s; })", src)
+    assert tuple(size) == Image.open(media / PHOTO).size
+    assert _gain(summary) >= 2.0, summary
+    _shot(page, "picture")
+    page.screenshot(path=str(README_SHOT), clip={"x": 0, "y": 0, "width": 1400, "height": 620})
+    with Image.open(README_SHOT) as im:  # kept small for the repository
+        im.convert("RGB").resize((700, 310), Image.LANCZOS).quantize(64).save(README_SHOT, optimize=True)
+
+
+def test_browser_dreams_a_sound_with_spectrograms_and_loudness(page, media):
+    _open_tab(page, "Sound")
+    page.locator("#sound input[type=file]").set_input_files(str(media / SOUND))
+    page.click("#dream-audio")
+    summary = _wait_text(page, "#sound-summary", r"true peak")
+    seconds = float(re.search(r"; ([0-9.]+) s at", summary).group(1))
+    assert abs(seconds - probe(str(media / SOUND)).duration) < 0.05, summary
+    assert _gain(summary) >= 2.0, summary
+    assert re.search(r"loudness -?[0-9.]+ LUFS, true peak -?[0-9.]+ dBFS", summary)
+    for side in ("before", "after"):
+        assert page.locator(f"#spectrogram-{side} img").count() == 1
+    _shot(page, "sound")
+
+
+def test_browser_renders_a_film_with_moving_progress_and_a_player(page, media):
+    _open_tab(page, "Film")
+    page.locator("#clip input[type=file]").set_input_files(str(media / CLIP))
+    page.locator("#film-size input[type=number]").fill("160")
+    page.locator("#film-size input[type=number]").press("Enter")
+    page.locator("#film-end input").fill("2")
+    page.locator("#film-end input").press("Enter")
+    page.click("#render")
+    seen = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and page.locator("#film-dream video").count() == 0:
+        text = page.locator("#film-status").inner_text()
+        if m := re.search(r"(\d+) / (\d+) frames dreamed", text):
+            seen.add(int(m.group(1)))
+        time.sleep(0.1)
+    assert len(seen) >= 2, f"the progress bar never moved: {seen}"
+    summary = _wait_text(page, "#film-status", r"frames at")
+    assert summary.startswith("40 frames at 20 fps (2.00 s)"), summary
+    duration = page.evaluate("() => new Promise(r => { const v = document.querySelector('#film-dream video'); "
+                             "if (v.readyState > 0) r(v.duration); else v.onloadedmetadata = () => r(v.duration); })")
+    assert abs(duration - 2.0) < 0.1
+    assert page.locator("#film-frames img").count() == 1
+    _shot(page, "film")
+
+
+def test_browser_shows_a_text_file_as_photo_as_one_line(page, tmp_path):
+    """Text named as a photo reaches mmdream, which says what it is in the CLI's line; a .txt is already
+    refused by the browser's file picker, in one line naming it."""
+    _open_tab(page, "Picture")
+    for name, line in (("notes.jpg", "mmdream: error: notes.jpg is not a readable image (UnidentifiedImageError)"),
+                       ("notes.txt", "Invalid file type: notes.txt. Only image/* allowed.")):
+        (tmp_path / name).write_text("not a picture")
+        if page.locator("#photo button[aria-label='Remove Image']").count():
+            page.locator("#photo button[aria-label='Remove Image']").click()
+        page.locator("#photo input[type=file]").set_input_files(str(tmp_path / name))
+        page.click("#dream-image")
+        toast = page.locator(".toast-body", has_text=name)
+        toast.wait_for()
+        assert line in toast.inner_text().splitlines(), toast.inner_text()
+        _shot(page, f"error-{name}")
+        for close in page.locator(".toast-close").all():
+            close.click()
+    for name in ("Schedule", "Style"):
+        _open_tab(page, name)
+        _shot(page, name.lower())
+
+
+def test_browser_schedule_editor_shows_the_parser_line_as_you_type(page):
+    _open_tab(page, "Schedule")
+    assert page.locator("#schedule-verdict").inner_text().strip() == "✓ 3 keyframe(s) at 0 s, 1.5 s, 3 s"
+    editor = page.locator("#schedule .cm-content")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\n[[keyframe]]\ntime = 2\n")
+    _wait_text(page, "#schedule-verdict", "keyframe times must increase", timeout=30)
+    assert page.locator("#schedule-verdict").inner_text().strip() == (
+        "mmdream: error: schedule: keyframe times must increase (2 s comes after 3 s)")
+
+
+def test_served_port_taken_is_one_line(server):
+    port = server[0].rsplit(":", 1)[1].strip("/")
+    p = subprocess.run([sys.executable, "-m", "mmdream", "serve", "--port", port], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 2 and p.stderr.splitlines() == [
+        f"mmdream: error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another --port"]
+
+
+def test_open_host_warns_in_one_line():
+    from mmdream.studio.server import address_line, exposure_warning
+
+    assert exposure_warning("127.0.0.1", None) is None
+    assert exposure_warning("0.0.0.0", Path("/srv/media")) == (
+        "mmdream: warning: --host 0.0.0.0 lets anyone who can reach this machine use the studio and its CPU; "
+        "it reads and writes /srv/media")
+    assert address_line("0.0.0.0", 7860) == "mmdream studio: http://127.0.0.1:7860 (listening on 0.0.0.0)"
+
+
+def test_spectrogram_shows_where_the_energy_is(tmp_path):
+    import soundfile as sf
+
+    from mmdream.studio.views import spectrogram
+
+    sr = 22050
+    t = np.arange(sr) / sr
+    sf.write(tmp_path / "low.wav", np.sin(2 * np.pi * 200 * t), sr)
+    sf.write(tmp_path / "high.wav", np.sin(2 * np.pi * 6000 * t), sr)
+    low, high = (spectrogram(str(tmp_path / f"{n}.wav")).astype(float).sum(axis=(1, 2)) for n in ("low", "high"))
+    rows = np.arange(low.size)
+    assert (rows * low).sum() / low.sum() > (rows * high).sum() / high.sum()  # low tones sit lower (larger rows)
+
+
+def test_style_tab_styles_a_picture_and_a_sound(client, media):
+    from gradio_client import handle_file
+
+    path, summary = client.predict(handle_file(str(media / PHOTO)), handle_file(str(media / "images/Starry_Night.jpeg")),
+                                   "efficientnet_lite0", 20, 128, api_name="/style_image")
+    assert Image.open(path).size == Image.open(media / PHOTO).size  # styled at 128 px, written at its size
+    assert float(re.search(r"\(([0-9.]+)× lower\)", summary)[1]) > 1.2, summary
+    sound = media / "audio/music/sorohanro_-_solo-trumpet-06.hq.ogg"
+    path, summary = client.predict(handle_file(str(media / SOUND)), handle_file(str(sound)), 20, 2,
+                                   api_name="/style_audio")
+    assert abs(probe(path).duration - 2.0) < 0.05
+    assert float(re.search(r"\(([0-9.]+)× lower\)", summary)[1]) > 1.2, summary
+
+
+def test_readme_studio_client_example_runs(server, media, capsys):
+    text = (ROOT / "README.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", text[text.index("## Studio"):text.index("## Layout")], re.S)[0]
+    code = code.replace("http://127.0.0.1:7860/", server[0]).replace('"photo.jpg"', repr(str(media / PHOTO)))
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
+    assert Image.open(scope["dream"]).size == Image.open(media / PHOTO).size
+    assert _gain(capsys.readouterr().out) > 1.2
