@@ -275,14 +275,16 @@ def test_browser_renders_a_film_with_moving_progress_and_a_player(page, media):
     page.locator("#film-end input").fill("2")
     page.locator("#film-end input").press("Enter")
     page.click("#render")
-    seen = set()
+    seen, etas = set(), set()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and page.locator("#film-dream video").count() == 0:
         text = page.locator("#film-status").inner_text()
-        if m := re.search(r"(\d+) / (\d+) frames dreamed", text):
+        if m := re.search(r"(\d+) / 40 frames dreamed", text):
             seen.add(int(m.group(1)))
+        etas |= set(re.findall(r"ETA (\d+:\d\d)", text))
         time.sleep(0.1)
     assert len(seen) >= 2, f"the progress bar never moved: {seen}"
+    assert etas, "no ETA was shown"
     summary = _wait_text(page, "#film-status", r"frames at")
     assert summary.startswith("40 frames at 20 fps (2.00 s)"), summary
     duration = page.evaluate("() => new Promise(r => { const v = document.querySelector('#film-dream video'); "

@@ -237,14 +237,15 @@ def dream_film(studio: Studio, upload: str | None, server_path: str | None, net:
 
     worker = threading.Thread(target=render, name="mmdream-studio-film", daemon=True)
     worker.start()
-    shown = -1
+    shown, rate = -1, views.FrameRate()
     while worker.is_alive():
         worker.join(every)
+        rate.add(state["done"])
         if progress is not None and state["total"]:
             progress((state["done"], state["total"]), desc="frames", unit="frames")
         if state["done"] != shown and latest:
             shown = state["done"]
-            yield f"{state['done']} / {state['total'] or '?'} frames dreamed", views.sheet(list(latest)), None
+            yield views.film_progress(state["done"], state["total"], rate), views.sheet(list(latest)), None
     if isinstance(state["error"], Cancelled):
         yield (f"cancelled after {state['done']} frames; the work is kept: Render again resumes it",
                views.sheet(list(latest)) if latest else None, None)

@@ -3,6 +3,8 @@ figures of a result in a few words."""
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 
@@ -34,6 +36,38 @@ def spectrogram(path: str, duration: float | None = None, height: int = 160, wid
     level = np.flipud((mel + 80.0) / 80.0)
     rgb = (colormaps["magma"](np.clip(level, 0.0, 1.0))[..., :3] * 255).astype(np.uint8)
     return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+
+
+class FrameRate:
+    """Frames per second of a render as seen so far, counted from its first progress report (frames an earlier,
+    interrupted render finished are not counted)."""
+
+    def __init__(self) -> None:
+        self.start: tuple[float, int] | None = None
+        self.last: tuple[float, int] | None = None
+
+    def add(self, done: int) -> None:
+        now = (time.monotonic(), done)
+        if self.start is None:
+            self.start = now
+        self.last = now
+
+    def per_second(self) -> float | None:
+        if self.start is None or self.last is None or self.last[1] <= self.start[1]:
+            return None
+        return (self.last[1] - self.start[1]) / max(self.last[0] - self.start[0], 1e-9)
+
+
+def film_progress(done: int, total: int | None, rate: FrameRate, width: int = 20) -> str:
+    """`▇▇▇▇▁▁▁ 41 / 96 frames dreamed · 3.2 frames/s · ETA 0:17`: the bar the page shows while a film renders."""
+    if not total:
+        return f"{done} / ? frames dreamed"
+    filled = round(width * done / total)
+    line = f"{'▇' * filled}{'▁' * (width - filled)} {done} / {total} frames dreamed"
+    if (fps := rate.per_second()) is not None:
+        left = round((total - done) / fps)
+        line += f" · {fps:.1f} frames/s · ETA {left // 60}:{left % 60:02d}"
+    return line
 
 
 def objective_summary(figures: dict) -> str:
