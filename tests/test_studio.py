@@ -382,3 +382,14 @@ def test_readme_studio_client_example_runs(server, media, capsys):
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
     assert Image.open(scope["dream"]).size == Image.open(media / PHOTO).size
     assert _gain(capsys.readouterr().out) > 1.2
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--port", "0"], "mmdream: error: --port must be at least 1 and at most 65535 (got 0)"),
+    (["--share-folder", "/no/such/folder"], "mmdream: error: --share-folder /no/such/folder is not a folder"),
+])
+def test_serve_arguments_are_checked_before_anything_starts(args, line):
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "mmdream", "serve", *args], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and p.stderr.splitlines() == [line]
+    assert time.monotonic() - t0 < 10  # checked before Gradio or TensorFlow is imported

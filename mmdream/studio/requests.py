@@ -206,7 +206,8 @@ def dream_film(studio: Studio, upload: str | None, server_path: str | None, net:
     same render, started again, resumes."""
     if not server_path and not upload:
         raise PageError("mmdream: error: upload a clip or give a path in the shared folder first")
-    source = studio.shared_path(server_path) if server_path else studio.kept(upload)
+    with one_line_errors(studio.outputs / "clips", (upload,)):
+        source = studio.shared_path(server_path) if server_path else studio.kept(upload)
     out = studio.outputs / f"{Path(source).stem[:40]}-dream.mp4"  # one name per clip: a rerun resumes
     with one_line_errors(out):
         options = {"max_size": int(max_size), "start": float(start or 0), "end": end or None, "react": react or 0.0,
