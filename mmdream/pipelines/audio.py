@@ -483,6 +483,12 @@ def without_peak_chunk(f: sf.SoundFile) -> sf.SoundFile:
     return f
 
 
+def spectrogram_db(x: np.ndarray, sr: int) -> np.ndarray:
+    """The log-magnitude spectrogram the audio nets dream on (first channel) in dB: (frequency, time), low
+    frequencies first. `--plot` and the studio draw this one."""
+    return analyse(x, sr).logmag[0, :, :, 0].T / np.log(10) * 20
+
+
 def plot_spectrograms(before: np.ndarray, after: np.ndarray, sr: int, path: str) -> None:
     """Before/after log spectrograms (first channel) side by side."""
     import matplotlib
@@ -492,7 +498,7 @@ def plot_spectrograms(before: np.ndarray, after: np.ndarray, sr: int, path: str)
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
     for ax, x, title in zip(axes, (before, after), ("input", "dream")):
-        lm = analyse(x[: 30 * sr], sr).logmag[0, :, :, 0].T / np.log(10) * 20
+        lm = spectrogram_db(x[: 30 * sr], sr)
         ax.imshow(lm, origin="lower", aspect="auto", cmap="magma", vmin=lm.max() - 90, vmax=lm.max(),
                   extent=(0, lm.shape[1] * stft_params(sr)[1] / sr, 0, sr / 2000))
         ax.set_title(title)

@@ -24,17 +24,18 @@ def sheet(thumbs: list[np.ndarray], per_row: int = 3) -> np.ndarray:
     return np.vstack([np.hstack(row + [blank] * (per_row - len(row))) for row in rows])
 
 
-def spectrogram(path: str, duration: float | None = None, height: int = 160, width: int = 480) -> np.ndarray:
-    """A mel spectrogram in dB as an RGB picture (magma colours), low frequencies at the bottom."""
-    import librosa
+def spectrogram(path: str, duration: float | None = None, height: int = 160, width: int = 480,
+                top_db: float = 90.0) -> np.ndarray:
+    """The spectrogram `mmdream audio --plot` draws (the audio nets' own log-STFT, first 30 s) as an RGB picture
+    in magma colours, low frequencies at the bottom."""
     from matplotlib import colormaps
 
-    y, sr = librosa.load(path, sr=22050, mono=True, duration=duration)
-    if y.size == 0:
-        return np.zeros((height, width, 3), np.uint8)
-    mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_mels=128), ref=np.max, top_db=80.0)
-    level = np.flipud((mel + 80.0) / 80.0)
-    rgb = (colormaps["magma"](np.clip(level, 0.0, 1.0))[..., :3] * 255).astype(np.uint8)
+    from mmdream.pipelines.audio import load_whole, spectrogram_db
+
+    x, sr = load_whole(path, end=min(30.0, duration or 30.0))
+    db = spectrogram_db(x, sr)
+    level = np.flipud(np.clip((db - (db.max() - top_db)) / top_db, 0.0, 1.0))
+    rgb = (colormaps["magma"](level)[..., :3] * 255).astype(np.uint8)
     return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
 
 
