@@ -31,20 +31,38 @@ class FlowEstimator:
         self.max_side = max_side  # flow is estimated at most this large and scaled up: 4x cheaper at 640 px
 
     def motion(self, prev_rgb: np.ndarray, cur_rgb: np.ndarray) -> Motion:
+        prev, cur, small_prev, small_cur = self._greys(prev_rgb, cur_rgb)
+        backward, forward = self.dis.calc(small_cur, small_prev, None), self.dis.calc(small_prev, small_cur, None)
+        # checked where the flow was estimated: it is no finer than that, and the check is 3x cheaper there
+        consistent = consistency(backward, forward)
+        if small_cur.shape != cur.shape:
+            consistent = cv2.resize(consistent, cur.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        backward = _full_size(backward, cur.shape)
+        return Motion(backward, consistent, _unexplained(prev, cur, backward))
+
+    def change(self, prev_rgb: np.ndarray, cur_rgb: np.ndarray) -> float:
+        """`motion(prev, cur).change` alone, the same number for two thirds of the cost: where a film restarts (the cluster's pre-pass)."""
+        prev, cur, small_prev, small_cur = self._greys(prev_rgb, cur_rgb)
+        return _unexplained(prev, cur, _full_size(self.dis.calc(small_cur, small_prev, None), cur.shape))
+
+    def _greys(self, prev_rgb: np.ndarray, cur_rgb: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Both frames in grey, full size and at most `max_side` (where the flow is estimated)."""
         prev, cur = _grey(prev_rgb), _grey(cur_rgb)
         h, w = cur.shape
         s = min(1.0, self.max_side / max(h, w))
         size = (max(8, round(w * s)), max(8, round(h * s)))
         small_prev, small_cur = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) if s < 1 else g for g in (prev, cur))
-        backward, forward = self.dis.calc(small_cur, small_prev, None), self.dis.calc(small_prev, small_cur, None)
-        # checked where the flow was estimated: it is no finer than that, and the check is 3x cheaper there
-        consistent = consistency(backward, forward)
-        if s < 1:
-            backward = _upscaled(backward, (w, h))
-            consistent = cv2.resize(consistent, (w, h), interpolation=cv2.INTER_LINEAR)
-        # motion-compensated: a pan over texture changes every pixel but is no cut
-        change = float(np.mean(np.abs(cur.astype(np.float32) - warp(prev.astype(np.float32), backward))))
-        return Motion(backward, consistent, change)
+        return prev, cur, small_prev, small_cur
+
+
+def _full_size(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return flow if flow.shape[:2] == shape else _upscaled(flow, (shape[1], shape[0]))
+
+
+def _unexplained(prev: np.ndarray, cur: np.ndarray, backward: np.ndarray) -> float:
+    """Mean grey-level difference the flow cannot explain; motion-compensated, so a pan over texture changes
+    every pixel but is no cut."""
+    return float(np.mean(np.abs(cur.astype(np.float32) - warp(prev.astype(np.float32), backward))))
 
 
 def _upscaled(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:

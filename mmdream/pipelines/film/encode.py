@@ -1,8 +1,9 @@
-"""Encoding and muxing: H.264 as the frames are dreamed, the soundtrack added by a stream copy, the contact
-sheet."""
+"""Encoding and muxing: H.264 as the frames are dreamed, in pieces that start where the dream starts afresh,
+the soundtrack added by a stream copy, the contact sheet."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,26 +13,63 @@ import numpy as np
 from mmdream.io_utils import atomic_output
 from mmdream.media.ffmpeg import ffmpeg_exe
 
+# x264's output depends on its thread count; a fixed count makes a piece the same bytes on every machine, so a film
+# rendered across a cluster is the one-machine film (see mmdream.pipelines.film.cluster).
+X264_THREADS = 4
+
 
 def open_encoder(path: Path, size: tuple[int, int], fps: float):
     """H.264 (yuv420p) through moviepy's ffmpeg writer (moviepy.video.io.ffmpeg_writer, its documented module):
     frames are written as they are dreamed."""
     from moviepy.video.io.ffmpeg_writer import FFMPEG_VideoWriter
 
-    return FFMPEG_VideoWriter(str(path), size, fps, codec="libx264", preset="medium",
+    return FFMPEG_VideoWriter(str(path), size, fps, codec="libx264", preset="medium", threads=X264_THREADS,
                               ffmpeg_params=["-pix_fmt", "yuv420p"])
 
 
-def mux(video: Path, duration: float, audio_path: Path | None, dst: Path) -> None:
-    """The encoded picture (copied, not encoded again) with the soundtrack as AAC, cut to the picture's length;
-    both start at zero, so they stay in sync."""
+class PieceEncoder:
+    """H.264 in pieces, a new one at every frame the dream starts afresh (the first, and each scene cut): a piece
+    depends only on its own frames, so pieces encoded on different machines join into the same stream."""
+
+    def __init__(self, folder: Path, size: tuple[int, int], fps: float) -> None:
+        self.folder, self.size, self.fps = folder, size, fps
+        shutil.rmtree(folder, ignore_errors=True)  # each run encodes afresh
+        folder.mkdir(parents=True)
+        self.current = None
+
+    def write(self, rgb, index: int, new_piece: bool) -> None:
+        if new_piece or self.current is None:
+            self.close()
+            self.current = open_encoder(self.folder / f"{index:07d}.mp4", self.size, self.fps)
+        self.current.write_frame(np.ascontiguousarray(rgb))
+
+    def close(self) -> None:
+        if self.current is not None:
+            current, self.current = self.current, None
+            current.close()
+
+    def pieces(self) -> list[Path]:
+        return sorted(self.folder.glob("*.mp4"))
+
+
+def mux(pieces: list[Path], fps: float, frames: int, audio_path: Path | None, dst: Path) -> None:
+    """The encoded pieces joined by ffmpeg's concat demuxer (copied, not encoded again) with the soundtrack as AAC,
+    cut to the picture's length; both start at zero, so they stay in sync."""
+    duration = frames / fps
+    listing = dst.parent / f".{dst.name}.pieces.txt"
+    quoted = (str(p.resolve()).replace("'", "'\\''") for p in pieces)  # the concat demuxer's quoting
+    listing.write_text("".join(f"file '{q}'\n" for q in quoted))
     sound = ["-t", f"{duration:.6f}", "-i", str(audio_path)] if audio_path is not None else []
-    with atomic_output(dst) as tmp:
-        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), *sound, "-map", "0:v:0",
-               *(["-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"] if sound else []), "-c:v", "copy", str(tmp)]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"ffmpeg could not mux {dst}: {done.stderr.strip()[-500:]}")
+    try:
+        with atomic_output(dst) as tmp:
+            cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing), *sound,
+                   "-map", "0:v:0", *(["-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"] if sound else []),
+                   "-c:v", "copy", str(tmp)]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"ffmpeg could not mux {dst}: {done.stderr.strip()[-500:]}")
+    finally:
+        listing.unlink(missing_ok=True)
 
 
 def write_contact_sheet(thumbs: dict, path: str, width: int = 240) -> None:

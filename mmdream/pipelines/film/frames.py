@@ -62,7 +62,7 @@ def dream_frames(src: str, info: MediaInfo, frame_fn: FrameFn, opts: FilmOptions
         pending = None
         for i, frame, prev_in, motion in frames:
             if i < done:  # finished in an earlier run: encoded again, and the last one is carried on
-                prev_out = work.replay(i)
+                prev_out = work.replay(i, rows[i])
                 if thumbs is not None and i in thumbs:
                     thumbs[i] = (frame, prev_out)
                 continue

@@ -110,7 +110,7 @@ def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: F
     if not rows:
         raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
     frames_s = time.perf_counter() - t0
-    mux(work.video, len(rows) / fps, work.audio if with_sound else None, Path(dst))
+    mux(work.video_pieces(), fps, len(rows), work.audio if with_sound else None, Path(dst))
     if thumbs is not None:
         write_contact_sheet({i: v for i, v in thumbs.items() if v is not None}, opts.preview)
     figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)

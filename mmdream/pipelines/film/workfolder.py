@@ -14,7 +14,7 @@ import numpy as np
 
 from mmdream.checks import work_folder
 from mmdream.io_utils import atomic_output, write_failure
-from mmdream.pipelines.film.encode import open_encoder
+from mmdream.pipelines.film.encode import PieceEncoder
 
 
 class WorkFolder:
@@ -23,7 +23,7 @@ class WorkFolder:
         self.frames = self.root / "frames"
         self.stats_path = self.root / "frames.jsonl"
         self.audio = self.root / "soundtrack.wav"
-        self.video = self.root / "video.mp4"  # the picture alone, encoded while the frames are dreamed
+        self.pieces = self.root / "pieces"  # the picture alone, encoded while the frames are dreamed
         self._encoder = None
         key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
         job = self.root / "job.json"
@@ -50,9 +50,8 @@ class WorkFolder:
     @contextlib.contextmanager
     def encoding(self, size: tuple[int, int], fps: float) -> Iterator[None]:
         """H.264 (yuv420p, moviepy's ffmpeg writer) of every frame as it is saved or replayed, so encoding
-        overlaps the network instead of following it. Each run encodes afresh: a resumed render replays the
-        frames it finished before."""
-        self._encoder = open_encoder(self.video, size, fps)
+        overlaps the network instead of following it; in pieces that start at cold frames (`video_pieces`). Each run encodes afresh: a resumed render replays the frames it finished before."""
+        self._encoder = PieceEncoder(self.pieces, size, fps)
         try:
             yield
         except BaseException:
@@ -64,23 +63,26 @@ class WorkFolder:
         finally:
             self._encoder = None
 
+    def video_pieces(self) -> list[Path]:
+        return sorted(self.pieces.glob("*.mp4"))
+
     def save(self, i: int, rgb: np.ndarray, row: dict) -> None:
         with atomic_output(self.frame_path(i)) as tmp:
             if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
                 raise write_failure(tmp)
         with self.stats_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
-        self._encode(rgb)
+        self._encode(i, rgb, row)
 
-    def replay(self, i: int) -> np.ndarray:
+    def replay(self, i: int, row: dict) -> np.ndarray:
         """A frame finished in an earlier run, passed to the encoder again."""
         rgb = self.load(i)
-        self._encode(rgb)
+        self._encode(i, rgb, row)
         return rgb
 
-    def _encode(self, rgb: np.ndarray) -> None:
+    def _encode(self, i: int, rgb: np.ndarray, row: dict) -> None:
         if self._encoder is not None:
-            self._encoder.write_frame(np.ascontiguousarray(rgb))
+            self._encoder.write(rgb, i, bool(row.get("cold")))
 
     def load(self, i: int) -> np.ndarray:
         return cv2.cvtColor(cv2.imread(str(self.frame_path(i))), cv2.COLOR_BGR2RGB)
