@@ -302,60 +302,60 @@ def _film_progress(progress: ProgressFn | None):
 def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_lite0", audio_net: str = "MTT_vgg",
                 audio_layers: str | None = None, style: PathLike | None = None, audio_style: PathLike | None = None,
                 style_when: str = "after", progress: ProgressFn | None = None,
-                on_frame: Callable[[int, np.ndarray], None] | None = None, **options) -> FilmResult:
+                on_frame: Callable[[int, np.ndarray], None] | None = None, threads: int | None = None,
+                ray: str | None = None, workers: int | None = None, max_segment: int = 300,
+                gpus_per_task: float = 0.0, **options) -> FilmResult:
     """Dream a film: every frame through the image net, the soundtrack through the audio net, one schedule for
     both; resumable (run it again after an interrupt). `options`: the film's (max_size=640, start, end, fps,
     blend, warm_steps, warm_strength, warm_octaves, cut, flow=True, react, audio="dream"|"keep"|"none",
     griffin_lim, preview, keep_work), the dream options of `dream_image`, and style options (see
     mmdream.pipelines.style.IMAGE_STYLE_OPTIONS / AUDIO_STYLE_OPTIONS) for a style pass. `on_frame(index, rgb)`
     is called with each finished frame (uint8, from a writer thread); an exception it raises stops the render
-    cleanly, and the same call later resumes it."""
-    from mmdream.pipelines.audio import AUDIO_DEFAULTS
-    from mmdream.pipelines.film import (
-        FILM_DEFAULTS,
-        Dreaming,
-        FrameDreamer,
-        SoundPlan,
-        StylePass,
-        dream_film,
-        film_fingerprint,
-        film_fps,
-    )
-    from mmdream.pipelines.style import audio_styler, image_styler, style_target
-    from mmdream.plan import build_plan
+    cleanly, and the same call later resumes it. `threads`: TensorFlow's intra-op threads (a net's numbers
+    depend on them: the same count gives the same film).
+
+    On a Ray cluster: `ray` ("auto" or an address) joins one, `workers=N` starts one of N workers here; the film
+    is split at its scene cuts (and every `max_segment` frames where it has none) into tasks that each ask for
+    `threads` CPUs and `gpus_per_task` GPUs. See mmdream.pipelines.film.cluster."""
+    from mmdream.pipelines.film import dream_film, film_fingerprint
+    from mmdream.pipelines.film.recipe import FilmRecipe
+    from mmdream.plan import resolve_precision
 
     film, image_style, sound_style = _split_options(options)
     dream = options  # what is left: the dream options (build_plan refuses unknown ones)
     src, dst, opts, info = _open_film(video, output, film)
-    image = Dreaming(*build_plan("image", net, FILM_DEFAULTS, **dream))
-    sound = SoundPlan(when=style_when)
-    if info.has_audio and opts.audio == "dream":
-        layers = dream.get("layers")
-        depth_only = layers is not None and all(_is_depth(p) for p in str(layers).split(","))
-        sound.audio = Dreaming(*build_plan("audio", audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
-                                           **{**dream, "layers": audio_layers or (layers if depth_only else "")}))
-        if audio_style:
-            sound.styler, sound.style_path = audio_styler(**sound_style), str(audio_style)
-    style_pass = None
-    if style:
-        style_pass = StylePass(image_styler(image.dreamer.net, **image_style), style_target(str(style), opts.max_size),
-                               style_when)
-    frame_fn = FrameDreamer(image, opts, film_fps(info, opts), style_pass)
+    cluster = None
+    if ray is not None or workers is not None:
+        from mmdream.cluster import cluster_options
+
+        cluster = cluster_options(ray, workers, threads, max_segment, gpus_per_task, opts.preview, on_frame)
+        threads = cluster.threads
+    elif threads is not None:
+        check_number("threads", threads, 1, 256)
+    recipe = FilmRecipe(net, audio_net, audio_layers, style and str(style), audio_style and str(audio_style),
+                        style_when, image_style, sound_style,
+                        {**dream, "precision": resolve_precision(dream.get("precision", "auto"))}, threads)
+    if cluster is None and threads is not None:
+        from mmdream.nets import use_threads
+
+        use_threads(threads)
+    image = recipe.image()
+    sound = recipe.sound(info, opts)
     given = {"net": net, "audio_net": audio_net, "audio_layers": audio_layers, "style": style and str(style),
-             "audio_style": audio_style and str(audio_style), "style_when": style_when, **film, **image_style,
-             **sound_style, **dream}
-    figures = dream_film(src, dst, frame_fn, sound, opts, film_fingerprint(src, given, opts),
-                         progress_bar=_film_progress(progress), on_frame=on_frame)
+             "audio_style": audio_style and str(audio_style), "style_when": style_when, "threads": threads,
+             **film, **image_style, **sound_style, **dream}
+    fingerprint = film_fingerprint(src, given, opts)
+    if cluster is not None:
+        from mmdream.pipelines.film.cluster import dream_film_on_cluster
+
+        figures = dream_film_on_cluster(src, dst, recipe, sound, opts, {**fingerprint, "cluster": cluster.key()},
+                                        cluster, progress_bar=_film_progress(progress))
+    else:
+        figures = dream_film(src, dst, recipe.frame_function(image, info, opts), sound, opts, fingerprint,
+                             progress_bar=_film_progress(progress), on_frame=on_frame)
     report = {"command": "video", "net": net, "audio_net": audio_net if sound.audio else None,
               "schedule": dream.get("schedule"), **figures}
     return FilmResult(dst, report)
-
-
-def _is_depth(part: str) -> bool:
-    try:
-        return 0.0 <= float(part.split(":")[0]) <= 1.0
-    except ValueError:
-        return False
 
 
 def style_image(image: PathLike, style: PathLike, output: PathLike, *, net: str = "vgg19", max_size: int = 512,

@@ -39,6 +39,8 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "audio_style_steps": (1, 10_000, False), "style_griffin_lim": (0, 1000, False), "epochs": (1, 10_000, False),
     "fine_tune": (0, 10_000, False), "batch_size": (1, 4096, False), "val_fraction": (0.0, 0.9, True),
     "patience": (1, 10_000, False), "window": (0.0, 600.0, True), "size": (1, 4096, False),
+    "threads": (1, 256, False), "workers": (1, 1024, False), "max_segment": (8, 10**7, False),
+    "gpus_per_task": (0.0, 64.0, False),
 }
 MAX_SIZE = {"image": (0, 16_384), "video": (16, 8192), "style": (16, 8192)}
 
@@ -175,6 +177,11 @@ def _video(args: argparse.Namespace) -> None:
     for flag in ("style", "audio_style"):
         if getattr(args, flag, None):
             check_input_file(getattr(args, flag))
+    if getattr(args, "ray", None) or getattr(args, "workers", None):
+        from mmdream.cluster import cluster_options
+
+        cluster_options(args.ray, args.workers, args.threads, args.max_segment, args.gpus_per_task,
+                        args.preview, None)
     lock, busy = film_lock(args.output)
     if is_locked(lock):
         raise UserError(busy)

@@ -194,8 +194,9 @@ def film_options(args: argparse.Namespace) -> dict:
 def video_options(args: argparse.Namespace) -> dict:
     """`mmdream video`'s flags as mmdream.dream_video's keyword arguments."""
     return {"net": args.net, "audio_net": args.audio_net, "audio_layers": args.audio_layers, "style": args.style,
-            "audio_style": args.audio_style, "style_when": args.style_when, **film_options(args),
-            **dream_options(args)}
+            "audio_style": args.audio_style, "style_when": args.style_when, "threads": args.threads, "ray": args.ray,
+            "workers": args.workers, "max_segment": args.max_segment, "gpus_per_task": args.gpus_per_task,
+            **film_options(args), **dream_options(args)}
 
 
 def cmd_video(args: argparse.Namespace) -> int:
@@ -208,6 +209,10 @@ def cmd_video(args: argparse.Namespace) -> int:
     print(f"{args.output}: {figures['frames']} frames at {figures['fps']:g} fps, objective gain "
           f"{figures['objective_gain_mean']:.2f}x (mean), flicker {flick if flick is None else round(flick, 2)}, "
           f"{figures['frames_per_second']:.2f} frames/s")
+    if figures.get("segments"):
+        from mmdream.pipelines.film.cluster import segment_report
+
+        print(segment_report(figures))
     write_report(args.report, result.report())
     return 0
 
@@ -450,6 +455,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", help="a style pass on every frame with this image (see --style-when)")
     p.add_argument("--style-when", choices=["before", "after"], default="after",
                    help="style pass before or after dreaming (a schedule's `style` key overrides it per keyframe)")
+    p.add_argument("--threads", type=int, help="TensorFlow threads of the render (of each task on a cluster); the "
+                                               "same count gives the same film (default: all cores; on a cluster 1, "
+                                               "with --workers the cores shared out)")
+    g = p.add_argument_group("cluster (Ray: pip install 'mmdream[cluster]')")
+    where = g.add_mutually_exclusive_group()
+    where.add_argument("--ray", metavar="ADDRESS", help="render on a running Ray cluster (`auto`: RAY_ADDRESS or "
+                                                        "the local one, else a new one here)")
+    where.add_argument("--workers", type=int, help="start a Ray cluster of this many workers on this machine")
+    g.add_argument("--max-segment", type=int, default=300,
+                   help="longest stretch (frames) a task renders where the film has no cut (default 300)")
+    g.add_argument("--gpus-per-task", type=float, default=0.0, help="GPU share each task asks for (default 0)")
     add_dream_options(p)
     p.set_defaults(func=cmd_video)
 

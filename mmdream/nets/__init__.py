@@ -174,6 +174,21 @@ def auto_precision() -> str:
     return remembered("precision.json", key, measure)["choice"]
 
 
+def use_threads(n: int) -> None:
+    """TensorFlow's intra-op threads (and as many inter-op): a net's sums are split across them, so its numbers,
+    and a film's frames, are the same only at the same count. Takes effect before TensorFlow's first op."""
+    import tensorflow as tf
+
+    if tf.config.threading.get_intra_op_parallelism_threads() == n:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except RuntimeError:
+        raise UserError(f"cannot use {n} thread(s): TensorFlow already runs with "
+                        f"{tf.config.threading.get_intra_op_parallelism_threads() or 'its default'}") from None
+
+
 def load_net(name: str, weights: str = "imagenet", precision: str = "fp32", sr: int | None = None) -> Net:
     """Load a registered net by name, or a trained model by path (`models/NAME.keras`).
 

@@ -349,10 +349,11 @@ def total_audio_steps(plan: Resolved, dreamer: Dreamer, seconds: float, sr: int)
 
 def stream_through(src: str, dst: str, make_process: Callable[[MediaInfo], Callable[[int, np.ndarray], np.ndarray]],
                    *, chunk_seconds: float = CHUNK_SECONDS, duration: float | None = None, start: float = 0.0,
-                   loudness: float | None = None) -> dict:
+                   loudness: float | None = None, map_chunks: ChunkMap | None = None) -> dict:
     """The one audio pipeline, for dreaming and style alike: decode in blocks, remove DC, cut overlapping chunks,
     `process(k, chunk)` each (from `make_process(info)`), cross-fade, write a raw float file, then match loudness
-    and limit into `dst`. Memory does not grow with the length of the sound."""
+    and limit into `dst`. Memory does not grow with the length of the sound. `map_chunks(process, chunks)` may
+    process the (k, chunk) pairs elsewhere (a cluster's tasks), yielding the results in order."""
     if Path(dst).suffix.lower() not in AUDIO_SUFFIXES:
         raise UserError(f"cannot write {Path(dst).suffix or 'an extensionless file'}; use .wav, .flac, .mp3 or .ogg")
     info, blocks = open_source(src, duration, start)
@@ -361,11 +362,19 @@ def stream_through(src: str, dst: str, make_process: Callable[[MediaInfo], Calla
     in_meter = LoudnessMeter(sr, ch)
     process = make_process(info)
 
-    def processed() -> Iterator[tuple[np.ndarray, bool]]:
+    lasts: list[bool] = []
+
+    def chunks() -> Iterator[tuple[int, np.ndarray]]:
         dc = DCBlocker(sr, ch)
         for k, (chunk, last) in enumerate(overlapping_chunks((dc(b) for b in blocks(65536)), size, overlap)):
             in_meter.add(chunk if last else chunk[:size])  # the input is metered once, without the overlaps
-            yield process(k, chunk), last
+            lasts.append(last)
+            yield k, chunk
+
+    def processed() -> Iterator[tuple[np.ndarray, bool]]:
+        mapped = (map_chunks or _map_here)(process, chunks())
+        for k, out in enumerate(mapped):
+            yield out, lasts[k]
 
     t0 = time.perf_counter()
     with temporary_folder(dst) as work:  # beside the output: a killed run's leftovers go with the next run
@@ -385,26 +394,36 @@ def stream_through(src: str, dst: str, make_process: Callable[[MediaInfo], Calla
     return figures
 
 
+ChunkMap = Callable[[Callable[[int, np.ndarray], np.ndarray], Iterator[tuple[int, np.ndarray]]],
+                    Iterator[np.ndarray]]
+
+
+def _map_here(process: Callable[[int, np.ndarray], np.ndarray],
+              chunks: Iterator[tuple[int, np.ndarray]]) -> Iterator[np.ndarray]:
+    return (process(k, chunk) for k, chunk in chunks)
+
+
+def dream_chunk(dreamer: Dreamer, plan: Resolved, k: int, chunk: np.ndarray, sr: int, start: float = 0.0,
+                griffin_lim: int = 0, on_step: Callable[[], None] | None = None) -> np.ndarray:
+    """Chunk `k` of a sound that starts `start` s into the schedule, dreamed with the schedule at its middle."""
+    size = int(chunk_seconds_for(plan) * sr)
+    moment = plan.at(start + (k * size + len(chunk) / 2) / sr)
+    dreamer.set_layer_weights(moment.layers)
+    return dream_block(chunk, sr, dreamer, moment.settings, moment.strength, griffin_lim, on_step)
+
+
 def dream_audio_file(src: str, dst: str, dreamer: Dreamer, plan: Resolved, *, loudness: float | None = None,
                      griffin_lim: int = 0, duration: float | None = None, start: float = 0.0,
-                     progress=None) -> dict:
-    """The audio dream of a file: each chunk dreamed with the schedule's settings at the chunk's middle."""
+                     progress=None, map_chunks: ChunkMap | None = None) -> dict:
+    """The audio dream of a file: each chunk dreamed with the schedule's settings at the chunk's middle
+    (`dream_chunk`), here or through `map_chunks` (see `stream_through`)."""
     on_step = progress.update if progress is not None else None
-    chunk_seconds = chunk_seconds_for(plan)
 
     def make_process(info: MediaInfo) -> Callable[[int, np.ndarray], np.ndarray]:
-        sr = info.audio_rate
-        size = int(chunk_seconds * sr)
+        return lambda k, chunk: dream_chunk(dreamer, plan, k, chunk, info.audio_rate, start, griffin_lim, on_step)
 
-        def dream_chunk(k: int, chunk: np.ndarray) -> np.ndarray:
-            moment = plan.at(start + (k * size + len(chunk) / 2) / sr)
-            dreamer.set_layer_weights(moment.layers)
-            return dream_block(chunk, sr, dreamer, moment.settings, moment.strength, griffin_lim, on_step)
-
-        return dream_chunk
-
-    return stream_through(src, dst, make_process, chunk_seconds=chunk_seconds, duration=duration, start=start,
-                          loudness=loudness)
+    return stream_through(src, dst, make_process, chunk_seconds=chunk_seconds_for(plan), duration=duration,
+                          start=start, loudness=loudness, map_chunks=map_chunks)
 
 
 def write_raw(pieces: Iterator[np.ndarray], raw_path: str, sr: int, ch: int) -> tuple[int, float]:

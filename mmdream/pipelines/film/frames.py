@@ -32,21 +32,31 @@ FrameFn = Callable[[int, np.ndarray, "np.ndarray | None", "np.ndarray | None", "
                    tuple[np.ndarray, dict]]
 
 
-def dream_frames(src: str, info: MediaInfo, frame_fn: FrameFn, opts: FilmOptions, work: WorkFolder,
-                 strength_factor: np.ndarray, on_frame: Callable[[int, np.ndarray, dict], None] | None = None,
-                 thumbs: dict | None = None) -> list[dict]:
-    """Run `frame_fn` on every frame into the work folder, resuming after the frames already there. Returns
-    per-frame figures (objective gain or losses, flicker against the flow-warped previous output, cold start).
+def film_frames(src: str, info: MediaInfo, opts: FilmOptions) -> tuple[Iterator[np.ndarray], tuple[int, int], float]:
+    """The film's frames as the renderer sees them (decoded at the processing size and the film's rate), their
+    size and rate."""
+    size = even_size(*info.video_size, opts.max_size)
+    fps = film_fps(info, opts)
+    return read_video_frames(src, size, fps, opts.start, opts.end), size, fps
+
+
+def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], frame_fn: FrameFn, opts: FilmOptions,
+                 work: WorkFolder, strength_factor: np.ndarray,
+                 on_frame: Callable[[int, np.ndarray, dict], None] | None = None, thumbs: dict | None = None,
+                 offset: int = 0) -> list[dict]:
+    """Run `frame_fn` on every frame of `source` (frames, size, rate; see `film_frames`) into the work folder,
+    resuming after the frames already there. Returns per-frame figures (objective gain or losses, flicker against
+    the flow-warped previous output, cold start). `offset`: the film's index of the first frame (a cluster's
+    segment), which the schedule, seeds and strength follow; the work folder counts from 0.
 
     Four stages overlap: a background thread decodes frames and computes the optical flow of the next pair,
     the main thread runs the network, a writer thread measures flicker and saves finished frames, and an ffmpeg
     process encodes them."""
-    size = even_size(*info.video_size, opts.max_size)
-    fps = film_fps(info, opts)
+    decoded, size, fps = source
     rows = work.finished()
     done = len(rows)
     prev_out = None
-    frames = _decoded_with_motion(read_video_frames(src, size, fps, opts.start, opts.end), first=done)
+    frames = _decoded_with_motion(decoded, first=done)
 
     def finish(i: int, frame: np.ndarray, out: np.ndarray, row: dict, prev: np.ndarray | None, motion) -> None:
         row["flicker"] = None if motion is None else flicker(prev, out, motion)
@@ -67,8 +77,9 @@ def dream_frames(src: str, info: MediaInfo, frame_fn: FrameFn, opts: FilmOptions
                     thumbs[i] = (frame, prev_out)
                 continue
             t0 = time.perf_counter()
-            out, row = frame_fn(i, frame, prev_in, prev_out, motion,
-                                float(strength_factor[min(i, len(strength_factor) - 1)]))
+            at = offset + i
+            out, row = frame_fn(at, frame, prev_in, prev_out, motion,
+                                float(strength_factor[min(at, len(strength_factor) - 1)]))
             row["seconds"] = round(time.perf_counter() - t0, 4)
             if pending is not None:
                 pending.result()  # one frame in flight at most: errors surface, memory stays bounded

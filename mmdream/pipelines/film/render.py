@@ -17,7 +17,7 @@ from mmdream.errors import UserError
 from mmdream.io_utils import describe_os_error, disk_full, exclusive
 from mmdream.media.ffmpeg import MediaInfo, probe
 from mmdream.pipelines.film.encode import mux, write_contact_sheet
-from mmdream.pipelines.film.frames import FrameFn, StopSignal, dream_frames
+from mmdream.pipelines.film.frames import FrameFn, StopSignal, dream_frames, film_frames
 from mmdream.pipelines.film.options import FilmOptions, film_fps
 from mmdream.pipelines.film.soundtrack import SoundPlan, make_soundtrack, reactive_strength
 from mmdream.pipelines.film.workfolder import WorkFolder
@@ -98,7 +98,7 @@ def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: F
                 if on_frame is not None:
                     on_frame(i, rgb)
 
-            rows = dream_frames(src, info, frame_fn, opts, work, factor, frame_done, thumbs)
+            rows = dream_frames(film_frames(src, info, opts), frame_fn, opts, work, factor, frame_done, thumbs)
     except BaseException:
         stop.set()  # a thread killed inside TensorFlow at exit aborts the process: stop it at its next step
         raise

@@ -27,9 +27,9 @@ class SoundPlan:
 
 
 def make_soundtrack(src: str, info: MediaInfo, sound: SoundPlan, opts: FilmOptions, work: WorkFolder,
-                    progress=None) -> dict:
+                    progress=None, map_chunks=None) -> dict:
     """Dream and/or stylise (or copy) the soundtrack segment into the work folder; reused if a previous run
-    finished it."""
+    finished it. `map_chunks`: where the dream's chunks are dreamed (see mmdream.pipelines.audio.stream_through)."""
     from mmdream.pipelines.audio import dream_audio_file
     from mmdream.pipelines.style import style_audio_file
 
@@ -52,7 +52,7 @@ def make_soundtrack(src: str, info: MediaInfo, sound: SoundPlan, opts: FilmOptio
         dst = str(work.audio) if k == len(stages) - 1 else str(work.root / f"soundtrack-{name}.wav")
         if name == "dream":
             figures[name] = dream_audio_file(current, dst, worker.dreamer, worker.plan, griffin_lim=opts.griffin_lim,
-                                             progress=progress, **seg)
+                                             progress=progress, map_chunks=map_chunks, **seg)
         else:
             figures[name] = style_audio_file(current, sound.style_path, dst, worker, progress=progress, **seg)
         current, seg = dst, {"duration": None, "start": 0.0}

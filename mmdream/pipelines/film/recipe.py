@@ -1,0 +1,67 @@
+"""What a dream film's frame function and soundtrack are made from: plain values, so the same film can be built
+again in every process of a cluster (see mmdream.pipelines.film.cluster) and nowhere differs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from mmdream.media.ffmpeg import MediaInfo
+from mmdream.pipelines.film.frames import Dreaming, FrameDreamer, StylePass
+from mmdream.pipelines.film.options import FILM_DEFAULTS, FilmOptions, film_fps
+from mmdream.pipelines.film.soundtrack import SoundPlan
+
+
+@dataclass
+class FilmRecipe:
+    net: str = "efficientnet_lite0"
+    audio_net: str = "MTT_vgg"
+    audio_layers: str | None = None
+    style: str | None = None
+    audio_style: str | None = None
+    style_when: str = "after"
+    image_style: dict = field(default_factory=dict)
+    sound_style: dict = field(default_factory=dict)
+    dream: dict = field(default_factory=dict)  # the dream options of dream_image (layers, schedule, precision, ...)
+    threads: int | None = None  # TensorFlow's intra-op threads: a net's numbers depend on them
+
+    def key(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, default=str)
+
+    def image(self) -> Dreaming:
+        from mmdream.plan import build_plan
+
+        return Dreaming(*build_plan("image", self.net, FILM_DEFAULTS, **self.dream))
+
+    def sound(self, info: MediaInfo, opts: FilmOptions) -> SoundPlan:
+        """The soundtrack's dreamer (a depth-only `layers` applies to the sound net too) and style pass."""
+        from mmdream.pipelines.audio import AUDIO_DEFAULTS
+        from mmdream.pipelines.style import audio_styler
+        from mmdream.plan import build_plan
+
+        sound = SoundPlan(when=self.style_when)
+        if info.has_audio and opts.audio == "dream":
+            layers = self.dream.get("layers")
+            depth_only = layers is not None and all(_is_depth(p) for p in str(layers).split(","))
+            sound.audio = Dreaming(*build_plan("audio", self.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
+                                               **{**self.dream,
+                                                  "layers": self.audio_layers or (layers if depth_only else "")}))
+            if self.audio_style:
+                sound.styler, sound.style_path = audio_styler(**self.sound_style), self.audio_style
+        return sound
+
+    def frame_function(self, image: Dreaming, info: MediaInfo, opts: FilmOptions) -> FrameDreamer:
+        from mmdream.pipelines.style import image_styler, style_target
+
+        style_pass = None
+        if self.style:
+            style_pass = StylePass(image_styler(image.dreamer.net, **self.image_style),
+                                   style_target(self.style, opts.max_size), self.style_when)
+        return FrameDreamer(image, opts, film_fps(info, opts), style_pass)
+
+
+def _is_depth(part: str) -> bool:
+    try:
+        return 0.0 <= float(part.split(":")[0]) <= 1.0
+    except ValueError:
+        return False
