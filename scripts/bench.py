@@ -12,8 +12,12 @@
   written file; the whole command, with net loading and the before/after measurement, is reported beside it).
 - peak RSS for 10, 60 and 180 s of input (film and audio, each a fresh process); the objective gain of bf16
   against fp32.
+- `--cluster` (alone): the Ray cluster render's scaling: `--workers 2` against `--workers 1`, one TensorFlow
+  thread per worker, the same film, split the same way (frames/s of each render, from its report, and the
+  whole command's time), and whether the two films are the same frames.
 
     python scripts/bench.py [--quick] [--json bench.json]   # --quick: lite0 only, fewer frames, < 2 min
+    python scripts/bench.py --cluster [--json cluster.json]
 """
 
 from __future__ import annotations
@@ -253,13 +257,60 @@ def precision_gain(size: int = 320) -> dict:
 
 
 # ---- report -------------------------------------------------------------------------------------------------
+def cluster_scaling(tmp: Path, seconds: float = 30.0, size: int = 540, max_segment: int = 150) -> dict:
+    """`mmdream video --workers 2` against `--workers 1`, one TensorFlow thread per worker, on the same film.
+
+    A cluster grows by machines: a worker comes with its cores. So the scaling figure gives each worker one core:
+    the one-worker render (head, Ray, worker, ffmpeg: every process) is confined to one core, the two-worker render
+    to two. Beside it, the one-worker render with both cores (its helpers then run on the second core for free)."""
+    from mmdream.media.ffmpeg import ffmpeg_exe
+
+    clip = film_clip(tmp / "cluster.mp4", 0.0, seconds)
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    runs, digests = {}, {}
+    for name, workers, on in (("one_worker_one_core", 1, cores[:1]), ("two_workers_two_cores", 2, cores),
+                              ("one_worker_two_cores", 1, cores)):
+        out, rep = tmp / f"{name}.mp4", tmp / f"{name}.json"
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "mmdream", "video", str(clip), "-o", str(out), "--max-size", str(size),
+                        "--workers", str(workers), "--threads", "1", "--max-segment", str(max_segment),
+                        "--report", str(rep)], check=True, cwd=ROOT, capture_output=True,
+                       preexec_fn=lambda on=on: os.sched_setaffinity(0, on))
+        wall = time.perf_counter() - t
+        report = json.loads(rep.read_text())
+        runs[name] = {"workers": workers, "cores": len(on), "frames": report["frames"],
+                      "frames_per_s": round(report["frames_per_second"], 2), "command_s": round(wall, 1),
+                      "segments": len(report["segments"]),
+                      "processes": len({s["worker"]["pid"] for s in report["segments"]})}
+        digests[name] = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-f", "framemd5", "-"],
+                                       capture_output=True, text=True, check=True).stdout
+    one, two, shared = runs["one_worker_one_core"], runs["two_workers_two_cores"], runs["one_worker_two_cores"]
+    return {"film": f"bbb 0-{seconds:g} s at {size} px, --max-segment {max_segment}", "runs": runs,
+            "speedup": round(two["frames_per_s"] / one["frames_per_s"], 2),
+            "command_speedup": round(one["command_s"] / two["command_s"], 2),
+            "speedup_over_one_worker_with_both_cores": round(two["frames_per_s"] / shared["frames_per_s"], 2),
+            "same_frames": len(set(digests.values())) == 1}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="efficientnet_lite0 only, fewer frames (< 2 min)")
+    ap.add_argument("--cluster", action="store_true", help="only the Ray cluster's scaling (about 3 min)")
     ap.add_argument("--json", default="bench.json")
     args = ap.parse_args()
     if not CLIP.exists():
         raise SystemExit(f"missing {CLIP}; set MMDREAM_MEDIA")
+    if args.cluster:
+        with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+            c = cluster_scaling(Path(tmp))
+        Path(args.json).write_text(json.dumps(c, indent=2))
+        for name, run in c["runs"].items():
+            print(f"cluster, {c['film']}: {name.replace('_', ' ')}: {run['frames_per_s']} frames/s, command "
+                  f"{run['command_s']} s, {run['segments']} segments on {run['processes']} worker process(es)")
+        print(f"scaling, a core per worker: {c['speedup']}x frames/s ({c['command_speedup']}x the command); two "
+              f"workers over one worker given both cores: {c['speedup_over_one_worker_with_both_cores']}x; "
+              f"same frames in all three: {c['same_frames']}")
+        return
     t_start = time.perf_counter()
     result: dict = {"quick": args.quick}
     with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:

@@ -61,8 +61,8 @@ def _full_size(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _unexplained(prev: np.ndarray, cur: np.ndarray, backward: np.ndarray) -> float:
     """Mean grey-level difference the flow cannot explain; motion-compensated, so a pan over texture changes
-    every pixel but is no cut."""
-    return float(np.mean(np.abs(cur.astype(np.float32) - warp(prev.astype(np.float32), backward))))
+    every pixel but is no cut. A measurement: sampled bilinearly, in uint8 (a third of bicubic float's cost)."""
+    return float(cv2.mean(cv2.absdiff(cur, _sampled(prev, backward, cv2.INTER_LINEAR)))[0])
 
 
 def _upscaled(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -85,10 +85,14 @@ def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 
 def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample `img` (the previous frame's content) at each current pixel's flow target."""
-    gx, gy = _pixel_grid(*flow.shape[:2])
     # bicubic: a dream carried frame after frame is resampled every frame, and bilinear sampling blurs its fine
     # detail away (measured with scripts/bench.py: objective gain 4.0x bilinear, 4.6x bicubic, same cost)
-    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return _sampled(img, flow, cv2.INTER_CUBIC)
+
+
+def _sampled(img: np.ndarray, flow: np.ndarray, interpolation: int) -> np.ndarray:
+    gx, gy = _pixel_grid(*flow.shape[:2])
+    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def consistency(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
@@ -115,8 +119,11 @@ def _in_frame(flow: np.ndarray) -> np.ndarray:
 
 def flicker(prev_out: np.ndarray, cur_out: np.ndarray, motion: Motion) -> float:
     """Mean absolute difference (0..255) between an output frame and the flow-warped previous output frame,
-    over the pixels the flow says are visible in both (occlusions are not flicker)."""
-    warped = warp(prev_out.astype(np.float32), motion.backward)
-    diff = np.abs(cur_out.astype(np.float32) - warped).mean(axis=-1)
-    weight = motion.consistent
-    return float((diff * weight).sum() / max(weight.sum(), 1.0))
+    over the pixels the flow says are visible in both (occlusions are not flicker). A measurement taken every
+    frame beside the network: sampled bilinearly in uint8, a fifth of bicubic float's cost at 540 px."""
+    warped = _sampled(np.ascontiguousarray(prev_out, np.uint8), motion.backward, cv2.INTER_LINEAR)
+    diff = cv2.absdiff(np.ascontiguousarray(cur_out, np.uint8), warped)
+    weight = motion.consistent.reshape(-1)
+    channels = cv2.split(diff)  # one weighted sum per channel: numpy's mean over the last axis is 10x slower
+    total = sum(float(ch.reshape(-1).astype(np.float32) @ weight) for ch in channels)
+    return total / len(channels) / max(float(weight.sum()), 1.0)

@@ -8,7 +8,8 @@ frame that continues the previous one starts from the previous dream's detail ca
 whole octave pyramid.
 
 Parts: options (what a render is), workfolder (resume), frames (the frame loop and frame functions), soundtrack,
-encode (H.264, mux, contact sheet), render (the whole film).
+encode (H.264 pieces, mux, contact sheet), render (the whole film), recipe (what the film is built from, again in
+every cluster worker), segments (where a film splits) and cluster (the film as Ray tasks).
 """
 
 from mmdream.pipelines.film.encode import mux, write_contact_sheet

@@ -152,13 +152,18 @@ def dream_sound_chunk(recipe: FilmRecipe, info, opts: FilmOptions, k: int, chunk
 def dream_film_on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: FilmOptions,
                           fingerprint: dict, cluster: ClusterOptions, progress_bar: Callable | None = None) -> dict:
     """`mmdream video --ray/--workers`: the film as tasks on a Ray cluster; returns the report's figures."""
+    import cv2
+
     out = Path(dst)
     lock, busy = film_lock(out)
+    cv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # the pre-pass's flow shares the head's cores with the workers: no threads spinning
     with exclusive(lock, busy), connected(cluster):
         try:
             return _on_cluster(src, dst, recipe, sound, opts, fingerprint, cluster, progress_bar)
         finally:
             lock.unlink(missing_ok=True)
+            cv2.setNumThreads(cv_threads)
 
 
 def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: FilmOptions, fingerprint: dict,
@@ -194,11 +199,12 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
         def map_chunks(_process, chunks):
             window: deque = deque()
             for k, chunk in chunks:
+                stop.update()  # a stopped render stops sending chunks
                 window.append(chunk_task.remote(*shared, k, chunk, info.audio_rate, opts.start))
                 if len(window) > 2 * _slots(cluster):
-                    yield ray.get(window.popleft())
+                    yield _result(window.popleft())
             while window:
-                yield ray.get(window.popleft())
+                yield _result(window.popleft())
 
         try:
             sound_figures.update(make_soundtrack(src, info, sound, opts, work, progress=stop,
@@ -230,7 +236,7 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
                 for ref in ready:
                     seg = pending.pop(ref)
-                    finished[seg.index] = _keep(folder, seg, ray.get(ref))
+                    finished[seg.index] = _keep(folder, seg, _result(ref))
                     counts[seg.index] = seg.frames
                 update()
 
@@ -271,6 +277,18 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
     if not opts.keep_work:
         shutil.rmtree(work.root, ignore_errors=True)
     return figures
+
+
+def _result(ref):
+    """A task's result; a task's own one-line error (a bad input, a full disk) is raised as itself."""
+    import ray
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as e:
+        if isinstance(e.cause, UserError):
+            raise e.cause from None
+        raise
 
 
 def _slots(cluster: ClusterOptions) -> int:

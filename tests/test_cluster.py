@@ -1,0 +1,222 @@
+"""`mmdream video --workers N / --ray`: a film rendered as Ray tasks on a local cluster is the one-machine film,
+frame for frame and sample for sample; forced seams are smooth; a killed worker and an interrupted render change
+nothing. Every render runs in its own process (a render fixes TensorFlow's thread count for its process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--max-size", "160"]
+
+
+def _mmdream(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mmdream", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT)
+
+
+def _framemd5(path: Path, stream: str) -> list[str]:
+    """The checksum of every decoded frame (`v`) or audio packet's samples (`a`), as ffmpeg's framemd5 gives."""
+    from mmdream.media.ffmpeg import ffmpeg_exe
+
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", f"0:{stream}", "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def two_clips(media, tmp_path_factory) -> Path:
+    """Two real clips with a hard cut between them: 2 s of cockatoo, then 2 s of Big Buck Bunny, with sound."""
+    from mmdream.media.ffmpeg import ffmpeg_exe
+
+    out = tmp_path_factory.mktemp("cluster") / "two.mp4"
+    video = media / "video"
+    chain = ("[0:v]scale=320:180,fps=20,setsar=1[a];[1:v]scale=320:180,fps=20,setsar=1[b];"
+             "[0:a]aresample=44100,aformat=channel_layouts=stereo[x];"
+             "[1:a]aresample=44100,aformat=channel_layouts=stereo[y];[a][x][b][y]concat=n=2:v=1:a=1[v][s]")
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-ss", "2", "-t", "2", "-i", str(video / "cockatoo.mp4"),
+                    "-t", "2", "-i", str(video / "big_buck_bunny_0_30.webm"), "-filter_complex", chain,
+                    "-map", "[v]", "-map", "[s]", "-c:v", "libx264", "-c:a", "aac", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def one_machine(two_clips) -> tuple[Path, dict]:
+    """The film rendered on one machine with one TensorFlow thread, as each task of the cluster runs."""
+    out, rep = two_clips.with_name("one.mp4"), two_clips.with_name("one.json")
+    done = _mmdream("video", str(two_clips), "-o", str(out), "--threads", "1", "--report", str(rep), *SMALL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out, json.loads(rep.read_text())
+
+
+def _same_film(out: Path, reference: Path) -> None:
+    from mmdream.media.ffmpeg import probe
+
+    for stream in ("v", "a"):
+        ours, theirs = _framemd5(out, stream), _framemd5(reference, stream)
+        assert len(ours) == len(theirs) > 0
+        differ = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
+        assert not differ, f"{len(differ)} {stream} frames differ from the one-machine film, first {differ[:5]}"
+    assert abs(probe(str(out)).duration - probe(str(reference)).duration) <= 1 / 20
+
+
+def test_two_workers_render_the_one_machine_film(two_clips, one_machine, tmp_path):
+    reference, ref_report = one_machine
+    out, rep = tmp_path / "cluster.mp4", tmp_path / "cluster.json"
+    done = _mmdream("video", str(two_clips), "-o", str(out), "--workers", "2", "--report", str(rep), *SMALL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(rep.read_text())
+    assert [(s["first"], s["end"]) for s in report["segments"]] == [(0, 40), (40, 80)]  # split at the cut
+    assert report["cluster"]["threads"] == 1 and report["cluster"]["workers"] == 2
+    assert len({s["worker"]["pid"] for s in report["segments"]}) == 2  # both workers rendered
+    assert report["frames"] == ref_report["frames"] == 80
+    assert abs(report["duration_s"] - 4.0) <= 1 / 20
+    _same_film(out, reference)
+    assert "segment 1: frames 40-79 on" in done.stdout
+    assert not out.with_name(".cluster.mmdream-work").exists()
+
+
+def test_a_stretch_without_cuts_is_split_and_its_seams_are_smooth(media, tmp_path):
+    from mmdream.media.ffmpeg import probe
+
+    out, rep = tmp_path / "long.mp4", tmp_path / "long.json"
+    done = _mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(out), "--end", "4", "--workers", "2",
+                    "--max-segment", "30", "--report", str(rep), *SMALL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(rep.read_text())
+    assert [(s["first"], s["end"]) for s in report["segments"]] == [(0, 30), (30, 60), (60, 80)]
+    assert all(s["warmup"] > 0 and s["fade_in"] > 0 for s in report["segments"][1:])
+    info = probe(str(out))
+    assert info.has_video and info.has_audio and len(_framemd5(out, "v")) == 80
+    assert abs(info.duration - 4.0) <= 1 / 20
+    median = report["flicker_median"]
+    assert len(report["seams"]) == 2 and median > 0
+    for seam in report["seams"]:  # every frame the seam touches, against the film's median
+        assert seam["flicker_max"] <= 1.5 * median, (seam, median)
+
+
+def _segment_workers() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if cmd and cmd[0].startswith("ray::render_segment"):
+            found.append(proc)
+    return found
+
+
+def _start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mmdream", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _wait_for(condition, proc: subprocess.Popen, limit: float = 120.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if (found := condition()):
+            return found
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_a_killed_worker_is_retried_and_the_film_is_the_same(two_clips, one_machine, tmp_path):
+    out, rep = tmp_path / "killed.mp4", tmp_path / "killed.json"
+    proc = _start("video", str(two_clips), "-o", str(out), "--workers", "2", "--report", str(rep), *SMALL)
+    try:
+        victim = _wait_for(_segment_workers, proc)[0]
+        time.sleep(1.0)  # mid-segment: the net is being built or the frames dreamed
+        assert victim.is_running() and victim.cmdline()[0].startswith("ray::render_segment")
+        victim.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err[-2000:]
+    report = json.loads(rep.read_text())
+    assert victim.pid not in {s["worker"]["pid"] for s in report["segments"]}  # its segment was done again
+    _same_film(out, one_machine[0])
+
+
+def test_an_interrupted_cluster_render_keeps_finished_segments(two_clips, one_machine, tmp_path):
+    out, rep = tmp_path / "resumed.mp4", tmp_path / "resumed.json"
+    args = ["video", str(two_clips), "-o", str(out), "--workers", "2", "--report", str(rep), *SMALL]
+    proc = _start(*args)
+    segments = out.with_name(".resumed.mmdream-work") / "segments"
+    try:
+        _wait_for(lambda: list(segments.glob("*.json")), proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0 and not out.exists(), err[-2000:]
+    kept = {int(p.stem) for p in segments.glob("*.json")}
+    assert kept
+    done = _mmdream(*args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(rep.read_text())
+    assert {s["index"] for s in report["segments"] if s["resumed"]} == kept  # never rendered again
+    _same_film(out, one_machine[0])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--workers", "0"], "--workers must be at least 1"),
+    (["--workers", "2", "--max-segment", "3"], "--max-segment must be at least 8"),
+    (["--workers", "2", "--preview", "sheet.png"], "--preview is not made by a cluster render"),
+    (["--workers", "2", "--threads", "0"], "--threads must be at least 1"),
+    (["--workers", "2", "--gpus-per-task", "-1"], "--gpus-per-task must be at least 0"),
+])
+def test_cluster_arguments_are_checked_before_anything_loads(media, tmp_path, flags, message):
+    t0 = time.perf_counter()
+    done = _mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "x.mp4"), *flags)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert time.perf_counter() - t0 < 15
+
+
+def test_the_pre_pass_cut_rule_is_the_renderers_and_segments_are_frame_exact(media, tmp_path):
+    """The head's cut rule is the renderer's own number (not a second estimate), and each segment's lossless
+    input holds exactly the frames the one-machine render decodes, warm-up and tail included."""
+    import numpy as np
+
+    from mmdream.media.ffmpeg import probe
+    from mmdream.media.flow import FlowEstimator
+    from mmdream.pipelines.film import film_options
+    from mmdream.pipelines.film.frames import film_frames
+    from mmdream.pipelines.film.segments import read_lossless, settle_frames, split_film
+
+    src = str(media / "video" / "big_buck_bunny_0_30.webm")
+    opts = film_options(max_size=96, start=10.0, end=14.0)  # the cut at 11.8 s, and 4 s of film
+    info = probe(src)
+    frames, size, fps = film_frames(src, info, opts)
+    frames = list(frames)
+    renderer, prepass = FlowEstimator(), FlowEstimator()
+    motion = [renderer.motion(a, b).change for a, b in zip(frames, frames[1:])]
+    alone = [prepass.change(a, b) for a, b in zip(frames, frames[1:])]
+    assert motion == alone
+    cuts = [i + 1 for i, c in enumerate(motion) if c > opts.cut]
+    assert cuts == [43]  # 11.8 s
+
+    segs = list(split_film(iter(frames), size, fps, opts, 30, tmp_path))
+    settle = settle_frames(fps)
+    assert [(s.first, s.end) for s in segs] == [(0, 30), (30, 43), (43, 73), (73, 96)]
+    assert [(s.warmup, s.fade_in, s.tail) for s in segs] == [(0, 0, settle), (settle, settle, 0), (0, 0, settle),
+                                                              (settle, settle, 0)]
+    for s in segs:
+        got = list(read_lossless(tmp_path / f"{s.index:04d}.in.mkv", size))
+        want = frames[s.file_first:s.end + s.tail]
+        assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want))
+        if s.fade_in:
+            seam = np.load(tmp_path / f"{s.index:04d}.seam.npy")
+            assert s.seam == list(range(s.first - 1, s.first + s.fade_in + 1))
+            assert all(np.array_equal(seam[j], frames[k]) for j, k in enumerate(s.seam))
