@@ -50,6 +50,28 @@ def two_clips(media, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def running_cluster(tmp_path_factory):
+    """A Ray cluster started as a user starts one (`ray start --head`), for `--ray ADDRESS`."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray = str(Path(sys.executable).with_name("ray"))
+    temp = tmp_path_factory.mktemp("ray")
+    # Here Ray 2.60's `ray start` asked for a token (ray.init leaves one in ~/.ray) that drivers do not send by
+    # default: the cluster states its authentication mode, as an operator would; drivers follow RAY_AUTH_MODE.
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                    "--disable-usage-stats", f"--temp-dir={temp}"], check=True, capture_output=True, timeout=120,
+                   env=env)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120, env=env)
+
+
+@pytest.fixture(scope="module")
 def one_machine(two_clips) -> tuple[Path, dict]:
     """The film rendered on one machine with one TensorFlow thread, as each task of the cluster runs."""
     out, rep = two_clips.with_name("one.mp4"), two_clips.with_name("one.json")
@@ -85,12 +107,12 @@ def test_two_workers_render_the_one_machine_film(two_clips, one_machine, tmp_pat
     assert not out.with_name(".cluster.mmdream-work").exists()
 
 
-def test_a_stretch_without_cuts_is_split_and_its_seams_are_smooth(media, tmp_path):
+def test_a_stretch_without_cuts_is_split_and_its_seams_are_smooth(media, running_cluster, tmp_path):
     from mmdream.media.ffmpeg import probe
 
     out, rep = tmp_path / "long.mp4", tmp_path / "long.json"
-    done = _mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(out), "--end", "4", "--workers", "2",
-                    "--max-segment", "30", "--report", str(rep), *SMALL)
+    done = _mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(out), "--end", "4", "--ray",
+                    running_cluster, "--max-segment", "30", "--report", str(rep), *SMALL)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(rep.read_text())
     assert [(s["first"], s["end"]) for s in report["segments"]] == [(0, 30), (30, 60), (60, 80)]
@@ -128,9 +150,9 @@ def _wait_for(condition, proc: subprocess.Popen, limit: float = 120.0):
     raise AssertionError("timed out")
 
 
-def test_a_killed_worker_is_retried_and_the_film_is_the_same(two_clips, one_machine, tmp_path):
+def test_a_killed_worker_is_retried_and_the_film_is_the_same(two_clips, one_machine, running_cluster, tmp_path):
     out, rep = tmp_path / "killed.mp4", tmp_path / "killed.json"
-    proc = _start("video", str(two_clips), "-o", str(out), "--workers", "2", "--report", str(rep), *SMALL)
+    proc = _start("video", str(two_clips), "-o", str(out), "--ray", running_cluster, "--report", str(rep), *SMALL)
     try:
         victim = _wait_for(_segment_workers, proc)[0]
         time.sleep(1.0)  # mid-segment: the net is being built or the frames dreamed
@@ -142,6 +164,7 @@ def test_a_killed_worker_is_retried_and_the_film_is_the_same(two_clips, one_mach
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, err[-2000:]
     report = json.loads(rep.read_text())
+    assert report["cluster"]["address"] == running_cluster and report["cluster"]["workers"] is None
     assert victim.pid not in {s["worker"]["pid"] for s in report["segments"]}  # its segment was done again
     _same_film(out, one_machine[0])
 

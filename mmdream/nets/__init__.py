@@ -207,6 +207,8 @@ def load_net(name: str, weights: str = "imagenet", precision: str = "fp32", sr: 
             return load_trained(path, precision, sr)
     if name not in _REGISTRY:
         raise UserError(f"unknown net {name!r}; choose one of {', '.join(_REGISTRY)} (see `mmdream models`)")
+    if weights == "random":  # the same random net in every process: a cluster's workers dream one net
+        keras.utils.set_random_seed(0)
     if _REGISTRY[name].kind == "audio":
         from mmdream.nets.musicnn import dream_net
 

@@ -39,7 +39,7 @@ from mmdream.errors import UserError
 from mmdream.io_utils import exclusive
 from mmdream.media.flow import FlowEstimator, flicker
 from mmdream.pipelines.film.encode import PieceEncoder, mux, open_encoder
-from mmdream.pipelines.film.frames import StopSignal, dream_frames, film_frames
+from mmdream.pipelines.film.frames import StopSignal, background, dream_frames, film_frames
 from mmdream.pipelines.film.options import FilmOptions
 from mmdream.pipelines.film.recipe import FilmRecipe
 from mmdream.pipelines.film.render import check_film_input, film_figures
@@ -240,17 +240,28 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
                     counts[seg.index] = seg.frames
                 update()
 
-            for seg in split_film(frames, size, fps, opts, cluster.max_segment, folder, skip=set(finished)):
-                segments[seg.index] = seg
-                if seg.index in finished:
-                    continue
-                while len(pending) >= 2 * _slots(cluster):
-                    collect(0.5)
-                data = ray.put((folder / f"{seg.index:04d}.in.mkv").read_bytes())
-                pending[task.remote(*shared, size, fps, seg, data, factor_ref, progress)] = seg
-                update()
-            while pending:
-                collect(0.5)
+            # The pre-pass runs ahead in a thread; of the segments it has written, the longest goes first, so the
+            # film does not end on one worker finishing a long segment while the others wait.
+            slots = _slots(cluster)
+            with contextlib.closing(background(split_film(frames, size, fps, opts, cluster.max_segment, folder,
+                                                          skip=set(finished)), 4 * slots)) as ahead:
+                waiting: list[Segment] = []
+                planned = False
+                while not planned or waiting or pending:
+                    news, planned = ahead.poll()
+                    for seg in news:
+                        segments[seg.index] = seg
+                        if seg.index not in finished:
+                            waiting.append(seg)
+                    while waiting and len(pending) <= slots:  # one queued beyond: no worker waits for the head
+                        seg = max(waiting, key=lambda s: s.warmup + s.frames + s.tail)
+                        waiting.remove(seg)
+                        data = ray.put((folder / f"{seg.index:04d}.in.mkv").read_bytes())
+                        pending[task.remote(*shared, size, fps, seg, data, factor_ref, progress)] = seg
+                    if pending:
+                        collect(0.2)
+                    else:
+                        time.sleep(0.05)
     except BaseException:
         stop.set()
         raise

@@ -114,6 +114,7 @@ class background:  # noqa: N801 - used like a generator function
     def __init__(self, items: Iterator, depth: int) -> None:
         self.queue: queue.Queue = queue.Queue(depth)
         self.stop = threading.Event()
+        self.ended = False
         self.thread = threading.Thread(target=self._run, args=(items,), daemon=True, name="mmdream-decode")
         self.thread.start()
 
@@ -142,6 +143,22 @@ class background:  # noqa: N801 - used like a generator function
             if isinstance(item, BaseException):
                 raise item
             yield item
+
+    def poll(self) -> tuple[list, bool]:
+        """What has been produced so far, without waiting, and whether that is everything."""
+        items = []
+        while not self.ended:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return items, False
+            if item is self._END:
+                self.ended = True
+                break
+            if isinstance(item, BaseException):
+                raise item
+            items.append(item)
+        return items, True
 
     def close(self) -> None:
         self.stop.set()
