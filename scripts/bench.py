@@ -12,9 +12,10 @@
   written file; the whole command, with net loading and the before/after measurement, is reported beside it).
 - peak RSS for 10, 60 and 180 s of input (film and audio, each a fresh process); the objective gain of bf16
   against fp32.
-- `--cluster` (alone): the Ray cluster render's scaling: `--workers 2` against `--workers 1`, one TensorFlow
-  thread per worker, the same film, split the same way (frames/s of each render, from its report, and the
-  whole command's time), and whether the two films are the same frames.
+- `--cluster` (alone, about 10 minutes): the Ray cluster render's scaling: `--workers 2` against `--workers 1`,
+  one TensorFlow thread and one core per worker (every process of a render confined to its cores), the same film
+  split the same way (frames/s from each render's report, and the whole command's time), and whether the films
+  are the same frames; efficientnet_lite0 on a minute at 540 px, InceptionV3 (random weights) on 20 s at 320 px.
 
     python scripts/bench.py [--quick] [--json bench.json]   # --quick: lite0 only, fewer frames, < 2 min
     python scripts/bench.py --cluster [--json cluster.json]
@@ -319,9 +320,10 @@ def main() -> None:
                 print(f"cluster, {c['net']}, {c['film']}: {name.replace('_', ' ')}: {run['frames_per_s']} frames/s, "
                       f"command {run['command_s']} s, {run['segments']} segments on {run['processes']} worker "
                       "process(es)")
-            print(f"scaling, a core per worker: {c['speedup']}x frames/s ({c['command_speedup']}x the command); "
-                  f"two workers over one worker given both cores: {c['speedup_over_one_worker_with_both_cores']}x; "
-                  f"same frames in every run: {c['same_frames']}")
+            shared = c["speedup_over_one_worker_with_both_cores"]
+            print(f"scaling, a core per worker: {c['speedup']}x frames/s ({c['command_speedup']}x the command)"
+                  + (f"; two workers over one worker given both cores: {shared}x" if shared else "")
+                  + f"; same frames in every run: {c['same_frames']}")
         return
     t_start = time.perf_counter()
     result: dict = {"quick": args.quick}
