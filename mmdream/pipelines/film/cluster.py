@@ -24,11 +24,9 @@ import os
 import shutil
 import socket
 import tempfile
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +40,9 @@ from mmdream.pipelines.film.encode import PieceEncoder, mux, open_encoder
 from mmdream.pipelines.film.frames import StopSignal, background, dream_frames, film_frames
 from mmdream.pipelines.film.options import FilmOptions
 from mmdream.pipelines.film.recipe import FilmRecipe
-from mmdream.pipelines.film.render import check_film_input, film_figures
+from mmdream.pipelines.film.render import film_figures, soundtrack_beside, start_film
 from mmdream.pipelines.film.segments import Segment, read_lossless, split_film
-from mmdream.pipelines.film.soundtrack import SoundPlan, make_soundtrack, reactive_strength
-from mmdream.pipelines.film.workfolder import WorkFolder
+from mmdream.pipelines.film.soundtrack import SoundPlan
 
 RETRIES = 3  # a task whose worker process dies is run again this many times
 
@@ -171,54 +168,40 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
     import ray
     from ray.util.queue import Queue
 
-    info = check_film_input(src, dst, opts)
-    if info.duration and (opts.end is None or opts.end > info.duration):
-        opts = replace(opts, end=info.duration)
-    frames, size, fps = film_frames(src, info, opts)
-    expected = max(1, int(round(((opts.end or 0) - opts.start) * fps)))
+    t0 = time.perf_counter()
+    job = start_film(src, dst, opts, fingerprint)
+    info, opts, fps, expected, work = job.info, job.opts, job.fps, job.expected, job.work
     out = Path(dst)
-    work = WorkFolder(out, fingerprint)
     folder = work.root / "segments"
     folder.mkdir(exist_ok=True)
-    t0 = time.perf_counter()
-    with_sound = info.has_audio and opts.audio != "none"
-    factor = reactive_strength(src, info, opts, expected) if with_sound else np.ones(expected)
+    frames, size, _ = film_frames(src, info, opts)
     ask = {"num_cpus": cluster.threads, "num_gpus": cluster.gpus_per_task, "max_retries": RETRIES}
     shared = [ray.put(recipe), ray.put(info), ray.put(opts)]
-    factor_ref = ray.put(factor)
+    factor_ref = ray.put(job.factor)
     progress = Queue(actor_options={"num_cpus": 0})
     task = ray.remote(render_segment).options(**ask)
+    slots = _slots(cluster)
     finished = _finished(folder)
     counts = {k: r["frames"] for k, r in finished.items()}
 
-    sound_figures, errors, stop = {}, [], StopSignal()
+    stop = StopSignal()
+    chunk_task = ray.remote(dream_sound_chunk).options(**ask)
 
-    def soundtrack() -> None:
-        chunk_task = ray.remote(dream_sound_chunk).options(**ask)
-
-        def map_chunks(_process, chunks):
-            window: deque = deque()
-            for k, chunk in chunks:
-                stop.update()  # a stopped render stops sending chunks
-                window.append(chunk_task.remote(*shared, k, chunk, info.audio_rate, opts.start))
-                if len(window) > 2 * _slots(cluster):
-                    yield _result(window.popleft())
-            while window:
+    def map_chunks(_process, chunks):
+        """The soundtrack's chunks as tasks, a few ahead, their results in order."""
+        window: deque = deque()
+        for k, chunk in chunks:
+            stop.update()  # a stopped render stops sending chunks
+            window.append(chunk_task.remote(*shared, k, chunk, info.audio_rate, opts.start))
+            if len(window) > 2 * slots:
                 yield _result(window.popleft())
+        while window:
+            yield _result(window.popleft())
 
-        try:
-            sound_figures.update(make_soundtrack(src, info, sound, opts, work, progress=stop,
-                                                 map_chunks=map_chunks))
-        except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
-            errors.append(e)
-
-    worker = threading.Thread(target=soundtrack, name="mmdream-soundtrack") if with_sound else None
-    if worker:
-        worker.start()
     segments: dict[int, Segment] = {}
     pending: dict = {}
     bar = progress_bar(expected, "frames") if progress_bar else contextlib.nullcontext()
-    try:
+    with soundtrack_beside(src, job, sound, stop, map_chunks) as sound_figures:
         with bar as b:
             shown = 0
 
@@ -242,7 +225,6 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
 
             # The pre-pass runs ahead in a thread; of the segments it has written, the longest goes first, so the
             # film does not end on one worker finishing a long segment while the others wait.
-            slots = _slots(cluster)
             with contextlib.closing(background(split_film(frames, size, fps, opts, cluster.max_segment, folder,
                                                           skip=set(finished)), 4 * slots)) as ahead:
                 waiting: list[Segment] = []
@@ -262,19 +244,11 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
                         collect(0.2)
                     else:
                         time.sleep(0.05)
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        if worker:
-            worker.join()
-    if errors:
-        raise errors[0]
     if not segments:
         raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
     pieces, rows, seams = _joined(folder, segments, finished, size, fps)
     frames_s = time.perf_counter() - t0
-    mux(pieces, fps, len(rows), work.audio if with_sound else None, out)
+    mux(pieces, fps, len(rows), work.audio if job.with_sound else None, out)
     figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)
     flick = [r["flicker"] for r in rows if r["flicker"] is not None]
     figures.update(soundtrack=sound_figures, resumed_segments=sum(r.get("resumed", False) for r in finished.values()),

@@ -6,8 +6,8 @@ import contextlib
 import shutil
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, replace
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,32 +59,70 @@ def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: Fi
             lock.unlink(missing_ok=True)
 
 
-def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: FilmOptions,
-                fingerprint: dict, progress_bar: Callable | None, on_frame: Callable | None) -> dict:
+@dataclass
+class FilmJob:
+    """A render about to start: the input's streams, the options with the film's end filled in, its rate and
+    frame count, the work folder, whether it has sound and the per-frame strength factor."""
+
+    info: MediaInfo
+    opts: FilmOptions
+    fps: float
+    expected: int
+    work: WorkFolder
+    with_sound: bool
+    factor: np.ndarray
+
+
+def start_film(src: str, dst: str, opts: FilmOptions, fingerprint: dict) -> FilmJob:
+    """What one machine and a cluster both do before the first frame."""
     info = check_film_input(src, dst, opts)
     if info.duration and (opts.end is None or opts.end > info.duration):
         opts = replace(opts, end=info.duration)
     fps = film_fps(info, opts)
     expected = max(1, int(round(((opts.end or 0) - opts.start) * fps)))
     work = WorkFolder(Path(dst), fingerprint)
-    t0 = time.perf_counter()
     with_sound = info.has_audio and opts.audio != "none"
-    sound_figures: dict = {}
-    errors: list[BaseException] = []
+    factor = reactive_strength(src, info, opts, expected) if with_sound else np.ones(expected)
+    return FilmJob(info, opts, fps, expected, work, with_sound, factor)
 
-    stop = StopSignal()
+
+@contextlib.contextmanager
+def soundtrack_beside(src: str, job: FilmJob, sound: SoundPlan, stop: StopSignal,
+                      map_chunks: Callable | None = None) -> Iterator[dict]:
+    """The soundtrack made in a thread while the block makes the frames; yields its figures (filled in once the
+    block is done). An error in either stops the other (`stop` ends the soundtrack at its next step) and is
+    raised here."""
+    figures: dict = {}
+    errors: list[BaseException] = []
 
     def soundtrack() -> None:
         try:
-            sound_figures.update(make_soundtrack(src, info, sound, opts, work, progress=stop))
+            figures.update(make_soundtrack(src, job.info, sound, job.opts, job.work, progress=stop,
+                                           map_chunks=map_chunks))
         except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
             errors.append(e)
 
-    worker = threading.Thread(target=soundtrack, name="mmdream-soundtrack") if with_sound else None
+    worker = threading.Thread(target=soundtrack, name="mmdream-soundtrack") if job.with_sound else None
     if worker:
-        worker.start()  # the soundtrack dreams beside the frames
+        worker.start()
     try:
-        factor = reactive_strength(src, info, opts, expected) if with_sound else np.ones(expected)
+        yield figures
+    except BaseException:
+        stop.set()  # a thread killed inside TensorFlow at exit aborts the process: stop it at its next step
+        raise
+    finally:
+        if worker:
+            worker.join()
+    if errors:
+        raise errors[0]
+
+
+def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: FilmOptions,
+                fingerprint: dict, progress_bar: Callable | None, on_frame: Callable | None) -> dict:
+    t0 = time.perf_counter()
+    job = start_film(src, dst, opts, fingerprint)
+    info, opts, fps, expected, work = job.info, job.opts, job.fps, job.expected, job.work
+    with soundtrack_beside(src, job, sound, StopSignal()) as sound_figures:
         thumbs = ({int(i): None for i in np.linspace(0, expected - 1, min(6, expected)).round()}
                   if opts.preview else None)
         resumed = len(work.finished())
@@ -98,19 +136,11 @@ def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: F
                 if on_frame is not None:
                     on_frame(i, rgb)
 
-            rows = dream_frames(film_frames(src, info, opts), frame_fn, opts, work, factor, frame_done, thumbs)
-    except BaseException:
-        stop.set()  # a thread killed inside TensorFlow at exit aborts the process: stop it at its next step
-        raise
-    finally:
-        if worker:
-            worker.join()
-    if errors:
-        raise errors[0]
+            rows = dream_frames(film_frames(src, info, opts), frame_fn, opts, work, job.factor, frame_done, thumbs)
     if not rows:
         raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
     frames_s = time.perf_counter() - t0
-    mux(work.video_pieces(), fps, len(rows), work.audio if with_sound else None, Path(dst))
+    mux(work.video_pieces(), fps, len(rows), work.audio if job.with_sound else None, Path(dst))
     if thumbs is not None:
         write_contact_sheet({i: v for i, v in thumbs.items() if v is not None}, opts.preview)
     figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)
