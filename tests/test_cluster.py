@@ -4,6 +4,7 @@ nothing. Every render runs in its own process (a render fixes TensorFlow's threa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -51,24 +52,40 @@ def two_clips(media, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def running_cluster(tmp_path_factory):
-    """A Ray cluster started as a user starts one (`ray start --head`), for `--ray ADDRESS`."""
+    """A Ray cluster started as a user starts one (`ray start --head`), for `--ray ADDRESS`. It runs in the
+    foreground (`--block`) and is stopped by its own process group: `ray stop` would stop every Ray on the machine."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ray = str(Path(sys.executable).with_name("ray"))
-    temp = tmp_path_factory.mktemp("ray")
     # Here Ray 2.60's `ray start` asked for a token (ray.init leaves one in ~/.ray) that drivers do not send by
     # default: the cluster states its authentication mode, as an operator would; drivers follow RAY_AUTH_MODE.
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-                    "--disable-usage-stats", f"--temp-dir={temp}"], check=True, capture_output=True, timeout=120,
-                   env=env)
+    head = subprocess.Popen([ray, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--disable-usage-stats",
+                             f"--temp-dir={tmp_path_factory.mktemp('ray')}"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
+        deadline = time.monotonic() + 120
+        while subprocess.run([ray, "status", f"--address=127.0.0.1:{port}"], env=env, capture_output=True,
+                             timeout=60).returncode != 0:  # up once it reports its resources
+            assert head.poll() is None and time.monotonic() < deadline, "ray start --head did not come up"
+            time.sleep(0.5)
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120, env=env)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        for proc in psutil.process_iter(["cmdline"]):  # the cluster's own processes, by its port or temp folder
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if f"{port}" in cmd and ("gcs_server" in cmd or "raylet" in cmd):
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
 
 
 @pytest.fixture(scope="module")
