@@ -49,11 +49,11 @@ RETRIES = 3  # a task whose worker process dies is run again this many times
 
 # --- in the workers ------------------------------------------------------------------------------------------
 
-_BUILT: dict[str, tuple] = {}  # per worker process: the recipe's key -> (image Dreaming, SoundPlan)
+_BUILT: dict[str, tuple] = {}  # per worker process: the film's key -> (frame function, SoundPlan)
 
 
 def _built(recipe: FilmRecipe, info, opts: FilmOptions):
-    key = recipe.key()
+    key = recipe.key() + repr(opts)
     if key not in _BUILT:
         if recipe.threads is not None:
             from mmdream.nets import use_threads
