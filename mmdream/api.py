@@ -330,8 +330,8 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
 
         cluster = cluster_options(ray, workers, threads, max_segment, gpus_per_task, opts.preview, on_frame)
         threads = cluster.threads
-    elif threads is not None:
-        check_number("threads", threads, 1, 256)
+    else:
+        check_options(threads=threads)
     recipe = FilmRecipe(net, audio_net, audio_layers, style and str(style), audio_style and str(audio_style),
                         style_when, image_style, sound_style,
                         {**dream, "precision": resolve_precision(dream.get("precision", "auto"))}, threads)

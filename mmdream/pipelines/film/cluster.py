@@ -49,19 +49,22 @@ RETRIES = 3  # a task whose worker process dies is run again this many times
 
 # --- in the workers ------------------------------------------------------------------------------------------
 
-_BUILT: dict[str, tuple] = {}  # per worker process: the film's key -> (frame function, SoundPlan)
+_BUILT: dict[tuple[str, str], object] = {}  # per worker process: (the film's key, part) -> what was built
 
 
-def _built(recipe: FilmRecipe, info, opts: FilmOptions):
-    key = recipe.key() + repr(opts)
+def _built(recipe: FilmRecipe, info, opts: FilmOptions, part: str):
+    """The film's frame function (`part` "frames") or SoundPlan ("sound"), built once per worker process, each only
+    where a task needs it: a segment task never loads the sound net, a soundtrack chunk never the image net."""
+    key = (recipe.key() + repr(opts), part)
     if key not in _BUILT:
         if recipe.threads is not None:
             from mmdream.nets import use_threads
 
             use_threads(recipe.threads)
-        _BUILT.clear()
-        image = recipe.image()
-        _BUILT[key] = (recipe.frame_function(image, info, opts), recipe.sound(info, opts))
+        for old in [k for k in _BUILT if k[0] != key[0]]:  # another film's: let it go
+            del _BUILT[old]
+        _BUILT[key] = (recipe.frame_function(recipe.image(), info, opts) if part == "frames"
+                       else recipe.sound(info, opts))
     return _BUILT[key]
 
 
@@ -113,7 +116,7 @@ def render_segment(recipe: FilmRecipe, info, opts: FilmOptions, size: tuple[int,
                    data: bytes, factor: np.ndarray, progress) -> dict:
     """A Ray task: one segment's frames, from its lossless input, through the film's frame function."""
     t0 = time.perf_counter()
-    frame_fn, _ = _built(recipe, info, opts)
+    frame_fn = _built(recipe, info, opts, "frames")
     done, last = 0, time.monotonic()
 
     def tell(_i: int, _rgb: np.ndarray, _row: dict) -> None:
@@ -140,7 +143,7 @@ def dream_sound_chunk(recipe: FilmRecipe, info, opts: FilmOptions, k: int, chunk
     """A Ray task: chunk `k` of the soundtrack, dreamed as `mmdream.pipelines.audio.dream_chunk` does here."""
     from mmdream.pipelines.audio import dream_chunk
 
-    _, sound = _built(recipe, info, opts)
+    sound = _built(recipe, info, opts, "sound")
     return dream_chunk(sound.audio.dreamer, sound.audio.plan, k, chunk, sr, start, opts.griffin_lim)
 
 
