@@ -17,7 +17,7 @@ try:
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0.0.0+source"
 
-_API = ("dream_image", "dream_audio", "dream_video", "style_image", "style_audio", "style_video", "train_image",
+_API = ("dream_image", "dream_audio", "dream_video", "style_image", "style_audio", "style_video", "zoom", "live", "train_image",
         "train_audio", "load_net", "list_nets", "NetInfo", "ImageResult", "AudioResult", "FilmResult", "StyleResult")
 _LAZY = {**dict.fromkeys(_API, "mmdream.api"), "Schedule": "mmdream.schedule", "UserError": "mmdream.errors",
          "error_line": "mmdream.errors"}

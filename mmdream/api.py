@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from mmdream.checks import (
     check_number,
     check_options,
     check_output,
+    parse_pan,
 )
 from mmdream.errors import UserError
 from mmdream.io_utils import check_not_same
@@ -332,13 +333,15 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
         threads = cluster.threads
     else:
         check_options(threads=threads)
-    recipe = FilmRecipe(net, audio_net, audio_layers, style and str(style), audio_style and str(audio_style),
-                        style_when, image_style, sound_style,
-                        {**dream, "precision": resolve_precision(dream.get("precision", "auto"))}, threads)
-    if cluster is None and threads is not None:
+    if cluster is None and threads is not None:  # before TensorFlow's first op (measuring a precision is one)
         from mmdream.nets import use_threads
 
         use_threads(threads)
+    asked = dream.get("precision", "auto")  # resolved here, per net: a cluster's workers all dream at one precision
+    dreamed_sound = info.has_audio and opts.audio == "dream"
+    recipe = FilmRecipe(net, audio_net, audio_layers, style and str(style), audio_style and str(audio_style),
+                        style_when, image_style, sound_style, {**dream, "precision": resolve_precision(asked, net)},
+                        threads, resolve_precision(asked, audio_net) if dreamed_sound else None)
     image = recipe.image()
     sound = recipe.sound(info, opts)
     given = {"net": net, "audio_net": audio_net, "audio_layers": audio_layers, "style": style and str(style),
@@ -356,6 +359,138 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
     report = {"command": "video", "net": net, "audio_net": audio_net if sound.audio else None,
               "schedule": dream.get("schedule"), **figures}
     return FilmResult(dst, report)
+
+
+def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.0, fps: float = 24.0,
+         zoom: float = 1.02, rotate: float = 0.0, pan: tuple[float, float] = (0.0, 0.0), max_size: int = 540,
+         audio: PathLike | None = None, audio_ouroboros: bool = False, net: str = "efficientnet_lite0",
+         audio_net: str = "MTT_vgg", audio_layers: str | None = None, loop: bool = False, warm_steps: int = 2,
+         warm_strength: float = 1.0, colour_pull: float = 0.05, detail_decay: float = 0.3,
+         preview: PathLike | None = None, keep_work: bool = False, threads: int | None = None,
+         progress: ProgressFn | None = None, on_frame: Callable[[int, np.ndarray], None] | None = None,
+         **dream) -> FilmResult:
+    """The endless zoom: a film of `seconds` grown from one picture, each frame the last one moved (`zoom` per
+    frame about the centre, `rotate` degrees, `pan` pixels) and dreamed `warm_steps` steps; a schedule's `zoom`
+    and `rotate` keys steer the camera over time. `audio`: a sound file dreamed under the same schedule, or
+    "noise" / "sine" grown block by block like the picture (`audio_ouroboros=True` grows a file's opening too).
+    `loop` cross-fades the last second into the first. Resumable like dream_video; `dream`: the dream options of
+    dream_image (layers, schedule, strength, steps of the first frame, ...)."""
+    from mmdream.pipelines.film.options import FILM_DEFAULTS, FilmOptions
+    from mmdream.pipelines.film.recipe import FilmRecipe
+    from mmdream.pipelines.image import resize
+    from mmdream.pipelines.zoom import ZoomDreamer, ZoomOptions, dream_zoom
+    from mmdream.pipelines.zoom.sound import (
+        GENERATED,
+        dreamed_soundtrack,
+        grown_soundtrack,
+        sound_source_info,
+    )
+    from mmdream.plan import resolve_precision
+
+    check_options(seconds=seconds, fps=fps, zoom=zoom, rotate=rotate, warm_steps=warm_steps,
+                  warm_strength=warm_strength, colour_pull=colour_pull, detail_decay=detail_decay, threads=threads)
+    check_number("max_size", max_size, *MAX_SIZE["zoom"])
+    pan = parse_pan(pan)
+    check_output(str(output), VIDEO_SUFFIXES, "a film")
+    if not isinstance(image, np.ndarray):
+        check_not_same(image, output)
+    source = None if audio is None else str(audio)
+    if audio_ouroboros and source is None:
+        raise UserError("audio_ouroboros grows a sound: give audio= a file, noise or sine")
+    info = None if source is None else sound_source_info(source)
+    if source not in (None, *GENERATED):
+        check_not_same(source, output)
+    pic = _picture(image, dream.pop("max_pixels", None)).rgb
+    from mmdream.media.ffmpeg import even_size
+
+    width, height = even_size(pic.shape[1], pic.shape[0], max_size)
+    photo = resize(pic, (height, width))
+    opts = ZoomOptions(seconds=seconds, fps=round(fps, 2), zoom=zoom, rotate=rotate, pan=pan, max_size=max_size,
+                       warm_steps=warm_steps, warm_strength=warm_strength, colour_pull=colour_pull,
+                       detail_decay=detail_decay, loop=loop, preview=preview and str(preview), keep_work=keep_work)
+    if threads is not None:  # before TensorFlow's first op (measuring a precision is one)
+        from mmdream.nets import use_threads
+
+        use_threads(threads)
+    asked = dream.get("precision", "auto")
+    recipe = FilmRecipe(net, audio_net, audio_layers, dream={**dream, "precision": resolve_precision(asked, net)},
+                        threads=threads, audio_precision=resolve_precision(asked, audio_net) if info else None)
+    frame_fn = ZoomDreamer(recipe.image(), opts, photo)
+    soundtrack = None
+    if info is not None:
+        sound = recipe.sound(info, FilmOptions(audio="dream"))
+        if source in GENERATED or audio_ouroboros:
+            def soundtrack(work, length, stop):
+                return grown_soundtrack(source, length, sound.audio, work, stop)
+        else:
+            def soundtrack(work, length, stop):
+                return dreamed_soundtrack(source, info, length, sound, work, stop)
+    given = {"net": net, "audio_net": audio_net, "audio_layers": audio_layers, "audio": source,
+             "audio_ouroboros": audio_ouroboros, "threads": threads, **dream}
+    fingerprint = {"photo": _identity(image), "audio_file": _identity(source),
+                   **given, "zoom": {k: v for k, v in asdict(opts).items() if k not in ("preview", "keep_work")},
+                   "defaults": FILM_DEFAULTS.as_dict()}
+    figures = dream_zoom(photo, str(output), frame_fn, soundtrack, opts, fingerprint,
+                         progress_bar=_film_progress(progress), on_frame=on_frame)
+    report = {"command": "zoom", "net": net, "audio_net": audio_net if info else None, "audio": source,
+              "schedule": dream.get("schedule"), "input": "array" if isinstance(image, np.ndarray) else str(image),
+              **figures}
+    return FilmResult(str(output), report)
+
+
+def live(source: str, output: str, *, realtime: bool = False, seconds: float | None = None, max_size: int = 320,
+         deadline: float = 0.15, net: str = "efficientnet_lite0", octaves: int = 2, steps: int = 4,
+         warm_steps: int | None = None, warm_strength: float | None = None, blend: float | None = None,
+         threads: int | None = None, **dream) -> FilmResult:
+    """Dream a live source into `output` in real time: a camera (/dev/videoN), a stream ffmpeg opens (udp://,
+    rtsp://, http://), or a file (`realtime=True` plays it at its own pace). `output`: a file (.mp4, .mkv, .ts) or
+    an MPEG-TS address (udp://127.0.0.1:1234) VLC or OBS can open. Every input frame is written, within
+    `deadline` seconds of its arrival: its own dream, or the last one carried onto it along the optical flow.
+    First frames and cuts get a short pyramid (`octaves` x `steps`), the rest the film's warm steps. The report
+    has each frame's latency."""
+    from mmdream.media.ffmpeg import even_size, probe
+    from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FrameDreamer, film_options
+    from mmdream.pipelines.live import LiveOptions, dream_live
+    from mmdream.plan import build_plan
+
+    check_options(seconds=seconds, threads=threads)
+    check_number("max_size", max_size, *MAX_SIZE["video"])
+    check_number("deadline", deadline, 0.0, 10.0, True)
+    if "://" not in str(output):
+        check_output(str(output), VIDEO_SUFFIXES | {".ts"}, "a film")
+        check_not_same(source, output)
+    info = probe(source) if not str(source).startswith("/dev/video") else None
+    if info is not None and not info.has_video:
+        raise UserError(f"{source} has no video stream")
+    width, height = even_size(*(info.video_size if info else (640, 480)), max_size)
+    fps = round((info.fps if info else None) or 25.0, 2)
+    if threads is not None:
+        from mmdream.nets import use_threads
+
+        use_threads(threads)
+    opts = film_options(max_size=max_size, warm_steps=warm_steps, warm_strength=warm_strength, blend=blend,
+                        audio="none")
+    opts.measure_every = 10**9  # no scoring between frames: only the first is measured
+    dreamer, plan = build_plan("image", net, FILM_DEFAULTS, octaves=octaves, steps=steps,
+                               precision=dream.pop("precision", "auto"), **dream)
+    warm_up = np.zeros((height, width, 3), np.float32)  # traced at every octave's shape before the source starts
+    dreamer.dream(warm_up, replace(plan.at(0.0).settings, steps=1))
+    dreamer.score(warm_up)  # a cold frame is measured
+    figures = dream_live(str(source), str(output), FrameDreamer(Dreaming(dreamer, plan), opts, fps),
+                         (width, height), fps, LiveOptions(max_size, deadline, seconds, realtime, opts.blend))
+    return FilmResult(str(output), {"command": "live", "net": net, "source": str(source), **figures})
+
+
+def _identity(source) -> object:
+    """What names an input for a resume's key: a file's path, size and time, or an array's checksum."""
+    import hashlib
+
+    if isinstance(source, np.ndarray):
+        return hashlib.sha256(np.ascontiguousarray(source).tobytes()).hexdigest()
+    if source is None or str(source) in ("noise", "sine"):
+        return source
+    path = Path(source).resolve()
+    return [str(path), path.stat().st_size, path.stat().st_mtime]
 
 
 def style_image(image: PathLike, style: PathLike, output: PathLike, *, net: str = "vgg19", max_size: int = 512,
@@ -486,4 +621,4 @@ def load_net(name: str, precision: str = "auto", sr: int | None = None, weights:
     from mmdream.nets import load_net as load
     from mmdream.plan import resolve_precision
 
-    return load(name, weights=weights, precision=resolve_precision(precision), sr=sr)
+    return load(name, weights=weights, precision=resolve_precision(precision, name), sr=sr)

@@ -40,9 +40,10 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "fine_tune": (0, 10_000, False), "batch_size": (1, 4096, False), "val_fraction": (0.0, 0.9, True),
     "patience": (1, 10_000, False), "window": (0.0, 600.0, True), "size": (1, 4096, False),
     "threads": (1, 256, False), "workers": (1, 1024, False), "max_segment": (8, 10**7, False),
-    "gpus_per_task": (0.0, 64.0, False),
+    "gpus_per_task": (0.0, 64.0, False), "seconds": (0.0, 86_400.0, True), "zoom": (0.8, 1.25, False),
+    "rotate": (-45.0, 45.0, False), "colour_pull": (0.0, 1.0, False), "detail_decay": (0.0, 1.0, False),
 }
-MAX_SIZE = {"image": (0, 16_384), "video": (16, 8192), "style": (16, 8192)}
+MAX_SIZE = {"image": (0, 16_384), "video": (16, 8192), "style": (16, 8192), "zoom": (16, 8192)}
 
 
 def check_number(name: str, value: float | None, lo: float | None, hi: float | None, lo_open: bool = False) -> None:
@@ -63,6 +64,17 @@ def check_options(**values: float | None) -> None:
     """Options by their API names (`step_size=...`), each against its range in RANGES."""
     for name, value in values.items():
         check_number(name, value, *RANGES[name])
+
+
+def parse_pan(pan: str | tuple[float, float]) -> tuple[float, float]:
+    """(dx, dy) from a pair or "DX,DY"."""
+    try:
+        dx, dy = (float(v) for v in (pan.split(",") if isinstance(pan, str) else pan))
+    except (TypeError, ValueError):
+        raise UserError(f"pan must be two numbers DX,DY (pixels per frame), not {pan!r}") from None
+    for name, v in (("pan x", dx), ("pan y", dy)):
+        check_number(name, v, -100.0, 100.0)
+    return dx, dy
 
 
 def check_train_size(base: str, size: int) -> None:
@@ -115,7 +127,7 @@ def validate(args: argparse.Namespace) -> None:
 
         Schedule.load(args.schedule)
     {"image": _image, "audio": _audio, "video": _video, "style": _style, "train": _train,
-     "serve": _serve}.get(command, _none)(args)
+     "serve": _serve, "zoom": _zoom, "live": _live}.get(command, _none)(args)
 
 
 def _none(args: argparse.Namespace) -> None:
@@ -185,6 +197,36 @@ def _video(args: argparse.Namespace) -> None:
     lock, busy = film_lock(args.output)
     if is_locked(lock):
         raise UserError(busy)
+
+
+def _zoom(args: argparse.Namespace) -> None:
+    from mmdream.pipelines.image import read_header
+
+    read_header(args.input)
+    check_output(args.output, VIDEO_SUFFIXES, "a film")
+    check_not_same(args.input, args.output)
+    parse_pan(args.pan)
+    if args.audio_ouroboros and not args.audio:
+        raise UserError("--audio-ouroboros grows a sound: give --audio FILE, noise or sine")
+    if args.audio and args.audio not in ("noise", "sine"):
+        check_not_same(args.audio, args.output)
+        audio_input(args.audio)
+    lock, busy = film_lock(args.output)
+    if is_locked(lock):
+        raise UserError(busy)
+
+
+def _live(args: argparse.Namespace) -> None:
+    check_number("--deadline", args.deadline, 0.0, 10.0, True)
+    check_number("--max-size", args.max_size, *MAX_SIZE["video"])
+    if "://" not in args.input and not args.input.startswith("/dev/video"):
+        from mmdream.media.ffmpeg import probe
+
+        if not probe(args.input).has_video:
+            raise UserError(f"{args.input} has no video stream")
+    if "://" not in args.output:
+        check_output(args.output, VIDEO_SUFFIXES | {".ts"}, "a film")
+        check_not_same(args.input, args.output)
 
 
 def work_folder(output: str | os.PathLike) -> Path:

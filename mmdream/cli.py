@@ -23,6 +23,9 @@ EXAMPLES = """examples:
   mmdream style image photo.jpg --style starry.jpg -o styled.jpg --net efficientnet_lite0
   mmdream style audio song.wav --style rain.wav -o styled.wav
   mmdream style video film.mp4 --style starry.jpg -o styled.mp4 --audio-style rain.wav
+  mmdream zoom photo.jpg -o zoom.mp4 --seconds 20 --zoom 1.02 --rotate 0.2 --audio noise --loop
+  mmdream live /dev/video0 -o udp://127.0.0.1:1234         # open udp://@:1234 in VLC or OBS
+  mmdream live film.mp4 --realtime -o live.mp4 --report live.json
   mmdream models                    # every net, where its weights stand, dreamable layers
   mmdream models efficientnet_lite0 # one net's layers and classes
   mmdream models install inception_v3 inception_v3_weights_tf_dim_ordering_tf_kernels.h5
@@ -213,6 +216,44 @@ def cmd_video(args: argparse.Namespace) -> int:
         from mmdream.pipelines.film.cluster import segment_report
 
         print(segment_report(figures))
+    write_report(args.report, result.report())
+    return 0
+
+
+ZOOM_FLAGS = ("seconds", "fps", "zoom", "rotate", "pan", "max_size", "audio", "audio_ouroboros", "net", "audio_net",
+              "audio_layers", "loop", "warm_steps", "warm_strength", "colour_pull", "detail_decay", "preview",
+              "keep_work", "threads")
+
+
+def cmd_zoom(args: argparse.Namespace) -> int:
+    from mmdream.api import zoom
+
+    with TqdmProgress("frame") as progress:
+        result = zoom(args.input, args.output, progress=progress, **{k: getattr(args, k) for k in ZOOM_FLAGS},
+                      **dream_options(args))
+    f = result.figures
+    stable = ", ".join(f"{k} x{v:.2f}" for k, v in f["stability"]["ratio"].items())
+    gain, flick = f["objective_gain_mean"], f["flicker_mean"]
+    print(f"{args.output}: {f['frames']} frames at {f['fps']:g} fps, objective gain "
+          f"{'-' if gain is None else f'{gain:.2f}x'} over each frame's moved input (mean), flicker "
+          f"{'-' if flick is None else f'{flick:.2f}'}, last against first {f['stability']['window_s']:g} s: "
+          f"{stable}, {f['frames_per_second']:.2f} frames/s")
+    write_report(args.report, result.report())
+    return 0
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    from mmdream.api import live
+
+    dream = {k: v for k, v in dream_options(args).items() if v is not None}  # live's own octaves and steps stand
+    print(f"mmdream live: dreaming {args.input} into {args.output}; Ctrl-C stops", file=sys.stderr)
+    result = live(args.input, args.output, realtime=args.realtime, seconds=args.seconds, max_size=args.max_size,
+                  deadline=args.deadline, net=args.net, warm_steps=args.warm_steps, warm_strength=args.warm_strength,
+                  blend=args.blend, threads=args.threads, **dream)
+    f = result.figures
+    print(f"{args.output}: {f['frames_out']} of {f['frames_in']} frames written ({f['dreamed_frames']} dreamed, "
+          f"{f['carried_frames']} carried), latency p50 {1000 * f['latency_p50_s']:.0f} ms, p95 "
+          f"{1000 * f['latency_p95_s']:.0f} ms, max {1000 * f['latency_max_s']:.0f} ms")
     write_report(args.report, result.report())
     return 0
 
@@ -468,6 +509,56 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gpus-per-task", type=float, default=0.0, help="GPU share each task asks for (default 0)")
     add_dream_options(p)
     p.set_defaults(func=cmd_video)
+
+    p = sub.add_parser("zoom", help="the endless zoom: a dream film grown from one picture (and a sound)",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", help="a picture")
+    p.add_argument("-o", "--output", required=True, help=".mp4, .mov or .mkv (H.264, + AAC with --audio)")
+    g = p.add_argument_group("zoom")
+    g.add_argument("--seconds", type=float, default=20.0, help="length of the film (default 20)")
+    g.add_argument("--fps", type=float, default=24.0, help="frame rate (default 24)")
+    g.add_argument("--zoom", type=float, default=1.02, help="scale per frame about the centre (default 1.02; a "
+                                                            "schedule's `zoom` key steers it over time)")
+    g.add_argument("--rotate", type=float, default=0.0, help="degrees per frame (a schedule's `rotate` key too)")
+    g.add_argument("--pan", default="0,0", metavar="DX,DY", help="camera pixels per frame (default 0,0)")
+    g.add_argument("--max-size", type=int, default=540, help="long side of the film (default 540)")
+    g.add_argument("--audio", metavar="FILE|noise|sine",
+                   help="a sound dreamed under the same schedule, or noise/sine grown block by block like the picture")
+    g.add_argument("--audio-ouroboros", action="store_true", help="grow the --audio file's opening block by block")
+    g.add_argument("--loop", action="store_true", help="cross-fade the last second into the first (a seamless loop)")
+    g.add_argument("--warm-steps", type=int, default=2, help="dream steps of each frame after the first (default 2)")
+    g.add_argument("--warm-strength", type=float, default=1.0, help="their step size relative to --step-size")
+    g.add_argument("--colour-pull", type=float, default=0.05,
+                   help="share of the way to the picture's colour statistics each frame (default 0.05)")
+    g.add_argument("--detail-decay", type=float, default=0.3,
+                   help="share of the finest detail removed each frame (default 0.3): no drift into noise")
+    g.add_argument("--preview", help="write a contact sheet of frames to this PNG")
+    g.add_argument("--keep-work", action="store_true", help="keep the work folder of finished frames")
+    p.add_argument("--net", default="efficientnet_lite0", help="image net")
+    p.add_argument("--audio-net", default="MTT_vgg", help="audio net for --audio")
+    p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth)")
+    p.add_argument("--threads", type=int, help="TensorFlow threads (the same count gives the same film)")
+    add_dream_options(p)
+    p.set_defaults(func=cmd_zoom)
+
+    p = sub.add_parser("live", help="dream a camera, a stream or a file in real time",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", help="a camera (/dev/video0), a stream ffmpeg opens (udp://, rtsp://, http://) or a file")
+    p.add_argument("-o", "--output", required=True,
+                   help="a file (.mp4, .mkv, .ts) or an MPEG-TS address for VLC/OBS (udp://127.0.0.1:1234)")
+    g = p.add_argument_group("live")
+    g.add_argument("--realtime", action="store_true", help="play a file at its own pace, as if it were live")
+    g.add_argument("--seconds", type=float, help="stop after this many seconds of the source")
+    g.add_argument("--max-size", type=int, default=320, help="long side of the dream (default 320)")
+    g.add_argument("--deadline", type=float, default=0.15,
+                   help="seconds a frame waits for its own dream before the last one, carried, is shown (0.15)")
+    g.add_argument("--warm-steps", type=int, help="steps of a frame that continues the last (default 1)")
+    g.add_argument("--warm-strength", type=float, help="their step size relative to --step-size (default 1.5)")
+    g.add_argument("--blend", type=float, help="share of the last dream carried (default 0.99)")
+    p.add_argument("--net", default="efficientnet_lite0", help="image net")
+    p.add_argument("--threads", type=int, help="TensorFlow threads")
+    add_dream_options(p)
+    p.set_defaults(func=cmd_live)
 
     # a styled frame carries the whole previous one (blend 1), at 512 px by default
     p = sub.add_parser("style", help="style transfer: image, audio or video", parents=[film_parent(512, 1.0)])

@@ -17,15 +17,15 @@ if TYPE_CHECKING:  # TensorFlow comes with the engine: only when a plan is built
 SETTING_NAMES = ("octaves", "octave_scale", "steps", "step_size", "jitter", "smooth", "tile_size")
 
 
-def resolve_precision(precision: str) -> str:
-    """'fp32' or 'bf16' as given; 'auto' measured once per machine (see mmdream.nets.auto_precision)."""
+def resolve_precision(precision: str, net: str | None = None) -> str:
+    """'fp32' or 'bf16' as given; 'auto' measured once per machine and net (see mmdream.nets.auto_precision)."""
     if precision not in ("auto", "fp32", "bf16"):
         raise UserError(f"precision must be auto, fp32 or bf16, not {precision!r}")
     if precision != "auto":
         return precision
     from mmdream.nets import auto_precision
 
-    return auto_precision()
+    return auto_precision(net)
 
 
 def dream_settings(base: DreamSettings, seed: int | None = 0, **given: float | int | None) -> DreamSettings:
@@ -67,7 +67,7 @@ def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, *, layer
     resolved_settings = dream_settings(defaults, seed, **settings)
     plan_schedule = Schedule.load(schedule) if schedule else Schedule.single(layers, strength)
     net = net_name if isinstance(net_name, Net) else load_net(net_name, weights=weights,
-                                                               precision=resolve_precision(precision), sr=sr)
+                                                               precision=resolve_precision(precision, net_name), sr=sr)
     if net.kind != kind:
         names = ", ".join(s.name for s in specs() if s.kind == kind)
         raise UserError(f"{net.name} is an {net.kind} net; {kind} needs one of {names}")

@@ -19,6 +19,9 @@ same for picture and sound. Per-kind tables (`[keyframe.image]`, `[keyframe.audi
     [keyframe.audio]
     step_size = 0.08
     style = "after"        # with --style / --audio-style: a style pass after dreaming from here on
+
+`mmdream zoom` also reads `zoom` (scale per frame) and `rotate` (degrees per frame): its camera, interpolated like
+the rest (`Moment.camera`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 import bisect
 import math
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +41,10 @@ if TYPE_CHECKING:
     from mmdream.nets import Net
 
 NUMBERS = {"octaves": int, "octave_scale": float, "steps": int, "step_size": float, "strength": float}
+CAMERA = {"zoom": 1.0, "rotate": 0.0}  # a zoom's camera per frame, and its values when nothing sets them
 KINDS = ("image", "audio")
 STYLE_WHEN = ("before", "after", "none")
-KNOWN = {"time", "layers", "image_layers", "audio_layers", "style", *NUMBERS, *KINDS}
+KNOWN = {"time", "layers", "image_layers", "audio_layers", "style", *NUMBERS, *CAMERA, *KINDS}
 EXAMPLE = Path(__file__).parent / "schedules" / "film.toml"  # a commented example (the studio's editor opens it)
 
 
@@ -67,6 +71,7 @@ class Moment:
     strength: float
     layers: dict[str, float]
     style: str | None = None  # "before" / "after" / "none": a style pass around the dream (held, not blended)
+    camera: dict[str, float] = field(default_factory=dict)  # zoom and rotate per frame (mmdream zoom)
 
 
 def parse_time(value: Any) -> float:
@@ -149,6 +154,7 @@ class Resolved:
 
     def __init__(self, schedule: Schedule, kind: str, defaults: DreamSettings, layers: list[dict[str, float]]):
         self.schedule, self.kind, self.defaults, self.layers = schedule, kind, defaults, layers
+        self.camera_defaults = dict(CAMERA)  # where no keyframe sets them (mmdream zoom puts its flags here)
 
     def layer_union(self) -> dict[str, float]:
         """Every layer any keyframe uses (the dreamer is built once for all of them)."""
@@ -161,6 +167,8 @@ class Resolved:
     def _value(self, i: int, key: str) -> Any:
         v = self.schedule.keyframes[i].get(self.kind, key)
         if v is None:
+            if key in CAMERA:
+                return self.camera_defaults[key]
             return 1.0 if key == "strength" else getattr(self.defaults, key)
         return v
 
@@ -184,9 +192,10 @@ class Resolved:
                 if weight > 0:
                     layers[name] = layers.get(name, 0.0) + weight * w
         strength = values.pop("strength")
+        camera = {key: (1 - a) * float(self._value(i, key)) + a * float(self._value(i2, key)) for key in CAMERA}
         style = next((k.get(self.kind, "style") for k in reversed(self.schedule.keyframes[: max(j, 1)])
                       if k.get(self.kind, "style") is not None), None)
-        return Moment(replace(self.defaults, **values), strength, layers, style)
+        return Moment(replace(self.defaults, **values), strength, layers, style, camera)
 
 
 def _keyframe(raw: dict, path: str | Path) -> Keyframe:
@@ -200,8 +209,9 @@ def _keyframe(raw: dict, path: str | Path) -> Keyframe:
         if d.get("style", "none") not in STYLE_WHEN:
             raise UserError(f"{path}: style must be one of {', '.join(STYLE_WHEN)}, not {d['style']!r}")
     per_kind = {kind: dict(raw[kind]) for kind in KINDS if isinstance(raw.get(kind), dict)}
+    typed = {**NUMBERS, **{key: float for key in CAMERA}}
     for d in (values, *per_kind.values()):
-        for key, typ in NUMBERS.items():
+        for key, typ in typed.items():
             if key in d:
                 try:
                     if isinstance(d[key], bool):

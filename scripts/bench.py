@@ -1,10 +1,13 @@
 """mmdream's speed in one run on this machine, as ratios: nothing here compares with figures taken elsewhere.
 
-- film throughput: frames/s of the `mmdream video` renderer (flow-carried dreams; decode, flow and writing in
+- film throughput (and the bound: frames/s if a frame cost only its warm steps, timed in the same run, and the
+  film's share of it): frames/s of the `mmdream video` renderer (flow-carried dreams; decode, flow and writing in
   background threads; work folder, H.264 encoding and mux included) versus the classic per-frame recipe of DeepDream
   video tools (every frame dreamed independently: 4 octaves x1.4, 10 steps, same net, layers, step size and
   precision), each with its objective gain and flicker, on big_buck_bunny_0_30.webm cropped to 3:2 at 540x360
   and at 320 px. Both are timed after one warm-up step at every octave, so tracing is in neither figure.
+- precision per net: one dream step of each net (320x480) in fp32 and in bf16, timed in this run, beside the
+  choice `--precision auto` made for that net (measured once per net, CPU and TensorFlow version, and cached).
 - step efficiency: GFLOP/s of the engine's gradient step (2x the forward FLOPs of the truncated model's conv
   and dense layers: the forward plus the gradient with respect to the input) over the matmul peak in the same
   precision measured just before and after it, the median of paired rounds.
@@ -18,7 +21,17 @@
   are the same frames; efficientnet_lite0 on a minute at 540 px, InceptionV3 (random weights) on 20 s at 320 px.
 
     python scripts/bench.py [--quick] [--json bench.json]   # --quick: lite0 only, fewer frames, < 2 min
+- `--zoom` (alone, about 4 minutes): `mmdream zoom` on a photo, efficientnet_lite0: 10 s at 320 px with a dreamed
+  soundtrack (the objective gain of every 8th frame over its moved input, flicker), the picture alone at 320 px in
+  fp32 and in bf16 (frames/s from the report, the whole command's time), and a minute at 160 px (saturation and
+  detail energy of the last 10 s against the first 10 s).
+
+- `--live` (alone, under a minute): `mmdream live --realtime` on 20 s of big_buck_bunny (24 fps) at 320 px with
+  efficientnet_lite0: frames in and out, how many were dreamed and carried, latency per frame (p50, p95, max).
+
     python scripts/bench.py --cluster [--json cluster.json]
+    python scripts/bench.py --zoom [--json zoom.json]
+    python scripts/bench.py --live [--json live.json]
 """
 
 from __future__ import annotations
@@ -159,6 +172,14 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     film = dream_film(str(clip), str(out), FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts,
                       {"bench": time.time()})
     film_fps = film["frames"] / film["seconds"]  # frames, work folder, encoding, mux: the whole render
+    warm = replace(FILM_DEFAULTS, octaves=opts.warm_octaves, steps=opts.warm_steps or 1)
+    frame = np.random.default_rng(0).uniform(-1, 1, (dims[1], dims[0], 3)).astype(np.float32)
+    step_s = []
+    for _ in range(5):  # the network's own limit: one warm frame's steps, nothing else, timed in this run
+        t0 = time.perf_counter()
+        dreamer.dream(frame, warm, strength=opts.warm_strength)
+        step_s.append(time.perf_counter() - t0)
+    bound_fps = 1 / float(np.median(step_s))
 
     classic = DreamSettings(**CLASSIC)
     rows, prev_in, prev_out, flow = [], None, None, FlowEstimator()
@@ -180,6 +201,7 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
         "classic_frames": len(rows), "cold_frames": film["cold_frames"],
         "mmdream": {"frames_per_s": round(film_fps, 3), "objective_gain": round(film["objective_gain_mean"], 3),
                     "flicker": round(film["flicker_mean"], 3)},
+        "bound_frames_per_s": round(bound_fps, 2), "share_of_bound": round(film_fps / bound_fps, 3),
         "classic": {"frames_per_s": round(classic_fps, 3), "objective_gain": round(classic_gain, 3),
                     "flicker": round(classic_flicker, 3)},
         "speed_ratio": round(film_fps / classic_fps, 2),
@@ -300,12 +322,82 @@ def cluster_scaling(tmp: Path, net: str = "efficientnet_lite0", seconds: float =
             "same_frames": len(set(digests.values())) == 1}
 
 
+def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320) -> dict:
+    """`mmdream live --realtime` on a 24 fps clip, a fresh process; figures from its report."""
+    rep = tmp / "live.json"
+    subprocess.run([sys.executable, "-m", "mmdream", "live", str(CLIP), "--realtime", "--seconds", str(seconds),
+                    "--max-size", str(size), "-o", str(tmp / "live.mp4"), "--report", str(rep)], check=True, cwd=ROOT,
+                   capture_output=True)
+    r = json.loads(rep.read_text())
+    late = [row["latency_s"] for row in r["per_frame"]]
+    return {"clip": CLIP.name, "seconds": seconds, "size": r["size"], "fps": r["fps"],
+            **{k: r[k] for k in ("frames_in", "frames_out", "dreamed_frames", "carried_frames")},
+            **{k: round(r[k], 4) for k in ("latency_p50_s", "latency_p95_s", "latency_max_s")},
+            "latency_first_5s_mean": round(float(np.mean(late[: int(5 * r["fps"])])), 4),
+            "latency_last_5s_mean": round(float(np.mean(late[-int(5 * r["fps"]):])), 4),
+            "dream_seconds_mean": r["dream_seconds_mean"] and round(r["dream_seconds_mean"], 4)}
+
+
+def zoom_bench(tmp: Path, photo: Path = MEDIA / "images" / "flower.jpg") -> dict:
+    """`mmdream zoom` runs, each a fresh process timed whole; figures from their reports."""
+    runs = {}
+    for name, extra in (("320px_10s_dreamed_sound", ["--max-size", "320", "--seconds", "10", "--audio", str(MUSIC)]),
+                        ("320px_10s_fp32", ["--max-size", "320", "--seconds", "10", "--precision", "fp32"]),
+                        ("320px_10s_bf16", ["--max-size", "320", "--seconds", "10", "--precision", "bf16"]),
+                        ("160px_60s", ["--max-size", "160", "--seconds", "60"])):
+        rep = tmp / f"{name}.json"
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "mmdream", "zoom", str(photo), "-o", str(tmp / f"{name}.mp4"),
+                        "--report", str(rep), *extra], check=True, cwd=ROOT, capture_output=True)
+        wall = time.perf_counter() - t
+        r = json.loads(rep.read_text())
+        runs[name] = {"frames": r["frames"], "frames_per_s": round(r["frames_per_second"], 2),
+                      "command_s": round(wall, 1),
+                      "objective_gain_every_8th": {k: r[f"objective_gain_{k}"] and round(r[f"objective_gain_{k}"], 3)
+                                                   for k in ("min", "mean")},
+                      "objective_gain_vs_moved_every_8th": {
+                          k: r[f"objective_gain_vs_moved_{k}"] and round(r[f"objective_gain_vs_moved_{k}"], 3)
+                          for k in ("min", "mean")},
+                      "first_frame_gain": round(r["first_frame_gain"], 3),
+                      "flicker_mean": r["flicker_mean"] and round(r["flicker_mean"], 2),
+                      "stability": {k: {m: round(v, 3) for m, v in d.items()} if isinstance(d, dict) else d
+                                    for k, d in r["stability"].items()}}
+    return {"photo": photo.name, "net": "efficientnet_lite0", "runs": runs}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="efficientnet_lite0 only, fewer frames (< 2 min)")
     ap.add_argument("--cluster", action="store_true", help="only the Ray cluster's scaling (about 3 min)")
+    ap.add_argument("--zoom", action="store_true", help="only `mmdream zoom` (about 4 min)")
+    ap.add_argument("--live", action="store_true", help="only `mmdream live --realtime` (under a minute)")
     ap.add_argument("--json", default="bench.json")
     args = ap.parse_args()
+    if args.live:
+        with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+            lv = live_bench(Path(tmp))
+        Path(args.json).write_text(json.dumps(lv, indent=2))
+        print(f"live --realtime, {lv['clip']} {lv['seconds']:g} s at {lv['fps']:g} fps, "
+              f"{'x'.join(map(str, lv['size']))}: {lv['frames_out']} of {lv['frames_in']} frames written "
+              f"({lv['dreamed_frames']} dreamed, {lv['carried_frames']} carried); latency p50 "
+              f"{1000 * lv['latency_p50_s']:.0f} ms, p95 {1000 * lv['latency_p95_s']:.0f} ms, max "
+              f"{1000 * lv['latency_max_s']:.0f} ms; mean over the first 5 s {1000 * lv['latency_first_5s_mean']:.0f} "
+              f"ms, the last 5 s {1000 * lv['latency_last_5s_mean']:.0f} ms; a dream {lv['dream_seconds_mean']} s")
+        return
+    if args.zoom:
+        with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+            z = zoom_bench(Path(tmp))
+        Path(args.json).write_text(json.dumps(z, indent=2))
+        for name, run in z["runs"].items():
+            stab = run["stability"]["ratio"]
+            print(f"zoom {name}: {run['frames']} frames, {run['frames_per_s']} frames/s (command {run['command_s']} s); "
+                  f"objective gain every 8th frame over its moved and guarded input min "
+                  f"{run['objective_gain_every_8th']['min']} mean {run['objective_gain_every_8th']['mean']}, over "
+                  f"the moved frame alone min {run['objective_gain_vs_moved_every_8th']['min']}; first frame "
+                  f"{run['first_frame_gain']}; flicker {run['flicker_mean']}; last/first "
+                  f"{run['stability']['window_s']} s: saturation x{stab['saturation']}, detail energy "
+                  f"x{stab['detail_energy']}")
+        return
     if not CLIP.exists():
         raise SystemExit(f"missing {CLIP}; set MMDREAM_MEDIA")
     if args.cluster:
@@ -333,18 +425,21 @@ def main() -> None:
         t = time.perf_counter()
         result["memory"] = memory(tmp, [10.0, 60.0, 180.0] if not args.quick else [10.0, 30.0])
         sections["memory"], t = round(time.perf_counter() - t, 1), time.perf_counter()
-        from mmdream.nets import auto_precision, matmul_gflops
+        from mmdream.nets import auto_precision, dream_step_seconds, matmul_gflops
 
         nets = ["efficientnet_lite0"] if args.quick else ["efficientnet_lite0", "inception_v3"]
-        precision = result["precision"] = auto_precision()
+        precision = result["precision"] = {name: auto_precision(name) for name in nets}  # measured once, cached
+        result["precision_per_net"] = [{"net": name, "auto": precision[name],
+                                        **{f"{p}_step_s": round(dream_step_seconds(name, p), 4)
+                                           for p in ("fp32", "bf16")}} for name in nets]  # again, in this run
         n = 2048 if args.quick else 4096
         result["matmul_gflops"] = {p: round(matmul_gflops(p, n, 3 if args.quick else 6), 1) for p in ("fp32", "bf16")}
-        result["step"] = [step_efficiency(name, precision, n, rounds=5 if args.quick else 9) for name in nets]
+        result["step"] = [step_efficiency(name, precision[name], n, rounds=5 if args.quick else 9) for name in nets]
         sections["matmul_and_step"], t = round(time.perf_counter() - t, 1), time.perf_counter()
         seconds, classic = (2.0, 3) if args.quick else (6.0, 8)
         clip = film_clip(tmp / "clip540.mp4", 2.0, seconds)  # after the opening fade from black
         sizes = [540, 320]
-        result["film"] = [film_pair(name, clip, size, int(seconds * 24), classic, precision, tmp)
+        result["film"] = [film_pair(name, clip, size, int(seconds * 24), classic, precision[name], tmp)
                           for name in nets for size in (sizes if name == nets[0] else sizes[:1])]
         sections["film"], t = round(time.perf_counter() - t, 1), time.perf_counter()
         result["audio"] = audio_rtf(music_clip(tmp / "music.wav", 10.0 if args.quick else 60.0), tmp)
@@ -358,7 +453,11 @@ def main() -> None:
 
 def print_table(r: dict) -> None:
     mm = r["matmul_gflops"]
-    print(f"\nmatmul peak: fp32 {mm['fp32']} GFLOP/s, bf16 {mm['bf16']} GFLOP/s; engine precision {r['precision']}")
+    print(f"\nmatmul peak: fp32 {mm['fp32']} GFLOP/s, bf16 {mm['bf16']} GFLOP/s")
+    for p in r["precision_per_net"]:
+        faster = "bf16" if p["bf16_step_s"] < p["fp32_step_s"] else "fp32"
+        print(f"precision {p['net']}: a dream step (320x480) fp32 {p['fp32_step_s']} s, bf16 {p['bf16_step_s']} s "
+              f"in this run: {faster} is faster; auto (measured once, cached) takes {p['auto']}")
     for s in r["step"]:
         print(f"step {s['net']:20s} {s['shape'][0]}x{s['shape'][1]} {s['gflop_per_step']:7.1f} GFLOP in "
               f"{s['step_s']:.3f} s = {s['gflops']:6.1f} GFLOP/s = {100 * s['efficiency']:.0f}% of the peak "
@@ -370,7 +469,9 @@ def print_table(r: dict) -> None:
         print(f"{f['net'] + ' ' + 'x'.join(map(str, f['size'])):30s}{m['frames_per_s']:12.2f}"
               f"{c['frames_per_s']:12.3f}{f['speed_ratio']:7.1f}x"
               f"{m['objective_gain']:6.2f}/{c['objective_gain']:<5.2f}{f['gain_ratio']:5.2f}x"
-              f"{m['flicker']:6.2f}/{c['flicker']:<6.2f}{f['flicker_ratio']:4.2f}x")
+              f"{m['flicker']:6.2f}/{c['flicker']:<6.2f}{f['flicker_ratio']:4.2f}x"
+              f"  bound {f['bound_frames_per_s']:.2f} f/s (one warm frame's steps alone): "
+              f"{100 * f['share_of_bound']:.0f}% of it")
     a = r["audio"]
     print(f"\naudio: {a['compute_s']} s for {a['seconds_of_sound']} s of sound: real-time factor {a['rtf']} "
           f"(whole command with net loading and before/after measurement: {a['command_rtf']})"

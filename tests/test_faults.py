@@ -101,6 +101,7 @@ def files(media, tmp_path_factory) -> Path:
     (d / "sched_style.toml").write_text("[[keyframe]]\ntime = 0\nstyle = 'sideways'\n")
     (d / "sched_notime.toml").write_text("[[keyframe]]\nstrength = 2\n")
     (d / "sched_text.toml").write_text("[[keyframe]]\ntime = 'soon'\n")
+    (d / "sched_zoom.toml").write_text("[[keyframe]]\ntime = 0\nzoom = 3\n")
     return d
 
 
@@ -206,6 +207,21 @@ ROWS = [
     ("video-rotated", ["video", "{in}/rotated.mp4", "-o", "{out}/o.mp4", "--steps", "2", "--end", "0.25"], 0, None),
     ("video-no-sound", ["video", "{in}/silent_film.mp4", "-o", "{out}/o.mov", "--steps", "2", "--end", "0.25"], 0,
      None),
+    # -- the zoom: its own options, checked before a net loads; a tiny one that works
+    ("zoom-missing", ["zoom", "{in}/none.jpg", "-o", "{out}/o.mp4"], 2, "no such file"),
+    ("zoom-text", ["zoom", "{in}/text.jpg", "-o", "{out}/o.mp4"], 2, "is not a readable image"),
+    ("zoom-factor", ["zoom", "{in}/photo.jpg", "-o", "{out}/o.mp4", "--zoom", "3"], 2, "--zoom must be"),
+    ("zoom-pan", ["zoom", "{in}/photo.jpg", "-o", "{out}/o.mp4", "--pan", "1,x"], 2, "pan must be two numbers"),
+    ("zoom-seconds", ["zoom", "{in}/photo.jpg", "-o", "{out}/o.mp4", "--seconds", "0"], 2, "--seconds must be"),
+    ("zoom-gif", ["zoom", "{in}/photo.jpg", "-o", "{out}/o.gif"], 2, "cannot write a film as .gif"),
+    ("zoom-ouroboros-alone", ["zoom", "{in}/photo.jpg", "-o", "{out}/o.mp4", "--audio-ouroboros"], 2,
+     "--audio-ouroboros grows a sound"),
+    ("zoom-audio-text", ["zoom", "{in}/photo.jpg", "-o", "{out}/o.mp4", "--audio", "{in}/text.wav"], 2,
+     "is not a media file"),
+    ("zoom-schedule-zoom", ["zoom", "{in}/photo.jpg", "-o", "{out}/o.mp4", "--schedule", "{in}/sched_zoom.toml"], 2,
+     "zoom must be at least 0.8 and at most 1.25"),
+    ("zoom-tiny", ["zoom", "{in}/photo.jpg", "-o", "{out}/o.mp4", "--seconds", "0.25", "--max-size", "64", *TINY],
+     0, None),
     # -- style and train options
     ("style-steps-0", ["style", "image", "{in}/photo.jpg", "--style", "{in}/odd.png", "-o", "{out}/o.png",
                        "--style-steps", "0"], 2, "--style-steps must be at least 1"),
@@ -220,7 +236,7 @@ ROWS = [
     ("train-val-1", ["train", "image", "{in}", "--val-fraction", "1"], 2, "--val-fraction must be"),
     ("train-not-a-folder", ["train", "image", "{in}/photo.jpg"], 2, "is not a folder of class sub-folders"),
 ]
-SUCCESS_OUTPUTS = {"image-1x1": (1, 1), "image-odd": (7, 5), "video-rotated": (64, 96)}
+SUCCESS_OUTPUTS = {"image-1x1": (1, 1), "image-odd": (7, 5), "video-rotated": (64, 96), "zoom-tiny": (64, 48)}
 
 
 def _sha(folder: Path) -> dict[str, str]:

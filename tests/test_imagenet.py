@@ -98,8 +98,10 @@ def test_a_few_pixels_dream_with_every_net(imagenet, tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (3, 5, 3), dtype=np.uint8)).save(tiny)
     for net, layers in [("inception_v3", "mixed10"), ("vgg16", "block5_pool"), ("efficientnet_lite0", "top")]:
         out = tmp_path / f"{net}.png"
-        assert main(["image", str(tiny), "-o", str(out), "--net", net, "--layers", layers, "--steps", "2"]) == 0
-        assert main(["image", str(tiny), "-o", str(out), "--net", net, "--target", "goldfish", "--steps", "2"]) == 0
+        fp32 = ["--precision", "fp32"]  # auto's measurement of a net is tested on InceptionV3 and lite0
+        assert main(["image", str(tiny), "-o", str(out), "--net", net, "--layers", layers, "--steps", "2", *fp32]) == 0
+        assert main(["image", str(tiny), "-o", str(out), "--net", net, "--target", "goldfish", "--steps", "2",
+                     *fp32]) == 0
         assert Image.open(out).size == (5, 3)
 
 
@@ -108,7 +110,7 @@ def test_style_image_with_its_default_vgg19(imagenet, media, tmp_path):
     out, rep = tmp_path / "styled.png", tmp_path / "r.json"
     assert main(["style", "image", str(media / "images" / "chelsea.png"), "--style",
                  str(media / "images" / "Starry_Night.jpeg"), "-o", str(out), "--max-size", "96",
-                 "--style-steps", "30", "--report", str(rep)]) == 0
+                 "--style-steps", "30", "--precision", "fp32", "--report", str(rep)]) == 0
     r = json.loads(rep.read_text())
     assert r["net"] == "vgg19" and r["style_loss_drop"] > 1.5, r
     assert Image.open(out).size == Image.open(media / "images" / "chelsea.png").size
@@ -137,7 +139,7 @@ def test_train_on_inception_then_target_it_in_a_new_process(imagenet, media, tmp
     assert card["base"] == "inception_v3" and card["classes"] == ["cat", "coffee"]
     rep = tmp_path / "t.json"
     p = _cli("image", media / "images" / "chelsea.png", "-o", tmp_path / "cup.png", "--net", "cups", "--target",
-             "coffee", "--max-size", "128", "--steps", "6", "--report", rep,
+             "coffee", "--max-size", "128", "--steps", "6", "--precision", "fp32", "--report", rep,
              env={**imagenet.env(), "MMDREAM_MODELS": str(models)})
     assert p.returncode == 0, p.stderr[-2000:]
     r = json.loads(rep.read_text())

@@ -55,6 +55,28 @@ def test_auto_precision_is_measured_once_and_cached(tmp_path, monkeypatch):
         assert auto_precision() == entry["choice"]  # read back, not measured again
 
 
+def test_auto_precision_of_a_net_follows_its_own_dream_step(tmp_path, monkeypatch):
+    """Per net, `auto` is the precision whose dream step of that net measured faster (by 10 %: bf16 must earn it),
+    not the matmul's; each net is measured once and remembered under its own key."""
+    from pathlib import Path
+
+    from mmdream.nets import auto_precision
+
+    monkeypatch.setenv("MMDREAM_CACHE", str(tmp_path))
+    if "avx512_bf16" not in Path("/proc/cpuinfo").read_text():
+        assert auto_precision("efficientnet_lite0") == "fp32"  # nothing to measure: fp32 without bf16 hardware
+        return
+    choice = auto_precision("efficientnet_lite0")
+    entries = json.loads((tmp_path / "precision.json").read_text())
+    (key, entry), = [(k, v) for k, v in entries.items() if k.endswith("| efficientnet_lite0")]
+    assert entry["fp32_step_s"] > 0 and entry["bf16_step_s"] > 0
+    assert choice == ("bf16" if entry["bf16_step_s"] * 1.1 < entry["fp32_step_s"] else "fp32"), entry
+    entries[key]["choice"] = "bf16" if choice == "fp32" else "fp32"
+    (tmp_path / "precision.json").write_text(json.dumps(entries))
+    assert auto_precision("efficientnet_lite0") == entries[key]["choice"]  # read back, not measured again
+    assert len(json.loads((tmp_path / "precision.json").read_text())) == 1  # no matmul entry was needed
+
+
 def test_bf16_dream_gains_within_5_percent_of_fp32(media):
     from mmdream.core.engine import Dreamer, DreamSettings, Objective
     from mmdream.nets import load_net

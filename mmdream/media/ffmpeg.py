@@ -129,13 +129,15 @@ def even_size(width: int, height: int, max_size: int | None) -> tuple[int, int]:
 
 
 def read_video_frames(path: str, size: tuple[int, int], fps: float, start: float = 0.0,
-                      end: float | None = None) -> Iterator[np.ndarray]:
+                      end: float | None = None, realtime: bool = False) -> Iterator[np.ndarray]:
     """Yield RGB uint8 frames (H, W, 3) at `size` (width, height), at a constant `fps` (variable frame rate
     input is resampled by ffmpeg's fps filter), from `start` to `end` seconds. Decoded from the start of the
-    file: an output-side -ss decodes and discards, never seeks (seeking returns corrupt frames on some files)."""
+    file: an output-side -ss decodes and discards, never seeks (seeking returns corrupt frames on some files).
+    `realtime`: read at the input's own pace (a file played as if live); a V4L2 camera (/dev/videoN) is live."""
     w, h = size
     limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end - start:.6f}"] if end else [])
-    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-an", "-sn",
+    live = (["-re"] if realtime else []) + (["-f", "v4l2"] if str(path).startswith("/dev/video") else [])
+    cmd = [ffmpeg_exe(), "-v", "error", *live, "-i", str(path), "-map", "0:v:0", "-an", "-sn",
            "-vf", f"fps={fps:.6f},scale={w}:{h}:flags=area", *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     frame_bytes = w * h * 3
     for raw in _ffmpeg_output(cmd, frame_bytes, f"the video of {path}"):

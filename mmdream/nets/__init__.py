@@ -143,10 +143,11 @@ def _compute_capability(gpu) -> tuple[int, int]:
     return tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0))
 
 
-def auto_precision() -> str:
-    """bf16 on a GPU that computes it natively; on a CPU with AVX-512 BF16 or AMX, bf16 only if a bf16 matmul
-    measures faster than fp32 (checked once per CPU and TensorFlow version, cached): without AMX some CPUs run
-    bf16 slower than fp32."""
+def auto_precision(net: str | None = None) -> str:
+    """bf16 on a GPU that computes it natively. On a CPU with AVX-512 BF16 or AMX, bf16 only where `net`'s own
+    dream step runs faster in bf16 than in fp32, measured once per net, CPU and TensorFlow version and cached:
+    a matmul does not tell (on the bench host bf16 matmuls ran 3.6x as fast, EfficientNet-Lite0's dream 0.6x as
+    fast, InceptionV3's faster). Without a net, a matmul decides."""
     import platform
 
     import tensorflow as tf
@@ -164,14 +165,55 @@ def auto_precision() -> str:
         return "fp32"
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
                  platform.processor())
-    key = f"{model} | amx={'amx_bf16' in cpuinfo} | tf {tf.__version__}"
+    key = f"{model} | amx={'amx_bf16' in cpuinfo} | tf {tf.__version__}" + (f" | {net}" if net else "")
 
     def measure() -> dict:
-        fp32, bf16 = matmul_gflops("fp32"), matmul_gflops("bf16")
-        return {"fp32_gflops": round(fp32, 1), "bf16_gflops": round(bf16, 1),
-                "choice": "bf16" if bf16 > 1.1 * fp32 else "fp32"}
+        if net is None:
+            fp32, bf16 = matmul_gflops("fp32"), matmul_gflops("bf16")
+            return {"fp32_gflops": round(fp32, 1), "bf16_gflops": round(bf16, 1),
+                    "choice": "bf16" if bf16 > 1.1 * fp32 else "fp32"}
+        fp32, bf16 = dream_step_seconds(net, "fp32"), dream_step_seconds(net, "bf16")
+        return {"fp32_step_s": round(fp32, 5), "bf16_step_s": round(bf16, 5),
+                "choice": "bf16" if bf16 * 1.1 < fp32 else "fp32"}
 
     return remembered("precision.json", key, measure)["choice"]
+
+
+def dream_step_seconds(name: str, precision: str, steps: int = 2) -> float:
+    """Seconds of one gradient step of `name`'s dream at its default layers, the best of two timed runs after a
+    traced one: a 320x480 picture for an image net, 3 s of 44.1 kHz sound for an audio net (random weights: the
+    time does not depend on them)."""
+    import time
+    from dataclasses import replace
+
+    import numpy as np
+
+    from mmdream.core.engine import Dreamer, DreamSettings, Objective
+
+    sr = 44100
+    net = load_net(name, weights="random", precision=precision, sr=sr)
+    dreamer = Dreamer(net, Objective(dict(net.default_layers)))
+    rng = np.random.default_rng(0)
+    if net.kind == "audio":
+        from mmdream.pipelines.audio import AUDIO_DEFAULTS, dream_block
+
+        x = (0.1 * rng.standard_normal((3 * sr, 1))).astype(np.float32)
+
+        def run(n: int) -> None:
+            dream_block(x, sr, dreamer, replace(AUDIO_DEFAULTS, steps=n, octaves=1))
+    else:
+        x = rng.uniform(-1, 1, (1, 320, 480, 3)).astype(np.float32)
+
+        def run(n: int) -> None:
+            dreamer.dream(x, DreamSettings(octaves=1, steps=n, jitter=0))
+
+    run(1)
+    best = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        run(steps)
+        best = min(best, (time.perf_counter() - t0) / steps)
+    return best
 
 
 def use_threads(n: int) -> None:

@@ -31,16 +31,20 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdream.checks import film_lock
 from mmdream.cluster import ClusterOptions, connected
 from mmdream.errors import UserError
-from mmdream.io_utils import exclusive
 from mmdream.media.flow import FlowEstimator, flicker
 from mmdream.pipelines.film.encode import PieceEncoder, mux, open_encoder
 from mmdream.pipelines.film.frames import StopSignal, background, dream_frames, film_frames
 from mmdream.pipelines.film.options import FilmOptions
 from mmdream.pipelines.film.recipe import FilmRecipe
-from mmdream.pipelines.film.render import film_figures, soundtrack_beside, start_film
+from mmdream.pipelines.film.render import (
+    film_figures,
+    film_soundtrack,
+    locked_render,
+    soundtrack_beside,
+    start_film,
+)
 from mmdream.pipelines.film.segments import Segment, read_lossless, split_film
 from mmdream.pipelines.film.soundtrack import SoundPlan
 
@@ -131,7 +135,7 @@ def render_segment(recipe: FilmRecipe, info, opts: FilmOptions, size: tuple[int,
         source = Path(tmp) / "input.mkv"
         source.write_bytes(data)
         sink = SegmentSink(Path(tmp), seg)
-        dream_frames((read_lossless(source, size), size, fps), frame_fn, opts, sink, factor, tell,
+        dream_frames((read_lossless(source, size), size, fps), frame_fn, sink, factor, tell,
                      offset=seg.file_first)
         return {"rows": sink.rows, "pieces": sink.pieces(), "head": np.stack(sink.head) if sink.head else None,
                 "tail": np.stack(sink.tail) if sink.tail else None, "worker": _worker(),
@@ -154,15 +158,12 @@ def dream_film_on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPl
     """`mmdream video --ray/--workers`: the film as tasks on a Ray cluster; returns the report's figures."""
     import cv2
 
-    out = Path(dst)
-    lock, busy = film_lock(out)
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # the pre-pass's flow shares the head's cores with the workers: no threads spinning
-    with exclusive(lock, busy), connected(cluster):
+    with locked_render(dst), connected(cluster):
         try:
             return _on_cluster(src, dst, recipe, sound, opts, fingerprint, cluster, progress_bar)
         finally:
-            lock.unlink(missing_ok=True)
             cv2.setNumThreads(cv_threads)
 
 
@@ -204,7 +205,7 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
     segments: dict[int, Segment] = {}
     pending: dict = {}
     bar = progress_bar(expected, "frames") if progress_bar else contextlib.nullcontext()
-    with soundtrack_beside(src, job, sound, stop, map_chunks) as sound_figures:
+    with soundtrack_beside(film_soundtrack(src, job, sound, map_chunks), stop) as sound_figures:
         with bar as b:
             shown = 0
 

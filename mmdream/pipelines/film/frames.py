@@ -40,10 +40,10 @@ def film_frames(src: str, info: MediaInfo, opts: FilmOptions) -> tuple[Iterator[
     return read_video_frames(src, size, fps, opts.start, opts.end), size, fps
 
 
-def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], frame_fn: FrameFn, opts: FilmOptions,
+def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], frame_fn: FrameFn,
                  work: WorkFolder, strength_factor: np.ndarray,
                  on_frame: Callable[[int, np.ndarray, dict], None] | None = None, thumbs: dict | None = None,
-                 offset: int = 0) -> list[dict]:
+                 offset: int = 0, flow: bool = True) -> list[dict]:
     """Run `frame_fn` on every frame of `source` (frames, size, rate; see `film_frames`) into the work folder,
     resuming after the frames already there. Returns per-frame figures (objective gain or losses, flicker against
     the flow-warped previous output, cold start). `offset`: the film's index of the first frame (a cluster's
@@ -56,10 +56,11 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
     rows = work.finished()
     done = len(rows)
     prev_out = None
-    frames = _decoded_with_motion(decoded, first=done)
+    frames = _decoded_with_motion(decoded, first=done) if flow else _decoded_alone(decoded)
 
     def finish(i: int, frame: np.ndarray, out: np.ndarray, row: dict, prev: np.ndarray | None, motion) -> None:
-        row["flicker"] = None if motion is None else flicker(prev, out, motion)
+        if motion is not None or "flicker" not in row:
+            row["flicker"] = None if motion is None else flicker(prev, out, motion)
         row["scene_change"] = None if motion is None else motion.change
         work.save(i, out, row)
         if thumbs is not None and i in thumbs:
@@ -100,6 +101,18 @@ def _decoded_with_motion(frames: Iterator[np.ndarray], first: int, depth: int = 
         for i, frame in enumerate(frames):
             motion = flow.motion(prev, frame) if prev is not None and i >= first else None
             yield i, frame, prev, motion
+            prev = frame
+
+    return background(produce(), depth)
+
+
+def _decoded_alone(frames: Iterator[np.ndarray], depth: int = 4):
+    """(index, frame, previous frame, None) from a background thread: frames without motion."""
+
+    def produce() -> Iterator[tuple]:
+        prev = None
+        for i, frame in enumerate(frames):
+            yield i, frame, prev, None
             prev = frame
 
     return background(produce(), depth)
@@ -211,7 +224,7 @@ class FrameDreamer:
             if when == "before":  # the style is redone each frame: carry only the dream on top of it
                 init = np.clip(init + opts.blend * motion.consistent[..., None] * (detail - (init - x)), -1, 1)
             else:
-                init = np.clip(x + opts.blend * motion.consistent[..., None] * detail, -1.0, 1.0)
+                init = carried(x, detail, motion, opts.blend)
             warm = opts.warm_steps if opts.warm_steps is not None else 1
             settings = replace(settings, octaves=opts.warm_octaves, steps=warm)
         boost = 1.0 if cold else opts.warm_strength
@@ -228,6 +241,20 @@ class FrameDreamer:
 
     def _styled(self, x, prev_out, motion, cold):
         return stylise_frame(self.style.styler, x, self.style.style, prev_out, motion, cold, self.opts)
+
+
+def carried(x: np.ndarray, detail: np.ndarray, motion: Motion, blend: float) -> np.ndarray:
+    """Frame `x` (dream space) with `blend` of the previous dream's `detail`, warped along the flow, added where
+    the flow is consistent (occluded pixels start afresh)."""
+    return np.clip(x + blend * motion.consistent[..., None] * detail, -1.0, 1.0)
+
+
+def carried_dream(frame: np.ndarray, prev_in: np.ndarray, prev_out: np.ndarray, motion: Motion,
+                  blend: float) -> np.ndarray:
+    """The last dream carried onto a later `frame` without dreaming it (uint8): what a live render shows when a
+    frame's own dream is not ready in time."""
+    detail = warp(to_dream_space(prev_out) - to_dream_space(prev_in), motion.backward)
+    return from_dream_space(carried(to_dream_space(frame), detail, motion, blend))
 
 
 def stylise_frame(styler, x: np.ndarray, style: np.ndarray, prev_out: np.ndarray | None, motion: Motion | None,

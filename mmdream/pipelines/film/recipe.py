@@ -24,6 +24,7 @@ class FilmRecipe:
     sound_style: dict = field(default_factory=dict)
     dream: dict = field(default_factory=dict)  # the dream options of dream_image (layers, schedule, precision, ...)
     threads: int | None = None  # TensorFlow's intra-op threads: a net's numbers depend on them
+    audio_precision: str | None = None  # the sound net's (each net's `auto` is its own); None: dream["precision"]
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
@@ -43,8 +44,9 @@ class FilmRecipe:
         if info.has_audio and opts.audio == "dream":
             layers = self.dream.get("layers")
             depth_only = layers is not None and all(_is_depth(p) for p in str(layers).split(","))
+            precision = self.audio_precision or self.dream.get("precision", "auto")
             sound.audio = Dreaming(*build_plan("audio", self.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
-                                               **{**self.dream,
+                                               **{**self.dream, "precision": precision,
                                                   "layers": self.audio_layers or (layers if depth_only else "")}))
             if self.audio_style:
                 sound.styler, sound.style_path = audio_styler(**self.sound_style), self.audio_style

@@ -43,11 +43,19 @@ def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: Fi
     them, remuxed; returns the report's figures. One render at a time per output: the work folder is locked.
     `on_frame(index, rgb)` hears of each finished frame (a live preview); an exception it raises stops the
     render with the work folder kept, so the same render resumes."""
+    with locked_render(dst):
+        return _dream_film(src, dst, frame_fn, sound, opts, fingerprint, progress_bar, on_frame)
+
+
+@contextlib.contextmanager
+def locked_render(dst: str) -> Iterator[None]:
+    """One render at a time per output (its work folder is locked); a render that fills the disk removes its work
+    folder to free it, and says so in one line."""
     out = Path(dst)
     lock, busy = film_lock(out)
     with exclusive(lock, busy):
         try:
-            return _dream_film(src, dst, frame_fn, sound, opts, fingerprint, progress_bar, on_frame)
+            yield
         except (OSError, RuntimeError) as e:
             work = work_folder(out)
             if disk_full(work) and work.exists():  # it holds the disk: free it, and say so
@@ -86,23 +94,30 @@ def start_film(src: str, dst: str, opts: FilmOptions, fingerprint: dict) -> Film
     return FilmJob(info, opts, fps, expected, work, with_sound, factor)
 
 
+def film_soundtrack(src: str, job: FilmJob, sound: SoundPlan,
+                    map_chunks: Callable | None = None) -> Callable[[StopSignal], dict] | None:
+    """The film's soundtrack as `soundtrack_beside` makes it (None: the film has none)."""
+    if not job.with_sound:
+        return None
+    return lambda stop: make_soundtrack(src, job.info, sound, job.opts, job.work, progress=stop,
+                                        map_chunks=map_chunks)
+
+
 @contextlib.contextmanager
-def soundtrack_beside(src: str, job: FilmJob, sound: SoundPlan, stop: StopSignal,
-                      map_chunks: Callable | None = None) -> Iterator[dict]:
-    """The soundtrack made in a thread while the block makes the frames; yields its figures (filled in once the
-    block is done). An error in either stops the other (`stop` ends the soundtrack at its next step) and is
-    raised here."""
+def soundtrack_beside(make: Callable[[StopSignal], dict] | None, stop: StopSignal) -> Iterator[dict]:
+    """`make(stop)` (a soundtrack, None: none) run in a thread while the block makes the frames; yields its
+    figures (filled in once the block is done). An error in either stops the other (`stop` ends the soundtrack
+    at its next step) and is raised here."""
     figures: dict = {}
     errors: list[BaseException] = []
 
     def soundtrack() -> None:
         try:
-            figures.update(make_soundtrack(src, job.info, sound, job.opts, job.work, progress=stop,
-                                           map_chunks=map_chunks))
+            figures.update(make(stop))
         except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
             errors.append(e)
 
-    worker = threading.Thread(target=soundtrack, name="mmdream-soundtrack") if job.with_sound else None
+    worker = threading.Thread(target=soundtrack, name="mmdream-soundtrack") if make is not None else None
     if worker:
         worker.start()
     try:
@@ -122,21 +137,9 @@ def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: F
     t0 = time.perf_counter()
     job = start_film(src, dst, opts, fingerprint)
     info, opts, fps, expected, work = job.info, job.opts, job.fps, job.expected, job.work
-    with soundtrack_beside(src, job, sound, StopSignal()) as sound_figures:
-        thumbs = ({int(i): None for i in np.linspace(0, expected - 1, min(6, expected)).round()}
-                  if opts.preview else None)
-        resumed = len(work.finished())
-        bar = progress_bar(expected, "frames") if progress_bar else contextlib.nullcontext()
-        with bar as b:
-            if b is not None:
-                b.update(resumed)
-            def frame_done(i: int, rgb: np.ndarray, _row: dict) -> None:
-                if b is not None:
-                    b.update(1)
-                if on_frame is not None:
-                    on_frame(i, rgb)
-
-            rows = dream_frames(film_frames(src, info, opts), frame_fn, opts, work, job.factor, frame_done, thumbs)
+    with soundtrack_beside(film_soundtrack(src, job, sound), StopSignal()) as sound_figures:
+        rows, thumbs, resumed = shown_frames(film_frames(src, info, opts), frame_fn, work, job.factor, expected,
+                                             opts.preview, progress_bar, on_frame)
     if not rows:
         raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
     frames_s = time.perf_counter() - t0
@@ -149,6 +152,30 @@ def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: F
     if not opts.keep_work:
         shutil.rmtree(work.root, ignore_errors=True)
     return figures
+
+
+def shown_frames(source: tuple, frame_fn: FrameFn, work: WorkFolder, factor: np.ndarray, total: int,
+                 preview: str | None, progress_bar: Callable | None, on_frame: Callable | None, flow: bool = True,
+                 sheet_frames: int | None = None) -> tuple[list[dict], dict | None, int]:
+    """`dream_frames` with what a user sees of it: the progress bar (resumed frames counted at once), each
+    finished frame handed to `on_frame(index, rgb)`, and thumbnails of six frames spread over the first
+    `sheet_frames` (all: None) for the contact sheet. Returns the rows, the thumbnails and the frames resumed."""
+    shown = total if sheet_frames is None else sheet_frames
+    thumbs = {int(i): None for i in np.linspace(0, shown - 1, min(6, shown)).round()} if preview else None
+    resumed = len(work.finished())
+    bar = progress_bar(total, "frames") if progress_bar else contextlib.nullcontext()
+    with bar as b:
+        if b is not None:
+            b.update(resumed)
+
+        def frame_done(i: int, rgb: np.ndarray, _row: dict) -> None:
+            if b is not None:
+                b.update(1)
+            if on_frame is not None:
+                on_frame(i, rgb)
+
+        rows = dream_frames(source, frame_fn, work, factor, frame_done, thumbs, flow=flow)
+    return rows, thumbs, resumed
 
 
 def film_figures(rows: list[dict], fps: float, info: MediaInfo, opts: FilmOptions, frames_s: float,

@@ -1,0 +1,178 @@
+"""`mmdream live`: the film dreamer on a live source, holding real time by itself.
+
+Three threads: ffmpeg delivers frames as they come (a camera, a network stream, or a file at its own pace); the
+network dreams the newest frame whenever it is free (stale frames are skipped, so it can never fall behind); and
+a writer emits every input frame, in order, as soon as its own dream is ready or its deadline passes, whichever
+comes first. A frame whose dream is not ready shows the last dream carried onto it along the optical flow (the
+film's warm carry, without the network), so the output has as many frames as the input and its latency is
+bounded by the deadline. Each frame's latency (written minus arrived) is measured."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mmdream.errors import UserError
+from mmdream.media.ffmpeg import ffmpeg_exe, read_video_frames
+from mmdream.media.flow import FlowEstimator
+from mmdream.pipelines.film.frames import FrameFn, carried_dream
+
+
+@dataclass
+class LiveOptions:
+    max_size: int = 320
+    deadline: float = 0.15  # seconds a frame may wait for its own dream before the carried one is written
+    seconds: float | None = None  # stop after this much of the source (None: at its end)
+    realtime: bool = False  # read a file at its own pace, as if it were live
+    blend: float = 0.99  # share of the last dream carried onto a frame it was not dreamed for
+
+
+class LiveSink:
+    """H.264 through ffmpeg, as frames come: to a file, or as MPEG-TS to a `udp://` or `tcp://` address that
+    VLC or OBS can open (x264 `ultrafast`, `zerolatency`: no frames held back)."""
+
+    def __init__(self, dst: str, size: tuple[int, int], fps: float) -> None:
+        stream = "://" in dst
+        fmt = ["-f", "mpegts"] if stream or Path(dst).suffix.lower() == ".ts" else []
+        self.proc = subprocess.Popen(
+            [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}",
+             "-r", f"{fps:.6f}", "-i", "-", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+             "-pix_fmt", "yuv420p", *fmt, dst], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, rgb: np.ndarray) -> None:
+        self.proc.stdin.write(np.ascontiguousarray(rgb).tobytes())
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        err = self.proc.stderr.read().decode(errors="replace").strip()
+        if self.proc.wait() != 0:
+            raise UserError(f"ffmpeg could not write the live output: {err[-300:]}")
+
+
+class _Live:
+    """What the three threads share: frames waiting to be written, the newest frame, the newest dream."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.waiting: deque[tuple[int, np.ndarray, float]] = deque()  # (index, frame, arrival) not yet written
+        self.newest: tuple[int, np.ndarray] | None = None
+        self.last: tuple[int, np.ndarray, np.ndarray] | None = None  # (index, input frame, dream)
+        self.arrived = 0
+        self.source_ended = False
+        self.dreamer_done = False
+
+    def arrive(self, i: int, frame: np.ndarray) -> None:
+        with self.cond:
+            self.waiting.append((i, frame, time.perf_counter()))
+            self.newest, self.arrived = (i, frame), self.arrived + 1
+            self.cond.notify_all()
+
+    def publish(self, i: int, frame: np.ndarray, out: np.ndarray) -> None:
+        with self.cond:
+            self.last = (i, frame, out)
+            self.cond.notify_all()
+
+    def set(self, flag: str) -> None:
+        with self.cond:
+            setattr(self, flag, True)
+            self.cond.notify_all()
+
+    def next_to_dream(self, after: int) -> tuple[int, np.ndarray] | None:
+        """The newest frame once one newer than `after` arrived; None once the source ended without one."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.source_ended or (self.newest is not None and self.newest[0] > after))
+            if self.newest is None or self.newest[0] <= after:
+                return None
+            return self.newest
+
+
+def dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], fps: float,
+               opts: LiveOptions) -> dict:
+    """Dream `source` live into `dst` (see the module); returns per-frame latency and what was dreamed."""
+    live = _Live()
+    frames = read_video_frames(source, size, fps, end=opts.seconds, realtime=opts.realtime)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for i, frame in enumerate(frames):
+                live.arrive(i, frame)
+        except BaseException as e:  # noqa: BLE001 - raised in the main thread
+            errors.append(e)
+        finally:
+            live.set("source_ended")
+
+    rows: list[dict] = []
+    sink = LiveSink(dst, size, fps)
+
+    def write() -> None:
+        try:
+            _write_all(live, sink, opts, rows)
+        except BaseException as e:  # noqa: BLE001 - raised in the main thread
+            errors.append(e)
+
+    reader = threading.Thread(target=read, name="mmdream-live-read", daemon=True)
+    writer = threading.Thread(target=write, name="mmdream-live-write")
+    reader.start()
+    writer.start()
+    t0 = time.perf_counter()
+    dreamed: list[float] = []
+    flow, prev = FlowEstimator(), None
+    try:
+        while not errors and (item := live.next_to_dream(-1 if prev is None else prev[0])) is not None:
+            i, frame = item
+            motion = None if prev is None else flow.motion(prev[1], frame)
+            start = time.perf_counter()
+            out, _row = frame_fn(i, frame, None if prev is None else prev[1], None if prev is None else prev[2],
+                                 motion, 1.0)
+            dreamed.append(time.perf_counter() - start)
+            live.publish(i, frame, out)
+            prev = (i, frame, out)
+    finally:
+        live.set("dreamer_done")
+        live.set("source_ended")  # an error here stops the writer too
+        writer.join()
+        sink.close()
+    if errors:
+        raise errors[0]
+    if not rows:
+        raise UserError(f"{source} gave no video frames")
+    latency = np.array([r["latency_s"] for r in rows])
+    return {"frames_in": live.arrived, "frames_out": len(rows), "fps": fps, "size": list(size),
+            "dreamed_frames": len(dreamed), "carried_frames": sum(r["shown"] == "carried" for r in rows),
+            "latency_p50_s": float(np.percentile(latency, 50)), "latency_p95_s": float(np.percentile(latency, 95)),
+            "latency_max_s": float(latency.max()), "seconds": time.perf_counter() - t0,
+            "dream_seconds_mean": float(np.mean(dreamed[1:])) if len(dreamed) > 1 else None,
+            "options": {"deadline": opts.deadline, "realtime": opts.realtime, "max_size": opts.max_size},
+            "per_frame": rows}
+
+
+def _write_all(live: _Live, sink: LiveSink, opts: LiveOptions, rows: list[dict]) -> None:
+    """Every arrived frame in order: its own dream if it comes before the deadline, else the last dream carried
+    onto it (or the frame itself before any dream exists)."""
+    flow = FlowEstimator()
+    while True:
+        with live.cond:
+            live.cond.wait_for(lambda: live.waiting or live.source_ended)
+            if not live.waiting:
+                return
+            i, frame, arrived = live.waiting.popleft()
+            live.cond.wait_for(lambda i=i: (live.last is not None and live.last[0] >= i) or live.dreamer_done,
+                               timeout=max(0.0, arrived + opts.deadline - time.perf_counter()))
+            last = live.last
+        if last is not None and last[0] == i:
+            shown, rgb = "dreamed", last[2]
+        elif last is not None:
+            shown, rgb = "carried", carried_dream(frame, last[1], last[2], flow.motion(last[1], frame), opts.blend)
+        else:
+            shown, rgb = "raw", frame
+        sink.write(rgb)
+        rows.append({"frame": i, "shown": shown, "from": None if last is None else last[0],
+                     "latency_s": round(time.perf_counter() - arrived, 4)})
