@@ -5,6 +5,8 @@ the issue comes from `scripts/bench.py --live`."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -58,6 +60,24 @@ def test_live_streams_mpeg_ts_that_a_player_can_open(media, tmp_path):
         player.wait(timeout=60)
     frames = _frames(got)
     assert frames.shape[1:] == (90, 160, 3) and len(frames) >= 36, frames.shape  # UDP may drop a packet or two
+
+
+def test_ctrl_c_ends_a_live_session_and_keeps_the_recording(media, tmp_path):
+    out, rep = tmp_path / "live.mp4", tmp_path / "live.json"
+    proc = subprocess.Popen([sys.executable, "-m", "mmdream", "live", str(media / "video" / "big_buck_bunny_0_30.webm"),
+                             "--realtime", "--max-size", "96", "-o", str(out), "--report", str(rep)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.stat().st_size > 20_000 for p in tmp_path.glob(".live.partial-*")):
+        time.sleep(0.2)  # the recording grows: frames are being written
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group, ffmpeg included
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-800:]
+    r = json.loads(rep.read_text())
+    assert r["stopped_by_user"] and 24 <= r["frames_out"] <= r["frames_in"] < 30 * 24, r["frames_out"]
+    assert len(_frames(out)) == r["frames_out"]  # a complete file, every written frame in it
+    assert not list(tmp_path.glob(".live.partial-*"))
 
 
 def test_live_refuses_bad_arguments_in_one_line(media, tmp_path):

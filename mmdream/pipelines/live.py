@@ -9,7 +9,9 @@ bounded by the deadline. Each frame's latency (written minus arrived) is measure
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mmdream.errors import UserError
+from mmdream.io_utils import atomic_output
 from mmdream.media.ffmpeg import ffmpeg_exe, read_video_frames
 from mmdream.media.flow import FlowEstimator
 from mmdream.pipelines.film.frames import FrameFn, carried_dream
@@ -43,7 +46,8 @@ class LiveSink:
         self.proc = subprocess.Popen(
             [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}",
              "-r", f"{fps:.6f}", "-i", "-", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-             "-pix_fmt", "yuv420p", *fmt, dst], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+             "-pix_fmt", "yuv420p", *fmt, dst], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True)  # Ctrl-C is ours to handle: the recording is closed, not cut
 
     def write(self, rgb: np.ndarray) -> None:
         self.proc.stdin.write(np.ascontiguousarray(rgb).tobytes())
@@ -67,6 +71,8 @@ class _Live:
         self.arrived = 0
         self.source_ended = False
         self.dreamer_done = False
+        self.stopped = False  # everyone stops now (Ctrl-C, or an error)
+        self.interrupted = False  # Ctrl-C: what was written is kept
 
     def arrive(self, i: int, frame: np.ndarray) -> None:
         with self.cond:
@@ -79,6 +85,11 @@ class _Live:
             self.last = (i, frame, out)
             self.cond.notify_all()
 
+    def interrupt(self, *_) -> None:
+        """SIGINT's handler: the session ends, as if the source had."""
+        self.interrupted = True
+        self.set("stopped")
+
     def set(self, flag: str) -> None:
         with self.cond:
             setattr(self, flag, True)
@@ -87,7 +98,10 @@ class _Live:
     def next_to_dream(self, after: int) -> tuple[int, np.ndarray] | None:
         """The newest frame once one newer than `after` arrived; None once the source ended without one."""
         with self.cond:
-            self.cond.wait_for(lambda: self.source_ended or (self.newest is not None and self.newest[0] > after))
+            self.cond.wait_for(lambda: self.source_ended or self.stopped or (
+                self.newest is not None and self.newest[0] > after))
+            if self.stopped:
+                return None
             if self.newest is None or self.newest[0] <= after:
                 return None
             return self.newest
@@ -95,7 +109,17 @@ class _Live:
 
 def dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], fps: float,
                opts: LiveOptions) -> dict:
-    """Dream `source` live into `dst` (see the module); returns per-frame latency and what was dreamed."""
+    """Dream `source` live into `dst` (see the module) until the source ends or Ctrl-C; returns per-frame latency
+    and what was dreamed. A file is written under a temporary name and renamed when the session ends (Ctrl-C
+    ends a session: the recording is kept)."""
+    if "://" in dst:
+        return _dream_live(source, dst, frame_fn, size, fps, opts)
+    with atomic_output(Path(dst)) as tmp:
+        return _dream_live(source, str(tmp), frame_fn, size, fps, opts)
+
+
+def _dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], fps: float,
+                opts: LiveOptions) -> dict:
     live = _Live()
     frames = read_video_frames(source, size, fps, end=opts.seconds, realtime=opts.realtime)
     errors: list[BaseException] = []
@@ -103,6 +127,8 @@ def dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], 
     def read() -> None:
         try:
             for i, frame in enumerate(frames):
+                if live.stopped:
+                    break  # closing the generator stops ffmpeg
                 live.arrive(i, frame)
         except BaseException as e:  # noqa: BLE001 - raised in the main thread
             errors.append(e)
@@ -120,6 +146,8 @@ def dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], 
 
     reader = threading.Thread(target=read, name="mmdream-live-read", daemon=True)
     writer = threading.Thread(target=write, name="mmdream-live-write")
+    here = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, live.interrupt) if here else None
     reader.start()
     writer.start()
     t0 = time.perf_counter()
@@ -136,11 +164,15 @@ def dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], 
             live.publish(i, frame, out)
             prev = (i, frame, out)
     finally:
+        if errors or sys.exc_info()[0] is not None:
+            live.set("stopped")
         live.set("dreamer_done")
-        live.set("source_ended")  # an error here stops the writer too
         writer.join()
         sink.close()
-    if errors:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    interrupted = live.interrupted
+    if errors and not interrupted:  # a source cut by Ctrl-C (ffmpeg hears it too) is no error
         raise errors[0]
     if not rows:
         raise UserError(f"{source} gave no video frames")
@@ -149,6 +181,7 @@ def dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], 
             "dreamed_frames": len(dreamed), "carried_frames": sum(r["shown"] == "carried" for r in rows),
             "latency_p50_s": float(np.percentile(latency, 50)), "latency_p95_s": float(np.percentile(latency, 95)),
             "latency_max_s": float(latency.max()), "seconds": time.perf_counter() - t0,
+            "stopped_by_user": interrupted,
             "dream_seconds_mean": float(np.mean(dreamed[1:])) if len(dreamed) > 1 else None,
             "options": {"deadline": opts.deadline, "realtime": opts.realtime, "max_size": opts.max_size},
             "per_frame": rows}
@@ -160,11 +193,12 @@ def _write_all(live: _Live, sink: LiveSink, opts: LiveOptions, rows: list[dict])
     flow = FlowEstimator()
     while True:
         with live.cond:
-            live.cond.wait_for(lambda: live.waiting or live.source_ended)
-            if not live.waiting:
+            live.cond.wait_for(lambda: live.waiting or live.source_ended or live.stopped)
+            if live.stopped or not live.waiting:
                 return
             i, frame, arrived = live.waiting.popleft()
-            live.cond.wait_for(lambda i=i: (live.last is not None and live.last[0] >= i) or live.dreamer_done,
+            live.cond.wait_for(lambda i=i: (live.last is not None and live.last[0] >= i) or live.dreamer_done
+                               or live.stopped,
                                timeout=max(0.0, arrived + opts.deadline - time.perf_counter()))
             last = live.last
         if last is not None and last[0] == i:
