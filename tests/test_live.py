@@ -62,6 +62,29 @@ def test_live_streams_mpeg_ts_that_a_player_can_open(media, tmp_path):
     assert frames.shape[1:] == (90, 160, 3) and len(frames) >= 36, frames.shape  # UDP may drop a packet or two
 
 
+def test_live_reads_a_stream_from_the_network(media, tmp_path):
+    """A source that is a stream, not a file: ffmpeg sends a clip as MPEG-TS over UDP on the loopback (a camera
+    or an encoder would), and `mmdream live` opens the address, dreams 2 s of it and writes every frame."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sender = subprocess.Popen([ffmpeg_exe(), "-v", "error", "-re", "-stream_loop", "-1", "-i",
+                               str(media / "video" / "cockatoo.mp4"), "-an", "-vf", "scale=320:-2", "-c:v", "libx264",
+                               "-preset", "ultrafast", "-g", "10", "-f", "mpegts",
+                               f"udp://127.0.0.1:{port}?pkt_size=1316"], stdin=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    out, rep = tmp_path / "from_udp.mp4", tmp_path / "from_udp.json"
+    try:
+        assert main(["live", f"udp://127.0.0.1:{port}?fifo_size=1000000&overrun_nonfatal=1", "--seconds", "2",
+                     "--max-size", "160", "-o", str(out), "--report", str(rep)]) == 0
+    finally:
+        sender.kill()
+        sender.wait(timeout=30)
+    r = json.loads(rep.read_text())
+    assert r["frames_in"] == r["frames_out"] == len(_frames(out)) >= 30, r["frames_out"]  # 2 s at 20 fps
+    assert r["size"] == [160, 90] and r["dreamed_frames"] >= 10
+
+
 def test_ctrl_c_ends_a_live_session_and_keeps_the_recording(media, tmp_path):
     out, rep = tmp_path / "live.mp4", tmp_path / "live.json"
     proc = subprocess.Popen([sys.executable, "-m", "mmdream", "live", str(media / "video" / "big_buck_bunny_0_30.webm"),

@@ -41,10 +41,16 @@ class MediaInfo:
 
 
 def probe(path: str) -> MediaInfo:
-    """Read stream facts from `ffmpeg -i` (imageio-ffmpeg ships no ffprobe)."""
-    check_input_file(path)
-    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
-                         errors="replace").stderr
+    """Read stream facts from `ffmpeg -i` (imageio-ffmpeg ships no ffprobe). A URL (udp://, rtsp://, http://) is
+    opened by ffmpeg itself and must show its streams within 30 s."""
+    stream = "://" in str(path)
+    if not stream:
+        check_input_file(path)
+    try:
+        err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                             errors="replace", timeout=30 if stream else None).stderr
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{path}: nothing arrived in 30 s") from None
     if "Invalid data found" in err or "Stream #" not in err:
         raise UserError(f"{path} is not a media file ffmpeg can read")
     duration = None
@@ -133,10 +139,13 @@ def read_video_frames(path: str, size: tuple[int, int], fps: float, start: float
     """Yield RGB uint8 frames (H, W, 3) at `size` (width, height), at a constant `fps` (variable frame rate
     input is resampled by ffmpeg's fps filter), from `start` to `end` seconds. Decoded from the start of the
     file: an output-side -ss decodes and discards, never seeks (seeking returns corrupt frames on some files).
-    `realtime`: read at the input's own pace (a file played as if live); a V4L2 camera (/dev/videoN) is live."""
+    `realtime`: read at the input's own pace (a file played as if live); a V4L2 camera (/dev/videoN) and a stream
+    (a URL) are live."""
     w, h = size
     limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end - start:.6f}"] if end else [])
     live = (["-re"] if realtime else []) + (["-f", "v4l2"] if str(path).startswith("/dev/video") else [])
+    if "://" in str(path):  # a stream: frames as they come, not after seconds of probing and buffering
+        live += ["-fflags", "nobuffer", "-probesize", "500000", "-analyzeduration", "500000"]
     cmd = [ffmpeg_exe(), "-v", "error", *live, "-i", str(path), "-map", "0:v:0", "-an", "-sn",
            "-vf", f"fps={fps:.6f},scale={w}:{h}:flags=area", *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     frame_bytes = w * h * 3

@@ -31,7 +31,7 @@ from mmdream.pipelines.film.frames import FrameFn, carried_dream
 class LiveOptions:
     max_size: int = 320
     deadline: float = 0.15  # seconds a frame may wait for its own dream before the carried one is written
-    seconds: float | None = None  # stop after this much of the source (None: at its end)
+    seconds: float | None = None  # stop after this many seconds' worth of frames (None: at the source's end)
     realtime: bool = False  # read a file at its own pace, as if it were live
     blend: float = 0.99  # share of the last dream carried onto a frame it was not dreamed for
 
@@ -121,13 +121,14 @@ def dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], 
 def _dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], fps: float,
                 opts: LiveOptions) -> dict:
     live = _Live()
-    frames = read_video_frames(source, size, fps, end=opts.seconds, realtime=opts.realtime)
+    frames = read_video_frames(source, size, fps, realtime=opts.realtime)
+    limit = None if opts.seconds is None else max(1, round(opts.seconds * fps))  # counted: a stream's clock may not start at 0
     errors: list[BaseException] = []
 
     def read() -> None:
         try:
             for i, frame in enumerate(frames):
-                if live.stopped:
+                if live.stopped or (limit is not None and i >= limit):
                     break  # closing the generator stops ffmpeg
                 live.arrive(i, frame)
         except BaseException as e:  # noqa: BLE001 - raised in the main thread
