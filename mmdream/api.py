@@ -274,7 +274,7 @@ class StyleResult(Result):
 
 
 FILM_KEYS = ("max_size", "start", "end", "fps", "blend", "warm_steps", "warm_strength", "warm_octaves", "cut", "flow",
-             "react", "audio", "griffin_lim", "preview", "keep_work")
+             "react", "audio", "griffin_lim", "preview", "keep_work", "measure_every")
 
 
 def _split_options(options: dict) -> tuple[dict, dict, dict]:
@@ -309,7 +309,8 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
     """Dream a film: every frame through the image net, the soundtrack through the audio net, one schedule for
     both; resumable (run it again after an interrupt). `options`: the film's (max_size=640, start, end, fps,
     blend, warm_steps, warm_strength, warm_octaves, cut, flow=True, react, audio="dream"|"keep"|"none",
-    griffin_lim, preview, keep_work), the dream options of `dream_image`, and style options (see
+    griffin_lim, preview, keep_work, measure_every=8: the objective gain is measured on every n-th frame and on
+    cold frames, 0: on cold frames alone), the dream options of `dream_image`, and style options (see
     mmdream.pipelines.style.IMAGE_STYLE_OPTIONS / AUDIO_STYLE_OPTIONS) for a style pass. `on_frame(index, rgb)`
     is called with each finished frame (uint8, from a writer thread); an exception it raises stops the render
     cleanly, and the same call later resumes it. `threads`: TensorFlow's intra-op threads (a net's numbers

@@ -199,6 +199,7 @@ def video_options(args: argparse.Namespace) -> dict:
     return {"net": args.net, "audio_net": args.audio_net, "audio_layers": args.audio_layers, "style": args.style,
             "audio_style": args.audio_style, "style_when": args.style_when, "threads": args.threads, "ray": args.ray,
             "workers": args.workers, "max_segment": args.max_segment, "gpus_per_task": args.gpus_per_task,
+            "measure_every": 8 if args.report else 0,  # sampled for the report; else first frames and cuts alone
             **film_options(args), **dream_options(args)}
 
 
@@ -210,7 +211,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     figures = result.figures
     flick = figures["flicker_mean"]
     print(f"{args.output}: {figures['frames']} frames at {figures['fps']:g} fps, objective gain "
-          f"{figures['objective_gain_mean']:.2f}x (mean), flicker {flick if flick is None else round(flick, 2)}, "
+          f"{figures['objective_gain_mean']:.2f}x (mean of {figures['objective_measured_frames']} measured frames), flicker {flick if flick is None else round(flick, 2)}, "
           f"{figures['frames_per_second']:.2f} frames/s")
     if figures.get("segments"):
         from mmdream.pipelines.film.cluster import segment_report

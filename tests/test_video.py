@@ -106,27 +106,32 @@ def test_audio_reactive_strength_follows_the_soundtrack(media):
 
 
 def test_interrupted_render_resumes_to_the_same_film(media, tmp_path):
+    """Interrupted after a second, a render keeps what it finished up to its last checkpoint (a piece start,
+    every second of film) and continues from there to the same frames; no frame is kept as a picture meanwhile."""
     src = media / "video" / "big_buck_bunny_0_30.webm"
-    args = ["video", str(src), "--max-size", "128", "--end", "1", "--steps", "4", "--octaves", "2"]
+    args = ["video", str(src), "--max-size", "128", "--end", "3", "--steps", "4", "--octaves", "2"]
     whole = tmp_path / "whole.mp4"
     assert main([*args, "-o", str(whole)]) == 0
 
     out = tmp_path / "resumed.mp4"
-    work = tmp_path / ".resumed.mmdream-work" / "frames"
+    work = tmp_path / ".resumed.mmdream-work"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen([sys.executable, "-m", "mmdream", *args, "-o", str(out)], env=env,
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    rows = work / "frames.jsonl"
     deadline = time.time() + 300
-    while time.time() < deadline and (not work.exists() or len(list(work.glob("0*.png"))) < 5):
-        time.sleep(0.1)
+    while time.time() < deadline and (not rows.exists() or len(rows.read_text().splitlines()) < 30):
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130, proc.stderr.read().decode()[-500:]
-    done = len(list(work.glob("0*.png")))
-    assert 5 <= done < 24 and not out.exists(), done
+    recorded = len(rows.read_text().splitlines())
+    resume_at = json.loads((work / "checkpoint.json").read_text())["next"]
+    assert 24 <= resume_at <= recorded < 72 and resume_at % 24 == 0 and not out.exists(), (resume_at, recorded)
+    assert not list(work.rglob("0*.png")), "frames are not kept as pictures"
     report = tmp_path / "resumed.json"
     assert main([*args, "-o", str(out), "--report", str(report)]) == 0
-    assert json.loads(report.read_text())["resumed_frames"] == done  # continued, not started over
-    assert not work.parent.exists()  # cleaned up once complete
+    assert json.loads(report.read_text())["resumed_frames"] == resume_at  # continued
+    assert not work.exists()  # cleaned up once complete
     a, b = _frames(whole), _frames(out)
     assert a.shape == b.shape and np.array_equal(a, b)
 

@@ -29,6 +29,7 @@ class FlowEstimator:
     def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST, max_side: int = 320) -> None:
         self.dis = cv2.DISOpticalFlow_create(preset)
         self.max_side = max_side  # flow is estimated at most this large and scaled up: 4x cheaper at 640 px
+        self._cached: tuple = (None, None, None)  # (grey, small grey, the frame they were made of)
 
     def motion(self, prev_rgb: np.ndarray, cur_rgb: np.ndarray) -> Motion:
         prev, cur, small_prev, small_cur = self._greys(prev_rgb, cur_rgb)
@@ -46,13 +47,19 @@ class FlowEstimator:
         return _unexplained(prev, cur, _full_size(self.dis.calc(small_cur, small_prev, None), cur.shape))
 
     def _greys(self, prev_rgb: np.ndarray, cur_rgb: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Both frames in grey, full size and at most `max_side` (where the flow is estimated)."""
-        prev, cur = _grey(prev_rgb), _grey(cur_rgb)
-        h, w = cur.shape
+        """Both frames in grey, full size and at most `max_side` (where the flow is estimated); a film's frame is
+        the current one of one pair and the previous one of the next: its greys are made once."""
+        prev, small_prev = self._cached[:2] if self._cached[2] is prev_rgb else self._grey_pair(prev_rgb)
+        cur, small_cur = self._grey_pair(cur_rgb)
+        self._cached = (cur, small_cur, cur_rgb)
+        return prev, cur, small_prev, small_cur
+
+    def _grey_pair(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        grey = _grey(rgb)
+        h, w = grey.shape
         s = min(1.0, self.max_side / max(h, w))
         size = (max(8, round(w * s)), max(8, round(h * s)))
-        small_prev, small_cur = (cv2.resize(g, size, interpolation=cv2.INTER_AREA) if s < 1 else g for g in (prev, cur))
-        return prev, cur, small_prev, small_cur
+        return grey, (cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if s < 1 else grey)
 
 
 def _full_size(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -79,8 +79,8 @@ def _worker() -> dict:
 
 
 class SegmentSink:
-    """What a segment task keeps of the frames it renders: its rows, its kept frames encoded in pieces (a new piece
-    at each cold frame, as in the work folder), and the raw frames a seam's cross-fade needs."""
+    """What a segment task keeps of the frames it renders: its rows, its kept frames encoded in pieces (new pieces
+    where the work folder starts them), and the raw frames a seam's cross-fade needs."""
 
     def __init__(self, folder: Path, seg: Segment) -> None:
         self.folder, self.seg = folder, seg
@@ -92,8 +92,11 @@ class SegmentSink:
     def finished(self) -> list[dict]:
         return []
 
+    def resume(self, _rows: list[dict]) -> None:
+        return None  # a segment task starts from its first frame
+
     @contextlib.contextmanager
-    def encoding(self, size: tuple[int, int], fps: float) -> Iterator[None]:
+    def encoding(self, size: tuple[int, int], fps: float, resume_at: int = 0) -> Iterator[None]:
         self.encoder = PieceEncoder(self.folder / "pieces", size, fps)
         try:
             yield

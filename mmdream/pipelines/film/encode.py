@@ -3,7 +3,6 @@ the soundtrack added by a stream copy, the contact sheet."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,6 +18,9 @@ X264_THREADS = 4
 # veryfast: 7 ms of CPU a frame at 540x360 against medium's 16.5 (and a smaller file at the same CRF on dreamed
 # frames, measured here): the encoder shares the cores with the network, on a cluster with every worker's.
 X264_PRESET = "veryfast"
+# A piece also starts every second of film (by frame index, so the pieces are the same on every machine and in every
+# run): a render resumes from the last piece start, with no frame kept as a picture (see WorkFolder).
+PIECE_SECONDS = 1.0
 
 
 def open_encoder(path: Path, size: tuple[int, int], fps: float):
@@ -31,20 +33,29 @@ def open_encoder(path: Path, size: tuple[int, int], fps: float):
 
 
 class PieceEncoder:
-    """H.264 in pieces, a new one at every frame the dream starts afresh (the first, and each scene cut): a piece
-    depends only on its own frames, so pieces encoded on different machines join into the same stream."""
+    """H.264 in pieces, a new one at every frame the dream starts afresh (the first, and each scene cut) and every
+    `PIECE_SECONDS` of film: a piece depends only on its own frames, so pieces encoded on different machines, or
+    before and after an interrupt, join into the same stream."""
 
-    def __init__(self, folder: Path, size: tuple[int, int], fps: float) -> None:
+    def __init__(self, folder: Path, size: tuple[int, int], fps: float, keep_before: int = 0) -> None:
+        """`keep_before`: pieces that start before this frame are kept (a resumed render's); later ones are
+        encoded afresh."""
         self.folder, self.size, self.fps = folder, size, fps
-        shutil.rmtree(folder, ignore_errors=True)  # each run encodes afresh
-        folder.mkdir(parents=True)
+        self.every = max(1, round(fps * PIECE_SECONDS))
+        folder.mkdir(parents=True, exist_ok=True)
+        for piece in folder.glob("*"):
+            if not (piece.suffix == ".mp4" and piece.stem.isdigit() and int(piece.stem) < keep_before):
+                piece.unlink()
         self.current = None
 
-    def write(self, rgb, index: int, new_piece: bool) -> None:
-        if new_piece or self.current is None:
+    def write(self, rgb, index: int, cold: bool) -> bool:
+        """Encode frame `index` (of the film); True when it starts a new piece."""
+        started = cold or self.current is None or index % self.every == 0
+        if started:
             self.close()
             self.current = open_encoder(self.folder / f"{index:07d}.mp4", self.size, self.fps)
         self.current.write_frame(np.ascontiguousarray(rgb))
+        return started
 
     def close(self) -> None:
         if self.current is not None:

@@ -18,40 +18,65 @@ from mmdream.pipelines.film.encode import PieceEncoder
 
 
 class WorkFolder:
-    def __init__(self, output: Path, fingerprint: dict) -> None:
+    """Finished frames' figures (frames.jsonl), the film encoded in pieces as it is dreamed, and a checkpoint at
+    every piece start: the frame before it as a lossless picture, all a render needs to continue from there (the
+    frames carry the dream along the flow). No frame is kept as a picture otherwise, unless `keep_frames` (a
+    zoom's loop encodes its film again from them)."""
+
+    def __init__(self, output: Path, fingerprint: dict, keep_frames: bool = False) -> None:
         self.root = work_folder(output)
         self.frames = self.root / "frames"
+        self.thumbs = self.root / "thumbs"  # the contact sheet's dreamed frames
         self.stats_path = self.root / "frames.jsonl"
+        self.checkpoint = self.root / "checkpoint.json"  # {"next": the frame a rerun continues from}
+        self.state = self.root / "state.png"  # the finished frame before it
         self.audio = self.root / "soundtrack.wav"
         self.pieces = self.root / "pieces"  # the picture alone, encoded while the frames are dreamed
-        self._encoder = None
+        self.keep_frames = keep_frames
+        self._encoder: PieceEncoder | None = None
+        self._last: np.ndarray | None = None  # the frame saved last: the state of the next checkpoint
         key = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
         job = self.root / "job.json"
         if self.root.exists() and (not job.exists() or json.loads(job.read_text()).get("key") != key):
             shutil.rmtree(self.root)  # a different command's leftovers: start over
-        self.frames.mkdir(parents=True, exist_ok=True)
+        for folder in (self.frames, self.thumbs):
+            folder.mkdir(parents=True, exist_ok=True)
         job.write_text(json.dumps({"key": key, "job": fingerprint}, indent=1, default=str))
 
     def frame_path(self, i: int) -> Path:
         return self.frames / f"{i:06d}.png"
 
     def finished(self) -> list[dict]:
-        """Figures of the frames finished so far, in order (a frame counts once its PNG and its line exist)."""
-        if not self.stats_path.exists():
+        """Figures of the frames a rerun keeps, in order: those before the last checkpoint (the frames after it
+        are dreamed again, into the same pieces)."""
+        if not self.checkpoint.exists() or not self.stats_path.exists() or not self.state.exists():
+            return []
+        try:
+            resume_at = int(json.loads(self.checkpoint.read_text())["next"])
+        except (ValueError, KeyError, TypeError):
             return []
         rows = []
         for line in self.stats_path.read_text().splitlines():
             with contextlib.suppress(json.JSONDecodeError):
                 row = json.loads(line)
-                if row["frame"] == len(rows) and self.frame_path(row["frame"]).exists():
+                if row["frame"] == len(rows):
                     rows.append(row)
-        return rows
+        return rows[:resume_at] if len(rows) >= resume_at else []
+
+    def resume(self, rows: list[dict]) -> np.ndarray | None:
+        """Go back to the checkpoint after `rows` (see `finished`): their figures alone stay, and the finished frame
+        before it is returned (None: from the start)."""
+        with atomic_output(self.stats_path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        self._last = self._read(self.state) if rows else None
+        return self._last
 
     @contextlib.contextmanager
-    def encoding(self, size: tuple[int, int], fps: float) -> Iterator[None]:
-        """H.264 (yuv420p, moviepy's ffmpeg writer) of every frame as it is saved or replayed, so encoding
-        overlaps the network instead of following it; in pieces that start at cold frames (`video_pieces`). Each run encodes afresh: a resumed render replays the frames it finished before."""
-        self._encoder = PieceEncoder(self.pieces, size, fps)
+    def encoding(self, size: tuple[int, int], fps: float, resume_at: int = 0) -> Iterator[None]:
+        """H.264 (yuv420p, moviepy's ffmpeg writer) of every frame as it is saved, so encoding overlaps the
+        network instead of following it; in pieces (`video_pieces`), those before `resume_at` kept from the run
+        that finished them."""
+        self._encoder = PieceEncoder(self.pieces, size, fps, keep_before=resume_at)
         try:
             yield
         except BaseException:
@@ -67,22 +92,35 @@ class WorkFolder:
         return sorted(self.pieces.glob("*.mp4"))
 
     def save(self, i: int, rgb: np.ndarray, row: dict) -> None:
-        with atomic_output(self.frame_path(i)) as tmp:
-            if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-                raise write_failure(tmp)
+        """Frame `i` finished: encoded (at a piece start, after the checkpoint that lets a rerun begin there),
+        then its figures recorded."""
+        if self._encoder is not None and self._encoder.write(rgb, i, bool(row.get("cold"))) and i > 0:
+            self._write(self.state, self._last)
+            with atomic_output(self.checkpoint) as tmp:
+                tmp.write_text(json.dumps({"next": i}))
         with self.stats_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
-        self._encode(i, rgb, row)
+        if self.keep_frames:
+            self._write(self.frame_path(i), rgb)
+        self._last = rgb
 
-    def replay(self, i: int, row: dict) -> np.ndarray:
-        """A frame finished in an earlier run, passed to the encoder again."""
-        rgb = self.load(i)
-        self._encode(i, rgb, row)
-        return rgb
+    def keep_thumb(self, i: int, rgb: np.ndarray) -> None:
+        self._write(self.thumbs / f"{i:06d}.png", rgb)
 
-    def _encode(self, i: int, rgb: np.ndarray, row: dict) -> None:
-        if self._encoder is not None:
-            self._encoder.write(rgb, i, bool(row.get("cold")))
+    def thumb(self, i: int) -> np.ndarray | None:
+        path = self.thumbs / f"{i:06d}.png"
+        return self._read(path) if path.exists() else None
 
     def load(self, i: int) -> np.ndarray:
-        return cv2.cvtColor(cv2.imread(str(self.frame_path(i))), cv2.COLOR_BGR2RGB)
+        """A finished frame (kept only with `keep_frames`)."""
+        return self._read(self.frame_path(i))
+
+    @staticmethod
+    def _write(path: Path, rgb: np.ndarray) -> None:
+        with atomic_output(path) as tmp:
+            if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+                raise write_failure(tmp)
+
+    @staticmethod
+    def _read(path: Path) -> np.ndarray:
+        return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)

@@ -37,7 +37,7 @@ def _dream_zoom(photo, dst: Path, frame_fn, soundtrack, opts: ZoomOptions, finge
     film, extra = opts.frames(), opts.loop_frames()
     rendered = film + extra
     size = (photo.shape[1], photo.shape[0])
-    work = WorkFolder(dst, fingerprint)
+    work = WorkFolder(dst, fingerprint, keep_frames=extra > 0)  # a loop is encoded again from its frames
     make = None if soundtrack is None else lambda stop: soundtrack(work, rendered / opts.fps, stop)
     with soundtrack_beside(make, StopSignal()) as sound_figures:
         source = (itertools.repeat(photo, rendered), size, opts.fps)
