@@ -133,9 +133,9 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
                 step_size: float | None = None, jitter: int | None = None, smooth: float | None = None,
                 tile_size: int | None = None, seed: int = 0, precision: str = "auto", max_size: int = 1024,
                 max_pixels: int | None = None, weights: str = "imagenet",
-                progress: ProgressFn | None = None) -> ImageResult:
+                progress: ProgressFn | None = None, measure: bool = True) -> ImageResult:
     """Dream a picture: a path or an RGB array. `output` writes it (atomically); the result holds the dream as
-    written, the objective before and after, and the report."""
+    written, the objective before and after (`measure=False`: not measured) and the report."""
     from mmdream.core.engine import DreamSettings
     from mmdream.pipelines.image import dream_picture, resize, to_dream_space, working_size
     from mmdream.plan import build_plan
@@ -158,7 +158,7 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
     size = working_size(pic.rgb.shape[:2], max_size)
     with Progress(progress, dreamer.total_steps(size, moment.settings), "dreaming") as bar:
         saved, figures = dream_picture(pic, output and str(output), dreamer, moment.settings, max_size, bar.update,
-                                       moment.strength, max_pixels)
+                                       moment.strength, max_pixels, measure)
     figures = {"command": "image", "net": getattr(net, "name", net), "layers": moment.layers, "target": target,
                "guide": None if guide is None or isinstance(guide, np.ndarray) else str(guide), "max_size": max_size,
                "schedule": schedule and str(schedule), "strength": moment.strength,

@@ -153,8 +153,10 @@ def cmd_image(args: argparse.Namespace) -> int:
 
     with TqdmProgress() as progress:
         result = dream_image(args.input, args.output, net=args.net, guide=args.guide, max_size=args.max_size,
-                             max_pixels=args.max_pixels, progress=progress, **dream_options(args))
-    print(f"{args.output}: {describe_objective(result.figures, args.target)} in {result.figures['seconds']:.1f} s")
+                             max_pixels=args.max_pixels, progress=progress, measure=args.report is not None,
+                             **dream_options(args))
+    measured = f"{describe_objective(result.figures, args.target)} " if args.report else ""  # measured for a report
+    print(f"{args.output}: {measured}dreamed in {result.figures['seconds']:.2f} s")
     write_report(args.report, result.report())
     return 0
 

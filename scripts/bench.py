@@ -13,6 +13,7 @@
 - step efficiency: GFLOP/s of the engine's gradient step (2x the forward FLOPs of the truncated model's conv
   and dense layers: the forward plus the gradient with respect to the input) over the matmul peak in the same
   precision measured just before and after it, the median of paired rounds.
+- start-up: `mmdream image chelsea.png` at defaults, its wall time less its dream time less `import tensorflow`'s.
 - audio real-time factor of `mmdream audio` at default settings on 60 s of music (the dream from decoding to the
   written file; the whole command, with net loading and the before/after measurement, is reported beside it).
 - peak RSS for 10, 60 and 180 s of input (film and audio, each a fresh process); the objective gain of bf16
@@ -34,6 +35,8 @@
     python scripts/bench.py --cluster [--json cluster.json]
     python scripts/bench.py --zoom [--json zoom.json]
     python scripts/bench.py --live [--json live.json]
+    python scripts/bench.py --film [--json film.json]     # the film rows alone, both nets, about 6 minutes
+    python scripts/bench.py --startup [--json startup.json]
 """
 
 from __future__ import annotations
@@ -355,6 +358,26 @@ def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320) -> dict:
             "dream_seconds_mean": r["dream_seconds_mean"] and round(r["dream_seconds_mean"], 4)}
 
 
+def startup(tmp: Path, runs: int = 5) -> dict:
+    """`mmdream image chelsea.png` at defaults, a fresh process each time: its wall time less the dream's (as it
+    prints it) less a bare `import tensorflow`'s, timed in turn with it; the median of `runs` pairs."""
+    photo = MEDIA / "images" / "chelsea.png"
+    rows = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import tensorflow"], check=True, capture_output=True)
+        tf_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "mmdream", "image", str(photo), "-o", str(tmp / "startup.png")],
+                              check=True, capture_output=True, text=True, cwd=ROOT)
+        wall = time.perf_counter() - t0
+        dream = float(done.stdout.rsplit("dreamed in ", 1)[1].split()[0])
+        rows.append({"command_s": round(wall, 3), "dream_s": dream, "import_tensorflow_s": round(tf_s, 3),
+                     "startup_s": round(wall - dream - tf_s, 3)})
+    return {"runs": rows, **{f"{k}_median": round(float(np.median([r[k] for r in rows])), 3)
+                             for k in ("command_s", "dream_s", "import_tensorflow_s", "startup_s")}}
+
+
 def zoom_bench(tmp: Path, photo: Path = MEDIA / "images" / "flower.jpg") -> dict:
     """`mmdream zoom` runs, each a fresh process timed whole; figures from their reports."""
     runs = {}
@@ -389,6 +412,7 @@ def main() -> None:
     ap.add_argument("--zoom", action="store_true", help="only `mmdream zoom` (about 4 min)")
     ap.add_argument("--live", action="store_true", help="only `mmdream live --realtime` (under a minute)")
     ap.add_argument("--film", action="store_true", help="only the film rows, both nets (about 6 minutes)")
+    ap.add_argument("--startup", action="store_true", help="only `mmdream image`'s start-up (about a minute)")
     ap.add_argument("--json", default="bench.json")
     args = ap.parse_args()
     if args.live:
@@ -435,6 +459,12 @@ def main() -> None:
                   + (f"; two workers over one worker given both cores: {shared}x" if shared else "")
                   + f"; same frames in every run: {c['same_frames']}")
         return
+    if args.startup:
+        with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+            st = startup(Path(tmp))
+        Path(args.json).write_text(json.dumps(st, indent=2))
+        print_startup(st)
+        return
     if args.film:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
             films = film_rows(Path(tmp), ["efficientnet_lite0", "inception_v3"], 20.0, 8)
@@ -465,6 +495,9 @@ def main() -> None:
         sections["film"], t = round(time.perf_counter() - t, 1), time.perf_counter()
         result["audio"] = audio_rtf(music_clip(tmp / "music.wav", 10.0 if args.quick else 60.0), tmp)
         sections["audio"], t = round(time.perf_counter() - t, 1), time.perf_counter()
+        t = time.perf_counter()
+        result["startup"] = startup(tmp, 3 if args.quick else 5)
+        sections["startup"] = round(time.perf_counter() - t, 1)
     result["precision_check"] = precision_gain(256 if args.quick else 384)
     sections["precision"] = round(time.perf_counter() - t, 1)
     result["seconds"] = round(time.perf_counter() - t_start, 1)
@@ -485,6 +518,7 @@ def print_table(r: dict) -> None:
               f"measured around it ({s['peak_gflops']} GFLOP/s); median of {s['rounds']} paired rounds, "
               f"quartiles {'-'.join(f'{100 * q:.0f}%' for q in s['efficiency_quartiles'])}")
     print_films(r["film"])
+    print_startup(r["startup"])
     a = r["audio"]
     print(f"\naudio: {a['compute_s']} s for {a['seconds_of_sound']} s of sound: real-time factor {a['rtf']} "
           f"(whole command with net loading and before/after measurement: {a['command_rtf']})"
@@ -497,6 +531,12 @@ def print_table(r: dict) -> None:
     print(f"bf16 objective gain {p['bf16_gain']} vs fp32 {p['fp32_gain']} ({p['bf16_over_fp32_gain']}x); "
           f"bf16 speed-up {p['bf16_speedup']}x\nwhole run {r['seconds']} s: "
           + ", ".join(f"{k} {v} s" for k, v in r["section_seconds"].items()))
+
+
+def print_startup(st: dict) -> None:
+    print(f"start-up of `mmdream image chelsea.png` (median of {len(st['runs'])}): command {st['command_s_median']} s "
+          f"- dream {st['dream_s_median']} s - `import tensorflow` {st['import_tensorflow_s_median']} s = "
+          f"{st['startup_s_median']} s (each run: {', '.join(str(r['startup_s']) for r in st['runs'])})")
 
 
 def print_films(films: list[dict]) -> None:

@@ -63,12 +63,22 @@ def fold_batch_norm(model: keras.Model) -> keras.Model:
 
 def _folded_weights(conv, bn) -> list[np.ndarray]:
     weights = conv.get_weights()
-    kernel = weights[0]
-    bias = weights[1] if conv.use_bias else np.zeros(bn.moving_mean.shape, np.float32)
-    scale = (np.asarray(bn.gamma) if bn.scale else 1.0) / np.sqrt(np.asarray(bn.moving_variance) + bn.epsilon)
-    shift = np.asarray(bn.beta) if bn.center else 0.0
-    if isinstance(conv, keras.layers.DepthwiseConv2D):  # output channel c * multiplier + m
+    bias = weights[1] if conv.use_bias else None
+    norm = [bn.gamma if bn.scale else None, bn.beta if bn.center else None, bn.moving_mean, bn.moving_variance]
+    return folded_conv(weights[0], bias, [None if w is None else np.asarray(w) for w in norm], bn.epsilon,
+                       isinstance(conv, keras.layers.DepthwiseConv2D))
+
+
+def folded_conv(kernel: np.ndarray, bias: np.ndarray | None, norm: list, epsilon: float,
+                depthwise: bool) -> list[np.ndarray]:
+    """[kernel, bias] of a convolution with the inference-mode batch norm after it folded in; `norm` is the
+    batch norm's [gamma, beta, moving mean, moving variance] (gamma or beta None where it has none)."""
+    gamma, beta, mean, variance = (None if w is None else np.asarray(w, np.float32) for w in norm)
+    scale = (gamma if gamma is not None else 1.0) / np.sqrt(variance + epsilon)
+    if depthwise:  # output channel c * multiplier + m
         kernel = kernel * scale.reshape(kernel.shape[2], kernel.shape[3])
     else:
         kernel = kernel * scale
-    return [kernel.astype(np.float32), ((bias - np.asarray(bn.moving_mean)) * scale + shift).astype(np.float32)]
+    bias = bias if bias is not None else np.zeros_like(mean)
+    shift = beta if beta is not None else 0.0
+    return [kernel.astype(np.float32), ((bias - mean) * scale + shift).astype(np.float32)]

@@ -148,8 +148,13 @@ def measure_gain(dreamer: Dreamer, before_rgb: np.ndarray, after_rgb: np.ndarray
 
 
 def dream_picture(pic: Picture, dst: str | None, dreamer: Dreamer, settings: DreamSettings, max_size: int | None,
-                  on_step=None, strength: float = 1.0, max_pixels: int | None = None) -> tuple[np.ndarray, dict]:
-    """Dream a picture (see through_working_size) and measure it: (the RGB as written, the report's figures)."""
+                  on_step=None, strength: float = 1.0, max_pixels: int | None = None,
+                  measure: bool = True) -> tuple[np.ndarray, dict]:
+    """Dream a picture (see through_working_size) and, if `measure`, its objective before and after (two forward
+    passes and a traced function: a third of a second of a default command's start-up): (the RGB as written, the
+    report's figures)."""
     saved, _, figures = through_working_size(
         pic, dst, max_size, lambda x: dreamer.dream(x, settings, on_step=on_step, strength=strength), max_pixels)
-    return saved, {**figures, **measure_gain(dreamer, pic.rgb, saved, tuple(figures["working_size"]))}
+    if measure:
+        figures.update(measure_gain(dreamer, pic.rgb, saved, tuple(figures["working_size"])))
+    return saved, figures
