@@ -15,8 +15,8 @@ import keras
 import numpy as np
 
 from mmdream.errors import UserError
-from mmdream.nets.fold import folded_conv
 from mmdream.nets.cache import cache_dir, save_npz_atomic, sha256_file
+from mmdream.nets.fold import folded_conv
 from mmdream.nets.torch_pickle import load_legacy_state_dict
 
 SOURCE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
