@@ -37,6 +37,7 @@
     python scripts/bench.py --live [--json live.json]
     python scripts/bench.py --film [--json film.json]     # the film rows alone, both nets, about 6 minutes
     python scripts/bench.py --startup [--json startup.json]
+    KERAS_BACKEND=torch python scripts/bench.py --gpu --json gpu.json   # on a GPU machine (see README)
 """
 
 from __future__ import annotations
@@ -63,13 +64,15 @@ CLASSIC = {"octaves": 4, "octave_scale": 1.4, "steps": 10}
 
 
 # ---- inputs -------------------------------------------------------------------------------------------------
-def film_clip(dst: Path, start: float, seconds: float, loops: int = 0) -> Path:
-    """bbb from `start`, cropped to 3:2 and scaled to 540x360 (DeepDreamVideo's frame size), near-lossless."""
+def film_clip(dst: Path, start: float, seconds: float, loops: int = 0, full_hd: bool = False) -> Path:
+    """bbb from `start`, cropped to 3:2 and scaled to 540x360 (DeepDreamVideo's frame size), or scaled to 1920x1080,
+    near-lossless."""
     from mmdream.media.ffmpeg import ffmpeg_exe
 
     loop = ["-stream_loop", str(loops)] if loops else []
+    frame = "scale=1920:1080:flags=bicubic" if full_hd else "crop=1080:720,scale=540:360"
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *loop, "-i", str(CLIP), "-ss", str(start), "-t", str(seconds),
-                    "-vf", "crop=1080:720,scale=540:360", "-c:v", "libx264", "-crf", "14", "-preset", "veryfast",
+                    "-vf", frame, "-c:v", "libx264", "-crf", "14", "-preset", "veryfast",
                     "-c:a", "aac", str(dst)], check=True)
     return dst
 
@@ -153,8 +156,9 @@ def _weights(net_name: str) -> str:
 
 # ---- film ---------------------------------------------------------------------------------------------------
 def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames: int, precision: str,
-              tmp: Path) -> dict:
-    """mmdream's film renderer against the classic per-frame recipe on the same frames."""
+              tmp: Path, tile_size: int | None = None) -> dict:
+    """mmdream's film renderer against the classic per-frame recipe on the same frames (`tile_size`: the dream's
+    --tile-size, None: the default)."""
     from mmdream.core.engine import Dreamer, DreamSettings, Objective
     from mmdream.media.ffmpeg import even_size, probe, read_video_frames
     from mmdream.media.flow import FlowEstimator, flicker
@@ -169,11 +173,12 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     # as `mmdream video` renders without --report: the objective is measured on the first frame and cuts alone; the
     # bench measures every 8th frame after the render, on the frames it handed out
     opts = FilmOptions(max_size=size, end=frames / fps, audio="none", measure_every=0)
-    plan = Schedule.single(None, 1.0).resolve("image", net, FILM_DEFAULTS, None)
+    defaults = replace(FILM_DEFAULTS, tile_size=tile_size or FILM_DEFAULTS.tile_size)
+    plan = Schedule.single(None, 1.0).resolve("image", net, defaults, None)
     dreamer = Dreamer(net, Objective(plan.layer_union()))
     dims = even_size(*info.video_size, size)
     warm_up = np.zeros((dims[1], dims[0], 3), np.float32)
-    dreamer.dream(warm_up, replace(FILM_DEFAULTS, steps=1))  # every octave's shape: oneDNN sets up per shape
+    dreamer.dream(warm_up, replace(defaults, steps=1))  # every octave's shape: oneDNN sets up per shape
     dreamer.score(warm_up)
     out = tmp / f"film-{net_name}-{size}.mp4"
     kept: dict[int, np.ndarray] = {}
@@ -182,7 +187,7 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     film_fps = film["frames"] / film["seconds"]  # frames, work folder, encoding, mux: the whole render
     film_gains = [dreamer.score(to_dream_space(kept[i])) / dreamer.score(to_dream_space(frame))
                   for i, frame in enumerate(read_video_frames(str(clip), dims, fps, 0.0, frames / fps)) if i in kept]
-    warm = replace(FILM_DEFAULTS, octaves=opts.warm_octaves, steps=opts.warm_steps or 1)
+    warm = replace(defaults, octaves=opts.warm_octaves, steps=opts.warm_steps or 1)
     frame = np.random.default_rng(0).uniform(-1, 1, (dims[1], dims[0], 3)).astype(np.float32)
     step_s = []
     for _ in range(5):  # the network's own limit: one warm frame's steps, nothing else, timed in this run
@@ -191,7 +196,7 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
         step_s.append(time.perf_counter() - t0)
     bound_fps = 1 / float(np.median(step_s))
 
-    classic = DreamSettings(**CLASSIC)
+    classic = DreamSettings(**CLASSIC, tile_size=defaults.tile_size)
     rows, prev_in, prev_out, flow = [], None, None, FlowEstimator()
     spent = 0.0
     for i, frame in enumerate(read_video_frames(str(clip), dims, fps, 0.0, classic_frames / fps)):
@@ -207,7 +212,8 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     classic_gain = float(np.mean([r["objective_gain"] for r in rows]))
     classic_flicker = float(np.mean([r["flicker"] for r in rows[1:]]))
     return {
-        "net": net_name, "size": list(dims), "precision": precision, "frames": film["frames"],
+        "net": net_name, "size": list(dims), "precision": precision, "tile_size": defaults.tile_size,
+        "frames": film["frames"],
         "classic_frames": len(rows), "cold_frames": film["cold_frames"],
         "mmdream": {"frames_per_s": round(film_fps, 3), "objective_gain": round(float(np.mean(film_gains)), 3),
                     "flicker": round(film["flicker_mean"], 3)},
@@ -218,6 +224,39 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
         "gain_ratio": round(float(np.mean(film_gains)) / classic_gain, 3),
         "flicker_ratio": round(film["flicker_mean"] / classic_flicker, 3),
     }
+
+
+def gpu_film_rows(tmp: Path, out: Path, seconds: float = 5.0, classic: int = 3, sizes: tuple[int, ...] = (540, 1920),
+                  tile_size: int | None = None) -> list[dict]:
+    """On a GPU: each net at 540x360, then at 1920x1080, at the precision `auto` takes there (bf16 from Ampere on);
+    each row printed and written to `out` as it is done (a lent machine's time is short)."""
+    from mmdream.nets import auto_precision
+
+    clips = {size: film_clip(tmp / f"clip{size}.mp4", 2.0, seconds, full_hd=size == 1920) for size in sizes}
+    rows: list[dict] = []
+    for size in sizes:
+        for name in ("efficientnet_lite0", "inception_v3"):
+            rows.append(film_pair(name, clips[size], size, int(seconds * 24), classic, auto_precision(name), tmp,
+                                  tile_size))
+            out.write_text(json.dumps({"device": _device(), "film": rows}, indent=2))
+            print_films(rows[-1:])
+    return rows
+
+
+def _device() -> str:
+    """The GPU the film rows ran on, and the Keras backend that drove it."""
+    import keras
+
+    name = keras.backend.backend()
+    if name == "torch":
+        import torch
+
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+        return f"{gpu}, Keras {keras.__version__} on PyTorch {torch.__version__}"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"{gpus or 'no GPU'}, Keras {keras.__version__} on TensorFlow {tf.__version__}"
 
 
 def film_rows(tmp: Path, nets: list[str], seconds: float, classic: int) -> list[dict]:
@@ -412,6 +451,9 @@ def main() -> None:
     ap.add_argument("--zoom", action="store_true", help="only `mmdream zoom` (about 4 min)")
     ap.add_argument("--live", action="store_true", help="only `mmdream live --realtime` (under a minute)")
     ap.add_argument("--film", action="store_true", help="only the film rows, both nets (about 6 minutes)")
+    ap.add_argument("--gpu", action="store_true", help="the film rows on a GPU, at 540 px and 1080p (see README)")
+    ap.add_argument("--sizes", default="540,1920", help="--gpu: the film sizes (long side)")
+    ap.add_argument("--tile-size", type=int, help="--gpu: the dream's --tile-size (default: the dream default)")
     ap.add_argument("--startup", action="store_true", help="only `mmdream image`'s start-up (about a minute)")
     ap.add_argument("--json", default="bench.json")
     args = ap.parse_args()
@@ -464,6 +506,12 @@ def main() -> None:
             st = startup(Path(tmp))
         Path(args.json).write_text(json.dumps(st, indent=2))
         print_startup(st)
+        return
+    if args.gpu:
+        print(_device(), flush=True)
+        with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+            gpu_film_rows(Path(tmp), Path(args.json), sizes=tuple(int(v) for v in args.sizes.split(",")),
+                          tile_size=args.tile_size)
         return
     if args.film:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:

@@ -107,8 +107,9 @@ def test_keras_app_graph_takes_any_size_and_is_flat(name):
 
 
 def test_batch_norm_folding_keeps_the_activations_dreams_see(media, lite0):
-    """Every conv + batch-norm pair of lite0 folds away and its classes and dream layers stay the same;
-    musicnn's VGG normalises after the ReLU, which must not fold."""
+    """lite0 is built with its batch norms folded (nothing is left to fold at start-up); InceptionV3's (scale-less)
+    batch norms, given random statistics, fold away with the activations kept; musicnn's VGG normalises after the
+    ReLU, which must not fold."""
     import keras
 
     from mmdream.core.engine import Dreamer, Objective
@@ -116,13 +117,24 @@ def test_batch_norm_folding_keeps_the_activations_dreams_see(media, lite0):
     from mmdream.nets.fold import fold_batch_norm
     from mmdream.pipelines.image import read_image, resize, to_dream_space
 
-    folded = fold_batch_norm(lite0.model)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in lite0.model.layers)
+    assert fold_batch_norm(lite0.model) is lite0.model
+    keras.utils.set_random_seed(0)
+    inception = keras.applications.InceptionV3(weights=None, input_shape=(None, None, 3), include_top=False)
+    rng = np.random.default_rng(0)
+    for layer in inception.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.moving_mean.shape[0]
+            layer.moving_mean.assign(rng.normal(0, 0.1, n).astype(np.float32))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, n).astype(np.float32))
+            layer.beta.assign(rng.normal(0, 0.1, n).astype(np.float32))
+    folded = fold_batch_norm(inception)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
-    x = to_dream_space(resize(read_image(media / "images" / "chelsea.png").rgb, (224, 224)))[None]
-    for name in [*lite0.default_layers, lite0.model.layers[-1].name]:
-        a = np.asarray(keras.Model(lite0.model.input, lite0.model.get_layer(name).output)(x))
+    x = to_dream_space(resize(read_image(media / "images" / "chelsea.png").rgb, (128, 128)))[None]
+    for name in ("mixed3", "mixed5"):
+        a = np.asarray(keras.Model(inception.input, inception.get_layer(name).output)(x))
         b = np.asarray(keras.Model(folded.input, folded.get_layer(name).output)(x))
-        assert np.abs(a - b).max() <= 1e-4 * np.abs(a).max(), name
+        assert np.abs(a).max() > 0 and np.abs(a - b).max() <= 1e-4 * np.abs(a).max(), name
     dreamer = Dreamer(lite0, Objective(lite0.default_layers))
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in dreamer.features.layers)
     vgg = load_net("MTT_vgg")

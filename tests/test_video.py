@@ -105,13 +105,14 @@ def test_audio_reactive_strength_follows_the_soundtrack(media):
     assert react.max() / react.min() > 1.5 and abs(react.mean() - 1.0) < 0.3
 
 
-def test_interrupted_render_resumes_to_the_same_film(media, tmp_path):
+def test_interrupted_render_resumes_to_the_same_film(media, tmp_path, capsys):
     """Interrupted after a second, a render keeps what it finished up to its last checkpoint (a piece start,
     every second of film) and continues from there to the same frames; no frame is kept as a picture meanwhile."""
     src = media / "video" / "big_buck_bunny_0_30.webm"
     args = ["video", str(src), "--max-size", "128", "--end", "3", "--steps", "4", "--octaves", "2"]
     whole = tmp_path / "whole.mp4"
     assert main([*args, "-o", str(whole)]) == 0
+    printed = capsys.readouterr().out  # without --report the objective is measured on cold frames alone
 
     out = tmp_path / "resumed.mp4"
     work = tmp_path / ".resumed.mmdream-work"
@@ -130,7 +131,10 @@ def test_interrupted_render_resumes_to_the_same_film(media, tmp_path):
     assert not list(work.rglob("0*.png")), "frames are not kept as pictures"
     report = tmp_path / "resumed.json"
     assert main([*args, "-o", str(out), "--report", str(report)]) == 0
-    assert json.loads(report.read_text())["resumed_frames"] == resume_at  # continued
+    figures = json.loads(report.read_text())
+    assert figures["resumed_frames"] == resume_at  # continued
+    assert f"(mean of {figures['cold_frames']} measured frames)" in printed, printed
+    assert figures["objective_measured_frames"] > figures["cold_frames"]  # --report samples every 8th frame too
     assert not work.exists()  # cleaned up once complete
     a, b = _frames(whole), _frames(out)
     assert a.shape == b.shape and np.array_equal(a, b)

@@ -3,8 +3,9 @@
 Images are (1, H, W, 3) in [-1, 1]; sounds are (channels, time, freq, 1) log-magnitude spectrograms. Both go
 through `Dreamer.dream`, which implements the original DeepDream recipe (Mordvintsev et al., 2015):
 an octave pyramid with detail re-injection, random roll jitter, gradient normalisation, optional Gaussian
-smoothing of the gradient, and tiled gradients for large inputs. The gradient is one `tf.function` with a
-shape-polymorphic input signature, so octaves, tiles and frames of any size share a single trace.
+smoothing of the gradient, and tiled gradients for large inputs. It is written in `keras.ops`: on TensorFlow the
+gradient is one `tf.function` with a shape-polymorphic input signature, so octaves, tiles and frames of any size
+share a single trace; on PyTorch it runs eagerly (see mmdream.core.backend).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from mmdream.core import backend
 from mmdream.core.objectives import LOGITS, Objective, Term
 from mmdream.errors import UserError
 from mmdream.io_utils import check_finite
@@ -114,8 +116,8 @@ class Dreamer:
         spec = objective if isinstance(objective, Objective) else None
         self.layer_names = list(spec.layers) if spec is not None else []
         # A variable, so a schedule can move weight between layers frame by frame without retracing.
-        self.weights = tf.Variable([float(spec.layers[n]) for n in self.layer_names] if spec else [1.0],
-                                   trainable=False, dtype=tf.float32)
+        self.weights = keras.Variable([float(spec.layers[n]) for n in self.layer_names] if spec else [1.0],
+                                      trainable=False, dtype="float32", name="layer_weights")
         # What reports compare; a guide (set_guide) changes what the ascent maximises, not how it is reported.
         self.score_term = self.loss_term = spec.term(self.weights) if spec is not None else objective
         model = fold_batch_norm(net.model)
@@ -125,57 +127,54 @@ class Dreamer:
                                                   for n in names], name=f"{net.name}_features")
         self.feature_names = names
         c = channels if channels is not None else int(net.model.input.shape[-1])
-        self._spec = tf.TensorSpec([None, None, None, c], tf.float32)
-        self._score = tf.function(self._score_of, input_signature=[self._spec], autograph=False)
+        self._channels = c
+        self._score = backend.compiled(self._score_of, [backend.spec([None, None, None, c])])
         self._trace()
 
     def _trace(self) -> None:
         """The traced functions: the gradient (for tiles) and one whole ascent step (jitter, gradient, smoothing,
         normalisation, update), both shape-polymorphic, so every octave, frame and chunk shares one trace."""
-        scalar = tf.TensorSpec([], tf.float32)
-        kernel = tf.TensorSpec([None, None, self._spec.shape[-1], 1], tf.float32)
-        self._grad = tf.function(self._loss_and_grad, input_signature=[self._spec], autograph=False)
-        self._step = tf.function(self._whole_step, input_signature=[
-            self._spec, tf.TensorSpec([2], tf.int32), scalar, scalar, tf.TensorSpec([], tf.bool), kernel],
-            autograph=False)
+        image, scalar = backend.spec([None, None, None, self._channels]), backend.spec([])
+        kernel = backend.spec([None, None, self._channels, 1])
+        self._grad = backend.compiled(self._loss_and_grad, [image])
+        self._step = backend.compiled(self._whole_step, [image, backend.spec([2], "int32"), scalar, scalar,
+                                                         backend.spec([], "bool"), kernel])
 
     # ---- objectives -------------------------------------------------------------------------------------
-    def activations(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+    def activations(self, x):
         """{layer: activation, "logits": logits} for what the objective reads (float32 whatever the precision)."""
         outs = self.features(x, training=False)
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        return {name: tf.cast(o, tf.float32) for name, o in zip(self.feature_names, outs)}
+        return {name: ops.cast(o, "float32") for name, o in zip(self.feature_names, outs)}
 
-    def _score_of(self, x: tf.Tensor) -> tf.Tensor:
+    def _score_of(self, x):
         """The figure reports compare, per batch item: the objective without a guide."""
         return self.score_term(self.activations(x))
 
-    def loss(self, x: tf.Tensor) -> tf.Tensor:
+    def loss(self, x):
         """What the ascent maximises, summed over the batch."""
-        return tf.reduce_sum(self.loss_term(self.activations(x)))
+        return ops.sum(self.loss_term(self.activations(x)))
 
-    def _loss_and_grad(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = self.loss(x)
-        return loss, tape.gradient(loss, x)
+    def _loss_and_grad(self, x):
+        return backend.value_and_grad(self.loss, x)
 
     def traces(self) -> int:
         """How many times the gradient and the step were traced (at most once each: shapes never retrace)."""
-        return sum(f.experimental_get_tracing_count() for f in (self._grad, self._step))
+        return backend.traces(self._grad, self._step)
 
     def _whole_step(self, x, shift, step_size, clip, center, kernel):
         """Jitter, gradient, smoothing, normalisation and update in one call: no host round trip inside the step."""
-        _, g = self._loss_and_grad(tf.roll(x, shift, axis=[1, 2]))
-        return _apply_step(x, tf.roll(g, -shift, axis=[1, 2]), step_size, clip, center, kernel, self.net.value_range)
+        _, g = self._loss_and_grad(ops.roll(x, shift, axis=(1, 2)))
+        back = -shift if backend.TRACED else tuple(-s for s in shift)
+        return _apply_step(x, ops.roll(g, back, axis=(1, 2)), step_size, clip, center, kernel, self.net.value_range)
 
-    def step(self, x: tf.Tensor, shift: tuple[int, int] = (0, 0), step_size: float = 0.02,
-             settings: DreamSettings | None = None) -> tf.Tensor:
+    def step(self, x, shift: tuple[int, int] = (0, 0), step_size: float = 0.02,
+             settings: DreamSettings | None = None):
         """One whole ascent step, the traced function every dream runs (for timing and experiments)."""
         s = settings or DreamSettings()
-        return self._step(x, tf.constant(shift, tf.int32), tf.constant(step_size, tf.float32),
-                          tf.constant(s.grad_clip, tf.float32), tf.constant(s.center_gradient),
-                          tf.constant(_gaussian_kernel(s.smooth, x.shape[-1])))
+        return self._step(backend.tensor(x), backend.offsets(shift), backend.tensor(step_size),
+                          backend.tensor(s.grad_clip), backend.tensor(s.center_gradient, "bool"),
+                          backend.tensor(_gaussian_kernel(s.smooth, x.shape[-1])))
 
     def set_layer_weights(self, layers: dict[str, float]) -> None:
         """Re-weight the layers this dreamer was built with (layers left out get weight 0)."""
@@ -191,23 +190,25 @@ class Dreamer:
             raise UserError("a guide needs an Objective of layers, not a composed term")
         features = None
         if guide is not None:
-            acts = self.activations(tf.constant(guide[None] if guide.ndim == 3 else guide, tf.float32))
-            features = {n: tf.reshape(acts[n], [-1, acts[n].shape[-1]]) for n in self.layer_names}
+            with backend.inference():
+                acts = self.activations(backend.tensor(guide[None] if guide.ndim == 3 else guide))
+            features = {n: ops.reshape(acts[n], (-1, acts[n].shape[-1])) for n in self.layer_names}
         self.loss_term = self.objective.term(self.weights, features)
         self._trace()
 
     # ---- measurement ------------------------------------------------------------------------------------
-    def score(self, x: np.ndarray | tf.Tensor, tile: int = 1024) -> float:
+    def score(self, x, tile: int = 1024) -> float:
         """Objective (mean squared activation of the target layers), averaged over the batch and over tiles."""
-        x = tf.convert_to_tensor(x, tf.float32)
-        if x.shape.rank == 3:
+        x = backend.tensor(x)
+        if len(x.shape) == 3:
             x = x[None]
         if (work := self.workable(tuple(x.shape[1:3]))) != tuple(x.shape[1:3]):
-            x = tf.image.resize(x, work, method="bicubic")
+            x = ops.image.resize(x, work, interpolation="bicubic")
         vals, areas = [], []
-        for ys, xs in _tile_slices(x.shape[1], x.shape[2], tile):
-            vals.append(float(tf.reduce_mean(self._score(x[:, ys, xs]))))
-            areas.append((ys.stop - ys.start) * (xs.stop - xs.start))
+        with backend.inference():
+            for ys, xs in _tile_slices(x.shape[1], x.shape[2], tile):
+                vals.append(float(ops.mean(self._score(x[:, ys, xs]))))
+                areas.append((ys.stop - ys.start) * (xs.stop - xs.start))
         return float(np.average(vals, weights=areas))
 
     # ---- ascent -----------------------------------------------------------------------------------------
@@ -220,44 +221,44 @@ class Dreamer:
             return h * w <= tile * tile and max(h, w) <= 2 * tile
         return (1 not in axes or h <= tile) and (2 not in axes or w <= tile)
 
-    def _gradient(self, x: tf.Tensor, tile: int, axes: tuple[int, ...]) -> tf.Tensor:
+    def _gradient(self, x, tile: int, axes: tuple[int, ...]):
         h, w = x.shape[1], x.shape[2]
         th, tw = (tile if 1 in axes else h), (tile if 2 in axes else w)
         if self._fits(x.shape, tile, axes):
             return self._grad(x)[1]
         rows = []
         for ys in _axis_slices(h, th):
-            rows.append(tf.concat([self._grad(x[:, ys, xs])[1] for xs in _axis_slices(w, tw)], axis=2))
-        return tf.concat(rows, axis=1)
+            rows.append(ops.concatenate([self._grad(x[:, ys, xs])[1] for xs in _axis_slices(w, tw)], axis=2))
+        return ops.concatenate(rows, axis=1)
 
     def ascend(
         self,
-        x: tf.Tensor,
+        x,
         steps: int,
         step_size: float,
         settings: DreamSettings,
         rng: np.random.Generator,
         on_step: Callable[[], None] | None = None,
-        constraint: Callable[[tf.Tensor], tf.Tensor] | None = None,
-    ) -> tf.Tensor:
+        constraint: Callable | None = None,
+    ):
         """`steps` of normalised gradient ascent at one scale, with roll jitter; `constraint` projects x after
         each step (sound keeps its energy, so the ascent must change the spectrum's shape, not its level)."""
-        kernel = tf.constant(_gaussian_kernel(settings.smooth, x.shape[-1]))
+        kernel = backend.tensor(_gaussian_kernel(settings.smooth, x.shape[-1]))
         lo_hi = self.net.value_range
         tile = max(settings.tile_size, 2 * self.net.min_size)  # equal tiles are over half this: none too small
         whole = self._fits(x.shape, tile, settings.axes)
-        clip, center = tf.constant(settings.grad_clip, tf.float32), tf.constant(settings.center_gradient)
-        size = tf.constant(min(step_size, MAX_STEP), tf.float32)  # bounded: the ascent cannot blow up
+        clip, center = backend.tensor(settings.grad_clip), backend.tensor(settings.center_gradient, "bool")
+        size = backend.tensor(min(step_size, MAX_STEP))  # bounded: the ascent cannot blow up
         for _ in range(steps):
             j = settings.jitter
             shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
             shift = [s if axis in settings.axes else 0 for s, axis in zip(shift, (1, 2))]
             if whole:
-                x = self._step(x, tf.constant(shift, tf.int32), size, clip, center, kernel)
+                x = self._step(x, backend.offsets(shift), size, clip, center, kernel)
             else:
-                rolled = tf.roll(x, shift, axis=[1, 2])
+                rolled = ops.roll(x, tuple(shift), axis=(1, 2))
                 g = self._gradient(rolled, tile, settings.axes)
-                g = tf.roll(g, [-shift[0], -shift[1]], axis=[1, 2])
+                g = ops.roll(g, (-shift[0], -shift[1]), axis=(1, 2))
                 x = _apply_step(x, g, size, clip, center, kernel, lo_hi)
             if constraint is not None:
                 x = constraint(x)
@@ -271,7 +272,7 @@ class Dreamer:
         settings: DreamSettings,
         on_step: Callable[[], None] | None = None,
         strength: float = 1.0,
-        constraint: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+        constraint: Callable | None = None,
     ) -> np.ndarray:
         """Dream a batch (N, H, W, C). Returns the dreamed array, same shape.
 
@@ -281,21 +282,22 @@ class Dreamer:
             return self.dream(x[None], settings, on_step, strength, constraint)[0]
         shape = tuple(x.shape[1:3])
         if (work := self.workable(shape)) != shape:
-            big = tf.image.resize(x, work, method="bicubic")
-            detail = self.dream(big.numpy(), settings, on_step, strength, constraint) - big
-            out = x + tf.image.resize(detail, shape, method="area")
+            big = backend.array(ops.image.resize(x, work, interpolation="bicubic"))
+            detail = self.dream(big, settings, on_step, strength, constraint) - big
+            out = x + backend.array(ops.image.resize(detail, shape, interpolation="area"))
             lo_hi = self.net.value_range
-            return (out if lo_hi is None else tf.clip_by_value(out, *lo_hi)).numpy()
+            return out if lo_hi is None else np.clip(out, *lo_hi)
         rng = np.random.default_rng(settings.seed)
-        base = tf.constant(x, tf.float32)
+        base = backend.tensor(x)
         detail = None
         for octave in self.octaves(shape, settings):
-            octave_base = tf.image.resize(base, octave, method="bilinear") if octave != shape else base
-            img = octave_base if detail is None else octave_base + tf.image.resize(detail, octave, method="bilinear")
+            octave_base = ops.image.resize(base, octave, interpolation="bilinear") if octave != shape else base
+            img = octave_base if detail is None else octave_base + ops.image.resize(detail, octave,
+                                                                                   interpolation="bilinear")
             bound = None if constraint is None else (lambda v, b=octave_base: constraint(v, b))
             img = self.ascend(img, settings.steps, settings.step_size * strength, settings, rng, on_step, bound)
             detail = img - octave_base
-        out = (base + detail).numpy()
+        out = backend.array(base + detail)
         check_finite(out, "the dream")
         return out
 
@@ -316,22 +318,34 @@ class Dreamer:
         return settings.steps * len(self.octaves(shape, settings))
 
 
-@tf.function(reduce_retracing=True, autograph=False)
-def _normalise(g: tf.Tensor, clip: tf.Tensor, center: tf.Tensor) -> tf.Tensor:
-    g = g - tf.cast(center, g.dtype) * tf.reduce_mean(g, axis=[1, 2, 3], keepdims=True)
-    g = g / (tf.reduce_mean(tf.abs(g), axis=[1, 2, 3], keepdims=True) + 1e-8)
-    return tf.clip_by_value(g, -clip, clip)
+def _normalise(g, clip, center):
+    g = g - ops.cast(center, g.dtype) * ops.mean(g, axis=(1, 2, 3), keepdims=True)
+    g = g / (ops.mean(ops.abs(g), axis=(1, 2, 3), keepdims=True) + 1e-8)
+    return ops.clip(g, -clip, clip)
 
 
 def _apply_step(x, g, step_size, clip, center, kernel, lo_hi):
     """Smooth (a 1x1 kernel leaves it), normalise and clip the gradient, step, keep x in the net's value range."""
-    pad = tf.shape(kernel)[0] // 2
-    paddings = tf.stack([[0, 0], [pad, pad], [pad, pad], [0, 0]])
-    g = tf.nn.depthwise_conv2d(tf.pad(g, paddings, mode="REFLECT"), kernel, [1, 1, 1, 1], "VALID")
+    g = _smoothed(g, kernel)
     x = x + step_size * _normalise(g, clip, center)
     if lo_hi is not None:
-        x = tf.clip_by_value(x, lo_hi[0], lo_hi[1])
+        x = ops.clip(x, lo_hi[0], lo_hi[1])
     return x
+
+
+def _smoothed(g, kernel):
+    """`g` convolved with the depthwise `kernel`, its edges mirrored. Traced, the kernel's size is a tensor (any
+    smoothing shares the trace); eager, a 1x1 kernel is skipped, and the mirroring pads the last two axes, the only
+    ones PyTorch mirrors."""
+    pad = ops.shape(kernel)[0] // 2
+    if backend.TRACED:
+        padded = ops.pad(g, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect")
+    elif pad == 0:
+        return g
+    else:
+        first = ops.pad(ops.transpose(g, (0, 3, 1, 2)), [[0, 0], [0, 0], [pad, pad], [pad, pad]], mode="reflect")
+        padded = ops.transpose(first, (0, 2, 3, 1))
+    return ops.depthwise_conv(padded, kernel, 1, "valid")
 
 
 def _axis_slices(n: int, tile: int) -> list[slice]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import tensorflow as tf
+from keras import ops
 
 LOGITS = "logits"
 
@@ -23,10 +23,10 @@ LOGITS = "logits"
 class Term:
     """A differentiable score per batch item of a dict of activations."""
 
-    def __init__(self, fn: Callable[[dict], tf.Tensor], layers: tuple[str, ...] = (), name: str = "term") -> None:
+    def __init__(self, fn: Callable[[dict], object], layers: tuple[str, ...] = (), name: str = "term") -> None:
         self.fn, self.layers, self.name = fn, tuple(dict.fromkeys(layers)), name
 
-    def __call__(self, acts: dict) -> tf.Tensor:
+    def __call__(self, acts: dict):
         return self.fn(acts)
 
     def __add__(self, other: Term | float) -> Term:
@@ -64,9 +64,9 @@ def _value(k):
 def deepdream(layer: str, channels: list[int] | None = None) -> Term:
     """The mean squared activation of a layer (or of some of its channels): the original DeepDream objective."""
 
-    def score(acts: dict) -> tf.Tensor:
-        a = acts[layer] if channels is None else tf.gather(acts[layer], channels, axis=-1)
-        return tf.reduce_mean(tf.square(a), axis=[1, 2, 3])
+    def score(acts: dict):
+        a = acts[layer] if channels is None else ops.take(acts[layer], channels, axis=-1)
+        return ops.mean(ops.square(a), axis=(1, 2, 3))
 
     return Term(score, (layer,), f"deepdream({layer}{'' if channels is None else f', {channels}'})")
 
@@ -81,13 +81,13 @@ def class_logit(index: int) -> Term:
     return Term(lambda acts: acts[LOGITS][:, index], (LOGITS,), f"class_logit({index})")
 
 
-def guided(layer: str, guide: tf.Tensor) -> Term:
+def guided(layer: str, guide) -> Term:
     """How well every position's features match their best match among a guide's features (`guide`: (n, c))."""
 
-    def score(acts: dict) -> tf.Tensor:
+    def score(acts: dict):
         a = acts[layer]
-        flat = tf.reshape(a, [tf.shape(a)[0], -1, tf.shape(a)[-1]])
-        return tf.reduce_mean(tf.reduce_max(tf.einsum("bnc,mc->bnm", flat, guide), axis=-1), axis=-1)
+        flat = ops.reshape(a, (ops.shape(a)[0], -1, ops.shape(a)[-1]))
+        return ops.mean(ops.max(ops.einsum("bnc,mc->bnm", flat, guide), axis=-1), axis=-1)
 
     return Term(score, (layer,), f"guided({layer})")
 
@@ -101,7 +101,7 @@ class Objective:
     channels: dict[str, list[int]] = field(default_factory=dict)
     target: int | None = None
 
-    def term(self, weights: tf.Variable, guide: dict[str, tf.Tensor] | None = None) -> Term:
+    def term(self, weights, guide: dict | None = None) -> Term:
         """The term to maximise; `weights` (one per layer, in order) is the schedule's variable."""
         names = list(self.layers)
         if self.target is not None:
@@ -109,9 +109,9 @@ class Objective:
         if guide is not None:
             return sum(guided(name, guide[name]) * _weight(weights, i) for i, name in enumerate(names))
         mix = sum(deepdream(name, self.channels.get(name)) * _weight(weights, i) for i, name in enumerate(names))
-        return mix / (lambda: tf.reduce_sum(weights))
+        return mix / (lambda: ops.sum(weights))
 
 
-def _weight(weights: tf.Variable, i: int) -> Callable[[], tf.Tensor]:
+def _weight(weights, i: int) -> Callable[[], object]:
     """Layer i's weight, read from the variable whenever the term is evaluated (inside a trace: a live read)."""
     return lambda: weights[i]

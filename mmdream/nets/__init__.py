@@ -126,6 +126,12 @@ def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8) -> float:
 def gpu_bf16_capable() -> bool | None:
     """None without a GPU; else whether every visible GPU computes bf16 natively (compute capability >= 8.0,
     Ampere on). GPU memory is taken as needed, so two processes can share a card."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        return all(torch.cuda.get_device_capability(i) >= (8, 0) for i in range(torch.cuda.device_count()))
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -150,8 +156,6 @@ def auto_precision(net: str | None = None) -> str:
     fast, InceptionV3's faster). Without a net, a matmul decides."""
     import platform
 
-    import tensorflow as tf
-
     from mmdream.nets.cache import remembered
 
     gpu = gpu_bf16_capable()
@@ -165,7 +169,7 @@ def auto_precision(net: str | None = None) -> str:
         return "fp32"
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
                  platform.processor())
-    key = f"{model} | amx={'amx_bf16' in cpuinfo} | tf {tf.__version__}" + (f" | {net}" if net else "")
+    key = f"{model} | amx={'amx_bf16' in cpuinfo} | {_backend_version()}" + (f" | {net}" if net else "")
 
     def measure() -> dict:
         if net is None:
@@ -177,6 +181,15 @@ def auto_precision(net: str | None = None) -> str:
                 "choice": "bf16" if bf16 * 1.1 < fp32 else "fp32"}
 
     return remembered("precision.json", key, measure)["choice"]
+
+
+def _backend_version() -> str:
+    """'tf 2.x' (the key precision.json has always used), else the Keras backend's name and version."""
+    import importlib
+
+    name = keras.backend.backend()
+    module = importlib.import_module(name)
+    return f"tf {module.__version__}" if name == "tensorflow" else f"{name} {module.__version__}"
 
 
 def dream_step_seconds(name: str, precision: str, steps: int = 2) -> float:
@@ -222,9 +235,14 @@ def use_threads(n: int) -> None:
     (the optical flow) gets as many: its results do not depend on them, and at 1 thread the flow of a 540 px frame
     costs 7.4 ms of CPU instead of 12.1 (measured here), CPU the network can use."""
     import cv2
-    import tensorflow as tf
 
     cv2.setNumThreads(n)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(n)
+        return
+    import tensorflow as tf
 
     if tf.config.threading.get_intra_op_parallelism_threads() == n:
         return
