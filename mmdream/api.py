@@ -449,7 +449,7 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     `deadline` seconds of its arrival: its own dream, or the last one carried onto it along the optical flow.
     First frames and cuts get a short pyramid (`octaves` x `steps`), the rest the film's warm steps. The report
     has each frame's latency."""
-    from mmdream.media.ffmpeg import even_size, probe
+    from mmdream.media.ffmpeg import even_size, is_stream, probe
     from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FrameDreamer, film_options
     from mmdream.pipelines.live import LiveOptions, dream_live
     from mmdream.plan import build_plan
@@ -457,7 +457,7 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     check_options(seconds=seconds, threads=threads)
     check_number("max_size", max_size, *MAX_SIZE["video"])
     check_number("deadline", deadline, 0.0, 10.0, True)
-    if "://" not in str(output):
+    if not is_stream(output):
         check_output(str(output), VIDEO_SUFFIXES | {".ts"}, "a film")
         check_not_same(source, output)
     info = probe(source) if not str(source).startswith("/dev/video") else None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mmdream.errors import UserError
 from mmdream.io_utils import check_input_file, check_not_same, describe_os_error, is_locked
+from mmdream.media.ffmpeg import is_stream
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"}
@@ -219,12 +220,12 @@ def _zoom(args: argparse.Namespace) -> None:
 def _live(args: argparse.Namespace) -> None:
     check_number("--deadline", args.deadline, 0.0, 10.0, True)
     check_number("--max-size", args.max_size, *MAX_SIZE["video"])
-    if "://" not in args.input and not args.input.startswith("/dev/video"):
+    if not is_stream(args.input) and not args.input.startswith("/dev/video"):
         from mmdream.media.ffmpeg import probe
 
         if not probe(args.input).has_video:
             raise UserError(f"{args.input} has no video stream")
-    if "://" not in args.output:
+    if not is_stream(args.output):
         check_output(args.output, VIDEO_SUFFIXES | {".ts"}, "a film")
         check_not_same(args.input, args.output)
 

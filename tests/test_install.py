@@ -72,7 +72,7 @@ def test_four_first_runs_at_once_share_an_empty_cache(tmp_path):
     results = [(p.wait(timeout=600), p.stderr.read()) for p in runs]
     assert [rc for rc, _ in results] == [0, 0, 0, 0], [err[-500:] for _, err in results]
     cache = sorted(p.name for p in (tmp_path / "cache").iterdir())
-    assert [n for n in cache if n.endswith(".npz")] == ["efficientnet_lite0-579344248a93.npz"]
+    assert [n for n in cache if n.endswith(".npz")] == ["efficientnet_lite0-579344248a93-folded.npz"]
     assert not [n for n in cache if "partial" in n]  # every process's temporary name was renamed or removed
     for i in range(4):
         assert Image.open(tmp_path / f"{i}.png").size == (64, 48)

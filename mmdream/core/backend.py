@@ -60,11 +60,7 @@ def value_and_grad(loss: Callable, x):
             value = loss(x)
             (grad,) = torch.autograd.grad(value, x)
         return value.detach(), grad
-    if NAME == "jax":
-        import jax
-
-        return jax.value_and_grad(loss)(x)
-    raise RuntimeError(f"the dream engine does not run on the {NAME} backend")
+    raise RuntimeError(f"the dream engine runs on the tensorflow and torch backends, not {NAME}")
 
 
 def offsets(shift: tuple[int, int]):

@@ -40,10 +40,15 @@ class MediaInfo:
         return self.video_size is not None
 
 
+def is_stream(path: str | object) -> bool:
+    """Whether `path` is a URL ffmpeg opens itself (udp://, rtsp://, http://), not a file."""
+    return "://" in str(path)
+
+
 def probe(path: str) -> MediaInfo:
     """Read stream facts from `ffmpeg -i` (imageio-ffmpeg ships no ffprobe). A URL (udp://, rtsp://, http://) is
     opened by ffmpeg itself and must show its streams within 30 s."""
-    stream = "://" in str(path)
+    stream = is_stream(path)
     if not stream:
         check_input_file(path)
     try:
@@ -144,7 +149,7 @@ def read_video_frames(path: str, size: tuple[int, int], fps: float, start: float
     w, h = size
     limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end - start:.6f}"] if end else [])
     live = (["-re"] if realtime else []) + (["-f", "v4l2"] if str(path).startswith("/dev/video") else [])
-    if "://" in str(path):  # a stream: frames as they come, not after seconds of probing and buffering
+    if is_stream(path):  # a stream: frames as they come, not after seconds of probing and buffering
         live += ["-fflags", "nobuffer", "-probesize", "500000", "-analyzeduration", "500000"]
     cmd = [ffmpeg_exe(), "-v", "error", *live, "-i", str(path), "-map", "0:v:0", "-an", "-sn",
            "-vf", f"fps={fps:.6f},scale={w}:{h}:flags=area", *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]

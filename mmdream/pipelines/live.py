@@ -22,7 +22,7 @@ import numpy as np
 
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
-from mmdream.media.ffmpeg import ffmpeg_exe, read_video_frames
+from mmdream.media.ffmpeg import ffmpeg_exe, is_stream, read_video_frames
 from mmdream.media.flow import FlowEstimator
 from mmdream.pipelines.film.frames import FrameFn, carried_dream
 
@@ -41,7 +41,7 @@ class LiveSink:
     VLC or OBS can open (x264 `ultrafast`, `zerolatency`: no frames held back)."""
 
     def __init__(self, dst: str, size: tuple[int, int], fps: float) -> None:
-        stream = "://" in dst
+        stream = is_stream(dst)
         fmt = ["-f", "mpegts"] if stream or Path(dst).suffix.lower() == ".ts" else []
         self.proc = subprocess.Popen(
             [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}",
@@ -112,7 +112,7 @@ def dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], 
     """Dream `source` live into `dst` (see the module) until the source ends or Ctrl-C; returns per-frame latency
     and what was dreamed. A file is written under a temporary name and renamed when the session ends (Ctrl-C
     ends a session: the recording is kept)."""
-    if "://" in dst:
+    if is_stream(dst):
         return _dream_live(source, dst, frame_fn, size, fps, opts)
     with atomic_output(Path(dst)) as tmp:
         return _dream_live(source, str(tmp), frame_fn, size, fps, opts)
