@@ -545,7 +545,7 @@ def main() -> None:
         sections["audio"], t = round(time.perf_counter() - t, 1), time.perf_counter()
         t = time.perf_counter()
         result["startup"] = startup(tmp, 3 if args.quick else 5)
-        sections["startup"] = round(time.perf_counter() - t, 1)
+        sections["startup"], t = round(time.perf_counter() - t, 1), time.perf_counter()
     result["precision_check"] = precision_gain(256 if args.quick else 384)
     sections["precision"] = round(time.perf_counter() - t, 1)
     result["seconds"] = round(time.perf_counter() - t_start, 1)
