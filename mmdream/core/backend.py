@@ -5,7 +5,7 @@ the default and what `make install` sets up: functions are traced once with shap
 gradients come from a tape. PyTorch (`KERAS_BACKEND=torch`) runs eagerly, which a GPU's asynchronous kernels
 tolerate: it is how the film runs on a GPU machine whose image holds PyTorch and no TensorFlow (the bench's GPU
 figures in the README were taken so). Only compiling a function, the gradient with respect to the input, a
-step's roll offsets and inference without a tape are backend-specific; all of it is here.
+step's roll offsets, mirrored padding and inference without a tape are backend-specific; all of it is here.
 """
 
 from __future__ import annotations
@@ -66,6 +66,23 @@ def value_and_grad(loss: Callable, x):
 def offsets(shift: tuple[int, int]):
     """A roll's offsets as a compiled step takes them: a tensor (so new offsets do not retrace) or ints."""
     return ops.convert_to_tensor(shift, "int32") if TRACED else tuple(int(s) for s in shift)
+
+
+def negated(shift):
+    """The offsets that undo a roll by `shift` (as `offsets` made them)."""
+    return -shift if TRACED else tuple(-s for s in shift)
+
+
+def mirror_padded(g, pad):
+    """`g` (batch, height, width, channels) with `pad` mirrored rows and columns on each side. Traced, `pad` is a
+    tensor (any smoothing shares the trace) and the result always a new tensor; eager, `pad` 0 returns `g` itself,
+    and the mirroring pads the last two axes, the only ones PyTorch mirrors."""
+    if TRACED:
+        return ops.pad(g, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect")
+    if pad == 0:
+        return g
+    first = ops.pad(ops.transpose(g, (0, 3, 1, 2)), [[0, 0], [0, 0], [pad, pad], [pad, pad]], mode="reflect")
+    return ops.transpose(first, (0, 2, 3, 1))
 
 
 @contextlib.contextmanager

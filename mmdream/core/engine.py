@@ -165,8 +165,8 @@ class Dreamer:
     def _whole_step(self, x, shift, step_size, clip, center, kernel):
         """Jitter, gradient, smoothing, normalisation and update in one call: no host round trip inside the step."""
         _, g = self._loss_and_grad(ops.roll(x, shift, axis=(1, 2)))
-        back = -shift if backend.TRACED else tuple(-s for s in shift)
-        return _apply_step(x, ops.roll(g, back, axis=(1, 2)), step_size, clip, center, kernel, self.net.value_range)
+        return _apply_step(x, ops.roll(g, backend.negated(shift), axis=(1, 2)), step_size, clip, center, kernel,
+                           self.net.value_range)
 
     def step(self, x, shift: tuple[int, int] = (0, 0), step_size: float = 0.02,
              settings: DreamSettings | None = None):
@@ -334,18 +334,9 @@ def _apply_step(x, g, step_size, clip, center, kernel, lo_hi):
 
 
 def _smoothed(g, kernel):
-    """`g` convolved with the depthwise `kernel`, its edges mirrored. Traced, the kernel's size is a tensor (any
-    smoothing shares the trace); eager, a 1x1 kernel is skipped, and the mirroring pads the last two axes, the only
-    ones PyTorch mirrors."""
-    pad = ops.shape(kernel)[0] // 2
-    if backend.TRACED:
-        padded = ops.pad(g, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect")
-    elif pad == 0:
-        return g
-    else:
-        first = ops.pad(ops.transpose(g, (0, 3, 1, 2)), [[0, 0], [0, 0], [pad, pad], [pad, pad]], mode="reflect")
-        padded = ops.transpose(first, (0, 2, 3, 1))
-    return ops.depthwise_conv(padded, kernel, 1, "valid")
+    """`g` convolved with the depthwise `kernel`, its edges mirrored (a 1x1 kernel leaves it as it is)."""
+    padded = backend.mirror_padded(g, ops.shape(kernel)[0] // 2)
+    return padded if padded is g else ops.depthwise_conv(padded, kernel, 1, "valid")
 
 
 def _axis_slices(n: int, tile: int) -> list[slice]:

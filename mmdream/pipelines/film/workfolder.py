@@ -39,7 +39,7 @@ class WorkFolder:
         job = self.root / "job.json"
         if self.root.exists() and (not job.exists() or json.loads(job.read_text()).get("key") != key):
             shutil.rmtree(self.root)  # a different command's leftovers: start over
-        for folder in (self.frames, self.thumbs):
+        for folder in (self.frames, self.thumbs) if keep_frames else (self.thumbs,):
             folder.mkdir(parents=True, exist_ok=True)
         job.write_text(json.dumps({"key": key, "job": fingerprint}, indent=1, default=str))
 
