@@ -471,12 +471,11 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
         use_threads(threads)
     opts = film_options(max_size=max_size, warm_steps=warm_steps, warm_strength=warm_strength, blend=blend,
                         audio="none")
-    opts.measure_every = 10**9  # no scoring between frames: only the first is measured
+    opts.measure_every = None  # no scoring: the report has no objective, and a cold frame would wait for it
     dreamer, plan = build_plan("image", net, FILM_DEFAULTS, octaves=octaves, steps=steps,
                                precision=dream.pop("precision", "auto"), **dream)
     warm_up = np.zeros((height, width, 3), np.float32)  # traced at every octave's shape before the source starts
     dreamer.dream(warm_up, replace(plan.at(0.0).settings, steps=1))
-    dreamer.score(warm_up)  # a cold frame is measured
     figures = dream_live(str(source), str(output), FrameDreamer(Dreaming(dreamer, plan), opts, fps),
                          (width, height), fps, LiveOptions(max_size, deadline, seconds, realtime, opts.blend))
     return FilmResult(str(output), {"command": "live", "net": net, "source": str(source), **figures})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -148,13 +149,17 @@ def read_video_frames(path: str, size: tuple[int, int], fps: float, start: float
     (a URL) are live."""
     w, h = size
     limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end - start:.6f}"] if end else [])
-    live = (["-re"] if realtime else []) + (["-f", "v4l2"] if str(path).startswith("/dev/video") else [])
+    live = ["-f", "v4l2"] if str(path).startswith("/dev/video") else []
     if is_stream(path):  # a stream: frames as they come, not after seconds of probing and buffering
         live += ["-fflags", "nobuffer", "-probesize", "500000", "-analyzeduration", "500000"]
     cmd = [ffmpeg_exe(), "-v", "error", *live, "-i", str(path), "-map", "0:v:0", "-an", "-sn",
            "-vf", f"fps={fps:.6f},scale={w}:{h}:flags=area", *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     frame_bytes = w * h * 3
-    for raw in _ffmpeg_output(cmd, frame_bytes, f"the video of {path}"):
+    first = 0.0
+    for i, raw in enumerate(_ffmpeg_output(cmd, frame_bytes, f"the video of {path}")):
         if len(raw) < frame_bytes:
             break
+        if realtime:  # frame i is due i / fps after the first (ffmpeg's -re bursts the first third of a second)
+            first = first if i else time.perf_counter()
+            time.sleep(max(0.0, first + i / fps - time.perf_counter()))
         yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)

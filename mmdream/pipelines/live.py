@@ -183,6 +183,7 @@ def _dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int],
             "latency_p50_s": float(np.percentile(latency, 50)), "latency_p95_s": float(np.percentile(latency, 95)),
             "latency_max_s": float(latency.max()), "seconds": time.perf_counter() - t0,
             "stopped_by_user": interrupted,
+            "first_dream_s": dreamed[0] if dreamed else None,  # the cold pyramid: frames before it are shown raw
             "dream_seconds_mean": float(np.mean(dreamed[1:])) if len(dreamed) > 1 else None,
             "options": {"deadline": opts.deadline, "realtime": opts.realtime, "max_size": opts.max_size},
             "per_frame": rows}

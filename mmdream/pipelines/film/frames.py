@@ -248,7 +248,8 @@ class FrameDreamer:
         row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
                "steps": settings.steps, "octaves": settings.octaves, "style": when,
                "strength": moment.strength * strength_factor}
-        if cold or (opts.measure_every and i % opts.measure_every == 0):  # two forward passes: a sample of frames
+        every = opts.measure_every
+        if every is not None and (cold or (every and i % every == 0)):  # two forward passes: a sample of frames
             row["objective_gain"] = dreamer.score(to_dream_space(out)) / max(dreamer.score(x), 1e-12)
         return out, row
 

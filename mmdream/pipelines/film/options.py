@@ -28,8 +28,9 @@ class FilmOptions:
     react: float = 0.0  # how much the soundtrack's onset envelope modulates the visual strength
     fps: float | None = None  # dream and write at this frame rate (None: the input's)
     # The objective gain is measured on cold frames and every n-th frame (0: cold frames alone, as the CLI does
-    # without --report: two forward passes cost a sixth of a lite0 frame's time over eight frames).
-    measure_every: int = 8
+    # without --report: two forward passes cost a sixth of a lite0 frame's time over eight frames; None: never,
+    # as live does, whose report has no objective and whose first dream keeps the viewer waiting).
+    measure_every: int | None = 8
     warm_strength: float = 1.5  # step size of a continuing frame's steps, relative to the schedule's
     warm_octaves: int = 1  # octaves of a continuing frame (1: full size only)
     audio: str = "dream"  # dream | keep | none
@@ -42,7 +43,7 @@ def film_options(*, max_size: int = 640, start: float = 0.0, end: float | None =
                  blend: float | None = None, warm_steps: int | None = None, warm_strength: float | None = None,
                  warm_octaves: int | None = None, cut: float = 40.0, flow: bool = True, react: float = 0.0,
                  audio: str = "dream", griffin_lim: int = 0, preview: str | None = None,
-                 keep_work: bool = False, measure_every: int = 8) -> FilmOptions:
+                 keep_work: bool = False, measure_every: int | None = 8) -> FilmOptions:
     """FilmOptions from the film's options as the CLI and the API name them (None: the default)."""
     if audio not in ("dream", "keep", "none"):
         raise UserError(f"audio must be dream, keep or none, not {audio!r}")
