@@ -442,13 +442,15 @@ def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.
 def live(source: str, output: str, *, realtime: bool = False, seconds: float | None = None, max_size: int = 320,
          deadline: float = 0.15, net: str = "efficientnet_lite0", octaves: int = 2, steps: int = 4,
          warm_steps: int | None = None, warm_strength: float | None = None, blend: float | None = None,
-         threads: int | None = None, **dream) -> FilmResult:
+         threads: int | None = None, controls=None, keys: bool = False, **dream) -> FilmResult:
     """Dream a live source into `output` in real time: a camera (/dev/videoN), a stream ffmpeg opens (udp://,
     rtsp://, http://), or a file (`realtime=True` plays it at its own pace). `output`: a file (.mp4, .mkv, .ts) or
     an MPEG-TS address (udp://127.0.0.1:1234) VLC or OBS can open. Every input frame is written, within
     `deadline` seconds of its arrival: its own dream, or the last one carried onto it along the optical flow.
-    First frames and cuts get a short pyramid (`octaves` x `steps`), the rest the film's warm steps. The report
-    has each frame's latency."""
+    First frames and cuts get a short pyramid (`octaves` x `steps`), the rest the film's warm steps (adapted to
+    the frame rate unless `warm_steps` is given). `controls` (a `LiveControls`) changes depth, strength and steps
+    while it runs, from another thread; `keys`: from the terminal's keys. The report has each frame's latency and
+    each dream's settings."""
     from mmdream.media.ffmpeg import even_size, is_stream, probe
     from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FrameDreamer, film_options
     from mmdream.pipelines.live import LiveOptions, dream_live
@@ -477,7 +479,8 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     warm_up = np.zeros((height, width, 3), np.float32)  # traced at every octave's shape before the source starts
     dreamer.dream(warm_up, replace(plan.at(0.0).settings, steps=1))
     figures = dream_live(str(source), str(output), FrameDreamer(Dreaming(dreamer, plan), opts, fps),
-                         (width, height), fps, LiveOptions(max_size, deadline, seconds, realtime, opts.blend))
+                         (width, height), fps, LiveOptions(max_size, deadline, seconds, realtime, opts.blend, keys),
+                         controls)
     return FilmResult(str(output), {"command": "live", "net": net, "source": str(source), **figures})
 
 

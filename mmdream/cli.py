@@ -252,7 +252,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     print(f"mmdream live: dreaming {args.input} into {args.output}; Ctrl-C stops", file=sys.stderr)
     result = live(args.input, args.output, realtime=args.realtime, seconds=args.seconds, max_size=args.max_size,
                   deadline=args.deadline, net=args.net, warm_steps=args.warm_steps, warm_strength=args.warm_strength,
-                  blend=args.blend, threads=args.threads, **dream)
+                  blend=args.blend, threads=args.threads, keys=not args.no_keys, **dream)
     f = result.figures
     print(f"{args.output}: {f['frames_out']} of {f['frames_in']} frames written ({f['dreamed_frames']} dreamed, "
           f"{f['carried_frames']} carried), latency p50 {1000 * f['latency_p50_s']:.0f} ms, p95 "
@@ -555,9 +555,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-size", type=int, default=320, help="long side of the dream (default 320)")
     g.add_argument("--deadline", type=float, default=0.15,
                    help="seconds a frame waits for its own dream before the last one, carried, is shown (0.15)")
-    g.add_argument("--warm-steps", type=int, help="steps of a frame that continues the last (default 1)")
+    g.add_argument("--warm-steps", type=int,
+                   help="steps of a frame that continues the last (default: as many as fit a frame interval)")
     g.add_argument("--warm-strength", type=float, help="their step size relative to --step-size (default 1.5)")
     g.add_argument("--blend", type=float, help="share of the last dream carried (default 0.99)")
+    g.add_argument("--no-keys", action="store_true",
+                   help="ignore the terminal's keys ([ ] depth, - + strength, , . warm steps, q stops)")
     p.add_argument("--net", default="efficientnet_lite0", help="image net")
     p.add_argument("--threads", type=int, help="TensorFlow threads")
     add_dream_options(p)

@@ -394,7 +394,8 @@ def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320) -> dict:
             **{k: round(r[k], 4) for k in ("latency_p50_s", "latency_p95_s", "latency_max_s")},
             "latency_first_5s_mean": round(float(np.mean(late[: int(5 * r["fps"])])), 4),
             "latency_last_5s_mean": round(float(np.mean(late[-int(5 * r["fps"]):])), 4),
-            "dream_seconds_mean": r["dream_seconds_mean"] and round(r["dream_seconds_mean"], 4)}
+            "dream_seconds_mean": r["dream_seconds_mean"] and round(r["dream_seconds_mean"], 4),
+            "warm_steps": sorted({d["steps"] for d in r["per_dream"] if not d["cold"]})}
 
 
 def startup(tmp: Path, runs: int = 5) -> dict:
@@ -466,7 +467,8 @@ def main() -> None:
               f"({lv['dreamed_frames']} dreamed, {lv['carried_frames']} carried); latency p50 "
               f"{1000 * lv['latency_p50_s']:.0f} ms, p95 {1000 * lv['latency_p95_s']:.0f} ms, max "
               f"{1000 * lv['latency_max_s']:.0f} ms; mean over the first 5 s {1000 * lv['latency_first_5s_mean']:.0f} "
-              f"ms, the last 5 s {1000 * lv['latency_last_5s_mean']:.0f} ms; a dream {lv['dream_seconds_mean']} s")
+              f"ms, the last 5 s {1000 * lv['latency_last_5s_mean']:.0f} ms; a dream {lv['dream_seconds_mean']} s, "
+              f"warm steps (adapted) {lv['warm_steps']}")
         return
     if args.zoom:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:

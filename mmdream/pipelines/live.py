@@ -9,6 +9,7 @@ bounded by the deadline. Each frame's latency (written minus arrived) is measure
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -24,7 +25,8 @@ from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
 from mmdream.media.ffmpeg import ffmpeg_exe, is_stream, read_video_frames
 from mmdream.media.flow import FlowEstimator
-from mmdream.pipelines.film.frames import FrameFn, carried_dream
+from mmdream.pipelines.film.frames import FrameDreamer, carried_dream
+from mmdream.pipelines.live_controls import LiveControls, adapted_steps, keyboard
 
 
 @dataclass
@@ -34,6 +36,7 @@ class LiveOptions:
     seconds: float | None = None  # stop after this many seconds' worth of frames (None: at the source's end)
     realtime: bool = False  # read a file at its own pace, as if it were live
     blend: float = 0.99  # share of the last dream carried onto a frame it was not dreamed for
+    keys: bool = False  # read the terminal's keys (see live_controls) when stdin is one
 
 
 class LiveSink:
@@ -107,20 +110,69 @@ class _Live:
             return self.newest
 
 
-def dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], fps: float,
-               opts: LiveOptions) -> dict:
-    """Dream `source` live into `dst` (see the module) until the source ends or Ctrl-C; returns per-frame latency
-    and what was dreamed. A file is written under a temporary name and renamed when the session ends (Ctrl-C
-    ends a session: the recording is kept)."""
+class Performance:
+    """Applies a performer's `LiveControls` to the film's frame dreamer before each dream: the layer at the
+    chosen depth (a dreamer per layer, built when first chosen), the strength, and the warm steps (held where the
+    user gave them, else adapted to the frame interval from each warm dream's measured cost)."""
+
+    def __init__(self, frame_fn: FrameDreamer, controls: LiveControls, fps: float) -> None:
+        self.fn, self.controls, self.interval = frame_fn, controls, 1.0 / fps
+        self.dreamers = {None: frame_fn.dreamer}
+        self.given_steps = frame_fn.opts.warm_steps  # --warm-steps: never adapted
+        self.step_cost: float | None = None  # seconds per warm step, smoothed
+        self.layer: str | None = None
+        self.new_dreamer = False  # its first dream traces it: not a cost to learn from
+
+    def before(self) -> float:
+        """Set up the next dream; returns its strength factor."""
+        depth, strength, steps = self.controls.now()
+        self.layer = None if depth is None else self.fn.dreamer.net.layer_at_depth(depth)
+        if self.layer not in self.dreamers:
+            from mmdream.core.engine import Dreamer
+            from mmdream.core.objectives import Objective
+
+            self.dreamers[self.layer] = Dreamer(self.fn.dreamer.net, Objective({self.layer: 1.0}))
+            self.new_dreamer = True
+        self.fn.dreamer = self.dreamers[self.layer]
+        self.fn.layers = None if self.layer is None else {self.layer: 1.0}
+        adapted = 1 if self.step_cost is None else adapted_steps(self.step_cost, self.interval)
+        self.fn.opts.warm_steps = steps or self.given_steps or adapted
+        self.controls.steps_now = self.fn.opts.warm_steps
+        return strength
+
+    def after(self, seconds: float, row: dict) -> dict:
+        """Learn a warm step's cost from a warm dream; returns the dream's row for the report."""
+        if not row["cold"] and not self.new_dreamer:
+            cost = seconds / max(1, row["steps"])
+            self.step_cost = cost if self.step_cost is None else 0.8 * self.step_cost + 0.2 * cost
+        first_of_layer, self.new_dreamer = self.new_dreamer, False
+        return {"frame": row["frame"], "seconds": round(seconds, 4), "traced": first_of_layer, "cold": row["cold"], "steps": row["steps"],
+                "layer": self.layer, "strength": row["strength"]}
+
+    def describe(self) -> str:
+        depth, strength, steps = self.controls.now()
+        layers = "the plan's layers" if depth is None else f"depth {depth:.1f} ({self.fn.dreamer.net.layer_at_depth(depth)})"
+        return f"{layers}, strength x{strength:g}, warm steps {steps or 'adapted'}"
+
+
+def dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, int], fps: float,
+               opts: LiveOptions, controls: LiveControls | None = None) -> dict:
+    """Dream `source` live into `dst` (see the module) until the source ends, Ctrl-C or `controls.stop()`;
+    returns per-frame latency and what was dreamed. `controls` (see live_controls) change depth, strength and
+    steps while it runs; with `opts.keys`, the terminal's keys do. A file is written under a temporary name and
+    renamed when the session ends (Ctrl-C ends a session: the recording is kept)."""
+    controls = controls if controls is not None else LiveControls()
     if is_stream(dst):
-        return _dream_live(source, dst, frame_fn, size, fps, opts)
+        return _dream_live(source, dst, frame_fn, size, fps, opts, controls)
     with atomic_output(Path(dst)) as tmp:
-        return _dream_live(source, str(tmp), frame_fn, size, fps, opts)
+        return _dream_live(source, str(tmp), frame_fn, size, fps, opts, controls)
 
 
-def _dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int], fps: float,
-                opts: LiveOptions) -> dict:
+def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, int], fps: float,
+                opts: LiveOptions, controls: LiveControls) -> dict:
     live = _Live()
+    controls.on_stop.append(live.interrupt)
+    performance = Performance(frame_fn, controls, fps)
     frames = read_video_frames(source, size, fps, realtime=opts.realtime)
     limit = None if opts.seconds is None else max(1, round(opts.seconds * fps))  # counted: a stream's clock may not start at 0
     errors: list[BaseException] = []
@@ -152,18 +204,20 @@ def _dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int],
     reader.start()
     writer.start()
     t0 = time.perf_counter()
-    dreamed: list[float] = []
+    dreams: list[dict] = []
     flow, prev = FlowEstimator(), None
     try:
-        while not errors and (item := live.next_to_dream(-1 if prev is None else prev[0])) is not None:
-            i, frame = item
-            motion = None if prev is None else flow.motion(prev[1], frame)
-            start = time.perf_counter()
-            out, _row = frame_fn(i, frame, None if prev is None else prev[1], None if prev is None else prev[2],
-                                 motion, 1.0)
-            dreamed.append(time.perf_counter() - start)
-            live.publish(i, frame, out)
-            prev = (i, frame, out)
+        with keyboard(controls, performance.describe) if opts.keys else contextlib.nullcontext():
+            while not errors and (item := live.next_to_dream(-1 if prev is None else prev[0])) is not None:
+                i, frame = item
+                motion = None if prev is None else flow.motion(prev[1], frame)
+                strength = performance.before()
+                start = time.perf_counter()
+                out, row = frame_fn(i, frame, None if prev is None else prev[1], None if prev is None else prev[2],
+                                    motion, strength)
+                dreams.append(performance.after(time.perf_counter() - start, row))
+                live.publish(i, frame, out)
+                prev = (i, frame, out)
     finally:
         if errors or sys.exc_info()[0] is not None:
             live.set("stopped")
@@ -179,14 +233,14 @@ def _dream_live(source: str, dst: str, frame_fn: FrameFn, size: tuple[int, int],
         raise UserError(f"{source} gave no video frames")
     latency = np.array([r["latency_s"] for r in rows])
     return {"frames_in": live.arrived, "frames_out": len(rows), "fps": fps, "size": list(size),
-            "dreamed_frames": len(dreamed), "carried_frames": sum(r["shown"] == "carried" for r in rows),
+            "dreamed_frames": len(dreams), "carried_frames": sum(r["shown"] == "carried" for r in rows),
             "latency_p50_s": float(np.percentile(latency, 50)), "latency_p95_s": float(np.percentile(latency, 95)),
             "latency_max_s": float(latency.max()), "seconds": time.perf_counter() - t0,
             "stopped_by_user": interrupted,
-            "first_dream_s": dreamed[0] if dreamed else None,  # the cold pyramid: frames before it are shown raw
-            "dream_seconds_mean": float(np.mean(dreamed[1:])) if len(dreamed) > 1 else None,
+            "first_dream_s": dreams[0]["seconds"] if dreams else None,  # the cold pyramid: raw frames before it
+            "dream_seconds_mean": float(np.mean([d["seconds"] for d in dreams[1:]])) if len(dreams) > 1 else None,
             "options": {"deadline": opts.deadline, "realtime": opts.realtime, "max_size": opts.max_size},
-            "per_frame": rows}
+            "controls": controls.changes, "per_dream": dreams, "per_frame": rows}
 
 
 def _write_all(live: _Live, sink: LiveSink, opts: LiveOptions, rows: list[dict]) -> None:

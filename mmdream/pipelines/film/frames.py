@@ -222,11 +222,12 @@ class FrameDreamer:
 
     def __init__(self, image: Dreaming, opts: FilmOptions, fps: float, style: StylePass | None = None) -> None:
         self.dreamer, self.plan, self.opts, self.fps, self.style = image.dreamer, image.plan, opts, fps, style
+        self.layers: dict[str, float] | None = None  # instead of the schedule's (a live performer's depth)
 
     def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
         opts, dreamer = self.opts, self.dreamer
         moment = self.plan.at(opts.start + i / self.fps)
-        dreamer.set_layer_weights(moment.layers)
+        dreamer.set_layer_weights(self.layers or moment.layers)
         x = to_dream_space(frame)
         when = (moment.style or self.style.when) if self.style is not None else "none"
         cold = not continues(motion, opts)

@@ -1,0 +1,120 @@
+"""What a performer changes while `mmdream live` runs: the layer depth, the strength and the warm steps, from the
+keyboard of the terminal it runs in, or from Python (a notebook, the studio) through the same object.
+
+Depth uses the schedule's mapping (0 the net's shallowest dreamable layer, 1 its deepest; see
+`Net.layer_at_depth`), so "0.7" means the same here as in a schedule. The dreamer for a layer is built the first
+time that depth is picked and kept; its one trace takes a moment, during which the last dream is carried."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+KEYS = {"]": ("depth", +0.1), "[": ("depth", -0.1), "+": ("strength", 1.25), "=": ("strength", 1.25),
+        "-": ("strength", 0.8), ".": ("steps", +1), ",": ("steps", -1)}
+STOP_KEYS = "q"
+HELP = "keys: [ ] depth, - + strength, , . warm steps, q stops"
+MAX_WARM_STEPS = 8
+
+
+@dataclass
+class LiveControls:
+    """Thread-safe live settings. `depth` None: the plan's layers; `steps` None: adapted to the frame rate (see
+    `adapted_steps`). Every change is logged with its time for the report."""
+
+    depth: float | None = None
+    strength: float = 1.0
+    steps: int | None = None
+    stop_requested: bool = False
+    steps_now: int = 1  # the warm steps dreams run with now (what a key's +-1 starts from while adapted)
+    changes: list[dict] = field(default_factory=list)
+    on_stop: list[Callable[[], None]] = field(default_factory=list, repr=False)  # the session's own stop
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _t0: float = field(default_factory=time.perf_counter, repr=False)
+
+    def change(self, what: str, by: float) -> None:
+        """One nudge: depth by +-0.1 (from 0.5 when the plan's layers held), strength by a factor, steps by +-1."""
+        with self._lock:
+            if what == "depth":
+                self.depth = round(min(1.0, max(0.0, (0.5 if self.depth is None else self.depth) + by)), 2)
+            elif what == "strength":
+                self.strength = round(min(8.0, max(0.05, self.strength * by)), 4)
+            elif what == "steps":
+                self.steps = int(min(MAX_WARM_STEPS, max(1, (self.steps or self.steps_now) + by)))
+            self.changes.append({"t": round(time.perf_counter() - self._t0, 3), "depth": self.depth,
+                                 "strength": self.strength, "steps": self.steps})
+
+    def stop(self) -> None:
+        """End the session as the source's end would (the `q` key; Ctrl-C does the same)."""
+        self.stop_requested = True
+        for stop in self.on_stop:
+            stop()
+
+    def now(self) -> tuple[float | None, float, int | None]:
+        with self._lock:
+            return self.depth, self.strength, self.steps
+
+
+def adapted_steps(step_seconds: float, interval: float, most: int = 4) -> int:
+    """Warm steps that fit one frame interval at the measured cost of a step: 1 on a machine that cannot dream
+    every frame (the deadline carries the rest), more where a step is cheap (a GPU), up to `most`."""
+    return int(min(most, max(1, interval // max(step_seconds, 1e-6))))
+
+
+def key_actions(keys: str) -> Iterator[tuple[str, float] | None]:
+    """What each key asks for: (what, by), None to stop; other keys are ignored."""
+    for k in keys:
+        if k in STOP_KEYS:
+            yield None
+        elif k in KEYS:
+            yield KEYS[k]
+
+
+@contextlib.contextmanager
+def keyboard(controls: LiveControls, describe: Callable[[], str], stream=None) -> Iterator[bool]:
+    """Read keys from the terminal while the block runs (unbuffered, not echoed; the terminal is restored after).
+    Yields whether a terminal is there: a pipe or a file as stdin gives no keys and is left alone."""
+    stream = stream if stream is not None else sys.stdin
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if fd < 0 or not os.isatty(fd):
+        yield False
+        return
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            if not select.select([fd], [], [], 0.1)[0]:
+                continue
+            data = os.read(fd, 32).decode(errors="ignore")
+            if not data:
+                return
+            for action in key_actions(data):
+                if action is None:
+                    controls.stop()
+                    return
+                controls.change(*action)
+                print(f"\r{describe()}", file=sys.stderr, flush=True)
+
+    reader = threading.Thread(target=read, name="mmdream-live-keys", daemon=True)
+    print(HELP, file=sys.stderr, flush=True)
+    reader.start()
+    try:
+        yield True
+    finally:
+        done.set()
+        reader.join(timeout=1.0)
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
