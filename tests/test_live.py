@@ -52,6 +52,9 @@ def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_pat
 
 
 def test_warm_steps_fit_the_frame_interval_and_keys_map_to_changes():
+    import mmdream
+
+    assert mmdream.LiveControls is LiveControls  # the API's name for it
     assert adapted_steps(0.029, 1 / 24) == 1 and adapted_steps(0.05, 1 / 24) == 1  # this CPU: the deadline carries
     assert adapted_steps(0.015, 1 / 24) == 2 and adapted_steps(0.004, 1 / 24) == 4  # a GPU: deeper, up to 4
     c = LiveControls()
