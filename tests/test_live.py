@@ -40,8 +40,9 @@ def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_pat
     raw = shown.count("raw")
     assert "raw" not in shown[raw:], shown  # raw only before the first dream, never after
     # only frames whose deadline passed while the first (cold) dream ran, a 2 x 4 pyramid traced before the
-    # source opened: the file comes at its own pace from the first frame (ffmpeg's -re bursts ~9 frames first)
-    assert raw <= max(0.0, r["first_dream_s"] - LiveOptions.deadline) * 24 + 2, (raw, r["first_dream_s"])
+    # source opened: the file comes at its own pace from the first frame (ffmpeg's -re bursts ~9 frames first);
+    # four frames' slack for the three threads' turns at the interpreter
+    assert raw <= max(0.0, r["first_dream_s"] - LiveOptions.deadline) * 24 + 4, (raw, r["first_dream_s"])
     assert r["first_dream_s"] < 1.0, r["first_dream_s"]
     assert r["latency_p95_s"] <= 0.3 and r["latency_max_s"] < 1.0, (r["latency_p95_s"], r["latency_max_s"])
     late = [row["latency_s"] for row in r["per_frame"][-24:]]
