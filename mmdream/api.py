@@ -442,15 +442,17 @@ def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.
 def live(source: str, output: str, *, realtime: bool = False, seconds: float | None = None, max_size: int = 320,
          deadline: float = 0.15, net: str = "efficientnet_lite0", octaves: int = 2, steps: int = 4,
          warm_steps: int | None = None, warm_strength: float | None = None, blend: float | None = None,
-         threads: int | None = None, controls=None, keys: bool = False, **dream) -> FilmResult:
+         threads: int | None = None, controls=None, keys: bool = False, audio: bool = False,
+         audio_net: str = "MTT_vgg", audio_layers: str | None = None, **dream) -> FilmResult:
     """Dream a live source into `output` in real time: a camera (/dev/videoN), a stream ffmpeg opens (udp://,
     rtsp://, http://), or a file (`realtime=True` plays it at its own pace). `output`: a file (.mp4, .mkv, .ts) or
     an MPEG-TS address (udp://127.0.0.1:1234) VLC or OBS can open. Every input frame is written, within
     `deadline` seconds of its arrival: its own dream, or the last one carried onto it along the optical flow.
     First frames and cuts get a short pyramid (`octaves` x `steps`), the rest the film's warm steps (adapted to
     the frame rate unless `warm_steps` is given). `controls` (a `LiveControls`) changes depth, strength and steps
-    while it runs, from another thread; `keys`: from the terminal's keys. The report has each frame's latency and
-    each dream's settings."""
+    while it runs, from another thread; `keys`: from the terminal's keys. `audio`: the source's sound is dreamed
+    too (`audio_net`, `audio_layers`; a depth-only `layers` applies to both), in 1 s chunks, into the output
+    beside the pictures. The report has each frame's latency and each dream's settings."""
     from mmdream.media.ffmpeg import even_size, is_stream, probe
     from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FrameDreamer, film_options
     from mmdream.pipelines.live import LiveOptions, dream_live
@@ -465,6 +467,8 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     info = probe(source) if not str(source).startswith("/dev/video") else None
     if info is not None and not info.has_video:
         raise UserError(f"{source} has no video stream")
+    if audio and (info is None or not info.has_audio):
+        raise UserError(f"{source} has no audio stream to dream (leave out --audio)")
     width, height = even_size(*(info.video_size if info else (640, 480)), max_size)
     fps = round((info.fps if info else None) or 25.0, 2)
     if threads is not None:
@@ -474,14 +478,30 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     opts = film_options(max_size=max_size, warm_steps=warm_steps, warm_strength=warm_strength, blend=blend,
                         audio="none")
     opts.measure_every = None  # no scoring: the report has no objective, and a cold frame would wait for it
-    dreamer, plan = build_plan("image", net, FILM_DEFAULTS, octaves=octaves, steps=steps,
-                               precision=dream.pop("precision", "auto"), **dream)
+    precision = dream.pop("precision", "auto")
+    dreamer, plan = build_plan("image", net, FILM_DEFAULTS, octaves=octaves, steps=steps, precision=precision,
+                               **dream)
     warm_up = np.zeros((height, width, 3), np.float32)  # traced at every octave's shape before the source starts
     dreamer.dream(warm_up, replace(plan.at(0.0).settings, steps=1))
+    sound = _live_sound(info, net, audio_net, audio_layers, {**dream, "precision": precision}) if audio else None
     figures = dream_live(str(source), str(output), FrameDreamer(Dreaming(dreamer, plan), opts, fps),
                          (width, height), fps, LiveOptions(max_size, deadline, seconds, realtime, opts.blend, keys),
-                         controls)
+                         controls, sound)
     return FilmResult(str(output), {"command": "live", "net": net, "source": str(source), **figures})
+
+
+def _live_sound(info, net: str, audio_net: str, audio_layers: str | None, dream: dict):
+    """The film's soundtrack dreamer for a live source, traced on a chunk's shape before the source starts."""
+    from mmdream.pipelines.audio import dream_block
+    from mmdream.pipelines.film import film_options
+    from mmdream.pipelines.film.recipe import FilmRecipe
+    from mmdream.pipelines.live_sound import CHUNK_SECONDS, OVERLAP_SECONDS, LiveSound
+
+    dreaming = FilmRecipe(net, audio_net, audio_layers, dream=dream).sound(info, film_options(audio="dream")).audio
+    hiss = np.random.default_rng(0).normal(0, 0.01, (int((CHUNK_SECONDS + OVERLAP_SECONDS) * info.audio_rate),
+                                                     info.audio_channels)).astype(np.float32)
+    dream_block(hiss, info.audio_rate, dreaming.dreamer, replace(dreaming.plan.at(0.0).settings, steps=1))
+    return LiveSound(dreaming, info.audio_rate, info.audio_channels)
 
 
 def _identity(source) -> object:

@@ -223,8 +223,11 @@ def _live(args: argparse.Namespace) -> None:
     if not is_stream(args.input) and not args.input.startswith("/dev/video"):
         from mmdream.media.ffmpeg import probe
 
-        if not probe(args.input).has_video:
+        info = probe(args.input)
+        if not info.has_video:
             raise UserError(f"{args.input} has no video stream")
+        if args.audio and not info.has_audio:
+            raise UserError(f"{args.input} has no audio stream to dream (leave out --audio)")
     if not is_stream(args.output):
         check_output(args.output, VIDEO_SUFFIXES | {".ts"}, "a film")
         check_not_same(args.input, args.output)

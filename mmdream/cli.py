@@ -252,11 +252,14 @@ def cmd_live(args: argparse.Namespace) -> int:
     print(f"mmdream live: dreaming {args.input} into {args.output}; Ctrl-C stops", file=sys.stderr)
     result = live(args.input, args.output, realtime=args.realtime, seconds=args.seconds, max_size=args.max_size,
                   deadline=args.deadline, net=args.net, warm_steps=args.warm_steps, warm_strength=args.warm_strength,
-                  blend=args.blend, threads=args.threads, keys=not args.no_keys, **dream)
+                  blend=args.blend, threads=args.threads, keys=not args.no_keys, audio=args.audio,
+                  audio_net=args.audio_net, audio_layers=args.audio_layers, **dream)
     f = result.figures
+    heard = (f"; sound: {f['audio_dreamed_chunks']} of {f['audio_chunks']} chunks dreamed, latency p95 "
+             f"{1000 * (f['audio_latency_p95_s'] or 0):.0f} ms") if args.audio else ""
     print(f"{args.output}: {f['frames_out']} of {f['frames_in']} frames written ({f['dreamed_frames']} dreamed, "
           f"{f['carried_frames']} carried), latency p50 {1000 * f['latency_p50_s']:.0f} ms, p95 "
-          f"{1000 * f['latency_p95_s']:.0f} ms, max {1000 * f['latency_max_s']:.0f} ms")
+          f"{1000 * f['latency_p95_s']:.0f} ms, max {1000 * f['latency_max_s']:.0f} ms{heard}")
     write_report(args.report, result.report())
     return 0
 
@@ -561,7 +564,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--blend", type=float, help="share of the last dream carried (default 0.99)")
     g.add_argument("--no-keys", action="store_true",
                    help="ignore the terminal's keys ([ ] depth, - + strength, , . warm steps, q stops)")
+    g.add_argument("--audio", action="store_true",
+                   help="dream the source's sound too, in 1 s chunks (about 1.5 s behind the pictures)")
     p.add_argument("--net", default="efficientnet_lite0", help="image net")
+    p.add_argument("--audio-net", default="MTT_vgg", help="audio net for --audio")
+    p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth)")
     p.add_argument("--threads", type=int, help="TensorFlow threads")
     add_dream_options(p)
     p.set_defaults(func=cmd_live)

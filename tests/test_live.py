@@ -135,8 +135,57 @@ def test_ctrl_c_ends_a_live_session_and_keeps_the_recording(media, tmp_path):
     assert not list(tmp_path.glob(".live.partial-*"))
 
 
+def test_live_dreams_the_sound_too_in_sync(media, tmp_path):
+    """`--audio`: the source's sound dreamed in 1 s chunks beside the pictures, as long as they are, in sync with
+    the source (its envelope not shifted), as loud, limited, and deeper by the sound net's own measure."""
+    from mmdream.media.ffmpeg import probe, read_audio_blocks
+    from mmdream.media.loudness import LoudnessMeter
+    from mmdream.pipelines.audio import AUDIO_DEFAULTS, score_audio
+    from mmdream.plan import build_plan
+
+    src, out, rep = media / "video" / "big_buck_bunny_0_30.webm", tmp_path / "heard.mp4", tmp_path / "heard.json"
+    assert main(["live", str(src), "--realtime", "--seconds", "4", "--audio", "--max-size", "160", "-o", str(out),
+                 "--report", str(rep)]) == 0
+    r = json.loads(rep.read_text())
+    assert r["frames_in"] == r["frames_out"] == 96 == len(_frames(out))
+    assert r["audio_chunks"] >= 4 and r["audio_dreamed_chunks"] >= 2, r["per_audio_chunk"]  # the last: flushed
+    assert r["latency_p95_s"] <= 0.3, r["latency_p95_s"]  # the pictures' writer never waits for the sound
+
+    def sound(path, end=None):
+        return np.concatenate(list(read_audio_blocks(str(path), probe(str(path)), 65536, end=end)))
+
+    heard, source = sound(out), sound(src, end=4.0)
+    assert abs(len(heard) / 44100 - 4.0) < 0.01 and np.isfinite(heard).all()  # ends with the pictures
+    assert np.abs(heard).max() <= 1.0
+
+    def loudness(x):
+        meter = LoudnessMeter(44100, 2)
+        meter.add(x)
+        return meter.integrated()
+
+    assert abs(loudness(heard) - loudness(source)) < 1.5, (loudness(heard), loudness(source))
+
+    def envelope(x):  # 10 ms mean level, centred
+        e = np.abs(x[: len(x) // 441 * 441]).mean(axis=1).reshape(-1, 441).mean(axis=1)
+        return e - e.mean()
+
+    a, b = envelope(heard), envelope(source)
+    n = min(len(a), len(b))
+    lags = {lag: float(np.dot(a[max(0, lag):n + min(0, lag)], b[max(0, -lag):n - max(0, lag)]))
+            for lag in range(-20, 21)}
+    assert max(lags, key=lags.get) in (-1, 0, 1), lags  # in sync to 10 ms
+    dreamer, _ = build_plan("audio", "MTT_vgg", AUDIO_DEFAULTS, sr=44100)
+    gain = score_audio(dreamer, heard, 44100) / score_audio(dreamer, source, 44100)
+    assert gain > 1.2, gain
+
+
 def test_live_refuses_bad_arguments_in_one_line(media, tmp_path):
-    for argv, words in ((["live", str(tmp_path / "none.mp4"), "-o", str(tmp_path / "o.mp4")], "no such file"),
+    silent = tmp_path / "silent.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1",
+                    "-pix_fmt", "yuv420p", str(silent)], check=True)
+    for argv, words in ((["live", str(silent), "--audio", "-o", str(tmp_path / "o.mp4")],
+                         "has no audio stream to dream"),
+                        (["live", str(tmp_path / "none.mp4"), "-o", str(tmp_path / "o.mp4")], "no such file"),
                         (["live", str(media / "audio" / "animals" / "dog.mp3"), "-o", str(tmp_path / "o.mp4")],
                          "has no video stream"),
                         (["live", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "o.gif")],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,10 +106,16 @@ def read_audio_blocks(path: str, info: MediaInfo, block: int, end: float | None 
         yield samples
 
 
-def _ffmpeg_output(cmd: list[str], chunk: int, what: str) -> Iterator[bytes]:
+def _ffmpeg_output(cmd: list[str], chunk: int, what: str, handover: int | None = None) -> Iterator[bytes]:
     """Run ffmpeg and yield its stdout in `chunk`-byte reads (shorter only at the end). A consumer that stops
-    early stops ffmpeg; a decode error at the end is one line naming `what`."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    early stops ffmpeg; a decode error at the end is one line naming `what`. `handover`: a pipe's write end
+    ffmpeg writes a second output to (closed here once ffmpeg holds it, so its reader sees the end)."""
+    fds = () if handover is None else (handover,)
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds)
+    finally:
+        if handover is not None:
+            os.close(handover)
     complete = False
     try:
         while raw := proc.stdout.read(chunk):
@@ -140,23 +148,55 @@ def even_size(width: int, height: int, max_size: int | None) -> tuple[int, int]:
     return max(2, int(round(width * s / 2)) * 2), max(2, int(round(height * s / 2)) * 2)
 
 
+@dataclass
+class AudioTap:
+    """The sound of a video being read, decoded by the same ffmpeg (a stream can be opened only once, and the two
+    stay in step): float32 (n, channels) blocks at `rate` go to `put` from a thread of their own, which keeps the
+    pipe drained so the pictures never wait for it; an empty block marks the end."""
+
+    rate: int
+    channels: int
+    put: Callable[[np.ndarray], None]
+    block_seconds: float = 0.05
+
+    def output(self, options: list[str]) -> tuple[list[str], int]:
+        """ffmpeg's output for the sound (with `options`, e.g. its time limit), and the write end of its pipe;
+        the reader thread is started."""
+        read_end, write_end = os.pipe()
+        threading.Thread(target=self._read, args=(read_end,), name="mmdream-audio-tap", daemon=True).start()
+        return ["-map", "0:a:0", "-vn", "-sn", *options, "-f", "f32le", "-acodec", "pcm_f32le", "-ac",
+                str(self.channels), "-ar", str(self.rate), f"pipe:{write_end}"], write_end
+
+    def _read(self, fd: int) -> None:
+        frame_bytes = 4 * self.channels
+        with os.fdopen(fd, "rb") as pipe:
+            while raw := pipe.read(max(1, int(self.block_seconds * self.rate)) * frame_bytes):
+                usable = len(raw) - len(raw) % frame_bytes
+                block = np.frombuffer(raw[:usable], np.float32).reshape(-1, self.channels)
+                self.put(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0))
+        self.put(np.zeros((0, self.channels), np.float32))
+
+
 def read_video_frames(path: str, size: tuple[int, int], fps: float, start: float = 0.0,
-                      end: float | None = None, realtime: bool = False) -> Iterator[np.ndarray]:
+                      end: float | None = None, realtime: bool = False,
+                      sound: AudioTap | None = None) -> Iterator[np.ndarray]:
     """Yield RGB uint8 frames (H, W, 3) at `size` (width, height), at a constant `fps` (variable frame rate
     input is resampled by ffmpeg's fps filter), from `start` to `end` seconds. Decoded from the start of the
     file: an output-side -ss decodes and discards, never seeks (seeking returns corrupt frames on some files).
     `realtime`: read at the input's own pace (a file played as if live); a V4L2 camera (/dev/videoN) and a stream
-    (a URL) are live."""
+    (a URL) are live. `sound`: the audio too, as it is decoded (see AudioTap)."""
     w, h = size
     limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end - start:.6f}"] if end else [])
     live = ["-f", "v4l2"] if str(path).startswith("/dev/video") else []
     if is_stream(path):  # a stream: frames as they come, not after seconds of probing and buffering
         live += ["-fflags", "nobuffer", "-probesize", "500000", "-analyzeduration", "500000"]
+    audio, handover = sound.output(limit) if sound is not None else ([], None)
     cmd = [ffmpeg_exe(), "-v", "error", *live, "-i", str(path), "-map", "0:v:0", "-an", "-sn",
-           "-vf", f"fps={fps:.6f},scale={w}:{h}:flags=area", *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+           "-vf", f"fps={fps:.6f},scale={w}:{h}:flags=area", *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
+           *audio]
     frame_bytes = w * h * 3
     first = 0.0
-    for i, raw in enumerate(_ffmpeg_output(cmd, frame_bytes, f"the video of {path}")):
+    for i, raw in enumerate(_ffmpeg_output(cmd, frame_bytes, f"the video of {path}", handover)):
         if len(raw) < frame_bytes:
             break
         if realtime:  # frame i is due i / fps after the first (ffmpeg's -re bursts the first third of a second)

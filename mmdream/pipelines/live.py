@@ -10,6 +10,8 @@ bounded by the deadline. Each frame's latency (written minus arrived) is measure
 from __future__ import annotations
 
 import contextlib
+import os
+import queue
 import signal
 import subprocess
 import sys
@@ -23,10 +25,11 @@ import numpy as np
 
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
-from mmdream.media.ffmpeg import ffmpeg_exe, is_stream, read_video_frames
+from mmdream.media.ffmpeg import AudioTap, ffmpeg_exe, is_stream, read_video_frames
 from mmdream.media.flow import FlowEstimator
 from mmdream.pipelines.film.frames import FrameDreamer, carried_dream
-from mmdream.pipelines.live_controls import LiveControls, adapted_steps, keyboard
+from mmdream.pipelines.live_controls import LayerDreamers, LiveControls, adapted_steps, keyboard
+from mmdream.pipelines.live_sound import LiveSound
 
 
 @dataclass
@@ -41,23 +44,55 @@ class LiveOptions:
 
 class LiveSink:
     """H.264 through ffmpeg, as frames come: to a file, or as MPEG-TS to a `udp://` or `tcp://` address that
-    VLC or OBS can open (x264 `ultrafast`, `zerolatency`: no frames held back)."""
+    VLC or OBS can open (x264 `ultrafast`, `zerolatency`: no frames held back). With `audio` (rate, channels),
+    AAC from a second pipe: samples are counted from the start like frames, so the two stay in sync. ffmpeg
+    holds the pictures back until their sound is there (a chunk behind), so frames go to it through a queue of
+    up to 10 s that a thread of its own feeds: the writer that meets each frame's deadline never waits for it."""
 
-    def __init__(self, dst: str, size: tuple[int, int], fps: float) -> None:
+    def __init__(self, dst: str, size: tuple[int, int], fps: float, audio: tuple[int, int] | None = None) -> None:
         stream = is_stream(dst)
         fmt = ["-f", "mpegts"] if stream or Path(dst).suffix.lower() == ".ts" else []
-        self.proc = subprocess.Popen(
-            [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}",
-             "-r", f"{fps:.6f}", "-i", "-", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-             "-pix_fmt", "yuv420p", *fmt, dst], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True)  # Ctrl-C is ours to handle: the recording is closed, not cut
+        sound, self.audio, fds = [], None, ()
+        if audio is not None:
+            read_end, write_end = os.pipe()
+            sound = ["-thread_queue_size", "1024", "-f", "f32le", "-ar", str(audio[0]), "-ac", str(audio[1]),
+                     "-i", f"pipe:{read_end}", "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "160k"]
+            self.audio, fds = os.fdopen(write_end, "wb"), (read_end,)
+        self.frames: queue.Queue[bytes | None] = queue.Queue(maxsize=max(1, int(10 * fps)))
+        try:
+            self.proc = subprocess.Popen(
+                [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                 "-s", f"{size[0]}x{size[1]}", "-r", f"{fps:.6f}", "-i", "-", *sound, "-c:v", "libx264", "-preset",
+                 "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", *fmt, dst], stdin=subprocess.PIPE,
+                stderr=subprocess.PIPE, pass_fds=fds,
+                start_new_session=True)  # Ctrl-C is ours to handle: the recording is closed, not cut
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.feeder = threading.Thread(target=self._feed, name="mmdream-live-encode", daemon=True)
+        self.feeder.start()
 
     def write(self, rgb: np.ndarray) -> None:
-        self.proc.stdin.write(np.ascontiguousarray(rgb).tobytes())
-        self.proc.stdin.flush()
+        self.frames.put(np.ascontiguousarray(rgb).tobytes())
+
+    def _feed(self) -> None:
+        with contextlib.suppress(BrokenPipeError):  # ffmpeg gone: close() reports its error
+            while (frame := self.frames.get()) is not None:
+                self.proc.stdin.write(frame)
+                self.proc.stdin.flush()
+
+    def write_audio(self, samples: np.ndarray) -> None:
+        self.audio.write(np.ascontiguousarray(samples, "<f4").tobytes())
+        self.audio.flush()
 
     def close(self) -> None:
-        self.proc.stdin.close()
+        self.frames.put(None)
+        self.feeder.join()
+        with contextlib.suppress(BrokenPipeError):
+            self.proc.stdin.close()
+        if self.audio is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.audio.close()
         err = self.proc.stderr.read().decode(errors="replace").strip()
         if self.proc.wait() != 0:
             raise UserError(f"ffmpeg could not write the live output: {err[-300:]}")
@@ -72,6 +107,7 @@ class _Live:
         self.newest: tuple[int, np.ndarray] | None = None
         self.last: tuple[int, np.ndarray, np.ndarray] | None = None  # (index, input frame, dream)
         self.arrived = 0
+        self.first_arrival: float | None = None  # the live clock: frame i and sample i / rate were live then
         self.source_ended = False
         self.dreamer_done = False
         self.stopped = False  # everyone stops now (Ctrl-C, or an error)
@@ -80,6 +116,7 @@ class _Live:
     def arrive(self, i: int, frame: np.ndarray) -> None:
         with self.cond:
             self.waiting.append((i, frame, time.perf_counter()))
+            self.first_arrival = self.first_arrival or self.waiting[-1][2]
             self.newest, self.arrived = (i, frame), self.arrived + 1
             self.cond.notify_all()
 
@@ -117,7 +154,7 @@ class Performance:
 
     def __init__(self, frame_fn: FrameDreamer, controls: LiveControls, fps: float) -> None:
         self.fn, self.controls, self.interval = frame_fn, controls, 1.0 / fps
-        self.dreamers = {None: frame_fn.dreamer}
+        self.dreamers = LayerDreamers(frame_fn.dreamer)
         self.given_steps = frame_fn.opts.warm_steps  # --warm-steps: never adapted
         self.step_cost: float | None = None  # seconds per warm step, smoothed
         self.layer: str | None = None
@@ -126,15 +163,9 @@ class Performance:
     def before(self) -> float:
         """Set up the next dream; returns its strength factor."""
         depth, strength, steps = self.controls.now()
-        self.layer = None if depth is None else self.fn.dreamer.net.layer_at_depth(depth)
-        if self.layer not in self.dreamers:
-            from mmdream.core.engine import Dreamer
-            from mmdream.core.objectives import Objective
-
-            self.dreamers[self.layer] = Dreamer(self.fn.dreamer.net, Objective({self.layer: 1.0}))
-            self.new_dreamer = True
-        self.fn.dreamer = self.dreamers[self.layer]
-        self.fn.layers = None if self.layer is None else {self.layer: 1.0}
+        self.fn.dreamer, self.fn.layers, new = self.dreamers.at(depth)
+        self.new_dreamer = self.new_dreamer or new
+        self.layer = None if self.fn.layers is None else next(iter(self.fn.layers))
         adapted = 1 if self.step_cost is None else adapted_steps(self.step_cost, self.interval)
         self.fn.opts.warm_steps = steps or self.given_steps or adapted
         self.controls.steps_now = self.fn.opts.warm_steps
@@ -156,24 +187,26 @@ class Performance:
 
 
 def dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, int], fps: float,
-               opts: LiveOptions, controls: LiveControls | None = None) -> dict:
+               opts: LiveOptions, controls: LiveControls | None = None, sound: LiveSound | None = None) -> dict:
     """Dream `source` live into `dst` (see the module) until the source ends, Ctrl-C or `controls.stop()`;
     returns per-frame latency and what was dreamed. `controls` (see live_controls) change depth, strength and
-    steps while it runs; with `opts.keys`, the terminal's keys do. A file is written under a temporary name and
-    renamed when the session ends (Ctrl-C ends a session: the recording is kept)."""
+    steps while it runs; with `opts.keys`, the terminal's keys do. `sound`: the source's sound dreamed too (see
+    live_sound). A file is written under a temporary name and renamed when the session ends (Ctrl-C ends a
+    session: the recording is kept)."""
     controls = controls if controls is not None else LiveControls()
     if is_stream(dst):
-        return _dream_live(source, dst, frame_fn, size, fps, opts, controls)
+        return _dream_live(source, dst, frame_fn, size, fps, opts, controls, sound)
     with atomic_output(Path(dst)) as tmp:
-        return _dream_live(source, str(tmp), frame_fn, size, fps, opts, controls)
+        return _dream_live(source, str(tmp), frame_fn, size, fps, opts, controls, sound)
 
 
 def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, int], fps: float,
-                opts: LiveOptions, controls: LiveControls) -> dict:
+                opts: LiveOptions, controls: LiveControls, sound: LiveSound | None) -> dict:
     live = _Live()
     controls.on_stop.append(live.interrupt)
     performance = Performance(frame_fn, controls, fps)
-    frames = read_video_frames(source, size, fps, realtime=opts.realtime)
+    tap = None if sound is None else AudioTap(sound.rate, sound.channels, sound.put)
+    frames = read_video_frames(source, size, fps, realtime=opts.realtime, sound=tap)
     limit = None if opts.seconds is None else max(1, round(opts.seconds * fps))  # counted: a stream's clock may not start at 0
     errors: list[BaseException] = []
 
@@ -189,7 +222,7 @@ def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, 
             live.set("source_ended")
 
     rows: list[dict] = []
-    sink = LiveSink(dst, size, fps)
+    sink = LiveSink(dst, size, fps, None if sound is None else (sound.rate, sound.channels))
 
     def write() -> None:
         try:
@@ -197,12 +230,22 @@ def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, 
         except BaseException as e:  # noqa: BLE001 - raised in the main thread
             errors.append(e)
 
+    def hear() -> None:
+        try:
+            sound.run(sink.write_audio, lambda: live.first_arrival, controls)
+        except BaseException as e:  # noqa: BLE001 - raised in the main thread
+            errors.append(e)
+            live.set("stopped")
+
     reader = threading.Thread(target=read, name="mmdream-live-read", daemon=True)
     writer = threading.Thread(target=write, name="mmdream-live-write")
+    listener = threading.Thread(target=hear, name="mmdream-live-sound", daemon=True) if sound else None
     here = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, live.interrupt) if here else None
     reader.start()
     writer.start()
+    if listener is not None:
+        listener.start()
     t0 = time.perf_counter()
     dreams: list[dict] = []
     flow, prev = FlowEstimator(), None
@@ -223,6 +266,9 @@ def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, 
             live.set("stopped")
         live.set("dreamer_done")
         writer.join()
+        if listener is not None:  # the sound ends with the pictures
+            sound.finish(len(rows) / fps)
+            listener.join()
         sink.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -240,7 +286,8 @@ def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, 
             "first_dream_s": dreams[0]["seconds"] if dreams else None,  # the cold pyramid: raw frames before it
             "dream_seconds_mean": float(np.mean([d["seconds"] for d in dreams[1:]])) if len(dreams) > 1 else None,
             "options": {"deadline": opts.deadline, "realtime": opts.realtime, "max_size": opts.max_size},
-            "controls": controls.changes, "per_dream": dreams, "per_frame": rows}
+            "controls": controls.changes, **(sound.figures() if sound is not None else {}),
+            "per_dream": dreams, "per_frame": rows}
 
 
 def _write_all(live: _Live, sink: LiveSink, opts: LiveOptions, rows: list[dict]) -> None:

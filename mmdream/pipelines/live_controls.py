@@ -61,6 +61,24 @@ class LiveControls:
             return self.depth, self.strength, self.steps
 
 
+class LayerDreamers:
+    """A dreamer for each layer a performer picks by depth, built the first time and kept (None: the plan's)."""
+
+    def __init__(self, base) -> None:
+        self.base, self.built = base, {None: base}
+
+    def at(self, depth: float | None) -> tuple[object, dict[str, float] | None, bool]:
+        """(dreamer, its layers or None for the plan's, whether it was built just now)."""
+        layer = None if depth is None else self.base.net.layer_at_depth(depth)
+        new = layer not in self.built
+        if new:
+            from mmdream.core.engine import Dreamer
+            from mmdream.core.objectives import Objective
+
+            self.built[layer] = Dreamer(self.base.net, Objective({layer: 1.0}))
+        return self.built[layer], None if layer is None else {layer: 1.0}, new
+
+
 def adapted_steps(step_seconds: float, interval: float, most: int = 4) -> int:
     """Warm steps that fit one frame interval at the measured cost of a step: 1 on a machine that cannot dream
     every frame (the deadline carries the rest), more where a step is cheap (a GPU), up to `most`."""
