@@ -29,8 +29,9 @@
   fp32 and in bf16 (frames/s from the report, the whole command's time), and a minute at 160 px (saturation and
   detail energy of the last 10 s against the first 10 s).
 
-- `--live` (alone, under a minute): `mmdream live --realtime` on 20 s of big_buck_bunny (24 fps) at 320 px with
-  efficientnet_lite0: frames in and out, how many were dreamed and carried, latency per frame (p50, p95, max).
+- `--live` (alone, about a minute): `mmdream live --realtime` on 20 s of big_buck_bunny (24 fps) at 320 px with
+  efficientnet_lite0, without and with `--audio`: frames in and out, how many were dreamed and carried, latency
+  per frame (p50, p95, max); with `--audio`, the sound chunks dreamed and their latency.
 
     python scripts/bench.py --cluster [--json cluster.json]
     python scripts/bench.py --zoom [--json zoom.json]
@@ -381,12 +382,12 @@ def cluster_scaling(tmp: Path, net: str = "efficientnet_lite0", seconds: float =
             "same_frames": len(set(digests.values())) == 1}
 
 
-def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320) -> dict:
+def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320, audio: bool = False) -> dict:
     """`mmdream live --realtime` on a 24 fps clip, a fresh process; figures from its report."""
     rep = tmp / "live.json"
     subprocess.run([sys.executable, "-m", "mmdream", "live", str(CLIP), "--realtime", "--seconds", str(seconds),
-                    "--max-size", str(size), "-o", str(tmp / "live.mp4"), "--report", str(rep)], check=True, cwd=ROOT,
-                   capture_output=True)
+                    "--max-size", str(size), "-o", str(tmp / "live.mp4"), "--report", str(rep),
+                    *(["--audio"] if audio else [])], check=True, cwd=ROOT, capture_output=True, stdin=subprocess.DEVNULL)
     r = json.loads(rep.read_text())
     late = [row["latency_s"] for row in r["per_frame"]]
     return {"clip": CLIP.name, "seconds": seconds, "size": r["size"], "fps": r["fps"],
@@ -395,7 +396,8 @@ def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320) -> dict:
             "latency_first_5s_mean": round(float(np.mean(late[: int(5 * r["fps"])])), 4),
             "latency_last_5s_mean": round(float(np.mean(late[-int(5 * r["fps"]):])), 4),
             "dream_seconds_mean": r["dream_seconds_mean"] and round(r["dream_seconds_mean"], 4),
-            "warm_steps": sorted({d["steps"] for d in r["per_dream"] if not d["cold"]})}
+            "warm_steps": sorted({d["steps"] for d in r["per_dream"] if not d["cold"]}),
+            **{k: r[k] for k in ("audio_chunks", "audio_dreamed_chunks", "audio_latency_p95_s") if k in r}}
 
 
 def startup(tmp: Path, runs: int = 5) -> dict:
@@ -460,15 +462,18 @@ def main() -> None:
     args = ap.parse_args()
     if args.live:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
-            lv = live_bench(Path(tmp))
-        Path(args.json).write_text(json.dumps(lv, indent=2))
-        print(f"live --realtime, {lv['clip']} {lv['seconds']:g} s at {lv['fps']:g} fps, "
-              f"{'x'.join(map(str, lv['size']))}: {lv['frames_out']} of {lv['frames_in']} frames written "
-              f"({lv['dreamed_frames']} dreamed, {lv['carried_frames']} carried); latency p50 "
-              f"{1000 * lv['latency_p50_s']:.0f} ms, p95 {1000 * lv['latency_p95_s']:.0f} ms, max "
-              f"{1000 * lv['latency_max_s']:.0f} ms; mean over the first 5 s {1000 * lv['latency_first_5s_mean']:.0f} "
-              f"ms, the last 5 s {1000 * lv['latency_last_5s_mean']:.0f} ms; a dream {lv['dream_seconds_mean']} s, "
-              f"warm steps (adapted) {lv['warm_steps']}")
+            runs = {"pictures": live_bench(Path(tmp)), "with --audio": live_bench(Path(tmp), audio=True)}
+        Path(args.json).write_text(json.dumps(runs, indent=2))
+        for name, lv in runs.items():
+            heard = (f"; sound: {lv['audio_dreamed_chunks']} of {lv['audio_chunks']} chunks dreamed, latency p95 "
+                     f"{1000 * lv['audio_latency_p95_s']:.0f} ms") if "audio_chunks" in lv else ""
+            print(f"live --realtime ({name}), {lv['clip']} {lv['seconds']:g} s at {lv['fps']:g} fps, "
+                  f"{'x'.join(map(str, lv['size']))}: {lv['frames_out']} of {lv['frames_in']} frames written "
+                  f"({lv['dreamed_frames']} dreamed, {lv['carried_frames']} carried); latency p50 "
+                  f"{1000 * lv['latency_p50_s']:.0f} ms, p95 {1000 * lv['latency_p95_s']:.0f} ms, max "
+                  f"{1000 * lv['latency_max_s']:.0f} ms; mean over the first 5 s "
+                  f"{1000 * lv['latency_first_5s_mean']:.0f} ms, the last 5 s {1000 * lv['latency_last_5s_mean']:.0f} "
+                  f"ms; a dream {lv['dream_seconds_mean']} s, warm steps (adapted) {lv['warm_steps']}{heard}")
         return
     if args.zoom:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
