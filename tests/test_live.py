@@ -18,7 +18,7 @@ import numpy as np
 from mmdream.cli import main
 from mmdream.media.ffmpeg import ffmpeg_exe
 from mmdream.pipelines.live import LiveOptions
-from mmdream.pipelines.live_controls import LiveControls, adapted_steps, key_actions
+from mmdream.pipelines.live_controls import LiveControls, adapted, key_actions
 
 
 def _frames(path: Path) -> np.ndarray:
@@ -50,14 +50,40 @@ def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_pat
     warm = [d for d in r["per_dream"] if not d["cold"]]
     steps = {d["steps"] for d in warm}  # adapted: more than one only where they fit a frame interval
     assert steps <= set(range(1, 5)) and (steps == {1} or np.mean([d["seconds"] for d in warm]) <= 1.25 / 24), warm
+    assert all(d["steps"] == 1 for d in warm if d["scale"] < 1), warm  # a smaller dream only at one step
 
 
-def test_warm_steps_fit_the_frame_interval_and_keys_map_to_changes():
+def test_live_dreams_smaller_where_a_full_size_step_misses_the_frame_interval(media, tmp_path):
+    """640 px on two cores: one lite0 step takes about 0.1 s against a 42 ms frame interval, so the warm dreams
+    go down to half size (their change brought back up): they are faster, more frames get their own dream
+    than full size has time for, and the output keeps its size."""
+    out, rep = tmp_path / "big.mp4", tmp_path / "big.json"
+    assert main(["live", str(media / "video" / "big_buck_bunny_0_30.webm"), "--realtime", "--seconds", "3",
+                 "--max-size", "640", "-o", str(out), "--report", str(rep)]) == 0
+    r = json.loads(rep.read_text())
+    frames = _frames(out)
+    assert frames.shape[1:] == (360, 640, 3) and len(frames) == r["frames_out"] == 72
+    warm = [d for d in r["per_dream"] if not d["cold"]]
+    small = [d["seconds"] for d in warm if d["scale"] < 1]
+    full = [d["seconds"] for d in warm if d["scale"] == 1]
+    assert len(small) >= 0.8 * len(warm) and full, warm  # down after the first warm dreams, and held there
+    assert np.median(small) < 0.6 * np.median(full), (np.median(small), np.median(full))
+    allowed = 72 / 24 / np.median(full)  # dreams that full size has time for in 3 s
+    assert r["dreamed_frames"] >= 1.3 * allowed, (r["dreamed_frames"], allowed)
+
+
+def test_warm_steps_and_size_fit_the_frame_interval_and_keys_map_to_changes():
     import mmdream
 
     assert mmdream.LiveControls is LiveControls  # the API's name for it
-    assert adapted_steps(0.029, 1 / 24) == 1 and adapted_steps(0.05, 1 / 24) == 1  # this CPU: the deadline carries
-    assert adapted_steps(0.015, 1 / 24) == 2 and adapted_steps(0.004, 1 / 24) == 4  # a GPU: deeper, up to 4
+    frame = 1 / 24  # 42 ms, a budget of 37.5
+    assert adapted(0.029, frame) == (1, 1.0)  # this CPU at 320 px: one step, full size
+    assert adapted(0.015, frame) == (2, 1.0) and adapted(0.004, frame) == (4, 1.0)  # a GPU: deeper, up to 4
+    assert adapted(0.05, frame) == (1, 0.75) and adapted(0.11, frame) == (1, 0.5)  # too dear: smaller
+    assert adapted(1.0, frame) == (1, 0.5)  # never below half size: the deadline carries the rest
+    assert adapted(0.039, frame, scale=1.0) == (1, 1.0)  # a tenth over: held
+    assert adapted(0.035, frame, scale=0.75) == (1, 0.75)  # full size would leave less than a fifth: held
+    assert adapted(0.025, frame, scale=0.75) == (1, 1.0)  # it would leave a third: back up
     c = LiveControls()
     for action in key_actions("]x]+-,,.q"):
         if action is None:

@@ -115,6 +115,15 @@ def resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(x, (w, h), interpolation=interp)
 
 
+def changed_at(x: np.ndarray, size: tuple[int, int],
+               transform: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """`transform` run on `x` (dream space) at `size` (h, w), and the change it made brought onto `x` at its own
+    size (fine detail kept). Returns (the transformed array at `size`, `x` changed)."""
+    small = resize(x, size)
+    result = transform(small)
+    return result, result if size == x.shape[:2] else np.clip(x + resize(result - small, x.shape[:2]), -1, 1)
+
+
 def through_working_size(pic: Picture, dst: str | None, max_size: int | None,
                          transform: Callable[[np.ndarray], np.ndarray],
                          max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -122,13 +131,10 @@ def through_working_size(pic: Picture, dst: str | None, max_size: int | None,
     `transform`, the change it made brought onto the full-size picture (a photo keeps its resolution and its own
     fine detail), written to `dst` if given. Returns (the RGB as written, JPEG losses included; the transformed
     working-size array; figures)."""
-    full = to_dream_space(pic.rgb)
     size = working_size(pic.rgb.shape[:2], max_size)
-    small = resize(full, size)
     t0 = time.perf_counter()
-    result = transform(small)
+    result, out = changed_at(to_dream_space(pic.rgb), size, transform)
     seconds = time.perf_counter() - t0
-    out = result if size == pic.rgb.shape[:2] else np.clip(full + resize(result - small, pic.rgb.shape[:2]), -1, 1)
     saved = from_dream_space(out)
     if dst is not None:
         write_image(dst, Picture(saved, pic.alpha))

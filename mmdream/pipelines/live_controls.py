@@ -79,10 +79,20 @@ class LayerDreamers:
         return self.built[layer], None if layer is None else {layer: 1.0}, new
 
 
-def adapted_steps(step_seconds: float, interval: float, most: int = 4) -> int:
-    """Warm steps that fit one frame interval at the measured cost of a step: 1 on a machine that cannot dream
-    every frame (the deadline carries the rest), more where a step is cheap (a GPU), up to `most`."""
-    return int(min(most, max(1, interval // max(step_seconds, 1e-6))))
+SCALES = (1.0, 0.75, 0.5)  # few sizes: each new one costs a slow first dream (the kernels are set up per shape)
+
+
+def adapted(step_seconds: float, interval: float, scale: float = 1.0, most: int = 4) -> tuple[int, float]:
+    """Warm steps and dream scale that fit one frame interval, from the measured cost of one step at full size
+    (the cost goes with the pixels): more steps where a step is cheap (a GPU; up to `most`); where even one is
+    too dear, a smaller dream (`SCALES`), and the deadline carries the rest. From the `scale` in use it steps
+    down when over the budget by a tenth, and back up only when the larger size would leave a fifth to spare."""
+    budget = 0.9 * interval  # the flow and the carry share the frame too
+    for s in SCALES:
+        cost = step_seconds * s * s
+        if cost <= budget * (1.1 if s == scale else 0.8 if s > scale else 1.0):
+            return (int(min(most, max(1, interval // cost))) if s == 1.0 else 1), s
+    return 1, SCALES[-1]
 
 
 def key_actions(keys: str) -> Iterator[tuple[str, float] | None]:

@@ -18,7 +18,7 @@ from mmdream.media.ffmpeg import MediaInfo, even_size, read_video_frames
 from mmdream.media.flow import FlowEstimator, Motion, flicker, warp
 from mmdream.pipelines.film.options import FilmOptions, film_fps
 from mmdream.pipelines.film.workfolder import WorkFolder
-from mmdream.pipelines.image import dream_difference, from_dream_space, to_dream_space
+from mmdream.pipelines.image import changed_at, dream_difference, from_dream_space, to_dream_space
 
 
 @dataclass
@@ -241,13 +241,18 @@ class FrameDreamer:
                 init = carried(x, detail, motion, opts.blend)
             warm = opts.warm_steps if opts.warm_steps is not None else 1
             settings = replace(settings, octaves=opts.warm_octaves, steps=warm)
-        boost = 1.0 if cold else opts.warm_strength
-        out = dreamer.dream(init, settings, strength=moment.strength * strength_factor * boost)
+        push = moment.strength * strength_factor * (1.0 if cold else opts.warm_strength)
+        scale = 1.0 if cold else opts.warm_scale
+        if scale < 1:  # dreamed smaller, its change brought back up
+            out = changed_at(init, scaled(init.shape[:2], scale),
+                             lambda v: dreamer.dream(v, settings, strength=push))[1]
+        else:
+            out = dreamer.dream(init, settings, strength=push)
         if when == "after":
             out = self._styled(out, prev_out, motion, cold)
         out = from_dream_space(out)
         row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
-               "steps": settings.steps, "octaves": settings.octaves, "style": when,
+               "steps": settings.steps, "octaves": settings.octaves, "scale": scale, "style": when,
                "strength": moment.strength * strength_factor}
         every = opts.measure_every
         if every is not None and (cold or (every and i % every == 0)):  # two forward passes: a sample of frames
@@ -256,6 +261,11 @@ class FrameDreamer:
 
     def _styled(self, x, prev_out, motion, cold):
         return stylise_frame(self.style.styler, x, self.style.style, prev_out, motion, cold, self.opts)
+
+
+def scaled(shape: tuple[int, int], scale: float) -> tuple[int, int]:
+    """(h, w) times `scale`, rounded to whole pixels."""
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
 
 
 def carried(x: np.ndarray, detail: np.ndarray, motion: Motion, blend: float) -> np.ndarray:

@@ -33,6 +33,9 @@ class FilmOptions:
     measure_every: int | None = 8
     warm_strength: float = 1.5  # step size of a continuing frame's steps, relative to the schedule's
     warm_octaves: int = 1  # octaves of a continuing frame (1: full size only)
+    # A continuing frame is dreamed at this share of the processing size, its change brought back up (live
+    # lowers it when one step at full size does not fit a frame interval; the output keeps its size).
+    warm_scale: float = 1.0
     audio: str = "dream"  # dream | keep | none
     griffin_lim: int = 0
     preview: str | None = None
