@@ -18,7 +18,7 @@ import numpy as np
 from mmdream.cli import main
 from mmdream.media.ffmpeg import ffmpeg_exe
 from mmdream.pipelines.live import LiveOptions
-from mmdream.pipelines.live_controls import LiveControls, adapted, key_actions
+from mmdream.pipelines.live_controls import DreamFit, LiveControls, adapted, key_actions
 
 
 def _frames(path: Path) -> np.ndarray:
@@ -49,7 +49,8 @@ def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_pat
     assert np.mean(late) <= 0.2, late  # no growing lag: the last second is as prompt as the deadline allows
     warm = [d for d in r["per_dream"] if not d["cold"]]
     steps = {d["steps"] for d in warm}  # adapted: more than one only where they fit a frame interval
-    assert steps <= set(range(1, 5)) and (steps == {1} or np.mean([d["seconds"] for d in warm]) <= 1.25 / 24), warm
+    deeper = [d["seconds"] for d in warm if d["steps"] > 1]
+    assert steps <= set(range(1, 5)) and (not deeper or np.median(deeper) <= 1.5 / 24), warm
     assert all(d["steps"] == 1 for d in warm if d["scale"] < 1), warm  # a smaller dream only at one step
 
 
@@ -84,6 +85,24 @@ def test_warm_steps_and_size_fit_the_frame_interval_and_keys_map_to_changes():
     assert adapted(0.039, frame, scale=1.0) == (1, 1.0)  # a tenth over: held
     assert adapted(0.035, frame, scale=0.75) == (1, 0.75)  # full size would leave less than a fifth: held
     assert adapted(0.025, frame, scale=0.75) == (1, 1.0)  # it would leave a third: back up
+    cpu = DreamFit(frame)  # this CPU at 640 px: a step takes 0.11 s at full size, 0.03 at half
+    for _ in range(3):
+        cpu.record(1.0, 1, 0.11)
+    assert cpu.choose(1.0, None) == (1, 0.5)
+    for _ in range(3):
+        cpu.record(0.5, 1, 0.03)
+    assert cpu.choose(0.5, None) == (1, 0.5) and cpu.choose(0.5, 2) == (2, 0.5)  # held steps are kept
+    gpu = DreamFit(frame)  # the H200 on torch: 45 ms at any size (per-operation overhead)
+    for _ in range(3):
+        gpu.record(1.0, 1, 0.045)
+    assert gpu.choose(1.0, None) == (1, 0.75)  # the pixels say smaller will do
+    for _ in range(3):
+        gpu.record(0.75, 1, 0.044)
+    assert gpu.choose(0.75, None) == (1, 1.0) and gpu.least == 1.0  # it did not: full size, for good
+    steady = DreamFit(frame)
+    for seconds in [0.028] * 10 + [0.06] * 4:  # a passing stall
+        steady.record(1.0, 1, seconds)
+    assert steady.choose(1.0, None) == (1, 1.0)
     c = LiveControls()
     for action in key_actions("]x]+-,,.q"):
         if action is None:

@@ -20,6 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,8 +29,10 @@ from mmdream.io_utils import atomic_output
 from mmdream.media.ffmpeg import AudioTap, ffmpeg_exe, is_stream, read_video_frames
 from mmdream.media.flow import FlowEstimator
 from mmdream.pipelines.film.frames import FrameDreamer, carried_dream
-from mmdream.pipelines.live_controls import LayerDreamers, LiveControls, adapted, keyboard
-from mmdream.pipelines.live_sound import LiveSound
+from mmdream.pipelines.live_controls import DreamFit, LayerDreamers, LiveControls, keyboard
+
+if TYPE_CHECKING:  # the sound's pipeline (librosa) is loaded only for --audio
+    from mmdream.pipelines.live_sound import LiveSound
 
 
 @dataclass
@@ -150,18 +153,16 @@ class _Live:
 class Performance:
     """Applies a performer's `LiveControls` to the film's frame dreamer before each dream: the layer at the
     chosen depth (a dreamer per layer, built when first chosen) and the strength; and fits each dream to the frame
-    interval (see `adapted`) from the measured cost of the warm dreams: more steps, or a smaller dream. Steps the
-    user or the performer gave are held; the scale still fits them."""
+    interval (see `DreamFit`) from the measured cost of the warm dreams: more steps, or a smaller dream. Steps the
+    user or the performer gave are held; the size still fits them."""
 
     def __init__(self, frame_fn: FrameDreamer, controls: LiveControls, fps: float) -> None:
         self.fn, self.controls, self.interval = frame_fn, controls, 1.0 / fps
         self.dreamers = LayerDreamers(frame_fn.dreamer)
         self.given_steps = frame_fn.opts.warm_steps  # --warm-steps: never adapted
-        self.step_cost: float | None = None  # seconds of one warm step at full size, smoothed
+        self.fit = DreamFit(self.interval)
         self.layer: str | None = None
         self.new_dreamer = False  # its first dream traces it: not a cost to learn from
-        self.scales_seen: set[float] = set()
-        self.new_shape = False  # nor is a first dream at a new size (its kernels are set up)
 
     def before(self) -> float:
         """Set up the next dream; returns its strength factor."""
@@ -169,22 +170,16 @@ class Performance:
         self.fn.dreamer, self.fn.layers, new = self.dreamers.at(depth)
         self.new_dreamer = self.new_dreamer or new
         self.layer = None if self.fn.layers is None else next(iter(self.fn.layers))
-        held, now = steps or self.given_steps, self.fn.opts.warm_scale
-        fitted, scale = (1, now) if self.step_cost is None else adapted(self.step_cost * (held or 1), self.interval,
-                                                                         now)
-        self.new_shape = self.new_shape or scale not in self.scales_seen
-        self.scales_seen.add(scale)
-        self.fn.opts.warm_steps, self.fn.opts.warm_scale = held or fitted, scale
+        self.fn.opts.warm_steps, self.fn.opts.warm_scale = self.fit.choose(self.fn.opts.warm_scale,
+                                                                           steps or self.given_steps)
         self.controls.steps_now = self.fn.opts.warm_steps
         return strength
 
     def after(self, seconds: float, row: dict) -> dict:
         """Learn a full-size warm step's cost from a warm dream; returns the dream's row for the report."""
-        if not row["cold"] and not self.new_dreamer and not self.new_shape:
-            cost = seconds / max(1, row["steps"]) / row["scale"] ** 2
-            self.step_cost = cost if self.step_cost is None else 0.8 * self.step_cost + 0.2 * cost
+        if not row["cold"] and not self.new_dreamer:
+            self.fit.record(row["scale"], row["steps"], seconds)
         first_of_layer, self.new_dreamer = self.new_dreamer, False
-        self.new_shape = self.new_shape and row["cold"]  # a cold frame is full size: the new size is still to come
         return {"frame": row["frame"], "seconds": round(seconds, 4), "traced": first_of_layer, "cold": row["cold"],
                 "steps": row["steps"], "scale": row["scale"], "layer": self.layer, "strength": row["strength"]}
 

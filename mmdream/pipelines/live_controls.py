@@ -13,8 +13,11 @@ import select
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
+import numpy as np
 
 KEYS = {"]": ("depth", +0.1), "[": ("depth", -0.1), "+": ("strength", 1.25), "=": ("strength", 1.25),
         "-": ("strength", 0.8), ".": ("steps", +1), ",": ("steps", -1)}
@@ -93,6 +96,36 @@ def adapted(step_seconds: float, interval: float, scale: float = 1.0, most: int 
         if cost <= budget * (1.1 if s == scale else 0.8 if s > scale else 1.0):
             return (int(min(most, max(1, interval // cost))) if s == 1.0 else 1), s
     return 1, SCALES[-1]
+
+
+class DreamFit:
+    """Fits the warm dreams to the frame interval (see `adapted`) from the median cost of the last dozen at each
+    size, so a passing stall moves nothing; a smaller size that turns out no faster than the one above it (a GPU
+    whose time goes to per-operation overhead, not to pixels) is given up for good."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.recent: dict[float, deque[float]] = {s: deque(maxlen=12) for s in SCALES}
+        self.least = SCALES[-1]
+
+    def record(self, scale: float, steps: int, seconds: float) -> None:
+        self.recent[scale].append(seconds / max(1, steps))
+
+    def cost(self, scale: float) -> float | None:
+        """Median seconds of one warm step at `scale`, or None before any."""
+        return float(np.median(self.recent[scale])) if self.recent[scale] else None
+
+    def choose(self, scale: float, held: int | None) -> tuple[int, float]:
+        """(steps, scale) for the next warm dream; `held`: steps the user or the performer set."""
+        cost = self.cost(scale)
+        if cost is None:
+            return held or 1, scale
+        larger = [s for s in SCALES if s > scale]
+        above = self.cost(larger[-1]) if larger else None
+        if above is not None and cost >= 0.9 * above:  # not faster than the size above: pixels are not the cost
+            self.least, scale, cost = larger[-1], larger[-1], above
+        steps, fitted = adapted(cost / scale**2 * (held or 1), self.interval, scale)
+        return held or steps, max(fitted, self.least)
 
 
 def key_actions(keys: str) -> Iterator[tuple[str, float] | None]:
