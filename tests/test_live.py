@@ -262,9 +262,9 @@ def test_live_keys_change_depth_and_strength_while_it_runs_and_q_ends_it(media, 
             seen += proc.stderr.readline()
         time.sleep(1.0)
         os.write(master, b"]]]")
-        time.sleep(1.0)
+        time.sleep(2.0)  # the new layer's dreamer is built and traced
         os.write(master, b"++")
-        time.sleep(1.5)
+        time.sleep(2.5)
         os.write(master, b"q")
         rest, err = proc.communicate(timeout=120)
     finally:
@@ -275,7 +275,8 @@ def test_live_keys_change_depth_and_strength_while_it_runs_and_q_ends_it(media, 
     assert proc.returncode == 0, (seen + err)[-800:]
     assert after == before  # echo and line editing back on
     r = json.loads(rep.read_text())
-    assert r["stopped_by_user"] and r["frames_in"] == r["frames_out"] == len(_frames(out)) < 10 * 24, r["frames_out"]
+    assert r["stopped_by_user"] and len(_frames(out)) == r["frames_out"] < 10 * 24, r["frames_out"]
+    assert 0 <= r["frames_in"] - r["frames_out"] <= 6, r  # a stop drops only frames still within their deadline
     assert [(c["depth"], c["strength"]) for c in r["controls"]] == [
         (0.6, 1.0), (0.7, 1.0), (0.8, 1.0), (0.8, 1.25), (0.8, 1.5625)]
     layers = [s.layers() for s in specs() if s.name == "efficientnet_lite0"][0]

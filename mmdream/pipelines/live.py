@@ -79,10 +79,14 @@ class LiveSink:
         self.frames.put(np.ascontiguousarray(rgb).tobytes())
 
     def _feed(self) -> None:
-        with contextlib.suppress(BrokenPipeError):  # ffmpeg gone: close() reports its error
-            while (frame := self.frames.get()) is not None:
-                self.proc.stdin.write(frame)
-                self.proc.stdin.flush()
+        alive = True
+        while (frame := self.frames.get()) is not None:  # drained to the end, so a writer never blocks on it
+            if alive:
+                try:
+                    self.proc.stdin.write(frame)
+                    self.proc.stdin.flush()
+                except BrokenPipeError:  # ffmpeg gone: close() reports its error
+                    alive = False
 
     def write_audio(self, samples: np.ndarray) -> None:
         self.audio.write(np.ascontiguousarray(samples, "<f4").tobytes())
@@ -176,7 +180,8 @@ class Performance:
         return strength
 
     def after(self, seconds: float, row: dict) -> dict:
-        """Learn a full-size warm step's cost from a warm dream; returns the dream's row for the report."""
+        """Learn the cost of a warm dream at its size (not a first dream of a layer: that one traces); returns
+        the dream's row for the report."""
         if not row["cold"] and not self.new_dreamer:
             self.fit.record(row["scale"], row["steps"], seconds)
         first_of_layer, self.new_dreamer = self.new_dreamer, False
