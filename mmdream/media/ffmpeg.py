@@ -90,6 +90,12 @@ def probe(path: str) -> MediaInfo:
     return MediaInfo(str(path), duration, rate, channels, size, fps)
 
 
+def f32_samples(raw: bytes, channels: int) -> np.ndarray:
+    """ffmpeg's f32le bytes as (n, channels) float32 samples (a trailing partial frame dropped)."""
+    usable = len(raw) - len(raw) % (4 * channels)
+    return np.frombuffer(raw[:usable], np.float32).reshape(-1, channels)
+
+
 def read_audio_blocks(path: str, info: MediaInfo, block: int, end: float | None = None,
                       start: float = 0.0) -> Iterator[np.ndarray]:
     """Yield float32 (n, channels) blocks of `block` frames at the file's own rate: `end` seconds (all if None)
@@ -97,10 +103,8 @@ def read_audio_blocks(path: str, info: MediaInfo, block: int, end: float | None 
     limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end:.6f}"] if end else [])
     cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-map", "0:a:0", *limit, "-f", "f32le", "-acodec",
            "pcm_f32le", "-ac", str(info.audio_channels), "-ar", str(info.audio_rate), "-"]
-    frame_bytes = 4 * info.audio_channels
-    for raw in _ffmpeg_output(cmd, block * frame_bytes, f"the audio of {path}"):
-        usable = len(raw) - len(raw) % frame_bytes
-        samples = np.frombuffer(raw[:usable], np.float32).reshape(-1, info.audio_channels)
+    for raw in _ffmpeg_output(cmd, block * 4 * info.audio_channels, f"the audio of {path}"):
+        samples = f32_samples(raw, info.audio_channels)
         if not np.isfinite(samples).all():
             raise UserError(f"{path} holds non-finite samples (NaN or Inf); mmdream dreams only finite sound")
         yield samples
@@ -168,12 +172,9 @@ class AudioTap:
                 str(self.channels), "-ar", str(self.rate), f"pipe:{write_end}"], write_end
 
     def _read(self, fd: int) -> None:
-        frame_bytes = 4 * self.channels
         with os.fdopen(fd, "rb") as pipe:
-            while raw := pipe.read(max(1, int(self.block_seconds * self.rate)) * frame_bytes):
-                usable = len(raw) - len(raw) % frame_bytes
-                block = np.frombuffer(raw[:usable], np.float32).reshape(-1, self.channels)
-                self.put(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0))
+            while raw := pipe.read(max(1, int(self.block_seconds * self.rate)) * 4 * self.channels):
+                self.put(np.nan_to_num(f32_samples(raw, self.channels), nan=0.0, posinf=0.0, neginf=0.0))
         self.put(np.zeros((0, self.channels), np.float32))
 
 

@@ -103,3 +103,8 @@ def limiter_gain(x: np.ndarray, threshold: float, window: int) -> np.ndarray:
     need = np.minimum(1.0, threshold / np.maximum(oversampled_envelope(x), 1e-12))
     g = ndimage.minimum_filter1d(need, size=2 * window + 1, mode="nearest")
     return ndimage.uniform_filter1d(g, size=window + 1, mode="nearest")
+
+
+def limited(x: np.ndarray, ceiling: float, window: int) -> np.ndarray:
+    """`x` under `ceiling`: the smooth `limiter_gain`, then a clip for what the smoothing leaves over."""
+    return np.clip(x * limiter_gain(x, ceiling, window)[:, None], -ceiling, ceiling)

@@ -25,7 +25,7 @@ from mmdream.core.engine import Dreamer, DreamSettings
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output, check_finite, temporary_folder
 from mmdream.media.ffmpeg import MediaInfo, encode_audio, probe, read_audio_blocks
-from mmdream.media.loudness import LoudnessMeter, limiter_gain, true_peak_db
+from mmdream.media.loudness import LoudnessMeter, limited, true_peak_db
 from mmdream.nets.musicnn import MIN_FRAMES, SR, stft_params
 from mmdream.schedule import Resolved
 
@@ -483,9 +483,7 @@ def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int, gain_d
             lo, hi = max(0, start - margin), min(total, start + block + margin)
             src.seek(lo)
             ctx = src.read(hi - lo, dtype="float64", always_2d=True) * gain
-            g = limiter_gain(ctx, ceiling, window)
-            y = (ctx * g[:, None])[start - lo: start - lo + min(block, total - start)]
-            y = np.clip(y, -ceiling, ceiling)
+            y = limited(ctx, ceiling, window)[start - lo: start - lo + min(block, total - start)]
             meter.add(y)
             out.write(y.astype(np.float32))
     return meter

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from mmdream.media.loudness import limiter_gain
-from mmdream.pipelines.audio import DCBlocker, crossfade_stream, dream_block, overlapping_chunks
+from mmdream.media.loudness import limited
+from mmdream.pipelines.audio import PEAK_CEILING_DB, DCBlocker, crossfade_stream, dream_block, overlapping_chunks
 from mmdream.pipelines.film.frames import Dreaming
 from mmdream.pipelines.live_controls import LayerDreamers, LiveControls
 
 CHUNK_SECONDS, OVERLAP_SECONDS = 1.0, 0.25
-PEAK_CEILING = 10 ** (-1 / 20)  # -1 dBFS, as the audio pipeline's
+PEAK_CEILING = 10 ** (PEAK_CEILING_DB / 20)  # -1 dBFS, as the audio pipeline's
 
 
 class LiveSound:
@@ -123,6 +123,4 @@ class LiveSound:
 def _limited(x: np.ndarray) -> np.ndarray:
     """Finite, under -1 dBFS: a smooth gain where a dreamed peak would pass it (2 ms windows), then a clip."""
     x = np.nan_to_num(x.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    if len(x) and np.abs(x).max() > PEAK_CEILING:
-        x = x * limiter_gain(x, PEAK_CEILING, 96)[:, None]
-    return np.clip(x, -PEAK_CEILING, PEAK_CEILING)
+    return limited(x, PEAK_CEILING, 96) if len(x) and np.abs(x).max() > PEAK_CEILING else x
