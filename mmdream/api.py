@@ -455,9 +455,7 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     beside the pictures. The report has each frame's latency and each dream's settings."""
     from mmdream.media.ffmpeg import even_size, is_stream, probe
     from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FrameDreamer, film_options
-    from mmdream.pipelines.film.frames import scaled
     from mmdream.pipelines.live import LiveOptions, dream_live
-    from mmdream.pipelines.live_controls import SCALES
     from mmdream.plan import build_plan
 
     check_options(seconds=seconds, threads=threads)
@@ -483,11 +481,6 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     precision = dream.pop("precision", "auto")
     dreamer, plan = build_plan("image", net, FILM_DEFAULTS, octaves=octaves, steps=steps, precision=precision,
                                **dream)
-    warm_up = np.zeros((height, width, 3), np.float32)  # traced at every octave's shape before the source starts
-    dreamer.dream(warm_up, replace(plan.at(0.0).settings, steps=1))
-    for scale in SCALES[1:]:  # and at each smaller size a warm dream may take: a first dream at a shape is slow
-        h, w = scaled((height, width), scale)
-        dreamer.dream(warm_up[:h, :w], replace(plan.at(0.0).settings, octaves=1, steps=1))
     sound = _live_sound(info, net, audio_net, audio_layers, {**dream, "precision": precision}) if audio else None
     figures = dream_live(str(source), str(output), FrameDreamer(Dreaming(dreamer, plan), opts, fps),
                          (width, height), fps, LiveOptions(max_size, deadline, seconds, realtime, opts.blend, keys),

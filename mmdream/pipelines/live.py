@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +28,8 @@ from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
 from mmdream.media.ffmpeg import AudioTap, ffmpeg_exe, is_stream, read_video_frames
 from mmdream.media.flow import FlowEstimator
-from mmdream.pipelines.film.frames import FrameDreamer, carried_dream
-from mmdream.pipelines.live_controls import DreamFit, LayerDreamers, LiveControls, keyboard
+from mmdream.pipelines.film.frames import FrameDreamer, carried_dream, scaled
+from mmdream.pipelines.live_controls import SCALES, DreamFit, LayerDreamers, LiveControls, keyboard
 
 if TYPE_CHECKING:  # the sound's pipeline (librosa) is loaded only for --audio
     from mmdream.pipelines.live_sound import LiveSound
@@ -154,17 +154,34 @@ class _Live:
             return self.newest
 
 
+def trace_and_time(dreamer, settings, size: tuple[int, int]) -> dict[float, float]:
+    """Before the source opens: trace every shape a live dream may take (the cold pyramid and the warm step at
+    each of `SCALES`; a first dream at a new shape is slow), and time one warm step at each size, so the very
+    first dreams are fitted to this machine (see `DreamFit`). `size`: (width, height). Returns seconds per size."""
+    costs = {}
+    for scale in SCALES:
+        blank = np.zeros((*scaled((size[1], size[0]), scale), 3), np.float32)
+        dreamer.dream(blank, replace(settings, steps=1))
+        start = time.perf_counter()
+        dreamer.dream(blank, replace(settings, octaves=1, steps=1))
+        costs[scale] = time.perf_counter() - start
+    return costs
+
+
 class Performance:
     """Applies a performer's `LiveControls` to the film's frame dreamer before each dream: the layer at the
     chosen depth (a dreamer per layer, built when first chosen) and the strength; and fits each dream to the frame
-    interval (see `DreamFit`) from the measured cost of the warm dreams: more steps, or a smaller dream. Steps the
+    interval (see `DreamFit`) from the measured cost of the warm dreams, starting from `step_costs` (seconds of
+    one warm step per size, see `trace_and_time`): more steps, or a smaller dream, cold dreams included. Steps the
     user or the performer gave are held; the size still fits them."""
 
-    def __init__(self, frame_fn: FrameDreamer, controls: LiveControls, fps: float) -> None:
+    def __init__(self, frame_fn: FrameDreamer, controls: LiveControls, fps: float,
+                 step_costs: dict[float, float] | None = None) -> None:
         self.fn, self.controls, self.interval = frame_fn, controls, 1.0 / fps
         self.dreamers = LayerDreamers(frame_fn.dreamer)
         self.given_steps = frame_fn.opts.warm_steps  # --warm-steps: never adapted
-        self.fit = DreamFit(self.interval)
+        frame_fn.opts.cold_at_warm_scale = True
+        self.fit = DreamFit(self.interval, step_costs)
         self.layer: str | None = None
         self.new_dreamer = False  # its first dream traces it: not a cost to learn from
 
@@ -200,19 +217,21 @@ def dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, i
     returns per-frame latency and what was dreamed. `controls` (see live_controls) change depth, strength and
     steps while it runs; with `opts.keys`, the terminal's keys do. `sound`: the source's sound dreamed too (see
     live_sound). A file is written under a temporary name and renamed when the session ends (Ctrl-C ends a
-    session: the recording is kept)."""
+    session: the recording is kept). Every shape is traced, and a step timed, before the source opens."""
     controls = controls if controls is not None else LiveControls()
+    costs = trace_and_time(frame_fn.dreamer, frame_fn.plan.at(0.0).settings, size)
     if is_stream(dst):
-        return _dream_live(source, dst, frame_fn, size, fps, opts, controls, sound)
+        return _dream_live(source, dst, frame_fn, size, fps, opts, controls, sound, costs)
     with atomic_output(Path(dst)) as tmp:
-        return _dream_live(source, str(tmp), frame_fn, size, fps, opts, controls, sound)
+        return _dream_live(source, str(tmp), frame_fn, size, fps, opts, controls, sound, costs)
 
 
 def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, int], fps: float,
-                opts: LiveOptions, controls: LiveControls, sound: LiveSound | None) -> dict:
+                opts: LiveOptions, controls: LiveControls, sound: LiveSound | None,
+                step_costs: dict[float, float]) -> dict:
     live = _Live()
     controls.on_stop.append(live.interrupt)
-    performance = Performance(frame_fn, controls, fps)
+    performance = Performance(frame_fn, controls, fps, step_costs)
     tap = None if sound is None else AudioTap(sound.rate, sound.channels, sound.put)
     frames = read_video_frames(source, size, fps, realtime=opts.realtime, sound=tap)
     limit = None if opts.seconds is None else max(1, round(opts.seconds * fps))  # counted: a stream's clock may not start at 0
@@ -293,6 +312,7 @@ def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, 
             "stopped_by_user": interrupted,
             "first_dream_s": dreams[0]["seconds"] if dreams else None,  # the cold pyramid: raw frames before it
             "dream_seconds_mean": float(np.mean([d["seconds"] for d in dreams[1:]])) if len(dreams) > 1 else None,
+            "step_seconds_before": {str(scale): round(c, 4) for scale, c in step_costs.items()},  # per size
             "options": {"deadline": opts.deadline, "realtime": opts.realtime, "max_size": opts.max_size},
             "controls": controls.changes, **(sound.figures() if sound is not None else {}),
             "per_dream": dreams, "per_frame": rows}

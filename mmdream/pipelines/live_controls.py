@@ -100,20 +100,31 @@ def adapted(step_seconds: float, interval: float, scale: float = 1.0, most: int 
 
 class DreamFit:
     """Fits the warm dreams to the frame interval (see `adapted`) from the median cost of the last dozen at each
-    size, so a passing stall moves nothing; a smaller size that turns out no faster than the one above it (a GPU
-    whose time goes to per-operation overhead, not to pixels) is given up for good."""
+    size, so a passing stall moves nothing; before a size has dreamed, from the step timed there before the source
+    opened (`prior`: bare steps, without the flow and carry a dream has around it). A smaller size that turns out
+    no faster than the one above it, measured alike (a GPU whose time goes to per-operation overhead, not to
+    pixels), is given up for good."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, prior: dict[float, float] | None = None) -> None:
         self.interval = interval
         self.recent: dict[float, deque[float]] = {s: deque(maxlen=12) for s in SCALES}
+        self.prior = dict(prior or {})
         self.least = SCALES[-1]
 
     def record(self, scale: float, steps: int, seconds: float) -> None:
         self.recent[scale].append(seconds / max(1, steps))
 
     def cost(self, scale: float) -> float | None:
-        """Median seconds of one warm step at `scale`, or None before any."""
-        return float(np.median(self.recent[scale])) if self.recent[scale] else None
+        """Median seconds of one warm step at `scale` (the prior before any), or None."""
+        return float(np.median(self.recent[scale])) if self.recent[scale] else self.prior.get(scale)
+
+    def _alike(self, scale: float, other: float) -> tuple[float, float] | None:
+        """The costs of two sizes measured the same way: both from dreams, else both from the prior."""
+        if self.recent[scale] and self.recent[other]:
+            return float(np.median(self.recent[scale])), float(np.median(self.recent[other]))
+        if scale in self.prior and other in self.prior:
+            return self.prior[scale], self.prior[other]
+        return None
 
     def choose(self, scale: float, held: int | None) -> tuple[int, float]:
         """(steps, scale) for the next warm dream; `held`: steps the user or the performer set."""
@@ -121,9 +132,9 @@ class DreamFit:
         if cost is None:
             return held or 1, scale
         larger = [s for s in SCALES if s > scale]
-        above = self.cost(larger[-1]) if larger else None
-        if above is not None and cost >= 0.9 * above:  # not faster than the size above: pixels are not the cost
-            self.least, scale, cost = larger[-1], larger[-1], above
+        pair = self._alike(scale, larger[-1]) if larger else None
+        if pair is not None and pair[0] >= 0.9 * pair[1]:  # not faster than the size above: pixels are not the cost
+            self.least, scale, cost = larger[-1], larger[-1], self.cost(larger[-1])
         steps, fitted = adapted(cost / scale**2 * (held or 1), self.interval, scale)
         return held or steps, max(fitted, self.least)
 

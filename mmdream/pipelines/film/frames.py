@@ -242,7 +242,7 @@ class FrameDreamer:
             warm = opts.warm_steps if opts.warm_steps is not None else 1
             settings = replace(settings, octaves=opts.warm_octaves, steps=warm)
         push = moment.strength * strength_factor * (1.0 if cold else opts.warm_strength)
-        scale = 1.0 if cold else opts.warm_scale
+        scale = opts.warm_scale if not cold or opts.cold_at_warm_scale else 1.0
         if scale < 1:  # dreamed smaller, its change brought back up
             out = changed_at(init, scaled(init.shape[:2], scale),
                              lambda v: dreamer.dream(v, settings, strength=push))[1]

@@ -36,6 +36,9 @@ class FilmOptions:
     # A continuing frame is dreamed at this share of the processing size, its change brought back up (live
     # lowers it when one step at full size does not fit a frame interval; the output keeps its size).
     warm_scale: float = 1.0
+    # Live: cold dreams too at warm_scale. A full-size pyramid that takes seconds leaves the next frame to dream so
+    # far on that the flow cannot explain it; it counts as a cut, and every dream would stay cold.
+    cold_at_warm_scale: bool = False
     audio: str = "dream"  # dream | keep | none
     griffin_lim: int = 0
     preview: str | None = None
