@@ -21,7 +21,7 @@ _API = ("dream_image", "dream_audio", "dream_video", "style_image", "style_audio
         "train_audio", "load_net", "list_nets", "NetInfo", "ImageResult", "AudioResult", "FilmResult", "StyleResult")
 _LAZY = {**dict.fromkeys(_API, "mmdream.api"), "Schedule": "mmdream.schedule", "UserError": "mmdream.errors",
          "LiveControls": "mmdream.pipelines.live_controls",
-         "error_line": "mmdream.errors"}
+         "error_line": "mmdream.io_utils"}
 __all__ = ["__version__", *_LAZY]
 
 

@@ -138,6 +138,7 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
     written, the objective before and after (`measure=False`: not measured) and the report."""
     from mmdream.core.engine import DreamSettings
     from mmdream.pipelines.image import dream_picture, resize, to_dream_space, working_size
+    from mmdream.pipelines.precision import resolve_precision
     from mmdream.plan import build_plan
 
     check_options(strength=strength, max_pixels=max_pixels)
@@ -148,8 +149,8 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
         if not isinstance(image, np.ndarray):
             check_not_same(image, output)
     dreamer, plan = build_plan("image", net, DreamSettings(), layers=layers, schedule=schedule and str(schedule),
-                               strength=strength, target=target, channels=channels, seed=seed, precision=precision,
-                               weights=weights, octaves=octaves, octave_scale=octave_scale, steps=steps,
+                               strength=strength, target=target, channels=channels, seed=seed,
+                               precision=resolve_precision(precision, net), weights=weights, octaves=octaves, octave_scale=octave_scale, steps=steps,
                                step_size=step_size, jitter=jitter, smooth=smooth, tile_size=tile_size)
     moment = plan.at(0.0)
     if guide is not None:
@@ -216,10 +217,12 @@ def _dream_passes(src: str, dst: Path, *, net: str, duration: float | None, loud
     figures (objective measured with the first keyframe's layers, on input and output)."""
     from mmdream.core.engine import compare
     from mmdream.pipelines.audio import AUDIO_DEFAULTS, dream_audio_file, open_source, score_file, total_audio_steps
+    from mmdream.pipelines.precision import resolve_precision
     from mmdream.plan import build_plan
 
     info, _ = open_source(src, duration)
-    dreamer, plan = build_plan("audio", net, AUDIO_DEFAULTS, sr=info.audio_rate, **plan_options)
+    precision = resolve_precision(plan_options.pop("precision", "auto"), net)
+    dreamer, plan = build_plan("audio", net, AUDIO_DEFAULTS, sr=info.audio_rate, precision=precision, **plan_options)
     seconds = duration or info.duration or 1.0
     passes, current = [], src
     for i in range(ouroboros):
@@ -321,14 +324,14 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
     `threads` CPUs and `gpus_per_task` GPUs. See mmdream.pipelines.film.cluster."""
     from mmdream.pipelines.film import dream_film, film_fingerprint
     from mmdream.pipelines.film.recipe import FilmRecipe
-    from mmdream.plan import resolve_precision
+    from mmdream.pipelines.precision import resolve_precision
 
     film, image_style, sound_style = _split_options(options)
     dream = options  # what is left: the dream options (build_plan refuses unknown ones)
     src, dst, opts, info = _open_film(video, output, film)
     cluster = None
     if ray is not None or workers is not None:
-        from mmdream.cluster import cluster_options
+        from mmdream.checks import cluster_options
 
         cluster = cluster_options(ray, workers, threads, max_segment, gpus_per_task, opts.preview, on_frame)
         threads = cluster.threads
@@ -379,6 +382,7 @@ def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.
     from mmdream.pipelines.film.options import FILM_DEFAULTS, FilmOptions
     from mmdream.pipelines.film.recipe import FilmRecipe
     from mmdream.pipelines.image import resize
+    from mmdream.pipelines.precision import resolve_precision
     from mmdream.pipelines.zoom import ZoomDreamer, ZoomOptions, dream_zoom
     from mmdream.pipelines.zoom.sound import (
         GENERATED,
@@ -386,7 +390,6 @@ def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.
         grown_soundtrack,
         sound_source_info,
     )
-    from mmdream.plan import resolve_precision
 
     check_options(seconds=seconds, fps=fps, zoom=zoom, rotate=rotate, warm_steps=warm_steps,
                   warm_strength=warm_strength, colour_pull=colour_pull, detail_decay=detail_decay, threads=threads)
@@ -456,6 +459,7 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     from mmdream.media.ffmpeg import even_size, is_stream, probe
     from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FrameDreamer, film_options
     from mmdream.pipelines.live import LiveOptions, dream_live
+    from mmdream.pipelines.precision import resolve_precision
     from mmdream.plan import build_plan
 
     check_options(seconds=seconds, threads=threads)
@@ -478,24 +482,26 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     opts = film_options(max_size=max_size, warm_steps=warm_steps, warm_strength=warm_strength, blend=blend,
                         audio="none")
     opts.measure_every = None  # no scoring: the report has no objective, and a cold frame would wait for it
-    precision = dream.pop("precision", "auto")
+    asked = dream.pop("precision", "auto")
+    precision = resolve_precision(asked, net)
     dreamer, plan = build_plan("image", net, FILM_DEFAULTS, octaves=octaves, steps=steps, precision=precision,
                                **dream)
-    sound = _live_sound(info, net, audio_net, audio_layers, {**dream, "precision": precision}) if audio else None
+    sound = _live_sound(info, net, audio_net, audio_layers, {**dream, "precision": precision},
+                        resolve_precision(asked, audio_net)) if audio else None
     figures = dream_live(str(source), str(output), FrameDreamer(Dreaming(dreamer, plan), opts, fps),
                          (width, height), fps, LiveOptions(max_size, deadline, seconds, realtime, opts.blend, keys),
                          controls, sound)
     return FilmResult(str(output), {"command": "live", "net": net, "source": str(source), **figures})
 
 
-def _live_sound(info, net: str, audio_net: str, audio_layers: str | None, dream: dict):
+def _live_sound(info, net: str, audio_net: str, audio_layers: str | None, dream: dict, audio_precision: str):
     """The film's soundtrack dreamer for a live source, traced on a chunk's shape before the source starts."""
     from mmdream.pipelines.audio import dream_block
     from mmdream.pipelines.film import film_options
     from mmdream.pipelines.film.recipe import FilmRecipe
     from mmdream.pipelines.live_sound import CHUNK_SECONDS, OVERLAP_SECONDS, LiveSound
 
-    dreaming = FilmRecipe(net, audio_net, audio_layers, dream=dream).sound(info, film_options(audio="dream")).audio
+    dreaming = FilmRecipe(net, audio_net, audio_layers, dream=dream, audio_precision=audio_precision).sound(info, film_options(audio="dream")).audio
     hiss = np.random.default_rng(0).normal(0, 0.01, (int((CHUNK_SECONDS + OVERLAP_SECONDS) * info.audio_rate),
                                                      info.audio_channels)).astype(np.float32)
     dream_block(hiss, info.audio_rate, dreaming.dreamer, replace(dreaming.plan.at(0.0).settings, steps=1))
@@ -537,7 +543,7 @@ def style_image(image: PathLike, style: PathLike, output: PathLike, *, net: str 
 def style_audio(audio: PathLike, style: PathLike, output: PathLike, *, duration: float | None = None,
                 loudness: float | None = None, progress: ProgressFn | None = None, **style_options) -> StyleResult:
     """Ulyanov & Lebedev style transfer of a sound file onto `output` (options: mmdream.pipelines.style.AUDIO_STYLE_OPTIONS)."""
-    from mmdream.checks import audio_input
+    from mmdream.media.ffmpeg import audio_input
     from mmdream.pipelines.style import audio_styler, style_audio_file
 
     check_options(duration=duration, loudness=loudness)
@@ -640,6 +646,6 @@ def list_nets(kind: str | None = None) -> list[NetInfo]:
 def load_net(name: str, precision: str = "auto", sr: int | None = None, weights: str = "imagenet"):
     """A registered net by name (see `mmdream models`) or a trained model, at the precision asked for."""
     from mmdream.nets import load_net as load
-    from mmdream.plan import resolve_precision
+    from mmdream.pipelines.precision import resolve_precision
 
     return load(name, weights=weights, precision=resolve_precision(precision, name), sr=sr)

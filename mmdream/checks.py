@@ -1,20 +1,21 @@
-"""Everything a command can be told wrong, checked before any work starts: numeric options, input files, output
-locations (suffix, folder, writable, not the input), report and preview paths, schedules.
+"""The vocabulary every layer checks against: the file suffixes, each numeric option's range, output locations,
+the film's work folder and lock, a cluster render's options.
 
 This module imports neither TensorFlow nor a net, so a bad argument is answered at once with one line. The
-commands check again where the work happens (the library is called directly too); here the point is to fail first.
+command line's own check of a parsed command is mmdream.cli.checks; the library checks again where the work
+happens (it is called directly too).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mmdream.errors import UserError
-from mmdream.io_utils import check_input_file, check_not_same, describe_os_error, is_locked
-from mmdream.media.ffmpeg import is_stream
+from mmdream.io_utils import describe_os_error
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"}
@@ -109,130 +110,6 @@ def check_output(path: str, suffixes: set[str], what: str) -> Path:
     return p
 
 
-def validate(args: argparse.Namespace) -> None:
-    """All checks for one parsed command line; raises UserError on the first problem."""
-    for flag, (lo, hi, lo_open) in RANGES.items():
-        check_number(cli_flag(flag), getattr(args, flag, None), lo, hi, lo_open)
-    command = args.command
-    if (size := getattr(args, "max_size", None)) is not None and command in MAX_SIZE:
-        lo, hi = MAX_SIZE[command]
-        check_number("--max-size", size, lo, hi)
-    end = getattr(args, "end", None)
-    if end is not None and end <= getattr(args, "start", 0.0):
-        raise UserError(f"--end must come after --start (got --start {args.start:g}, --end {end:g})")
-    for flag, suffixes in (("report", {".json"}), ("preview", {".png", ".jpg"}), ("plot", {".png"})):
-        if getattr(args, flag, None):
-            check_output(getattr(args, flag), suffixes, f"the --{flag}")
-    if getattr(args, "schedule", None):
-        from mmdream.schedule import Schedule
-
-        Schedule.load(args.schedule)
-    {"image": _image, "audio": _audio, "video": _video, "style": _style, "train": _train,
-     "serve": _serve, "zoom": _zoom, "live": _live}.get(command, _none)(args)
-
-
-def _none(args: argparse.Namespace) -> None:
-    pass
-
-
-def _serve(args: argparse.Namespace) -> None:
-    check_number("--port", args.port, 1, 65535)
-    if args.share_folder and not Path(args.share_folder).expanduser().is_dir():
-        raise UserError(f"--share-folder {args.share_folder} is not a folder")
-
-
-def _image(args: argparse.Namespace) -> None:
-    from mmdream.pipelines.image import read_header
-
-    read_header(args.input, args.max_pixels)
-    if args.guide:
-        read_header(args.guide, args.max_pixels)
-    check_output(args.output, IMAGE_SUFFIXES, "an image")
-    check_not_same(args.input, args.output)
-
-
-def _audio(args: argparse.Namespace) -> None:
-    out = check_output(args.output, AUDIO_SUFFIXES, "a sound")
-    if args.input in ("noise", "sine"):
-        return
-    check_not_same(args.input, args.output)
-    info = audio_input(args.input)
-    _fits_channels(out, info.audio_channels)
-
-
-def audio_input(path: str):
-    """Probe a sound input; a file without sound is an error."""
-    from mmdream.media.ffmpeg import probe
-
-    info = probe(path)
-    if not info.has_audio:
-        raise UserError(f"{path} has no audio stream")
-    return info
-
-
-def _fits_channels(out: Path, channels: int | None) -> None:
-    limit = MAX_CHANNELS.get(out.suffix.lower())
-    if limit and channels and channels > limit:
-        raise UserError(f"{out.suffix} holds at most {limit} channels and the input has {channels}; write .flac, "
-                        ".wav, .ogg, .opus or .m4a to keep them")
-
-
-def _video(args: argparse.Namespace) -> None:
-    from mmdream.media.ffmpeg import probe
-
-    check_output(args.output, VIDEO_SUFFIXES, "a film")
-    check_not_same(args.input, args.output)
-    info = probe(args.input)
-    if not info.has_video:
-        raise UserError(f"{args.input} has no video stream (for sound alone use `mmdream audio`)")
-    if info.duration and args.start >= info.duration:
-        raise UserError(f"--start {args.start:g} s is past the end of {args.input} ({info.duration:.2f} s)")
-    for flag in ("style", "audio_style"):
-        if getattr(args, flag, None):
-            check_input_file(getattr(args, flag))
-    if getattr(args, "ray", None) or getattr(args, "workers", None):
-        from mmdream.cluster import cluster_options
-
-        cluster_options(args.ray, args.workers, args.threads, args.max_segment, args.gpus_per_task,
-                        args.preview, None)
-    lock, busy = film_lock(args.output)
-    if is_locked(lock):
-        raise UserError(busy)
-
-
-def _zoom(args: argparse.Namespace) -> None:
-    from mmdream.pipelines.image import read_header
-
-    read_header(args.input)
-    check_output(args.output, VIDEO_SUFFIXES, "a film")
-    check_not_same(args.input, args.output)
-    parse_pan(args.pan)
-    if args.audio_ouroboros and not args.audio:
-        raise UserError("--audio-ouroboros grows a sound: give --audio FILE, noise or sine")
-    if args.audio and args.audio not in ("noise", "sine"):
-        check_not_same(args.audio, args.output)
-        audio_input(args.audio)
-    lock, busy = film_lock(args.output)
-    if is_locked(lock):
-        raise UserError(busy)
-
-
-def _live(args: argparse.Namespace) -> None:
-    check_number("--deadline", args.deadline, 0.0, 10.0, True)
-    check_number("--max-size", args.max_size, *MAX_SIZE["video"])
-    if not is_stream(args.input) and not args.input.startswith("/dev/video"):
-        from mmdream.media.ffmpeg import probe
-
-        info = probe(args.input)
-        if not info.has_video:
-            raise UserError(f"{args.input} has no video stream")
-        if args.audio and not info.has_audio:
-            raise UserError(f"{args.input} has no audio stream to dream (leave out --audio)")
-    if not is_stream(args.output):
-        check_output(args.output, VIDEO_SUFFIXES | {".ts"}, "a film")
-        check_not_same(args.input, args.output)
-
-
 def work_folder(output: str | os.PathLike) -> Path:
     """Where a film render of `output` keeps its finished frames (beside it, hidden)."""
     out = Path(output)
@@ -247,27 +124,41 @@ def film_lock(output: str | os.PathLike) -> tuple[Path, str]:
             "choose another output")
 
 
-def _style(args: argparse.Namespace) -> None:
-    check_input_file(args.style)
-    if args.kind == "image":
-        from mmdream.pipelines.image import read_header
-
-        read_header(args.input, getattr(args, "max_pixels", None))
-        read_header(args.style, getattr(args, "max_pixels", None))
-        check_output(args.output, IMAGE_SUFFIXES, "an image")
-        check_not_same(args.input, args.output)
-    elif args.kind == "audio":
-        out = check_output(args.output, AUDIO_SUFFIXES, "a sound")
-        check_not_same(args.input, args.output)
-        _fits_channels(out, audio_input(args.input).audio_channels)
-        audio_input(args.style)
-    else:
-        _video(args)
+def fits_channels(out: Path, channels: int | None) -> None:
+    """An output format that keeps the input's channel count (mp3 holds two at most)."""
+    limit = MAX_CHANNELS.get(out.suffix.lower())
+    if limit and channels and channels > limit:
+        raise UserError(f"{out.suffix} holds at most {limit} channels and the input has {channels}; write .flac, "
+                        ".wav, .ogg, .opus or .m4a to keep them")
 
 
-def _train(args: argparse.Namespace) -> None:
-    if args.kind == "image":
-        check_train_size(args.base or "efficientnet_lite0", args.size)
-    data = Path(args.data)
-    if not data.is_dir():
-        raise UserError(f"{data} is not a folder of class sub-folders")
+@dataclass
+class ClusterOptions:
+    address: str | None = None  # "auto", "ray://host:10001", "host:6379"; None with `workers`
+    workers: int | None = None  # start a local cluster of this many workers
+    threads: int = 1  # intra-op threads (and CPUs asked) per task
+    max_segment: int = 300
+    gpus_per_task: float = 0.0
+
+    def key(self) -> dict:
+        """What changes the film: the split (the thread count is in the recipe)."""
+        return {"max_segment": self.max_segment}
+
+
+def cluster_options(address: str | None, workers: int | None, threads: int | None, max_segment: int,
+                    gpus_per_task: float, preview: str | None, on_frame: Callable | None) -> ClusterOptions:
+    """The cluster's options, checked before anything loads (the CLI's names in its errors)."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise UserError("a cluster render needs Ray: pip install 'mmdream[cluster]'")
+    if address is not None and workers is not None:
+        raise UserError("give --ray ADDRESS to join a cluster or --workers N to start one here, not both")
+    check_options(workers=workers, max_segment=max_segment, gpus_per_task=gpus_per_task, threads=threads)
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 1) // workers) if workers else 1
+    if preview:
+        raise UserError("--preview is not made by a cluster render yet; render without --ray/--workers for it")
+    if on_frame is not None:
+        raise UserError("on_frame (a live preview) is not available on a cluster render")
+    return ClusterOptions(address, workers, threads, max_segment, gpus_per_task)

@@ -181,3 +181,15 @@ def is_locked(lock_path: str | os.PathLike) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def error_line(e: BaseException, path: str | os.PathLike | None = None) -> str | None:
+    """The one line the CLI prints for `e` (the studio shows the same), or None where `e` means a bug: a
+    UserError, or a write failure (a full disk, a folder made read-only) at `path` or at the file `e` names."""
+    if isinstance(e, UserError):
+        return f"mmdream: error: {e}"
+    if isinstance(e, OSError | RuntimeError):
+        where = getattr(e, "filename", None) or path
+        if where is not None and (reason := describe_os_error(e, where)) is not None:
+            return f"mmdream: error: {reason}"
+    return None

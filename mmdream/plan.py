@@ -1,4 +1,4 @@
-"""From options to a dreamer: the net, the precision it runs at, the schedule bound to it and one dreamer built for
+"""From options to a dreamer: the net at the precision asked for, the schedule bound to it and one dreamer built for
 every layer the schedule uses. The CLI, the API and the film all start here."""
 
 from __future__ import annotations
@@ -15,17 +15,6 @@ if TYPE_CHECKING:  # TensorFlow comes with the engine: only when a plan is built
     from mmdream.schedule import Resolved
 
 SETTING_NAMES = ("octaves", "octave_scale", "steps", "step_size", "jitter", "smooth", "tile_size")
-
-
-def resolve_precision(precision: str, net: str | None = None) -> str:
-    """'fp32' or 'bf16' as given; 'auto' measured once per machine and net (see mmdream.nets.auto_precision)."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise UserError(f"precision must be auto, fp32 or bf16, not {precision!r}")
-    if precision != "auto":
-        return precision
-    from mmdream.nets import auto_precision
-
-    return auto_precision(net)
 
 
 def dream_settings(base: DreamSettings, seed: int | None = 0, **given: float | int | None) -> DreamSettings:
@@ -54,20 +43,20 @@ def parse_channels(spec: str | dict | None) -> dict[str, list[int]]:
 
 def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, *, layers: str | None = None,
                schedule: str | None = None, strength: float = 1.0, target: str | None = None,
-               channels: str | dict | None = None, seed: int | None = 0, precision: str = "auto",
+               channels: str | dict | None = None, seed: int | None = 0, precision: str = "fp32",
                weights: str = "imagenet", sr: int | None = None, input_channels: int | None = None,
                **settings: float | int | None) -> tuple[Dreamer, Resolved]:
     """The net (a name, or a net already loaded: a notebook dreams many layers of one), the schedule bound to it
     (`schedule`, a TOML path, or one keyframe from `layers` and `strength`) and one dreamer for every layer the
-    schedule uses. Returns (dreamer, plan)."""
+    schedule uses. `precision`: fp32 or bf16 (an `auto` is resolved by the caller, see
+    mmdream.pipelines.precision). Returns (dreamer, plan)."""
     from mmdream.core.engine import Dreamer, Objective
     from mmdream.nets import Net, load_net, specs
     from mmdream.schedule import Schedule
 
     resolved_settings = dream_settings(defaults, seed, **settings)
     plan_schedule = Schedule.load(schedule) if schedule else Schedule.single(layers, strength)
-    net = net_name if isinstance(net_name, Net) else load_net(net_name, weights=weights,
-                                                               precision=resolve_precision(precision, net_name), sr=sr)
+    net = net_name if isinstance(net_name, Net) else load_net(net_name, weights=weights, precision=precision, sr=sr)
     if net.kind != kind:
         names = ", ".join(s.name for s in specs() if s.kind == kind)
         raise UserError(f"{net.name} is an {net.kind} net; {kind} needs one of {names}")

@@ -112,7 +112,8 @@ def step_efficiency(net_name: str, precision: str, matmul_n: int, shape=(512, 51
     import tensorflow as tf
 
     from mmdream.core.engine import Dreamer, Objective
-    from mmdream.nets import load_net, matmul_timer
+    from mmdream.nets import load_net
+    from mmdream.pipelines.precision import matmul_timer
 
     net = load_net(net_name, weights=_weights(net_name), precision=precision)
     d = Dreamer(net, Objective(dict(net.default_layers)))
@@ -231,7 +232,7 @@ def gpu_film_rows(tmp: Path, out: Path, seconds: float = 5.0, classic: int = 3, 
                   tile_size: int | None = None) -> list[dict]:
     """On a GPU: each net at 540x360, then at 1920x1080, at the precision `auto` takes there (bf16 from Ampere on);
     each row printed and written to `out` as it is done (a lent machine's time is short)."""
-    from mmdream.nets import auto_precision
+    from mmdream.pipelines.precision import auto_precision
 
     clips = {size: film_clip(tmp / f"clip{size}.mp4", 2.0, seconds, full_hd=size == 1920) for size in sizes}
     rows: list[dict] = []
@@ -262,7 +263,7 @@ def _device() -> str:
 
 def film_rows(tmp: Path, nets: list[str], seconds: float, classic: int) -> list[dict]:
     """`film_pair` for each net at 540 px, and for the first at 320 px too, at the precision `auto` takes."""
-    from mmdream.nets import auto_precision
+    from mmdream.pipelines.precision import auto_precision
 
     clip = film_clip(tmp / "clip540.mp4", 2.0, seconds)  # after the opening fade from black
     sizes = [540, 320]
@@ -534,7 +535,7 @@ def main() -> None:
         t = time.perf_counter()
         result["memory"] = memory(tmp, [10.0, 60.0, 180.0] if not args.quick else [10.0, 30.0])
         sections["memory"], t = round(time.perf_counter() - t, 1), time.perf_counter()
-        from mmdream.nets import auto_precision, dream_step_seconds, matmul_gflops
+        from mmdream.pipelines.precision import auto_precision, dream_step_seconds, matmul_gflops
 
         nets = ["efficientnet_lite0"] if args.quick else ["efficientnet_lite0", "inception_v3"]
         precision = result["precision"] = {name: auto_precision(name) for name in nets}  # measured once, cached

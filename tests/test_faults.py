@@ -441,8 +441,9 @@ NUMERIC_FLAGS = ["--octaves", "--steps", "--step-size", "--jitter", "--tile-size
                                                  st.floats(allow_nan=True, allow_infinity=True)))
 def test_numeric_options_are_checked_without_a_net(flag, value):
     """Any value of any numeric image option: accepted within range, else one UserError line; no net loaded."""
-    from mmdream.checks import RANGES, validate
+    from mmdream.checks import RANGES
     from mmdream.cli import build_parser
+    from mmdream.cli.checks import validate
     from mmdream.errors import UserError
 
     text = str(int(value)) if isinstance(value, float) and value.is_integer() and abs(value) < 1e15 else str(value)

@@ -82,7 +82,7 @@ def test_auto_precision_on_a_gpu_takes_bf16_only_from_compute_capability_8(monke
     """No GPU is lent here: the decision is checked with TensorFlow's device queries answering as a GPU would."""
     import tensorflow as tf
 
-    from mmdream import nets
+    from mmdream.pipelines import precision
 
     grown = []
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["gpu0"] if kind == "GPU" else [])
@@ -90,7 +90,7 @@ def test_auto_precision_on_a_gpu_takes_bf16_only_from_compute_capability_8(monke
     for capability, choice in [((7, 5), "fp32"), ((8, 0), "bf16"), ((9, 0), "bf16")]:
         monkeypatch.setattr(tf.config.experimental, "get_device_details",
                             lambda gpu, c=capability: {"compute_capability": c})
-        assert nets.auto_precision() == choice, capability
+        assert precision.auto_precision() == choice, capability
     assert grown and all(on for _, on in grown)  # memory grows on demand: two processes can share the card
 
 

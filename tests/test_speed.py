@@ -41,7 +41,7 @@ def test_background_iterator_keeps_order_raises_errors_and_stops():
 
 
 def test_auto_precision_is_measured_once_and_cached(tmp_path, monkeypatch):
-    from mmdream.nets import auto_precision
+    from mmdream.pipelines.precision import auto_precision
 
     monkeypatch.setenv("MMDREAM_CACHE", str(tmp_path))
     choice = auto_precision()
@@ -60,7 +60,7 @@ def test_auto_precision_of_a_net_follows_its_own_dream_step(tmp_path, monkeypatc
     not the matmul's; each net is measured once and remembered under its own key."""
     from pathlib import Path
 
-    from mmdream.nets import auto_precision
+    from mmdream.pipelines.precision import auto_precision
 
     monkeypatch.setenv("MMDREAM_CACHE", str(tmp_path))
     if "avx512_bf16" not in Path("/proc/cpuinfo").read_text():

@@ -204,3 +204,11 @@ def read_video_frames(path: str, size: tuple[int, int], fps: float, start: float
             first = first if i else time.perf_counter()
             time.sleep(max(0.0, first + i / fps - time.perf_counter()))
         yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+
+
+def audio_input(path: str):
+    """Probe a sound input; a file without sound is an error."""
+    info = probe(path)
+    if not info.has_audio:
+        raise UserError(f"{path} has no audio stream")
+    return info

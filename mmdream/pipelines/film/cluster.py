@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdream.cluster import ClusterOptions, connected
+from mmdream.checks import ClusterOptions
 from mmdream.errors import UserError
 from mmdream.media.flow import FlowEstimator, flicker
 from mmdream.pipelines.film.encode import PieceEncoder, mux, open_encoder
@@ -49,6 +49,34 @@ from mmdream.pipelines.film.segments import Segment, read_lossless, split_film
 from mmdream.pipelines.film.soundtrack import SoundPlan
 
 RETRIES = 3  # a task whose worker process dies is run again this many times
+
+
+@contextlib.contextmanager
+def connected(cluster: ClusterOptions) -> Iterator[None]:
+    """Ray joined (an address, or "auto": RAY_ADDRESS or a running local cluster, else a new one) or started
+    here with `workers` workers; shut down again if this render started it."""
+    import ray
+
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+    if ray.is_initialized():
+        yield
+        return
+    if cluster.workers is not None:
+        ray.init(num_cpus=cluster.workers * cluster.threads, **quiet)
+    elif cluster.address == "auto" and not os.environ.get("RAY_ADDRESS"):
+        try:
+            ray.init(address="auto", **quiet)
+        except ConnectionError:
+            ray.init(**quiet)  # no cluster running: one on this machine
+    else:
+        try:
+            ray.init(address=cluster.address, **quiet)
+        except ConnectionError as e:
+            raise UserError(f"cannot reach the Ray cluster at {cluster.address}: {str(e).splitlines()[0]}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
 
 
 # --- in the workers ------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ class FilmRecipe:
         if info.has_audio and opts.audio == "dream":
             layers = self.dream.get("layers")
             depth_only = layers is not None and all(_is_depth(p) for p in str(layers).split(","))
-            precision = self.audio_precision or self.dream.get("precision", "auto")
+            precision = self.audio_precision or self.dream.get("precision", "fp32")
             sound.audio = Dreaming(*build_plan("audio", self.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
                                                **{**self.dream, "precision": precision,
                                                   "layers": self.audio_layers or (layers if depth_only else "")}))

@@ -28,7 +28,7 @@ def sound_source_info(source: str) -> MediaInfo:
     """What the sound plan is built for: a file's streams, or the grown sound's (mono, 44.1 kHz)."""
     if source in GENERATED:
         return MediaInfo(source, None, GROWN_RATE, 1, None, None)
-    from mmdream.checks import audio_input
+    from mmdream.media.ffmpeg import audio_input
 
     return audio_input(source)
 

@@ -356,7 +356,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     words = args.words
     if words[:1] == ["setup"]:
-        from mmdream.setup_models import setup
+        from mmdream.nets.setup import setup
 
         for line in setup():
             print(line)
@@ -644,8 +644,8 @@ def main(argv: list[str] | None = None) -> int:
         quiet_native_logs(args.verbose)
     else:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from mmdream.checks import validate
-    from mmdream.errors import error_line
+    from mmdream.cli.checks import validate
+    from mmdream.io_utils import error_line
 
     try:
         validate(args)  # every argument and output location, before any net or TensorFlow

@@ -1,0 +1,147 @@
+"""The precision a net dreams at: fp32 or bf16 as asked, or `auto`, measured once per machine and net on the net's
+own dream step (image or sound) and cached; the figures `mmdream models` and the bench print come from here."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from mmdream.core.engine import Dreamer, DreamSettings, Objective
+from mmdream.errors import UserError
+from mmdream.nets import load_net
+from mmdream.nets.cache import remembered
+from mmdream.pipelines.audio import AUDIO_DEFAULTS, dream_block
+
+
+def resolve_precision(precision: str, net: str | None = None) -> str:
+    """'fp32' or 'bf16' as given; 'auto' measured once per machine and net (see `auto_precision`)."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise UserError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+    if precision != "auto":
+        return precision
+    return auto_precision(net if isinstance(net, str) else None)
+
+
+def matmul_timer(precision: str, n: int = 1024) -> Callable[[], float]:
+    """A function that runs one n x n matmul in fp32 or bf16 (traced and warmed up here) and returns its
+    achieved GFLOP/s."""
+    import tensorflow as tf
+
+    dtype = tf.bfloat16 if precision == "bf16" else tf.float32
+    a = tf.cast(tf.random.stateless_uniform((n, n), (1, 2)), dtype)
+    mm = tf.function(lambda u: tf.matmul(u, u))
+    mm(a).numpy()
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        mm(a).numpy()
+        return 2 * n**3 / (time.perf_counter() - t0) / 1e9
+
+    return run
+
+
+def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8) -> float:
+    """Achieved GFLOP/s of an n x n matmul in fp32 or bf16 (the best of `repeats`, after a warm-up)."""
+    run = matmul_timer(precision, n)
+    return max(run() for _ in range(repeats))
+
+
+def gpu_bf16_capable() -> bool | None:
+    """None without a GPU; else whether every visible GPU computes bf16 natively (compute capability >= 8.0,
+    Ampere on). GPU memory is taken as needed, so two processes can share a card."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        return all(torch.cuda.get_device_capability(i) >= (8, 0) for i in range(torch.cuda.device_count()))
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    for gpu in gpus:
+        with contextlib.suppress(RuntimeError):  # already initialised: the setting is fixed for this process
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return all(_compute_capability(gpu) >= (8, 0) for gpu in gpus)
+
+
+def _compute_capability(gpu) -> tuple[int, int]:
+    import tensorflow as tf
+
+    return tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0))
+
+
+def auto_precision(net: str | None = None) -> str:
+    """bf16 on a GPU that computes it natively. On a CPU with AVX-512 BF16 or AMX, bf16 only where `net`'s own
+    dream step runs faster in bf16 than in fp32, measured once per net, CPU and TensorFlow version and cached:
+    a matmul does not tell (on the bench host bf16 matmuls ran 3.6x as fast, EfficientNet-Lite0's dream 0.6x as
+    fast, InceptionV3's faster). Without a net, a matmul decides."""
+    import platform
+
+    gpu = gpu_bf16_capable()
+    if gpu is not None:
+        return "bf16" if gpu else "fp32"
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "fp32"
+    if "avx512_bf16" not in cpuinfo and "amx_bf16" not in cpuinfo:
+        return "fp32"
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+                 platform.processor())
+    key = f"{model} | amx={'amx_bf16' in cpuinfo} | {_backend_version()}" + (f" | {net}" if net else "")
+
+    def measure() -> dict:
+        if net is None:
+            fp32, bf16 = matmul_gflops("fp32"), matmul_gflops("bf16")
+            return {"fp32_gflops": round(fp32, 1), "bf16_gflops": round(bf16, 1),
+                    "choice": "bf16" if bf16 > 1.1 * fp32 else "fp32"}
+        fp32, bf16 = dream_step_seconds(net, "fp32"), dream_step_seconds(net, "bf16")
+        return {"fp32_step_s": round(fp32, 5), "bf16_step_s": round(bf16, 5),
+                "choice": "bf16" if bf16 * 1.1 < fp32 else "fp32"}
+
+    return remembered("precision.json", key, measure)["choice"]
+
+
+def _backend_version() -> str:
+    """'tf 2.x' (the key precision.json has always used), else the Keras backend's name and version."""
+    import importlib
+
+    name = keras.backend.backend()
+    module = importlib.import_module(name)
+    return f"tf {module.__version__}" if name == "tensorflow" else f"{name} {module.__version__}"
+
+
+def dream_step_seconds(name: str, precision: str, steps: int = 2) -> float:
+    """Seconds of one gradient step of `name`'s dream at its default layers, the best of two timed runs after a
+    traced one: a 320x480 picture for an image net, 3 s of 44.1 kHz sound for an audio net (random weights: the
+    time does not depend on them)."""
+    sr = 44100
+    net = load_net(name, weights="random", precision=precision, sr=sr)
+    dreamer = Dreamer(net, Objective(dict(net.default_layers)))
+    rng = np.random.default_rng(0)
+    if net.kind == "audio":
+        x = (0.1 * rng.standard_normal((3 * sr, 1))).astype(np.float32)
+
+        def run(n: int) -> None:
+            dream_block(x, sr, dreamer, replace(AUDIO_DEFAULTS, steps=n, octaves=1))
+    else:
+        x = rng.uniform(-1, 1, (1, 320, 480, 3)).astype(np.float32)
+
+        def run(n: int) -> None:
+            dreamer.dream(x, DreamSettings(octaves=1, steps=n, jitter=0))
+
+    run(1)
+    best = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        run(steps)
+        best = min(best, (time.perf_counter() - t0) / steps)
+    return best
