@@ -482,6 +482,7 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     opts = film_options(max_size=max_size, warm_steps=warm_steps, warm_strength=warm_strength, blend=blend,
                         audio="none")
     opts.measure_every = None  # no scoring: the report has no objective, and a cold frame would wait for it
+    opts.cold_at_warm_scale = True  # every dream fitted to the frame interval (see pipelines.live.Performance)
     asked = dream.pop("precision", "auto")
     precision = resolve_precision(asked, net)
     dreamer, plan = build_plan("image", net, FILM_DEFAULTS, octaves=octaves, steps=steps, precision=precision,

@@ -180,7 +180,6 @@ class Performance:
         self.fn, self.controls, self.interval = frame_fn, controls, 1.0 / fps
         self.dreamers = LayerDreamers(frame_fn.dreamer)
         self.given_steps = frame_fn.opts.warm_steps  # --warm-steps: never adapted
-        frame_fn.opts.cold_at_warm_scale = True
         self.fit = DreamFit(self.interval, step_costs)
         self.layer: str | None = None
         self.new_dreamer = False  # its first dream traces it: not a cost to learn from
