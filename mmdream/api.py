@@ -150,8 +150,9 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
             check_not_same(image, output)
     dreamer, plan = build_plan("image", net, DreamSettings(), layers=layers, schedule=schedule and str(schedule),
                                strength=strength, target=target, channels=channels, seed=seed,
-                               precision=resolve_precision(precision, net), weights=weights, octaves=octaves, octave_scale=octave_scale, steps=steps,
-                               step_size=step_size, jitter=jitter, smooth=smooth, tile_size=tile_size)
+                               precision=resolve_precision(precision, net), weights=weights, octaves=octaves,
+                               octave_scale=octave_scale, steps=steps, step_size=step_size, jitter=jitter,
+                               smooth=smooth, tile_size=tile_size)
     moment = plan.at(0.0)
     if guide is not None:
         g = _picture(guide, max_pixels).rgb
@@ -502,7 +503,8 @@ def _live_sound(info, net: str, audio_net: str, audio_layers: str | None, dream:
     from mmdream.pipelines.film.recipe import FilmRecipe
     from mmdream.pipelines.live_sound import CHUNK_SECONDS, OVERLAP_SECONDS, LiveSound
 
-    dreaming = FilmRecipe(net, audio_net, audio_layers, dream=dream, audio_precision=audio_precision).sound(info, film_options(audio="dream")).audio
+    recipe = FilmRecipe(net, audio_net, audio_layers, dream=dream, audio_precision=audio_precision)
+    dreaming = recipe.sound(info, film_options(audio="dream")).audio
     hiss = np.random.default_rng(0).normal(0, 0.01, (int((CHUNK_SECONDS + OVERLAP_SECONDS) * info.audio_rate),
                                                      info.audio_channels)).astype(np.float32)
     dream_block(hiss, info.audio_rate, dreaming.dreamer, replace(dreaming.plan.at(0.0).settings, steps=1))

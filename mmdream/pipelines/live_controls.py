@@ -114,14 +114,18 @@ class DreamFit:
     def record(self, scale: float, steps: int, seconds: float) -> None:
         self.recent[scale].append(seconds / max(1, steps))
 
+    def dreamed(self, scale: float) -> float | None:
+        """Median seconds of one warm step at `scale` over its recent dreams, or None before any."""
+        return float(np.median(self.recent[scale])) if self.recent[scale] else None
+
     def cost(self, scale: float) -> float | None:
-        """Median seconds of one warm step at `scale` (the prior before any), or None."""
-        return float(np.median(self.recent[scale])) if self.recent[scale] else self.prior.get(scale)
+        """`dreamed`, else the prior, else None."""
+        return d if (d := self.dreamed(scale)) is not None else self.prior.get(scale)
 
     def _alike(self, scale: float, other: float) -> tuple[float, float] | None:
         """The costs of two sizes measured the same way: both from dreams, else both from the prior."""
         if self.recent[scale] and self.recent[other]:
-            return float(np.median(self.recent[scale])), float(np.median(self.recent[other]))
+            return self.dreamed(scale), self.dreamed(other)
         if scale in self.prior and other in self.prior:
             return self.prior[scale], self.prior[other]
         return None
