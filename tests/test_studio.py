@@ -279,16 +279,15 @@ def test_browser_renders_a_film_with_moving_progress_and_a_player(page, media):
     page.locator("#film-size input[type=number]").press("Enter")
     page.locator("#film-end input").fill("2")
     page.locator("#film-end input").press("Enter")
+    page.evaluate("""() => { window.filmStatus = []; const el = document.querySelector('#film-status');
+        new MutationObserver(() => window.filmStatus.push(el.innerText))
+            .observe(el, {subtree: true, childList: true, characterData: true}); }""")
     page.click("#render")
-    seen, etas = set(), set()
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and page.locator("#film-dream video").count() == 0:
-        text = page.locator("#film-status").inner_text()
-        if m := re.search(r"(\d+) / 40 frames dreamed", text):
-            seen.add(int(m.group(1)))
-        etas |= set(re.findall(r"ETA (\d+:\d\d)", text))
-        time.sleep(0.1)
-    assert len(seen) >= 2, f"the progress bar never moved: {seen}"
+    page.locator("#film-dream video").wait_for(timeout=300_000)
+    texts = page.evaluate("() => window.filmStatus")
+    seen = [int(m.group(1)) for t in texts if (m := re.search(r"(\d+) / 40 frames dreamed", t))]
+    etas = {eta for t in texts for eta in re.findall(r"ETA (\d+:\d\d)", t)}
+    assert len(set(seen)) >= 2 and seen == sorted(seen), f"the progress bar did not move forward: {seen}"
     assert etas, "no ETA was shown"
     summary = _wait_text(page, "#film-status", r"frames at")
     assert summary.startswith("40 frames at 20 fps (2.00 s)"), summary

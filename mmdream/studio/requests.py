@@ -200,7 +200,7 @@ def dream_sound(studio: Studio, sound: str | None, net: str, layer_names: list[s
 def dream_film(studio: Studio, upload: str | None, server_path: str | None, net: str, audio_net: str, max_size: int,
                start: float, end: float | None, schedule_text: str | None, react: float, style: str | None,
                steps: int, progress: Callable | None = None,
-               every: float = 0.5) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
+               every: float = 0.1) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     """Render a film, yielding (status, contact sheet of the latest dreamed frames, finished film) as it goes.
     The render runs in a worker thread; Cancel stops it after the frame in hand, keeping the work folder so the
     same render, started again, resumes."""
