@@ -31,6 +31,7 @@ from mmdream.checks import (
 )
 from mmdream.errors import UserError
 from mmdream.io_utils import check_not_same
+from mmdream.nets.registry import DEFAULT_NET, DEFAULT_STYLE_NET, DEFAULT_TRAIN_BASE
 
 ProgressFn = Callable[[int, "int | None", str], None]
 PathLike = str | Path
@@ -126,7 +127,7 @@ def _picture(image: PathLike | np.ndarray, max_pixels: int | None):
     return Picture(np.ascontiguousarray(image[..., :3]), alpha)
 
 
-def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *, net: str = "efficientnet_lite0",
+def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *, net: str = DEFAULT_NET["image"],
                 layers: str | None = None, target: str | None = None, guide: PathLike | np.ndarray | None = None,
                 channels: str | dict | None = None, schedule: PathLike | None = None, strength: float = 1.0,
                 octaves: int | None = None, octave_scale: float | None = None, steps: int | None = None,
@@ -170,7 +171,7 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
 
 
 def dream_audio(audio: PathLike | np.ndarray, output: PathLike | None = None, *, sr: int | None = None,
-                net: str = "MTT_vgg", layers: str | None = None, target: str | None = None,
+                net: str = DEFAULT_NET["audio"], layers: str | None = None, target: str | None = None,
                 channels: str | dict | None = None, schedule: PathLike | None = None, strength: float = 1.0,
                 octaves: int | None = None, octave_scale: float | None = None, steps: int | None = None,
                 step_size: float | None = None, jitter: int | None = None, smooth: float | None = None,
@@ -304,7 +305,7 @@ def _film_progress(progress: ProgressFn | None):
     return lambda total, desc: Progress(progress, total, desc)
 
 
-def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_lite0", audio_net: str = "MTT_vgg",
+def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["image"], audio_net: str = DEFAULT_NET["audio"],
                 audio_layers: str | None = None, style: PathLike | None = None, audio_style: PathLike | None = None,
                 style_when: str = "after", progress: ProgressFn | None = None,
                 on_frame: Callable[[int, np.ndarray], None] | None = None, threads: int | None = None,
@@ -339,7 +340,7 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
     else:
         check_options(threads=threads)
     if cluster is None and threads is not None:  # before TensorFlow's first op (measuring a precision is one)
-        from mmdream.nets import use_threads
+        from mmdream.nets.keras_base import use_threads
 
         use_threads(threads)
     asked = dream.get("precision", "auto")  # resolved here, per net: a cluster's workers all dream at one precision
@@ -368,8 +369,8 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = "efficientnet_l
 
 def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.0, fps: float = 24.0,
          zoom: float = 1.02, rotate: float = 0.0, pan: tuple[float, float] = (0.0, 0.0), max_size: int = 540,
-         audio: PathLike | None = None, audio_ouroboros: bool = False, net: str = "efficientnet_lite0",
-         audio_net: str = "MTT_vgg", audio_layers: str | None = None, loop: bool = False, warm_steps: int = 2,
+         audio: PathLike | None = None, audio_ouroboros: bool = False, net: str = DEFAULT_NET["image"],
+         audio_net: str = DEFAULT_NET["audio"], audio_layers: str | None = None, loop: bool = False, warm_steps: int = 2,
          warm_strength: float = 1.0, colour_pull: float = 0.05, detail_decay: float = 0.3,
          preview: PathLike | None = None, keep_work: bool = False, threads: int | None = None,
          progress: ProgressFn | None = None, on_frame: Callable[[int, np.ndarray], None] | None = None,
@@ -414,7 +415,7 @@ def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.
                        warm_steps=warm_steps, warm_strength=warm_strength, colour_pull=colour_pull,
                        detail_decay=detail_decay, loop=loop, preview=preview and str(preview), keep_work=keep_work)
     if threads is not None:  # before TensorFlow's first op (measuring a precision is one)
-        from mmdream.nets import use_threads
+        from mmdream.nets.keras_base import use_threads
 
         use_threads(threads)
     asked = dream.get("precision", "auto")
@@ -444,10 +445,10 @@ def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.
 
 
 def live(source: str, output: str, *, realtime: bool = False, seconds: float | None = None, max_size: int = 320,
-         deadline: float = 0.15, net: str = "efficientnet_lite0", octaves: int = 2, steps: int = 4,
+         deadline: float = 0.15, net: str = DEFAULT_NET["image"], octaves: int = 2, steps: int = 4,
          warm_steps: int | None = None, warm_strength: float | None = None, blend: float | None = None,
          threads: int | None = None, controls=None, keys: bool = False, audio: bool = False,
-         audio_net: str = "MTT_vgg", audio_layers: str | None = None, **dream) -> FilmResult:
+         audio_net: str = DEFAULT_NET["audio"], audio_layers: str | None = None, **dream) -> FilmResult:
     """Dream a live source into `output` in real time: a camera (/dev/videoN), a stream ffmpeg opens (udp://,
     rtsp://, http://), or a file (`realtime=True` plays it at its own pace). `output`: a file (.mp4, .mkv, .ts) or
     an MPEG-TS address (udp://127.0.0.1:1234) VLC or OBS can open. Every input frame is written, within
@@ -477,7 +478,7 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     width, height = even_size(*(info.video_size if info else (640, 480)), max_size)
     fps = round((info.fps if info else None) or 25.0, 2)
     if threads is not None:
-        from mmdream.nets import use_threads
+        from mmdream.nets.keras_base import use_threads
 
         use_threads(threads)
     opts = film_options(max_size=max_size, warm_steps=warm_steps, warm_strength=warm_strength, blend=blend,
@@ -523,7 +524,7 @@ def _identity(source) -> object:
     return [str(path), path.stat().st_size, path.stat().st_mtime]
 
 
-def style_image(image: PathLike, style: PathLike, output: PathLike, *, net: str = "vgg19", max_size: int = 512,
+def style_image(image: PathLike, style: PathLike, output: PathLike, *, net: str = DEFAULT_STYLE_NET, max_size: int = 512,
                 max_pixels: int | None = None, precision: str = "auto", weights: str = "imagenet",
                 progress: ProgressFn | None = None, **style_options) -> StyleResult:
     """Gatys style transfer of a picture file onto `output` (style options: mmdream.pipelines.style.IMAGE_STYLE_OPTIONS)."""
@@ -561,7 +562,7 @@ def style_audio(audio: PathLike, style: PathLike, output: PathLike, *, duration:
     return StyleResult(str(output), {"command": "style audio", "settings": styler.settings.as_dict(), **figures})
 
 
-def style_video(video: PathLike, style: PathLike, output: PathLike, *, net: str = "vgg19",
+def style_video(video: PathLike, style: PathLike, output: PathLike, *, net: str = DEFAULT_STYLE_NET,
                 audio_style: PathLike | None = None, precision: str = "auto", weights: str = "imagenet",
                 seed: int = 0, progress: ProgressFn | None = None,
                 on_frame: Callable[[int, np.ndarray], None] | None = None, **options) -> StyleResult:
@@ -589,14 +590,14 @@ def style_video(video: PathLike, style: PathLike, output: PathLike, *, net: str 
     return StyleResult(dst, {"command": "style video", "net": net, "settings": styler.settings.as_dict(), **figures})
 
 
-def train_image(data: PathLike, output: PathLike | None = None, *, base: str = "efficientnet_lite0",
+def train_image(data: PathLike, output: PathLike | None = None, *, base: str = DEFAULT_TRAIN_BASE["image"],
                 name: str | None = None, progress: ProgressFn | None = None, **settings) -> dict:
     """Retrain an image net on a folder of class sub-folders; saves NAME.keras and its model card; returns the
     card. `settings`: mmdream.train.retrain.TrainSettings' fields (epochs, fine_tune_epochs, batch_size, size, ...)."""
     return _train("image", data, output, base, name, progress, settings)
 
 
-def train_audio(data: PathLike, output: PathLike | None = None, *, base: str = "MTT_musicnn",
+def train_audio(data: PathLike, output: PathLike | None = None, *, base: str = DEFAULT_TRAIN_BASE["audio"],
                 name: str | None = None, progress: ProgressFn | None = None, **settings) -> dict:
     """Retrain an audio net on a folder of class sub-folders of sounds (see train_image)."""
     return _train("audio", data, output, base, name, progress, settings)
@@ -636,10 +637,11 @@ def list_nets(kind: str | None = None) -> list[NetInfo]:
     """Every net `mmdream models` lists (registered, then trained here), of one kind ("image"/"audio") or all;
     ready ones first, each group in the registry's order."""
     from mmdream.nets import specs
+    from mmdream.nets.classes import class_names
     from mmdream.nets.trained import list_trained
 
-    nets = [NetInfo(s.name, s.kind, s.offline(), s.status() if s.status else "", s.description, s.layers(),
-                    s.classes() if s.classes else []) for s in specs()]
+    nets = [NetInfo(s.name, s.kind, s.offline(), s.status(), s.description, list(s.layers), class_names(s.classes))
+            for s in specs()]
     nets += [NetInfo(Path(c["path"]).stem, c["kind"], True, "trained here", f"retrained from {c['base']}",
                      list(c.get("layers", [])), list(c.get("classes", []))) for c in list_trained()]
     nets = [n for n in nets if kind in (None, n.kind)]

@@ -22,9 +22,6 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
 # Channels each lossy container/codec keeps (mp3 is stereo at most; the rest carry 5.1).
 MAX_CHANNELS = {".mp3": 2}
-# The smallest side each image net takes end to end (InceptionV3's valid-padded stem and pools need 75 px, VGG's
-# five pools 32; Lite0 pads every stride). Measured with random weights, logits included.
-MIN_SIZE = {"inception_v3": 75, "vgg16": 32, "vgg19": 32, "efficientnet_lite0": 1}
 
 # flag: (lowest, highest, lowest excluded). None: unbounded on that side.
 RANGES: dict[str, tuple[float | None, float | None, bool]] = {
@@ -77,13 +74,6 @@ def parse_pan(pan: str | tuple[float, float]) -> tuple[float, float]:
     for name, v in (("pan x", dx), ("pan y", dy)):
         check_number(name, v, -100.0, 100.0)
     return dx, dy
-
-
-def check_train_size(base: str, size: int) -> None:
-    """An image training size the base net takes end to end."""
-    least = MIN_SIZE.get(base, 1)
-    if size < least:
-        raise UserError(f"--size {size} is below the {least} px {base} takes; use --size {least} or more")
 
 
 def cli_flag(name: str) -> str:

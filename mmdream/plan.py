@@ -51,15 +51,15 @@ def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, *, layer
     schedule uses. `precision`: fp32 or bf16 (an `auto` is resolved by the caller, see
     mmdream.pipelines.precision). Returns (dreamer, plan)."""
     from mmdream.core.engine import Dreamer, Objective
-    from mmdream.nets import Net, load_net, specs
+    from mmdream.nets import Net, load_net
+    from mmdream.nets.registry import names
     from mmdream.schedule import Schedule
 
     resolved_settings = dream_settings(defaults, seed, **settings)
     plan_schedule = Schedule.load(schedule) if schedule else Schedule.single(layers, strength)
     net = net_name if isinstance(net_name, Net) else load_net(net_name, weights=weights, precision=precision, sr=sr)
     if net.kind != kind:
-        names = ", ".join(s.name for s in specs() if s.kind == kind)
-        raise UserError(f"{net.name} is an {net.kind} net; {kind} needs one of {names}")
+        raise UserError(f"{net.name} is an {net.kind} net; {kind} needs one of {', '.join(names(kind))}")
     plan = plan_schedule.resolve(kind, net, resolved_settings, layers)
     objective = Objective(plan.layer_union(), parse_channels(channels), net.class_index(target) if target else None)
     for layer in objective.channels:

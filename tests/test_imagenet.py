@@ -54,7 +54,7 @@ def test_pinned_md5s_are_the_ones_keras_applications_checks(monkeypatch):
     import keras
     import keras.src.utils.file_utils as file_utils
 
-    from mmdream.nets.image_nets import KERAS_WEIGHTS
+    from mmdream.nets.registry import specs
 
     asked = {}
 
@@ -66,7 +66,7 @@ def test_pinned_md5s_are_the_ones_keras_applications_checks(monkeypatch):
     for ctor, _, _ in APPS.values():
         with pytest.raises(RuntimeError, match="recorded"):
             getattr(keras.applications, ctor)(include_top=True, weights="imagenet")
-    assert asked == dict(KERAS_WEIGHTS.values())
+    assert asked == {s.keras_app.weights_file: s.keras_app.md5 for s in specs() if s.keras_app}
 
 
 def test_inception_dreams_photos_films_and_tiny_inputs(imagenet, media, tmp_path):

@@ -261,7 +261,7 @@ def test_live_keys_change_depth_and_strength_while_it_runs_and_q_ends_it(media, 
     import pty
     import termios
 
-    from mmdream.nets import specs
+    from mmdream.nets import spec
 
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
@@ -292,7 +292,7 @@ def test_live_keys_change_depth_and_strength_while_it_runs_and_q_ends_it(media, 
     assert 0 <= r["frames_in"] - r["frames_out"] <= 6, r  # a stop drops only frames still within their deadline
     assert [(c["depth"], c["strength"]) for c in r["controls"]] == [
         (0.6, 1.0), (0.7, 1.0), (0.8, 1.0), (0.8, 1.25), (0.8, 1.5625)]
-    layers = [s.layers() for s in specs() if s.name == "efficientnet_lite0"][0]
+    layers = spec("efficientnet_lite0").layers
     deep = layers[round(0.8 * (len(layers) - 1))]
     dreams = r["per_dream"]
     chosen = [d["layer"] for d in dreams]

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mmdream.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _top_classes(net, rgb: np.ndarray, k: int = 3) -> list[str]:
@@ -57,24 +62,54 @@ def test_torch_reader_refuses_arbitrary_globals(tmp_path):
         load_legacy_state_dict(p)
 
 
-def test_registry_lists_every_net_with_layers():
-    from mmdream.nets import specs
+def test_registry_reads_without_keras_and_every_record_is_whole():
+    """The table costs no Keras import; each record's layers, defaults, style layers, classes and builder fit."""
+    import importlib
 
-    names = {s.name: s for s in specs()}
-    assert {"inception_v3", "vgg16", "vgg19", "efficientnet_lite0"} <= set(names)
-    assert names["efficientnet_lite0"].offline()
-    assert "mixed5" in names["inception_v3"].layers()
-    assert "block5_conv3" in names["vgg16"].layers() and "block5_conv4" in names["vgg19"].layers()
+    code = ("import sys, mmdream.nets, mmdream.nets.registry as r; r.readme_table(); r.help_line('image'); "
+            "print(sorted(m for m in ('keras', 'tensorflow', 'torch', 'jax') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+    from mmdream.nets.classes import class_names
+    from mmdream.nets.registry import DEFAULT_NET, DEFAULT_STYLE_NET, DEFAULT_TRAIN_BASE, names, specs
+
+    for s in specs():
+        assert s.kind in DEFAULT_NET and s.layers and set(s.default_layers) <= set(s.layers), s.name
+        assert set(sum(s.style_layers or ((), ()), ())) <= set(s.layers), s.name
+        assert len(class_names(s.classes)) == (1000 if s.classes == "imagenet" else 50), s.name
+        builder = importlib.import_module(s.builder)
+        assert all(callable(getattr(builder, f)) for f in ("load", "status", "offline")), s.builder
+    for kind, name in {**DEFAULT_NET, "style": DEFAULT_STYLE_NET}.items():
+        assert name in names("image" if kind == "style" else kind)
+    assert all(base in names(kind) for kind, base in DEFAULT_TRAIN_BASE.items())
+    assert specs("image")[0].offline()  # the offline net comes first
+
+
+def test_readme_net_table_is_the_registry():
+    from mmdream.nets.registry import readme_table
+
+    assert readme_table() in (ROOT / "README.md").read_text()
+
+
+def test_a_built_net_is_its_record():
+    from mmdream.nets import load_net
+    from mmdream.nets.registry import spec
+
+    for name in ("efficientnet_lite0", "MTT_musicnn"):
+        net, record = load_net(name, weights="random"), spec(name)
+        assert (net.kind, net.layers, net.default_layers, net.min_size) == (
+            record.kind, list(record.layers), dict(record.default_layers), record.min_size)
+        for layer in net.layers:
+            net.model.get_layer(layer)
 
 
 def test_uncached_keras_weights_error_names_the_offline_net(tmp_path, monkeypatch):
     """An empty Keras cache and no network: one line that names the offline net and `models install`."""
     import keras
 
-    from mmdream.nets import image_nets, load_net
+    from mmdream.nets import keras_apps, load_net
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    assert image_nets.weights_status("vgg16") == image_nets.ABSENT
+    assert keras_apps.weights_status("vgg16") == keras_apps.ABSENT
 
     def offline(fname, origin, **kw):
         raise Exception(f"URL fetch failure on {origin}: no network")

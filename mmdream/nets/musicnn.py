@@ -18,11 +18,13 @@ import numpy as np
 from keras import ops
 
 from mmdream.errors import UserError
-from mmdream.nets import Net, NetSpec, ResizeTo, dtype_policy, register
 from mmdream.nets.cache import cache_dir, save_npz_atomic, sha256_file
+from mmdream.nets.keras_base import ResizeTo, dtype_policy, seed_random_weights
+from mmdream.nets.net import Net
+from mmdream.nets.registry import NetSpec, spec, specs
 
 SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96
-NETS = ["MTT_vgg", "MSD_vgg", "MTT_musicnn", "MSD_musicnn"]
+NETS = [s.name for s in specs("audio") if s.builder == __name__]
 # sha256 of each checkpoint's .data and .index files in musicnn 0.1.0.
 CHECKSUMS = {
     "MTT_vgg": ("458f5c8bcecc086a3bba3dce83809df6da6e0a3560a59ddd84711bf3d5fd8303",
@@ -34,29 +36,7 @@ CHECKSUMS = {
     "MSD_musicnn": ("8579734ee6388f799ed0def4bbd0d1fdcbeaf213ef2a9dc860917bd76a303de6",
                     "87f3e0f3550c8d3bafc840374003e5c8af5eeb5ecf6add61af09a7822d3282c8"),
 }
-MTT_LABELS = ["guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast", "piano",
-              "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male", "singing", "vocals",
-              "no vocals", "harpsichord", "loud", "quiet", "flute", "woman", "male vocal", "no vocal", "pop", "soft",
-              "sitar", "solo", "man", "classic", "choir", "voice", "new age", "dance", "male voice", "female vocal",
-              "beats", "harp", "cello", "no voice", "weird", "country", "metal", "female voice", "choral"]
-MSD_LABELS = ["rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
-              "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock", "soul",
-              "indie rock", "Mellow", "electronica", "80s", "folk", "90s", "chill", "instrumental", "punk", "oldies",
-              "blues", "hard rock", "ambient", "acoustic", "experimental", "female vocalist", "guitar", "Hip-Hop",
-              "70s", "party", "country", "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal",
-              "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy"]
-VGG_LAYERS = [f"{k}{i}" for i in range(1, 6) for k in ("conv", "pool")]
-MUSICNN_LAYERS = ["timbral", "temporal", "frontend", "cnn1", "cnn2", "cnn3", "penultimate"]
-DEFAULT_LAYERS = {"vgg": {"conv3": 1.0}, "musicnn": {"cnn2": 1.0}}
 MIN_FRAMES = 96  # shortest time axis every layer accepts (the VGG pools need >= 66 frames); ~1.5 s
-
-
-def labels(name: str) -> list[str]:
-    return MTT_LABELS if name.startswith("MTT") else MSD_LABELS
-
-
-def layers(name: str) -> list[str]:
-    return VGG_LAYERS if name.endswith("vgg") else MUSICNN_LAYERS
 
 
 def checkpoint_dir(name: str) -> Path:
@@ -174,9 +154,9 @@ def _musicnn(x, num_classes: int, midend: int = 64, backend: int = 200):
     for tag, length in (("s1", 128), ("s2", 64), ("s3", 32)):
         h = L.Conv2D(51, (length, 1), padding="same", activation="relu", name=f"{tag}_conv")(x)
         fronts.append(FullWidthMaxPool(name=f"{tag}")(_bn(f"{tag}_bn")(h)))
-    L.Concatenate(axis=2, name="timbral")(fronts[:2])
-    L.Concatenate(axis=2, name="temporal")(fronts[2:])
-    front = L.Concatenate(axis=2, name="frontend")(fronts)  # (B, T, 561, 1)
+    timbral = L.Concatenate(axis=2, name="timbral")(fronts[:2])
+    temporal = L.Concatenate(axis=2, name="temporal")(fronts[2:])
+    front = L.Concatenate(axis=2, name="frontend")([timbral, temporal])  # (B, T, 561, 1)
     mids = [front]
     h = front
     for i in (1, 2, 3):
@@ -270,33 +250,23 @@ def dream_net(name: str, sr: int, weights: str = "pretrained", precision: str = 
         model = build(name, sr)
     if weights != "random":
         set_weights(model, name)
-    kind = "vgg" if name.endswith("vgg") else "musicnn"
-    return Net(name=name, model=model, layers=layers(name), classes=labels(name), kind="audio",
-               default_layers=DEFAULT_LAYERS[kind], value_range=None, extras={"sr": sr, "base": name})
+    return Net.built(spec(name), model, value_range=None, extras={"sr": sr, "base": name})
 
 
-def _load(name: str, weights: str) -> Net:
-    return dream_net(name, SR, weights)
+def load(record: NetSpec, weights: str, precision: str, sr: int | None = None) -> Net:
+    seed_random_weights(weights)
+    return dream_net(record.name, sr or SR, "random" if weights == "random" else "pretrained", precision)
 
 
-def _offline(name: str) -> bool:
+def offline(record: NetSpec) -> bool:
     """Converted already, or convertible from the musicnn wheel's checkpoint."""
-    if (cache_dir() / f"{name}-{CHECKSUMS[name][0][:12]}.npz").exists():
+    if (cache_dir() / f"{record.name}-{CHECKSUMS[record.name][0][:12]}.npz").exists():
         return True
     try:
-        return (checkpoint_dir(name) / ".index").exists()
+        return (checkpoint_dir(record.name) / ".index").exists()
     except UserError:
         return False
 
 
-def _status(name: str) -> str:
-    return "offline: yes (musicnn 0.1.0 wheel)" if _offline(name) else "absent: run `mmdream models setup`"
-
-
-def register_all() -> None:
-    for name in NETS:
-        data = "MagnaTagATune" if name.startswith("MTT") else "Million Song Dataset"
-        register(NetSpec(name, "audio", functools.partial(_load, name), functools.partial(layers, name),
-                         functools.partial(_offline, name),
-                         f"musicnn {name.split('_')[1]} tagger trained on {data} (offline, musicnn 0.1.0 wheel)",
-                         functools.partial(labels, name), functools.partial(_status, name)))
+def status(record: NetSpec) -> str:
+    return "offline: yes (musicnn 0.1.0 wheel)" if offline(record) else "absent: run `mmdream models setup`"

@@ -9,7 +9,9 @@ from pathlib import Path
 import keras
 
 from mmdream.errors import UserError
-from mmdream.nets import Net, dtype_policy
+from mmdream.nets.keras_base import dtype_policy
+from mmdream.nets.net import Net
+from mmdream.nets.registry import min_size
 
 
 def models_dir() -> Path:
@@ -43,8 +45,8 @@ def load_trained(path: str | Path, precision: str = "fp32", sr: int | None = Non
     in-graph mel front end depends on the rate, and it has no weights."""
     path = Path(path)
     card = read_card(path)
-    # Importing the net modules registers their custom layers for deserialisation.
-    from mmdream.nets import image_nets, musicnn  # noqa: F401
+    # Importing the builders registers their custom layers for deserialisation.
+    from mmdream.nets import keras_apps, musicnn  # noqa: F401
 
     with dtype_policy(precision):
         saved = keras.saving.load_model(path, compile=False)
@@ -58,7 +60,7 @@ def load_trained(path: str | Path, precision: str = "fp32", sr: int | None = Non
         name=card.get("name", path.stem), model=model, layers=card["layers"], classes=card["classes"],
         kind=card["kind"], default_layers=card["default_layers"],
         value_range=(-1.0, 1.0) if card["kind"] == "image" else None, extras=extras,
-        min_size=image_nets.MIN_SIZE.get(card["base"], 1),
+        min_size=min_size(card["base"]),
     )
 
 

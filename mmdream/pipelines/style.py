@@ -22,14 +22,7 @@ import tensorflow as tf
 
 from mmdream.errors import UserError
 from mmdream.nets import Net
-
-# (content layers, style layers) per net
-STYLE_LAYERS = {
-    "vgg19": (["block5_conv2"], ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]),
-    "vgg16": (["block5_conv2"], ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]),
-    "inception_v3": (["mixed5"], ["mixed0", "mixed1", "mixed2", "mixed3", "mixed4"]),
-    "efficientnet_lite0": (["block4c"], ["stem", "block2b", "block3b", "block4c", "block5c"]),
-}
+from mmdream.nets.registry import known, spec
 
 
 @dataclass
@@ -91,8 +84,9 @@ class ImageStyle:
     """Gatys-style transfer on one image net. Build once; `transfer` any content/style pair (or film frames)."""
 
     def __init__(self, net: Net, settings: StyleSettings) -> None:
-        content, style = STYLE_LAYERS.get(net.name, ([net.layer_at_depth(0.6)],
-                                                     [net.layer_at_depth(d) for d in (0.0, 0.25, 0.5, 0.75)]))
+        record = spec(net.name) if known(net.name) else None
+        content, style = ([list(layers) for layers in record.style_layers] if record and record.style_layers else
+                          ([net.layer_at_depth(0.6)], [net.layer_at_depth(d) for d in (0.0, 0.25, 0.5, 0.75)]))
         self.content_layers = settings.content_layers or content
         self.style_layers = settings.style_layers or style
         for name in self.content_layers + self.style_layers:

@@ -10,6 +10,7 @@ import inspect
 import gradio as gr
 
 from mmdream.checks import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from mmdream.nets.registry import DEFAULT_STYLE_NET
 from mmdream.schedule import EXAMPLE
 from mmdream.studio import requests
 from mmdream.studio.requests import PageError, Studio
@@ -203,7 +204,7 @@ def style_tab(studio: Studio) -> None:
         style = PhotoInput(label="style picture", sources=["upload", "clipboard"])
         with gr.Column():
             choices = requests.net_choices("image")
-            net = gr.Dropdown(choices, value=_first_ready(choices, "vgg19"), label="net", allow_custom_value=True)
+            net = gr.Dropdown(choices, value=_first_ready(choices, DEFAULT_STYLE_NET), label="net", allow_custom_value=True)
             steps = gr.Slider(10, 500, 150, step=10, label="steps")
             max_size = gr.Slider(64, 1024, 384, step=32, label="max size (px)")
             go = gr.Button("Style", variant="primary")

@@ -26,16 +26,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mmdream.checks import check_train_size
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
 from mmdream.nets import Net, load_net
 from mmdream.nets.cache import sha256_file
+from mmdream.nets.registry import SCRATCH, SCRATCH_ARCH, check_train_size, train_bases
 from mmdream.pipelines.image import IMAGE_SUFFIXES
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff", ".webm", ".mp4"}
-IMAGE_BASES = ["efficientnet_lite0", "inception_v3", "vgg16", "vgg19"]
-AUDIO_BASES = ["MTT_vgg", "MTT_musicnn", "MSD_vgg", "MSD_musicnn", "scratch"]
 TRAIN_SR = 16000  # the musicnn nets' rate; a trained audio net is rebuilt for other rates when it dreams
 
 
@@ -272,15 +270,15 @@ def build_classifier(kind: str, base: str, n_classes: int, settings: TrainSettin
     """The base net plus a new head on its deepest dreamable layer. Returns (base net, classifier)."""
     L = keras.layers
     if kind == "image":
-        if base not in IMAGE_BASES:
-            raise UserError(f"unknown image base {base!r}; choose one of {', '.join(IMAGE_BASES)}")
+        if base not in (bases := train_bases("image")):
+            raise UserError(f"unknown image base {base!r}; choose one of {', '.join(bases)}")
         net = load_net(base, weights=weights)
         h = L.GlobalAveragePooling2D(name="head_pool")(net.model.get_layer(net.layers[-1]).output)
     else:
-        if base not in AUDIO_BASES:
-            raise UserError(f"unknown audio base {base!r}; choose one of {', '.join(AUDIO_BASES)}")
-        arch = "MTT_vgg" if base == "scratch" else base
-        net = load_net(arch, weights="random" if base == "scratch" or weights == "random" else "pretrained",
+        if base not in (bases := train_bases("audio")):
+            raise UserError(f"unknown audio base {base!r}; choose one of {', '.join(bases)}")
+        arch = SCRATCH_ARCH if base == SCRATCH else base
+        net = load_net(arch, weights="random" if base == SCRATCH or weights == "random" else "pretrained",
                        sr=TRAIN_SR)
         if arch.endswith("vgg"):  # every block's mean activation (Choi et al. 2017, "Transfer learning for
             # music classification and regression tasks": all layers' pooled features transfer best)

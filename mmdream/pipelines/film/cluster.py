@@ -90,7 +90,7 @@ def _built(recipe: FilmRecipe, info, opts: FilmOptions, part: str):
     key = (recipe.key() + repr(opts), part)
     if key not in _BUILT:
         if recipe.threads is not None:
-            from mmdream.nets import use_threads
+            from mmdream.nets.keras_base import use_threads
 
             use_threads(recipe.threads)
         for old in [k for k in _BUILT if k[0] != key[0]]:  # another film's: let it go

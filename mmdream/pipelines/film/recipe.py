@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from mmdream.media.ffmpeg import MediaInfo
+from mmdream.nets.registry import DEFAULT_NET
 from mmdream.pipelines.film.frames import Dreaming, FrameDreamer, StylePass
 from mmdream.pipelines.film.options import FILM_DEFAULTS, FilmOptions, film_fps
 from mmdream.pipelines.film.soundtrack import SoundPlan
@@ -14,8 +15,8 @@ from mmdream.pipelines.film.soundtrack import SoundPlan
 
 @dataclass
 class FilmRecipe:
-    net: str = "efficientnet_lite0"
-    audio_net: str = "MTT_vgg"
+    net: str = DEFAULT_NET["image"]
+    audio_net: str = DEFAULT_NET["audio"]
     audio_layers: str | None = None
     style: str | None = None
     audio_style: str | None = None

@@ -1,0 +1,49 @@
+"""A loaded net: its model and what a dream needs to know about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmdream.errors import UserError
+from mmdream.nets.classes import class_names
+from mmdream.nets.registry import NetSpec
+
+
+@dataclass
+class Net:
+    """Input in the net's *dream space* (images: RGB in [-1, 1]; sound: natural-log STFT magnitudes, see
+    mmdream.nets.musicnn), output logits. `layers` lists its dreamable layers from shallow to deep, so a depth in
+    [0, 1] can name a layer."""
+
+    name: str
+    model: Any  # a keras.Model (typed loosely so this module, like the registry, imports no Keras)
+    layers: list[str]
+    classes: list[str]
+    kind: str  # the modality: "image" or "audio"
+    default_layers: dict[str, float]
+    value_range: tuple[float, float] | None = (-1.0, 1.0)
+    extras: dict = field(default_factory=dict)
+    min_size: int = 1  # the smallest side (pixels, frames) the net takes end to end
+
+    @classmethod
+    def built(cls, record: NetSpec, model: Any, **more: Any) -> Net:
+        """The net a builder made from its record."""
+        return cls(name=record.name, model=model, layers=list(record.layers), classes=class_names(record.classes),
+                   kind=record.kind, default_layers=dict(record.default_layers), min_size=record.min_size, **more)
+
+    def layer_at_depth(self, depth: float) -> str:
+        """The dreamable layer at relative depth `depth` in [0, 1] (0 = shallowest)."""
+        depth = min(max(depth, 0.0), 1.0)
+        return self.layers[round(depth * (len(self.layers) - 1))]
+
+    def class_index(self, name: str) -> int:
+        """Index of a class by exact name, by a comma-separated alias, or by number."""
+        if name.isdigit() and int(name) < len(self.classes):
+            return int(name)
+        wanted = name.strip().lower().replace("_", " ")
+        for i, c in enumerate(self.classes):
+            aliases = [a.strip().lower().replace("_", " ") for a in c.split(",")]
+            if wanted in aliases:
+                return i
+        raise UserError(f"net {self.name} has no class {name!r} (see `mmdream models {self.name}`)")
