@@ -32,6 +32,7 @@ from mmdream.checks import (
 from mmdream.errors import UserError
 from mmdream.io_utils import check_not_same
 from mmdream.nets.registry import DEFAULT_NET, DEFAULT_STYLE_NET, DEFAULT_TRAIN_BASE
+from mmdream.options import BY_NAME
 
 ProgressFn = Callable[[int, "int | None", str], None]
 PathLike = str | Path
@@ -223,7 +224,7 @@ def _dream_passes(src: str, dst: Path, *, net: str, duration: float | None, loud
     from mmdream.plan import build_plan
 
     info, _ = open_source(src, duration)
-    precision = resolve_precision(plan_options.pop("precision", "auto"), net)
+    precision = resolve_precision(plan_options.pop("precision", BY_NAME["precision"].default), net)
     dreamer, plan = build_plan("audio", net, AUDIO_DEFAULTS, sr=info.audio_rate, precision=precision, **plan_options)
     seconds = duration or info.duration or 1.0
     passes, current = [], src
@@ -343,7 +344,7 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
         from mmdream.nets.keras_base import use_threads
 
         use_threads(threads)
-    asked = dream.get("precision", "auto")  # resolved here, per net: a cluster's workers all dream at one precision
+    asked = dream.get("precision", BY_NAME["precision"].default)  # resolved here, per net: a cluster's workers all dream at one precision
     dreamed_sound = info.has_audio and opts.audio == "dream"
     recipe = FilmRecipe(net, audio_net, audio_layers, style and str(style), audio_style and str(audio_style),
                         style_when, image_style, sound_style, {**dream, "precision": resolve_precision(asked, net)},
@@ -418,7 +419,7 @@ def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.
         from mmdream.nets.keras_base import use_threads
 
         use_threads(threads)
-    asked = dream.get("precision", "auto")
+    asked = dream.get("precision", BY_NAME["precision"].default)
     recipe = FilmRecipe(net, audio_net, audio_layers, dream={**dream, "precision": resolve_precision(asked, net)},
                         threads=threads, audio_precision=resolve_precision(asked, audio_net) if info else None)
     frame_fn = ZoomDreamer(recipe.image(), opts, photo)
@@ -485,7 +486,7 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
                         audio="none")
     opts.measure_every = None  # no scoring: the report has no objective, and a cold frame would wait for it
     opts.cold_at_warm_scale = True  # every dream fitted to the frame interval (see pipelines.live.Performance)
-    asked = dream.pop("precision", "auto")
+    asked = dream.pop("precision", BY_NAME["precision"].default)
     precision = resolve_precision(asked, net)
     dreamer, plan = build_plan("image", net, FILM_DEFAULTS, octaves=octaves, steps=steps, precision=precision,
                                **dream)
@@ -575,7 +576,7 @@ def style_video(video: PathLike, style: PathLike, output: PathLike, *, net: str 
     film, image_style, sound_style = _split_options(options)
     if options:
         raise UserError(f"unknown option(s) {', '.join(sorted(options))} for style_video")
-    src, dst, opts, info = _open_film(video, output, {"blend": 1.0, **film})
+    src, dst, opts, info = _open_film(video, output, {name: BY_NAME[name].default_for("style") for name in ("blend", "max_size")} | film)
     styler = image_styler(load_net(net, precision=precision, weights=weights), **image_style)
     sound = SoundPlan()
     if audio_style and info.has_audio and opts.audio == "dream":

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mmdream.errors import UserError
 from mmdream.io_utils import describe_os_error
+from mmdream.options import RANGES
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"}
@@ -23,25 +24,6 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
 # Channels each lossy container/codec keeps (mp3 is stereo at most; the rest carry 5.1).
 MAX_CHANNELS = {".mp3": 2}
 
-# flag: (lowest, highest, lowest excluded). None: unbounded on that side.
-RANGES: dict[str, tuple[float | None, float | None, bool]] = {
-    "octaves": (1, 12, False), "octave_scale": (1.0, 4.0, False), "steps": (0, 10_000, False),
-    "step_size": (0.0, 1.0, True), "jitter": (0, 1024, False), "smooth": (0.0, 50.0, False),
-    "tile_size": (32, 8192, False), "strength": (0.0, 100.0, False), "seed": (0, 2**32 - 1, False),
-    "max_pixels": (1, None, False), "duration": (0.0, 86_400.0, True), "loudness": (-70.0, 0.0, False),
-    "griffin_lim": (0, 1000, False), "ouroboros": (1, 100, False), "fps": (0.0, 240.0, True),
-    "start": (0.0, None, False), "blend": (0.0, 1.0, False), "warm_steps": (0, 1000, False),
-    "warm_strength": (0.0, 100.0, True), "warm_octaves": (1, 12, False), "cut": (0.0, 255.0, False),
-    "react": (0.0, 10.0, False), "content_weight": (0.0, None, False), "style_weight": (0.0, None, False),
-    "tv_weight": (0.0, None, False), "temporal_weight": (0.0, None, False), "style_steps": (1, 10_000, False),
-    "learning_rate": (0.0, 10.0, True), "scales": (0, 10, False), "filters": (1, 65_536, False),
-    "audio_style_steps": (1, 10_000, False), "style_griffin_lim": (0, 1000, False), "epochs": (1, 10_000, False),
-    "fine_tune": (0, 10_000, False), "batch_size": (1, 4096, False), "val_fraction": (0.0, 0.9, True),
-    "patience": (1, 10_000, False), "window": (0.0, 600.0, True), "size": (1, 4096, False),
-    "threads": (1, 256, False), "workers": (1, 1024, False), "max_segment": (8, 10**7, False),
-    "gpus_per_task": (0.0, 64.0, False), "seconds": (0.0, 86_400.0, True), "zoom": (0.8, 1.25, False),
-    "rotate": (-45.0, 45.0, False), "colour_pull": (0.0, 1.0, False), "detail_decay": (0.0, 1.0, False),
-}
 MAX_SIZE = {"image": (0, 16_384), "video": (16, 8192), "style": (16, 8192), "zoom": (16, 8192)}
 
 

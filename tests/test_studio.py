@@ -82,6 +82,32 @@ def test_gradio_client_dreams_a_photo_at_its_size(client, media):
     assert _gain(summary) > 1.5, summary
 
 
+def test_studio_api_takes_a_photo_alone_and_dreams_with_the_clis_defaults(client, media, tmp_path):
+    """Every input after the photo is optional in the studio's API, with the CLI's defaults (mmdream.options)."""
+    from gradio_client import handle_file
+
+    from mmdream.nets.registry import DEFAULT_NET
+    from mmdream.options import BY_NAME, DREAM_DEFAULTS
+
+    api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    expected = {"/dream_image": {"net": DEFAULT_NET["image"], "octaves": DREAM_DEFAULTS["image"]["octaves"],
+                                 "steps": DREAM_DEFAULTS["image"]["steps"], "seed": BY_NAME["seed"].default,
+                                 "strength": BY_NAME["strength"].default, "target": None, "guide": None,
+                                 "max_size": BY_NAME["max_size"].default_for("image")},
+                "/dream_audio": {"net": DEFAULT_NET["audio"], "steps": DREAM_DEFAULTS["audio"]["steps"],
+                                 "strength": BY_NAME["strength"].default, "target": None}}
+    for name, defaults in expected.items():
+        params = api[name]["parameters"]
+        assert all(p["parameter_has_default"] for p in params[1:]), [p["parameter_name"] for p in params[1:]]
+        got = {p["parameter_name"]: p["parameter_default"] for p in params if p["parameter_name"] in defaults}
+        assert got == defaults, (name, got)
+    small = tmp_path / "small.png"
+    Image.open(media / PHOTO).convert("RGB").resize((192, 128)).save(small)
+    path, summary = client.predict(photo=handle_file(str(small)), api_name="/dream_image")
+    assert Image.open(path).size == (192, 128)
+    assert _gain(summary) > 1.5, summary
+
+
 def _bad_requests(tmp: Path, media: Path) -> list[tuple[str, list, str]]:
     """(api name, arguments, words the one-line error must hold): twenty wrong things a visitor can send."""
     from gradio_client import handle_file

@@ -17,6 +17,7 @@ from mmdream.nets.registry import (
     keras_app_names,
     train_bases,
 )
+from mmdream.options import AUDIO_STYLE, BY_NAME, COMMANDS, DREAM, EXCLUSIVE, IMAGE_STYLE, REQUIRED, STYLE
 
 EXAMPLES = """examples:
   mmdream image photo.jpg -o dream.jpg
@@ -78,37 +79,6 @@ def quiet_native_logs(verbose: bool) -> None:
     os.close(devnull)
 
 
-def add_dream_options(p: argparse.ArgumentParser) -> None:
-    """Options every dream command shares (image, audio, video)."""
-    g = p.add_argument_group("dream")
-    g.add_argument("--layers", help="layer:weight list, e.g. mixed3:1,mixed5:1.5; a number in [0,1] is a depth")
-    g.add_argument("--octaves", type=int, help="pyramid levels (default 4)")
-    g.add_argument("--octave-scale", type=float, help="size ratio between octaves (default 1.4)")
-    g.add_argument("--steps", type=int, help="gradient steps per octave (default 20)")
-    g.add_argument("--step-size", type=float, help="step size after gradient normalisation")
-    g.add_argument("--jitter", type=int, help="random roll jitter in pixels/frames (default 32)")
-    g.add_argument("--smooth", type=float, help="Gaussian blur sigma applied to the gradient (default 0)")
-    g.add_argument("--tile-size", type=int, help="gradient tile size for large inputs (default 512)")
-    g.add_argument("--channels", help="restrict a layer to channels: layer:3,7,12")
-    g.add_argument("--strength", type=float, default=1.0, help="multiplies the step size (default 1)")
-    g.add_argument("--schedule", help="TOML keyframes of octaves, layers and strength over time (see README)")
-    g.add_argument("--target", help="dream toward a class (name or index) instead of layers")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                   help="bf16 mixed precision; auto (default) takes it on a GPU, and on a CPU with AVX-512 BF16 or "
-                        "AMX where a one-time matmul check finds it faster than fp32")
-    g.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
-    p.add_argument("--report", help="write settings and measured figures to this JSON file")
-
-
-def add_net_options(p: argparse.ArgumentParser, kind: str, audio_net: bool = False,
-                    default: str | None = None) -> None:
-    """`--net` (and `--audio-net` for a film's soundtrack): the nets and their defaults come from the registry."""
-    p.add_argument("--net", default=default or DEFAULT_NET[kind], help=help_line(kind))
-    if audio_net:
-        p.add_argument("--audio-net", default=DEFAULT_NET["audio"], help="soundtrack's " + help_line("audio"))
-
-
 def write_report(path: str | None, report: dict) -> None:
     if not path:
         return
@@ -134,13 +104,9 @@ def progress_bar(total: int | None, desc: str, unit: str = "step"):
 
 
 # ---- commands ---------------------------------------------------------------------------------------------
-DREAM_FLAGS = ("layers", "target", "channels", "schedule", "strength", "octaves", "octave_scale", "steps", "step_size",
-               "jitter", "smooth", "tile_size", "seed", "precision", "weights")
-
-
 def dream_options(args: argparse.Namespace) -> dict:
     """The dream options every dream command shares, as the API's keyword arguments."""
-    return {name: getattr(args, name) for name in DREAM_FLAGS}
+    return {name: getattr(args, name) for name in DREAM}
 
 
 class TqdmProgress:
@@ -200,15 +166,12 @@ def cmd_audio(args: argparse.Namespace) -> int:
 
 FILM_FLAGS = ("max_size", "start", "end", "fps", "blend", "warm_steps", "warm_strength", "warm_octaves", "cut", "react",
               "griffin_lim", "preview", "keep_work")
-IMAGE_STYLE_FLAGS = ("content_weight", "style_weight", "tv_weight", "temporal_weight", "style_steps", "learning_rate",
-                     "scales", "content_layers", "style_layers")
-AUDIO_STYLE_FLAGS = ("filters", "audio_style_steps", "style_griffin_lim")
 
 
 def film_options(args: argparse.Namespace) -> dict:
     """The film's and the style pass's options, as the API's keyword arguments."""
     audio = "none" if args.no_audio else "keep" if args.keep_audio else "dream"
-    return {**{k: getattr(args, k, None) for k in (*FILM_FLAGS, *IMAGE_STYLE_FLAGS, *AUDIO_STYLE_FLAGS)},
+    return {**{k: getattr(args, k, None) for k in (*FILM_FLAGS, *STYLE)},
             "flow": not args.no_flow, "audio": audio}
 
 
@@ -287,7 +250,7 @@ def cmd_style(args: argparse.Namespace) -> int:
         with TqdmProgress() as progress:
             result = api.style_image(args.input, args.style, args.output, net=args.net, max_size=args.max_size,
                                      max_pixels=args.max_pixels, precision=args.precision, weights=args.weights,
-                                     progress=progress, **{k: getattr(args, k) for k in IMAGE_STYLE_FLAGS})
+                                     progress=progress, **{k: getattr(args, k) for k in IMAGE_STYLE})
         f = result.figures
         print(f"{args.output}: style loss {f['style_loss_start']:.3g} -> {f['style_loss_end']:.3g} "
               f"({f['style_loss_drop']:.1f}x lower), content loss {f['content_loss_end']:.3g}")
@@ -295,7 +258,7 @@ def cmd_style(args: argparse.Namespace) -> int:
         with TqdmProgress() as progress:
             result = api.style_audio(args.input, args.style, args.output, duration=args.duration,
                                      loudness=args.loudness, progress=progress,
-                                     **{k: getattr(args, k) for k in AUDIO_STYLE_FLAGS})
+                                     **{k: getattr(args, k) for k in AUDIO_STYLE})
         f = result.figures
         print(f"{args.output}: style loss {f['style_loss_start']:.3g} -> {f['style_loss_end']:.3g} "
               f"({f['style_loss_drop']:.1f}x lower), {f['output_loudness_lufs']:.1f} LUFS, "
@@ -311,55 +274,6 @@ def cmd_style(args: argparse.Namespace) -> int:
               f"flicker {flick if flick is None else round(flick, 2)}")
     write_report(args.report, result.report())
     return 0
-
-
-def film_parent(max_size: int = 640, blend: float | None = None) -> argparse.ArgumentParser:
-    """The options `video` and `style` share: the film's and the style pass's (a new parser each time: argparse
-    shares a parent's actions with its children, defaults included)."""
-    p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("film")
-    g.add_argument("--max-size", type=int, default=max_size, help=f"processing and output size of the long side "
-                                                                   f"(default {max_size})")
-    g.add_argument("--start", type=float, default=0.0, help="first second to dream")
-    g.add_argument("--end", type=float, help="last second to dream (default: the end)")
-    g.add_argument("--fps", type=float, help="dream and write at this frame rate (default: the input's)")
-    g.add_argument("--blend", type=float, default=blend,
-                   help="share of the previous frame carried along the optical flow (0..1, default "
-                        f"{0.99 if blend is None else blend:g})")
-    g.add_argument("--warm-steps", type=int, help="steps for a frame that continues the previous one (default: 1 "
-                                                  "per octave when dreaming, a third of --style-steps when styling)")
-    g.add_argument("--cut", type=float, default=40.0, help="frame difference (0..255) that counts as a scene cut")
-    g.add_argument("--no-flow", action="store_true", help="every frame from scratch (no coherence)")
-    g.add_argument("--react", type=float, default=0.0,
-                   help="let the soundtrack's onsets modulate the visual strength (0..1)")
-    sound = g.add_mutually_exclusive_group()
-    sound.add_argument("--keep-audio", action="store_true", help="keep the original soundtrack")
-    sound.add_argument("--no-audio", action="store_true", help="drop the soundtrack")
-    g.add_argument("--griffin-lim", type=int, default=0, help="Griffin-Lim iterations for the soundtrack")
-    g.add_argument("--preview", help="write a contact sheet of input and output frames to this PNG")
-    g.add_argument("--keep-work", action="store_true", help="keep the work folder of finished frames")
-    g.add_argument("--audio-style", help="a style pass on the soundtrack with this sound")
-    add_style_options(p)
-    return p
-
-
-def add_style_options(p: argparse.ArgumentParser, image: bool = True, audio: bool = True) -> None:
-    g = p.add_argument_group("style")
-    if image:
-        g.add_argument("--content-weight", type=float, default=1.0)
-        g.add_argument("--style-weight", type=float, default=10.0)
-        g.add_argument("--tv-weight", type=float, default=1e-3, help="total-variation weight")
-        g.add_argument("--temporal-weight", type=float, default=1000.0,
-                       help="film frames: pull toward the flow-warped previous result")
-        g.add_argument("--style-steps", type=int, default=150, help="Adam steps per scale")
-        g.add_argument("--learning-rate", type=float, default=0.02)
-        g.add_argument("--scales", type=int, default=0, help="coarse-to-fine levels (0 = by size)")
-        g.add_argument("--content-layers", help="comma-separated (default per net, e.g. block5_conv2)")
-        g.add_argument("--style-layers", help="comma-separated (default per net, e.g. block1..5_conv1)")
-    if audio:
-        g.add_argument("--filters", type=int, default=4096, help="random 1-D conv filters (audio)")
-        g.add_argument("--audio-style-steps", type=int, default=100, help="Adam steps per chunk (audio)")
-        g.add_argument("--style-griffin-lim", type=int, default=32, help="Griffin-Lim iterations (audio)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -468,6 +382,96 @@ def args_output(args: argparse.Namespace) -> str:
     return str(getattr(args, "output", None) or getattr(args, "out", None) or ".")
 
 
+# Each command's positional arguments and its output; every option comes from mmdream.options.
+COMMAND_HELP = {
+    "image": "dream a photo", "audio": "dream a sound",
+    "video": "dream a film: frames and soundtrack under one schedule",
+    "zoom": "the endless zoom: a dream film grown from one picture (and a sound)",
+    "live": "dream a camera, a stream or a file in real time",
+    "style": "style transfer: image, audio or video",
+    "train": "retrain an image or audio net on your own class folders",
+    "datasets": "public data sets: list, prepare (fetch, verify, sort), frames of films",
+    "models": "list nets, where their weights stand and their dreamable layers; `models install NET FILE` adds "
+              "ImageNet weights you have; `models setup` adds the musicnn nets",
+    "serve": "the studio: a local web page for pictures, sounds, films, schedules, style",
+}
+POSITIONAL: dict[str, list[tuple[str, dict]]] = {
+    "image": [("input", {})],
+    "audio": [("input", {"help": "any file ffmpeg decodes (the audio of a video too), or `noise` / `sine`"})],
+    "video": [("input", {})],
+    "zoom": [("input", {"help": "a picture"})],
+    "live": [("input", {"help": "a camera (/dev/video0), a stream ffmpeg opens (udp://, rtsp://, http://) or a file"})],
+    "style": [("kind", {"choices": ["image", "audio", "video"]}), ("input", {})],
+    "train": [("kind", {"choices": ["image", "audio"]}),
+              ("data", {"help": "a folder of class sub-folders (images, or sound files)"})],
+    "datasets": [("action", {"choices": ["list", "prepare", "frames"]}),
+                 ("names", {"nargs": "*", "help": "prepare: a recipe name; frames: video files (one class each)"})],
+    "models": [("words", {"nargs": "*", "metavar": "NET | install NET FILE | setup"})],
+    "serve": [],
+}
+OUTPUT_HELP = {
+    "image": None, "audio": ".wav, .flac, .mp3 or .ogg", "video": ".mp4, .mov or .mkv (H.264 + AAC)",
+    "zoom": ".mp4, .mov or .mkv (H.264, + AAC with --audio)",
+    "live": "a file (.mp4, .mkv, .ts) or an MPEG-TS address for VLC/OBS (udp://127.0.0.1:1234)", "style": None,
+}
+RUNS = {"image": "cmd_image", "audio": "cmd_audio", "video": "cmd_video", "zoom": "cmd_zoom", "live": "cmd_live",
+        "style": "cmd_style", "train": "cmd_train", "datasets": "cmd_datasets", "models": "cmd_models",
+        "serve": "cmd_serve"}
+
+
+def _registry_flag(name: str, command: str) -> dict:
+    """`--net`, `--audio-net` and `--base`: their nets and defaults are the net registry's."""
+    if name == "base":
+        return {"help": "; ".join(f"{k}: {', '.join(train_bases(k))} (default {DEFAULT_TRAIN_BASE[k]})"
+                                  for k in ("image", "audio"))}
+    if name == "audio_net":
+        return {"default": DEFAULT_NET["audio"], "help": "soundtrack's " + help_line("audio")}
+    kind = "audio" if command == "audio" else "image"
+    return {"default": DEFAULT_STYLE_NET if command == "style" else DEFAULT_NET[kind], "help": help_line(kind)}
+
+
+def add_option(container, name: str, command: str) -> None:
+    """One option of `command` as its schema declares it."""
+    if name in ("net", "audio_net"):
+        container.add_argument(f"--{name.replace('_', '-')}", **_registry_flag(name, command))
+        return
+    o = BY_NAME[name]
+    kw: dict = {"default": o.default_for(command), "help": o.help_for(command)}
+    if name == "base":
+        kw.update(_registry_flag(name, command))
+    if o.type is bool or command in o.switch_in:
+        kw["action"] = "store_true"
+    else:
+        kw.update(type=o.type, choices=list(o.choices) if o.choices else None, metavar=o.metavar)
+    container.add_argument(o.flag, required=name in REQUIRED.get(command, ()), **kw)
+
+
+def add_command(sub, command: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    examples = {"train": TRAIN_EXAMPLES, "datasets": None, "models": None, "serve": None}.get(command, EXAMPLES)
+    p = sub.add_parser(command, help=COMMAND_HELP[command], parents=[common], epilog=examples,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, kw in POSITIONAL[command]:
+        p.add_argument(name, **kw)
+    if command in OUTPUT_HELP:
+        p.add_argument("-o", "--output", required=True, help=OUTPUT_HELP[command])
+    elif command == "train":
+        p.add_argument("-o", "--output", help="explicit .keras path instead of --name")
+    exclusive: dict = {}
+    for title, names in COMMANDS[command].items():
+        group = p.add_argument_group(title) if title else p
+        for name in names:
+            pair = next((pair for pair in EXCLUSIVE if name in pair), None)
+            if pair and all(other in names for other in pair):
+                if pair not in exclusive:
+                    exclusive[pair] = group.add_mutually_exclusive_group()
+                target = exclusive[pair]
+            else:
+                target = group
+            add_option(target, name, command)
+    p.set_defaults(func=globals()[RUNS[command]])
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmdream", description="Audio-visual DeepDream: dream images, sounds and films.",
@@ -478,177 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)  # -v after the command too
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_parser = sub.add_parser
-    sub.add_parser = lambda *a, parents=(), **k: _add_parser(*a, parents=[common, *parents], **k)
-
-    p = sub.add_parser("image", help="dream a photo", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input")
-    p.add_argument("-o", "--output", required=True)
-    add_net_options(p, "image")
-    p.add_argument("--guide", help="dream toward this image's features")
-    p.add_argument("--max-size", type=int, default=1024,
-                   help="dream at most this many pixels on the long side; detail is upscaled onto the full photo "
-                        "(0 = full size, default 1024)")
-    p.add_argument("--max-pixels", type=int, help="refuse pictures larger than this (default 100 million)")
-    add_dream_options(p)
-    p.set_defaults(func=cmd_image)
-
-    p = sub.add_parser("audio", help="dream a sound", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", help="any file ffmpeg decodes (the audio of a video too), or `noise` / `sine`")
-    p.add_argument("-o", "--output", required=True, help=".wav, .flac, .mp3 or .ogg")
-    add_net_options(p, "audio")
-    p.add_argument("--duration", type=float, help="seconds of generated input, or of the file to dream")
-    p.add_argument("--loudness", type=float, help="target integrated loudness in LUFS (default: the input's)")
-    p.add_argument("--griffin-lim", type=int, default=0, help="Griffin-Lim iterations refining the phase")
-    p.add_argument("--ouroboros", type=int, default=1, help="feed the output back N times, writing each pass")
-    p.add_argument("--plot", help="write before/after spectrograms to this PNG")
-    add_dream_options(p)
-    p.set_defaults(func=cmd_audio)
-
-    p = sub.add_parser("video", help="dream a film: frames and soundtrack under one schedule", parents=[film_parent()],
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input")
-    p.add_argument("-o", "--output", required=True, help=".mp4, .mov or .mkv (H.264 + AAC)")
-    add_net_options(p, "image", audio_net=True)
-    p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth, "
-                                          "else the net's defaults)")
-    p.add_argument("--warm-strength", type=float,
-                   help="step size of a continuing frame's steps relative to --step-size (default 1.5)")
-    p.add_argument("--warm-octaves", type=int, help="octaves of a continuing frame (default 1: full size)")
-    p.add_argument("--style", help="a style pass on every frame with this image (see --style-when)")
-    p.add_argument("--style-when", choices=["before", "after"], default="after",
-                   help="style pass before or after dreaming (a schedule's `style` key overrides it per keyframe)")
-    p.add_argument("--threads", type=int, help="TensorFlow threads of the render (of each task on a cluster); the "
-                                               "same count gives the same film (default: all cores; on a cluster 1, "
-                                               "with --workers the cores shared out)")
-    g = p.add_argument_group("cluster (Ray: pip install 'mmdream[cluster]')")
-    where = g.add_mutually_exclusive_group()
-    where.add_argument("--ray", metavar="ADDRESS", help="render on a running Ray cluster (`auto`: RAY_ADDRESS or "
-                                                        "the local one, else a new one here)")
-    where.add_argument("--workers", type=int, help="start a Ray cluster of this many workers on this machine")
-    g.add_argument("--max-segment", type=int, default=300,
-                   help="longest stretch (frames) a task renders where the film has no cut (default 300)")
-    g.add_argument("--gpus-per-task", type=float, default=0.0, help="GPU share each task asks for (default 0)")
-    add_dream_options(p)
-    p.set_defaults(func=cmd_video)
-
-    p = sub.add_parser("zoom", help="the endless zoom: a dream film grown from one picture (and a sound)",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", help="a picture")
-    p.add_argument("-o", "--output", required=True, help=".mp4, .mov or .mkv (H.264, + AAC with --audio)")
-    g = p.add_argument_group("zoom")
-    g.add_argument("--seconds", type=float, default=20.0, help="length of the film (default 20)")
-    g.add_argument("--fps", type=float, default=24.0, help="frame rate (default 24)")
-    g.add_argument("--zoom", type=float, default=1.02, help="scale per frame about the centre (default 1.02; a "
-                                                            "schedule's `zoom` key steers it over time)")
-    g.add_argument("--rotate", type=float, default=0.0, help="degrees per frame (a schedule's `rotate` key too)")
-    g.add_argument("--pan", default="0,0", metavar="DX,DY", help="camera pixels per frame (default 0,0)")
-    g.add_argument("--max-size", type=int, default=540, help="long side of the film (default 540)")
-    g.add_argument("--audio", metavar="FILE|noise|sine",
-                   help="a sound dreamed under the same schedule, or noise/sine grown block by block like the picture")
-    g.add_argument("--audio-ouroboros", action="store_true", help="grow the --audio file's opening block by block")
-    g.add_argument("--loop", action="store_true", help="cross-fade the last second into the first (a seamless loop)")
-    g.add_argument("--warm-steps", type=int, default=2, help="dream steps of each frame after the first (default 2)")
-    g.add_argument("--warm-strength", type=float, default=1.0, help="their step size relative to --step-size")
-    g.add_argument("--colour-pull", type=float, default=0.05,
-                   help="share of the way to the picture's colour statistics each frame (default 0.05)")
-    g.add_argument("--detail-decay", type=float, default=0.3,
-                   help="share of the finest detail removed each frame (default 0.3): no drift into noise")
-    g.add_argument("--preview", help="write a contact sheet of frames to this PNG")
-    g.add_argument("--keep-work", action="store_true", help="keep the work folder of finished frames")
-    add_net_options(p, "image", audio_net=True)
-    p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth)")
-    p.add_argument("--threads", type=int, help="TensorFlow threads (the same count gives the same film)")
-    add_dream_options(p)
-    p.set_defaults(func=cmd_zoom)
-
-    p = sub.add_parser("live", help="dream a camera, a stream or a file in real time",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", help="a camera (/dev/video0), a stream ffmpeg opens (udp://, rtsp://, http://) or a file")
-    p.add_argument("-o", "--output", required=True,
-                   help="a file (.mp4, .mkv, .ts) or an MPEG-TS address for VLC/OBS (udp://127.0.0.1:1234)")
-    g = p.add_argument_group("live")
-    g.add_argument("--realtime", action="store_true", help="play a file at its own pace, as if it were live")
-    g.add_argument("--seconds", type=float, help="stop after this many seconds of the source")
-    g.add_argument("--max-size", type=int, default=320, help="long side of the dream (default 320)")
-    g.add_argument("--deadline", type=float, default=0.15,
-                   help="seconds a frame waits for its own dream before the last one, carried, is shown (0.15)")
-    g.add_argument("--warm-steps", type=int,
-                   help="steps of a frame that continues the last (default: as many as fit a frame interval)")
-    g.add_argument("--warm-strength", type=float, help="their step size relative to --step-size (default 1.5)")
-    g.add_argument("--blend", type=float, help="share of the last dream carried (default 0.99)")
-    g.add_argument("--no-keys", action="store_true",
-                   help="ignore the terminal's keys ([ ] depth, - + strength, , . warm steps, q stops)")
-    g.add_argument("--audio", action="store_true",
-                   help="dream the source's sound too, in 1 s chunks (about 1.5 s behind the pictures)")
-    add_net_options(p, "image", audio_net=True)
-    p.add_argument("--audio-layers", help="layers of the audio net (default: --layers if it is a depth)")
-    p.add_argument("--threads", type=int, help="TensorFlow threads")
-    add_dream_options(p)
-    p.set_defaults(func=cmd_live)
-
-    # a styled frame carries the whole previous one (blend 1), at 512 px by default
-    p = sub.add_parser("style", help="style transfer: image, audio or video", parents=[film_parent(512, 1.0)])
-    p.add_argument("kind", choices=["image", "audio", "video"])
-    p.add_argument("input")
-    p.add_argument("--style", required=True, help="the style image (image, video) or sound (audio)")
-    p.add_argument("-o", "--output", required=True)
-    add_net_options(p, "image", default=DEFAULT_STYLE_NET)
-    p.add_argument("--max-pixels", type=int, help="image: refuse pictures larger than this (default 100 million)")
-    p.add_argument("--duration", type=float, help="audio: seconds of the content to stylise")
-    p.add_argument("--loudness", type=float, help="audio: target loudness in LUFS (default: the input's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
-    p.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
-    p.add_argument("--report")
-    p.set_defaults(func=cmd_style)
-
-    p = sub.add_parser("train", help="retrain an image or audio net on your own class folders",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TRAIN_EXAMPLES)
-    p.add_argument("kind", choices=["image", "audio"])
-    p.add_argument("data", help="a folder of class sub-folders (images, or sound files)")
-    p.add_argument("--base", help="; ".join(f"{k}: {', '.join(train_bases(k))} (default {DEFAULT_TRAIN_BASE[k]})"
-                                            for k in ("image", "audio")))
-    p.add_argument("--name", help="model name: saves models/NAME.keras and models/NAME.json (default: the folder's)")
-    p.add_argument("-o", "--output", help="explicit .keras path instead of --name")
-    p.add_argument("--epochs", type=int, default=10, help="epochs training the new head (default 10)")
-    p.add_argument("--fine-tune", type=int, default=0, help="then epochs fine-tuning the top blocks (default 0)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--val-fraction", type=float, default=0.2, help="held out per class (default 0.2)")
-    p.add_argument("--split", choices=["random", "tail"], default="random",
-                   help="hold out random files, or the last ones by name (frames of a film: the film's end)")
-    p.add_argument("--patience", type=int, default=3, help="early stopping after this many epochs without gain")
-    p.add_argument("--size", type=int, default=224, help="image side in pixels (default 224)")
-    p.add_argument("--window", type=float, default=1.0, help="audio window in seconds (default 1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weights", choices=["imagenet", "random"], default="imagenet", help=argparse.SUPPRESS)
-    p.add_argument("--report", help="write the model card and training figures to this JSON file")
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("datasets", help="public data sets: list, prepare (fetch, verify, sort), frames of films")
-    p.add_argument("action", choices=["list", "prepare", "frames"])
-    p.add_argument("names", nargs="*", help="prepare: a recipe name; frames: video files (one class each)")
-    p.add_argument("--root", help="prepare: where the downloads are (or go, with --download)")
-    p.add_argument("--out", help="sorted class folders (prepare default: ROOT/sorted)")
-    p.add_argument("--download", action="store_true", help="prepare: download missing files (needs the internet)")
-    p.add_argument("--fps", type=float, default=2.0, help="frames: frames per second to keep (default 2)")
-    p.add_argument("--size", type=int, default=256, help="frames: long side in pixels (default 256)")
-    p.set_defaults(func=cmd_datasets)
-
-    p = sub.add_parser("models", help="list nets, where their weights stand and their dreamable layers; "
-                                      "`models install NET FILE` adds ImageNet weights you have; `models setup` "
-                                      "adds the musicnn nets")
-    p.add_argument("words", nargs="*", metavar="NET | install NET FILE | setup")
-    p.set_defaults(func=cmd_models)
-
-    p = sub.add_parser("serve", help="the studio: a local web page for pictures, sounds, films, schedules, style")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
-                                                      "only; 0.0.0.0 opens it to the network)")
-    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("--share-folder", metavar="DIR", help="a server folder the page may pick inputs from; "
-                                                         "dreams are saved in DIR/dreams (default: a temporary folder)")
-    p.set_defaults(func=cmd_serve)
+    for command in COMMANDS:
+        add_command(sub, command, common)
     return parser
 
 

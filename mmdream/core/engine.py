@@ -24,23 +24,27 @@ from mmdream.errors import UserError
 from mmdream.io_utils import check_finite
 from mmdream.nets import Net
 from mmdream.nets.fold import fold_batch_norm
+from mmdream.options import DREAM_DEFAULTS
 
 # The largest step (after gradient normalisation) in the dreamed array's units: an image spans 2, a log-magnitude
 # a few tens; any --step-size x --strength above it is taken as this.
 MAX_STEP = 2.0
 
 
+_PICTURE = DREAM_DEFAULTS["image"]
+
+
 @dataclass
 class DreamSettings:
     """How hard and at how many scales to dream. Defaults suit images in [-1, 1]."""
 
-    octaves: int = 4
-    octave_scale: float = 1.4
-    steps: int = 20
-    step_size: float = 0.02
-    jitter: int = 32
-    tile_size: int = 512
-    smooth: float = 0.0  # sigma (pixels) of a Gaussian blur applied to the gradient
+    octaves: int = _PICTURE["octaves"]
+    octave_scale: float = _PICTURE["octave_scale"]
+    steps: int = _PICTURE["steps"]
+    step_size: float = _PICTURE["step_size"]
+    jitter: int = _PICTURE["jitter"]
+    tile_size: int = _PICTURE["tile_size"]
+    smooth: float = _PICTURE["smooth"]  # sigma (pixels) of a Gaussian blur applied to the gradient
     grad_clip: float = 4.0  # clip the mean-|g|-normalised gradient to +-grad_clip
     seed: int | None = 0
     min_size: int = 32  # octaves smaller than this (either axis) are skipped

@@ -27,10 +27,11 @@ from mmdream.io_utils import atomic_output, check_finite, temporary_folder
 from mmdream.media.ffmpeg import MediaInfo, encode_audio, probe, read_audio_blocks
 from mmdream.media.loudness import LoudnessMeter, limited, true_peak_db
 from mmdream.nets.musicnn import MIN_FRAMES, SR, stft_params
+from mmdream.options import DREAM_DEFAULTS
 from mmdream.schedule import Resolved
 
-AUDIO_DEFAULTS = DreamSettings(octaves=1, octave_scale=1.4, steps=6, step_size=0.16, jitter=16, tile_size=1024,
-                               grad_clip=3.0, min_size=MIN_FRAMES, axes=(1,), center_gradient=True)
+AUDIO_DEFAULTS = DreamSettings(**DREAM_DEFAULTS["audio"], grad_clip=3.0, min_size=MIN_FRAMES, axes=(1,),
+                               center_gradient=True)
 CHUNK_SECONDS, OVERLAP_SECONDS = 10.0, 0.5
 PEAK_CEILING_DB = -1.0
 LOG_FLOOR = 1e-7

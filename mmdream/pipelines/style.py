@@ -23,6 +23,7 @@ import tensorflow as tf
 from mmdream.errors import UserError
 from mmdream.nets import Net
 from mmdream.nets.registry import known, spec
+from mmdream.options import AUDIO_STYLE, BY_NAME, IMAGE_STYLE
 
 
 @dataclass
@@ -326,10 +327,8 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
 
 
 # ---- from options (the CLI's flags, the API's keywords) -------------------------------------------------------
-IMAGE_STYLE_OPTIONS = {"content_weight": 1.0, "style_weight": 10.0, "tv_weight": 1e-3, "temporal_weight": 1000.0,
-                       "style_steps": 150, "learning_rate": 0.02, "scales": 0, "content_layers": None,
-                       "style_layers": None}
-AUDIO_STYLE_OPTIONS = {"filters": 4096, "audio_style_steps": 100, "style_griffin_lim": 32}
+IMAGE_STYLE_OPTIONS = {name: BY_NAME[name].default for name in IMAGE_STYLE}
+AUDIO_STYLE_OPTIONS = {name: BY_NAME[name].default for name in AUDIO_STYLE}
 
 
 def _checked(options: dict, known: dict) -> dict:

@@ -10,13 +10,19 @@ import inspect
 import gradio as gr
 
 from mmdream.checks import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from mmdream.nets.registry import DEFAULT_STYLE_NET
+from mmdream.nets.registry import DEFAULT_NET, DEFAULT_STYLE_NET
+from mmdream.options import BY_NAME, DREAM_DEFAULTS
 from mmdream.schedule import EXAMPLE
 from mmdream.studio import requests
 from mmdream.studio.requests import PageError, Studio
 
 ONE_AT_A_TIME = {"concurrency_limit": 1, "concurrency_id": "dream"}
 
+
+# The CLI's defaults, so the page and its API (every input after the first optional) dream as the CLI does.
+PICTURE, SOUND = DREAM_DEFAULTS["image"], DREAM_DEFAULTS["audio"]
+PHOTO_SIZE, STRENGTH, SEED = BY_NAME["max_size"].default_for("image"), BY_NAME["strength"].default, BY_NAME["seed"].default
+DEPTH = 0.5  # the depth slider's start: the middle of the net
 
 def PhotoInput(**options) -> gr.Image:  # noqa: N802 - used like the component it is
     """gr.Image that hands the uploaded file to mmdream untouched: mmdream's reader judges it (text named .jpg,
@@ -65,7 +71,7 @@ def _net_controls(kind: str, prefer: str | None = None) -> tuple:
     layers = gr.Dropdown(info.layers, value=[], multiselect=True, label="layers", allow_custom_value=True,
                          info="empty: the net's own choice, or the depth below")
     by_depth = gr.Checkbox(False, label="dream at a depth instead")
-    depth = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="depth (0 shallow … 1 deep)")
+    depth = gr.Slider(0.0, 1.0, DEPTH, step=0.05, label="depth (0 shallow … 1 deep)")
     target = gr.Dropdown(info.classes, value=None, filterable=True, allow_custom_value=True,
                          label="target class" if kind == "image" else "target tag",
                          info="type to search; empty: amplify whatever the layers see")
@@ -96,12 +102,12 @@ def picture_tab(studio: Studio) -> None:
         with gr.Column():
             net, layers, by_depth, depth, target = _net_controls("image")
             with gr.Row():
-                octaves = gr.Slider(1, 8, 4, step=1, label="octaves")
-                steps = gr.Slider(1, 100, 20, step=1, label="steps per octave")
+                octaves = gr.Slider(1, 8, PICTURE["octaves"], step=1, label="octaves")
+                steps = gr.Slider(1, 100, PICTURE["steps"], step=1, label="steps per octave")
             with gr.Row():
-                strength = gr.Slider(0.1, 4.0, 1.0, step=0.1, label="strength")
-                seed = gr.Number(0, precision=0, label="seed")
-            max_size = gr.Slider(64, 2048, 512, step=32, label="max size (px)")
+                strength = gr.Slider(0.1, 4.0, STRENGTH, step=0.1, label="strength")
+                seed = gr.Number(SEED, precision=0, label="seed")
+            max_size = gr.Slider(64, 2048, PHOTO_SIZE, step=32, label="max size (px)")
             go = gr.Button("Dream", variant="primary", elem_id="dream-image")
         with gr.Column():
             dream = gr.Image(type="filepath", format="png", label="dream", elem_id="image-dream",
@@ -109,8 +115,10 @@ def picture_tab(studio: Studio) -> None:
             summary = gr.Markdown(elem_id="image-summary")
 
     @page_errors
-    def dream_image(photo, net, layers, by_depth, depth, octaves, steps, strength, seed, target, guide, max_size,
-                    progress=gr.Progress()):
+    def dream_image(photo, net=DEFAULT_NET["image"], layers=None, by_depth=False, depth=DEPTH,
+                    octaves=PICTURE["octaves"], steps=PICTURE["steps"], strength=STRENGTH,
+                    seed=SEED, target=None, guide=None,
+                    max_size=PHOTO_SIZE, progress=gr.Progress()):
         """Dream a photo; returns the dream and the objective before and after."""
         return requests.dream_picture(studio, photo, net, layers, depth if by_depth else None, octaves, steps,
                                       strength, seed, target, guide, max_size, progress)
@@ -127,8 +135,8 @@ def sound_tab(studio: Studio) -> None:
         with gr.Column():
             net, layers, by_depth, depth, target = _net_controls("audio")
             with gr.Row():
-                steps = gr.Slider(1, 100, 20, step=1, label="steps per octave")
-                strength = gr.Slider(0.1, 4.0, 1.0, step=0.1, label="strength")
+                steps = gr.Slider(1, 100, SOUND["steps"], step=1, label="steps per octave")
+                strength = gr.Slider(0.1, 4.0, STRENGTH, step=0.1, label="strength")
             duration = gr.Number(0, label="seconds to dream (0: all)", minimum=0)
             go = gr.Button("Dream", variant="primary", elem_id="dream-audio")
         with gr.Column():
@@ -138,7 +146,8 @@ def sound_tab(studio: Studio) -> None:
             summary = gr.Markdown(elem_id="sound-summary")
 
     @page_errors
-    def dream_audio(sound, net, layers, by_depth, depth, target, steps, strength, duration, progress=gr.Progress()):
+    def dream_audio(sound, net=DEFAULT_NET["audio"], layers=None, by_depth=False, depth=DEPTH, target=None,
+                    steps=SOUND["steps"], strength=STRENGTH, duration=0, progress=gr.Progress()):
         """Dream a sound; returns the dream, both spectrograms, and the objective, loudness and true peak."""
         return requests.dream_sound(studio, sound, net, layers, depth if by_depth else None, target, steps,
                                     strength, duration, progress)

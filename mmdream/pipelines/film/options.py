@@ -8,9 +8,10 @@ from pathlib import Path
 from mmdream.core.engine import DreamSettings
 from mmdream.errors import UserError
 from mmdream.media.ffmpeg import MediaInfo
+from mmdream.options import DREAM_DEFAULTS
 
 # A cold frame (the first, and after a cut) gets the classic recipe: 4 octaves x1.4, 10 steps.
-FILM_DEFAULTS = DreamSettings(octaves=4, octave_scale=1.4, steps=10)
+FILM_DEFAULTS = DreamSettings(**DREAM_DEFAULTS["film"])
 
 
 @dataclass
