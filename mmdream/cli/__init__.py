@@ -414,9 +414,8 @@ OUTPUT_HELP = {
     "zoom": ".mp4, .mov or .mkv (H.264, + AAC with --audio)",
     "live": "a file (.mp4, .mkv, .ts) or an MPEG-TS address for VLC/OBS (udp://127.0.0.1:1234)", "style": None,
 }
-RUNS = {"image": "cmd_image", "audio": "cmd_audio", "video": "cmd_video", "zoom": "cmd_zoom", "live": "cmd_live",
-        "style": "cmd_style", "train": "cmd_train", "datasets": "cmd_datasets", "models": "cmd_models",
-        "serve": "cmd_serve"}
+RUNS = {"image": cmd_image, "audio": cmd_audio, "video": cmd_video, "zoom": cmd_zoom, "live": cmd_live,
+        "style": cmd_style, "train": cmd_train, "datasets": cmd_datasets, "models": cmd_models, "serve": cmd_serve}
 
 
 def _registry_flag(name: str, command: str) -> dict:
@@ -468,7 +467,7 @@ def add_command(sub, command: str, common: argparse.ArgumentParser) -> argparse.
             else:
                 target = group
             add_option(target, name, command)
-    p.set_defaults(func=globals()[RUNS[command]])
+    p.set_defaults(func=RUNS[command])
     return p
 
 

@@ -60,7 +60,8 @@ def install_weights(name: str, source: str | Path) -> Path:
         raise UserError(f"{name} takes no weights file; `mmdream models install` is for "
                         f"{', '.join(keras_app_names())}")
     source = check_input_file(source)
-    filename, md5 = spec(name).keras_app.weights_file, spec(name).keras_app.md5
+    app = spec(name).keras_app
+    filename, md5 = app.weights_file, app.md5
     if not md5_matches(source, md5):
         raise UserError(f"{source} is not the {filename} keras.applications pins for {name} (its md5 differs)")
     target = keras_weights_path(name)
@@ -108,7 +109,8 @@ def _build_app(record: NetSpec, weights: str) -> keras.Model:
 def imagenet_weights(name: str) -> Path:
     """The keras.applications ImageNet weight file (include_top) from Keras' cache, downloaded there by Keras if
     absent, md5-checked by Keras. A cached file that fails the check is the user's to replace, never deleted."""
-    filename, md5 = spec(name).keras_app.weights_file, spec(name).keras_app.md5
+    app = spec(name).keras_app
+    filename, md5 = app.weights_file, app.md5
     if weights_status(name) == CORRUPT:  # Keras would download over it: leave the user's file alone
         raise UserError(f"{keras_weights_path(name)} fails the md5 keras.applications pins for {name}; mmdream "
                         f"leaves it in place: replace it with `mmdream models install {name} FILE`")

@@ -225,9 +225,14 @@ def _map_checkpoint(name: str, ck: dict[str, np.ndarray]) -> dict[str, list[np.n
     return out
 
 
+def converted_path(name: str) -> Path:
+    """Where a checkpoint's conversion lives in the mmdream cache (named by the checkpoint's sha256)."""
+    return cache_dir() / f"{name}-{CHECKSUMS[name][0][:12]}.npz"
+
+
 def converted_weights(name: str) -> Path:
     """Convert a checkpoint once into an .npz in the mmdream cache."""
-    target = cache_dir() / f"{name}-{CHECKSUMS[name][0][:12]}.npz"
+    target = converted_path(name)
     if not target.exists():
         mapped = _map_checkpoint(name, _checkpoint_arrays(name))
         save_npz_atomic(target, {f"{layer}/{i}": w for layer, ws in mapped.items() for i, w in enumerate(ws)})
@@ -260,7 +265,7 @@ def load(record: NetSpec, weights: str, precision: str, sr: int | None = None) -
 
 def offline(record: NetSpec) -> bool:
     """Converted already, or convertible from the musicnn wheel's checkpoint."""
-    if (cache_dir() / f"{record.name}-{CHECKSUMS[record.name][0][:12]}.npz").exists():
+    if converted_path(record.name).exists():
         return True
     try:
         return (checkpoint_dir(record.name) / ".index").exists()
