@@ -154,18 +154,26 @@ class _Live:
             return self.newest
 
 
+# Timed steps per size before the source opens: their median. One timing alone can catch the host at a slow
+# moment, and a smaller size timed no faster than the one above is given up for the whole session.
+TIMING_ROUNDS = 3
+
+
 def trace_and_time(dreamer, settings, size: tuple[int, int]) -> dict[float, float]:
     """Before the source opens: trace every shape a live dream may take (the cold pyramid and the warm step at
-    each of `SCALES`; a first dream at a new shape is slow), and time one warm step at each size, so the very
-    first dreams are fitted to this machine (see `DreamFit`). `size`: (width, height). Returns seconds per size."""
-    costs = {}
-    for scale in SCALES:
-        blank = np.zeros((*scaled((size[1], size[0]), scale), 3), np.float32)
+    each of `SCALES`; a first dream at a new shape is slow), and time a warm step at each size, so the very
+    first dreams are fitted to this machine (see `DreamFit`). `size`: (width, height). Returns the median seconds
+    of a step at each size over TIMING_ROUNDS."""
+    blanks = {scale: np.zeros((*scaled((size[1], size[0]), scale), 3), np.float32) for scale in SCALES}
+    for blank in blanks.values():
         dreamer.dream(blank, replace(settings, steps=1))
-        start = time.perf_counter()
-        dreamer.dream(blank, replace(settings, octaves=1, steps=1))
-        costs[scale] = time.perf_counter() - start
-    return costs
+    times: dict[float, list[float]] = {scale: [] for scale in SCALES}
+    for _ in range(TIMING_ROUNDS):  # sizes in turn, so a drift in the host's speed touches each alike
+        for scale, blank in blanks.items():
+            start = time.perf_counter()
+            dreamer.dream(blank, replace(settings, octaves=1, steps=1))
+            times[scale].append(time.perf_counter() - start)
+    return {scale: float(np.median(t)) for scale, t in times.items()}
 
 
 class Performance:
