@@ -111,7 +111,16 @@ def test_warm_steps_and_size_fit_the_frame_interval_and_keys_map_to_changes():
     slow.record(0.5, 1, 0.16)  # a dream costs more than its bare step (flow, carry): not compared with 0.75's step
     assert slow.choose(0.5, None) == (1, 0.5) and slow.least == 0.5
     timed = DreamFit(frame, {1.0: 0.045, 0.75: 0.044, 0.5: 0.044})  # the GPU's steps timed before the source
-    assert timed.choose(1.0, None) == (1, 0.75) and timed.choose(0.75, None) == (1, 1.0) and timed.least == 1.0
+    assert timed.choose(1.0, None) == (1, 0.75) and timed.choose(0.75, None) == (1, 1.0)  # up, for one dream
+    assert timed.least == 0.5  # steps timed before the source give nothing up: dreams must show it
+    for scale in (1.0, 0.75):
+        timed.record(scale, 1, 0.05)
+    assert timed.choose(0.75, None) == (1, 1.0) and timed.least == 1.0  # they did: full size, for good
+    caught = DreamFit(frame, {1.0: 0.1, 0.75: 0.095, 0.5: 0.03})  # 0.75's timing caught the host at a slow moment
+    assert caught.choose(1.0, None) == (1, 0.5)
+    caught.record(1.0, 1, 0.12)
+    caught.record(0.75, 1, 0.06)
+    assert caught.choose(0.75, None) == (1, 0.5) and caught.least == 0.5  # dreams at both sizes: 0.75 is faster
     steady = DreamFit(frame)
     for seconds in [0.028] * 10 + [0.06] * 4:  # a passing stall
         steady.record(1.0, 1, seconds)

@@ -102,8 +102,9 @@ class DreamFit:
     """Fits the warm dreams to the frame interval (see `adapted`) from the median cost of the last dozen at each
     size, so a passing stall moves nothing; before a size has dreamed, from the step timed there before the source
     opened (`prior`: bare steps, without the flow and carry a dream has around it). A smaller size that turns out
-    no faster than the one above it, measured alike (a GPU whose time goes to per-operation overhead, not to
-    pixels), is given up for good."""
+    no faster than the one above it (a GPU whose time goes to per-operation overhead, not to pixels) is given up
+    for good once dreams at both sizes show it; steps timed before the source only send the next dream up, since
+    one timing can catch the host at a slow moment."""
 
     def __init__(self, interval: float, prior: dict[float, float] | None = None) -> None:
         self.interval = interval
@@ -122,12 +123,13 @@ class DreamFit:
         """`dreamed`, else the prior, else None."""
         return d if (d := self.dreamed(scale)) is not None else self.prior.get(scale)
 
-    def _alike(self, scale: float, other: float) -> tuple[float, float] | None:
-        """The costs of two sizes measured the same way: both from dreams, else both from the prior."""
+    def _alike(self, scale: float, other: float) -> tuple[float, float, bool] | None:
+        """The costs of two sizes measured the same way, and whether from dreams: both from dreams, else both from
+        the prior."""
         if self.recent[scale] and self.recent[other]:
-            return self.dreamed(scale), self.dreamed(other)
+            return self.dreamed(scale), self.dreamed(other), True
         if scale in self.prior and other in self.prior:
-            return self.prior[scale], self.prior[other]
+            return self.prior[scale], self.prior[other], False
         return None
 
     def choose(self, scale: float, held: int | None) -> tuple[int, float]:
@@ -137,10 +139,13 @@ class DreamFit:
             return held or 1, scale
         larger = [s for s in SCALES if s > scale]
         pair = self._alike(scale, larger[-1]) if larger else None
+        floor = self.least
         if pair is not None and pair[0] >= 0.9 * pair[1]:  # not faster than the size above: pixels are not the cost
-            self.least, scale, cost = larger[-1], larger[-1], self.cost(larger[-1])
+            scale, cost, floor = larger[-1], self.cost(larger[-1]), larger[-1]
+            if pair[2]:
+                self.least = scale
         steps, fitted = adapted(cost / scale**2 * (held or 1), self.interval, scale)
-        return held or steps, max(fitted, self.least)
+        return held or steps, max(fitted, floor)
 
 
 def key_actions(keys: str) -> Iterator[tuple[str, float] | None]:
