@@ -23,7 +23,7 @@ studio: install
 	$(BIN)/mmdream serve
 
 test: install
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q --durations=40
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow -q
