@@ -11,21 +11,14 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from conftest import decoded_frames, run_mmdream
 
 from mmdream.cli import main
 from mmdream.media.ffmpeg import ffmpeg_exe
-from mmdream.pipelines.live import LiveOptions
-from mmdream.pipelines.live_controls import DreamFit, LiveControls, adapted, key_actions
-
-
-def _frames(path: Path) -> np.ndarray:
-    from mmdream.media.ffmpeg import probe, read_video_frames
-
-    info = probe(str(path))
-    return np.stack(list(read_video_frames(str(path), info.video_size, info.fps)))
+from mmdream.pipelines.live.controls import DreamFit, LiveControls, adapted, key_actions
+from mmdream.pipelines.live.session import LiveOptions
 
 
 def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_path):
@@ -33,7 +26,7 @@ def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_pat
     src = media / "video" / "big_buck_bunny_0_30.webm"
     assert main(["live", str(src), "--realtime", "--seconds", "3", "-o", str(out), "--report", str(rep)]) == 0
     r = json.loads(rep.read_text())
-    assert r["frames_in"] == r["frames_out"] == 72 == len(_frames(out))  # 3 s at 24 fps: none dropped
+    assert r["frames_in"] == r["frames_out"] == 72 == len(decoded_frames(out))  # 3 s at 24 fps: none dropped
     assert 2.9 <= r["seconds"] < 4.0, r["seconds"]  # the file came at its own pace, and the session kept it
     assert r["dreamed_frames"] >= 24, r["dreamed_frames"]  # the network dreamed at least one in three
     shown = [row["shown"] for row in r["per_frame"]]
@@ -64,7 +57,7 @@ def test_live_dreams_smaller_where_a_full_size_step_misses_the_frame_interval(me
     assert main(["live", str(media / "video" / "big_buck_bunny_0_30.webm"), "--realtime", "--seconds", "3",
                  "--max-size", "640", "-o", str(out), "--report", str(rep)]) == 0
     r = json.loads(rep.read_text())
-    frames = _frames(out)
+    frames = decoded_frames(out)
     assert frames.shape[1:] == (360, 640, 3) and len(frames) == r["frames_out"] == 72
     step = {float(k): v for k, v in r["step_seconds_before"].items()}
     assert set(step) == {1.0, 0.75, 0.5} and step[0.5] < 0.6 * step[1.0], step  # smaller is faster, timed alike
@@ -157,7 +150,7 @@ def test_live_streams_mpeg_ts_that_a_player_can_open(media, tmp_path):
     finally:
         player.terminate()  # a player stopped by the user: ffmpeg closes the file it wrote
         player.wait(timeout=60)
-    frames = _frames(got)
+    frames = decoded_frames(got)
     assert frames.shape[1:] == (90, 160, 3) and len(frames) >= 36, frames.shape  # UDP may drop a packet or two
 
 
@@ -180,7 +173,7 @@ def test_live_reads_a_stream_from_the_network(media, tmp_path):
         sender.kill()
         sender.wait(timeout=30)
     r = json.loads(rep.read_text())
-    assert r["frames_in"] == r["frames_out"] == len(_frames(out)) >= 30, r["frames_out"]  # 2 s at 20 fps
+    assert r["frames_in"] == r["frames_out"] == len(decoded_frames(out)) >= 30, r["frames_out"]  # 2 s at 20 fps
     assert r["size"] == [160, 90] and r["dreamed_frames"] >= 10
 
 
@@ -198,7 +191,7 @@ def test_ctrl_c_ends_a_live_session_and_keeps_the_recording(media, tmp_path):
     assert proc.returncode == 0, err[-800:]
     r = json.loads(rep.read_text())
     assert r["stopped_by_user"] and 24 <= r["frames_out"] <= r["frames_in"] < 30 * 24, r["frames_out"]
-    assert len(_frames(out)) == r["frames_out"]  # a complete file, every written frame in it
+    assert len(decoded_frames(out)) == r["frames_out"]  # a complete file, every written frame in it
     assert not list(tmp_path.glob(".live.partial-*"))
 
 
@@ -214,7 +207,7 @@ def test_live_dreams_the_sound_too_in_sync(media, tmp_path):
     assert main(["live", str(src), "--realtime", "--seconds", "4", "--audio", "--max-size", "160", "-o", str(out),
                  "--report", str(rep)]) == 0
     r = json.loads(rep.read_text())
-    assert r["frames_in"] == r["frames_out"] == 96 == len(_frames(out))
+    assert r["frames_in"] == r["frames_out"] == 96 == len(decoded_frames(out))
     assert r["audio_chunks"] >= 4 and r["audio_dreamed_chunks"] >= 2, r["per_audio_chunk"]  # the last: flushed
     assert r["latency_p95_s"] <= 0.3, r["latency_p95_s"]  # the pictures' writer never waits for the sound
 
@@ -259,9 +252,30 @@ def test_live_refuses_bad_arguments_in_one_line(media, tmp_path):
                          "cannot write a film as .gif"),
                         (["live", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "o.mp4"),
                           "--deadline", "0"], "--deadline must be above 0")):
-        p = subprocess.run([sys.executable, "-m", "mmdream", *argv], capture_output=True, text=True, timeout=120)
+        p = run_mmdream(*argv, timeout=120)
         lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
         assert p.returncode == 2 and len(lines) == 1 and words in lines[0], (argv, p.stderr[-400:])
+
+
+def test_a_decoder_stopped_early_leaves_the_terminal_as_it_was(media):
+    """ffmpeg, given a terminal as stdin, takes its keys and changes its modes, and a killed one never changes them
+    back (a live session's `q` reached ffmpeg, and its terminal was left without echo): the decoders get none."""
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    code = ("import sys; from mmdream.media.ffmpeg import probe, read_video_frames; i = probe(sys.argv[1]); "
+            "g = read_video_frames(sys.argv[1], i.video_size, i.fps); next(g); g.close()")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(media / "video" / "cockatoo.mp4")], stdin=slave,
+                              capture_output=True, text=True, timeout=60)
+        after = termios.tcgetattr(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert done.returncode == 0, done.stderr[-400:]
+    assert after == before
 
 
 def test_live_keys_change_depth_and_strength_while_it_runs_and_q_ends_it(media, tmp_path):
@@ -297,7 +311,7 @@ def test_live_keys_change_depth_and_strength_while_it_runs_and_q_ends_it(media, 
     assert proc.returncode == 0, (seen + err)[-800:]
     assert after == before  # echo and line editing back on
     r = json.loads(rep.read_text())
-    assert r["stopped_by_user"] and len(_frames(out)) == r["frames_out"] < 10 * 24, r["frames_out"]
+    assert r["stopped_by_user"] and len(decoded_frames(out)) == r["frames_out"] < 10 * 24, r["frames_out"]
     assert 0 <= r["frames_in"] - r["frames_out"] <= 6, r  # a stop drops only frames still within their deadline
     assert [(c["depth"], c["strength"]) for c in r["controls"]] == [
         (0.6, 1.0), (0.7, 1.0), (0.8, 1.0), (0.8, 1.25), (0.8, 1.5625)]

@@ -15,18 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import decoded_frames, run_mmdream
 
 from mmdream.cli import main
 
 SMALL = ["--max-size", "160", "--end", "1", "--steps", "8"]
 
 
-def _frames(path: Path) -> np.ndarray:
-    """Every decoded frame of a film (small films only)."""
-    from mmdream.media.ffmpeg import probe, read_video_frames
-
-    info = probe(str(path))
-    return np.stack(list(read_video_frames(str(path), info.video_size, info.fps)))
 
 
 def _film(media, tmp_path, *extra, name="bbb") -> tuple[Path, dict]:
@@ -82,13 +77,19 @@ def test_scene_cut_restarts_the_pyramid():
     assert inner.mean() > 0.5 and abs(np.median(m.backward[..., 0][inner]) + 2) < 0.5
 
 
-def test_film_without_audio_stream(media, tmp_path):
-    from mmdream.media.ffmpeg import probe
+def test_film_without_audio_stream_probes_its_input_once(media, tmp_path, monkeypatch):
+    """The CLI's check, the API and the film pipeline each ask for the input's facts: ffmpeg is asked once."""
+    import mmdream.media.ffmpeg as ffmpeg
 
+    asked: list[str] = []
+    ffmpeg_probe = ffmpeg._ffmpeg_probe
+    monkeypatch.setattr(ffmpeg, "_ffmpeg_probe", lambda path, stream: asked.append(path) or ffmpeg_probe(path, stream))
+    ffmpeg._probe_file.cache_clear()
     src = media / "video" / "cockatoo_yuv420.mp4"
     out = tmp_path / "cockatoo.mp4"
     assert main(["video", str(src), "-o", str(out), "--max-size", "128", "--end", "0.5", "--steps", "4"]) == 0
-    info = probe(str(out))
+    assert asked == [str(src)]
+    info = ffmpeg.probe(str(out))
     assert info.has_video and not info.has_audio and info.video_size == (128, 72)
     assert abs(info.duration - 0.5) <= 1 / 20
 
@@ -136,7 +137,7 @@ def test_interrupted_render_resumes_to_the_same_film(media, tmp_path, capsys):
     assert f"(mean of {figures['cold_frames']} measured frames)" in printed, printed
     assert figures["objective_measured_frames"] > figures["cold_frames"]  # --report samples every 8th frame too
     assert not work.exists()  # cleaned up once complete
-    a, b = _frames(whole), _frames(out)
+    a, b = decoded_frames(whole), decoded_frames(out)
     assert a.shape == b.shape and np.array_equal(a, b)
 
 
@@ -150,7 +151,7 @@ def test_bad_video_inputs_exit_2(media, tmp_path):
           str(tmp_path / "missing.toml")], "no such schedule"),
     ]
     for argv, words in cases:
-        p = subprocess.run([sys.executable, "-m", "mmdream", *argv], capture_output=True, text=True, timeout=300)
+        p = run_mmdream(*argv, timeout=300)
         ours = [ln for ln in p.stderr.splitlines() if ln.startswith("mmdream")]
         assert p.returncode == 2 and len(ours) == 1 and words in ours[0], (argv, p.stderr[-400:])
         assert "Traceback" not in p.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -25,7 +26,7 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-@dataclass
+@dataclass(frozen=True)
 class MediaInfo:
     path: str
     duration: float | None
@@ -49,14 +50,26 @@ def is_stream(path: str | object) -> bool:
 
 
 def probe(path: str) -> MediaInfo:
-    """Read stream facts from `ffmpeg -i` (imageio-ffmpeg ships no ffprobe). A URL (udp://, rtsp://, http://) is
-    opened by ffmpeg itself and must show its streams within 30 s."""
-    stream = is_stream(path)
-    if not stream:
-        check_input_file(path)
+    """Read stream facts from `ffmpeg -i` (imageio-ffmpeg ships no ffprobe). A file is probed once per process
+    while it stays the same file (its checks, the API and the pipeline all ask); a URL (udp://, rtsp://, http://)
+    each time, opened by ffmpeg itself, and must show its streams within 30 s."""
+    if is_stream(path):
+        return _ffmpeg_probe(str(path), stream=True)
+    check_input_file(path)
+    st = os.stat(path)
+    return _probe_file(str(path), (st.st_ino, st.st_size, st.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=32)
+def _probe_file(path: str, identity: tuple[int, int, int]) -> MediaInfo:
+    """A file's probe, remembered under its identity (inode, size, modification time)."""
+    return _ffmpeg_probe(path, stream=False)
+
+
+def _ffmpeg_probe(path: str, stream: bool) -> MediaInfo:
     try:
         err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
-                             errors="replace", timeout=30 if stream else None).stderr
+                             errors="replace", timeout=30 if stream else None, stdin=subprocess.DEVNULL).stderr
     except subprocess.TimeoutExpired:
         raise UserError(f"{path}: nothing arrived in 30 s") from None
     if "Invalid data found" in err or "Stream #" not in err:
@@ -116,7 +129,10 @@ def _ffmpeg_output(cmd: list[str], chunk: int, what: str, handover: int | None =
     ffmpeg writes a second output to (closed here once ffmpeg holds it, so its reader sees the end)."""
     fds = () if handover is None else (handover,)
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds)
+        # stdin is not ffmpeg's: a terminal there gets its keys read and its modes changed, and a killed ffmpeg
+        # leaves them changed (a live session's terminal)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=fds)
     finally:
         if handover is not None:
             os.close(handover)
@@ -141,7 +157,7 @@ def encode_audio(src_wav: str, dst: str) -> None:
              ".opus": ["-c:a", "libopus", "-b:a", "160k"], ".m4a": ["-c:a", "aac", "-b:a", "256k"]}
     suffix = dst[dst.rfind("."):].lower()
     cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", src_wav, *codec[suffix], dst]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if p.returncode != 0:
         raise UserError(f"ffmpeg could not write {dst}: {p.stderr.strip().splitlines()[-1] if p.stderr else ''}")
 

@@ -79,7 +79,7 @@ def mux(pieces: list[Path], fps: float, frames: int, audio_path: Path | None, ds
             cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing), *sound,
                    "-map", "0:v:0", *(["-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"] if sound else []),
                    "-c:v", "copy", str(tmp)]
-            done = subprocess.run(cmd, capture_output=True, text=True)
+            done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
             if done.returncode != 0:
                 raise RuntimeError(f"ffmpeg could not mux {dst}: {done.stderr.strip()[-500:]}")
     finally:

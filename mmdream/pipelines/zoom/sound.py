@@ -51,7 +51,7 @@ def _looped(source: str, seconds: float, dst: Path) -> str:
     with atomic_output(dst) as tmp:
         done = subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "-1", "-i", source, "-vn",
                                "-t", f"{seconds:.6f}", "-c:a", "pcm_f32le", "-f", "wav", str(tmp)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if done.returncode != 0:
             raise UserError(f"could not loop {source}: {done.stderr.strip()[-300:]}")
     return str(dst)
