@@ -20,7 +20,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 _API = ("dream_image", "dream_audio", "dream_video", "style_image", "style_audio", "style_video", "zoom", "live", "train_image",
         "train_audio", "load_net", "list_nets", "NetInfo", "ImageResult", "AudioResult", "FilmResult", "StyleResult")
 _LAZY = {**dict.fromkeys(_API, "mmdream.api"), "Schedule": "mmdream.schedule", "UserError": "mmdream.errors",
-         "LiveControls": "mmdream.pipelines.live_controls",
+         "LiveControls": "mmdream.pipelines.live.controls",
          "error_line": "mmdream.io_utils"}
 __all__ = ["__version__", *_LAZY]
 

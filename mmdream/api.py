@@ -112,7 +112,7 @@ class AudioResult(Result):
 
 def _picture(image: PathLike | np.ndarray, max_pixels: int | None):
     """A path (read as the CLI reads it) or an RGB(A) array, uint8 or float in [0, 1]."""
-    from mmdream.pipelines.image import Picture, read_image
+    from mmdream.media.picture import Picture, read_image
 
     if not isinstance(image, np.ndarray):
         return read_image(image, max_pixels)
@@ -139,7 +139,8 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
     """Dream a picture: a path or an RGB array. `output` writes it (atomically); the result holds the dream as
     written, the objective before and after (`measure=False`: not measured) and the report."""
     from mmdream.core.engine import DreamSettings
-    from mmdream.pipelines.image import dream_picture, resize, to_dream_space, working_size
+    from mmdream.media.picture import resize, to_dream_space
+    from mmdream.pipelines.image import dream_picture, working_size
     from mmdream.pipelines.precision import resolve_precision
     from mmdream.plan import build_plan
 
@@ -382,9 +383,9 @@ def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.
     "noise" / "sine" grown block by block like the picture (`audio_ouroboros=True` grows a file's opening too).
     `loop` cross-fades the last second into the first. Resumable like dream_video; `dream`: the dream options of
     dream_image (layers, schedule, strength, steps of the first frame, ...)."""
+    from mmdream.media.picture import resize
     from mmdream.pipelines.film.options import FILM_DEFAULTS, FilmOptions
     from mmdream.pipelines.film.recipe import FilmRecipe
-    from mmdream.pipelines.image import resize
     from mmdream.pipelines.precision import resolve_precision
     from mmdream.pipelines.zoom import ZoomDreamer, ZoomOptions, dream_zoom
     from mmdream.pipelines.zoom.sound import (
@@ -461,7 +462,7 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     beside the pictures. The report has each frame's latency and each dream's settings."""
     from mmdream.media.ffmpeg import even_size, is_stream, probe
     from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FrameDreamer, film_options
-    from mmdream.pipelines.live import LiveOptions, dream_live
+    from mmdream.pipelines.live.session import LiveOptions, dream_live
     from mmdream.pipelines.precision import resolve_precision
     from mmdream.plan import build_plan
 
@@ -485,7 +486,7 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     opts = film_options(max_size=max_size, warm_steps=warm_steps, warm_strength=warm_strength, blend=blend,
                         audio="none")
     opts.measure_every = None  # no scoring: the report has no objective, and a cold frame would wait for it
-    opts.cold_at_warm_scale = True  # every dream fitted to the frame interval (see pipelines.live.Performance)
+    opts.cold_at_warm_scale = True  # every dream fitted to the frame interval (see pipelines.live.session.Performance)
     asked = dream.pop("precision", BY_NAME["precision"].default)
     precision = resolve_precision(asked, net)
     dreamer, plan = build_plan("image", net, FILM_DEFAULTS, octaves=octaves, steps=steps, precision=precision,
@@ -503,7 +504,7 @@ def _live_sound(info, net: str, audio_net: str, audio_layers: str | None, dream:
     from mmdream.pipelines.audio import dream_block
     from mmdream.pipelines.film import film_options
     from mmdream.pipelines.film.recipe import FilmRecipe
-    from mmdream.pipelines.live_sound import CHUNK_SECONDS, OVERLAP_SECONDS, LiveSound
+    from mmdream.pipelines.live.sound import CHUNK_SECONDS, OVERLAP_SECONDS, LiveSound
 
     recipe = FilmRecipe(net, audio_net, audio_layers, dream=dream, audio_precision=audio_precision)
     dreaming = recipe.sound(info, film_options(audio="dream")).audio
@@ -529,7 +530,8 @@ def style_image(image: PathLike, style: PathLike, output: PathLike, *, net: str 
                 max_pixels: int | None = None, precision: str = "auto", weights: str = "imagenet",
                 progress: ProgressFn | None = None, **style_options) -> StyleResult:
     """Gatys style transfer of a picture file onto `output` (style options: mmdream.pipelines.style.IMAGE_STYLE_OPTIONS)."""
-    from mmdream.pipelines.image import read_image, working_size
+    from mmdream.media.picture import read_image
+    from mmdream.pipelines.image import working_size
     from mmdream.pipelines.style import image_styler, style_image_file
 
     check_number("max_size", max_size, *MAX_SIZE["style"])

@@ -164,9 +164,9 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     from mmdream.core.engine import Dreamer, DreamSettings, Objective
     from mmdream.media.ffmpeg import even_size, probe, read_video_frames
     from mmdream.media.flow import FlowEstimator, flicker
+    from mmdream.media.picture import from_dream_space, to_dream_space
     from mmdream.nets import load_net
     from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FilmOptions, FrameDreamer, SoundPlan, dream_film
-    from mmdream.pipelines.image import from_dream_space, to_dream_space
     from mmdream.schedule import Schedule
 
     net = load_net(net_name, weights=_weights(net_name), precision=precision)
@@ -319,8 +319,9 @@ def memory(tmp: Path, lengths: list[float]) -> dict:
 def precision_gain(size: int = 320) -> dict:
     """The objective gain of one photo dreamed in bf16 and in fp32, both measured by the fp32 net."""
     from mmdream.core.engine import Dreamer, DreamSettings, Objective
+    from mmdream.media.picture import read_image, resize, to_dream_space
     from mmdream.nets import load_net
-    from mmdream.pipelines.image import read_image, resize, to_dream_space, working_size
+    from mmdream.pipelines.image import working_size
 
     rgb = read_image(MEDIA / "images" / sorted(os.listdir(MEDIA / "images"))[0]).rgb
     x = resize(to_dream_space(rgb), working_size(rgb.shape[:2], size))

@@ -1,16 +1,33 @@
-"""Shared fixtures: the real media folder (one place), and nets loaded once per session."""
+"""Shared fixtures (the real media folder in one place, nets loaded once per session) and the helpers tests import
+from here: `run_mmdream` (the CLI in a fresh process) and `decoded_frames` (every frame of a small film)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/keras_cache.py, for the fixtures below
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_mmdream(*argv, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    """`python -m mmdream ARGV` in a fresh process, text output captured; `kw` go to subprocess.run (cwd, env)."""
+    return subprocess.run([sys.executable, "-m", "mmdream", *map(str, argv)], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def decoded_frames(path: Path) -> np.ndarray:
+    """Every decoded frame of a film, stacked (small films only)."""
+    from mmdream.media.ffmpeg import probe, read_video_frames
+
+    info = probe(str(path))
+    return np.stack(list(read_video_frames(str(path), info.video_size, info.fps)))
 
 
 def media_root() -> Path:
@@ -62,8 +79,6 @@ def imagenet(keras_cache, monkeypatch):
 def tmpfs(tmp_path):
     """`tmpfs(name, "size=256k", "ro")`: a small tmpfs mounted under tmp_path (a full or read-only disk), unmounted
     afterwards. Mounting needs root, as CI has; elsewhere the test skips, saying why."""
-    import subprocess
-
     mounted = []
 
     def mount(name: str, *options: str) -> Path:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_mmdream
 
 from mmdream.cli import main
 
@@ -167,7 +167,7 @@ def test_bad_audio_inputs_exit_2(media, tmp_path):
           "efficientnet_lite0"], "image net"),
     ]
     for argv, words in cases:
-        p = subprocess.run([sys.executable, "-m", "mmdream", *argv], capture_output=True, text=True, timeout=300)
+        p = run_mmdream(*argv, timeout=300)
         ours = [ln for ln in p.stderr.splitlines() if ln.startswith("mmdream")]
         assert p.returncode == 2 and len(ours) == 1 and words in ours[0], (argv, p.stderr[-400:])
         assert "Traceback" not in p.stderr

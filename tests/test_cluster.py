@@ -15,14 +15,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import run_mmdream
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--max-size", "160"]
-
-
-def _mmdream(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mmdream", *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT)
 
 
 def _framemd5(path: Path, stream: str) -> list[str]:
@@ -75,12 +71,9 @@ def running_cluster(tmp_path_factory):
             time.sleep(0.5)
         yield f"127.0.0.1:{port}"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):  # its tests are done: nothing to shut down gracefully (~30 s)
             os.killpg(head.pid, signal.SIGKILL)
+        head.wait(timeout=60)
         for proc in psutil.process_iter(["cmdline"]):  # the cluster's own processes, by its port or temp folder
             cmd = " ".join(proc.info["cmdline"] or [])
             if f"{port}" in cmd and ("gcs_server" in cmd or "raylet" in cmd):
@@ -92,7 +85,8 @@ def running_cluster(tmp_path_factory):
 def one_machine(two_clips) -> tuple[Path, dict]:
     """The film rendered on one machine with one TensorFlow thread, as each task of the cluster runs."""
     out, rep = two_clips.with_name("one.mp4"), two_clips.with_name("one.json")
-    done = _mmdream("video", str(two_clips), "-o", str(out), "--threads", "1", "--report", str(rep), *SMALL)
+    done = run_mmdream("video", str(two_clips), "-o", str(out), "--threads", "1", "--report", str(rep), *SMALL,
+                       cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     return out, json.loads(rep.read_text())
 
@@ -111,7 +105,8 @@ def _same_film(out: Path, reference: Path) -> None:
 def test_two_workers_render_the_one_machine_film(two_clips, one_machine, tmp_path):
     reference, ref_report = one_machine
     out, rep = tmp_path / "cluster.mp4", tmp_path / "cluster.json"
-    done = _mmdream("video", str(two_clips), "-o", str(out), "--workers", "2", "--report", str(rep), *SMALL)
+    done = run_mmdream("video", str(two_clips), "-o", str(out), "--workers", "2", "--report", str(rep), *SMALL,
+                       cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(rep.read_text())
     assert [(s["first"], s["end"]) for s in report["segments"]] == [(0, 40), (40, 80)]  # split at the cut
@@ -128,8 +123,9 @@ def test_a_stretch_without_cuts_is_split_and_its_seams_are_smooth(media, running
     from mmdream.media.ffmpeg import probe
 
     out, rep = tmp_path / "long.mp4", tmp_path / "long.json"
-    done = _mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(out), "--end", "4", "--ray",
-                    running_cluster, "--max-segment", "30", "--report", str(rep), *SMALL)
+    done = run_mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(out), "--end", "4", "--ray",
+                       running_cluster, "--max-segment", "30", "--report", str(rep), *SMALL,
+                       cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(rep.read_text())
     assert [(s["first"], s["end"]) for s in report["segments"]] == [(0, 30), (30, 60), (60, 80)]
@@ -201,7 +197,7 @@ def test_an_interrupted_cluster_render_keeps_finished_segments(two_clips, one_ma
     assert proc.returncode != 0 and not out.exists(), err[-2000:]
     kept = {int(p.stem) for p in segments.glob("*.json")}
     assert kept
-    done = _mmdream(*args)
+    done = run_mmdream(*args, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(rep.read_text())
     assert {s["index"] for s in report["segments"] if s["resumed"]} == kept  # never rendered again
@@ -217,7 +213,8 @@ def test_an_interrupted_cluster_render_keeps_finished_segments(two_clips, one_ma
 ])
 def test_cluster_arguments_are_checked_before_anything_loads(media, tmp_path, flags, message):
     t0 = time.perf_counter()
-    done = _mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "x.mp4"), *flags)
+    done = run_mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "x.mp4"), *flags,
+                       cwd=ROOT)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr

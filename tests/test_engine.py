@@ -10,7 +10,7 @@ from mmdream.errors import UserError
 
 
 def _photo(media, size=(192, 256)):
-    from mmdream.pipelines.image import read_image, resize, to_dream_space
+    from mmdream.media.picture import read_image, resize, to_dream_space
 
     return to_dream_space(resize(read_image(media / "images" / "coffee.png").rgb, size))
 
@@ -83,7 +83,7 @@ def test_class_target_raises_that_logit(media, lite0):
 
 
 def test_guide_image_pulls_features_toward_the_guide(media, lite0):
-    from mmdream.pipelines.image import read_image, resize, to_dream_space
+    from mmdream.media.picture import read_image, resize, to_dream_space
 
     guide = to_dream_space(resize(read_image(media / "images" / "flower.jpg").rgb, (160, 224)))
     d = Dreamer(lite0, Objective({"block4c": 1.0}))

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import run_mmdream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -281,14 +282,9 @@ def test_matrix_has_at_least_sixty_rows():
     assert len(ROWS) >= 60, len(ROWS)
 
 
-def _cli(*argv, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mmdream", *map(str, argv)], capture_output=True, text=True,
-                          timeout=600, **kw)
-
-
 def test_a_missing_file_is_one_line_at_once_without_tensorflow(tmp_path):
     t0 = time.perf_counter()
-    p = _cli("image", tmp_path / "missing.jpg", "-o", tmp_path / "x.jpg")
+    p = run_mmdream("image", tmp_path / "missing.jpg", "-o", tmp_path / "x.jpg")
     seconds = time.perf_counter() - t0
     assert p.returncode == 2 and p.stderr.splitlines() == [f"mmdream: error: {tmp_path / 'missing.jpg'}: no such file"]
     assert seconds < 1.0, seconds
@@ -315,12 +311,12 @@ def test_full_disk_and_read_only_folder_are_one_line(files, tmpfs, kind):
     full, ro = tmpfs("full", "size=256k"), tmpfs("ro", "size=256k", "ro")
     _fill(full)
     before = _sha(files)
-    p = _cli(*argv, "-o", full / f"o{suffix}")
+    p = run_mmdream(*argv, "-o", full / f"o{suffix}")
     lines = p.stderr.splitlines()
     assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"mmdream: error: no space left on {full}")
     left = sorted(x.name for x in full.iterdir())
     assert left == ["filler"], left  # no partial output, no temporaries, no work folder
-    p = _cli(*argv, "-o", ro / f"o{suffix}")
+    p = run_mmdream(*argv, "-o", ro / f"o{suffix}")
     assert p.returncode == 2 and p.stderr.splitlines() == [
         f"mmdream: error: output folder {ro} is read-only (writing {ro / f'o{suffix}'})"], p.stderr
     assert _sha(files) == before
@@ -372,7 +368,7 @@ def test_kill_9_leaves_nothing_at_the_output_and_the_rerun_cleans_up(files, medi
     for moment in ("start-up", "dreaming"):
         _kill_at(argv, moment, tmp_path)
         assert not (out / Path(argv[argv.index("-o") + 1]).name).exists()
-    p = _cli(*argv, cwd=tmp_path)
+    p = run_mmdream(*argv, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-1500:]
     assert [x.name for x in out.iterdir()] == [Path(argv[argv.index("-o") + 1]).name]  # leftovers removed
 
@@ -388,7 +384,7 @@ def test_a_second_render_of_one_output_is_refused_and_the_first_completes(media,
         if rows.exists() or first.poll() is not None:
             break
         time.sleep(0.05)
-    second = _cli("video", src, "-o", out, "--end", "3", "--max-size", "128", "--steps", "5")
+    second = run_mmdream("video", src, "-o", out, "--end", "3", "--max-size", "128", "--steps", "5")
     assert first.poll() is None, "the first render ended before the second started: make it longer"
     assert second.returncode == 2 and second.stderr.splitlines() == [
         f"mmdream: error: another mmdream is rendering {out} now (work folder {tmp_path / '.o.mmdream-work'}); "

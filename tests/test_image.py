@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_mmdream
 from PIL import Image
 
 from mmdream.cli import main
@@ -34,8 +35,9 @@ def test_default_dream_doubles_objective_on_real_photos(media, tmp_path, name):
     r = _gain_from_report(rep)
     # The report measures the saved file: re-measure independently to be sure.
     from mmdream.core.engine import Dreamer, Objective
+    from mmdream.media.picture import read_image
     from mmdream.nets import load_net
-    from mmdream.pipelines.image import measure_gain, read_image
+    from mmdream.pipelines.image import measure_gain
 
     net = load_net("efficientnet_lite0")
     d = Dreamer(net, Objective(net.default_layers))
@@ -88,11 +90,6 @@ def test_report_has_settings_and_objective(tmp_path, media):
     assert r["objective_after"] > r["objective_before"] > 0
 
 
-def _cli(*argv, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mmdream", *map(str, argv)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
-
-
 def _error_lines(p: subprocess.CompletedProcess) -> list[str]:
     """stderr lines that are ours (TensorFlow may log its own start-up lines)."""
     return [ln for ln in p.stderr.splitlines() if ln.startswith("mmdream")]
@@ -113,7 +110,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, media):
         (("image", good, "-o", tmp_path / "o.txt"), "cannot write"),
     ]
     for argv, words in cases:
-        p = _cli(*argv)
+        p = run_mmdream(*argv)
         assert p.returncode == 2, (argv, p.stderr[-500:])
         assert "Traceback" not in p.stderr
         lines = _error_lines(p)

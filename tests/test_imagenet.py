@@ -7,22 +7,17 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_mmdream
 from PIL import Image
 
 from mmdream.cli import main
 
 APPS = {"inception_v3": ("InceptionV3", "inception_v3", 299), "vgg16": ("VGG16", "vgg16", 224),
         "vgg19": ("VGG19", "vgg19", 224)}
-
-
-def _cli(*argv, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mmdream", *map(str, argv)], capture_output=True, text=True,
-                          env=env, timeout=600)
 
 
 def _error_lines(p: subprocess.CompletedProcess) -> list[str]:
@@ -35,8 +30,8 @@ def test_any_size_graph_gives_the_logits_of_keras_applications(imagenet, media, 
     preprocess_input agree to 1e-5 (relative, fp32)."""
     import keras
 
+    from mmdream.media.picture import read_image, resize, to_dream_space
     from mmdream.nets import load_net
-    from mmdream.pipelines.image import read_image, resize, to_dream_space
 
     path = imagenet.ensure(name).models / f"{name}_weights_tf_dim_ordering_tf_kernels.h5"
     ctor, module, side = APPS[name]
@@ -138,7 +133,7 @@ def test_train_on_inception_then_target_it_in_a_new_process(imagenet, media, tmp
     card = json.loads((models / "cups.json").read_text())
     assert card["base"] == "inception_v3" and card["classes"] == ["cat", "coffee"]
     rep = tmp_path / "t.json"
-    p = _cli("image", media / "images" / "chelsea.png", "-o", tmp_path / "cup.png", "--net", "cups", "--target",
+    p = run_mmdream("image", media / "images" / "chelsea.png", "-o", tmp_path / "cup.png", "--net", "cups", "--target",
              "coffee", "--max-size", "128", "--steps", "6", "--precision", "fp32", "--report", rep,
              env={**imagenet.env(), "MMDREAM_MODELS": str(models)})
     assert p.returncode == 0, p.stderr[-2000:]
@@ -154,7 +149,7 @@ def test_train_on_inception_then_target_it_in_a_new_process(imagenet, media, tmp
 
 
 def test_train_size_below_the_base_minimum_is_one_line(tmp_path):
-    p = _cli("train", "image", tmp_path, "--base", "inception_v3", "--size", "64")
+    p = run_mmdream("train", "image", tmp_path, "--base", "inception_v3", "--size", "64")
     assert p.returncode == 2 and _error_lines(p) == [
         "mmdream: error: --size 64 is below the 75 px inception_v3 takes; use --size 75 or more"]
 
@@ -184,16 +179,17 @@ def test_a_weights_file_that_fails_its_md5_is_reported_and_never_deleted(media, 
     bad.write_bytes(b"half a download" * 1000)
     digest = hashlib.sha256(bad.read_bytes()).hexdigest()
     env = {**__import__("os").environ, "KERAS_HOME": str(home)}
-    p = _cli("image", media / "images" / "chelsea.png", "-o", tmp_path / "o.png", "--net", "inception_v3", env=env)
+    p = run_mmdream("image", media / "images" / "chelsea.png", "-o", tmp_path / "o.png", "--net", "inception_v3",
+                    env=env)
     assert p.returncode == 2 and len(_error_lines(p)) == 1, p.stderr
     assert "fails the md5" in p.stderr and "mmdream models install inception_v3" in p.stderr
     assert hashlib.sha256(bad.read_bytes()).hexdigest() == digest
-    p = _cli("models", env=env)
+    p = run_mmdream("models", env=env)
     status = {ln.split()[0]: ln.split("weights: ")[1] for ln in p.stdout.splitlines() if "weights: " in ln}
     assert status["inception_v3"] == "present but fails its md5 check"
     assert status["vgg16"] == "absent" and status["efficientnet_lite0"].startswith("offline")
     # `models install` refuses a file whose md5 is not the pinned one, and touches nothing
-    p = _cli("models", "install", "inception_v3", bad, env=env)
+    p = run_mmdream("models", "install", "inception_v3", bad, env=env)
     assert p.returncode == 2 and "md5 differs" in p.stderr and bad.exists()
 
 

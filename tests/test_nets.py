@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _top_classes(net, rgb: np.ndarray, k: int = 3) -> list[str]:
-    from mmdream.pipelines.image import resize, to_dream_space
+    from mmdream.media.picture import resize, to_dream_space
 
     x = to_dream_space(resize(rgb, (224, 224)))[None]
     logits = np.asarray(net.model(x, training=False))[0]
@@ -25,7 +25,7 @@ def _top_classes(net, rgb: np.ndarray, k: int = 3) -> list[str]:
 
 
 def test_lite0_port_classifies_the_cat_photo(media, lite0):
-    from mmdream.pipelines.image import read_image
+    from mmdream.media.picture import read_image
 
     top = _top_classes(lite0, read_image(media / "images" / "chelsea.png").rgb)
     cats = {"Egyptian cat", "tabby, tabby cat", "tiger cat"}
@@ -148,9 +148,9 @@ def test_batch_norm_folding_keeps_the_activations_dreams_see(media, lite0):
     import keras
 
     from mmdream.core.engine import Dreamer, Objective
+    from mmdream.media.picture import read_image, resize, to_dream_space
     from mmdream.nets import load_net
     from mmdream.nets.fold import fold_batch_norm
-    from mmdream.pipelines.image import read_image, resize, to_dream_space
 
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in lite0.model.layers)
     assert fold_batch_norm(lite0.model) is lite0.model

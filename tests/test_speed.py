@@ -79,8 +79,8 @@ def test_auto_precision_of_a_net_follows_its_own_dream_step(tmp_path, monkeypatc
 
 def test_bf16_dream_gains_within_5_percent_of_fp32(media):
     from mmdream.core.engine import Dreamer, DreamSettings, Objective
+    from mmdream.media.picture import read_image, resize, to_dream_space
     from mmdream.nets import load_net
-    from mmdream.pipelines.image import read_image, resize, to_dream_space
 
     rgb = read_image(sorted((media / "images").glob("*.jp*g"))[0]).rgb
     x = resize(to_dream_space(rgb), (160, 224))

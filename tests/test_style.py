@@ -22,7 +22,7 @@ def test_image_style_loss_falls_5x_with_content_bounded(media, tmp_path):
     assert r["style_loss_drop"] >= 5.0, r
     # bounded: the result stays far closer to the content than the style image itself is
     assert r["content_loss_end"] <= 0.5 * r["content_loss_of_style_image"], r
-    from mmdream.pipelines.image import read_image
+    from mmdream.media.picture import read_image
 
     assert read_image(out).rgb.shape == read_image(media / "images" / "chelsea.png").rgb.shape
 

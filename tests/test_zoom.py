@@ -10,15 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import decoded_frames
 
 from mmdream.cli import main
-
-
-def _frames(path: Path) -> np.ndarray:
-    from mmdream.media.ffmpeg import probe, read_video_frames
-
-    info = probe(str(path))
-    return np.stack(list(read_video_frames(str(path), info.video_size, info.fps)))
 
 
 def _audio(path: Path) -> np.ndarray:
@@ -43,7 +37,7 @@ def test_zoom_with_a_dreamed_soundtrack(media, tmp_path):
     assert abs(info.duration - 3.0) <= 1 / 24, info.duration
     assert abs(len(_audio(out)) / info.audio_rate - 3.0) <= 1 / 24
     rows = report["per_frame"]
-    assert report["frames"] == len(rows) == len(_frames(out)) == 72 and [r["cold"] for r in rows].count(True) == 1
+    assert report["frames"] == len(rows) == len(decoded_frames(out)) == 72 and [r["cold"] for r in rows].count(True) == 1
     assert report["first_frame_gain"] >= 1.5, report["first_frame_gain"]  # the photo, with the whole pyramid
     measured = [r for r in rows[1:] if "objective_gain" in r]
     assert len(measured) == 8 and all(r["frame"] % 8 == 0 for r in measured)
@@ -76,7 +70,7 @@ def test_grown_loop_resumes_to_the_same_film_and_wraps_without_a_seam(media, tmp
     assert not (tmp_path / "resumed.mp4").exists()
     resumed = mmdream.zoom(photo, tmp_path / "resumed.mp4", **kwargs)
     assert resumed.figures["resumed_frames"] == 24  # the last checkpoint: a second in
-    a, b = _frames(tmp_path / "whole.mp4"), _frames(tmp_path / "resumed.mp4")
+    a, b = decoded_frames(tmp_path / "whole.mp4"), decoded_frames(tmp_path / "resumed.mp4")
     assert a.shape == b.shape and np.array_equal(a, b)
     assert np.array_equal(_audio(tmp_path / "whole.mp4"), _audio(tmp_path / "resumed.mp4"))
 

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from mmdream.checks import MODALITIES
 from mmdream.errors import UserError
 from mmdream.nets.registry import (
     DEFAULT_NET,
@@ -336,7 +337,7 @@ def _list_models(name: str | None) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from mmdream import api
 
-    train = api.train_image if args.kind == "image" else api.train_audio
+    train = {"image": api.train_image, "audio": api.train_audio}[args.kind]
     base = args.base or DEFAULT_TRAIN_BASE[args.kind]
     with TqdmProgress("epoch") as progress:
         card = train(args.data, args.output, base=base, name=args.name, progress=progress, weights=args.weights,
@@ -345,7 +346,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                      split=args.split, seed=args.seed, size=args.size, window=args.window)
     m, out = card["metrics"], card["path"]
     print(f"{out}: {len(card['classes'])} classes, validation accuracy {m['val_accuracy']:.3f} on "
-          f"{m['val_examples']} held-out {'windows' if args.kind == 'audio' else 'images'} "
+          f"{m['val_examples']} held-out {MODALITIES[args.kind].example} "
           f"(chance {m['chance']:.3f}); card {Path(out).with_suffix('.json')}")
     write_report(args.report, {"command": f"train {args.kind}", "model": out, **card})
     return 0

@@ -59,7 +59,7 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _image(args: argparse.Namespace) -> None:
-    from mmdream.pipelines.image import read_header
+    from mmdream.media.picture import read_header
 
     read_header(args.input, args.max_pixels)
     if args.guide:
@@ -99,7 +99,7 @@ def _video(args: argparse.Namespace) -> None:
 
 
 def _zoom(args: argparse.Namespace) -> None:
-    from mmdream.pipelines.image import read_header
+    from mmdream.media.picture import read_header
 
     read_header(args.input)
     check_output(args.output, VIDEO_SUFFIXES, "a film")
@@ -134,7 +134,7 @@ def _live(args: argparse.Namespace) -> None:
 def _style(args: argparse.Namespace) -> None:
     check_input_file(args.style)
     if args.kind == "image":
-        from mmdream.pipelines.image import read_header
+        from mmdream.media.picture import read_header
 
         read_header(args.input, getattr(args, "max_pixels", None))
         read_header(args.style, getattr(args, "max_pixels", None))

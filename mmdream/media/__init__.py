@@ -1,1 +1,2 @@
-"""Media in and out: ffmpeg streams and probing (ffmpeg), loudness and true peak (loudness), optical flow (flow)."""
+"""Media in and out: pictures and the dream space (picture), ffmpeg streams and probing (ffmpeg), loudness and true
+peak (loudness), optical flow (flow)."""

@@ -113,7 +113,7 @@ class ImageStyle:
 
     def _style_grams_at(self, style: np.ndarray, long_side: int) -> list[tf.Tensor]:
         """The style image's Grams at the content's scale. Film frames reuse one style image: the last is kept."""
-        from mmdream.pipelines.image import resize
+        from mmdream.media.picture import resize
 
         key = (id(style), long_side)
         if self._cached_grams[0] != key:
@@ -143,7 +143,7 @@ class ImageStyle:
                  on_step: Callable[[], None] | None = None, steps: int | None = None) -> np.ndarray:
         """Stylise `content` (H, W, 3 dream space). `init` starts the optimisation elsewhere (a warped previous
         frame); `prev` and `mask` (H, W) add the temporal loss toward `prev` where mask is 1."""
-        from mmdream.pipelines.image import resize
+        from mmdream.media.picture import resize
 
         s = self.settings
         h, w = content.shape[:2]
@@ -242,14 +242,8 @@ def style_image_file(src: str, style_path: str, dst: str, styler: ImageStyle, ma
                      progress=None, max_pixels: int | None = None) -> dict:
     """`mmdream style image`: the image pipeline (mmdream.pipelines.image.through_working_size) with style transfer as its
     transform, then the losses measured at the working size."""
-    from mmdream.pipelines.image import (
-        from_dream_space,
-        read_image,
-        resize,
-        through_working_size,
-        to_dream_space,
-        working_size,
-    )
+    from mmdream.media.picture import from_dream_space, read_image, resize, to_dream_space
+    from mmdream.pipelines.image import through_working_size, working_size
 
     pic, style_pic = read_image(src, max_pixels), read_image(style_path, max_pixels)
     size = working_size(pic.rgb.shape[:2], max_size)
@@ -365,7 +359,8 @@ def audio_styler(**options) -> AudioStyle:
 
 def style_target(path: str, max_size: int | None) -> np.ndarray:
     """The style picture in dream space at the working size (film frames reuse it)."""
-    from mmdream.pipelines.image import read_image, resize, to_dream_space, working_size
+    from mmdream.media.picture import read_image, resize, to_dream_space
+    from mmdream.pipelines.image import working_size
 
     rgb = read_image(path).rgb
     return to_dream_space(resize(rgb, working_size(rgb.shape[:2], max_size)))

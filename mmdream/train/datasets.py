@@ -273,7 +273,7 @@ def video_frames(videos: list[str], out: str | Path, fps: float = 2.0, size: int
     """An image data set from films: the frames of each video, `fps` a second, into `out/VIDEO_STEM/`, named in
     time order (so `--split tail` holds out the end of each film)."""
     from mmdream.media.ffmpeg import even_size, probe, read_video_frames
-    from mmdream.pipelines.image import Picture, write_image
+    from mmdream.media.picture import Picture, write_image
 
     counts = {}
     for video in videos:

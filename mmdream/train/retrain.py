@@ -18,7 +18,7 @@ import functools
 import hashlib
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,14 +26,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mmdream.checks import MODALITIES, Modality
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
 from mmdream.nets import Net, load_net
 from mmdream.nets.cache import sha256_file
 from mmdream.nets.registry import SCRATCH, SCRATCH_ARCH, check_train_size, train_bases
-from mmdream.pipelines.image import IMAGE_SUFFIXES
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff", ".webm", ".mp4"}
 TRAIN_SR = 16000  # the musicnn nets' rate; a trained audio net is rebuilt for other rates when it dreams
 
 
@@ -63,7 +62,7 @@ class Example:
 
 
 # ---- data ---------------------------------------------------------------------------------------------------
-def scan_classes(root: str | Path, suffixes: set[str]) -> dict[str, list[Path]]:
+def scan_classes(root: str | Path, suffixes: Collection[str]) -> dict[str, list[Path]]:
     """{class: sorted files} from a folder of class sub-folders (files nested deeper count too)."""
     root = Path(root)
     if not root.is_dir():
@@ -117,7 +116,7 @@ def stratified_split(classes: dict[str, list[Path]], fraction: float, seed: int,
 # ---- images -------------------------------------------------------------------------------------------------
 def _load_square(path: bytes, side: int) -> np.ndarray:
     """RGB uint8 (side, side, 3): the short side scaled to `side`, centre-cropped."""
-    from mmdream.pipelines.image import read_image, resize
+    from mmdream.media.picture import read_image, resize
 
     rgb = read_image(path.decode()).rgb
     h, w = rgb.shape[:2]
@@ -265,30 +264,69 @@ def audio_dataset(examples: list[Example], settings: TrainSettings, training: bo
 
 
 # ---- models -------------------------------------------------------------------------------------------------
-def build_classifier(kind: str, base: str, n_classes: int, settings: TrainSettings,
-                     weights: str = "imagenet") -> tuple[Net, keras.Model]:
-    """The base net plus a new head on its deepest dreamable layer. Returns (base net, classifier)."""
-    L = keras.layers
-    if kind == "image":
-        if base not in (bases := train_bases("image")):
-            raise UserError(f"unknown image base {base!r}; choose one of {', '.join(bases)}")
+@dataclass(frozen=True)
+class ImageTraining:
+    """What training differs in for pictures: the base's smallest side, its features, the crops it learns from."""
+
+    modality: Modality = MODALITIES["image"]
+    split_single: bool = False  # a class of one picture cannot be split
+
+    def check(self, base: str, settings: TrainSettings) -> None:
+        check_train_size(base, settings.size)
+
+    def features(self, base: str, weights: str) -> tuple[Net, keras.KerasTensor]:
         net = load_net(base, weights=weights)
-        h = L.GlobalAveragePooling2D(name="head_pool")(net.model.get_layer(net.layers[-1]).output)
-    else:
-        if base not in (bases := train_bases("audio")):
-            raise UserError(f"unknown audio base {base!r}; choose one of {', '.join(bases)}")
+        return net, keras.layers.GlobalAveragePooling2D(name="head_pool")(net.model.get_layer(net.layers[-1]).output)
+
+    def datasets(self, train_ex: list[Example], val_ex: list[Example], settings: TrainSettings):
+        return (image_dataset(train_ex, settings.size, settings.batch_size, True, settings.seed),
+                image_dataset(val_ex, settings.size, settings.batch_size, False, settings.seed))
+
+    def input_card(self, settings: TrainSettings) -> dict:
+        return {"size": settings.size, "range": [-1, 1]}
+
+
+@dataclass(frozen=True)
+class AudioTraining:
+    """What training differs in for sounds: a base may start from scratch, its features, the windows it learns
+    from."""
+
+    modality: Modality = MODALITIES["audio"]
+    split_single: bool = True  # one long clip splits into its own windows
+
+    def check(self, base: str, settings: TrainSettings) -> None:
+        pass
+
+    def features(self, base: str, weights: str) -> tuple[Net, keras.KerasTensor]:
         arch = SCRATCH_ARCH if base == SCRATCH else base
         net = load_net(arch, weights="random" if base == SCRATCH or weights == "random" else "pretrained",
                        sr=TRAIN_SR)
-        if arch.endswith("vgg"):  # every block's mean activation (Choi et al. 2017, "Transfer learning for
-            # music classification and regression tasks": all layers' pooled features transfer best)
-            blocks = [net.model.get_layer(name).output for name in net.layers if name.startswith("conv")]
-            h = L.Concatenate(name="head_pool")(
-                [L.GlobalAveragePooling2D(name=f"head_mean{i}")(b) for i, b in enumerate(blocks, start=1)])
-        else:
-            h = net.model.get_layer("penultimate").output
-    h = L.Dropout(settings.dropout, name="head_dropout")(h)
-    logits = L.Dense(n_classes, name="class_logits", dtype="float32")(h)
+        if not arch.endswith("vgg"):
+            return net, net.model.get_layer("penultimate").output
+        # every block's mean activation (Choi et al. 2017, "Transfer learning for music classification and
+        # regression tasks": all layers' pooled features transfer best)
+        blocks = [net.model.get_layer(name).output for name in net.layers if name.startswith("conv")]
+        return net, keras.layers.Concatenate(name="head_pool")(
+            [keras.layers.GlobalAveragePooling2D(name=f"head_mean{i}")(b) for i, b in enumerate(blocks, start=1)])
+
+    def datasets(self, train_ex: list[Example], val_ex: list[Example], settings: TrainSettings):
+        return audio_dataset(train_ex, settings, True), audio_dataset(val_ex, settings, False)
+
+    def input_card(self, settings: TrainSettings) -> dict:
+        return {"sr": TRAIN_SR, "window_seconds": settings.window, "window_frames": window_frames(settings.window)}
+
+
+TRAINING = {t.modality.name: t for t in (ImageTraining(), AudioTraining())}
+
+
+def build_classifier(kind: str, base: str, n_classes: int, settings: TrainSettings,
+                     weights: str = "imagenet") -> tuple[Net, keras.Model]:
+    """The base net plus a new head on its deepest dreamable layer. Returns (base net, classifier)."""
+    if base not in (bases := train_bases(kind)):
+        raise UserError(f"unknown {kind} base {base!r}; choose one of {', '.join(bases)}")
+    net, h = TRAINING[kind].features(base, weights)
+    h = keras.layers.Dropout(settings.dropout, name="head_dropout")(h)
+    logits = keras.layers.Dense(n_classes, name="class_logits", dtype="float32")(h)
     return net, keras.Model(net.model.input, logits, name=f"{base}_retrained")
 
 
@@ -355,21 +393,16 @@ def train(kind: str, data: str | Path, base: str, out: str | Path, settings: Tra
     out = Path(out)
     if out.suffix != ".keras":
         raise UserError(f"{out}: a trained model is saved as NAME.keras")
-    if kind == "image":
-        check_train_size(base, settings.size)
+    how = TRAINING[kind]
+    how.check(base, settings)
     keras.utils.set_random_seed(settings.seed)
-    suffixes = IMAGE_SUFFIXES if kind == "image" else AUDIO_SUFFIXES
-    classes = scan_classes(data, suffixes)
+    classes = scan_classes(data, how.modality.reads)
     names = sorted(classes)
     manifest = data_manifest(classes, data)
     train_ex, val_ex = stratified_split(classes, settings.val_fraction, settings.seed, settings.split,
-                                        split_single=kind == "audio")
+                                        split_single=how.split_single)
     net, model = build_classifier(kind, base, len(names), settings, weights)
-    if kind == "image":
-        train_ds = image_dataset(train_ex, settings.size, settings.batch_size, True, settings.seed)
-        val_ds = image_dataset(val_ex, settings.size, settings.batch_size, False, settings.seed)
-    else:
-        train_ds, val_ds = audio_dataset(train_ex, settings, True), audio_dataset(val_ex, settings, False)
+    train_ds, val_ds = how.datasets(train_ex, val_ex, settings)
     scratch = base == "scratch"
     total = settings.epochs + (0 if scratch else settings.fine_tune_epochs)
     bar = progress(total, f"training {out.stem}") if progress else _NoBar()
@@ -395,9 +428,7 @@ def train(kind: str, data: str | Path, base: str, out: str | Path, settings: Tra
                   "train": len(train_ex), "val": len(val_ex)},
         "metrics": metrics, "settings": asdict(settings),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "input": ({"size": settings.size, "range": [-1, 1]} if kind == "image" else
-                  {"sr": TRAIN_SR, "window_seconds": settings.window,
-                   "window_frames": window_frames(settings.window)}),
+        "input": how.input_card(settings),
     }
     save_model(model, card, out)
     return card

@@ -16,9 +16,10 @@ import numpy as np
 
 from mmdream.media.ffmpeg import MediaInfo, even_size, read_video_frames
 from mmdream.media.flow import FlowEstimator, Motion, flicker, warp
+from mmdream.media.picture import dream_difference, from_dream_space, to_dream_space
 from mmdream.pipelines.film.options import FilmOptions, film_fps
 from mmdream.pipelines.film.workfolder import WorkFolder
-from mmdream.pipelines.image import changed_at, dream_difference, from_dream_space, to_dream_space
+from mmdream.pipelines.image import changed_at
 
 
 @dataclass

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mmdream.media.picture import from_dream_space, to_dream_space
 from mmdream.pipelines.film.frames import Dreaming
-from mmdream.pipelines.image import from_dream_space, to_dream_space
 from mmdream.pipelines.zoom.camera import Guard, detail_energy, move, saturation, step_change
 
 

@@ -29,10 +29,10 @@ from mmdream.io_utils import atomic_output
 from mmdream.media.ffmpeg import AudioTap, ffmpeg_exe, is_stream, read_video_frames
 from mmdream.media.flow import FlowEstimator
 from mmdream.pipelines.film.frames import FrameDreamer, carried_dream, scaled
-from mmdream.pipelines.live_controls import SCALES, DreamFit, LayerDreamers, LiveControls, keyboard
+from mmdream.pipelines.live.controls import SCALES, DreamFit, LayerDreamers, LiveControls, keyboard
 
 if TYPE_CHECKING:  # the sound's pipeline (librosa) is loaded only for --audio
-    from mmdream.pipelines.live_sound import LiveSound
+    from mmdream.pipelines.live.sound import LiveSound
 
 
 @dataclass
@@ -42,7 +42,7 @@ class LiveOptions:
     seconds: float | None = None  # stop after this many seconds' worth of frames (None: at the source's end)
     realtime: bool = False  # read a file at its own pace, as if it were live
     blend: float = 0.99  # share of the last dream carried onto a frame it was not dreamed for
-    keys: bool = False  # read the terminal's keys (see live_controls) when stdin is one
+    keys: bool = False  # read the terminal's keys (see live.controls) when stdin is one
 
 
 class LiveSink:
@@ -221,9 +221,9 @@ class Performance:
 def dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, int], fps: float,
                opts: LiveOptions, controls: LiveControls | None = None, sound: LiveSound | None = None) -> dict:
     """Dream `source` live into `dst` (see the module) until the source ends, Ctrl-C or `controls.stop()`;
-    returns per-frame latency and what was dreamed. `controls` (see live_controls) change depth, strength and
+    returns per-frame latency and what was dreamed. `controls` (see live.controls) change depth, strength and
     steps while it runs; with `opts.keys`, the terminal's keys do. `sound`: the source's sound dreamed too (see
-    live_sound). A file is written under a temporary name and renamed when the session ends (Ctrl-C ends a
+    live.sound). A file is written under a temporary name and renamed when the session ends (Ctrl-C ends a
     session: the recording is kept). Every shape is traced, and a step timed, before the source opens."""
     controls = controls if controls is not None else LiveControls()
     costs = trace_and_time(frame_fn.dreamer, frame_fn.plan.at(0.0).settings, size)

@@ -18,7 +18,7 @@ import numpy as np
 from mmdream.media.loudness import limited
 from mmdream.pipelines.audio import PEAK_CEILING_DB, DCBlocker, crossfade_stream, dream_block, overlapping_chunks
 from mmdream.pipelines.film.frames import Dreaming
-from mmdream.pipelines.live_controls import LayerDreamers, LiveControls
+from mmdream.pipelines.live.controls import LayerDreamers, LiveControls
 
 CHUNK_SECONDS, OVERLAP_SECONDS = 1.0, 0.25
 PEAK_CEILING = 10 ** (PEAK_CEILING_DB / 20)  # -1 dBFS, as the audio pipeline's
