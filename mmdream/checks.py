@@ -25,20 +25,20 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
 
 @dataclass(frozen=True)
 class Modality:
-    """A medium a net dreams, in the words every layer checks against: what a command that takes a kind (`style
-    image|audio`, `train image|audio`, `models --kind`) reads here instead of branching on its name."""
+    """A medium a net dreams, in the words every layer checks against; code that takes a kind (training, the
+    CLI's summary) reads its facts here instead of branching on its name."""
 
     name: str  # the kind's word on the command line and in a net's record
-    noun: str  # in errors: "cannot write ... as an image"
     writes: frozenset[str]  # suffixes an output may take
     reads: frozenset[str]  # suffixes a training file may take (ffmpeg decodes a sound from a film too)
     example: str  # what one training example is: a picture, or a window of a clip
 
 
 MODALITIES = {m.name: m for m in (
-    Modality("image", "an image", frozenset(IMAGE_SUFFIXES), frozenset(IMAGE_SUFFIXES), "images"),
-    Modality("audio", "a sound", frozenset(AUDIO_SUFFIXES), frozenset(AUDIO_SUFFIXES | {".aif", ".aiff", ".webm",
-                                                                                        ".mp4"}), "windows"))}
+    Modality("image", frozenset(IMAGE_SUFFIXES), frozenset(IMAGE_SUFFIXES), "images"),
+    Modality("audio", frozenset(AUDIO_SUFFIXES), frozenset(AUDIO_SUFFIXES | {".aif", ".aiff", ".webm", ".mp4"}),
+             "windows"))}
+
 # Channels each lossy container/codec keeps (mp3 is stereo at most; the rest carry 5.1).
 MAX_CHANNELS = {".mp3": 2}
 
