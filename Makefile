@@ -22,8 +22,13 @@ demo: install
 studio: install
 	$(BIN)/mmdream serve
 
+# Two steps: everything but the checks of time and speed, across $(WORKERS) processes; then those alone (`serial`).
+# Both always run; the first failure's status is make's.
+WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest -m "not slow" -q --durations=40
+	$(BIN)/python -m pytest -m "not slow and not serial" -q -n $(WORKERS) --dist loadgroup --durations=30; \
+	first=$$?; $(BIN)/python -m pytest -m "serial and not slow" -q --durations=10; second=$$?; \
+	exit $$(( first ? first : second ))
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow -q

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from mmdream.checks import (
 )
 from mmdream.errors import UserError
 from mmdream.io_utils import check_not_same
+from mmdream.media.audio_source import GENERATED, load_whole, open_source
 from mmdream.nets.registry import DEFAULT_NET, DEFAULT_STYLE_NET, DEFAULT_TRAIN_BASE
 from mmdream.options import BY_NAME
 
@@ -104,8 +105,6 @@ class AudioResult(Result):
     def audio(self) -> np.ndarray:
         """Samples (n, channels) float32 as written (read from the output on first use: it may be long)."""
         if self._audio is None:
-            from mmdream.pipelines.audio import load_whole
-
             self._audio = load_whole(self.output)[0]
         return self._audio
 
@@ -179,14 +178,17 @@ def dream_audio(audio: PathLike | np.ndarray, output: PathLike | None = None, *,
                 step_size: float | None = None, jitter: int | None = None, smooth: float | None = None,
                 tile_size: int | None = None, seed: int = 0, precision: str = "auto", duration: float | None = None,
                 loudness: float | None = None, griffin_lim: int = 0, ouroboros: int = 1, weights: str = "imagenet",
-                progress: ProgressFn | None = None) -> AudioResult:
+                plot: PathLike | None = None, progress: ProgressFn | None = None) -> AudioResult:
     """Dream a sound: a path ffmpeg decodes, `"noise"` / `"sine"`, or samples (n,) / (n, channels) with `sr=`.
     `output` writes it (atomically; .wav, .flac, .mp3, .ogg, .opus, .m4a); with `ouroboros=N` each pass is fed
-    back and written beside it. The result holds the samples as written, the objective and the report."""
+    back and written beside it; `plot` draws the first 30 s of the input's and the first pass's spectrograms into
+    a PNG. The result holds the samples as written, the objective and the report."""
     import soundfile as sf
 
     check_options(strength=strength, loudness=loudness, griffin_lim=griffin_lim, ouroboros=ouroboros,
                   duration=duration)
+    if plot is not None:
+        check_output(str(plot), {".png"}, "the plot")
     with tempfile.TemporaryDirectory(prefix="mmdream-api-") as scratch:
         src = str(audio) if not isinstance(audio, np.ndarray) else str(Path(scratch) / "input.wav")
         if isinstance(audio, np.ndarray):
@@ -199,14 +201,15 @@ def dream_audio(audio: PathLike | np.ndarray, output: PathLike | None = None, *,
         dst = Path(scratch) / "dream.wav" if output is None else Path(output)
         if output is not None:
             check_output(str(output), AUDIO_SUFFIXES, "a sound")
-            if src not in ("noise", "sine"):
+            if src not in GENERATED:
                 check_not_same(src, output)
         figures, passes = _dream_passes(src, dst, net=net, layers=layers, target=target, channels=channels,
                                         schedule=schedule and str(schedule), strength=strength, seed=seed,
                                         precision=precision, duration=duration, loudness=loudness,
                                         griffin_lim=griffin_lim, ouroboros=ouroboros, weights=weights,
                                         progress=progress, octaves=octaves, octave_scale=octave_scale, steps=steps,
-                                        step_size=step_size, jitter=jitter, smooth=smooth, tile_size=tile_size)
+                                        step_size=step_size, jitter=jitter, smooth=smooth, tile_size=tile_size,
+                                        plot=plot and str(plot))
         result = AudioResult(str(dst), figures, passes[-1]["sample_rate"])
         if isinstance(audio, np.ndarray):
             figures["input"] = "array"
@@ -216,11 +219,14 @@ def dream_audio(audio: PathLike | np.ndarray, output: PathLike | None = None, *,
 
 
 def _dream_passes(src: str, dst: Path, *, net: str, duration: float | None, loudness: float | None,
-                  griffin_lim: int, ouroboros: int, progress: ProgressFn | None, **plan_options) -> tuple[dict, list]:
-    """`ouroboros` passes of the audio dream from `src`, the last one to `dst`; the report and each pass's
-    figures (objective measured with the first keyframe's layers, on input and output)."""
+                  griffin_lim: int, ouroboros: int, progress: ProgressFn | None, plot: str | None,
+                  **plan_options) -> tuple[dict, list]:
+    """`ouroboros` passes of the audio dream from `src`, the last one to `dst`, and the `plot` of the first; the
+    report and each pass's figures (objective measured with the first keyframe's layers, on input and output)."""
     from mmdream.core.engine import compare
-    from mmdream.pipelines.audio import AUDIO_DEFAULTS, dream_audio_file, open_source, score_file, total_audio_steps
+    from mmdream.pipelines.audio.block import AUDIO_DEFAULTS
+    from mmdream.pipelines.audio.plot import plot_spectrograms
+    from mmdream.pipelines.audio.stream import dream_audio_file, score_file, total_audio_steps
     from mmdream.pipelines.precision import resolve_precision
     from mmdream.plan import build_plan
 
@@ -238,6 +244,9 @@ def _dream_passes(src: str, dst: Path, *, net: str, duration: float | None, loud
         dreamer.set_layer_weights(plan.at(0.0).layers)  # the objective is measured with the first keyframe's
         figures.update(compare(score_file(dreamer, current, duration), score_file(dreamer, out)))
         passes.append(figures)
+        if plot and i == 0:  # the first 30 s of the input and of the first pass
+            plot_spectrograms(load_whole(src, end=min(30.0, duration or 30.0))[0], load_whole(out, end=30.0)[0],
+                              info.audio_rate, plot)
         current = out
     moment = plan.at(0.0)
     report = {"command": "audio", "net": net, "layers": moment.layers, "target": plan_options.get("target"),
@@ -383,17 +392,9 @@ def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.
     "noise" / "sine" grown block by block like the picture (`audio_ouroboros=True` grows a file's opening too).
     `loop` cross-fades the last second into the first. Resumable like dream_video; `dream`: the dream options of
     dream_image (layers, schedule, strength, steps of the first frame, ...)."""
-    from mmdream.media.picture import resize
-    from mmdream.pipelines.film.options import FILM_DEFAULTS, FilmOptions
     from mmdream.pipelines.film.recipe import FilmRecipe
-    from mmdream.pipelines.precision import resolve_precision
-    from mmdream.pipelines.zoom import ZoomDreamer, ZoomOptions, dream_zoom
-    from mmdream.pipelines.zoom.sound import (
-        GENERATED,
-        dreamed_soundtrack,
-        grown_soundtrack,
-        sound_source_info,
-    )
+    from mmdream.pipelines.zoom import ZoomOptions, zoom_film
+    from mmdream.pipelines.zoom.sound import sound_source_info
 
     check_options(seconds=seconds, fps=fps, zoom=zoom, rotate=rotate, warm_steps=warm_steps,
                   warm_strength=warm_strength, colour_pull=colour_pull, detail_decay=detail_decay, threads=threads)
@@ -409,37 +410,13 @@ def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.
     if source not in (None, *GENERATED):
         check_not_same(source, output)
     pic = _picture(image, dream.pop("max_pixels", None)).rgb
-    from mmdream.media.ffmpeg import even_size
-
-    width, height = even_size(pic.shape[1], pic.shape[0], max_size)
-    photo = resize(pic, (height, width))
     opts = ZoomOptions(seconds=seconds, fps=round(fps, 2), zoom=zoom, rotate=rotate, pan=pan, max_size=max_size,
                        warm_steps=warm_steps, warm_strength=warm_strength, colour_pull=colour_pull,
                        detail_decay=detail_decay, loop=loop, preview=preview and str(preview), keep_work=keep_work)
-    if threads is not None:  # before TensorFlow's first op (measuring a precision is one)
-        from mmdream.nets.keras_base import use_threads
-
-        use_threads(threads)
-    asked = dream.get("precision", BY_NAME["precision"].default)
-    recipe = FilmRecipe(net, audio_net, audio_layers, dream={**dream, "precision": resolve_precision(asked, net)},
-                        threads=threads, audio_precision=resolve_precision(asked, audio_net) if info else None)
-    frame_fn = ZoomDreamer(recipe.image(), opts, photo)
-    soundtrack = None
-    if info is not None:
-        sound = recipe.sound(info, FilmOptions(audio="dream"))
-        if source in GENERATED or audio_ouroboros:
-            def soundtrack(work, length, stop):
-                return grown_soundtrack(source, length, sound.audio, work, stop)
-        else:
-            def soundtrack(work, length, stop):
-                return dreamed_soundtrack(source, info, length, sound, work, stop)
-    given = {"net": net, "audio_net": audio_net, "audio_layers": audio_layers, "audio": source,
-             "audio_ouroboros": audio_ouroboros, "threads": threads, **dream}
-    fingerprint = {"photo": _identity(image), "audio_file": _identity(source),
-                   **given, "zoom": {k: v for k, v in asdict(opts).items() if k not in ("preview", "keep_work")},
-                   "defaults": FILM_DEFAULTS.as_dict()}
-    figures = dream_zoom(photo, str(output), frame_fn, soundtrack, opts, fingerprint,
-                         progress_bar=_film_progress(progress), on_frame=on_frame)
+    recipe = FilmRecipe(net, audio_net, audio_layers, dream=dream, threads=threads)
+    figures = zoom_film(pic, str(output), opts, recipe, source, info, audio_ouroboros,
+                        {"photo": _identity(image), "audio_file": _identity(source)},
+                        progress_bar=_film_progress(progress), on_frame=on_frame)
     report = {"command": "zoom", "net": net, "audio_net": audio_net if info else None, "audio": source,
               "schedule": dream.get("schedule"), "input": "array" if isinstance(image, np.ndarray) else str(image),
               **figures}
@@ -460,11 +437,10 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
     while it runs, from another thread; `keys`: from the terminal's keys. `audio`: the source's sound is dreamed
     too (`audio_net`, `audio_layers`; a depth-only `layers` applies to both), in 1 s chunks, into the output
     beside the pictures. The report has each frame's latency and each dream's settings."""
-    from mmdream.media.ffmpeg import even_size, is_stream, probe
-    from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FrameDreamer, film_options
-    from mmdream.pipelines.live.session import LiveOptions, dream_live
-    from mmdream.pipelines.precision import resolve_precision
-    from mmdream.plan import build_plan
+    from mmdream.media.ffmpeg import is_stream, probe
+    from mmdream.pipelines.film.recipe import FilmRecipe
+    from mmdream.pipelines.live.session import LiveOptions
+    from mmdream.pipelines.live.setup import live_film
 
     check_options(seconds=seconds, threads=threads)
     check_number("max_size", max_size, *MAX_SIZE["video"])
@@ -477,41 +453,12 @@ def live(source: str, output: str, *, realtime: bool = False, seconds: float | N
         raise UserError(f"{source} has no video stream")
     if audio and (info is None or not info.has_audio):
         raise UserError(f"{source} has no audio stream to dream (leave out --audio)")
-    width, height = even_size(*(info.video_size if info else (640, 480)), max_size)
-    fps = round((info.fps if info else None) or 25.0, 2)
-    if threads is not None:
-        from mmdream.nets.keras_base import use_threads
-
-        use_threads(threads)
-    opts = film_options(max_size=max_size, warm_steps=warm_steps, warm_strength=warm_strength, blend=blend,
-                        audio="none")
-    opts.measure_every = None  # no scoring: the report has no objective, and a cold frame would wait for it
-    opts.cold_at_warm_scale = True  # every dream fitted to the frame interval (see pipelines.live.session.Performance)
-    asked = dream.pop("precision", BY_NAME["precision"].default)
-    precision = resolve_precision(asked, net)
-    dreamer, plan = build_plan("image", net, FILM_DEFAULTS, octaves=octaves, steps=steps, precision=precision,
-                               **dream)
-    sound = _live_sound(info, net, audio_net, audio_layers, {**dream, "precision": precision},
-                        resolve_precision(asked, audio_net)) if audio else None
-    figures = dream_live(str(source), str(output), FrameDreamer(Dreaming(dreamer, plan), opts, fps),
-                         (width, height), fps, LiveOptions(max_size, deadline, seconds, realtime, opts.blend, keys),
-                         controls, sound)
+    figures = live_film(str(source), str(output), info, FilmRecipe(net, audio_net, audio_layers, dream=dream,
+                                                                   threads=threads),
+                        LiveOptions(max_size, deadline, seconds, realtime, keys=keys), octaves=octaves, steps=steps,
+                        warm_steps=warm_steps, warm_strength=warm_strength, blend=blend, audio=audio,
+                        controls=controls)
     return FilmResult(str(output), {"command": "live", "net": net, "source": str(source), **figures})
-
-
-def _live_sound(info, net: str, audio_net: str, audio_layers: str | None, dream: dict, audio_precision: str):
-    """The film's soundtrack dreamer for a live source, traced on a chunk's shape before the source starts."""
-    from mmdream.pipelines.audio import dream_block
-    from mmdream.pipelines.film import film_options
-    from mmdream.pipelines.film.recipe import FilmRecipe
-    from mmdream.pipelines.live.sound import CHUNK_SECONDS, OVERLAP_SECONDS, LiveSound
-
-    recipe = FilmRecipe(net, audio_net, audio_layers, dream=dream, audio_precision=audio_precision)
-    dreaming = recipe.sound(info, film_options(audio="dream")).audio
-    hiss = np.random.default_rng(0).normal(0, 0.01, (int((CHUNK_SECONDS + OVERLAP_SECONDS) * info.audio_rate),
-                                                     info.audio_channels)).astype(np.float32)
-    dream_block(hiss, info.audio_rate, dreaming.dreamer, replace(dreaming.plan.at(0.0).settings, steps=1))
-    return LiveSound(dreaming, info.audio_rate, info.audio_channels)
 
 
 def _identity(source) -> object:
@@ -520,7 +467,7 @@ def _identity(source) -> object:
 
     if isinstance(source, np.ndarray):
         return hashlib.sha256(np.ascontiguousarray(source).tobytes()).hexdigest()
-    if source is None or str(source) in ("noise", "sine"):
+    if source is None or str(source) in GENERATED:
         return source
     path = Path(source).resolve()
     return [str(path), path.stat().st_size, path.stat().st_mtime]
@@ -608,7 +555,7 @@ def train_audio(data: PathLike, output: PathLike | None = None, *, base: str = D
 
 def _train(kind: str, data: PathLike, output: PathLike | None, base: str, name: str | None,
            progress: ProgressFn | None, settings: dict) -> dict:
-    from mmdream.nets.trained import models_dir
+    from mmdream.nets.cards import models_dir
     from mmdream.train.retrain import TrainSettings, train
 
     weights = settings.pop("weights", "imagenet")
@@ -640,8 +587,8 @@ def list_nets(kind: str | None = None) -> list[NetInfo]:
     """Every net `mmdream models` lists (registered, then trained here), of one kind ("image"/"audio") or all;
     ready ones first, each group in the registry's order."""
     from mmdream.nets import specs
+    from mmdream.nets.cards import list_trained
     from mmdream.nets.classes import class_names
-    from mmdream.nets.trained import list_trained
 
     nets = [NetInfo(s.name, s.kind, s.offline(), s.status(), s.description, list(s.layers), class_names(s.classes))
             for s in specs()]

@@ -35,12 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 from mmdream.checks import RANGES, check_number
 from mmdream.errors import UserError
+from mmdream.options import BY_NAME
 
 if TYPE_CHECKING:
     from mmdream.core.engine import DreamSettings
     from mmdream.nets import Net
 
-NUMBERS = {"octaves": int, "octave_scale": float, "steps": int, "step_size": float, "strength": float}
+# The keyframe keys that are options too, typed as the option schema declares them.
+NUMBERS = {name: BY_NAME[name].type for name in ("octaves", "octave_scale", "steps", "step_size", "strength")}
 CAMERA = {"zoom": 1.0, "rotate": 0.0}  # a zoom's camera per frame, and its values when nothing sets them
 KINDS = ("image", "audio")
 STYLE_WHEN = ("before", "after", "none")

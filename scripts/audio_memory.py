@@ -27,7 +27,7 @@ SOURCE = MEDIA / "audio" / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
 def looped_copy(seconds: float, dst: Path) -> None:
     """The source looped to `seconds` (stereo, its own rate), written as wav."""
     sys.path.insert(0, str(ROOT))
-    from mmdream.pipelines.audio import load_whole
+    from mmdream.media.audio_source import load_whole
 
     x, sr = load_whole(str(SOURCE), end=60)
     reps = int(np.ceil(seconds * sr / len(x)))

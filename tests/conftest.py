@@ -30,6 +30,22 @@ def decoded_frames(path: Path) -> np.ndarray:
     return np.stack(list(read_video_frames(str(path), info.video_size, info.fps)))
 
 
+# Tests that share something costly run on one worker of a parallel run (pytest-xdist's --dist loadgroup), first:
+# the stand-in Keras cache (random ImageNet weights written once), the Ray cluster, the studio's server.
+SHARED = {"keras_cache": "keras cache", "imagenet": "keras cache", "running_cluster": "ray", "one_machine": "ray",
+          "server": "studio", "client": "studio", "page": "studio"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        groups = {SHARED[f] for f in getattr(item, "fixturenames", ()) if f in SHARED}
+        if item.module.__name__ == "test_cluster":
+            groups.add("ray")
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(sorted(groups)[0]))
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)  # long groups start first
+
+
 def media_root() -> Path:
     return Path(os.environ.get("MMDREAM_MEDIA", ROOT.parent / "shared" / "media"))
 

@@ -17,6 +17,7 @@ from mmdream.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.serial  # a time bound: alone on the host
 def test_import_is_cheap_and_loads_no_tensorflow():
     code = "import sys, time; t = time.perf_counter(); import mmdream; print(time.perf_counter() - t, " \
            "'tensorflow' in sys.modules, 'keras' in sys.modules, mmdream.__version__)"
@@ -35,7 +36,7 @@ def _readme_examples() -> list[str]:
 def inputs(media, tmp_path, monkeypatch) -> dict:
     monkeypatch.chdir(tmp_path)
     sound = tmp_path / "trumpet.wav"  # a WAV, so the file and soundfile's samples are the same numbers
-    from mmdream.pipelines.audio import load_whole
+    from mmdream.media.audio_source import load_whole
 
     x, sr = load_whole(str(media / "audio" / "music" / "sorohanro_-_solo-trumpet-06.hq.ogg"), end=3.0)
     sf.write(sound, x, sr, subtype="FLOAT")

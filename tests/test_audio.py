@@ -34,8 +34,9 @@ def test_mel_front_end_at_other_rates_matches_16k(media):
     """The in-graph front end at 44.1 kHz gives (nearly) the log-mel of the same sound resampled to 16 kHz."""
     import librosa
 
+    from mmdream.media.audio_source import load_whole
     from mmdream.nets.musicnn import LogMagToLogMel
-    from mmdream.pipelines.audio import analyse, load_whole
+    from mmdream.pipelines.audio.spectrum import analyse
 
     x, sr = load_whole(str(media / "audio" / "music" / "sorohanro_-_solo-trumpet-06.hq.ogg"))
     mono = x.mean(axis=1)
@@ -50,8 +51,8 @@ def test_mel_front_end_at_other_rates_matches_16k(media):
 def test_streaming_loudness_matches_pyloudnorm(media):
     import pyloudnorm
 
+    from mmdream.media.audio_source import load_whole
     from mmdream.media.loudness import LoudnessMeter
-    from mmdream.pipelines.audio import load_whole
 
     x, sr = load_whole(str(media / "audio" / "music" / "Hungarian_Dance_number_5_string_orchestra.hq.ogg"), end=20)
     meter = LoudnessMeter(sr, x.shape[1])
@@ -62,8 +63,8 @@ def test_streaming_loudness_matches_pyloudnorm(media):
 
 def _measure(path: str, end: float | None = None) -> tuple[np.ndarray, int, float, float]:
     """Samples, rate, integrated loudness and true peak of a file (its first `end` seconds)."""
+    from mmdream.media.audio_source import load_whole
     from mmdream.media.loudness import LoudnessMeter, true_peak_db
-    from mmdream.pipelines.audio import load_whole
 
     x, sr = load_whole(path, end=end)
     m = LoudnessMeter(sr, x.shape[1])
@@ -95,7 +96,7 @@ def _dream_every_sound(media, tmp_path, seconds: float | None = 8) -> dict[str, 
     and joins the band above 8 kHz without a seam (<= 3 dB); return objective gains."""
     from mmdream.core.engine import Dreamer, Objective
     from mmdream.nets import load_net
-    from mmdream.pipelines.audio import score_audio
+    from mmdream.pipelines.audio.stream import score_audio
 
     sounds = sorted((media / "audio").glob("*/*"))
     assert len(sounds) >= 17
@@ -135,8 +136,9 @@ def test_audio_acceptance_every_whole_sound(media, tmp_path):
 
 
 def test_target_tag_raises_that_logit(media, tmp_path):
+    from mmdream.media.audio_source import load_whole
     from mmdream.nets import load_net
-    from mmdream.pipelines.audio import analyse, load_whole
+    from mmdream.pipelines.audio.spectrum import analyse
 
     src = media / "audio" / "music" / "sorohanro_-_solo-trumpet-06.hq.ogg"
     out = tmp_path / "techno.wav"

@@ -211,6 +211,7 @@ def test_an_interrupted_cluster_render_keeps_finished_segments(two_clips, one_ma
     (["--workers", "2", "--threads", "0"], "--threads must be at least 1"),
     (["--workers", "2", "--gpus-per-task", "-1"], "--gpus-per-task must be at least 0"),
 ])
+@pytest.mark.serial  # a time bound: alone on the host
 def test_cluster_arguments_are_checked_before_anything_loads(media, tmp_path, flags, message):
     t0 = time.perf_counter()
     done = run_mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "x.mp4"), *flags,

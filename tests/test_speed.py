@@ -11,6 +11,8 @@ import pytest
 from mmdream.media.flow import FlowEstimator
 from mmdream.pipelines.film import background
 
+pytestmark = pytest.mark.serial  # auto precision compares speeds measured here: alone on the host
+
 
 def test_flow_estimated_at_half_size_recovers_a_known_shift(media):
     import cv2

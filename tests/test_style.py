@@ -28,8 +28,8 @@ def test_image_style_loss_falls_5x_with_content_bounded(media, tmp_path):
 
 
 def test_audio_style_loss_falls_5x_and_output_is_ear_safe(media, tmp_path):
+    from mmdream.media.audio_source import load_whole
     from mmdream.media.loudness import LoudnessMeter, true_peak_db
-    from mmdream.pipelines.audio import load_whole
 
     src = media / "audio" / "music" / "Hungarian_Dance_number_5_string_orchestra.hq.ogg"
     out, rep = tmp_path / "styled.wav", tmp_path / "r.json"

@@ -50,7 +50,7 @@ def test_dream_film_has_both_streams_right_duration_and_coherence_halves_flicker
     import soundfile as sf
     from scipy import signal as sps
 
-    from mmdream.pipelines.audio import load_whole
+    from mmdream.media.audio_source import load_whole
 
     muxed, sr = load_whole(str(out))
     dreamed, sr2 = sf.read(tmp_path / ".bbb.mmdream-work" / "soundtrack.wav", always_2d=True)

@@ -16,7 +16,7 @@ from mmdream.cli import main
 
 
 def _audio(path: Path) -> np.ndarray:
-    from mmdream.pipelines.audio import load_whole
+    from mmdream.media.audio_source import load_whole
 
     return load_whole(str(path))[0]
 

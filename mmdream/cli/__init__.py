@@ -149,18 +149,13 @@ def cmd_audio(args: argparse.Namespace) -> int:
 
     with TqdmProgress() as progress:
         result = dream_audio(args.input, args.output, net=args.net, duration=args.duration, loudness=args.loudness,
-                             griffin_lim=args.griffin_lim, ouroboros=args.ouroboros, progress=progress,
-                             **dream_options(args))
+                             griffin_lim=args.griffin_lim, ouroboros=args.ouroboros, plot=args.plot,
+                             progress=progress, **dream_options(args))
     for figures in result.figures["passes"]:
         if "warning" in figures:
             print(f"mmdream: warning: {figures['warning']}", file=sys.stderr)
         print(f"{figures['output']}: {describe_objective(figures, args.target)}, "
               f"{figures['output_loudness_lufs']:.1f} LUFS, true peak {figures['true_peak_dbfs']:.1f} dBFS")
-    if args.plot:  # the first 30 s of the input and of the first pass
-        from mmdream.pipelines.audio import load_whole, plot_spectrograms
-
-        before, sr = load_whole(args.input, end=min(30.0, args.duration or 30.0))
-        plot_spectrograms(before, load_whole(result.figures["passes"][0]["output"], end=30.0)[0], sr, args.plot)
     write_report(args.report, result.report())
     return 0
 
@@ -306,8 +301,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def _list_models(name: str | None) -> int:
     from mmdream.nets import specs
+    from mmdream.nets.cards import find_trained, list_trained, read_card
     from mmdream.nets.classes import class_names
-    from mmdream.nets.trained import find_trained, list_trained, read_card
 
     rows = specs()
     if name:
@@ -499,6 +494,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         validate(args)  # every argument and output location, before any net or TensorFlow
         return args.func(args)
+    except BrokenPipeError:  # the reader went away (`mmdream models | head`): stop as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 141
     except (UserError, OSError, RuntimeError) as e:  # bad input; a full disk or a folder made read-only
         if (line := error_line(e, args_output(args))) is None:
             raise

@@ -22,6 +22,7 @@ from mmdream.checks import (
 )
 from mmdream.errors import UserError
 from mmdream.io_utils import check_input_file, check_not_same, is_locked
+from mmdream.media.audio_source import GENERATED
 from mmdream.media.ffmpeg import audio_input, is_stream
 from mmdream.nets.registry import DEFAULT_TRAIN_BASE, check_train_size
 
@@ -70,7 +71,7 @@ def _image(args: argparse.Namespace) -> None:
 
 def _audio(args: argparse.Namespace) -> None:
     out = check_output(args.output, AUDIO_SUFFIXES, "a sound")
-    if args.input in ("noise", "sine"):
+    if args.input in GENERATED:
         return
     check_not_same(args.input, args.output)
     info = audio_input(args.input)
@@ -107,7 +108,7 @@ def _zoom(args: argparse.Namespace) -> None:
     parse_pan(args.pan)
     if args.audio_ouroboros and not args.audio:
         raise UserError("--audio-ouroboros grows a sound: give --audio FILE, noise or sine")
-    if args.audio and args.audio not in ("noise", "sine"):
+    if args.audio and args.audio not in GENERATED:
         check_not_same(args.audio, args.output)
         audio_input(args.audio)
     lock, busy = film_lock(args.output)

@@ -21,7 +21,8 @@ def load_net(name: str, weights: str = "imagenet", precision: str = "fp32", sr: 
     `weights="random"` gives the same random net in every process (a cluster's workers dream one net).
     """
     if Path(name).suffix == ".keras" or not known(name):
-        from mmdream.nets.trained import find_trained, load_trained
+        from mmdream.nets.cards import find_trained
+        from mmdream.nets.trained import load_trained
 
         if (path := find_trained(name)) is not None:
             return load_trained(path, precision, sr)

@@ -16,7 +16,7 @@ from mmdream.core.engine import Dreamer, DreamSettings, Objective
 from mmdream.errors import UserError
 from mmdream.nets import load_net
 from mmdream.nets.cache import remembered
-from mmdream.pipelines.audio import AUDIO_DEFAULTS, dream_block
+from mmdream.pipelines.audio.block import AUDIO_DEFAULTS, dream_block
 
 
 def resolve_precision(precision: str, net: str | None = None) -> str:

@@ -272,7 +272,7 @@ def style_logmag(path: str, sr: int, settings: AudioStyleSettings) -> np.ndarray
     """log(1 + |STFT|) of the style sound's first seconds, mono, at the content's rate."""
     import librosa
 
-    from mmdream.pipelines.audio import load_whole
+    from mmdream.media.audio_source import load_whole
 
     x, rate = load_whole(path, end=settings.style_seconds)
     mono = x.mean(axis=1)
@@ -284,7 +284,7 @@ def style_logmag(path: str, sr: int, settings: AudioStyleSettings) -> np.ndarray
 def style_block(x: np.ndarray, styler: AudioStyle, style_g: tf.Tensor, losses: list[dict],
                 on_step: Callable[[], None] | None = None) -> np.ndarray:
     """Stylise each channel of an (n, ch) block; phase from the content, refined by Griffin-Lim."""
-    from mmdream.pipelines.audio import phase_refined_istft
+    from mmdream.pipelines.audio.spectrum import phase_refined_istft
 
     out = np.zeros_like(x)
     for c in range(x.shape[1]):
@@ -304,7 +304,7 @@ def style_audio_file(src: str, style_path: str, dst: str, styler: AudioStyle, *,
                      duration: float | None = None, start: float = 0.0, progress=None) -> dict:
     """`mmdream style audio`: stream the content in chunks, stylise, cross-fade, then the audio dreamer's
     ear-safety finish (DC blocking, loudness match, true-peak limiter)."""
-    from mmdream.pipelines.audio import stream_through
+    from mmdream.pipelines.audio.stream import stream_through
 
     losses: list[dict] = []
     on_step = progress.update if progress is not None else None

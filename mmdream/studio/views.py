@@ -30,7 +30,8 @@ def spectrogram(path: str, duration: float | None = None, height: int = 160, wid
     in magma colours, low frequencies at the bottom."""
     from matplotlib import colormaps
 
-    from mmdream.pipelines.audio import load_whole, spectrogram_db
+    from mmdream.media.audio_source import load_whole
+    from mmdream.pipelines.audio.spectrum import spectrogram_db
 
     x, sr = load_whole(path, end=min(30.0, duration or 30.0))
     db = spectrogram_db(x, sr)

@@ -159,7 +159,8 @@ def clip_logmag(path: str) -> np.ndarray:
     leading and trailing silence trimmed (a held-out window of silence says nothing about its class)."""
     import librosa
 
-    from mmdream.pipelines.audio import analyse, load_whole
+    from mmdream.media.audio_source import load_whole
+    from mmdream.pipelines.audio.spectrum import analyse
 
     x, sr = load_whole(path)
     mono = x.mean(axis=1)

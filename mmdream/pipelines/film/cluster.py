@@ -175,8 +175,8 @@ def render_segment(recipe: FilmRecipe, info, opts: FilmOptions, size: tuple[int,
 
 def dream_sound_chunk(recipe: FilmRecipe, info, opts: FilmOptions, k: int, chunk: np.ndarray, sr: int,
                       start: float) -> np.ndarray:
-    """A Ray task: chunk `k` of the soundtrack, dreamed as `mmdream.pipelines.audio.dream_chunk` does here."""
-    from mmdream.pipelines.audio import dream_chunk
+    """A Ray task: chunk `k` of the soundtrack, dreamed as `mmdream.pipelines.audio.stream.dream_chunk` does here."""
+    from mmdream.pipelines.audio.stream import dream_chunk
 
     sound = _built(recipe, info, opts, "sound")
     return dream_chunk(sound.audio.dreamer, sound.audio.plan, k, chunk, sr, start, opts.griffin_lim)

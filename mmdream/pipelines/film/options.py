@@ -65,7 +65,7 @@ def film_fingerprint(src: str, options: dict, opts: FilmOptions) -> dict:
     """What makes two renders the same job (a rerun resumes only if nothing here changed): the input files, the
     options given, and the film options and dream defaults they resolve to, so a changed default cannot mix old
     and new frames."""
-    from mmdream.pipelines.audio import AUDIO_DEFAULTS
+    from mmdream.pipelines.audio.block import AUDIO_DEFAULTS
 
     path = Path(src).resolve()
     files = {}

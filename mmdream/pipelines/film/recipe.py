@@ -37,7 +37,7 @@ class FilmRecipe:
 
     def sound(self, info: MediaInfo, opts: FilmOptions) -> SoundPlan:
         """The soundtrack's dreamer (a depth-only `layers` applies to the sound net too) and style pass."""
-        from mmdream.pipelines.audio import AUDIO_DEFAULTS
+        from mmdream.pipelines.audio.block import AUDIO_DEFAULTS
         from mmdream.pipelines.style import audio_styler
         from mmdream.plan import build_plan
 

@@ -30,7 +30,7 @@ def make_soundtrack(src: str, info: MediaInfo, sound: SoundPlan, opts: FilmOptio
                     progress=None, map_chunks=None) -> dict:
     """Dream and/or stylise (or copy) the soundtrack segment into the work folder; reused if a previous run
     finished it. `map_chunks`: where the dream's chunks are dreamed (see mmdream.pipelines.audio.stream_through)."""
-    from mmdream.pipelines.audio import dream_audio_file
+    from mmdream.pipelines.audio.stream import dream_audio_file
     from mmdream.pipelines.style import style_audio_file
 
     duration = (opts.end or info.duration) - opts.start

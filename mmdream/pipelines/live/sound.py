@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from mmdream.media.loudness import limited
-from mmdream.pipelines.audio import PEAK_CEILING_DB, DCBlocker, crossfade_stream, dream_block, overlapping_chunks
+from mmdream.media.master import PEAK_CEILING_DB, DCBlocker
+from mmdream.pipelines.audio.block import dream_block
+from mmdream.pipelines.audio.stream import crossfade_stream, overlapping_chunks
 from mmdream.pipelines.film.frames import Dreaming
 from mmdream.pipelines.live.controls import LayerDreamers, LiveControls
 

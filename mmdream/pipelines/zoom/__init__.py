@@ -6,6 +6,6 @@ Parts: camera (the move and the guards against drift), frames (the frame functio
 soundtrack, the loop's cross-fade), render (the frame loop of the film, resumable, and the loop)."""
 
 from mmdream.pipelines.zoom.frames import ZoomDreamer, ZoomOptions
-from mmdream.pipelines.zoom.render import dream_zoom
+from mmdream.pipelines.zoom.render import dream_zoom, zoom_film
 
-__all__ = ["ZoomDreamer", "ZoomOptions", "dream_zoom"]
+__all__ = ["ZoomDreamer", "ZoomOptions", "dream_zoom", "zoom_film"]

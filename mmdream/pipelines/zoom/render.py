@@ -7,19 +7,51 @@ import itertools
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
+from mmdream.media.ffmpeg import MediaInfo, even_size
+from mmdream.media.picture import resize
+from mmdream.nets.keras_base import use_threads
+from mmdream.options import BY_NAME
 from mmdream.pipelines.film.encode import PieceEncoder, mux, write_contact_sheet
 from mmdream.pipelines.film.frames import FrameFn, StopSignal
+from mmdream.pipelines.film.options import FILM_DEFAULTS, FilmOptions
+from mmdream.pipelines.film.recipe import FilmRecipe
 from mmdream.pipelines.film.render import locked_render, shown_frames, soundtrack_beside
 from mmdream.pipelines.film.workfolder import WorkFolder
-from mmdream.pipelines.zoom.frames import ZoomOptions
-from mmdream.pipelines.zoom.sound import looped_soundtrack
+from mmdream.pipelines.precision import resolve_precision
+from mmdream.pipelines.zoom.frames import ZoomDreamer, ZoomOptions
+from mmdream.pipelines.zoom.sound import looped_soundtrack, zoom_soundtrack
 
 Soundtrack = Callable[[WorkFolder, float, StopSignal], dict]  # (work folder, seconds, stop) -> figures
+
+
+def zoom_film(picture: np.ndarray, dst: str, opts: ZoomOptions, recipe: FilmRecipe, source: str | None,
+              info: MediaInfo | None, grow: bool, inputs: dict, progress_bar: Callable | None = None,
+              on_frame: Callable[[int, np.ndarray], None] | None = None) -> dict:
+    """The zoom from checked inputs: `picture` (RGB) fitted to the film's size, dreamed by the recipe's net at its
+    precision, with `source`'s soundtrack (`info`: its streams; grown block by block when generated or `grow`).
+    `inputs` name the picture and the sound in the resume's fingerprint."""
+    if recipe.threads is not None:  # before TensorFlow's first op (measuring a precision is one)
+        use_threads(recipe.threads)
+    asked = recipe.dream.get("precision", BY_NAME["precision"].default)
+    built = replace(recipe, dream={**recipe.dream, "precision": resolve_precision(asked, recipe.net)},
+                    audio_precision=resolve_precision(asked, recipe.audio_net) if info else None)
+    width, height = even_size(picture.shape[1], picture.shape[0], opts.max_size)
+    photo = resize(picture, (height, width))
+    frame_fn = ZoomDreamer(built.image(), opts, photo)
+    soundtrack = None
+    if info is not None:
+        soundtrack = zoom_soundtrack(source, info, built.sound(info, FilmOptions(audio="dream")), grow)
+    given = {"net": recipe.net, "audio_net": recipe.audio_net, "audio_layers": recipe.audio_layers, "audio": source,
+             "audio_ouroboros": grow, "threads": recipe.threads, **recipe.dream}
+    fingerprint = {**inputs, **given,
+                   "zoom": {k: v for k, v in asdict(opts).items() if k not in ("preview", "keep_work")},
+                   "defaults": FILM_DEFAULTS.as_dict()}
+    return dream_zoom(photo, dst, frame_fn, soundtrack, opts, fingerprint, progress_bar, on_frame)
 
 
 def dream_zoom(photo: np.ndarray, dst: str, frame_fn: FrameFn, soundtrack: Soundtrack | None, opts: ZoomOptions,

@@ -13,13 +13,13 @@ import soundfile as sf
 
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
+from mmdream.media.audio_source import GENERATED
 from mmdream.media.ffmpeg import MediaInfo, ffmpeg_exe, read_audio_blocks
 from mmdream.pipelines.film.frames import Dreaming
 from mmdream.pipelines.film.options import FilmOptions
 from mmdream.pipelines.film.soundtrack import SoundPlan, make_soundtrack
 from mmdream.pipelines.film.workfolder import WorkFolder
 
-GENERATED = ("noise", "sine")
 GROWN_RATE = 44100
 BLOCK_SECONDS = 2.0  # a grown sound's block: it changes block by block, as the picture frame by frame
 
@@ -31,6 +31,14 @@ def sound_source_info(source: str) -> MediaInfo:
     from mmdream.media.ffmpeg import audio_input
 
     return audio_input(source)
+
+
+def zoom_soundtrack(source: str, info: MediaInfo, sound: SoundPlan, grow: bool):
+    """The zoom's soundtrack maker, `(work, seconds, stop) -> figures`: a generated source (or any, with `grow`)
+    grown block by block, a file dreamed as a film's soundtrack."""
+    if source in GENERATED or grow:
+        return lambda work, seconds, stop: grown_soundtrack(source, seconds, sound.audio, work, stop)
+    return lambda work, seconds, stop: dreamed_soundtrack(source, info, seconds, sound, work, stop)
 
 
 def dreamed_soundtrack(source: str, info: MediaInfo, seconds: float, sound: SoundPlan, work: WorkFolder,
@@ -60,7 +68,8 @@ def _looped(source: str, seconds: float, dst: Path) -> str:
 def grown_soundtrack(source: str, seconds: float, audio: Dreaming, work: WorkFolder, progress=None) -> dict:
     """`seconds` of sound grown from `source` (noise, sine, or a file's opening block): block k is block k-1
     dreamed again with the schedule at block k's time, cross-faded into the last."""
-    from mmdream.pipelines.audio import dream_block, stream_through
+    from mmdream.pipelines.audio.block import dream_block
+    from mmdream.pipelines.audio.stream import stream_through
 
     if work.audio.exists():
         return {"soundtrack": "reused from the work folder"}
