@@ -13,6 +13,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/keras_cache.py, for the fixtures below
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # processes share the cores: one TensorFlow thread pool apiece
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 ROOT = Path(__file__).resolve().parent.parent
 
 
