@@ -64,13 +64,13 @@ def test_audio_model_on_ten_animal_sounds_beats_chance_dreams_and_targets(animal
     """Issue 6 acceptance: one-second windows, one held-out window per class (the end of each clip)."""
     models = tmp_path / "models"
     monkeypatch.setenv("MMDREAM_MODELS", str(models))
-    assert main(["train", "audio", str(animals), "--name", "animals", "--epochs", "15", "--window", "1",
+    assert main(["train", "audio", str(animals), "--name", "animals", "--epochs", "10", "--window", "1",
                  "--report", str(tmp_path / "train.json")]) == 0
     card = json.loads((models / "animals.json").read_text())
     m = card["metrics"]
     assert card["base"] == "MTT_musicnn" and len(card["classes"]) == 10 and m["val_examples"] == 10
     assert m["chance"] == pytest.approx(0.1)
-    assert m["val_accuracy"] >= 0.5, m["per_class_accuracy"]  # measured 0.7: seven of ten held-out windows
+    assert m["val_accuracy"] >= 0.5, m["per_class_accuracy"]  # measured 0.7 (from the 9th epoch): seven of ten
     assert len(card["manifest"]["sha256"]) == 64 and card["manifest"]["files"] == 10
     assert json.loads((tmp_path / "train.json").read_text())["metrics"]["val_accuracy"] == m["val_accuracy"]
 
