@@ -119,22 +119,31 @@ def test_two_workers_render_the_one_machine_film(two_clips, one_machine, tmp_pat
     assert not out.with_name(".cluster.mmdream-work").exists()
 
 
-def test_a_stretch_without_cuts_is_split_and_its_seams_are_smooth(media, running_cluster, tmp_path):
+STRETCH = ["--end", "3", "--max-segment", "10", *SMALL]  # 60 frames of one shot: six segments
+
+
+@pytest.fixture(scope="module")
+def stretch(media, running_cluster, tmp_path_factory) -> tuple[Path, dict]:
+    """A stretch of one shot without cuts, split into six segments on the running cluster."""
+    folder = tmp_path_factory.mktemp("stretch")
+    out, rep = folder / "long.mp4", folder / "long.json"
+    done = run_mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(out), "--ray", running_cluster,
+                       "--report", str(rep), *STRETCH, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out, json.loads(rep.read_text())
+
+
+def test_a_stretch_without_cuts_is_split_and_its_seams_are_smooth(stretch):
     from mmdream.media.ffmpeg import probe
 
-    out, rep = tmp_path / "long.mp4", tmp_path / "long.json"
-    done = run_mmdream("video", str(media / "video" / "cockatoo.mp4"), "-o", str(out), "--end", "3", "--ray",
-                       running_cluster, "--max-segment", "20", "--report", str(rep), *SMALL,
-                       cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(rep.read_text())
-    assert [(s["first"], s["end"]) for s in report["segments"]] == [(0, 20), (20, 40), (40, 60)]
+    out, report = stretch
+    assert [(s["first"], s["end"]) for s in report["segments"]] == [(i, i + 10) for i in range(0, 60, 10)]
     assert all(s["warmup"] > 0 and s["fade_in"] > 0 for s in report["segments"][1:])
     info = probe(str(out))
     assert info.has_video and info.has_audio and len(_framemd5(out, "v")) == 60
     assert abs(info.duration - 3.0) <= 1 / 20
     median = report["flicker_median"]
-    assert len(report["seams"]) == 2 and median > 0
+    assert len(report["seams"]) == 5 and median > 0
     for seam in report["seams"]:  # every frame the seam touches, against the film's median
         assert seam["flicker_max"] <= 1.5 * median, (seam, median)
 
@@ -182,11 +191,12 @@ def test_a_killed_worker_is_retried_and_the_film_is_the_same(two_clips, one_mach
     _same_film(out, one_machine[0])
 
 
-def test_an_interrupted_cluster_render_keeps_finished_segments(two_clips, one_machine, tmp_path):
-    """One worker renders the two segments one after the other, so the interrupt lands while the second is being
-    rendered (with two, both could finish before it did)."""
+def test_an_interrupted_cluster_render_keeps_finished_segments(media, stretch, tmp_path):
+    """The stretch on one worker, its six segments one after another: when the first is kept, the interrupt lands
+    with five still to render (a film of two segments on two workers could finish before it did)."""
     out, rep = tmp_path / "resumed.mp4", tmp_path / "resumed.json"
-    args = ["video", str(two_clips), "-o", str(out), "--workers", "1", "--threads", "1", "--report", str(rep), *SMALL]
+    args = ["video", str(media / "video" / "cockatoo.mp4"), "-o", str(out), "--workers", "1", "--threads", "1",
+            "--report", str(rep), *STRETCH]
     proc = _start(*args)
     segments = out.with_name(".resumed.mmdream-work") / "segments"
     try:
@@ -203,7 +213,7 @@ def test_an_interrupted_cluster_render_keeps_finished_segments(two_clips, one_ma
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(rep.read_text())
     assert {s["index"] for s in report["segments"] if s["resumed"]} == kept  # never rendered again
-    _same_film(out, one_machine[0])
+    _same_film(out, stretch[0])
 
 
 @pytest.mark.parametrize("flags, message", [
