@@ -157,9 +157,15 @@ def _segment_workers() -> list[psutil.Process]:
     return found
 
 
+def _interruptible() -> None:
+    """Ctrl-C's default in the child: a shell without job control starts a background job with SIGINT ignored,
+    and a process that inherits that never hears the interrupt (CI or `make test &` may run so)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "mmdream", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_interruptible)
 
 
 def _wait_for(condition, proc: subprocess.Popen, limit: float = 120.0):
