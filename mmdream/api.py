@@ -337,7 +337,6 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
     `threads` CPUs and `gpus_per_task` GPUs. See mmdream.pipelines.film.cluster."""
     from mmdream.pipelines.film import dream_film, film_fingerprint
     from mmdream.pipelines.film.recipe import FilmRecipe
-    from mmdream.pipelines.precision import resolve_precision
 
     film, image_style, sound_style = _split_options(options)
     dream = options  # what is left: the dream options (build_plan refuses unknown ones)
@@ -350,15 +349,9 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
         threads = cluster.threads
     else:
         check_options(threads=threads)
-    if cluster is None and threads is not None:  # before TensorFlow's first op (measuring a precision is one)
-        from mmdream.nets.keras_base import use_threads
-
-        use_threads(threads)
-    asked = dream.get("precision", BY_NAME["precision"].default)  # resolved here, per net: a cluster's workers all dream at one precision
-    dreamed_sound = info.has_audio and opts.audio == "dream"
     recipe = FilmRecipe(net, audio_net, audio_layers, style and str(style), audio_style and str(audio_style),
-                        style_when, image_style, sound_style, {**dream, "precision": resolve_precision(asked, net)},
-                        threads, resolve_precision(asked, audio_net) if dreamed_sound else None)
+                        style_when, image_style, sound_style, dream,
+                        threads).measured(with_sound=info.has_audio and opts.audio == "dream", here=cluster is None)
     image = recipe.image()
     sound = recipe.sound(info, opts)
     given = {"net": net, "audio_net": audio_net, "audio_layers": audio_layers, "style": style and str(style),

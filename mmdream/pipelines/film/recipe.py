@@ -4,13 +4,16 @@ again in every process of a cluster (see mmdream.pipelines.film.cluster) and now
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from mmdream.media.ffmpeg import MediaInfo
+from mmdream.nets.keras_base import use_threads
 from mmdream.nets.registry import DEFAULT_NET
+from mmdream.options import BY_NAME
 from mmdream.pipelines.film.frames import Dreaming, FrameDreamer, StylePass
 from mmdream.pipelines.film.options import FILM_DEFAULTS, FilmOptions, film_fps
 from mmdream.pipelines.film.soundtrack import SoundPlan
+from mmdream.pipelines.precision import resolve_precision
 
 
 @dataclass
@@ -29,6 +32,16 @@ class FilmRecipe:
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
+
+    def measured(self, with_sound: bool, here: bool = True) -> FilmRecipe:
+        """This recipe with each net's `auto` precision measured (`with_sound`: the sound net's too), so every
+        process of a render dreams at one precision. `here`: the film is dreamed in this process, whose TensorFlow
+        threads are set first (measuring is TensorFlow's first op); a cluster's tasks set their own."""
+        if here and self.threads is not None:
+            use_threads(self.threads)
+        asked = self.dream.get("precision", BY_NAME["precision"].default)
+        return replace(self, dream={**self.dream, "precision": resolve_precision(asked, self.net)},
+                       audio_precision=resolve_precision(asked, self.audio_net) if with_sound else None)
 
     def image(self) -> Dreaming:
         from mmdream.plan import build_plan

@@ -9,13 +9,10 @@ from dataclasses import replace
 import numpy as np
 
 from mmdream.media.ffmpeg import MediaInfo, even_size
-from mmdream.nets.keras_base import use_threads
-from mmdream.options import BY_NAME
 from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FrameDreamer, film_options
 from mmdream.pipelines.film.recipe import FilmRecipe
 from mmdream.pipelines.live.controls import LiveControls
 from mmdream.pipelines.live.session import LiveOptions, dream_live
-from mmdream.pipelines.precision import resolve_precision
 from mmdream.plan import build_plan
 
 
@@ -26,20 +23,13 @@ def live_film(source: str, dst: str, info: MediaInfo | None, recipe: FilmRecipe,
     `recipe.dream` holds the dream options; `octaves` x `steps` are the cold frames' pyramid."""
     width, height = even_size(*(info.video_size if info else (640, 480)), live.max_size)
     fps = round((info.fps if info else None) or 25.0, 2)
-    if recipe.threads is not None:  # before TensorFlow's first op (measuring a precision is one)
-        use_threads(recipe.threads)
     opts = film_options(max_size=live.max_size, warm_steps=warm_steps, warm_strength=warm_strength, blend=blend,
                         audio="none")
     opts.measure_every = None  # no scoring: the report has no objective, and a cold frame would wait for it
     opts.cold_at_warm_scale = True  # every dream fitted to the frame interval (see pipelines.live.session.Performance)
-    dream = dict(recipe.dream)
-    asked = dream.pop("precision", BY_NAME["precision"].default)
-    dream["precision"] = resolve_precision(asked, recipe.net)
-    dreamer, plan = build_plan("image", recipe.net, FILM_DEFAULTS, octaves=octaves, steps=steps, **dream)
-    sound = None
-    if audio:
-        sound = _live_sound(info, replace(recipe, dream=dream, audio_precision=resolve_precision(asked,
-                                                                                                 recipe.audio_net)))
+    built = recipe.measured(with_sound=audio)
+    dreamer, plan = build_plan("image", built.net, FILM_DEFAULTS, octaves=octaves, steps=steps, **built.dream)
+    sound = _live_sound(info, built) if audio else None
     return dream_live(source, dst, FrameDreamer(Dreaming(dreamer, plan), opts, fps), (width, height), fps,
                       replace(live, blend=opts.blend), controls, sound)
 

@@ -7,22 +7,19 @@ import itertools
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from mmdream.media.ffmpeg import MediaInfo, even_size
 from mmdream.media.picture import resize
-from mmdream.nets.keras_base import use_threads
-from mmdream.options import BY_NAME
 from mmdream.pipelines.film.encode import PieceEncoder, mux, write_contact_sheet
 from mmdream.pipelines.film.frames import FrameFn, StopSignal
 from mmdream.pipelines.film.options import FILM_DEFAULTS, FilmOptions
 from mmdream.pipelines.film.recipe import FilmRecipe
 from mmdream.pipelines.film.render import locked_render, shown_frames, soundtrack_beside
 from mmdream.pipelines.film.workfolder import WorkFolder
-from mmdream.pipelines.precision import resolve_precision
 from mmdream.pipelines.zoom.frames import ZoomDreamer, ZoomOptions
 from mmdream.pipelines.zoom.sound import looped_soundtrack, zoom_soundtrack
 
@@ -35,11 +32,7 @@ def zoom_film(picture: np.ndarray, dst: str, opts: ZoomOptions, recipe: FilmReci
     """The zoom from checked inputs: `picture` (RGB) fitted to the film's size, dreamed by the recipe's net at its
     precision, with `source`'s soundtrack (`info`: its streams; grown block by block when generated or `grow`).
     `inputs` name the picture and the sound in the resume's fingerprint."""
-    if recipe.threads is not None:  # before TensorFlow's first op (measuring a precision is one)
-        use_threads(recipe.threads)
-    asked = recipe.dream.get("precision", BY_NAME["precision"].default)
-    built = replace(recipe, dream={**recipe.dream, "precision": resolve_precision(asked, recipe.net)},
-                    audio_precision=resolve_precision(asked, recipe.audio_net) if info else None)
+    built = recipe.measured(with_sound=info is not None)
     width, height = even_size(picture.shape[1], picture.shape[0], opts.max_size)
     photo = resize(picture, (height, width))
     frame_fn = ZoomDreamer(built.image(), opts, photo)
