@@ -35,18 +35,12 @@ def decoded_frames(path: Path) -> np.ndarray:
 
 
 # Tests that share something costly run on one worker of a parallel run (pytest-xdist's --dist loadgroup), first:
-# the stand-in Keras cache (random ImageNet weights written once), the Ray cluster, the studio's server.
-SHARED = {"keras_cache": "keras cache", "imagenet": "keras cache", "running_cluster": "ray", "one_machine": "ray",
-          "server": "studio", "client": "studio", "page": "studio"}
-
-
+# the stand-in Keras cache (random ImageNet weights written once), here; the Ray cluster and the studio's server,
+# by their modules' own mark.
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
-        groups = {SHARED[f] for f in getattr(item, "fixturenames", ()) if f in SHARED}
-        if item.module.__name__ == "test_cluster":
-            groups.add("ray")
-        if groups:
-            item.add_marker(pytest.mark.xdist_group(sorted(groups)[0]))
+        if {"keras_cache", "imagenet"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("keras cache"))
     items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)  # long groups start first
 
 

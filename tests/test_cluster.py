@@ -17,6 +17,7 @@ import psutil
 import pytest
 from conftest import run_mmdream
 
+pytestmark = pytest.mark.xdist_group("ray")  # one cluster and one reference film for the module: one worker
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--max-size", "160"]
 

@@ -20,6 +20,7 @@ from PIL import Image
 
 from mmdream.media.ffmpeg import probe
 
+pytestmark = pytest.mark.xdist_group("studio")  # one server for the module: its tests on one worker
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "build" / "studio"  # every tab's screenshot (ignored by git)
 README_SHOT = SHOTS / "readme.png"  # the README's docs/studio.png is a copy, kept small
