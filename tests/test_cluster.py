@@ -33,7 +33,7 @@ def _framemd5(path: Path, stream: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def two_clips(media, tmp_path_factory) -> Path:
-    """Two real clips with a hard cut between them: 1.5 s of cockatoo, then 1.5 s of Big Buck Bunny, with sound."""
+    """Two real clips with a hard cut between them: 2 s of cockatoo, then 2 s of Big Buck Bunny, with sound."""
     from mmdream.media.ffmpeg import ffmpeg_exe
 
     out = tmp_path_factory.mktemp("cluster") / "two.mp4"
@@ -41,8 +41,8 @@ def two_clips(media, tmp_path_factory) -> Path:
     chain = ("[0:v]scale=320:180,fps=20,setsar=1[a];[1:v]scale=320:180,fps=20,setsar=1[b];"
              "[0:a]aresample=44100,aformat=channel_layouts=stereo[x];"
              "[1:a]aresample=44100,aformat=channel_layouts=stereo[y];[a][x][b][y]concat=n=2:v=1:a=1[v][s]")
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-ss", "2", "-t", "1.5", "-i", str(video / "cockatoo.mp4"),
-                    "-t", "1.5", "-i", str(video / "big_buck_bunny_0_30.webm"), "-filter_complex", chain,
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-ss", "2", "-t", "2", "-i", str(video / "cockatoo.mp4"),
+                    "-t", "2", "-i", str(video / "big_buck_bunny_0_30.webm"), "-filter_complex", chain,
                     "-map", "[v]", "-map", "[s]", "-c:v", "libx264", "-c:a", "aac", str(out)], check=True)
     return out
 
@@ -110,13 +110,13 @@ def test_two_workers_render_the_one_machine_film(two_clips, one_machine, tmp_pat
                        cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(rep.read_text())
-    assert [(s["first"], s["end"]) for s in report["segments"]] == [(0, 30), (30, 60)]  # split at the cut
+    assert [(s["first"], s["end"]) for s in report["segments"]] == [(0, 40), (40, 80)]  # split at the cut
     assert report["cluster"]["threads"] == 1 and report["cluster"]["workers"] == 2
     assert all(s["worker"]["pid"] > 0 and s["worker"]["host"] for s in report["segments"])  # who rendered what
-    assert report["frames"] == ref_report["frames"] == 60
-    assert abs(report["duration_s"] - 3.0) <= 1 / 20
+    assert report["frames"] == ref_report["frames"] == 80
+    assert abs(report["duration_s"] - 4.0) <= 1 / 20
     _same_film(out, reference)
-    assert "segment 1: frames 30-59 on" in done.stdout
+    assert "segment 1: frames 40-79 on" in done.stdout
     assert not out.with_name(".cluster.mmdream-work").exists()
 
 
