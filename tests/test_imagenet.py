@@ -172,25 +172,27 @@ def test_layer_explorer_notebook_runs_headless(imagenet, media, tmp_path, monkey
     assert min(gains.values()) > (1.2 if net == "efficientnet_lite0" else 1.0), gains
 
 
-def test_a_weights_file_that_fails_its_md5_is_reported_and_never_deleted(media, tmp_path):
+def test_a_weights_file_that_fails_its_md5_is_reported_and_never_deleted(media, tmp_path, monkeypatch, capsys):
     home = tmp_path / "keras"
     (home / "models").mkdir(parents=True)
     bad = home / "models" / "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
     bad.write_bytes(b"half a download" * 1000)
     digest = hashlib.sha256(bad.read_bytes()).hexdigest()
-    env = {**__import__("os").environ, "KERAS_HOME": str(home)}
+    monkeypatch.setenv("KERAS_HOME", str(home))
     p = run_mmdream("image", media / "images" / "chelsea.png", "-o", tmp_path / "o.png", "--net", "inception_v3",
-                    env=env)
+                    env={**__import__("os").environ})  # a fresh process: Keras reads its home on first use
     assert p.returncode == 2 and len(_error_lines(p)) == 1, p.stderr
     assert "fails the md5" in p.stderr and "mmdream models install inception_v3" in p.stderr
     assert hashlib.sha256(bad.read_bytes()).hexdigest() == digest
-    p = run_mmdream("models", env=env)
-    status = {ln.split()[0]: ln.split("weights: ")[1] for ln in p.stdout.splitlines() if "weights: " in ln}
+    capsys.readouterr()
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    status = {ln.split()[0]: ln.split("weights: ")[1] for ln in out.splitlines() if "weights: " in ln}
     assert status["inception_v3"] == "present but fails its md5 check"
     assert status["vgg16"] == "absent" and status["efficientnet_lite0"].startswith("offline")
     # `models install` refuses a file whose md5 is not the pinned one, and touches nothing
-    p = run_mmdream("models", "install", "inception_v3", bad, env=env)
-    assert p.returncode == 2 and "md5 differs" in p.stderr and bad.exists()
+    assert main(["models", "install", "inception_v3", str(bad)]) == 2
+    assert "md5 differs" in capsys.readouterr().err and bad.exists()
 
 
 def test_models_install_copies_a_verified_file_where_keras_looks(imagenet, tmp_path, monkeypatch, capsys):
