@@ -350,6 +350,17 @@ OPTIONS: tuple[Option, ...] = (
         "a server folder the page may pick inputs from; dreams are saved in DIR/dreams (default: a temporary folder)",
         metavar="DIR",
     ),
+    Option(
+        "auth",
+        str,
+        None,
+        "ask for a login: USER:PASSWORD, or a file of such lines (needed with a --host other than this machine)",
+        metavar="USER:PASSWORD|FILE",
+    ),
+    Option("no_auth", bool, False, "open the page to the network without a login (on purpose)"),
+    Option("max_upload", int, 500, "largest upload in MB (default 500)", range=(1, 1_000_000, False)),
+    Option("max_queue", int, 40, "dreams that may wait in line; the next is refused (default 40)",
+           range=(1, 100_000, False)),
 )
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 
@@ -384,10 +395,10 @@ COMMANDS: dict[str, dict[str, list[str]]] = {
                    "patience", "size", "window", "seed", "weights", "report"]},
     "datasets": {"": ["root", "out", "download", "fps", "size"]},
     "models": {},
-    "serve": {"": ["host", "port", "share_folder"]},
+    "serve": {"": ["host", "port", "share_folder", "auth", "no_auth", "max_upload", "max_queue"]},
 }
 # Switches one choice of several: at most one of them on a command line.
-EXCLUSIVE = (("keep_audio", "no_audio"), ("ray", "workers"))
+EXCLUSIVE = (("keep_audio", "no_audio"), ("ray", "workers"), ("auth", "no_auth"))
 # Given on the command line always (the API takes them as arguments).
 REQUIRED = {"style": ["style"]}
 RANGES = {o.name: o.range for o in OPTIONS if o.range}

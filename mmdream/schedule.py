@@ -37,6 +37,8 @@ from mmdream.checks import RANGES, check_number
 from mmdream.errors import UserError
 from mmdream.options import BY_NAME
 
+MAX_SCHEDULE_CHARS = 1_000_000
+
 if TYPE_CHECKING:
     from mmdream.core.engine import DreamSettings
     from mmdream.nets import Net
@@ -121,11 +123,17 @@ class Schedule:
 
     @classmethod
     def parse(cls, text: str, path: str = "the schedule") -> Schedule:
-        """A schedule from TOML text (an editor's contents); errors name `path` as `load`'s name the file."""
+        """A schedule from TOML text (an editor's contents); errors name `path` as `load`'s name the file. Its size
+        is bounded (a keyframe a second for hours fits), and so is its nesting: TOML's parser recurses."""
+        if len(text) > MAX_SCHEDULE_CHARS:
+            raise UserError(f"{path} is {len(text):,} characters long; a schedule may have at most "
+                            f"{MAX_SCHEDULE_CHARS:,}")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise UserError(f"{path} is not valid TOML ({e})") from None
+        except RecursionError:
+            raise UserError(f"{path} nests its arrays or tables too deeply to be a schedule") from None
         frames = data.get("keyframe")
         if not isinstance(frames, list) or not frames:
             raise UserError(f"{path} has no [[keyframe]] tables")

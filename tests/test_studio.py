@@ -4,6 +4,7 @@ headless Chromium (Debian's `chromium`, which `.ci/run` installs) through Playwr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -35,27 +36,46 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, media):
-    """`mmdream serve` on a free loopback port with a shared folder; its first stdout line is checked."""
-    shared = tmp_path_factory.mktemp("shared")
-    shutil.copy(media / PHOTO, shared / "photo.png")
+def _start_server(*args: str) -> tuple[str, subprocess.Popen, str]:
+    """`mmdream serve ARGS` on a free loopback port, up and answering; (its URL, the process, its first line)."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mmdream", "serve", "--port", str(port), "--share-folder",
-                             str(shared)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "mmdream", "serve", "--port", str(port), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
     first = proc.stdout.readline().strip()
-    url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
             break
         time.sleep(0.25)
     assert proc.poll() is None, proc.stderr.read()[-2000:]
-    assert first == f"mmdream studio: {url[:-1]} (this machine only; --host 0.0.0.0 shares it)"
-    yield url, shared, proc
+    return f"http://127.0.0.1:{port}/", proc, first
+
+
+def _stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, media):
+    """`mmdream serve` on a free loopback port with a shared folder that also holds what must never be served:
+    dotfiles, a key, notes, a web page named as a picture, a link to a picture outside it."""
+    shared = tmp_path_factory.mktemp("shared")
+    shutil.copy(media / PHOTO, shared / "photo.png")
+    (shared / ".env").write_text("SECRET=1\n")
+    (shared / ".ssh").mkdir()
+    (shared / ".ssh" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    (shared / ".hidden.png").write_bytes((media / PHOTO).read_bytes())
+    (shared / "notes.txt").write_text("private notes\n")
+    (shared / "page.png").write_text("<html><script>alert(1)</script></html>")
+    outside = tmp_path_factory.mktemp("outside") / "elsewhere.png"
+    shutil.copy(media / PHOTO, outside)
+    (shared / "link.png").symlink_to(outside)
+    url, proc, first = _start_server("--share-folder", str(shared))
+    assert first == f"mmdream studio: {url[:-1]} (this machine only; --host 0.0.0.0 shares it)"
+    yield url, shared, proc
+    _stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +146,7 @@ def _bad_requests(tmp: Path, media: Path) -> list[tuple[str, list, str]]:
     film_args = ["efficientnet_lite0", "MTT_vgg", 160, 0, 1, None, False, 0.0, None, 2]
     return [
         ("/dream_image", _image_args(tmp / "notes.txt"), "notes.txt is not a readable image"),
-        ("/dream_image", _image_args(tmp / "huge.png"), "pixels"),
+        ("/dream_image", _image_args(tmp / "huge.png"), "above the 100 MP limit"),
         ("/dream_image", _image_args(None), "upload or pick a photo first"),
         ("/dream_image", _image_args(media / PHOTO, net="no_such_net"), "unknown net"),
         ("/dream_image", _image_args(media / PHOTO, target="no such class"), "has no class"),
@@ -189,12 +209,13 @@ def test_cancel_stops_a_render_cleanly_and_the_same_render_resumes(server, clien
     status, sheet, film = job.result(timeout=300)
     done = int(re.fullmatch(r"cancelled after (\d+) frames; the work is kept: Render again resumes it", status)[1])
     assert 0 < done < 60 and film is None and Path(sheet).is_file()
-    assert (server[1] / "dreams" / ".cockatoo-dream.mmdream-work").is_dir()  # the work folder stays
+    work = list(server[1].glob("dreams/*/.cockatoo-*-dream.mmdream-work"))
+    assert len(work) == 1 and work[0].is_dir()  # the work folder stays, in the visitor's own folder
     status, _, film = client.predict(*_film_args(media), api_name="/dream_video")  # uploaded again: resumes
     resumed = int(re.search(r"; (\d+) frames resumed from an earlier render", status)[1])
     assert 20 <= resumed <= done and status.startswith("60 frames at 20 fps (3.00 s)"), status
     assert abs(probe(film).duration - 3.0) < 0.1
-    assert not (server[1] / "dreams" / ".cockatoo-dream.mmdream-work").exists()
+    assert not work[0].exists()
 
 
 def test_a_second_visitor_waits_in_line_and_sees_their_place(server, media):
@@ -370,10 +391,12 @@ def test_served_port_taken_is_one_line(server):
 def test_open_host_warns_in_one_line():
     from mmdream.studio.server import address_line, exposure_warning
 
-    assert exposure_warning("127.0.0.1", None) is None
-    assert exposure_warning("0.0.0.0", Path("/srv/media")) == (
+    assert exposure_warning("127.0.0.1", None, None) is None
+    assert exposure_warning("0.0.0.0", Path("/srv/media"), None) == (
         "mmdream: warning: --host 0.0.0.0 lets anyone who can reach this machine use the studio and its CPU; "
         "it reads and writes /srv/media")
+    assert exposure_warning("0.0.0.0", None, [("ann", "pw")]) == (
+        "mmdream: warning: --host 0.0.0.0 lets anyone with a login use the studio and its CPU")
     assert address_line("0.0.0.0", 7860) == "mmdream studio: http://127.0.0.1:7860 (listening on 0.0.0.0)"
 
 
@@ -424,3 +447,308 @@ def test_serve_arguments_are_checked_before_anything_starts(args, line):
     p = subprocess.run([sys.executable, "-m", "mmdream", "serve", *args], capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and p.stderr.splitlines() == [line]
     assert time.monotonic() - t0 < 10  # checked before Gradio or TensorFlow is imported
+
+
+# ---- what a visitor must not be able to do -------------------------------------------------------------------
+def _fetch(base: str, path: Path | str) -> tuple[int, dict, bytes]:
+    """GET Gradio's file route for a server path: (status, headers, body)."""
+    import httpx
+
+    r = httpx.get(f"{base}gradio_api/file={path}", timeout=30)
+    return r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content
+
+
+def _upload(base: str, path: Path) -> str:
+    """A file sent as the page sends one; the server path Gradio keeps it at."""
+    import httpx
+
+    with open(path, "rb") as f:
+        r = httpx.post(f"{base}gradio_api/upload", files={"files": (path.name, f)}, timeout=60)
+    r.raise_for_status()
+    return r.json()[0]
+
+
+def test_an_uploaded_web_page_is_never_served_as_one(server, client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    page = tmp_path / "evil.html"
+    page.write_text("<html><script>alert(document.cookie)</script></html>")
+    with pytest.raises(AppError) as caught:  # sent as a film clip: refused in one line
+        client.predict(handle_file(str(page)), *_film_args_only(), api_name="/dream_video")
+    assert "evil.html" in str(caught.value) and "\n" not in str(caught.value)
+    assert not list(server[1].rglob("evil.html"))  # nothing of it lands in the served folder
+    kept = _upload(server[0], page)
+    status, headers, body = _fetch(server[0], kept)
+    assert status == 404 and b"<script>" not in body, (status, headers)
+
+
+def test_the_shared_folder_serves_its_media_only(server):
+    base, shared, _ = server
+    for name in (".env", ".ssh/id_rsa", ".hidden.png", "notes.txt", "page.png", "link.png", "../outside"):
+        status, _, body = _fetch(base, shared / name)
+        assert status in (403, 404) and b"SECRET" not in body and b"<script>" not in body, (name, status)
+    status, headers, body = _fetch(base, shared / "photo.png")
+    assert status == 200 and body == (shared / "photo.png").read_bytes()
+    assert headers["content-type"] == "image/png" and headers["x-content-type-options"] == "nosniff"
+    assert headers["content-disposition"].startswith("attachment")
+    import httpx
+
+    config = httpx.get(f"{base}config", timeout=30).text
+    for hidden in (".env", "id_rsa", ".hidden.png", "notes.txt", "page.png", "link.png", str(shared)):
+        assert hidden not in config, hidden  # the pickers list media by name, nothing else
+    assert '"photo.png"' in config
+
+
+def _film_args_only(**kw) -> list:
+    o = {"server_path": None, "net": "efficientnet_lite0", "audio_net": "MTT_vgg", "max_size": 96, "start": 0,
+         "end": 2, "schedule": None, "use_schedule": False, "react": 0.0, "style": None, "steps": 2, **kw}
+    return list(o.values())
+
+
+def _clip(media: Path, folder: Path, source: str, seek: float) -> Path:
+    """A 1 s clip named video.mp4, as two visitors' different films may both be named."""
+    from mmdream.media.ffmpeg import ffmpeg_exe
+
+    folder.mkdir()
+    out = folder / "video.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", str(seek), "-t", "1", "-i", str(media / "video" / source),
+                    "-vf", "scale=160:-2", "-c:v", "libx264", "-c:a", "aac", str(out)], check=True)
+    return out
+
+
+def test_a_visitors_cancel_stops_only_their_own_film(server, media):
+    from gradio_client import Client
+
+    ann, bob = Client(server[0], verbose=False), Client(server[0], verbose=False)
+    job = ann.submit(*_film_args(media, end=2), api_name="/dream_video")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not any("frames dreamed" in o[0] for o in job.outputs()):
+        time.sleep(0.05)
+    assert bob.predict(api_name="/cancel_video") == "no film of yours is rendering"
+    status, _, film = job.result(timeout=300)
+    assert status.startswith("40 frames at 20 fps (2.00 s)"), status
+    assert abs(probe(film).duration - 2.0) < 0.1
+
+
+def test_two_visitors_films_of_the_same_name_both_survive(server, media, tmp_path):
+    from gradio_client import Client, handle_file
+
+    from tests.test_cluster import _framemd5
+
+    films = []
+    for who, (source, seek) in zip(("ann", "bob"), (("cockatoo.mp4", 2), ("big_buck_bunny_0_30.webm", 2))):
+        clip = _clip(media, tmp_path / who, source, seek)
+        visitor = Client(server[0], verbose=False)
+        _, _, film = visitor.predict(handle_file(str(clip)), *_film_args_only(end=1), api_name="/dream_video")
+        films.append(film)
+    _, _, again = visitor.predict(handle_file(str(clip)), *_film_args_only(end=1), api_name="/dream_video")
+    saved = sorted(server[1].glob("dreams/*/video-*-dream*.mp4"))
+    assert len(saved) >= 3 and len({p.name for p in saved}) == len(saved) and len({p.parent for p in saved}) >= 2
+    ann_film, bob_film = (next(p for p in saved if Path(f).read_bytes() == p.read_bytes()) for f in films)
+    assert ann_film != bob_film and _framemd5(ann_film, "v") != _framemd5(bob_film, "v")
+    assert Path(again).read_bytes() == bob_film.read_bytes()  # rendered again: a new name, the first one kept
+    assert sum(p.read_bytes() == bob_film.read_bytes() for p in saved) == 2
+
+
+def test_an_upload_over_the_limit_is_refused_in_one_line(server):
+    import http.client
+
+    port = int(server[0].rsplit(":", 1)[1].strip("/"))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    boundary = "mmdreamboundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.mp4\"\r\n"
+            "Content-Type: video/mp4\r\n\r\n").encode()
+    conn.putrequest("POST", "/gradio_api/upload")
+    conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+    conn.putheader("Content-Length", str(600_000_000))
+    conn.endheaders()
+    conn.send(head + bytes(1 << 20))  # the first MB of 600: the answer comes before the rest is sent
+    reply = conn.getresponse()
+    text = reply.read().decode()
+    assert reply.status == 413 and text.splitlines() == ["mmdream: error: an upload may be at most 500 MB"]
+
+
+def test_the_forty_first_waiting_dream_is_refused_and_cancel_still_answers(server, media):
+    """Forty dreams wait behind a film; the forty-first is refused, a dream posted around the queue is refused,
+    and the page's Cancel (outside the queue) still stops the film."""
+    import httpx
+    from gradio_client import Client
+
+    config = httpx.get(f"{server[0]}config", timeout=30).json()
+    fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "dream_image")
+    ann = Client(server[0], verbose=False)
+    film = ann.submit(*_film_args(media, end=10, max_size=160), api_name="/dream_video")
+    while not any("frames dreamed" in o[0] for o in film.outputs()):
+        time.sleep(0.05)
+    picture = [None, *_image_args(None)[1:]]
+    with httpx.Client(base_url=f"{server[0]}gradio_api/", timeout=30) as http:
+        joins = [http.post("queue/join", json={"data": picture, "fn_index": fn_index, "session_hash": f"w{i}",
+                                               "event_data": None, "trigger_id": None}) for i in range(41)]
+        around = http.post("run/dream_image", json={"data": picture, "session_hash": "around"})
+        cancel = http.post("run/cancel_video", json={"data": [], "session_hash": ann.session_hash})
+    status, _, _ = film.result(timeout=300)
+    assert all(r.status_code == 200 and "event_id" in r.json() for r in joins[:40]), [r.text for r in joins[:40]]
+    assert joins[40].status_code == 503 and joins[40].json()["detail"].startswith("Queue is full. Max size is 40")
+    assert around.status_code == 404, around.text
+    assert cancel.json()["data"] == ["cancelling after the frame in hand…"] and status.startswith("cancelled after")
+
+
+NUMBERS = {  # every number the page takes: endpoint: (its first input, [label, position among its inputs, ...])
+    "/dream_image": ("photo", ["depth (0 shallow … 1 deep)", 4, "octaves", 5, "steps per octave", 6, "strength", 7,
+                               "seed", 8, "max size (px)", 11]),
+    "/dream_audio": ("sound", ["depth (0 shallow … 1 deep)", 4, "steps per octave", 6, "strength", 7,
+                               "seconds to dream (0: all)", 8]),
+    "/dream_video": ("clip", ["max size (px)", 4, "start (s)", 5, "end (s, 0: to the end)", 6, "react to the sound", 9,
+                              "steps per octave (first frame)", 11]),
+    "/style_image": ("photo", ["steps", 3, "max size (px)", 4]),
+    "/style_audio": ("sound", ["steps", 2, "seconds (0: all)", 3]),
+}
+
+
+def _raw_call(base: str, api_name: str, data: list) -> str:
+    """An endpoint called as any HTTP client can: JSON written by hand (NaN and Infinity as JavaScript writes
+    them), joined to the queue, the answer read off its event stream; the error line, or "ok"."""
+    import httpx
+
+    config = httpx.get(f"{base}config", timeout=30).json()
+    fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == api_name)
+    session = f"raw{time.monotonic_ns()}"
+    body = json.dumps({"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,
+                       "trigger_id": None}, allow_nan=True)
+    with httpx.Client(base_url=f"{base}gradio_api/", timeout=120) as http:
+        http.post("queue/join", content=body, headers={"content-type": "application/json"}).raise_for_status()
+        with http.stream("GET", "queue/data", params={"session_hash": session}) as events:
+            for line in events.iter_lines():
+                message = json.loads(line[5:]) if line.startswith("data:") else {}
+                if message.get("msg") == "process_completed":
+                    return "ok" if message.get("success") else message["output"]["error"]
+    raise AssertionError(f"{api_name} never completed")
+
+
+def test_every_number_the_page_takes_is_checked_by_mmdream(server):
+    """NaN, infinities and strings sent past the widgets as raw JSON: one line each, naming the input by its label
+    on the page (checked before any file is read, so no file is sent)."""
+    args = {"/dream_image": _image_args(None),
+            "/dream_audio": [None, "MTT_vgg", [], True, 0.5, None, 5, 1.0, 1.0],
+            "/dream_video": [None, *_film_args_only()],
+            "/style_image": [None, None, "efficientnet_lite0", 10, 128],
+            "/style_audio": [None, None, 10, 1.0]}
+    checked = 0
+    for api, (_, fields) in NUMBERS.items():
+        for label, at in zip(fields[::2], fields[1::2]):
+            for bad in (float("nan"), float("inf"), -float("inf"), "12"):
+                sent = list(args[api])
+                sent[at] = bad
+                line = _raw_call(server[0], api.lstrip("/"), sent)
+                assert line.startswith(f"mmdream: error: {label} must be") and "\n" not in line, (api, bad, line)
+                checked += 1
+    assert checked == 19 * 4
+
+
+def test_layer_weights_and_schedules_that_cannot_be_dreamed_get_one_line(client, media):
+    from gradio_client.exceptions import AppError
+
+    for layers, words in ((["block2a:0"], "other than 0"), (["block2a:nan"], "other than 0")):
+        with pytest.raises(AppError) as caught:
+            client.predict(*_image_args(media / PHOTO, layers=layers), api_name="/dream_image")
+        assert words in str(caught.value) and "step size" not in str(caught.value), str(caught.value)
+    deep = "a = " + "[" * 100_000 + "]" * 100_000 + "\n"
+    assert client.predict(deep, api_name="/check_schedule") == \
+        "mmdream: error: schedule nests its arrays or tables too deeply to be a schedule"
+    huge = "[[keyframe]]\ntime = 0\n" + "# padding\n" * 120_000
+    assert client.predict(huge, api_name="/check_schedule").startswith("mmdream: error: schedule is 1,200,")
+    with pytest.raises(AppError) as caught:
+        client.predict(*_film_args(media, schedule=deep, use_schedule=True), api_name="/dream_video")
+    assert str(caught.value) == "mmdream: error: schedule nests its arrays or tables too deeply to be a schedule"
+
+
+def test_a_net_is_a_listed_name_never_a_server_path(client, media, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    (tmp_path / "mine.keras").write_bytes(b"not a model")
+    (tmp_path / "mine.json").write_text('{"kind": "image"}')
+    lines = []
+    for path in (tmp_path / "mine.keras", tmp_path / "absent.keras"):
+        with pytest.raises(AppError) as caught:
+            client.predict(*_image_args(media / PHOTO, net=str(path)), api_name="/dream_image")
+        lines.append(str(caught.value).replace(path.name, "NAME"))
+    assert lines[0] == lines[1] and lines[0].startswith("mmdream: error: unknown net"), lines
+
+
+def test_a_studio_open_to_the_network_needs_a_login(tmp_path):
+    from gradio_client import Client
+
+    p = subprocess.run([sys.executable, "-m", "mmdream", "serve", "--host", "0.0.0.0", "--port", str(_free_port())],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and p.stderr.splitlines() == [
+        "mmdream: error: --host 0.0.0.0 opens the studio to the network: give --auth USER:PASSWORD (or a file of "
+        "such lines) for a login, or --no-auth to open it without one"]
+    logins = tmp_path / "logins"
+    logins.write_text("# who may dream\nann:first secret\nbob:second\n")
+    url, proc, _ = _start_server("--auth", str(logins))
+    try:
+        import httpx
+
+        assert httpx.get(f"{url}config", timeout=30).status_code == 401
+        assert httpx.post(f"{url}gradio_api/upload", files={"files": ("a.png", b"x")}, timeout=30).status_code == 401
+        with pytest.raises(Exception, match="(?i)login|credentials|unauthorized|401"):
+            Client(url, auth=("ann", "wrong"), verbose=False)
+        assert Client(url, auth=("ann", "first secret"), verbose=False).predict(
+            "[[keyframe]]\ntime = 0\n", api_name="/check_schedule") == "✓ 1 keyframe(s) at 0 s"
+    finally:
+        _stop(proc)
+
+
+def _rss_mib(pid: int) -> float:
+    import psutil
+
+    proc = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in (proc, *proc.children(recursive=True))) / 2**20
+
+
+KINDS = ["picture"] * 3 + ["sound", "schedule", "cancel", "bad", "schedule", "bad", "cancel"]
+
+
+def test_a_hundred_mixed_requests_from_four_visitors_leave_memory_steady(server, media, tmp_path):
+    """Pictures of three sizes, sounds, schedules good and bad, bad requests and cancels, four visitors at once:
+    the server's memory after all of them is within 1.2x of what it was after the first ten."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    photo = Image.open(media / PHOTO).convert("RGB")
+    photos = []
+    for i, size in enumerate((64, 96, 128)):
+        photos.append(tmp_path / f"p{i}.png")
+        photo.resize((size, size * 3 // 4)).save(photos[-1])
+    visitors = [Client(server[0], verbose=False) for _ in range(4)]
+
+    def request(i: int) -> str:
+        c, kind = visitors[i % 4], KINDS[i % 10]
+        try:
+            if kind == "picture":
+                c.predict(*_image_args(photos[i % 10], octaves=1, steps=1, max_size=128), api_name="/dream_image")
+            elif kind == "sound":
+                c.predict(handle_file(str(media / SOUND)), "MTT_vgg", [], False, 0.5, None, 1, 1.0, 0.25,
+                          api_name="/dream_audio")
+            elif kind == "schedule":
+                c.predict(f"[[keyframe]]\ntime = {i}\n" * (1 + i % 3), api_name="/check_schedule")
+            elif kind == "cancel":
+                c.predict(api_name="/cancel_video")
+            else:
+                c.predict(*_image_args(None), api_name="/dream_image")
+            return "ok"
+        except AppError as e:
+            return str(e)
+
+    first = [request(i) for i in range(10)]  # every kind of request, and the pictures' three sizes
+    after_ten = _rss_mib(server[2].pid)
+    with ThreadPoolExecutor(4) as pool:
+        rest = list(pool.map(request, range(10, 100)))
+    after = _rss_mib(server[2].pid)
+    answers = first + rest
+    assert len(answers) == 100 and all(a == "ok" or a == "mmdream: error: upload or pick a photo first"
+                                       for a in answers), [a for a in answers if a != "ok"][:3]
+    assert after <= 1.2 * after_ten, (after_ten, after)

@@ -275,7 +275,8 @@ def cmd_style(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from mmdream.studio.server import serve
 
-    serve(args.host, args.port, args.share_folder)
+    serve(args.host, args.port, args.share_folder, auth=args.auth, no_auth=args.no_auth, max_upload=args.max_upload,
+          max_queue=args.max_queue)
     return 0
 
 

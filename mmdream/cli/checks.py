@@ -54,9 +54,12 @@ def _none(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    from mmdream.studio.server import logins
+
     check_number("--port", args.port, 1, 65535)
     if args.share_folder and not Path(args.share_folder).expanduser().is_dir():
         raise UserError(f"--share-folder {args.share_folder} is not a folder")
+    logins(args.host, args.auth, args.no_auth)
 
 
 def _image(args: argparse.Namespace) -> None:

@@ -74,6 +74,8 @@ def parse_layers(spec: str | None, net: Net) -> dict[str, float]:
             w = float(weight) if weight else 1.0
         except ValueError:
             raise UserError(f"bad layer weight in {part!r}; use name:weight, e.g. mixed3:1.5") from None
+        if not math.isfinite(w) or w == 0:
+            raise UserError(f"layer weight in {part!r} must be a finite number other than 0")
         try:
             depth = float(name)
         except ValueError:

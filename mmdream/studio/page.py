@@ -13,16 +13,35 @@ from mmdream.checks import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from mmdream.nets.registry import DEFAULT_NET, DEFAULT_STYLE_NET
 from mmdream.options import BY_NAME, DREAM_DEFAULTS
 from mmdream.schedule import EXAMPLE
-from mmdream.studio import requests
-from mmdream.studio.requests import PageError, Studio
+from mmdream.studio import inputs, requests
+from mmdream.studio.inputs import FILM, PICTURE, SOUND, STYLE_PICTURE, STYLE_SOUND
+from mmdream.studio.visitors import PageError, Studio
 
 ONE_AT_A_TIME = {"concurrency_limit": 1, "concurrency_id": "dream"}
+QUICK = {"concurrency_limit": 4, "concurrency_id": "quick"}  # the editor's check: in the queue, never behind a dream
 
 
 # The CLI's defaults, so the page and its API (every input after the first optional) dream as the CLI does.
-PICTURE, SOUND = DREAM_DEFAULTS["image"], DREAM_DEFAULTS["audio"]
+PICTURE_DEFAULTS, SOUND_DEFAULTS = DREAM_DEFAULTS["image"], DREAM_DEFAULTS["audio"]
 PHOTO_SIZE, STRENGTH, SEED = BY_NAME["max_size"].default_for("image"), BY_NAME["strength"].default, BY_NAME["seed"].default
 DEPTH = 0.5  # the depth slider's start: the middle of the net
+
+
+def number(field: inputs.Field, value: float, **options) -> gr.Slider | gr.Number:
+    """A slider (or a box) built from its field; what arrives goes to mmdream's own check untouched, so NaN or
+    a string sent past the widget gets the field's one line, not a Gradio traceback."""
+    if field.step is None:
+        component = gr.Number(value, label=field.label, minimum=field.lo, maximum=field.hi,
+                              precision=0 if field.whole else None, **options)
+    else:
+        component = gr.Slider(field.lo, field.hi, value, step=field.step, label=field.label, **options)
+    component.preprocess = lambda payload: payload
+    return component
+
+
+def session(request: gr.Request | None) -> str:
+    """The visitor's Gradio session (each page load, each API client has its own)."""
+    return getattr(request, "session_hash", None) or "local"
 
 def PhotoInput(**options) -> gr.Image:  # noqa: N802 - used like the component it is
     """gr.Image that hands the uploaded file to mmdream untouched: mmdream's reader judges it (text named .jpg,
@@ -71,7 +90,7 @@ def _net_controls(kind: str, prefer: str | None = None) -> tuple:
     layers = gr.Dropdown(info.layers, value=[], multiselect=True, label="layers", allow_custom_value=True,
                          info="empty: the net's own choice, or the depth below")
     by_depth = gr.Checkbox(False, label="dream at a depth instead")
-    depth = gr.Slider(0.0, 1.0, DEPTH, step=0.05, label="depth (0 shallow … 1 deep)")
+    depth = number(inputs.DEPTH, DEPTH)
     target = gr.Dropdown(info.classes, value=None, filterable=True, allow_custom_value=True,
                          label="target class" if kind == "image" else "target tag",
                          info="type to search; empty: amplify whatever the layers see")
@@ -87,10 +106,16 @@ def _net_controls(kind: str, prefer: str | None = None) -> tuple:
 
 
 def _pick_from_shared(studio: Studio, suffixes: set[str] | frozenset[str], into: gr.components.Component,
-                      label: str) -> None:
+                      label: str, as_path: bool = True) -> None:
+    """A list of the shared folder's media by name; picking one puts it in `into` (as the file, or its name)."""
     files = studio.shared_files(suffixes)
     pick = gr.Dropdown(files, value=None, label=label, visible=bool(files))
-    pick.change(lambda path: path, pick, into, queue=False, api_visibility="private")
+
+    @page_errors
+    def picked(name: str | None) -> str | None:
+        return (studio.shared_path(name) if as_path else name) if name else None
+
+    pick.change(picked, pick, into, queue=False, api_visibility="private")
 
 
 def picture_tab(studio: Studio) -> None:
@@ -102,12 +127,12 @@ def picture_tab(studio: Studio) -> None:
         with gr.Column():
             net, layers, by_depth, depth, target = _net_controls("image")
             with gr.Row():
-                octaves = gr.Slider(1, 8, PICTURE["octaves"], step=1, label="octaves")
-                steps = gr.Slider(1, 100, PICTURE["steps"], step=1, label="steps per octave")
+                octaves = number(PICTURE["octaves"], PICTURE_DEFAULTS["octaves"])
+                steps = number(PICTURE["steps"], PICTURE_DEFAULTS["steps"])
             with gr.Row():
-                strength = gr.Slider(0.1, 4.0, STRENGTH, step=0.1, label="strength")
-                seed = gr.Number(SEED, precision=0, label="seed")
-            max_size = gr.Slider(64, 2048, PHOTO_SIZE, step=32, label="max size (px)")
+                strength = number(PICTURE["strength"], STRENGTH)
+                seed = number(PICTURE["seed"], SEED)
+            max_size = number(PICTURE["max_size"], PHOTO_SIZE)
             go = gr.Button("Dream", variant="primary", elem_id="dream-image")
         with gr.Column():
             dream = gr.Image(type="filepath", format="png", label="dream", elem_id="image-dream",
@@ -116,12 +141,12 @@ def picture_tab(studio: Studio) -> None:
 
     @page_errors
     def dream_image(photo, net=DEFAULT_NET["image"], layers=None, by_depth=False, depth=DEPTH,
-                    octaves=PICTURE["octaves"], steps=PICTURE["steps"], strength=STRENGTH,
+                    octaves=PICTURE_DEFAULTS["octaves"], steps=PICTURE_DEFAULTS["steps"], strength=STRENGTH,
                     seed=SEED, target=None, guide=None,
-                    max_size=PHOTO_SIZE, progress=gr.Progress()):
+                    max_size=PHOTO_SIZE, progress=gr.Progress(), request: gr.Request = None):
         """Dream a photo; returns the dream and the objective before and after."""
-        return requests.dream_picture(studio, photo, net, layers, depth if by_depth else None, octaves, steps,
-                                      strength, seed, target, guide, max_size, progress)
+        return requests.dream_picture(studio, photo, net, layers, depth, by_depth, octaves, steps, strength, seed,
+                                      target, guide, max_size, progress, session=session(request))
 
     go.click(dream_image, [photo, net, layers, by_depth, depth, octaves, steps, strength, seed, target, guide,
                            max_size], [dream, summary], api_name="dream_image", **ONE_AT_A_TIME)
@@ -135,9 +160,9 @@ def sound_tab(studio: Studio) -> None:
         with gr.Column():
             net, layers, by_depth, depth, target = _net_controls("audio")
             with gr.Row():
-                steps = gr.Slider(1, 100, SOUND["steps"], step=1, label="steps per octave")
-                strength = gr.Slider(0.1, 4.0, STRENGTH, step=0.1, label="strength")
-            duration = gr.Number(0, label="seconds to dream (0: all)", minimum=0)
+                steps = number(SOUND["steps"], SOUND_DEFAULTS["steps"])
+                strength = number(SOUND["strength"], STRENGTH)
+            duration = number(SOUND["duration"], 0)
             go = gr.Button("Dream", variant="primary", elem_id="dream-audio")
         with gr.Column():
             dream = gr.Audio(type="filepath", label="dream", elem_id="sound-dream", interactive=False)
@@ -147,10 +172,11 @@ def sound_tab(studio: Studio) -> None:
 
     @page_errors
     def dream_audio(sound, net=DEFAULT_NET["audio"], layers=None, by_depth=False, depth=DEPTH, target=None,
-                    steps=SOUND["steps"], strength=STRENGTH, duration=0, progress=gr.Progress()):
+                    steps=SOUND_DEFAULTS["steps"], strength=STRENGTH, duration=0, progress=gr.Progress(),
+                    request: gr.Request = None):
         """Dream a sound; returns the dream, both spectrograms, and the objective, loudness and true peak."""
-        return requests.dream_sound(studio, sound, net, layers, depth if by_depth else None, target, steps,
-                                    strength, duration, progress)
+        return requests.dream_sound(studio, sound, net, layers, depth, by_depth, target, steps, strength, duration,
+                                    progress, session=session(request))
 
     go.click(dream_audio, [sound, net, layers, by_depth, depth, target, steps, strength, duration],
              [dream, before, after, summary], api_name="dream_audio", **ONE_AT_A_TIME)
@@ -160,9 +186,10 @@ def film_tab(studio: Studio, schedule: gr.Code) -> None:
     with gr.Row():
         with gr.Column():
             clip = gr.Video(sources=["upload"], label="clip", elem_id="clip")
-            server_path = gr.Textbox(label=f"or a path in the shared folder {studio.shared}",
+            server_path = gr.Textbox(label="or a clip in the shared folder (its name there)",
                                      visible=studio.shared is not None)
-            _pick_from_shared(studio, VIDEO_SUFFIXES, server_path, "or pick a clip from the shared folder")
+            _pick_from_shared(studio, VIDEO_SUFFIXES, server_path, "or pick a clip from the shared folder",
+                              as_path=False)
             style = PhotoInput(label="style picture for a style pass (optional)",
                                sources=["upload"])
         with gr.Column():
@@ -170,13 +197,13 @@ def film_tab(studio: Studio, schedule: gr.Code) -> None:
                               label="picture net", allow_custom_value=True)
             audio_net = gr.Dropdown(requests.net_choices("audio"), value=_first_ready(requests.net_choices("audio")),
                                     label="sound net", allow_custom_value=True)
-            max_size = gr.Slider(64, 1920, 320, step=16, label="max size (px)", elem_id="film-size")
+            max_size = number(FILM["max_size"], 320, elem_id="film-size")
             with gr.Row():
-                start = gr.Number(0, label="start (s)", minimum=0)
-                end = gr.Number(0, label="end (s, 0: to the end)", minimum=0, elem_id="film-end")
+                start = number(FILM["start"], 0)
+                end = number(FILM["end"], 0, elem_id="film-end")
             with gr.Row():
-                steps = gr.Slider(1, 50, 10, step=1, label="steps per octave (first frame)")
-                react = gr.Slider(0.0, 1.0, 0.0, step=0.05, label="react to the sound")
+                steps = number(FILM["steps"], 10)
+                react = number(FILM["react"], 0.0)
             use_schedule = gr.Checkbox(False, label="use the Schedule tab's schedule")
             with gr.Row():
                 go = gr.Button("Render", variant="primary", elem_id="render")
@@ -188,21 +215,26 @@ def film_tab(studio: Studio, schedule: gr.Code) -> None:
 
     @page_errors
     def dream_video(clip, server_path, net, audio_net, max_size, start, end, schedule_text, use_schedule, react,
-                    style, steps, progress=gr.Progress()):
+                    style, steps, progress=gr.Progress(), request: gr.Request = None):
         """Render a film (resumable); streams the status and the latest frames, then the film with its sound."""
         yield from requests.dream_film(studio, clip, server_path, net, audio_net, max_size, start, end,
-                                       schedule_text if use_schedule else None, react, style, steps, progress)
+                                       schedule_text if use_schedule else None, react, style, steps, progress,
+                                       session=session(request))
+
+    def cancel_video(request: gr.Request = None):
+        """Cancel your own film after the frame in hand (answered at once, outside the queue of dreams)."""
+        return requests.cancel_film(studio, session(request))
 
     go.click(dream_video, [clip, server_path, net, audio_net, max_size, start, end, schedule, use_schedule, react,
                            style, steps], [status, frames, film], api_name="dream_video", **ONE_AT_A_TIME)
-    stop.click(lambda: requests.cancel_film(studio), None, status, queue=False, api_name="cancel_video")
+    stop.click(cancel_video, None, status, queue=False, api_name="cancel_video")
 
 
 def schedule_tab() -> gr.Code:
     text = EXAMPLE.read_text()
     editor = gr.Code(text, language=None, lines=24, label="schedule (TOML)", elem_id="schedule", interactive=True)
     verdict = gr.Markdown(requests.check_schedule(text), elem_id="schedule-verdict")
-    editor.change(requests.check_schedule, editor, verdict, queue=False, api_name="check_schedule")
+    editor.change(requests.check_schedule, editor, verdict, api_name="check_schedule", **QUICK)
     return editor
 
 
@@ -214,16 +246,17 @@ def style_tab(studio: Studio) -> None:
         with gr.Column():
             choices = requests.net_choices("image")
             net = gr.Dropdown(choices, value=_first_ready(choices, DEFAULT_STYLE_NET), label="net", allow_custom_value=True)
-            steps = gr.Slider(10, 500, 150, step=10, label="steps")
-            max_size = gr.Slider(64, 1024, 384, step=32, label="max size (px)")
+            steps = number(STYLE_PICTURE["steps"], 150)
+            max_size = number(STYLE_PICTURE["max_size"], 384)
             go = gr.Button("Style", variant="primary")
         with gr.Column():
             result = gr.Image(type="filepath", format="png", label="styled", interactive=False)
             summary = gr.Markdown()
     @page_errors
-    def style_image(content, style, net, steps, max_size, progress=gr.Progress()):
+    def style_image(content, style, net, steps, max_size, progress=gr.Progress(), request: gr.Request = None):
         """Style transfer of a picture; returns it and the style loss before and after."""
-        return requests.style_picture(studio, content, style, net, steps, max_size, progress)
+        return requests.style_picture(studio, content, style, net, steps, max_size, progress,
+                                      session=session(request))
 
     go.click(style_image, [content, style, net, steps, max_size], [result, summary], api_name="style_image",
              **ONE_AT_A_TIME)
@@ -232,23 +265,23 @@ def style_tab(studio: Studio) -> None:
         content_sound = gr.Audio(sources=["upload", "microphone"], type="filepath", label="content sound")
         style_sound = gr.Audio(sources=["upload"], type="filepath", label="style sound")
         with gr.Column():
-            sound_steps = gr.Slider(10, 300, 100, step=10, label="steps")
-            duration = gr.Number(0, label="seconds (0: all)", minimum=0)
+            sound_steps = number(STYLE_SOUND["steps"], 100)
+            duration = number(STYLE_SOUND["duration"], 0)
             go_sound = gr.Button("Style", variant="primary")
         with gr.Column():
             styled = gr.Audio(type="filepath", label="styled", interactive=False)
             sound_summary = gr.Markdown()
     @page_errors
-    def style_audio(content, style, steps, duration, progress=gr.Progress()):
+    def style_audio(content, style, steps, duration, progress=gr.Progress(), request: gr.Request = None):
         """Style transfer of a sound; returns it and the style loss before and after."""
-        return requests.style_sound(studio, content, style, steps, duration, progress)
+        return requests.style_sound(studio, content, style, steps, duration, progress, session=session(request))
 
     go_sound.click(style_audio, [content_sound, style_sound, sound_steps, duration], [styled, sound_summary],
                    api_name="style_audio", **ONE_AT_A_TIME)
 
 
 def build_page(studio: Studio) -> gr.Blocks:
-    with gr.Blocks(title="mmdream studio") as page:
+    with gr.Blocks(title="mmdream studio", delete_cache=(3600, 3600)) as page:  # Gradio's copies: an hour
         gr.Markdown("# mmdream studio\nDream pictures, sounds and films. One dream runs at a time; others wait in "
                     "line and see their place.")
         with gr.Tab("Picture", id="picture"):

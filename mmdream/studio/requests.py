@@ -8,34 +8,34 @@ else is logged with its traceback and shown as one line too, so no request takes
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import os
-import shutil
-import tempfile
+import re
 import threading
 import traceback
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 import mmdream
-from mmdream.io_utils import atomic_output
-from mmdream.studio import views
+from mmdream.studio import views, visitors
+from mmdream.studio.inputs import FILM, PICTURE, SOUND, STYLE_PICTURE, STYLE_SOUND, checked
+from mmdream.studio.visitors import LOCAL, PageError, Studio
 
 log = logging.getLogger("mmdream.studio")
 
 
-class PageError(Exception):
-    """A request's one-line error, for the page layer to show (Gradio's gr.Error)."""
-
-
 class Cancelled(Exception):
-    """Raised inside the render's frame callback when the page's Cancel was pressed."""
+    """Raised inside the render's frame callback when the visitor's Cancel was pressed."""
+
+
+def page_words(line: str) -> str:
+    """The CLI's line in the page's words: advice about a command-line flag (a clause after "; ") is dropped, as a
+    visitor cannot give one, and a flag left in the line reads as words."""
+    head, *clauses = line.split("; ")
+    line = "; ".join([head, *(c for c in clauses if "--" not in c)])
+    return re.sub(r"--([a-z][a-z0-9-]*)", lambda m: m[1].replace("-", " "), line)
 
 
 @contextlib.contextmanager
@@ -54,66 +54,9 @@ def one_line_errors(output: str | Path | None = None, inputs: tuple[str | None, 
             line = f"mmdream: internal error: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         for path in filter(None, inputs):
             line = line.replace(str(path), Path(path).name)
-        raise PageError(line) from None
-
-
-@dataclass
-class Studio:
-    """The server's state: where dreams are written, the shared folder, the render in progress."""
-
-    outputs: Path
-    shared: Path | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-
-    @classmethod
-    def create(cls, shared: str | Path | None = None) -> Studio:
-        if shared is not None:
-            shared = Path(shared).expanduser().resolve()
-            if not shared.is_dir():
-                raise mmdream.UserError(f"--share-folder {shared} is not a folder")
-            outputs = shared / "dreams"
-        else:
-            outputs = Path(tempfile.mkdtemp(prefix="mmdream-studio-"))
-        outputs.mkdir(parents=True, exist_ok=True)
-        return cls(outputs, shared)
-
-    def output_path(self, source: str | None, suffix: str) -> Path:
-        """A fresh name for a dream of `source` (never the input's own name)."""
-        stem = Path(source).stem[:40] if source else "dream"
-        return self.outputs / f"{stem}-dream-{uuid.uuid4().hex[:8]}{suffix}"
-
-    def kept(self, upload: str) -> str:
-        """An uploaded clip under a name fixed by its contents (linked, or copied across disks): a render's work
-        folder is keyed to its input's path and time, and an upload sent again must resume, not restart."""
-        digest = hashlib.sha256()
-        with open(upload, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        kept = self.outputs / "clips" / digest.hexdigest()[:16] / Path(upload).name
-        if not kept.exists():
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_output(kept) as tmp:
-                try:
-                    os.link(upload, tmp)
-                except OSError:
-                    shutil.copyfile(upload, tmp)
-        return str(kept)
-
-    def shared_files(self, suffixes: frozenset[str] | set[str]) -> list[str]:
-        """Files of one kind in the shared folder (not the dreams written there), for the page's pickers."""
-        if self.shared is None:
-            return []
-        return sorted(str(p) for p in self.shared.rglob("*") if p.suffix.lower() in suffixes and p.is_file()
-                      and self.outputs not in p.parents)
-
-    def shared_path(self, path: str) -> str:
-        """A server-side path typed into the page, allowed only inside the shared folder."""
-        if self.shared is None:
-            raise PageError("mmdream: error: start the studio with --share-folder DIR to use files on the server")
-        resolved = Path(path).expanduser().resolve()
-        if self.shared not in resolved.parents:
-            raise PageError(f"mmdream: error: {path} is outside the shared folder {self.shared}")
-        return str(resolved)
+        if output is not None:
+            line = line.replace(str(Path(output).parent), "the studio's folder")
+        raise PageError(page_words(line)) from None
 
 
 # ---- choices the page offers -----------------------------------------------------------------------------------
@@ -123,13 +66,24 @@ def net_choices(kind: str) -> list[tuple[str, str]]:
 
 
 def net_info(name: str | None) -> mmdream.NetInfo | None:
-    """The listed net of that name, or None (a typed name or path: the dream itself will judge it)."""
+    """The listed net of that name, or None."""
     return next((n for n in mmdream.list_nets() if n.name == name), None)
+
+
+def listed_net(kind: str, name: str | None) -> str:
+    """A net the page lists (registered, or trained here) by name; a visitor never names a file on the server,
+    and the refusal says nothing about what is there."""
+    names = [n.name for n in mmdream.list_nets(kind)]
+    if name not in names:
+        raise PageError(f"mmdream: error: unknown net {str(name)[:80]!r} for {kind}; choose one of {', '.join(names)}")
+    return name
 
 
 def layers_spec(names: list[str] | None, depth: float | None) -> str | None:
     """The `layers=` option from the page: chosen names, else a depth in [0, 1], else the net's defaults."""
     if names:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise PageError("mmdream: error: layers must be a list of layer names")
         return ",".join(names)
     return None if depth is None else f"{depth:g}"
 
@@ -137,24 +91,18 @@ def layers_spec(names: list[str] | None, depth: float | None) -> str | None:
 def check_schedule(text: str) -> str:
     """The schedule editor's verdict on every change: its keyframe times, or the parser's one-line error."""
     try:
-        schedule = mmdream.Schedule.parse(text or "", "schedule")
+        schedule = mmdream.Schedule.parse(text if isinstance(text, str) else "", "schedule")
     except mmdream.UserError as e:
         return mmdream.error_line(e)
     return f"✓ {len(schedule.times)} keyframe(s) at {', '.join(f'{t:g} s' for t in schedule.times)}"
 
 
 def _schedule_file(studio: Studio, text: str | None) -> str | None:
-    """The editor's schedule as a file the API reads, checked first (so an error names the editor) and named by
-    its contents (so the same schedule resumes the same render)."""
+    """The editor's schedule as a file the API reads, checked first (so an error names the editor)."""
     if not text or not text.strip():
         return None
     mmdream.Schedule.parse(text, "schedule")
-    path = studio.outputs / "schedules" / f"{hashlib.sha256(text.encode()).hexdigest()[:12]}.toml"
-    if not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        with atomic_output(path) as tmp:
-            tmp.write_text(text)
-    return str(path)
+    return studio.schedule_file(text)
 
 
 def _bar(progress: Callable | None) -> Callable | None:
@@ -165,33 +113,43 @@ def _bar(progress: Callable | None) -> Callable | None:
 
 
 # ---- picture ---------------------------------------------------------------------------------------------------
-def dream_picture(studio: Studio, photo: str | None, net: str, layer_names: list[str] | None, depth: float | None,
-                  octaves: int, steps: int, strength: float, seed: int, target: str | None, guide: str | None,
-                  max_size: int, progress: Callable | None = None) -> tuple[str, str]:
+def dream_picture(studio: Studio, photo: str | None, net: str, layer_names: list[str] | None, depth: float,
+                  by_depth: bool, octaves: int, steps: int, strength: float, seed: int, target: str | None,
+                  guide: str | None, max_size: int, progress: Callable | None = None,
+                  session: str = LOCAL) -> tuple[str, str]:
     """The dream of a photo: (its path, the objective before and after in words)."""
+    n = checked(PICTURE, depth=depth, octaves=octaves, steps=steps, strength=strength, seed=seed, max_size=max_size)
+    net = listed_net("image", net)
     if not photo:
         raise PageError("mmdream: error: upload or pick a photo first")
-    out = studio.output_path(photo, ".png")
+    out = studio.output_path(session, photo, ".png")
     with one_line_errors(out, (photo, guide)):
-        result = mmdream.dream_image(photo, out, net=net, layers=layers_spec(layer_names, depth), target=target or None,
-                                     guide=guide or None, octaves=int(octaves), steps=int(steps), strength=strength,
-                                     seed=int(seed), max_size=int(max_size), progress=_bar(progress))
+        result = mmdream.dream_image(photo, out, net=net, layers=layers_spec(layer_names, n["depth"] if by_depth
+                                                                             else None),
+                                     target=target or None, guide=guide or None, octaves=n["octaves"],
+                                     steps=n["steps"], strength=n["strength"], seed=n["seed"],
+                                     max_size=n["max_size"], progress=_bar(progress))
     return str(out), views.objective_summary(result.figures)
 
 
 # ---- sound -----------------------------------------------------------------------------------------------------
-def dream_sound(studio: Studio, sound: str | None, net: str, layer_names: list[str] | None, depth: float | None,
-                target: str | None, steps: int, strength: float, duration: float | None,
-                progress: Callable | None = None) -> tuple[str, np.ndarray, np.ndarray, str]:
+def dream_sound(studio: Studio, sound: str | None, net: str, layer_names: list[str] | None, depth: float,
+                by_depth: bool, target: str | None, steps: int, strength: float, duration: float | None,
+                progress: Callable | None = None,
+                session: str = LOCAL) -> tuple[str, np.ndarray, np.ndarray, str]:
     """The dream of a sound: (its path, the input's and the dream's spectrograms, objective and loudness)."""
+    n = checked(SOUND, depth=depth, steps=steps, strength=strength, duration=duration)
+    net = listed_net("audio", net)
     if not sound:
         raise PageError("mmdream: error: upload or record a sound first")
-    out = studio.output_path(sound, ".wav")
+    out = studio.output_path(session, sound, ".wav")
+    seconds = n["duration"] or None
     with one_line_errors(out, (sound,)):
-        result = mmdream.dream_audio(sound, out, net=net, layers=layers_spec(layer_names, depth),
-                                     target=target or None, steps=int(steps), strength=strength,
-                                     duration=duration or None, progress=_bar(progress))
-        before = views.spectrogram(sound, duration or None)
+        result = mmdream.dream_audio(sound, out, net=net, layers=layers_spec(layer_names, n["depth"] if by_depth
+                                                                             else None),
+                                     target=target or None, steps=n["steps"], strength=n["strength"],
+                                     duration=seconds, progress=_bar(progress))
+        before = views.spectrogram(sound, seconds)
         after = views.spectrogram(str(out))
     return str(out), before, after, views.sound_summary(result.figures)
 
@@ -199,26 +157,34 @@ def dream_sound(studio: Studio, sound: str | None, net: str, layer_names: list[s
 # ---- film ------------------------------------------------------------------------------------------------------
 def dream_film(studio: Studio, upload: str | None, server_path: str | None, net: str, audio_net: str, max_size: int,
                start: float, end: float | None, schedule_text: str | None, react: float, style: str | None,
-               steps: int, progress: Callable | None = None,
-               every: float = 0.1) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
+               steps: int, progress: Callable | None = None, every: float = 0.1,
+               session: str = LOCAL) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     """Render a film, yielding (status, contact sheet of the latest dreamed frames, finished film) as it goes.
-    The render runs in a worker thread; Cancel stops it after the frame in hand, keeping the work folder so the
-    same render, started again, resumes."""
+    The render runs in a worker thread; the visitor's Cancel stops it after the frame in hand, keeping the work
+    folder so the same render, started again, resumes."""
+    n = checked(FILM, max_size=max_size, start=start, end=end, steps=steps, react=react)
+    net, audio_net = listed_net("image", net), listed_net("audio", audio_net)
     if not server_path and not upload:
-        raise PageError("mmdream: error: upload a clip or give a path in the shared folder first")
-    with one_line_errors(studio.outputs / "clips", (upload,)):
-        source = studio.shared_path(server_path) if server_path else studio.kept(upload)
-    out = studio.outputs / f"{Path(source).stem[:40]}-dream.mp4"  # one name per clip: a rerun resumes
+        raise PageError("mmdream: error: upload a clip or pick one in the shared folder first")
+    with one_line_errors(None, (upload,)):
+        source, digest = (studio.shared_path(server_path), None) if server_path else studio.kept(upload)
+        out = studio.film_path(session, source, digest or visitors.file_digest(source))
     with one_line_errors(out):
-        options = {"max_size": int(max_size), "start": float(start or 0), "end": end or None, "react": react or 0.0,
-                   "schedule": _schedule_file(studio, schedule_text), "steps": int(steps) if steps else None}
+        options = {"max_size": n["max_size"], "start": n["start"], "end": n["end"] or None, "react": n["react"],
+                   "schedule": _schedule_file(studio, schedule_text), "steps": n["steps"]}
+    with studio.render(session) as cancel:
+        yield from _render(out, source, net, audio_net, style, options, cancel, progress, every)
+
+
+def _render(out: Path, source: str, net: str, audio_net: str, style: str | None, options: dict,
+            cancel: threading.Event, progress: Callable | None,
+            every: float) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     latest: deque[np.ndarray] = deque(maxlen=6)
     state: dict = {"done": 0, "total": None, "desc": "starting", "result": None, "error": None}
-    studio.cancel.clear()
 
     def on_frame(_index: int, rgb: np.ndarray) -> None:
         latest.append(views.thumbnail(rgb))
-        if studio.cancel.is_set():
+        if cancel.is_set():
             raise Cancelled
 
     def on_progress(done: int, total: int | None, desc: str) -> None:
@@ -239,14 +205,19 @@ def dream_film(studio: Studio, upload: str | None, server_path: str | None, net:
     worker = threading.Thread(target=render, name="mmdream-studio-film", daemon=True)
     worker.start()
     shown, rate = -1, views.FrameRate()
-    while worker.is_alive():
-        worker.join(every)
-        rate.add(state["done"])
-        if progress is not None and state["total"]:
-            progress((state["done"], state["total"]), desc="frames", unit="frames")
-        if state["done"] != shown and latest:
-            shown = state["done"]
-            yield views.film_progress(state["done"], state["total"], rate), views.sheet(list(latest)), None
+    try:
+        while worker.is_alive():
+            worker.join(every)
+            rate.add(state["done"])
+            if progress is not None and state["total"]:
+                progress((state["done"], state["total"]), desc="frames", unit="frames")
+            if state["done"] != shown and latest:
+                shown = state["done"]
+                yield views.film_progress(state["done"], state["total"], rate), views.sheet(list(latest)), None
+    finally:
+        if worker.is_alive():  # the visitor left (the page closed the stream): stop their render, keep its work
+            cancel.set()
+            worker.join()
     if isinstance(state["error"], Cancelled):
         yield (f"cancelled after {state['done']} frames; the work is kept: Render again resumes it",
                views.sheet(list(latest)) if latest else None, None)
@@ -256,30 +227,34 @@ def dream_film(studio: Studio, upload: str | None, server_path: str | None, net:
     yield views.film_summary(state["result"].figures), views.sheet(list(latest)) if latest else None, str(out)
 
 
-def cancel_film(studio: Studio) -> str:
-    studio.cancel.set()
-    return "cancelling after the frame in hand…"
+def cancel_film(studio: Studio, session: str = LOCAL) -> str:
+    """Cancel the caller's own film, and only theirs."""
+    if studio.cancel(session):
+        return "cancelling after the frame in hand…"
+    return "no film of yours is rendering"
 
 
 # ---- style -----------------------------------------------------------------------------------------------------
 def style_picture(studio: Studio, content: str | None, style: str | None, net: str, steps: int, max_size: int,
-                  progress: Callable | None = None) -> tuple[str, str]:
+                  progress: Callable | None = None, session: str = LOCAL) -> tuple[str, str]:
+    n = checked(STYLE_PICTURE, steps=steps, max_size=max_size)
+    net = listed_net("image", net)
     if not content or not style:
         raise PageError("mmdream: error: give a content picture and a style picture")
-    out = studio.output_path(content, ".png")
+    out = studio.output_path(session, content, ".png")
     with one_line_errors(out, (content, style)):
-        result = mmdream.style_image(content, style, out, net=net, max_size=int(max_size), style_steps=int(steps),
+        result = mmdream.style_image(content, style, out, net=net, max_size=n["max_size"], style_steps=n["steps"],
                                      progress=_bar(progress))
     return str(out), views.style_summary(result.figures)
 
 
 def style_sound(studio: Studio, content: str | None, style: str | None, steps: int, duration: float | None,
-                progress: Callable | None = None) -> tuple[str, str]:
+                progress: Callable | None = None, session: str = LOCAL) -> tuple[str, str]:
+    n = checked(STYLE_SOUND, steps=steps, duration=duration)
     if not content or not style:
         raise PageError("mmdream: error: give a content sound and a style sound")
-    out = studio.output_path(content, ".wav")
+    out = studio.output_path(session, content, ".wav")
     with one_line_errors(out, (content, style)):
-        result = mmdream.style_audio(content, style, out, audio_style_steps=int(steps), duration=duration or None,
-                                     progress=_bar(progress))
+        result = mmdream.style_audio(content, style, out, audio_style_steps=n["steps"],
+                                     duration=n["duration"] or None, progress=_bar(progress))
     return str(out), views.style_summary(result.figures)
-

@@ -6,6 +6,9 @@ import os
 import sys
 from pathlib import Path
 
+from mmdream.errors import UserError
+from mmdream.studio.visitors import Studio
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -17,20 +20,49 @@ def address_line(host: str, port: int) -> str:
     return f"mmdream studio: http://{url_host}:{port} (listening on {host})"
 
 
-def exposure_warning(host: str, shared: Path | None) -> str | None:
+def exposure_warning(host: str, shared: Path | None, logins: list | None) -> str | None:
     """The one-line warning for a studio others can reach."""
     if host in LOCAL_HOSTS:
         return None
+    who = "anyone with a login" if logins else "anyone who can reach this machine"
     where = f"; it reads and writes {shared}" if shared else ""
-    return (f"mmdream: warning: --host {host} lets anyone who can reach this machine use the studio and its "
-            f"CPU{where}")
+    return f"mmdream: warning: --host {host} lets {who} use the studio and its CPU{where}"
+
+
+def logins(host: str, auth: str | None, no_auth: bool) -> list[tuple[str, str]] | None:
+    """The page's logins from `--auth USER:PASSWORD` or a file of such lines; a studio open to the network needs
+    them unless `--no-auth` says it is meant. Errors never repeat a password."""
+    if auth is None:
+        if host not in LOCAL_HOSTS and not no_auth:
+            raise UserError(f"--host {host} opens the studio to the network: give --auth USER:PASSWORD (or a file "
+                            "of such lines) for a login, or --no-auth to open it without one")
+        return None
+    path = Path(auth).expanduser()
+    if ":" not in auth or path.is_file():
+        if not path.is_file():
+            raise UserError("--auth needs USER:PASSWORD or a file of USER:PASSWORD lines")
+        try:
+            lines = [(n, line.strip()) for n, line in enumerate(path.read_text().splitlines(), 1)]
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"--auth {path} cannot be read ({e.__class__.__name__})") from None
+        pairs = [(n, line) for n, line in lines if line and not line.startswith("#")]
+        source = [(f"line {n} of {path}", line) for n, line in pairs]
+        if not source:
+            raise UserError(f"--auth {path} holds no USER:PASSWORD line")
+    else:
+        source = [("--auth", auth)]
+    found = []
+    for where, line in source:
+        user, _, password = line.partition(":")
+        if not user or not password:
+            raise UserError(f"--auth: {where} is not USER:PASSWORD (both non-empty)")
+        found.append((user, password))
+    return found
 
 
 def check_port_free(host: str, port: int) -> None:
     """A taken port is the user's to change: say so in one line (before the page is built)."""
     import socket
-
-    from mmdream.errors import UserError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -40,29 +72,34 @@ def check_port_free(host: str, port: int) -> None:
             raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); choose another --port") from None
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, share_folder: str | None = None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 7860, share_folder: str | None = None, auth: str | None = None,
+          no_auth: bool = False, max_upload: int = 500, max_queue: int = 40) -> None:
     """Start the studio and block until interrupted."""
+    allowed_logins = logins(host, auth, no_auth)
+    check_port_free(host, port)
+    studio = Studio.create(share_folder)
+    os.environ["GRADIO_TEMP_DIR"] = str(studio.uploads)  # uploads and Gradio's copies: private, pruned hourly
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
     try:
         import gradio as gr
+        from starlette.middleware import Middleware
     except ImportError:
-        from mmdream.errors import UserError
-
         raise UserError("the studio needs Gradio: pip install 'mmdream[studio]'") from None
 
+    from mmdream.studio.files import FileGate
     from mmdream.studio.page import build_page
-    from mmdream.studio.requests import Studio
 
-    check_port_free(host, port)
-    studio = Studio.create(share_folder)
     page = build_page(studio)
-    page.queue(default_concurrency_limit=1)
+    page.queue(default_concurrency_limit=1, max_size=max_queue, api_open=False)  # no dream around the queue
     print(address_line(host, port), flush=True)
-    if (warning := exposure_warning(host, studio.shared)) is not None:
+    if (warning := exposure_warning(host, studio.shared, allowed_logins)) is not None:
         print(warning, file=sys.stderr, flush=True)
     print(f"dreams are written to {studio.outputs}", flush=True)
     allowed = [str(studio.outputs), *([str(studio.shared)] if studio.shared else [])]
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])  # no web fonts: the studio works offline
+    gate = Middleware(FileGate, may_serve=studio.may_serve, max_upload=max_upload * 1_000_000,
+                      upload_line=f"mmdream: error: an upload may be at most {max_upload} MB")
     page.launch(server_name=host, server_port=port, allowed_paths=allowed, quiet=True, show_error=True,
-                theme=theme, footer_links=["api"])
+                theme=theme, footer_links=["api"], auth=allowed_logins, max_file_size=f"{max_upload}mb",
+                app_kwargs={"middleware": [gate]})
