@@ -672,7 +672,7 @@ def test_a_net_is_a_listed_name_never_a_server_path(client, media, tmp_path):
     for path in (tmp_path / "mine.keras", tmp_path / "absent.keras"):
         with pytest.raises(AppError) as caught:
             client.predict(*_image_args(media / PHOTO, net=str(path)), api_name="/dream_image")
-        lines.append(str(caught.value).replace(path.name, "NAME"))
+        lines.append(str(caught.value).replace(str(path), "PATH"))
     assert lines[0] == lines[1] and lines[0].startswith("mmdream: error: unknown net"), lines
 
 
@@ -707,11 +707,11 @@ def _rss_mib(pid: int) -> float:
     return sum(p.memory_info().rss for p in (proc, *proc.children(recursive=True))) / 2**20
 
 
-KINDS = ["picture"] * 3 + ["sound", "schedule", "cancel", "bad", "schedule", "bad", "cancel"]
+KINDS = ["picture", "sound", "schedule", "picture", "cancel", "bad", "schedule", "sound", "bad", "cancel"]
 
 
 def test_a_hundred_mixed_requests_from_four_visitors_leave_memory_steady(server, media, tmp_path):
-    """Pictures of three sizes, sounds, schedules good and bad, bad requests and cancels, four visitors at once:
+    """Pictures of two sizes, sounds, schedules good and bad, bad requests and cancels, four visitors at once:
     the server's memory after all of them is within 1.2x of what it was after the first ten."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -720,7 +720,7 @@ def test_a_hundred_mixed_requests_from_four_visitors_leave_memory_steady(server,
 
     photo = Image.open(media / PHOTO).convert("RGB")
     photos = []
-    for i, size in enumerate((64, 96, 128)):
+    for i, size in enumerate((64, 96)):
         photos.append(tmp_path / f"p{i}.png")
         photo.resize((size, size * 3 // 4)).save(photos[-1])
     visitors = [Client(server[0], verbose=False) for _ in range(4)]
@@ -729,7 +729,7 @@ def test_a_hundred_mixed_requests_from_four_visitors_leave_memory_steady(server,
         c, kind = visitors[i % 4], KINDS[i % 10]
         try:
             if kind == "picture":
-                c.predict(*_image_args(photos[i % 10], octaves=1, steps=1, max_size=128), api_name="/dream_image")
+                c.predict(*_image_args(photos[i % 2], octaves=1, steps=1, max_size=128), api_name="/dream_image")
             elif kind == "sound":
                 c.predict(handle_file(str(media / SOUND)), "MTT_vgg", [], False, 0.5, None, 1, 1.0, 0.25,
                           api_name="/dream_audio")
@@ -743,7 +743,7 @@ def test_a_hundred_mixed_requests_from_four_visitors_leave_memory_steady(server,
         except AppError as e:
             return str(e)
 
-    first = [request(i) for i in range(10)]  # every kind of request, and the pictures' three sizes
+    first = [request(i) for i in range(10)]  # every kind of request, and the pictures' two sizes
     after_ten = _rss_mib(server[2].pid)
     with ThreadPoolExecutor(4) as pool:
         rest = list(pool.map(request, range(10, 100)))

@@ -8,6 +8,7 @@ else is logged with its traceback and shown as one line too, so no request takes
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import re
 import threading
@@ -42,7 +43,8 @@ def page_words(line: str) -> str:
 def one_line_errors(output: str | Path | None = None, inputs: tuple[str | None, ...] = ()) -> Iterator[None]:
     """Turn whatever a request raises into one line: the CLI's for a user's problem, a short one for a bug
     (whose traceback goes to the server's log). An uploaded input is named by its file name, not by the
-    server's upload folder."""
+    server's upload folder. Afterwards the collector runs: a dream's net and traced steps sit in reference
+    cycles, and left to the collector's own pace they pile up, so a long session's memory would creep upward."""
     try:
         yield
     except (PageError, Cancelled):
@@ -57,6 +59,8 @@ def one_line_errors(output: str | Path | None = None, inputs: tuple[str | None, 
         if output is not None:
             line = line.replace(str(Path(output).parent), "the studio's folder")
         raise PageError(page_words(line)) from None
+    finally:
+        gc.collect()
 
 
 # ---- choices the page offers -----------------------------------------------------------------------------------
@@ -75,7 +79,7 @@ def listed_net(kind: str, name: str | None) -> str:
     and the refusal says nothing about what is there."""
     names = [n.name for n in mmdream.list_nets(kind)]
     if name not in names:
-        raise PageError(f"mmdream: error: unknown net {str(name)[:80]!r} for {kind}; choose one of {', '.join(names)}")
+        raise PageError(f"mmdream: error: unknown net {str(name)[:200]!r} for {kind}; choose one of {', '.join(names)}")
     return name
 
 
@@ -124,11 +128,11 @@ def dream_picture(studio: Studio, photo: str | None, net: str, layer_names: list
         raise PageError("mmdream: error: upload or pick a photo first")
     out = studio.output_path(session, photo, ".png")
     with one_line_errors(out, (photo, guide)):
-        result = mmdream.dream_image(photo, out, net=net, layers=layers_spec(layer_names, n["depth"] if by_depth
-                                                                             else None),
-                                     target=target or None, guide=guide or None, octaves=n["octaves"],
-                                     steps=n["steps"], strength=n["strength"], seed=n["seed"],
-                                     max_size=n["max_size"], progress=_bar(progress))
+        layers = layers_spec(layer_names, n["depth"] if by_depth else None)
+        result = mmdream.dream_image(
+            photo, out, net=net, layers=layers, target=target or None, guide=guide or None,
+            octaves=n["octaves"], steps=n["steps"], strength=n["strength"], seed=n["seed"],
+            max_size=n["max_size"], progress=_bar(progress))
     return str(out), views.objective_summary(result.figures)
 
 
@@ -145,10 +149,10 @@ def dream_sound(studio: Studio, sound: str | None, net: str, layer_names: list[s
     out = studio.output_path(session, sound, ".wav")
     seconds = n["duration"] or None
     with one_line_errors(out, (sound,)):
-        result = mmdream.dream_audio(sound, out, net=net, layers=layers_spec(layer_names, n["depth"] if by_depth
-                                                                             else None),
-                                     target=target or None, steps=n["steps"], strength=n["strength"],
-                                     duration=seconds, progress=_bar(progress))
+        layers = layers_spec(layer_names, n["depth"] if by_depth else None)
+        result = mmdream.dream_audio(
+            sound, out, net=net, layers=layers, target=target or None, steps=n["steps"],
+            strength=n["strength"], duration=seconds, progress=_bar(progress))
         before = views.spectrogram(sound, seconds)
         after = views.spectrogram(str(out))
     return str(out), before, after, views.sound_summary(result.figures)
@@ -243,8 +247,9 @@ def style_picture(studio: Studio, content: str | None, style: str | None, net: s
         raise PageError("mmdream: error: give a content picture and a style picture")
     out = studio.output_path(session, content, ".png")
     with one_line_errors(out, (content, style)):
-        result = mmdream.style_image(content, style, out, net=net, max_size=n["max_size"], style_steps=n["steps"],
-                                     progress=_bar(progress))
+        result = mmdream.style_image(
+            content, style, out, net=net, max_size=n["max_size"], style_steps=n["steps"],
+            progress=_bar(progress))
     return str(out), views.style_summary(result.figures)
 
 
@@ -255,6 +260,7 @@ def style_sound(studio: Studio, content: str | None, style: str | None, steps: i
         raise PageError("mmdream: error: give a content sound and a style sound")
     out = studio.output_path(session, content, ".wav")
     with one_line_errors(out, (content, style)):
-        result = mmdream.style_audio(content, style, out, audio_style_steps=n["steps"],
-                                     duration=n["duration"] or None, progress=_bar(progress))
+        result = mmdream.style_audio(
+            content, style, out, audio_style_steps=n["steps"], duration=n["duration"] or None,
+            progress=_bar(progress))
     return str(out), views.style_summary(result.figures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -90,6 +91,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, share_folder: str | None = 
     from mmdream.studio.page import build_page
 
     page = build_page(studio)
+    gc.freeze()  # what start-up loaded (TensorFlow, Gradio) stays: each request's collection looks only at the new
     page.queue(default_concurrency_limit=1, max_size=max_queue, api_open=False)  # no dream around the queue
     print(address_line(host, port), flush=True)
     if (warning := exposure_warning(host, studio.shared, allowed_logins)) is not None:
