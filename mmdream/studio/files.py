@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from urllib.parse import unquote
 
 from mmdream.checks import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -85,7 +84,7 @@ class FileGate:
                 return await _plain(send, 413, self.upload_line)
         if "/file=" not in path:
             return await self.app(scope, receive, send)
-        target = Path(unquote(path.split("/file=", 1)[1]))
+        target = Path(path.split("/file=", 1)[1])  # decoded once already, as Gradio's route reads it
         if not target.is_absolute() or not self.may_serve(target):
             return await _plain(send, 404, "not found")
 
