@@ -4,10 +4,12 @@ An error names the input by its label on the page, in one line."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from mmdream.checks import check_number
+from mmdream.errors import UserError
+from mmdream.io_utils import error_line
 from mmdream.studio.visitors import PageError
 
 
@@ -26,10 +28,10 @@ class Field:
             value = self.empty
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise PageError(f"mmdream: error: {self.label} must be a number (got {str(value)[:40]!r})")
-        if not math.isfinite(value):
-            raise PageError(f"mmdream: error: {self.label} must be a finite number (got {value})")
-        if not self.lo <= value <= self.hi:
-            raise PageError(f"mmdream: error: {self.label} must be from {self.lo:g} to {self.hi:g} (got {value:g})")
+        try:
+            check_number(self.label, value, self.lo, self.hi)
+        except UserError as e:
+            raise PageError(error_line(e)) from None
         if self.whole:
             if value != int(value):
                 raise PageError(f"mmdream: error: {self.label} must be a whole number (got {value:g})")

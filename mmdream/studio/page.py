@@ -15,7 +15,7 @@ from mmdream.options import BY_NAME, DREAM_DEFAULTS
 from mmdream.schedule import EXAMPLE
 from mmdream.studio import inputs, requests
 from mmdream.studio.inputs import FILM, PICTURE, SOUND, STYLE_PICTURE, STYLE_SOUND
-from mmdream.studio.visitors import PageError, Studio
+from mmdream.studio.visitors import LOCAL, PageError, Studio
 
 ONE_AT_A_TIME = {"concurrency_limit": 1, "concurrency_id": "dream"}
 QUICK = {"concurrency_limit": 4, "concurrency_id": "quick"}  # the editor's check: in the queue, never behind a dream
@@ -41,7 +41,7 @@ def number(field: inputs.Field, value: float, **options) -> gr.Slider | gr.Numbe
 
 def session(request: gr.Request | None) -> str:
     """The visitor's Gradio session (each page load, each API client has its own)."""
-    return getattr(request, "session_hash", None) or "local"
+    return getattr(request, "session_hash", None) or LOCAL
 
 def PhotoInput(**options) -> gr.Image:  # noqa: N802 - used like the component it is
     """gr.Image that hands the uploaded file to mmdream untouched: mmdream's reader judges it (text named .jpg,

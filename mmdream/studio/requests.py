@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import mmdream
-from mmdream.studio import views, visitors
+from mmdream.studio import views
 from mmdream.studio.inputs import FILM, PICTURE, SOUND, STYLE_PICTURE, STYLE_SOUND, checked
 from mmdream.studio.visitors import LOCAL, PageError, Studio
 
@@ -171,8 +171,8 @@ def dream_film(studio: Studio, upload: str | None, server_path: str | None, net:
     if not server_path and not upload:
         raise PageError("mmdream: error: upload a clip or pick one in the shared folder first")
     with one_line_errors(None, (upload,)):
-        source, digest = (studio.shared_path(server_path), None) if server_path else studio.kept(upload)
-        out = studio.film_path(session, source, digest or visitors.file_digest(source))
+        source, digest = studio.clip(upload, server_path)
+        out = studio.film_path(session, source, digest)
     with one_line_errors(out):
         options = {"max_size": n["max_size"], "start": n["start"], "end": n["end"] or None, "react": n["react"],
                    "schedule": _schedule_file(studio, schedule_text), "steps": n["steps"]}

@@ -43,11 +43,11 @@ def logins(host: str, auth: str | None, no_auth: bool) -> list[tuple[str, str]] 
         if not path.is_file():
             raise UserError("--auth needs USER:PASSWORD or a file of USER:PASSWORD lines")
         try:
-            lines = [(n, line.strip()) for n, line in enumerate(path.read_text().splitlines(), 1)]
+            text = path.read_text()
         except (OSError, UnicodeDecodeError) as e:
             raise UserError(f"--auth {path} cannot be read ({e.__class__.__name__})") from None
-        pairs = [(n, line) for n, line in lines if line and not line.startswith("#")]
-        source = [(f"line {n} of {path}", line) for n, line in pairs]
+        source = [(f"line {n} of {path}", line.strip()) for n, line in enumerate(text.splitlines(), 1)
+                  if line.strip() and not line.strip().startswith("#")]
         if not source:
             raise UserError(f"--auth {path} holds no USER:PASSWORD line")
     else:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
+from mmdream.nets.cache import sha256_file
 from mmdream.studio.files import inside, looks_like_media, media_in
 
 LOCAL = "local"  # the session of a call made without a page (a script calling the request functions)
@@ -109,7 +110,7 @@ class Studio:
     def kept(self, upload: str) -> tuple[str, str]:
         """An uploaded clip under a name fixed by its contents, in the private folder (linked, or copied across
         disks), and its digest: a render's work is keyed to its input, and an upload sent again must resume."""
-        digest = file_digest(upload)
+        digest = sha256_file(upload)
         kept = self.private / "clips" / digest[:16] / Path(upload).name
         if not kept.exists():
             kept.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +120,13 @@ class Studio:
                 except OSError:
                     shutil.copyfile(upload, tmp)
         return str(kept), digest
+
+    def clip(self, upload: str | None, name: str | None) -> tuple[str, str]:
+        """The film's clip and its digest: a file of the shared folder by `name`, else the upload, kept."""
+        if name:
+            path = self.shared_path(name)
+            return path, sha256_file(path)
+        return self.kept(upload)
 
     def schedule_file(self, text: str) -> str:
         """A schedule's text as a file named by its contents (the same schedule resumes the same render)."""
@@ -151,10 +159,3 @@ class Studio:
         return any(inside(path, folder) is not None for folder in folders) and path.is_file() and \
             looks_like_media(path)
 
-
-def file_digest(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
