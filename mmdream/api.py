@@ -133,10 +133,12 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
                 octaves: int | None = None, octave_scale: float | None = None, steps: int | None = None,
                 step_size: float | None = None, jitter: int | None = None, smooth: float | None = None,
                 tile_size: int | None = None, seed: int = 0, precision: str = "auto", max_size: int = 1024,
-                max_pixels: int | None = None, weights: str = "imagenet",
+                max_pixels: int | None = None, weights: str = "imagenet", sound: PathLike | None = None,
+                audio_net: str = DEFAULT_NET["audio"], follow_weight: float = 4.0, links: PathLike | None = None,
                 progress: ProgressFn | None = None, measure: bool = True) -> ImageResult:
     """Dream a picture: a path or an RGB array. `output` writes it (atomically); the result holds the dream as
-    written, the objective before and after (`measure=False`: not measured) and the report."""
+    written, the objective before and after (`measure=False`: not measured) and the report. `sound`: dream toward
+    the image classes linked to what `audio_net` hears in it, `follow_weight` times as hard as the layers."""
     from mmdream.core.engine import DreamSettings
     from mmdream.media.picture import resize, to_dream_space
     from mmdream.pipelines.image import dream_picture, working_size
@@ -144,6 +146,7 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
     from mmdream.plan import build_plan
 
     check_options(strength=strength, max_pixels=max_pixels)
+    _check_links(links, audio_net)
     check_number("max_size", max_size, *MAX_SIZE["image"])
     pic = _picture(image, max_pixels)
     if output is not None:
@@ -154,8 +157,13 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
                                strength=strength, target=target, channels=channels, seed=seed,
                                precision=resolve_precision(precision, net), weights=weights, octaves=octaves,
                                octave_scale=octave_scale, steps=steps, step_size=step_size, jitter=jitter,
-                               smooth=smooth, tile_size=tile_size)
+                               smooth=smooth, tile_size=tile_size, follow_weight=follow_weight)
+    if sound is not None:
+        from mmdream.pipelines.audio.hearing import hear
+
+        _follow(plan, dreamer.net, hear(str(sound), audio_net).overall(), links)
     moment = plan.at(0.0)
+    dreamer.take(moment)
     if guide is not None:
         g = _picture(guide, max_pixels).rgb
         dreamer.set_guide(to_dream_space(resize(g, working_size(g.shape[:2], 384))))
@@ -168,7 +176,25 @@ def dream_image(image: PathLike | np.ndarray, output: PathLike | None = None, *,
                "schedule": schedule and str(schedule), "strength": moment.strength,
                "settings": moment.settings.as_dict(),
                "input": "array" if isinstance(image, np.ndarray) else str(image), **figures}
+    if plan.steer is not None:
+        figures["follow"] = {"sound": str(sound), "audio_net": audio_net, **plan.steer.describe(0.0),
+                             "weight": moment.follow}
     return ImageResult(output and str(output), figures, saved)
+
+
+def _check_links(links: PathLike | None, sound_net: str) -> None:
+    """A user's table of links, read before any net loads (its sections may name the sound net)."""
+    if links is not None:
+        from mmdream.senses.links import read_links
+
+        read_links(str(links), {sound_net: None})
+
+
+def _follow(plan, net, track, links: PathLike | None) -> None:
+    """`plan` steered toward `net`'s classes linked to what the other net perceived (`track`)."""
+    from mmdream.senses.steer import steer
+
+    plan.follow(steer(track, net.name, net.classes, net.kind, links and str(links)))
 
 
 def dream_audio(audio: PathLike | np.ndarray, output: PathLike | None = None, *, sr: int | None = None,
@@ -178,15 +204,19 @@ def dream_audio(audio: PathLike | np.ndarray, output: PathLike | None = None, *,
                 step_size: float | None = None, jitter: int | None = None, smooth: float | None = None,
                 tile_size: int | None = None, seed: int = 0, precision: str = "auto", duration: float | None = None,
                 loudness: float | None = None, griffin_lim: int = 0, ouroboros: int = 1, weights: str = "imagenet",
-                plot: PathLike | None = None, progress: ProgressFn | None = None) -> AudioResult:
+                plot: PathLike | None = None, picture: PathLike | np.ndarray | None = None,
+                image_net: str = DEFAULT_NET["image"], follow_weight: float = 4.0, links: PathLike | None = None,
+                progress: ProgressFn | None = None) -> AudioResult:
     """Dream a sound: a path ffmpeg decodes, `"noise"` / `"sine"`, or samples (n,) / (n, channels) with `sr=`.
     `output` writes it (atomically; .wav, .flac, .mp3, .ogg, .opus, .m4a); with `ouroboros=N` each pass is fed
     back and written beside it; `plot` draws the first 30 s of the input's and the first pass's spectrograms into
-    a PNG. The result holds the samples as written, the objective and the report."""
+    a PNG. The result holds the samples as written, the objective and the report. `picture` (a path or RGB
+    array): dream toward the sound classes linked to what `image_net` sees in it, `follow_weight` times as hard."""
     import soundfile as sf
 
     check_options(strength=strength, loudness=loudness, griffin_lim=griffin_lim, ouroboros=ouroboros,
                   duration=duration)
+    _check_links(links, net)
     if plot is not None:
         check_output(str(plot), {".png"}, "the plot")
     with tempfile.TemporaryDirectory(prefix="mmdream-api-") as scratch:
@@ -209,7 +239,8 @@ def dream_audio(audio: PathLike | np.ndarray, output: PathLike | None = None, *,
                                         griffin_lim=griffin_lim, ouroboros=ouroboros, weights=weights,
                                         progress=progress, octaves=octaves, octave_scale=octave_scale, steps=steps,
                                         step_size=step_size, jitter=jitter, smooth=smooth, tile_size=tile_size,
-                                        plot=plot and str(plot))
+                                        plot=plot and str(plot), follow_weight=follow_weight,
+                                        seen=None if picture is None else (picture, image_net, links))
         result = AudioResult(str(dst), figures, passes[-1]["sample_rate"])
         if isinstance(audio, np.ndarray):
             figures["input"] = "array"
@@ -220,7 +251,7 @@ def dream_audio(audio: PathLike | np.ndarray, output: PathLike | None = None, *,
 
 def _dream_passes(src: str, dst: Path, *, net: str, duration: float | None, loudness: float | None,
                   griffin_lim: int, ouroboros: int, progress: ProgressFn | None, plot: str | None,
-                  **plan_options) -> tuple[dict, list]:
+                  seen: tuple | None = None, **plan_options) -> tuple[dict, list]:
     """`ouroboros` passes of the audio dream from `src`, the last one to `dst`, and the `plot` of the first; the
     report and each pass's figures (objective measured with the first keyframe's layers, on input and output)."""
     from mmdream.core.engine import compare
@@ -233,6 +264,11 @@ def _dream_passes(src: str, dst: Path, *, net: str, duration: float | None, loud
     info, _ = open_source(src, duration)
     precision = resolve_precision(plan_options.pop("precision", BY_NAME["precision"].default), net)
     dreamer, plan = build_plan("audio", net, AUDIO_DEFAULTS, sr=info.audio_rate, precision=precision, **plan_options)
+    if seen is not None:  # (picture, image net, links): dreamed toward what the picture shows
+        from mmdream.senses.perceive import see_picture
+
+        picture, image_net, links = seen
+        _follow(plan, dreamer.net, see_picture(_picture(picture, None).rgb, image_net), links)
     seconds = duration or info.duration or 1.0
     passes, current = [], src
     for i in range(ouroboros):
@@ -252,6 +288,9 @@ def _dream_passes(src: str, dst: Path, *, net: str, duration: float | None, loud
     report = {"command": "audio", "net": net, "layers": moment.layers, "target": plan_options.get("target"),
               "schedule": plan_options.get("schedule"), "strength": moment.strength,
               "settings": moment.settings.as_dict(), **passes[-1], "passes": passes}
+    if plan.steer is not None:
+        report["follow"] = {"picture": "array" if isinstance(seen[0], np.ndarray) else str(seen[0]),
+                            "image_net": seen[1], **plan.steer.describe(0.0), "weight": moment.follow}
     return report, passes
 
 
@@ -321,7 +360,8 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
                 style_when: str = "after", progress: ProgressFn | None = None,
                 on_frame: Callable[[int, np.ndarray], None] | None = None, threads: int | None = None,
                 ray: str | None = None, workers: int | None = None, max_segment: int = 300,
-                gpus_per_task: float = 0.0, **options) -> FilmResult:
+                gpus_per_task: float = 0.0, follow: str | None = None, links: PathLike | None = None,
+                **options) -> FilmResult:
     """Dream a film: every frame through the image net, the soundtrack through the audio net, one schedule for
     both; resumable (run it again after an interrupt). `options`: the film's (max_size=640, start, end, fps,
     blend, warm_steps, warm_strength, warm_octaves, cut, flow=True, react, audio="dream"|"keep"|"none",
@@ -334,13 +374,20 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
 
     On a Ray cluster: `ray` ("auto" or an address) joins one, `workers=N` starts one of N workers here; the film
     is split at its scene cuts (and every `max_segment` frames where it has none) into tasks that each ask for
-    `threads` CPUs and `gpus_per_task` GPUs. See mmdream.pipelines.film.cluster."""
+    `threads` CPUs and `gpus_per_task` GPUs. See mmdream.pipelines.film.cluster.
+
+    Cross-modal (see mmdream.senses): `follow="sound"` dreams each frame toward the image classes linked to what
+    the soundtrack holds at its time, `"picture"` the soundtrack toward the sound classes linked to what each shot
+    shows, `"both"` both; `follow_weight` (also a schedule key) sets how hard, `links` adds a user's TOML table."""
     from mmdream.pipelines.film import dream_film, film_fingerprint
-    from mmdream.pipelines.film.recipe import FilmRecipe
+    from mmdream.pipelines.film.recipe import FilmRecipe, film_senses
+    from mmdream.senses.steer import check_follow
 
     film, image_style, sound_style = _split_options(options)
     dream = options  # what is left: the dream options (build_plan refuses unknown ones)
     src, dst, opts, info = _open_film(video, output, film)
+    check_follow(follow, src, info.has_audio, opts.audio)
+    _check_links(links, audio_net)
     cluster = None
     if ray is not None or workers is not None:
         from mmdream.checks import cluster_options
@@ -349,14 +396,16 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
         threads = cluster.threads
     else:
         check_options(threads=threads)
+    heard, seen = film_senses(src, follow, net, audio_net, opts.start, opts.end, opts.cut)
     recipe = FilmRecipe(net, audio_net, audio_layers, style and str(style), audio_style and str(audio_style),
-                        style_when, image_style, sound_style, dream,
-                        threads).measured(with_sound=info.has_audio and opts.audio == "dream", here=cluster is None)
+                        style_when, image_style, sound_style, dream, threads, heard=heard, seen=seen,
+                        links=links and str(links),
+                        ).measured(with_sound=info.has_audio and opts.audio == "dream", here=cluster is None)
     image = recipe.image()
     sound = recipe.sound(info, opts)
     given = {"net": net, "audio_net": audio_net, "audio_layers": audio_layers, "style": style and str(style),
              "audio_style": audio_style and str(audio_style), "style_when": style_when, "threads": threads,
-             **film, **image_style, **sound_style, **dream}
+             "follow": follow, "links": links and str(links), **film, **image_style, **sound_style, **dream}
     fingerprint = film_fingerprint(src, given, opts)
     if cluster is not None:
         from mmdream.pipelines.film.cluster import dream_film_on_cluster
@@ -368,7 +417,22 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
                              progress_bar=_film_progress(progress), on_frame=on_frame)
     report = {"command": "video", "net": net, "audio_net": audio_net if sound.audio else None,
               "schedule": dream.get("schedule"), **figures}
+    if follow:
+        report["follow"] = _followed(follow, image.plan, sound.audio and sound.audio.plan, opts.start,
+                                     figures["duration_s"])
     return FilmResult(dst, report)
+
+
+def _followed(follow: str, picture_plan, sound_plan, start: float, seconds: float) -> dict:
+    """A report's cross-modal rows, per second: what was heard and seen, the targets and their weights."""
+    from mmdream.senses.steer import per_second
+
+    out: dict = {"follow": follow}
+    if picture_plan.steer is not None:
+        out["picture_follows_sound"] = per_second(picture_plan, seconds, start)
+    if sound_plan is not None and sound_plan.steer is not None:
+        out["sound_follows_picture"] = per_second(sound_plan, seconds, start)
+    return out
 
 
 def zoom(image: PathLike | np.ndarray, output: PathLike, *, seconds: float = 20.0, fps: float = 24.0,

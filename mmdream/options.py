@@ -87,6 +87,23 @@ OPTIONS: tuple[Option, ...] = (
     Option("schedule", str, None, "TOML keyframes of octaves, layers and strength over time (see README)"),
     Option("target", str, None, "dream toward a class (name or index) instead of layers"),
     Option(
+        "follow",
+        str,
+        None,
+        "cross-modal: the picture dreams what the soundtrack holds (sound), the sound what the picture shows (picture), or both",
+        choices=("sound", "picture", "both"),
+    ),
+    Option(
+        "follow_weight",
+        float,
+        4.0,
+        "how hard a dream follows the other sense at full confidence, against its layers (default 4: a sound net is rarely a third sure; a schedule's follow_weight key too)",
+        range=(0.0, 100.0, False),
+    ),
+    Option("sound", str, None, "dream the picture toward what this sound holds (heard by --audio-net)"),
+    Option("picture", str, None, "dream the sound toward what this picture shows (seen by --image-net)"),
+    Option("links", str, None, "a TOML table of sound classes and the image classes they mean, added to mmdream's"),
+    Option(
         "seed",
         int,
         0,
@@ -364,8 +381,8 @@ OPTIONS: tuple[Option, ...] = (
 )
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 
-# The options each command takes, by section of its --help ("": the command's own), in the order shown. `net` and
-# `audio_net` come from the net registry (mmdream.nets.registry).
+# The options each command takes, by section of its --help ("": the command's own), in the order shown. `net`,
+# `audio_net` and `image_net` come from the net registry (mmdream.nets.registry).
 DREAM = ["layers", "octaves", "octave_scale", "steps", "step_size", "jitter", "smooth", "tile_size", "channels",
          "strength", "schedule", "target", "seed", "precision", "weights"]
 FILM = ["max_size", "start", "end", "fps", "blend", "warm_steps", "cut", "no_flow", "react", "keep_audio", "no_audio",
@@ -375,12 +392,16 @@ IMAGE_STYLE = ["content_weight", "style_weight", "tv_weight", "temporal_weight",
 AUDIO_STYLE = ["filters", "audio_style_steps", "style_griffin_lim"]
 STYLE = IMAGE_STYLE + AUDIO_STYLE
 CLUSTER = "cluster (Ray: pip install 'mmdream[cluster]')"
+SENSES = "cross-modal"
 COMMANDS: dict[str, dict[str, list[str]]] = {
-    "image": {"": ["net", "guide", "max_size", "max_pixels", "report"], "dream": DREAM},
-    "audio": {"": ["net", "duration", "loudness", "griffin_lim", "ouroboros", "plot", "report"], "dream": DREAM},
+    "image": {"": ["net", "guide", "max_size", "max_pixels", "report"], "dream": DREAM,
+              SENSES: ["sound", "audio_net", "follow_weight", "links"]},
+    "audio": {"": ["net", "duration", "loudness", "griffin_lim", "ouroboros", "plot", "report"], "dream": DREAM,
+              SENSES: ["picture", "image_net", "follow_weight", "links"]},
     "video": {"": ["net", "audio_net", "audio_layers", "warm_strength", "warm_octaves", "style", "style_when",
                    "threads", "report"],
-              "film": FILM, "style": STYLE, CLUSTER: ["ray", "workers", "max_segment", "gpus_per_task"], "dream": DREAM},
+              "film": FILM, "style": STYLE, CLUSTER: ["ray", "workers", "max_segment", "gpus_per_task"], "dream": DREAM,
+              SENSES: ["follow", "follow_weight", "links"]},
     "zoom": {"": ["net", "audio_net", "audio_layers", "threads", "report"],
              "zoom": ["seconds", "fps", "zoom", "rotate", "pan", "max_size", "audio", "audio_ouroboros", "loop",
                       "warm_steps", "warm_strength", "colour_pull", "detail_decay", "preview", "keep_work"],

@@ -45,11 +45,12 @@ def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, *, layer
                schedule: str | None = None, strength: float = 1.0, target: str | None = None,
                channels: str | dict | None = None, seed: int | None = 0, precision: str = "fp32",
                weights: str = "imagenet", sr: int | None = None, input_channels: int | None = None,
-               **settings: float | int | None) -> tuple[Dreamer, Resolved]:
+               follow_weight: float = 4.0, **settings: float | int | None) -> tuple[Dreamer, Resolved]:
     """The net (a name, or a net already loaded: a notebook dreams many layers of one), the schedule bound to it
     (`schedule`, a TOML path, or one keyframe from `layers` and `strength`) and one dreamer for every layer the
     schedule uses. `precision`: fp32 or bf16 (an `auto` is resolved by the caller, see
-    mmdream.pipelines.precision). Returns (dreamer, plan)."""
+    mmdream.pipelines.precision). `follow_weight`: how hard a cross-modal target is followed where no keyframe
+    says (see mmdream.senses). Returns (dreamer, plan)."""
     from mmdream.core.engine import Dreamer, Objective
     from mmdream.nets import Net, load_net
     from mmdream.nets.registry import names
@@ -61,6 +62,8 @@ def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, *, layer
     if net.kind != kind:
         raise UserError(f"{net.name} is an {net.kind} net; {kind} needs one of {', '.join(names(kind))}")
     plan = plan_schedule.resolve(kind, net, resolved_settings, layers)
+    check_number("follow_weight", follow_weight, *RANGES["follow_weight"])
+    plan.weight_defaults["follow_weight"] = follow_weight  # where no keyframe sets it (see mmdream.senses)
     objective = Objective(plan.layer_union(), parse_channels(channels), net.class_index(target) if target else None)
     for layer in objective.channels:
         if layer not in objective.layers:

@@ -19,6 +19,7 @@ same for picture and sound. Per-kind tables (`[keyframe.image]`, `[keyframe.audi
     [keyframe.audio]
     step_size = 0.08
     style = "after"        # with --style / --audio-style: a style pass after dreaming from here on
+    follow_weight = 2      # with --follow: how hard the picture follows the sound (and the sound the picture)
 
 `mmdream zoom` also reads `zoom` (scale per frame) and `rotate` (degrees per frame): its camera, interpolated like
 the rest (`Moment.camera`).
@@ -28,13 +29,13 @@ from __future__ import annotations
 
 import bisect
 import math
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmdream.checks import RANGES, check_number
 from mmdream.errors import UserError
+from mmdream.io_utils import parse_toml
 from mmdream.options import BY_NAME
 
 MAX_SCHEDULE_CHARS = 1_000_000
@@ -44,7 +45,9 @@ if TYPE_CHECKING:
     from mmdream.nets import Net
 
 # The keyframe keys that are options too, typed as the option schema declares them.
-NUMBERS = {name: BY_NAME[name].type for name in ("octaves", "octave_scale", "steps", "step_size", "strength")}
+NUMBERS = {name: BY_NAME[name].type for name in ("octaves", "octave_scale", "steps", "step_size", "strength",
+                                                  "follow_weight")}
+WEIGHTS = ("strength", "follow_weight")  # keyframe numbers that are no dream setting
 CAMERA = {"zoom": 1.0, "rotate": 0.0}  # a zoom's camera per frame, and its values when nothing sets them
 KINDS = ("image", "audio")
 STYLE_WHEN = ("before", "after", "none")
@@ -76,6 +79,10 @@ class Moment:
     layers: dict[str, float]
     style: str | None = None  # "before" / "after" / "none": a style pass around the dream (held, not blended)
     camera: dict[str, float] = field(default_factory=dict)  # zoom and rotate per frame (mmdream zoom)
+    # A cross-modal dream's class target (weights over the net's classes) and how hard it is followed (see
+    # mmdream.senses): what the other net perceives now, times the schedule's follow_weight.
+    target: Any = None
+    follow: float = 0.0
 
 
 def parse_time(value: Any) -> float:
@@ -125,15 +132,7 @@ class Schedule:
     def parse(cls, text: str, path: str = "the schedule") -> Schedule:
         """A schedule from TOML text (an editor's contents); errors name `path` as `load`'s name the file. Its size
         is bounded (a keyframe a second for hours fits), and so is its nesting: TOML's parser recurses."""
-        if len(text) > MAX_SCHEDULE_CHARS:
-            raise UserError(f"{path} is {len(text):,} characters long; a schedule may have at most "
-                            f"{MAX_SCHEDULE_CHARS:,}")
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise UserError(f"{path} is not valid TOML ({e})") from None
-        except RecursionError:
-            raise UserError(f"{path} nests its arrays or tables too deeply to be a schedule") from None
+        data = parse_toml(text, path, "a schedule", MAX_SCHEDULE_CHARS)
         frames = data.get("keyframe")
         if not isinstance(frames, list) or not frames:
             raise UserError(f"{path} has no [[keyframe]] tables")
@@ -165,6 +164,13 @@ class Resolved:
     def __init__(self, schedule: Schedule, kind: str, defaults: DreamSettings, layers: list[dict[str, float]]):
         self.schedule, self.kind, self.defaults, self.layers = schedule, kind, defaults, layers
         self.camera_defaults = dict(CAMERA)  # where no keyframe sets them (mmdream zoom puts its flags here)
+        self.weight_defaults = {"strength": 1.0, "follow_weight": BY_NAME["follow_weight"].default}
+        self.steer = None  # what the other net perceives, as this net's class target (mmdream.senses.steer)
+
+    def follow(self, steer) -> Resolved:
+        """Dream toward what the other net perceives (a mmdream.senses.steer.Steer), as hard as follow_weight says."""
+        self.steer = steer
+        return self
 
     def layer_union(self) -> dict[str, float]:
         """Every layer any keyframe uses (the dreamer is built once for all of them)."""
@@ -179,7 +185,7 @@ class Resolved:
         if v is None:
             if key in CAMERA:
                 return self.camera_defaults[key]
-            return 1.0 if key == "strength" else getattr(self.defaults, key)
+            return self.weight_defaults[key] if key in WEIGHTS else getattr(self.defaults, key)
         return v
 
     def at(self, t: float) -> Moment:
@@ -201,11 +207,12 @@ class Resolved:
             for name, w in d.items():
                 if weight > 0:
                     layers[name] = layers.get(name, 0.0) + weight * w
-        strength = values.pop("strength")
+        strength, follow = values.pop("strength"), values.pop("follow_weight")
+        target, confidence = self.steer.at(t) if self.steer is not None else (None, 0.0)
         camera = {key: (1 - a) * float(self._value(i, key)) + a * float(self._value(i2, key)) for key in CAMERA}
         style = next((k.get(self.kind, "style") for k in reversed(self.schedule.keyframes[: max(j, 1)])
                       if k.get(self.kind, "style") is not None), None)
-        return Moment(replace(self.defaults, **values), strength, layers, style, camera)
+        return Moment(replace(self.defaults, **values), strength, layers, style, camera, target, follow * confidence)
 
 
 def _keyframe(raw: dict, path: str | Path) -> Keyframe:

@@ -29,6 +29,9 @@
   fp32 and in bf16 (frames/s from the report, the whole command's time), and a minute at 160 px (saturation and
   detail energy of the last 10 s against the first 10 s).
 
+- `--follow` (alone, about 3 minutes): the film renderer on 20 s of bbb at 540 px with lite0, plain and following
+  a class target on every frame, alternated; and the hearing pass against the plain render's time.
+
 - `--live` (alone, about a minute): `mmdream live --realtime` on 20 s of big_buck_bunny (24 fps) at 320 px with
   efficientnet_lite0, without and with `--audio`: frames in and out, how many were dreamed and carried, latency
   per frame (p50, p95, max); with `--audio`, the sound chunks dreamed and their latency.
@@ -38,6 +41,7 @@
     python scripts/bench.py --live [--json live.json]
     python scripts/bench.py --film [--json film.json]     # the film rows alone, both nets, about 6 minutes
     python scripts/bench.py --startup [--json startup.json]
+    python scripts/bench.py --follow [--json follow.json]   # what --follow costs the film, about 3 minutes
     KERAS_BACKEND=torch python scripts/bench.py --gpu --json gpu.json   # on a GPU machine (see README)
 """
 
@@ -449,6 +453,42 @@ def zoom_bench(tmp: Path, photo: Path = MEDIA / "images" / "flower.jpg") -> dict
     return {"photo": photo.name, "net": "efficientnet_lite0", "runs": runs}
 
 
+def follow_cost(tmp: Path, seconds: float = 20.0, size: int = 540, rounds: int = 2) -> dict:
+    """What `--follow` costs the film: the same renderer on the same frames, plain and following a class target on
+    every frame (a sound heard as a dog throughout: the most it can cost), alternated `rounds` times (the host's
+    speed drifts), frames/s from each render; and the perception pass (`mmdream.senses.perceive.hear` of the
+    soundtrack with the default sound net) against the plain render's time."""
+    from mmdream.nets import load_net
+    from mmdream.pipelines.audio.hearing import hear
+    from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FilmOptions, FrameDreamer, SoundPlan, dream_film
+    from mmdream.plan import build_plan
+    from mmdream.senses.perceive import Track
+    from mmdream.senses.steer import steer
+
+    clip = film_clip(tmp / "follow.mp4", 0.0, seconds)
+    fps = 24.0
+    opts = FilmOptions(max_size=size, audio="none", measure_every=None)
+    net = load_net("efficientnet_lite0")
+    dreamer, plan = build_plan("image", net, FILM_DEFAULTS)
+    sound_classes = ["dog", "cat"]
+    track = Track("bench", sound_classes, [0.0], [[1.0, 0.0]])
+    followed = build_plan("image", net, FILM_DEFAULTS)[1].follow(steer(track, net.name, net.classes, "image"))
+    fps_of: dict[str, list[float]] = {"plain": [], "follow": []}
+    for r in range(rounds):
+        for name, p in (("plain", plan), ("follow", followed)) if r % 2 == 0 else (("follow", followed), ("plain", plan)):
+            film = dream_film(str(clip), str(tmp / f"follow-{name}.mp4"), FrameDreamer(Dreaming(dreamer, p), opts, fps),
+                              SoundPlan(), opts, {"bench": time.time()})
+            fps_of[name].append(film["frames"] / film["seconds"])
+    t0 = time.perf_counter()
+    hear(str(clip), "MTT_vgg")
+    hear_s = time.perf_counter() - t0
+    plain, follow = float(np.median(fps_of["plain"])), float(np.median(fps_of["follow"]))
+    return {"seconds": seconds, "size": size, "frames_per_s": {k: [round(v, 3) for v in vs] for k, vs in fps_of.items()},
+            "follow_over_plain": round(follow / plain, 3), "cost": round(1 - follow / plain, 3),
+            "hearing_s_per_film_s": round(hear_s / seconds, 4),
+            "hearing_share_of_plain_render": round(hear_s / (seconds * fps / plain), 3)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="efficientnet_lite0 only, fewer frames (< 2 min)")
@@ -460,8 +500,17 @@ def main() -> None:
     ap.add_argument("--sizes", default="540,1920", help="--gpu: the film sizes (long side)")
     ap.add_argument("--tile-size", type=int, help="--gpu: the dream's --tile-size (default: the dream default)")
     ap.add_argument("--startup", action="store_true", help="only `mmdream image`'s start-up (about a minute)")
+    ap.add_argument("--follow", action="store_true", help="only what --follow costs the film (about 3 minutes)")
     ap.add_argument("--json", default="bench.json")
     args = ap.parse_args()
+    if args.follow:
+        with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+            fc = follow_cost(Path(tmp))
+        Path(args.json).write_text(json.dumps(fc, indent=2))
+        print(f"--follow (every frame following, lite0 at {fc['size']} px, {fc['seconds']:g} s): "
+              f"{fc['follow_over_plain']}x the plain film's frames/s (cost {100 * fc['cost']:.1f}%); hearing the "
+              f"soundtrack: {fc['hearing_share_of_plain_render']}x the plain render's time")
+        return
     if args.live:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
             runs = {"pictures": live_bench(Path(tmp)), "with --audio": live_bench(Path(tmp), audio=True)}

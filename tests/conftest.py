@@ -58,6 +58,16 @@ def media() -> Path:
 
 
 @pytest.fixture(scope="session")
+def animals(media, tmp_path_factory) -> Path:
+    """The ten animal recordings as class folders (one file each), as `mmdream train audio` takes them."""
+    root = tmp_path_factory.mktemp("animals")
+    for f in sorted((media / "audio" / "animals").iterdir()):
+        (root / f.stem).mkdir()
+        (root / f.stem / f.name).symlink_to(f)
+    return root
+
+
+@pytest.fixture(scope="session")
 def lite0():
     from mmdream.nets import load_net
 

@@ -71,7 +71,7 @@ def test_every_cli_option_is_the_schemas():
                                                                                                   "output")}
         assert set(flags) == {n for names in sections.values() for n in names}, command
         for name, action in flags.items():
-            if name in ("net", "audio_net"):
+            if name in ("net", "audio_net", "image_net"):
                 continue  # the net registry's (tests/test_nets.py)
             option = BY_NAME[name]
             assert action.default == option.default_for(command), (command, name)

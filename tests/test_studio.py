@@ -165,6 +165,8 @@ def _bad_requests(tmp: Path, media: Path) -> list[tuple[str, list, str]]:
         ("/dream_video", [handle_file(str(media / "audio/music/sorohanro_-_solo-trumpet-06.hq.ogg")), None,
                           *film_args], "no video stream"),
         ("/dream_video", [None, "/etc/passwd", *film_args], "outside the shared folder"),
+        ("/dream_video", [handle_file(str(media / "video/cockatoo_yuv420.mp4")), None, "efficientnet_lite0", "MTT_vgg",
+                          160, 0, 1, None, False, 0.0, None, 2, "sound"], "needs a soundtrack"),
         ("/dream_video", [handle_file(str(media / CLIP)), None, "efficientnet_lite0", "MTT_vgg", 160, 0, 1,
                           "[[keyframe]]\ntime = 1\nsteps = -3", True, 0.0, None, 2], "schedule: steps"),
         ("/style_image", [photo, None, "efficientnet_lite0", 10, 128], "give a content picture and a style picture"),

@@ -51,15 +51,6 @@ def test_one_clip_split_keeps_training_and_held_out_frames_apart():
         assert tail[1] - tail[0] == min(max(62, round(0.2 * frames)), frames // 2)
 
 
-@pytest.fixture(scope="module")
-def animals(media, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("animals")
-    for f in sorted((media / "audio" / "animals").iterdir()):
-        (root / f.stem).mkdir()
-        (root / f.stem / f.name).symlink_to(f)
-    return root
-
-
 def test_audio_model_on_ten_animal_sounds_beats_chance_dreams_and_targets(animals, tmp_path, monkeypatch):
     """Issue 6 acceptance: one-second windows, one held-out window per class (the end of each clip)."""
     models = tmp_path / "models"

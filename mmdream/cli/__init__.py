@@ -18,7 +18,7 @@ from mmdream.nets.registry import (
     keras_app_names,
     train_bases,
 )
-from mmdream.options import AUDIO_STYLE, BY_NAME, COMMANDS, DREAM, EXCLUSIVE, IMAGE_STYLE, REQUIRED, STYLE
+from mmdream.options import AUDIO_STYLE, BY_NAME, COMMANDS, DREAM, EXCLUSIVE, IMAGE_STYLE, REQUIRED, SENSES, STYLE
 
 EXAMPLES = """examples:
   mmdream image photo.jpg -o dream.jpg
@@ -30,6 +30,9 @@ EXAMPLES = """examples:
   mmdream audio noise --duration 5 -o noise_dream.wav
   mmdream video film.mp4 -o dream.mp4 --max-size 540 --preview sheet.png
   mmdream video film.mp4 -o dream.mp4 --schedule film.toml --react 0.5   # one schedule for picture and sound
+  mmdream video film.mp4 -o dream.mp4 --follow both   # a bark grows dogs; a guitar on screen steers the sound
+  mmdream image photo.jpg -o dream.jpg --sound bark.wav --audio-net animals
+  mmdream audio song.wav -o dream.wav --picture spaniels.jpg --net animals
   mmdream style image photo.jpg --style starry.jpg -o styled.jpg --net efficientnet_lite0
   mmdream style audio song.wav --style rain.wav -o styled.wav
   mmdream style video film.mp4 --style starry.jpg -o styled.mp4 --audio-style rain.wav
@@ -106,8 +109,10 @@ def progress_bar(total: int | None, desc: str, unit: str = "step"):
 
 # ---- commands ---------------------------------------------------------------------------------------------
 def dream_options(args: argparse.Namespace) -> dict:
-    """The dream options every dream command shares, as the API's keyword arguments."""
-    return {name: getattr(args, name) for name in DREAM}
+    """The dream options every dream command shares, and the cross-modal ones it takes, as the API's keyword
+    arguments."""
+    senses = [name for name in COMMANDS[args.command].get(SENSES, ()) if name != "audio_net"]
+    return {name: getattr(args, name) for name in (*DREAM, *senses)}
 
 
 class TqdmProgress:
@@ -137,7 +142,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     with TqdmProgress() as progress:
         result = dream_image(args.input, args.output, net=args.net, guide=args.guide, max_size=args.max_size,
                              max_pixels=args.max_pixels, progress=progress, measure=args.report is not None,
-                             **dream_options(args))
+                             audio_net=args.audio_net, **dream_options(args))
     measured = f"{describe_objective(result.figures, args.target)} " if args.report else ""  # measured for a report
     print(f"{args.output}: {measured}dreamed in {result.figures['seconds']:.2f} s")
     write_report(args.report, result.report())
@@ -421,14 +426,17 @@ def _registry_flag(name: str, command: str) -> dict:
         return {"help": "; ".join(f"{k}: {', '.join(train_bases(k))} (default {DEFAULT_TRAIN_BASE[k]})"
                                   for k in ("image", "audio"))}
     if name == "audio_net":
-        return {"default": DEFAULT_NET["audio"], "help": "soundtrack's " + help_line("audio")}
+        return {"default": DEFAULT_NET["audio"], "help": ("the sound's " if command == "image" else "soundtrack's ")
+                + help_line("audio")}
+    if name == "image_net":
+        return {"default": DEFAULT_NET["image"], "help": "the picture's " + help_line("image")}
     kind = "audio" if command == "audio" else "image"
     return {"default": DEFAULT_STYLE_NET if command == "style" else DEFAULT_NET[kind], "help": help_line(kind)}
 
 
 def add_option(container, name: str, command: str) -> None:
     """One option of `command` as its schema declares it."""
-    if name in ("net", "audio_net"):
+    if name in ("net", "audio_net", "image_net"):
         container.add_argument(f"--{name.replace('_', '-')}", **_registry_flag(name, command))
         return
     o = BY_NAME[name]

@@ -68,11 +68,29 @@ def _image(args: argparse.Namespace) -> None:
     read_header(args.input, args.max_pixels)
     if args.guide:
         read_header(args.guide, args.max_pixels)
+    if args.sound:
+        audio_input(args.sound)
+    _links(args)
     check_output(args.output, IMAGE_SUFFIXES, "an image")
     check_not_same(args.input, args.output)
 
 
+def _links(args: argparse.Namespace) -> None:
+    """A user's table of links read before any net: its sections may name the sound net in use."""
+    if getattr(args, "links", None):
+        from mmdream.senses.links import read_links
+
+        check_input_file(args.links)
+        sound_net = args.net if args.command == "audio" else args.audio_net
+        read_links(args.links, {sound_net: None})
+
+
 def _audio(args: argparse.Namespace) -> None:
+    from mmdream.media.picture import read_header
+
+    if args.picture:
+        read_header(args.picture)
+    _links(args)
     out = check_output(args.output, AUDIO_SUFFIXES, "a sound")
     if args.input in GENERATED:
         return
@@ -94,6 +112,11 @@ def _video(args: argparse.Namespace) -> None:
     for flag in ("style", "audio_style"):
         if getattr(args, flag, None):
             check_input_file(getattr(args, flag))
+    _links(args)
+    from mmdream.senses.steer import check_follow
+
+    check_follow(args.follow, args.input, info.has_audio, "none" if args.no_audio else "keep" if args.keep_audio
+                 else "dream")
     if getattr(args, "ray", None) or getattr(args, "workers", None):
         cluster_options(args.ray, args.workers, args.threads, args.max_segment, args.gpus_per_task,
                         args.preview, None)

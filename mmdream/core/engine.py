@@ -19,7 +19,7 @@ import numpy as np
 from keras import ops
 
 from mmdream.core import backend
-from mmdream.core.objectives import LOGITS, Objective, Term
+from mmdream.core.objectives import LOGITS, SEEN, Objective, Term, class_mass, log_probabilities
 from mmdream.errors import UserError
 from mmdream.io_utils import check_finite
 from mmdream.nets import Net
@@ -135,6 +135,9 @@ class Dreamer:
         c = channels if channels is not None else int(net.model.input.shape[-1])
         self._channels = c
         self._score = backend.compiled(self._score_of, [backend.spec([None, None, None, c])])
+        self._model = model
+        self._classifier = self._follow_grad = self._follow_step = None  # built when a dream first follows classes
+        self.following = 0.0  # how hard the ascent pulls toward `class_weights` (0: the plain dream)
         self._trace()
 
     def _trace(self) -> None:
@@ -189,6 +192,12 @@ class Dreamer:
             raise UserError(f"layer(s) {', '.join(sorted(extra))} were not part of this dreamer's objective")
         self.weights.assign([float(layers.get(n, 0.0)) for n in self.layer_names])
 
+    def take(self, moment, layers: dict[str, float] | None = None) -> None:
+        """Dream as a schedule's moment says: its layer weights (or `layers`, a live performer's), and its class
+        target, which a cross-modal dream follows (see mmdream.senses)."""
+        self.set_layer_weights(layers or moment.layers)
+        self.set_class_target(moment.target, moment.follow)
+
     def set_guide(self, guide: np.ndarray | None) -> None:
         """Dream toward the features of `guide` (same layout as the dreamed array, one item): the layers' terms
         become guided ones (see mmdream.core.objectives.guided); None goes back to the objective."""
@@ -201,6 +210,49 @@ class Dreamer:
             features = {n: ops.reshape(acts[n], (-1, acts[n].shape[-1])) for n in self.layer_names}
         self.loss_term = self.objective.term(self.weights, features)
         self._trace()
+        if self._follow_step is not None:
+            self._trace_following()
+
+    # ---- classes: what the net sees, and a dream that follows a weighted set of them ------------------------
+    def _seen(self, x):
+        if self._classifier is None:
+            self._classifier = keras.Model(self._model.input, self._model.output, name=f"{self.net.name}_classes")
+        return class_logits(self.net, self._classifier, x)
+
+    def set_class_target(self, weights: np.ndarray | None, strength: float = 1.0) -> None:
+        """Dream toward a weighted set of the net's classes (one weight per class) besides the objective, pulled
+        `strength` times as hard as the objective pulls (each gradient normalised first, so the figure means the
+        same on every net and layer); None or 0 is the plain dream, at the plain dream's cost."""
+        if weights is None or strength <= 0 or float(np.sum(weights)) <= 0:
+            self.following = 0.0
+            return
+        w = np.asarray(weights, np.float32) / float(np.sum(weights))
+        if self._follow_step is None:
+            self.class_weights = keras.Variable(w, trainable=False, dtype="float32", name="class_weights")
+            self._class_term = class_mass(self.class_weights, self.net.multilabel)
+            self._trace_following()
+        else:
+            self.class_weights.assign(w)
+        self.following = float(strength)
+
+    def _trace_following(self) -> None:
+        """The traced gradient and step of a dream that follows classes (as `_trace`'s, with the mix k)."""
+        image, scalar = backend.spec([None, None, None, self._channels]), backend.spec([])
+        kernel = backend.spec([None, None, self._channels, 1])
+        self._follow_grad = backend.compiled(self._following_gradient, [image, scalar])
+        self._follow_step = backend.compiled(self._whole_following_step, [
+            image, backend.spec([2], "int32"), scalar, scalar, backend.spec([], "bool"), kernel, scalar])
+
+    def _following_gradient(self, x, k):
+        """The objective's gradient and the class target's, each normalised, mixed k to 1."""
+        value, g = self._loss_and_grad(x)
+        _, c = backend.value_and_grad(lambda v: ops.sum(self._class_term({SEEN: self._seen(v)})), x)
+        return value, _unit(g) + k * _unit(c)
+
+    def _whole_following_step(self, x, shift, step_size, clip, center, kernel, k):
+        _, g = self._following_gradient(ops.roll(x, shift, axis=(1, 2)), k)
+        return _apply_step(x, ops.roll(g, backend.negated(shift), axis=(1, 2)), step_size, clip, center, kernel,
+                           self.net.value_range)
 
     # ---- measurement ------------------------------------------------------------------------------------
     def score(self, x, tile: int = 1024) -> float:
@@ -230,11 +282,15 @@ class Dreamer:
     def _gradient(self, x, tile: int, axes: tuple[int, ...]):
         h, w = x.shape[1], x.shape[2]
         th, tw = (tile if 1 in axes else h), (tile if 2 in axes else w)
+        grad = self._grad
+        if self.following > 0:
+            k = backend.tensor(self.following)
+            grad = lambda v: self._follow_grad(v, k)  # noqa: E731 - one tile's gradient, as self._grad's
         if self._fits(x.shape, tile, axes):
-            return self._grad(x)[1]
+            return grad(x)[1]
         rows = []
         for ys in _axis_slices(h, th):
-            rows.append(ops.concatenate([self._grad(x[:, ys, xs])[1] for xs in _axis_slices(w, tw)], axis=2))
+            rows.append(ops.concatenate([grad(x[:, ys, xs])[1] for xs in _axis_slices(w, tw)], axis=2))
         return ops.concatenate(rows, axis=1)
 
     def ascend(
@@ -255,12 +311,16 @@ class Dreamer:
         whole = self._fits(x.shape, tile, settings.axes)
         clip, center = backend.tensor(settings.grad_clip), backend.tensor(settings.center_gradient, "bool")
         size = backend.tensor(min(step_size, MAX_STEP))  # bounded: the ascent cannot blow up
+        step = self._step
+        if self.following > 0:  # the class target's gradient too
+            k = backend.tensor(self.following)
+            step = lambda *a: self._follow_step(*a, k)  # noqa: E731 - the plain step's arguments, and k
         for _ in range(steps):
             j = settings.jitter
             shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
             shift = [s if axis in settings.axes else 0 for s, axis in zip(shift, (1, 2))]
             if whole:
-                x = self._step(x, backend.offsets(shift), size, clip, center, kernel)
+                x = step(x, backend.offsets(shift), size, clip, center, kernel)
             else:
                 rolled = ops.roll(x, tuple(shift), axis=(1, 2))
                 g = self._gradient(rolled, tile, settings.axes)
@@ -322,6 +382,27 @@ class Dreamer:
 
     def total_steps(self, shape: tuple[int, int], settings: DreamSettings) -> int:
         return settings.steps * len(self.octaves(shape, settings))
+
+
+def class_logits(net: Net, model, x):
+    """The logits of `x` as `net` classifies it: a picture squashed (antialiased, so every pixel takes part) to the
+    side the net was trained at, a sound as it is."""
+    side = net.input_side
+    if side is not None and net.kind == "image":
+        x = ops.image.resize(x, (side, side), interpolation="bilinear", antialias=True)
+    return ops.cast(model(x, training=False), "float32")
+
+
+def probabilities(net: Net, x: np.ndarray) -> np.ndarray:
+    """`net`'s class probabilities for each item of a batch (one class of many, or each tag on its own)."""
+    x = backend.tensor(x[None] if x.ndim == 3 else x)
+    with backend.inference():
+        return np.exp(backend.array(log_probabilities(class_logits(net, net.model, x), net.multilabel)))
+
+
+def _unit(g):
+    """`g` over its mean magnitude (per batch item): two gradients mixed so pull as hard as their weights say."""
+    return g / (ops.mean(ops.abs(g), axis=(1, 2, 3), keepdims=True) + 1e-12)
 
 
 def _normalise(g, clip, center):

@@ -2,6 +2,7 @@
 
     deepdream("mixed3") + 0.2 * channel("mixed5", 7)
     class_logit(1)                      # a class
+    class_mass(weights)                 # a weighted set of classes (what a sound holds, for a picture)
     guided("block4c", guide_features)   # toward a guide picture's features
 
 A term maps the activations of a batch, `{layer: tensor, "logits": tensor}`, to one score per batch item; it
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from keras import ops
 
 LOGITS = "logits"
+SEEN = "seen"  # the logits of the input at the side the net classifies at (a picture squashed to it)
 
 
 class Term:
@@ -79,6 +81,23 @@ def channel(layer: str, index: int) -> Term:
 def class_logit(index: int) -> Term:
     """The logit of one class."""
     return Term(lambda acts: acts[LOGITS][:, index], (LOGITS,), f"class_logit({index})")
+
+
+def log_probabilities(logits, multilabel: bool = False):
+    """Log-probabilities of a net's classes: one class of many (softmax), or each tag on its own (sigmoid)."""
+    return ops.log_sigmoid(logits) if multilabel else ops.log_softmax(logits, axis=-1)
+
+
+def class_mass(weights, multilabel: bool = False) -> Term:
+    """The log of the probability mass on a weighted set of classes (`weights`, one per class, summing to 1, a
+    variable a cross-modal dream changes frame by frame): a bark's target is every dog breed, and the net grows
+    whichever it finds easiest. Reads the logits of the input as the net classifies it (`SEEN`)."""
+
+    def score(acts: dict):
+        logp = log_probabilities(acts[SEEN], multilabel)
+        return ops.logsumexp(logp + ops.log(ops.maximum(weights, 1e-12)), axis=-1)
+
+    return Term(score, (SEEN,), "class_mass")
 
 
 def guided(layer: str, guide) -> Term:

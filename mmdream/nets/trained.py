@@ -32,7 +32,7 @@ def load_trained(path: str | Path, precision: str = "fp32", sr: int | None = Non
         name=card.get("name", path.stem), model=model, layers=card["layers"], classes=card["classes"],
         kind=card["kind"], default_layers=card["default_layers"],
         value_range=(-1.0, 1.0) if card["kind"] == "image" else None, extras=extras,
-        min_size=min_size(card["base"]),
+        min_size=min_size(card["base"]), input_side=card.get("input", {}).get("size"),
     )
 
 

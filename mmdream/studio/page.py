@@ -204,6 +204,8 @@ def film_tab(studio: Studio, schedule: gr.Code) -> None:
             with gr.Row():
                 steps = number(FILM["steps"], 10)
                 react = number(FILM["react"], 0.0)
+            follow = gr.Dropdown(["none", *BY_NAME["follow"].choices], value="none", label="follow: the picture dreams what the "
+                                 "sound holds, the sound what the picture shows", elem_id="film-follow")
             use_schedule = gr.Checkbox(False, label="use the Schedule tab's schedule")
             with gr.Row():
                 go = gr.Button("Render", variant="primary", elem_id="render")
@@ -215,18 +217,18 @@ def film_tab(studio: Studio, schedule: gr.Code) -> None:
 
     @page_errors
     def dream_video(clip, server_path, net, audio_net, max_size, start, end, schedule_text, use_schedule, react,
-                    style, steps, progress=gr.Progress(), request: gr.Request = None):
+                    style, steps, follow="none", progress=gr.Progress(), request: gr.Request = None):
         """Render a film (resumable); streams the status and the latest frames, then the film with its sound."""
         yield from requests.dream_film(studio, clip, server_path, net, audio_net, max_size, start, end,
                                        schedule_text if use_schedule else None, react, style, steps, progress,
-                                       session=session(request))
+                                       session=session(request), follow=follow)
 
     def cancel_video(request: gr.Request = None):
         """Cancel your own film after the frame in hand (answered at once, outside the queue of dreams)."""
         return requests.cancel_film(studio, session(request))
 
     go.click(dream_video, [clip, server_path, net, audio_net, max_size, start, end, schedule, use_schedule, react,
-                           style, steps], [status, frames, film], api_name="dream_video", **ONE_AT_A_TIME)
+                           style, steps, follow], [status, frames, film], api_name="dream_video", **ONE_AT_A_TIME)
     stop.click(cancel_video, None, status, queue=False, api_name="cancel_video")
 
 

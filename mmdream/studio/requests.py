@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import mmdream
+from mmdream.options import BY_NAME
 from mmdream.studio import views
 from mmdream.studio.inputs import FILM, PICTURE, SOUND, STYLE_PICTURE, STYLE_SOUND, checked
 from mmdream.studio.visitors import LOCAL, PageError, Studio
@@ -162,7 +163,7 @@ def dream_sound(studio: Studio, sound: str | None, net: str, layer_names: list[s
 def dream_film(studio: Studio, upload: str | None, server_path: str | None, net: str, audio_net: str, max_size: int,
                start: float, end: float | None, schedule_text: str | None, react: float, style: str | None,
                steps: int, progress: Callable | None = None, every: float = 0.1,
-               session: str = LOCAL) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
+               session: str = LOCAL, follow: str = "none") -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     """Render a film, yielding (status, contact sheet of the latest dreamed frames, finished film) as it goes.
     The render runs in a worker thread; the visitor's Cancel stops it after the frame in hand, keeping the work
     folder so the same render, started again, resumes."""
@@ -170,12 +171,15 @@ def dream_film(studio: Studio, upload: str | None, server_path: str | None, net:
     net, audio_net = listed_net("image", net), listed_net("audio", audio_net)
     if not server_path and not upload:
         raise PageError("mmdream: error: upload a clip or pick one in the shared folder first")
+    if follow not in ("none", *(choices := BY_NAME["follow"].choices)):
+        raise PageError(f"mmdream: error: follow must be none, {', '.join(choices)}")
     with one_line_errors(None, (upload,)):
         source, digest = studio.clip(upload, server_path)
         out = studio.film_path(session, source, digest)
     with one_line_errors(out):
         options = {"max_size": n["max_size"], "start": n["start"], "end": n["end"] or None, "react": n["react"],
-                   "schedule": _schedule_file(studio, schedule_text), "steps": n["steps"]}
+                   "schedule": _schedule_file(studio, schedule_text), "steps": n["steps"],
+                   "follow": None if follow == "none" else follow}
     with studio.render(session) as cancel:
         yield from _render(out, source, net, audio_net, style, options, cancel, progress, every)
 

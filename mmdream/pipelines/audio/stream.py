@@ -149,10 +149,6 @@ ChunkMap = Callable[[Callable[[int, np.ndarray], np.ndarray], Iterator[tuple[int
                     Iterator[np.ndarray]]
 
 
-ChunkMap = Callable[[Callable[[int, np.ndarray], np.ndarray], Iterator[tuple[int, np.ndarray]]],
-                    Iterator[np.ndarray]]
-
-
 def _map_here(process: Callable[[int, np.ndarray], np.ndarray],
               chunks: Iterator[tuple[int, np.ndarray]]) -> Iterator[np.ndarray]:
     return (process(k, chunk) for k, chunk in chunks)
@@ -163,7 +159,7 @@ def dream_chunk(dreamer: Dreamer, plan: Resolved, k: int, chunk: np.ndarray, sr:
     """Chunk `k` of a sound that starts `start` s into the schedule, dreamed with the schedule at its middle."""
     size = int(chunk_seconds_for(plan) * sr)
     moment = plan.at(start + (k * size + len(chunk) / 2) / sr)
-    dreamer.set_layer_weights(moment.layers)
+    dreamer.take(moment)
     return dream_block(chunk, sr, dreamer, moment.settings, moment.strength, griffin_lim, on_step)
 
 

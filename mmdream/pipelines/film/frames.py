@@ -228,7 +228,7 @@ class FrameDreamer:
     def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
         opts, dreamer = self.opts, self.dreamer
         moment = self.plan.at(opts.start + i / self.fps)
-        dreamer.set_layer_weights(self.layers or moment.layers)
+        dreamer.take(moment, self.layers)
         x = to_dream_space(frame)
         when = (moment.style or self.style.when) if self.style is not None else "none"
         cold = not continues(motion, opts)
@@ -254,7 +254,7 @@ class FrameDreamer:
         out = from_dream_space(out)
         row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
                "steps": settings.steps, "octaves": settings.octaves, "scale": scale, "style": when,
-               "strength": moment.strength * strength_factor}
+               "strength": moment.strength * strength_factor, "follow": round(moment.follow, 4)}
         every = opts.measure_every
         if every is not None and (cold or (every and i % every == 0)):  # two forward passes: a sample of frames
             row["objective_gain"] = dreamer.score(to_dream_space(out)) / max(dreamer.score(x), 1e-12)

@@ -69,7 +69,7 @@ def film_fingerprint(src: str, options: dict, opts: FilmOptions) -> dict:
 
     path = Path(src).resolve()
     files = {}
-    for key in ("schedule", "style", "audio_style"):
+    for key in ("schedule", "style", "audio_style", "links"):
         given = options.get(key)
         if given and Path(given).is_file():
             files[key] = (str(Path(given).resolve()), Path(given).stat().st_mtime, Path(given).stat().st_size)

@@ -29,6 +29,11 @@ class FilmRecipe:
     dream: dict = field(default_factory=dict)  # the dream options of dream_image (layers, schedule, precision, ...)
     threads: int | None = None  # TensorFlow's intra-op threads: a net's numbers depend on them
     audio_precision: str | None = None  # the sound net's (each net's `auto` is its own); None: dream["precision"]
+    # Cross-modal: the soundtrack as the sound net heard it, the shots as the image net saw them (mmdream.senses
+    # .perceive.Track as a dict), and a user's table of links.
+    heard: dict | None = None
+    seen: dict | None = None
+    links: str | None = None
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
@@ -46,7 +51,17 @@ class FilmRecipe:
     def image(self) -> Dreaming:
         from mmdream.plan import build_plan
 
-        return Dreaming(*build_plan("image", self.net, FILM_DEFAULTS, **self.dream))
+        return self._following(Dreaming(*build_plan("image", self.net, FILM_DEFAULTS, **self.dream)), self.heard)
+
+    def _following(self, dreaming: Dreaming, track: dict | None) -> Dreaming:
+        """The dreamer's plan steered by what the other net perceived (None: not)."""
+        if track is not None:
+            from mmdream.senses.perceive import Track
+            from mmdream.senses.steer import steer
+
+            net = dreaming.dreamer.net
+            dreaming.plan.follow(steer(Track(**track), net.name, net.classes, net.kind, self.links))
+        return dreaming
 
     def sound(self, info: MediaInfo, opts: FilmOptions) -> SoundPlan:
         """The soundtrack's dreamer (a depth-only `layers` applies to the sound net too) and style pass."""
@@ -59,9 +74,10 @@ class FilmRecipe:
             layers = self.dream.get("layers")
             depth_only = layers is not None and all(_is_depth(p) for p in str(layers).split(","))
             precision = self.audio_precision or self.dream.get("precision", "fp32")
-            sound.audio = Dreaming(*build_plan("audio", self.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
-                                               **{**self.dream, "precision": precision,
-                                                  "layers": self.audio_layers or (layers if depth_only else "")}))
+            sound.audio = self._following(Dreaming(*build_plan(
+                "audio", self.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
+                **{**self.dream, "precision": precision, "layers": self.audio_layers or (layers if depth_only else "")})),
+                self.seen)
             if self.audio_style:
                 sound.styler, sound.style_path = audio_styler(**self.sound_style), self.audio_style
         return sound
@@ -81,3 +97,18 @@ def _is_depth(part: str) -> bool:
         return 0.0 <= float(part.split(":")[0]) <= 1.0
     except ValueError:
         return False
+
+
+def film_senses(src: str, follow: str | None, net: str, audio_net: str, start: float, end: float | None,
+                cut: float) -> tuple[dict | None, dict | None]:
+    """What a film's soundtrack holds (heard by the sound net) and its shots show (seen by the image net), as far
+    as `follow` needs them: the tracks a FilmRecipe carries."""
+    from mmdream.pipelines.audio.hearing import hear
+    from mmdream.senses.perceive import see_film
+
+    heard = seen = None
+    if follow in ("sound", "both"):
+        heard = hear(src, audio_net, start, None if end is None else end - start).as_dict()
+    if follow in ("picture", "both"):
+        seen = see_film(src, net, start, end, cut).as_dict()
+    return heard, seen

@@ -105,7 +105,7 @@ class LiveSound:
                 depth, factor, _ = controls.now()
                 dreamer, layers, _ = dreamers.at(depth)
                 moment = plan.at(k * CHUNK_SECONDS + len(chunk) / (2 * self.rate))
-                dreamer.set_layer_weights(layers or moment.layers)
+                dreamer.take(moment, layers)
                 strength = moment.strength * factor
                 out, dreamed = dream_block(chunk, self.rate, dreamer, moment.settings, strength), True
             self.rows.append({"chunk": k, "dreamed": dreamed, "seconds": round(time.perf_counter() - start, 4),

@@ -54,7 +54,7 @@ class ZoomDreamer:
     def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
         opts, dreamer = self.opts, self.dreamer
         moment = self.plan.at(i / opts.fps)
-        dreamer.set_layer_weights(moment.layers)
+        dreamer.take(moment)
         settings = replace(moment.settings, seed=(moment.settings.seed or 0) + i)
         row = {"frame": i, "time": round(i / opts.fps, 4), "cold": prev_out is None,
                "zoom": round(moment.camera["zoom"], 6), "rotate": round(moment.camera["rotate"], 6)}

@@ -83,7 +83,7 @@ def grown_soundtrack(source: str, seconds: float, audio: Dreaming, work: WorkFol
         def process(k: int, chunk: np.ndarray) -> np.ndarray:
             base = (_opening(source, len(chunk)) if source not in GENERATED else chunk) if k == 0 else last[0]
             moment = plan.at((k * size + len(chunk) / 2) / info.audio_rate)
-            dreamer.set_layer_weights(moment.layers)
+            dreamer.take(moment)
             out = dream_block(base[: len(chunk)], info.audio_rate, dreamer, moment.settings, moment.strength, 0,
                               on_step)
             last[:] = [out]

@@ -1,0 +1,100 @@
+"""What a net perceives over time: a picture seen, a film's shots seen (a soundtrack is heard window by window by
+mmdream.pipelines.audio.hearing, with the sound's analysis). Each is a `Track`: confidence (0..1, above chance) in each of the net's classes at a few times, small enough to travel
+with a film's recipe to a cluster's tasks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from mmdream.nets import Net, load_net
+
+SHOT_SAMPLES_PER_SECOND = 2.0  # frames a film's shot is seen in
+SEEN_SIDE = 256  # frames are decoded this small to be seen (the nets classify at 224-299)
+
+
+@dataclass
+class Track:
+    """A net's confidence in each of its classes at `times` (seconds): linear between them, or held from each
+    time to the next (`held`: a film's shots). A track with one time holds at every time."""
+
+    net: str
+    classes: list[str]
+    times: list[float]
+    values: list[list[float]]  # (times, classes)
+    held: bool = False
+
+    def at(self, t: float) -> np.ndarray:
+        v = np.asarray(self.values, np.float32)
+        if len(self.times) == 1:
+            return v[0]
+        if self.held:
+            return v[max(0, int(np.searchsorted(self.times, t, side="right")) - 1)]
+        return np.array([np.interp(t, self.times, v[:, c]) for c in range(v.shape[1])], np.float32)
+
+    def overall(self) -> Track:
+        """One time: the mean over the times anything was perceived (a sound's silences do not dilute it)."""
+        v = np.asarray(self.values, np.float32)
+        live = v[v.sum(axis=1) > 0]
+        mean = live.mean(axis=0) if len(live) else np.zeros(len(self.classes), np.float32)
+        return Track(self.net, self.classes, [0.0], [mean.tolist()])
+
+    def top(self, t: float, k: int = 3) -> list[list]:
+        """The `k` classes most perceived at `t`, with their confidence (for reports)."""
+        v = self.at(t)
+        return [[self.classes[i], round(float(v[i]), 3)] for i in np.argsort(-v)[:k] if v[i] > 0]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def confidence(p: np.ndarray, multilabel: bool) -> np.ndarray:
+    """Probabilities as confidence above chance, 0..1: a 10-class net's 0.1 is nothing heard."""
+    chance = 0.5 if multilabel else 1.0 / p.shape[-1]
+    return np.clip((p - chance) / (1.0 - chance), 0.0, 1.0).astype(np.float32)
+
+
+def window_seconds(net: Net) -> float:
+    """The length of sound a net classifies: a trained net's window, else musicnn's 3 s."""
+    return float(net.extras.get("card", {}).get("input", {}).get("window_seconds") or 3.0)
+
+
+def see(rgb: np.ndarray, net: Net) -> np.ndarray:
+    """One picture (uint8 RGB) seen: the net's confidence in each class."""
+    from mmdream.core.engine import probabilities
+    from mmdream.media.picture import to_dream_space
+
+    return confidence(probabilities(net, to_dream_space(rgb))[0], net.multilabel)
+
+
+def see_picture(rgb: np.ndarray, net_name: str, precision: str = "fp32") -> Track:
+    net = load_net(net_name, precision=precision)
+    return Track(net.name, list(net.classes), [0.0], [see(rgb, net).tolist()])
+
+
+def see_film(src: str, net_name: str, start: float = 0.0, end: float | None = None, cut: float = 40.0,
+             precision: str = "fp32") -> Track:
+    """A film's shots seen: frames sampled SHOT_SAMPLES_PER_SECOND, a new shot where a frame's grey levels differ
+    from the last sample's by more than `cut` (0..255) on average, each shot's confidence the mean over its
+    frames, held from its start."""
+    from mmdream.media.ffmpeg import even_size, probe, read_video_frames
+
+    net = load_net(net_name, precision=precision)
+    info = probe(src)
+    size = even_size(*info.video_size, SEEN_SIDE)
+    times, values, shot, last = [], [], [], None
+    for i, frame in enumerate(read_video_frames(src, size, SHOT_SAMPLES_PER_SECOND, start, end)):
+        grey = frame.mean(axis=2)
+        if last is not None and np.abs(grey - last).mean() > cut and shot:
+            values.append(np.mean(shot, axis=0).tolist())
+            shot = []
+        if not shot:
+            times.append(i / SHOT_SAMPLES_PER_SECOND)
+        shot.append(see(frame, net))
+        last = grey
+    if shot:
+        values.append(np.mean(shot, axis=0).tolist())
+    if not times:
+        times, values = [0.0], [[0.0] * len(net.classes)]
+    return Track(net.name, list(net.classes), times, values, held=True)
