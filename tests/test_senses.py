@@ -179,7 +179,7 @@ def test_a_bark_grows_dogs_in_the_frames_while_it_lasts(animals_net, media, lite
     film = _bark_film(media, tmp_path / "bark.mp4")
     common = ["--audio-net", str(animals_net), "--max-size", "224"]
     assert main(["video", str(film), "-o", str(tmp_path / "follow.mp4"), "--follow", "sound", *common,
-                 "--report", str(tmp_path / "follow.json")]) == 0
+                 "--report", str(tmp_path / "follow.json"), "--preview", str(tmp_path / "sheet.png")]) == 0
     assert main(["video", str(film), "-o", str(tmp_path / "plain.mp4"), *common]) == 0
     windows = {}
     for name in ("follow", "plain"):
@@ -187,13 +187,18 @@ def test_a_bark_grows_dogs_in_the_frames_while_it_lasts(animals_net, media, lite
         assert len(mass) == 36
         windows[name] = [float(mass[a:a + 12].mean()) for a in (0, 12, 24)]
     before, bark, after = windows["follow"]
-    assert bark >= 2 * before and bark >= 2 * after, windows  # measured 0.72 against 0.04 and 0.12
-    assert bark >= 2 * windows["plain"][1], windows  # measured 0.72 against 0.04
+    assert bark >= 2 * before and bark >= 2 * after, windows  # measured 0.30 against 0.03 and 0.10
+    assert bark >= 2 * windows["plain"][1], windows  # measured 0.30 against 0.04
     rows = json.loads((tmp_path / "follow.json").read_text())["follow"]["picture_follows_sound"]
     assert [r["time"] for r in rows] == [0, 1, 2, 3, 4, 5]
     assert rows[0]["weight"] == rows[1]["weight"] == rows[5]["weight"] == 0  # silence: the plain dream
     assert all(r["weight"] > 0 and r["perceived"] and r["target"] for r in rows[2:5]), rows
     assert "dog" in [name for name, _ in rows[3]["perceived"]], rows[3]
+    import cv2
+
+    sheet = cv2.imread(str(tmp_path / "sheet.png"))  # six frames, at 0, 1.2, 2.3, 3.5, 4.7 and 5.8 s
+    captions = sheet[-22:].reshape(22, 6, -1, 3).max(axis=(0, 2, 3))  # the brightest caption pixel per frame
+    assert captions.tolist() == [0, 0, 255, 255, 0, 0], captions  # captioned where the bark was followed
 
 
 @pytest.mark.xdist_group("animals")  # one worker trains the sound net for all three
@@ -228,10 +233,13 @@ def test_a_photo_dreamed_toward_a_bark(animals_net, media, lite0, tmp_path):
 
     film = _bark_film(media, tmp_path / "bark.mp4")
     photo = media / "images" / "flower.jpg"
-    common = ["--max-size", "224", "--octaves", "2", "--steps", "6"]
+    common = ["--max-size", "224"]
     assert main(["image", str(photo), "-o", str(tmp_path / "dog.png"), "--sound", str(film.with_suffix(".wav")),
                  "--audio-net", str(animals_net), *common, "--report", str(tmp_path / "dog.json")]) == 0
     assert main(["image", str(photo), "-o", str(tmp_path / "plain.png"), *common]) == 0
     followed, plain = (_dog_mass(lite0, read_image(tmp_path / n).rgb) for n in ("dog.png", "plain.png"))
-    assert followed >= 2 * plain, (followed, plain)
-    assert json.loads((tmp_path / "dog.json").read_text())["follow"]["weight"] > 0
+    assert followed >= 2 * plain, (followed, plain)  # measured 0.77 against 0.05
+    follow = json.loads((tmp_path / "dog.json").read_text())["follow"]
+    assert follow["weight"] > 0 and follow["perceived"][0][0] == "dog", follow
+    assert {"from": "dog", "classes": 118} in [{k: g[k] for k in ("from", "classes")}
+                                               for g in follow["target_by_perceived"]], follow

@@ -130,7 +130,7 @@ def test_studio_api_takes_a_photo_alone_and_dreams_with_the_clis_defaults(client
 
 
 def _bad_requests(tmp: Path, media: Path) -> list[tuple[str, list, str]]:
-    """(api name, arguments, words the one-line error must hold): twenty wrong things a visitor can send."""
+    """(api name, arguments, words the one-line error must hold): twenty-one wrong things a visitor can send."""
     from gradio_client import handle_file
 
     from tests.test_faults import _png_header
@@ -143,7 +143,7 @@ def _bad_requests(tmp: Path, media: Path) -> list[tuple[str, list, str]]:
     (tmp / "broken.mp4").write_bytes(b"\0\0\0\x18ftypmp42" + os.urandom(2000))
     photo, sound = handle_file(str(media / PHOTO)), handle_file(str(media / SOUND))
     sound_args = ["MTT_vgg", [], False, 0.5, None, 5, 1.0, 1.0]
-    film_args = ["efficientnet_lite0", "MTT_vgg", 160, 0, 1, None, False, 0.0, None, 2]
+    film_args = ["efficientnet_lite0", "MTT_vgg", 160, 0, 1, None, False, 0.0, None, 2, "none"]
     return [
         ("/dream_image", _image_args(tmp / "notes.txt"), "notes.txt is not a readable image"),
         ("/dream_image", _image_args(tmp / "huge.png"), "above the 100 MP limit"),
@@ -155,7 +155,7 @@ def _bad_requests(tmp: Path, media: Path) -> list[tuple[str, list, str]]:
         ("/dream_image", _image_args(media / PHOTO, layers=["no_layer"]), "no_layer"),
         ("/dream_image", _image_args(media / PHOTO, guide=handle_file(str(tmp / "notes.txt"))), "notes.txt"),
         ("/dream_video", [handle_file(str(media / CLIP)), None, "efficientnet_lite0", "MTT_vgg", 160, 100, 0, None,
-                          False, 0.0, None, 2], "past the end"),
+                          False, 0.0, None, 2, "none"], "past the end"),
         ("/dream_audio", [handle_file(str(tmp / "empty.wav")), *sound_args], "empty.wav"),
         ("/dream_audio", [handle_file(str(tmp / "silent0.wav")), *sound_args], "silent0.wav"),
         ("/dream_audio", [handle_file(str(tmp / "notes.txt")), *sound_args], "notes.txt"),
@@ -168,16 +168,16 @@ def _bad_requests(tmp: Path, media: Path) -> list[tuple[str, list, str]]:
         ("/dream_video", [handle_file(str(media / "video/cockatoo_yuv420.mp4")), None, "efficientnet_lite0", "MTT_vgg",
                           160, 0, 1, None, False, 0.0, None, 2, "sound"], "needs a soundtrack"),
         ("/dream_video", [handle_file(str(media / CLIP)), None, "efficientnet_lite0", "MTT_vgg", 160, 0, 1,
-                          "[[keyframe]]\ntime = 1\nsteps = -3", True, 0.0, None, 2], "schedule: steps"),
+                          "[[keyframe]]\ntime = 1\nsteps = -3", True, 0.0, None, 2, "none"], "schedule: steps"),
         ("/style_image", [photo, None, "efficientnet_lite0", 10, 128], "give a content picture and a style picture"),
     ]
 
 
-def test_twenty_bad_requests_each_get_one_line_and_the_server_still_dreams(server, client, media, tmp_path):
+def test_bad_requests_each_get_one_line_and_the_server_still_dreams(server, client, media, tmp_path):
     from gradio_client.exceptions import AppError
 
     bad = _bad_requests(tmp_path, media)
-    assert len(bad) == 20
+    assert len(bad) == 21
     for api, args, words in bad:
         with pytest.raises(AppError) as caught:
             client.predict(*args, api_name=api)
@@ -193,7 +193,8 @@ def _film_args(media: Path, **kw) -> list:
     from gradio_client import handle_file
 
     o = {"server_path": None, "net": "efficientnet_lite0", "audio_net": "MTT_vgg", "max_size": 96, "start": 0,
-         "end": 3, "schedule": None, "use_schedule": False, "react": 0.0, "style": None, "steps": 2, **kw}
+         "end": 3, "schedule": None, "use_schedule": False, "react": 0.0, "style": None, "steps": 2, "follow": "none",
+         **kw}
     return [handle_file(str(media / CLIP)), *o.values()]
 
 
@@ -504,7 +505,8 @@ def test_the_shared_folder_serves_its_media_only(server):
 
 def _film_args_only(**kw) -> list:
     o = {"server_path": None, "net": "efficientnet_lite0", "audio_net": "MTT_vgg", "max_size": 96, "start": 0,
-         "end": 2, "schedule": None, "use_schedule": False, "react": 0.0, "style": None, "steps": 2, **kw}
+         "end": 2, "schedule": None, "use_schedule": False, "react": 0.0, "style": None, "steps": 2, "follow": "none",
+         **kw}
     return list(o.values())
 
 

@@ -115,7 +115,7 @@ def _video(args: argparse.Namespace) -> None:
     _links(args)
     from mmdream.senses.steer import check_follow
 
-    check_follow(args.follow, args.input, info.has_audio, "none" if args.no_audio else "keep" if args.keep_audio
+    check_follow(getattr(args, "follow", None), args.input, info.has_audio, "none" if args.no_audio else "keep" if args.keep_audio
                  else "dream")
     if getattr(args, "ray", None) or getattr(args, "workers", None):
         cluster_options(args.ray, args.workers, args.threads, args.max_segment, args.gpus_per_task,

@@ -19,7 +19,7 @@ import numpy as np
 from keras import ops
 
 from mmdream.core import backend
-from mmdream.core.objectives import LOGITS, SEEN, Objective, Term, class_mass, log_probabilities
+from mmdream.core.objectives import LOGITS, SEEN, Objective, Term, class_set, log_probabilities
 from mmdream.errors import UserError
 from mmdream.io_utils import check_finite
 from mmdream.nets import Net
@@ -229,7 +229,7 @@ class Dreamer:
         w = np.asarray(weights, np.float32) / float(np.sum(weights))
         if self._follow_step is None:
             self.class_weights = keras.Variable(w, trainable=False, dtype="float32", name="class_weights")
-            self._class_term = class_mass(self.class_weights, self.net.multilabel)
+            self._class_term = class_set(self.class_weights)
             self._trace_following()
         else:
             self.class_weights.assign(w)
@@ -279,11 +279,11 @@ class Dreamer:
             return h * w <= tile * tile and max(h, w) <= 2 * tile
         return (1 not in axes or h <= tile) and (2 not in axes or w <= tile)
 
-    def _gradient(self, x, tile: int, axes: tuple[int, ...]):
+    def _gradient(self, x, tile: int, axes: tuple[int, ...], follows: bool = False):
         h, w = x.shape[1], x.shape[2]
         th, tw = (tile if 1 in axes else h), (tile if 2 in axes else w)
         grad = self._grad
-        if self.following > 0:
+        if follows:
             k = backend.tensor(self.following)
             grad = lambda v: self._follow_grad(v, k)  # noqa: E731 - one tile's gradient, as self._grad's
         if self._fits(x.shape, tile, axes):
@@ -311,10 +311,8 @@ class Dreamer:
         whole = self._fits(x.shape, tile, settings.axes)
         clip, center = backend.tensor(settings.grad_clip), backend.tensor(settings.center_gradient, "bool")
         size = backend.tensor(min(step_size, MAX_STEP))  # bounded: the ascent cannot blow up
-        step = self._step
-        if self.following > 0:  # the class target's gradient too
-            k = backend.tensor(self.following)
-            step = lambda *a: self._follow_step(*a, k)  # noqa: E731 - the plain step's arguments, and k
+        follows, k = self.following > 0, backend.tensor(self.following)
+        step = (lambda *a: self._follow_step(*a, k)) if follows else self._step  # noqa: E731 - and the mix k
         for _ in range(steps):
             j = settings.jitter
             shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
@@ -323,7 +321,7 @@ class Dreamer:
                 x = step(x, backend.offsets(shift), size, clip, center, kernel)
             else:
                 rolled = ops.roll(x, tuple(shift), axis=(1, 2))
-                g = self._gradient(rolled, tile, settings.axes)
+                g = self._gradient(rolled, tile, settings.axes, follows)
                 g = ops.roll(g, (-shift[0], -shift[1]), axis=(1, 2))
                 x = _apply_step(x, g, size, clip, center, kernel, lo_hi)
             if constraint is not None:

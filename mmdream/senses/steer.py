@@ -31,11 +31,17 @@ class Steer:
         return w / w.sum(), strength
 
     def describe(self, t: float, k: int = 3) -> dict:
-        """What was perceived at `t`, the target classes and the confidence (a report's row)."""
+        """What was perceived at `t`, the target (its `k` heaviest classes, and its share from each perceived class
+        with how many classes that one links to: a bark's share spreads over 118 breeds) and the confidence."""
         w, strength = self.at(t)
         target = [] if w is None else [[self.target_classes[i], round(float(w[i]), 3)]
                                        for i in np.argsort(-w)[:k] if w[i] > 0]
-        return {"perceived": self.track.top(t, k), "target": target, "confidence": round(strength, 3)}
+        shares = self.track.at(t) * self.linked
+        groups = [{"from": self.track.classes[s], "share": round(float(shares[s] / shares.sum()), 3),
+                   "classes": int(np.count_nonzero(self.spread[s]))}
+                  for s in np.argsort(-shares)[:k] if shares[s] > 0]
+        return {"perceived": self.track.top(t, k), "target": target, "target_by_perceived": groups,
+                "confidence": round(strength, 3)}
 
 
 def steer(track: Track, target: str, target_classes: list[str], toward: str, links_file: str | None = None) -> Steer:

@@ -11,7 +11,7 @@ from mmdream.pipelines.audio.spectrum import analyse, linked, pad_frames
 from mmdream.senses.perceive import Track, confidence, window_seconds
 
 SILENT_DBFS = -50.0  # a window quieter than this is heard as nothing (a sound net labels silence too)
-HOPS_PER_WINDOW = 4  # windows overlap: a class is heard within a quarter window of where it starts
+HOPS_PER_WINDOW = 2  # windows overlap by half: a class is heard within half a window of where it starts
 
 
 def hear(src: str, net_name: str, start: float = 0.0, duration: float | None = None,

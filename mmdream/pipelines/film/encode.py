@@ -86,13 +86,28 @@ def mux(pieces: list[Path], fps: float, frames: int, audio_path: Path | None, ds
         listing.unlink(missing_ok=True)
 
 
-def write_contact_sheet(thumbs: dict, path: str, width: int = 240) -> None:
-    """Input frames on the top row, dreamed frames below."""
-    pairs = [thumbs[i] for i in sorted(thumbs) if thumbs[i] is not None]
+def write_contact_sheet(thumbs: dict, path: str, width: int = 240, rows_of: dict | None = None) -> None:
+    """Input frames on the top row, dreamed frames below; where a frame followed what the sound holds (its row in
+    `rows_of`), a caption under it says what and how hard."""
+    frames = [i for i in sorted(thumbs) if thumbs[i] is not None]
+    pairs = [thumbs[i] for i in frames]
     if not pairs:
         return
     h, w = pairs[0][0].shape[:2]
     size = (width, max(2, round(h * width / w)))
     rows = [np.hstack([cv2.resize(p[k], size, interpolation=cv2.INTER_AREA) for p in pairs]) for k in (0, 1)]
+    captions = [_caption((rows_of or {}).get(i, {})) for i in frames]
+    if any(captions):
+        rows.append(np.hstack([_caption_strip(text, width) for text in captions]))
     with atomic_output(Path(path)) as tmp:
         cv2.imwrite(str(tmp) if tmp.suffix else str(tmp) + ".png", cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+
+
+def _caption(row: dict) -> str:
+    return f"{row['time']:.1f} s: {row['follows']} x{row['follow']:.2f}" if row.get("follows") else ""
+
+
+def _caption_strip(text: str, width: int, height: int = 22) -> np.ndarray:
+    strip = np.zeros((height, width, 3), np.uint8)
+    cv2.putText(strip, text[:34], (4, height - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+    return strip

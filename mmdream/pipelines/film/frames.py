@@ -208,6 +208,12 @@ def continues(motion: Motion | None, opts: FilmOptions) -> bool:
     return motion is not None and opts.flow and motion.change <= opts.cut
 
 
+# A continuing frame (one step) follows a class target on every this many frames, that much harder: the target's
+# gradient, a second pass through the whole net, cost a quarter of lite0's film frames/s on every frame, and the
+# flow carries what grew in between. By frame index, so a frame follows alike on one machine and on a cluster.
+FOLLOW_EVERY = 2
+
+
 @dataclass
 class StylePass:
     """A style pass inside the dream film: the styliser, the style image (dream space) and when it applies."""
@@ -224,14 +230,21 @@ class FrameDreamer:
     def __init__(self, image: Dreaming, opts: FilmOptions, fps: float, style: StylePass | None = None) -> None:
         self.dreamer, self.plan, self.opts, self.fps, self.style = image.dreamer, image.plan, opts, fps, style
         self.layers: dict[str, float] | None = None  # instead of the schedule's (a live performer's depth)
+        self.following = False  # whether the last frame followed a class target (see mmdream.senses)
 
     def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
         opts, dreamer = self.opts, self.dreamer
         moment = self.plan.at(opts.start + i / self.fps)
-        dreamer.take(moment, self.layers)
         x = to_dream_space(frame)
         when = (moment.style or self.style.when) if self.style is not None else "none"
-        cold = not continues(motion, opts)
+        # A followed target that ends (the bark stops) ends what it grew: that frame starts afresh, as after a cut;
+        # carried on, the grown dogs would outlast the sound by seconds.
+        released = self.following and moment.follow <= 0
+        self.following = moment.follow > 0
+        cold = not continues(motion, opts) or released
+        dreamer.take(moment, self.layers)
+        if not cold:  # continuing frames take the class target's gradient on every FOLLOW_EVERY-th frame, harder
+            dreamer.set_class_target(moment.target, moment.follow * FOLLOW_EVERY if i % FOLLOW_EVERY == 0 else 0.0)
         settings = replace(moment.settings, seed=(moment.settings.seed or 0) + i)
         init = self._styled(x, prev_out, motion, cold) if when == "before" else x
         if not cold:
@@ -255,6 +268,8 @@ class FrameDreamer:
         row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
                "steps": settings.steps, "octaves": settings.octaves, "scale": scale, "style": when,
                "strength": moment.strength * strength_factor, "follow": round(moment.follow, 4)}
+        if moment.follow > 0:  # what it followed: the perceived class with the largest share
+            row["follows"] = self.plan.steer.describe(opts.start + i / self.fps, 1)["target_by_perceived"][0]["from"]
         every = opts.measure_every
         if every is not None and (cold or (every and i % every == 0)):  # two forward passes: a sample of frames
             row["objective_gain"] = dreamer.score(to_dream_space(out)) / max(dreamer.score(x), 1e-12)

@@ -145,7 +145,8 @@ def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: F
     frames_s = time.perf_counter() - t0
     mux(work.video_pieces(), fps, len(rows), work.audio if job.with_sound else None, Path(dst))
     if thumbs is not None:
-        write_contact_sheet({i: v for i, v in thumbs.items() if v is not None}, opts.preview)
+        write_contact_sheet({i: v for i, v in thumbs.items() if v is not None}, opts.preview,
+                            rows_of={r["frame"]: r for r in rows if r["frame"] in thumbs})
     figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)
     figures["soundtrack"] = sound_figures
     figures["resumed_frames"] = resumed  # finished by an earlier, interrupted run of the same job
