@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import subprocess
 import sys
@@ -174,3 +175,28 @@ def test_batch_norm_folding_keeps_the_activations_dreams_see(media, lite0):
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in dreamer.features.layers)
     vgg = load_net("MTT_vgg")
     assert fold_batch_norm(vgg.model) is vgg.model
+
+
+def _remember(args: tuple[str, str, int]) -> int:
+    import os
+    import time
+
+    from mmdream.nets.cache import remembered
+
+    cache, key, value = args
+    os.environ["MMDREAM_CACHE"] = cache
+    return remembered("race.json", key, lambda: time.sleep(0.3) or value)
+
+
+def test_processes_remembering_at_once_keep_every_key_and_agree_on_each(tmp_path):
+    """Eight processes measure at once (as xdist workers and a render's processes do): none drops another's key,
+    and two that measured one key both use the value written first."""
+    import multiprocessing
+
+    jobs = [(str(tmp_path), f"net{i}", i) for i in range(6)] + [(str(tmp_path), "shared", 100), (str(tmp_path),
+                                                                                               "shared", 200)]
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        got = pool.map(_remember, jobs)
+    stored = json.loads((tmp_path / "race.json").read_text())
+    assert {f"net{i}": i for i in range(6)}.items() <= stored.items()
+    assert got[:6] == list(range(6)) and got[6] == got[7] == stored["shared"] in (100, 200)

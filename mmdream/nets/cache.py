@@ -45,20 +45,34 @@ def save_npz_atomic(target: Path, arrays: dict) -> Path:
 
 
 def remembered(filename: str, key: str, compute: Callable[[], Any], keep: Callable[[str], bool] | None = None) -> Any:
-    """`compute()` once per `key`, remembered in a JSON file of the cache (written atomically: many processes may
-    start at once). `keep` prunes stale keys when a new one is added."""
+    """`compute()` once per `key`, remembered in a JSON file of the cache. Many processes may start at once: the
+    file is read again under a lock before it is written, so no process drops another's keys, and the first value
+    written for a key is the one every process uses (two renders of one film must not measure differently).
+    `keep` prunes stale keys when a new one is added."""
+    import fcntl
     import json
 
     from mmdream.io_utils import atomic_output
 
     path = cache_dir() / filename
-    try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key not in known:
-        known = {k: v for k, v in known.items() if keep is None or keep(k)}
-        known[key] = compute()
-        with atomic_output(path) as tmp:
-            tmp.write_text(json.dumps(known, indent=1))
+
+    def read() -> dict:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    known = read()
+    if key in known:
+        return known[key]
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        known = read()
+        if key not in known:
+            known = {k: v for k, v in known.items() if keep is None or keep(k)}
+            known[key] = value
+            with atomic_output(path) as tmp:
+                tmp.write_text(json.dumps(known, indent=1))
     return known[key]
