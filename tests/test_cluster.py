@@ -181,10 +181,15 @@ def _wait_for(condition, proc: subprocess.Popen, limit: float = 120.0):
 
 def test_a_killed_worker_is_retried_and_the_film_is_the_same(two_clips, one_machine, running_cluster, tmp_path):
     out, rep = tmp_path / "killed.mp4", tmp_path / "killed.json"
+    # A worker of the previous render on this cluster may still bear its last task's title until Ray reaps it as
+    # idle: only this render's workers are victims.
+    before = {p.pid for p in _segment_workers()}
     proc = _start("video", str(two_clips), "-o", str(out), "--ray", running_cluster, "--report", str(rep), *SMALL)
     try:
-        victim = _wait_for(_segment_workers, proc)[0]
+        ours = lambda: [p for p in _segment_workers() if p.pid not in before]  # noqa: E731
+        _wait_for(ours, proc)
         time.sleep(1.0)  # mid-segment: the net is being built or the frames dreamed
+        victim = ours()[0]
         assert victim.is_running() and victim.cmdline()[0].startswith("ray::render_segment")
         victim.send_signal(signal.SIGKILL)
         _, err = proc.communicate(timeout=300)
