@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -396,11 +396,12 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
         threads = cluster.threads
     else:
         check_options(threads=threads)
-    heard, seen = film_senses(src, follow, net, audio_net, opts.start, opts.end, opts.cut)
     recipe = FilmRecipe(net, audio_net, audio_layers, style and str(style), audio_style and str(audio_style),
-                        style_when, image_style, sound_style, dream, threads, heard=heard, seen=seen,
-                        links=links and str(links),
+                        style_when, image_style, sound_style, dream, threads, links=links and str(links),
                         ).measured(with_sound=info.has_audio and opts.audio == "dream", here=cluster is None)
+    # after `measured`, which sets TensorFlow's threads before its first op: hearing and seeing are ops too
+    heard, seen = film_senses(src, follow, net, audio_net, opts.start, opts.end, opts.cut)
+    recipe = replace(recipe, heard=heard, seen=seen)
     image = recipe.image()
     sound = recipe.sound(info, opts)
     given = {"net": net, "audio_net": audio_net, "audio_layers": audio_layers, "style": style and str(style),

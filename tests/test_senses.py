@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import decoded_frames
+from conftest import decoded_frames, run_mmdream
 
 from mmdream.cli import main
 from mmdream.nets.classes import FSDKAGGLE2018_LABELS, SOUND_VOCABULARIES, imagenet_classes
@@ -165,6 +165,16 @@ def _bark_film(media: Path, dst: Path) -> Path:
                     "-i", str(sound), "-t", "6", "-r", "6", "-vf", "scale=320:-2", "-pix_fmt", "yuv420p",
                     "-c:v", "libx264", "-c:a", "aac", "-shortest", str(dst)], check=True)
     return dst
+
+
+def test_a_film_that_follows_takes_its_thread_count(media, tmp_path):
+    """Hearing is TensorFlow's work too: it comes after the render's threads are set (their first op), in a fresh
+    process as a user runs it."""
+    film = _bark_film(media, tmp_path / "bark.mp4")
+    done = run_mmdream("video", str(film), "-o", str(tmp_path / "o.mp4"), "--follow", "sound", "--threads", "1",
+                       "--max-size", "64", "--end", "1", "--steps", "1", "--report", str(tmp_path / "o.json"))
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert json.loads((tmp_path / "o.json").read_text())["follow"]["picture_follows_sound"][0]["weight"] == 0
 
 
 def _dog_mass(net, rgb: np.ndarray) -> float:
