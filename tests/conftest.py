@@ -68,6 +68,24 @@ def animals(media, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def animals_net(animals, tmp_path_factory) -> Path:
+    """A sound net trained on the ten animal recordings, as a user would (`mmdream train audio`, one-second
+    windows), with its training report beside it (train.json): trained once per test process that needs it
+    (training and cross-modal tests alike)."""
+    from mmdream.cli import main
+
+    models = tmp_path_factory.mktemp("models")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MMDREAM_MODELS", str(models))
+    try:
+        assert main(["train", "audio", str(animals), "--name", "animals", "--epochs", "10", "--window", "1",
+                     "--report", str(models / "train.json")]) == 0
+    finally:
+        mp.undo()
+    return models / "animals.keras"
+
+
+@pytest.fixture(scope="session")
 def lite0():
     from mmdream.nets import load_net
 

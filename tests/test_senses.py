@@ -136,21 +136,7 @@ def test_follow_picture_with_the_soundtrack_kept_is_one_line(media, tmp_path, ca
     assert "drop --keep-audio" in capsys.readouterr().err
 
 
-# ---- acceptance: a sound net that hears dogs, trained here ---------------------------------------------------
-@pytest.fixture(scope="module")
-def animals_net(animals, tmp_path_factory) -> Path:
-    """A sound net trained on the ten animal recordings (`mmdream train audio`, as a user would)."""
-    root = animals
-    models = tmp_path_factory.mktemp("models")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MMDREAM_MODELS", str(models))
-    try:
-        assert main(["train", "audio", str(root), "--name", "animals", "--epochs", "10", "--window", "1"]) == 0
-    finally:
-        mp.undo()
-    return models / "animals.keras"
-
-
+# ---- acceptance: a sound net that hears dogs, trained here (conftest's animals_net) ----------------------------
 def _bark_film(media: Path, dst: Path) -> Path:
     """A held-still photo for 6 s over 2 s of silence, 2 s of the dog recording, 2 s of silence."""
     from mmdream.media.audio_source import open_source
@@ -184,7 +170,7 @@ def _dog_mass(net, rgb: np.ndarray) -> float:
     return float(probabilities(net, to_dream_space(rgb))[0][DOGS].sum())
 
 
-@pytest.mark.xdist_group("animals")  # one worker trains the sound net for all three
+@pytest.mark.xdist_group("animals")
 def test_a_bark_grows_dogs_in_the_frames_while_it_lasts(animals_net, media, lite0, tmp_path):
     film = _bark_film(media, tmp_path / "bark.mp4")
     common = ["--audio-net", str(animals_net), "--max-size", "224"]
@@ -211,7 +197,7 @@ def test_a_bark_grows_dogs_in_the_frames_while_it_lasts(animals_net, media, lite
     assert captions.tolist() == [0, 0, 255, 255, 0, 0], captions  # captioned where the bark was followed
 
 
-@pytest.mark.xdist_group("animals")  # one worker trains the sound net for all three
+@pytest.mark.xdist_group("animals")
 def test_the_spaniels_make_a_neutral_sound_more_dog(animals_net, media, tmp_path):
     from mmdream.media.audio_source import open_source
     from mmdream.pipelines.audio.hearing import hear
@@ -237,7 +223,7 @@ def test_the_spaniels_make_a_neutral_sound_more_dog(animals_net, media, tmp_path
     assert follow["target"][0][0] == "dog" and "spaniel" in follow["perceived"][0][0], follow
 
 
-@pytest.mark.xdist_group("animals")  # one worker trains the sound net for all three
+@pytest.mark.xdist_group("animals")
 def test_a_photo_dreamed_toward_a_bark(animals_net, media, lite0, tmp_path):
     from mmdream.media.picture import read_image
 
