@@ -4,6 +4,7 @@ with a film's recipe to a cluster's tasks."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -25,17 +26,24 @@ class Track:
     values: list[list[float]]  # (times, classes)
     held: bool = False
 
+    @functools.cached_property
+    def array(self) -> np.ndarray:
+        """`values` as one array, made once: a film asks `at` for every frame."""
+        return np.asarray(self.values, np.float32)
+
     def at(self, t: float) -> np.ndarray:
-        v = np.asarray(self.values, np.float32)
-        if len(self.times) == 1:
+        v = self.array
+        j = int(np.searchsorted(self.times, t, side="right"))  # times[j - 1] <= t < times[j]
+        if len(self.times) == 1 or j == 0:
             return v[0]
-        if self.held:
-            return v[max(0, int(np.searchsorted(self.times, t, side="right")) - 1)]
-        return np.array([np.interp(t, self.times, v[:, c]) for c in range(v.shape[1])], np.float32)
+        if self.held or j == len(self.times):
+            return v[j - 1]
+        a = (t - self.times[j - 1]) / (self.times[j] - self.times[j - 1])
+        return (1 - a) * v[j - 1] + a * v[j]
 
     def overall(self) -> Track:
         """One time: the mean over the times anything was perceived (a sound's silences do not dilute it)."""
-        v = np.asarray(self.values, np.float32)
+        v = self.array
         live = v[v.sum(axis=1) > 0]
         mean = live.mean(axis=0) if len(live) else np.zeros(len(self.classes), np.float32)
         return Track(self.net, self.classes, [0.0], [mean.tolist()])
