@@ -400,12 +400,11 @@ def probabilities(net: Net, x: np.ndarray) -> np.ndarray:
 
 def _unit(g):
     """`g` over its mean magnitude (per batch item): two gradients mixed so pull as hard as their weights say."""
-    return g / (ops.mean(ops.abs(g), axis=(1, 2, 3), keepdims=True) + 1e-12)
+    return g / (ops.mean(ops.abs(g), axis=(1, 2, 3), keepdims=True) + 1e-8)
 
 
 def _normalise(g, clip, center):
-    g = g - ops.cast(center, g.dtype) * ops.mean(g, axis=(1, 2, 3), keepdims=True)
-    g = g / (ops.mean(ops.abs(g), axis=(1, 2, 3), keepdims=True) + 1e-8)
+    g = _unit(g - ops.cast(center, g.dtype) * ops.mean(g, axis=(1, 2, 3), keepdims=True))
     return ops.clip(g, -clip, clip)
 
 
