@@ -647,8 +647,9 @@ def list_nets(kind: str | None = None) -> list[NetInfo]:
     from mmdream.nets import specs
     from mmdream.nets.cards import list_trained
     from mmdream.nets.classes import class_names
+    from mmdream.nets.net import record_layers
 
-    nets = [NetInfo(s.name, s.kind, s.offline(), s.status(), s.description, list(s.layers), class_names(s.classes))
+    nets = [NetInfo(s.name, s.kind, s.offline(), s.status(), s.description, record_layers(s), class_names(s.classes))
             for s in specs()]
     nets += [NetInfo(Path(c["path"]).stem, c["kind"], True, "trained here", f"retrained from {c['base']}",
                      list(c.get("layers", [])), list(c.get("classes", []))) for c in list_trained()]

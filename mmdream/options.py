@@ -118,6 +118,8 @@ OPTIONS: tuple[Option, ...] = (
         choices=("auto", "fp32", "bf16"),
     ),
     Option("weights", str, "imagenet", HIDDEN, choices=("imagenet", "random")),
+    Option("value_range", str, None, "LO,HI: the values a --net model file takes, where it does not rescale its "
+           "input itself (0,1, -1,1 or 0,255)", metavar="LO,HI"),
     Option(
         "duration",
         float,
@@ -394,23 +396,23 @@ STYLE = IMAGE_STYLE + AUDIO_STYLE
 CLUSTER = "cluster (Ray: pip install 'mmdream[cluster]')"
 SENSES = "cross-modal"
 COMMANDS: dict[str, dict[str, list[str]]] = {
-    "image": {"": ["net", "guide", "max_size", "max_pixels", "report"], "dream": DREAM,
+    "image": {"": ["net", "value_range", "guide", "max_size", "max_pixels", "report"], "dream": DREAM,
               SENSES: ["sound", "audio_net", "follow_weight", "links"]},
     "audio": {"": ["net", "duration", "loudness", "griffin_lim", "ouroboros", "plot", "report"], "dream": DREAM,
               SENSES: ["picture", "image_net", "follow_weight", "links"]},
-    "video": {"": ["net", "audio_net", "audio_layers", "warm_strength", "warm_octaves", "style", "style_when",
+    "video": {"": ["net", "value_range", "audio_net", "audio_layers", "warm_strength", "warm_octaves", "style", "style_when",
                    "threads", "report"],
               "film": FILM, "style": STYLE, CLUSTER: ["ray", "workers", "max_segment", "gpus_per_task"], "dream": DREAM,
               SENSES: ["follow", "follow_weight", "links"]},
-    "zoom": {"": ["net", "audio_net", "audio_layers", "threads", "report"],
+    "zoom": {"": ["net", "value_range", "audio_net", "audio_layers", "threads", "report"],
              "zoom": ["seconds", "fps", "zoom", "rotate", "pan", "max_size", "audio", "audio_ouroboros", "loop",
                       "warm_steps", "warm_strength", "colour_pull", "detail_decay", "preview", "keep_work"],
              "dream": DREAM},
-    "live": {"": ["net", "audio_net", "audio_layers", "threads", "report"],
+    "live": {"": ["net", "value_range", "audio_net", "audio_layers", "threads", "report"],
              "live": ["realtime", "seconds", "max_size", "deadline", "warm_steps", "warm_strength", "blend", "no_keys",
                       "audio"],
              "dream": DREAM},
-    "style": {"": ["style", "net", "max_pixels", "duration", "loudness", "seed", "precision", "weights", "report"],
+    "style": {"": ["style", "net", "value_range", "max_pixels", "duration", "loudness", "seed", "precision", "weights", "report"],
               "film": FILM, "style": STYLE},
     "train": {"": ["base", "name", "epochs", "fine_tune", "batch_size", "learning_rate", "val_fraction", "split",
                    "patience", "size", "window", "seed", "weights", "report"]},

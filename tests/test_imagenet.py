@@ -45,25 +45,6 @@ def test_any_size_graph_gives_the_logits_of_keras_applications(imagenet, media, 
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
-def test_pinned_md5s_are_the_ones_keras_applications_checks(monkeypatch):
-    import keras
-    import keras.src.utils.file_utils as file_utils
-
-    from mmdream.nets.registry import specs
-
-    asked = {}
-
-    def record(fname, origin, **kw):
-        asked[fname] = kw.get("file_hash")
-        raise RuntimeError("recorded")
-
-    monkeypatch.setattr(file_utils, "get_file", record)
-    for ctor, _, _ in APPS.values():
-        with pytest.raises(RuntimeError, match="recorded"):
-            getattr(keras.applications, ctor)(include_top=True, weights="imagenet")
-    assert asked == {s.keras_app.weights_file: s.keras_app.md5 for s in specs() if s.keras_app}
-
-
 def test_inception_dreams_photos_films_and_tiny_inputs(imagenet, media, tmp_path):
     imagenet.ensure("inception_v3")
     rep = tmp_path / "r.json"

@@ -306,13 +306,16 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _list_models(name: str | None) -> int:
-    from mmdream.nets import specs
-    from mmdream.nets.cards import find_trained, list_trained, read_card
+    from mmdream.nets import is_model_file, specs
+    from mmdream.nets.cards import card_path, find_trained, list_trained, read_card
     from mmdream.nets.classes import class_names
+    from mmdream.nets.net import record_layers
 
     rows = specs()
     if name:
         rows = [s for s in rows if s.name == name]
+        if not rows and is_model_file(name) and not card_path(name.split("#")[0]).exists():
+            return _list_model_file(name)
         if not rows and (path := find_trained(name)) is not None:
             card = read_card(path)
             m = card["metrics"]
@@ -326,12 +329,26 @@ def _list_models(name: str | None) -> int:
             raise UserError(f"unknown net {name!r}; run `mmdream models` for the list")
     for s in rows:
         print(f"{s.name:20s} {s.kind:6s} weights: {s.status()}\n    {s.description}")
-        print(f"    layers: {', '.join(s.layers)}")
+        layers = record_layers(s, build=bool(name))
+        print(f"    layers: {', '.join(layers) if layers else f'found in its graph (`mmdream models {s.name}`)'}")
         if name:
             print(f"    classes: {', '.join(class_names(s.classes))}")
     for card in list_trained():
         print(f"{card['path']:20s} {card['kind']:6s} weights: trained here\n    trained on {len(card['classes'])} "
               f"classes from {card['base']} (val accuracy {card.get('metrics', {}).get('val_accuracy', 'n/a')})")
+    return 0
+
+
+def _list_model_file(reference: str) -> int:
+    """A user's own image classifier, as mmdream reads it."""
+    from mmdream.nets.user import load_user_model
+
+    net = load_user_model(reference, listing=True)
+    told = net.extras["value_range"]
+    values = f"{told[0]:g}..{told[1]:g}" if told else "values it does not tell (dream it with --value-range LO,HI)"
+    print(f"{net.extras['path']} image net of your own: {len(net.classes)} classes, takes {values}, "
+          f"made for {net.input_side or 'any'} px, dreams from {net.min_size} px\n    layers: {', '.join(net.layers)}\n"
+          f"    default layers: {', '.join(net.default_layers)}")
     return 0
 
 

@@ -41,6 +41,12 @@ def validate(args: argparse.Namespace) -> None:
     for flag, suffixes in (("report", {".json"}), ("preview", {".png", ".jpg"}), ("plot", {".png"})):
         if getattr(args, flag, None):
             check_output(getattr(args, flag), suffixes, f"the --{flag}")
+    if getattr(args, "value_range", None):  # the API takes it as part of the net's reference
+        from mmdream.nets import is_model_file, with_range
+
+        if not is_model_file(args.net):
+            raise UserError(f"--value-range is for a model file given as --net (mine.keras), not {args.net}")
+        args.net = with_range(args.net, args.value_range)
     if getattr(args, "schedule", None):
         from mmdream.schedule import Schedule
 

@@ -24,6 +24,7 @@ from mmdream.errors import UserError
 from mmdream.io_utils import check_finite
 from mmdream.nets import Net
 from mmdream.nets.fold import fold_batch_norm
+from mmdream.nets.graph import layer_output
 from mmdream.options import DREAM_DEFAULTS
 
 # The largest step (after gradient normalisation) in the dreamed array's units: an image spans 2, a log-magnitude
@@ -129,7 +130,7 @@ class Dreamer:
         model = fold_batch_norm(net.model)
         names = list(self.score_term.layers)  # a guided term reads the same layers
         # Keras keeps only the subgraph that feeds these outputs: the net is truncated at the deepest layer.
-        self.features = keras.Model(model.input, [model.output if n == LOGITS else model.get_layer(n).output
+        self.features = keras.Model(model.input, [model.output if n == LOGITS else layer_output(model, n)
                                                   for n in names], name=f"{net.name}_features")
         self.feature_names = names
         c = channels if channels is not None else int(net.model.input.shape[-1])

@@ -8,23 +8,54 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mmdream.errors import UserError
 from mmdream.nets.net import Net
-from mmdream.nets.registry import NetSpec, known, spec, specs
+from mmdream.nets.registry import MODEL_FILE_SUFFIXES, RANGE_MARK, NetSpec, known, spec, specs
 
 __all__ = ["Net", "NetSpec", "load_net", "spec", "specs"]
 
 
+def is_model_file(name: str) -> bool:
+    """Whether a net reference names a model file (`mine.keras`, `mine.h5#range=0,1`) rather than a net."""
+    return Path(name.split(RANGE_MARK)[0]).suffix in MODEL_FILE_SUFFIXES
+
+
+def with_range(path: str, value_range: str | None) -> str:
+    """The net reference for a model file and the `--value-range` given for it (LO,HI)."""
+    if not value_range:
+        return path
+    parse_range(value_range)
+    return f"{path}{RANGE_MARK}{value_range}"
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"bad --value-range {text!r}; give LO,HI, e.g. 0,1 or -1,1 or 0,255") from None
+    if not lo < hi:
+        raise UserError(f"bad --value-range {text!r}: LO must be below HI")
+    return lo, hi
+
+
 def load_net(name: str, weights: str = "imagenet", precision: str = "fp32", sr: int | None = None) -> Net:
-    """A registered net by name, or a trained model by path (`models/NAME.keras`), built at `precision`.
+    """A registered net by name, a trained model (`models/NAME.keras` and its card), or any Keras image
+    classifier file (`mine.keras`, `mine.h5`; `mine.keras#range=0,1` where it cannot say what values it takes),
+    built at `precision`.
 
     Audio nets are built for the input's sample rate `sr` (their mel front end is part of the graph).
     `weights="random"` gives the same random net in every process (a cluster's workers dream one net).
     """
-    if Path(name).suffix == ".keras" or not known(name):
-        from mmdream.nets.cards import find_trained
-        from mmdream.nets.trained import load_trained
+    if not known(name):
+        from mmdream.nets.cards import card_path, find_trained
 
+        if is_model_file(name) and not (Path(name).suffix == ".keras" and card_path(name).exists()):
+            from mmdream.nets.user import load_user_model
+
+            return load_user_model(name, precision)
         if (path := find_trained(name)) is not None:
+            from mmdream.nets.trained import load_trained
+
             return load_trained(path, precision, sr)
     record = spec(name)
     return record.module().load(record, weights, precision, sr)

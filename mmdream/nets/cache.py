@@ -44,6 +44,20 @@ def save_npz_atomic(target: Path, arrays: dict) -> Path:
     return target
 
 
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def recalled(filename: str, key: str) -> Any:
+    """What `remembered` holds for `key`, or None: a look that computes nothing."""
+    return _read_json(cache_dir() / filename).get(key)
+
+
 def remembered(filename: str, key: str, compute: Callable[[], Any], keep: Callable[[str], bool] | None = None) -> Any:
     """`compute()` once per `key`, remembered in a JSON file of the cache. Many processes may start at once: the
     file is read again under a lock before it is written, so no process drops another's keys, and the first value
@@ -55,21 +69,14 @@ def remembered(filename: str, key: str, compute: Callable[[], Any], keep: Callab
     from mmdream.io_utils import atomic_output
 
     path = cache_dir() / filename
-
-    def read() -> dict:
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    known = read()
+    known = _read_json(path)
     if key in known:
         return known[key]
     value = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        known = read()
+        known = _read_json(path)
         if key not in known:
             known = {k: v for k, v in known.items() if keep is None or keep(k)}
             known[key] = value

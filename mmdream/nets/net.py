@@ -7,7 +7,43 @@ from typing import Any
 
 from mmdream.errors import UserError
 from mmdream.nets.classes import class_names
-from mmdream.nets.registry import NetSpec
+from mmdream.nets.registry import DEFAULT_DEPTHS, NetSpec
+
+
+def _layers_key(name: str) -> str:
+    from importlib.metadata import version
+
+    return f"{name}|keras {version('keras')}"
+
+
+def graph_layers(model: Any, name: str) -> list[str]:
+    """The block outputs found in a net's graph (mmdream.nets.graph, which imports Keras), remembered so that
+    `mmdream models` and the studio can list them without building the net."""
+    from mmdream.nets.cache import remembered
+    from mmdream.nets.graph import block_outputs
+
+    layers = block_outputs(model)
+    return remembered("layers.json", _layers_key(name), lambda: layers)
+
+
+def record_layers(record: NetSpec, build: bool = False) -> list[str]:
+    """A registered net's dreamable layers without loading its weights: its record's, else those found when it
+    was last built; `build` builds its graph (random weights) when they were never found."""
+    from mmdream.nets.cache import recalled
+
+    if record.layers:
+        return list(record.layers)
+    if (known := recalled("layers.json", _layers_key(record.name))) is not None:
+        return known
+    return record.module().load(record, "random", "fp32").layers if build else []
+
+
+def layers_by_depth(layers: list[str]) -> dict[str, float]:
+    """Default layers for a net whose record names none: the layers at DEFAULT_DEPTHS."""
+    chosen: dict[str, float] = {}
+    for depth, weight in DEFAULT_DEPTHS.items():
+        chosen[layers[round(depth * (len(layers) - 1))]] = weight
+    return chosen
 
 
 @dataclass
@@ -31,9 +67,10 @@ class Net:
     @classmethod
     def built(cls, record: NetSpec, model: Any, **more: Any) -> Net:
         """The net a builder made from its record."""
-        return cls(name=record.name, model=model, layers=list(record.layers), classes=class_names(record.classes),
-                   kind=record.kind, default_layers=dict(record.default_layers), min_size=record.min_size,
-                   input_side=record.input_side, multilabel=record.multilabel, **more)
+        layers = list(record.layers) or graph_layers(model, record.name)
+        return cls(name=record.name, model=model, layers=layers, classes=class_names(record.classes),
+                   kind=record.kind, default_layers=dict(record.default_layers) or layers_by_depth(layers),
+                   min_size=record.min_size, input_side=record.input_side, multilabel=record.multilabel, **more)
 
     def layer_at_depth(self, depth: float) -> str:
         """The dreamable layer at relative depth `depth` in [0, 1] (0 = shallowest)."""

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from mmdream.errors import UserError
 from mmdream.nets import Net
+from mmdream.nets.graph import layer_output
 from mmdream.nets.registry import known, spec
 from mmdream.options import AUDIO_STYLE, BY_NAME, IMAGE_STYLE
 
@@ -95,7 +96,7 @@ class ImageStyle:
                 raise UserError(f"net {net.name} has no layer {name!r}; choose from {', '.join(net.layers)}")
         self.net, self.settings = net, settings
         names = self.content_layers + self.style_layers
-        self.features = keras.Model(net.model.input, [net.model.get_layer(n).output for n in names])
+        self.features = keras.Model(net.model.input, [layer_output(net.model, n) for n in names])
         self._adam = Adam(self._loss, settings.learning_rate, (-1.0, 1.0))
         self._cached_grams: tuple = (None, None)
 

@@ -31,6 +31,7 @@ from mmdream.errors import UserError
 from mmdream.io_utils import atomic_output
 from mmdream.nets import Net, load_net
 from mmdream.nets.cache import sha256_file
+from mmdream.nets.graph import layer_output
 from mmdream.nets.registry import SCRATCH, SCRATCH_ARCH, check_train_size, train_bases
 
 TRAIN_SR = 16000  # the musicnn nets' rate; a trained audio net is rebuilt for other rates when it dreams
@@ -277,7 +278,7 @@ class ImageTraining:
 
     def features(self, base: str, weights: str) -> tuple[Net, keras.KerasTensor]:
         net = load_net(base, weights=weights)
-        return net, keras.layers.GlobalAveragePooling2D(name="head_pool")(net.model.get_layer(net.layers[-1]).output)
+        return net, keras.layers.GlobalAveragePooling2D(name="head_pool")(layer_output(net.model, net.layers[-1]))
 
     def datasets(self, train_ex: list[Example], val_ex: list[Example], settings: TrainSettings):
         return (image_dataset(train_ex, settings.size, settings.batch_size, True, settings.seed),

@@ -98,7 +98,7 @@ def write_contact_sheet(thumbs: dict, path: str, width: int = 240, rows_of: dict
     rows = [np.hstack([cv2.resize(p[k], size, interpolation=cv2.INTER_AREA) for p in pairs]) for k in (0, 1)]
     captions = [_caption((rows_of or {}).get(i, {})) for i in frames]
     if any(captions):
-        rows.append(np.hstack([_caption_strip(text, width) for text in captions]))
+        rows.append(np.hstack([caption_strip(text, width) for text in captions]))
     with atomic_output(Path(path)) as tmp:
         cv2.imwrite(str(tmp) if tmp.suffix else str(tmp) + ".png", cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
 
@@ -107,7 +107,7 @@ def _caption(row: dict) -> str:
     return f"{row['time']:.1f} s: {row['follows']} x{row['follow']:.2f}" if row.get("follows") else ""
 
 
-def _caption_strip(text: str, width: int, height: int = 22) -> np.ndarray:
+def caption_strip(text: str, width: int, height: int = 22) -> np.ndarray:
     strip = np.zeros((height, width, 3), np.uint8)
     cv2.putText(strip, text[:34], (4, height - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
     return strip
