@@ -38,12 +38,15 @@ def record_layers(record: NetSpec, build: bool = False) -> list[str]:
     return record.module().load(record, "random", "fp32").layers if build else []
 
 
+def at_depth(layers: list[str], depth: float) -> str:
+    """The layer at relative depth `depth` in [0, 1] of a list ordered shallow to deep (0 = shallowest)."""
+    depth = min(max(depth, 0.0), 1.0)
+    return layers[round(depth * (len(layers) - 1))]
+
+
 def layers_by_depth(layers: list[str]) -> dict[str, float]:
     """Default layers for a net whose record names none: the layers at DEFAULT_DEPTHS."""
-    chosen: dict[str, float] = {}
-    for depth, weight in DEFAULT_DEPTHS.items():
-        chosen[layers[round(depth * (len(layers) - 1))]] = weight
-    return chosen
+    return {at_depth(layers, depth): weight for depth, weight in DEFAULT_DEPTHS.items()}
 
 
 @dataclass
@@ -74,8 +77,7 @@ class Net:
 
     def layer_at_depth(self, depth: float) -> str:
         """The dreamable layer at relative depth `depth` in [0, 1] (0 = shallowest)."""
-        depth = min(max(depth, 0.0), 1.0)
-        return self.layers[round(depth * (len(self.layers) - 1))]
+        return at_depth(self.layers, depth)
 
     def class_index(self, name: str) -> int:
         """Index of a class by exact name, by a comma-separated alias, or by number."""
