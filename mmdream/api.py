@@ -360,8 +360,8 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
                 style_when: str = "after", progress: ProgressFn | None = None,
                 on_frame: Callable[[int, np.ndarray], None] | None = None, threads: int | None = None,
                 ray: str | None = None, workers: int | None = None, max_segment: int = 300,
-                gpus_per_task: float = 0.0, follow: str | None = None, links: PathLike | None = None,
-                **options) -> FilmResult:
+                gpus_per_task: float = 0.0, task_resources: str | None = None, follow: str | None = None,
+                links: PathLike | None = None, **options) -> FilmResult:
     """Dream a film: every frame through the image net, the soundtrack through the audio net, one schedule for
     both; resumable (run it again after an interrupt). `options`: the film's (max_size=640, start, end, fps,
     blend, warm_steps, warm_strength, warm_octaves, cut, flow=True, react, audio="dream"|"keep"|"none",
@@ -374,7 +374,9 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
 
     On a Ray cluster: `ray` ("auto" or an address) joins one, `workers=N` starts one of N workers here; the film
     is split at its scene cuts (and every `max_segment` frames where it has none) into tasks that each ask for
-    `threads` CPUs and `gpus_per_task` GPUs. See mmdream.pipelines.film.cluster.
+    `threads` CPUs, `gpus_per_task` GPUs and `task_resources` ("NAME=AMOUNT,..."); every file they need travels
+    through Ray's object store; `on_frame` hears of a frame of each running segment about every half second.
+    See mmdream.pipelines.film.cluster.
 
     Cross-modal (see mmdream.senses): `follow="sound"` dreams each frame toward the image classes linked to what
     the soundtrack holds at its time, `"picture"` the soundtrack toward the sound classes linked to what each shot
@@ -392,7 +394,7 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
     if ray is not None or workers is not None:
         from mmdream.checks import cluster_options
 
-        cluster = cluster_options(ray, workers, threads, max_segment, gpus_per_task, opts.preview, on_frame)
+        cluster = cluster_options(ray, workers, threads, max_segment, gpus_per_task, task_resources)
         threads = cluster.threads
     else:
         check_options(threads=threads)
@@ -412,7 +414,7 @@ def dream_video(video: PathLike, output: PathLike, *, net: str = DEFAULT_NET["im
         from mmdream.pipelines.film.cluster import dream_film_on_cluster
 
         figures = dream_film_on_cluster(src, dst, recipe, sound, opts, {**fingerprint, "cluster": cluster.key()},
-                                        cluster, progress_bar=_film_progress(progress))
+                                        cluster, progress_bar=_film_progress(progress), on_frame=on_frame)
     else:
         figures = dream_film(src, dst, recipe.frame_function(image, info, opts), sound, opts, fingerprint,
                              progress_bar=_film_progress(progress), on_frame=on_frame)

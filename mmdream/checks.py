@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmdream.errors import UserError
@@ -129,6 +128,7 @@ class ClusterOptions:
     threads: int = 1  # intra-op threads (and CPUs asked) per task
     max_segment: int = 300
     gpus_per_task: float = 0.0
+    resources: dict[str, float] = field(default_factory=dict)  # custom Ray resources each task asks for
 
     def key(self) -> dict:
         """What changes the film: the split (the thread count is in the recipe)."""
@@ -136,7 +136,7 @@ class ClusterOptions:
 
 
 def cluster_options(address: str | None, workers: int | None, threads: int | None, max_segment: int,
-                    gpus_per_task: float, preview: str | None, on_frame: Callable | None) -> ClusterOptions:
+                    gpus_per_task: float, task_resources: str | None = None) -> ClusterOptions:
     """The cluster's options, checked before anything loads (the CLI's names in its errors)."""
     import importlib.util
 
@@ -147,8 +147,22 @@ def cluster_options(address: str | None, workers: int | None, threads: int | Non
     check_options(workers=workers, max_segment=max_segment, gpus_per_task=gpus_per_task, threads=threads)
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // workers) if workers else 1
-    if preview:
-        raise UserError("--preview is not made by a cluster render yet; render without --ray/--workers for it")
-    if on_frame is not None:
-        raise UserError("on_frame (a live preview) is not available on a cluster render")
-    return ClusterOptions(address, workers, threads, max_segment, gpus_per_task)
+    return ClusterOptions(address, workers, threads, max_segment, gpus_per_task, parse_resources(task_resources))
+
+
+def parse_resources(text: str | None) -> dict[str, float]:
+    """`--task-resources render=1,big_memory=0.5` as {name: amount}."""
+    out: dict[str, float] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, eq, amount = part.partition("=")
+        try:
+            value = float(amount) if eq else float("nan")
+        except ValueError:
+            value = float("nan")
+        if not name.strip() or not value > 0 or name.strip() in ("CPU", "GPU", "memory"):
+            raise UserError(f"bad --task-resources part {part.strip()!r}; give NAME=AMOUNT with a custom resource "
+                            "and an amount above 0 (CPUs and GPUs: --threads, --gpus-per-task)")
+        out[name.strip()] = value
+    return out

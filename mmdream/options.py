@@ -26,6 +26,7 @@ class Option:
     metavar: str | None = None
     per: Mapping[str, tuple[Any, str | None]] = field(default_factory=dict)  # command: (default, help)
     switch_in: tuple[str, ...] = ()  # commands where it is a switch (True when given) whatever its type elsewhere
+    reads: bool = False  # its value is a file the command reads (a rerun's key holds its time; a cluster carries it)
 
     @property
     def flag(self) -> str:
@@ -39,7 +40,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("guide", str, None, "dream toward this image's features"),
+    Option("guide", str, None, "dream toward this image's features", reads=True),
     Option(
         "max_size",
         int,
@@ -84,7 +85,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("tile_size", int, None, "gradient tile size for large inputs (default 512)", range=(32, 8192, False)),
     Option("channels", str, None, "restrict a layer to channels: layer:3,7,12"),
     Option("strength", float, 1.0, "multiplies the step size (default 1)", range=(0.0, 100.0, False)),
-    Option("schedule", str, None, "TOML keyframes of octaves, layers and strength over time (see README)"),
+    Option("schedule", str, None, "TOML keyframes of octaves, layers and strength over time (see README)",
+           reads=True),
     Option("target", str, None, "dream toward a class (name or index) instead of layers"),
     Option(
         "follow",
@@ -100,9 +102,10 @@ OPTIONS: tuple[Option, ...] = (
         "how hard a dream follows the other sense at full confidence, against its layers (default 4: a sound net is rarely a third sure; a schedule's follow_weight key too)",
         range=(0.0, 100.0, False),
     ),
-    Option("sound", str, None, "dream the picture toward what this sound holds (heard by --audio-net)"),
-    Option("picture", str, None, "dream the sound toward what this picture shows (seen by --image-net)"),
-    Option("links", str, None, "a TOML table of sound classes and the image classes they mean, added to mmdream's"),
+    Option("sound", str, None, "dream the picture toward what this sound holds (heard by --audio-net)", reads=True),
+    Option("picture", str, None, "dream the sound toward what this picture shows (seen by --image-net)", reads=True),
+    Option("links", str, None, "a TOML table of sound classes and the image classes they mean, added to mmdream's",
+           reads=True),
     Option(
         "seed",
         int,
@@ -173,6 +176,7 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "a style pass on every frame with this image (see --style-when)",
         per={"style": (None, "the style image (image, video) or sound (audio)")},
+        reads=True,
     ),
     Option(
         "style_when",
@@ -240,7 +244,7 @@ OPTIONS: tuple[Option, ...] = (
         per={"zoom": (None, "write a contact sheet of frames to this PNG")},
     ),
     Option("keep_work", bool, False, "keep the work folder of finished frames"),
-    Option("audio_style", str, None, "a style pass on the soundtrack with this sound"),
+    Option("audio_style", str, None, "a style pass on the soundtrack with this sound", reads=True),
     Option("content_weight", float, 1.0, "weight of the content loss (default 1)", range=(0.0, None, False)),
     Option("style_weight", float, 10.0, "weight of the style loss (default 10)", range=(0.0, None, False)),
     Option("tv_weight", float, 0.001, "total-variation weight", range=(0.0, None, False)),
@@ -282,6 +286,8 @@ OPTIONS: tuple[Option, ...] = (
         range=(8, 10000000, False),
     ),
     Option("gpus_per_task", float, 0.0, "GPU share each task asks for (default 0)", range=(0.0, 64.0, False)),
+    Option("task_resources", str, None, "custom Ray resources each task asks for, NAME=AMOUNT[,NAME=AMOUNT]: the "
+           "tasks run only on nodes started with them (`ray start --resources`)", metavar="NAME=N"),
     Option(
         "seconds",
         float,
@@ -402,7 +408,7 @@ COMMANDS: dict[str, dict[str, list[str]]] = {
               SENSES: ["picture", "image_net", "follow_weight", "links"]},
     "video": {"": ["net", "value_range", "audio_net", "audio_layers", "warm_strength", "warm_octaves", "style", "style_when",
                    "threads", "report"],
-              "film": FILM, "style": STYLE, CLUSTER: ["ray", "workers", "max_segment", "gpus_per_task"], "dream": DREAM,
+              "film": FILM, "style": STYLE, CLUSTER: ["ray", "workers", "max_segment", "gpus_per_task", "task_resources"], "dream": DREAM,
               SENSES: ["follow", "follow_weight", "links"]},
     "zoom": {"": ["net", "value_range", "audio_net", "audio_layers", "threads", "report"],
              "zoom": ["seconds", "fps", "zoom", "rotate", "pan", "max_size", "audio", "audio_ouroboros", "loop",
@@ -425,6 +431,7 @@ EXCLUSIVE = (("keep_audio", "no_audio"), ("ray", "workers"), ("auth", "no_auth")
 # Given on the command line always (the API takes them as arguments).
 REQUIRED = {"style": ["style"]}
 RANGES = {o.name: o.range for o in OPTIONS if o.range}
+READ_FILES = tuple(o.name for o in OPTIONS if o.reads)
 # What an unset dream option means in each pipeline: the picture's recipe (the core's DreamSettings), a film's cold
 # frame (the classic 4 octaves ×1.4, 10 steps), and the sound's (one octave: the time axis is jittered and tiled).
 DREAM_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -7,15 +7,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
-from conftest import run_mmdream
+from conftest import media_root, run_mmdream
 
 pytestmark = pytest.mark.xdist_group("ray")  # one cluster and one reference film for the module: one worker
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,29 +49,26 @@ def two_clips(media, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def running_cluster(tmp_path_factory):
-    """A Ray cluster started as a user starts one (`ray start --head`), for `--ray ADDRESS`. It runs in the
+RAY = str(Path(sys.executable).with_name("ray"))
+# Here Ray 2.60's `ray start` asked for a token (ray.init leaves one in ~/.ray) that drivers do not send by default:
+# the cluster states its authentication mode, as an operator would; drivers follow RAY_AUTH_MODE.
+RAY_ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+
+
+@contextlib.contextmanager
+def ray_head(cpus: int, temp: Path):
+    """A Ray cluster's head started as a user starts one (`ray start --head`), for `--ray ADDRESS`. It runs in the
     foreground (`--block`) and is stopped by its own process group: `ray stop` would stop every Ray on the machine."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    ray = str(Path(sys.executable).with_name("ray"))
-    # Here Ray 2.60's `ray start` asked for a token (ray.init leaves one in ~/.ray) that drivers do not send by
-    # default: the cluster states its authentication mode, as an operator would; drivers follow RAY_AUTH_MODE.
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    head = subprocess.Popen([ray, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-                             "--include-dashboard=false", "--disable-usage-stats",
-                             f"--temp-dir={tmp_path_factory.mktemp('ray')}"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    head = subprocess.Popen([RAY, "start", "--head", "--block", f"--port={port}", f"--num-cpus={cpus}",
+                             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+                            env=RAY_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while subprocess.run([ray, "status", f"--address=127.0.0.1:{port}"], env=env, capture_output=True,
-                             timeout=60).returncode != 0:  # up once it reports its resources
-            assert head.poll() is None and time.monotonic() < deadline, "ray start --head did not come up"
-            time.sleep(0.5)
+        _wait_until_up(head, port, nodes=1)
         yield f"127.0.0.1:{port}"
     finally:
         with contextlib.suppress(ProcessLookupError):  # its tests are done: nothing to shut down gracefully (~30 s)
@@ -80,6 +79,98 @@ def running_cluster(tmp_path_factory):
             if f"{port}" in cmd and ("gcs_server" in cmd or "raylet" in cmd):
                 with contextlib.suppress(psutil.Error):
                     proc.kill()
+
+
+def _live_nodes(port: int) -> int | None:
+    """How many nodes the cluster at `port` counts as live (`ray status` lists each as one "node_" line)."""
+    done = subprocess.run([RAY, "status", f"--address=127.0.0.1:{port}"], env=RAY_ENV, capture_output=True,
+                          text=True, timeout=60)
+    return done.stdout.split("Pending:")[0].count(" node_") if done.returncode == 0 else None
+
+
+def _wait_until_up(proc: subprocess.Popen, port: int, nodes: int) -> None:
+    """Until the cluster at `port` counts `nodes` live nodes."""
+    deadline = time.monotonic() + 120
+    while True:
+        if (_live_nodes(port) or 0) >= nodes:
+            return
+        assert proc.poll() is None and time.monotonic() < deadline, "the Ray node did not come up"
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def running_cluster(tmp_path_factory):
+    with ray_head(2, tmp_path_factory.mktemp("ray")) as address:
+        yield address
+
+
+@dataclass
+class Node:
+    """A second Ray node that shares nothing with the head but Ray: started in its own mount namespace with the
+    media, the tests' folders (inputs, outputs, work folders, models) and mmdream's cache hidden under empty tmpfs
+    mounts, its own caches and Ray folder inside them."""
+
+    proc: subprocess.Popen
+    hidden: list[Path]
+    root: Path  # its own folders, in its namespace only
+
+    def raylet(self) -> psutil.Process:
+        return next(p for p in psutil.process_iter(["cmdline"]) if "raylet" in (p.info["cmdline"] or [""])[0]
+                    and str(self.root) in " ".join(p.info["cmdline"]))
+
+    def mounts(self) -> dict[str, str]:
+        """Mount point -> file system type, as the node's processes see them."""
+        found = {}
+        for line in Path(f"/proc/{self.raylet().pid}/mountinfo").read_text().splitlines():
+            fields, _, fs = line.partition(" - ")
+            found[fields.split()[4]] = fs.split()[0]
+        return found
+
+    def sees(self, path: Path) -> Path:
+        """`path` as the node's processes see it."""
+        return Path(f"/proc/{self.raylet().pid}/root{path}")
+
+    def lose(self) -> None:
+        """The whole node gone at once: SIGKILL to its process group (its raylet, its workers' parent)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def hidden_node(address: str, base: Path, resources: dict | None = None):
+    from mmdream.nets.cache import cache_dir
+
+    if os.geteuid() != 0:
+        pytest.skip("a node in its own mount namespace needs root (unshare --mount), as CI has")
+    port = int(address.rsplit(":", 1)[1])
+    before = _live_nodes(port) or 1
+    hidden = [media_root().resolve(), base.resolve(), cache_dir().resolve()]
+    root = base / "node"
+    mounts = "".join(f"mount -t tmpfs tmpfs {shlex.quote(str(p))}\n" for p in hidden)
+    script = (f"set -e\n{mounts}mkdir -p {root}/ray {root}/cache {root}/keras {root}/models\n"
+              f"exec {RAY} start --address={address} --block --num-cpus=1 "
+              f"--resources={shlex.quote(json.dumps(resources or {}))} --temp-dir={root}/ray --disable-usage-stats")
+    env = {**RAY_ENV, "MMDREAM_CACHE": f"{root}/cache", "KERAS_HOME": f"{root}/keras",
+           "MMDREAM_MODELS": f"{root}/models", "XDG_CACHE_HOME": f"{root}/cache"}
+    proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "bash", "-c", script], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        _wait_until_up(proc, port, nodes=before + 1)
+        yield Node(proc, hidden, root)
+    finally:  # stopped as `ray stop` does (the head hears of it at once), unless it was lost
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def small_head(tmp_path_factory):
+    """A head of one CPU, to which each test adds its own second node: two nodes of one CPU, one segment each."""
+    with ray_head(1, tmp_path_factory.mktemp("ray")) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +209,50 @@ def test_two_workers_render_the_one_machine_film(two_clips, one_machine, tmp_pat
     _same_film(out, reference)
     assert "segment 1: frames 40-79 on" in done.stdout
     assert not out.with_name(".cluster.mmdream-work").exists()
+
+
+def _sheet(path: Path):
+    import cv2
+
+    return cv2.imread(str(path))
+
+
+def test_a_node_that_shares_nothing_with_the_head_renders_the_one_machine_film(media, two_clips, animals_net,
+                                                                             small_head, tmp_path_factory, tmp_path):
+    """The whole recipe (a cut, a schedule, a style picture, a trained sound net, a contact sheet) with every task
+    pinned to a node that cannot see the head's files: the film, sound and sheet are the one-machine render's."""
+    import numpy as np
+
+    schedule = tmp_path / "film.toml"
+    schedule.write_text('[[keyframe]]\ntime = 0\nlayers = 0.3\nstrength = 0.5\n\n'
+                        '[[keyframe]]\ntime = 2\nlayers = 0.8\nstrength = 1.5\n')
+    style = media / "images" / "Starry_Night.jpeg"
+    recipe = ["--schedule", str(schedule), "--style", str(style), "--style-steps", "5", "--audio-net",
+              str(animals_net), *SMALL]
+    one = run_mmdream("video", str(two_clips), "-o", str(tmp_path / "one.mp4"), "--threads", "1",
+                      "--preview", str(tmp_path / "one.png"), *recipe, cwd=ROOT)
+    assert one.returncode == 0, one.stderr[-2000:]
+    out, rep, sheet = tmp_path / "node.mp4", tmp_path / "node.json", tmp_path / "node.png"
+    with hidden_node(small_head, tmp_path_factory.getbasetemp(), {"hidden": 1}) as node:
+        done = run_mmdream("video", str(two_clips), "-o", str(out), "--ray", small_head, "--task-resources",
+                           "hidden=1", "--preview", str(sheet), "--report", str(rep), *recipe, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-2000:]
+        # It cannot have opened a path of the head's: each is an empty tmpfs there.
+        mounts = node.mounts()
+        assert all(mounts.get(str(p)) == "tmpfs" for p in node.hidden), (node.hidden, mounts)
+        assert list(node.sees(media_root().resolve()).iterdir()) == []
+        assert not node.sees(out).exists() and not node.sees(schedule).exists()
+        # What it needed came through the object store, into its own cache.
+        carried = {f.name for f in node.sees(node.root / "cache" / "carried").glob("*/*")}
+        assert carried == {"film.toml", style.name, "animals.keras", "animals.json"}
+        assert list(node.sees(node.root / "cache").glob("efficientnet_lite0-*.npz"))
+    report = json.loads(rep.read_text())
+    pinned = [n["node"] for n in report["nodes"] if "hidden" in n["resources"]]
+    assert len(pinned) == 1 and len(report["segments"]) == 2
+    assert {s["worker"]["node"] for s in report["segments"]} == set(pinned)
+    assert report["cluster"]["task_resources"] == {"hidden": 1.0}
+    _same_film(out, tmp_path / "one.mp4")
+    assert np.array_equal(_sheet(sheet), _sheet(tmp_path / "one.png"))
 
 
 STRETCH = ["--end", "3", "--max-segment", "10", *SMALL]  # 60 frames of one shot: six segments
@@ -203,6 +338,41 @@ def test_a_killed_worker_is_retried_and_the_film_is_the_same(two_clips, one_mach
     _same_film(out, one_machine[0])
 
 
+def _mount_namespace(pid: int) -> str | None:
+    with contextlib.suppress(OSError):
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    return None
+
+
+def test_a_node_lost_mid_film_is_named_and_the_film_is_the_same(two_clips, one_machine, small_head,
+                                                                tmp_path_factory, tmp_path):
+    """The second node's raylet and workers killed at once while it renders a segment: the segment is rendered
+    again on the head, the film is the one-machine film, and the report names the node and the segment."""
+    out, rep = tmp_path / "lost.mp4", tmp_path / "lost.json"
+    with hidden_node(small_head, tmp_path_factory.getbasetemp(), {"doomed": 1}) as node:
+        namespace = _mount_namespace(node.raylet().pid)
+        proc = _start("video", str(two_clips), "-o", str(out), "--ray", small_head, "--report", str(rep), *SMALL)
+        try:
+            on_node = lambda: [p for p in _segment_workers() if _mount_namespace(p.pid) == namespace]  # noqa: E731
+            _wait_for(on_node, proc)
+            time.sleep(1.0)  # mid-segment: the net is being built or the frames dreamed
+            node.lose()
+            _, err = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err[-2000:]
+    report = json.loads(rep.read_text())
+    lost = [n for n in report["lost_nodes"] if "doomed" in n["resources"]]
+    assert len(lost) == 1 and report["cluster"]["nodes"] == 2, report["lost_nodes"]
+    retried = report["retried_segments"]
+    assert retried, report["segments"]
+    for k in retried:
+        attempts = report["segments"][k]["attempts"]
+        assert attempts[0]["node"] == lost[0]["node"] and report["segments"][k]["worker"]["node"] != lost[0]["node"]
+    _same_film(out, one_machine[0])
+
+
 def test_an_interrupted_cluster_render_keeps_finished_segments(media, stretch, running_cluster, tmp_path):
     """The stretch's six segments on the running cluster's two CPUs, two at a time: when the first is kept, the
     interrupt lands with at least two still to render (a film of two segments could finish before it did)."""
@@ -231,7 +401,8 @@ def test_an_interrupted_cluster_render_keeps_finished_segments(media, stretch, r
 @pytest.mark.parametrize("flags, message", [
     (["--workers", "0"], "--workers must be at least 1"),
     (["--workers", "2", "--max-segment", "3"], "--max-segment must be at least 8"),
-    (["--workers", "2", "--preview", "sheet.png"], "--preview is not made by a cluster render"),
+    (["--workers", "2", "--task-resources", "CPU=1"], "bad --task-resources part 'CPU=1'"),
+    (["--workers", "2", "--task-resources", "render"], "bad --task-resources part 'render'"),
     (["--workers", "2", "--threads", "0"], "--threads must be at least 1"),
     (["--workers", "2", "--gpus-per-task", "-1"], "--gpus-per-task must be at least 0"),
 ])

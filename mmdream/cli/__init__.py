@@ -181,7 +181,7 @@ def video_options(args: argparse.Namespace) -> dict:
     return {"net": args.net, "audio_net": args.audio_net, "audio_layers": args.audio_layers, "style": args.style,
             "audio_style": args.audio_style, "style_when": args.style_when, "threads": args.threads, "ray": args.ray,
             "workers": args.workers, "max_segment": args.max_segment, "gpus_per_task": args.gpus_per_task,
-            "measure_every": 8 if args.report else 0,  # sampled for the report; else first frames and cuts alone
+            "task_resources": args.task_resources, "measure_every": 8 if args.report else 0,  # sampled for the report; else first frames and cuts alone
             **film_options(args), **dream_options(args)}
 
 

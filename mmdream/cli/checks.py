@@ -125,7 +125,7 @@ def _video(args: argparse.Namespace) -> None:
                  else "dream")
     if getattr(args, "ray", None) or getattr(args, "workers", None):
         cluster_options(args.ray, args.workers, args.threads, args.max_segment, args.gpus_per_task,
-                        args.preview, None)
+                        args.task_resources)
     lock, busy = film_lock(args.output)
     if is_locked(lock):
         raise UserError(busy)

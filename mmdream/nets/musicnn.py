@@ -263,6 +263,10 @@ def load(record: NetSpec, weights: str, precision: str, sr: int | None = None) -
     return dream_net(record.name, sr or SR, "random" if weights == "random" else "pretrained", precision)
 
 
+def weight_files(record: NetSpec) -> list[Path]:
+    return [converted_path(record.name)]
+
+
 def offline(record: NetSpec) -> bool:
     """Converted already, or convertible from the musicnn wheel's checkpoint."""
     if converted_path(record.name).exists():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 from mmdream.errors import UserError
@@ -45,7 +46,9 @@ class NetSpec:
     title: str
     trained_on: str
     weights: str  # where its weights come from, in words (`mmdream models`, the README)
-    builder: str  # the module that builds it: load(spec, weights, precision, sr), status(spec), offline(spec)
+    # The module that builds it: load(spec, weights, precision, sr), status(spec), offline(spec) and
+    # weight_files(spec), the files its ImageNet/pretrained load reads (where this machine keeps them).
+    builder: str
     layers: tuple[str, ...]  # dreamable layers, shallow to deep; () where found in the built graph (nets.graph)
     default_layers: Mapping[str, float]  # {} where chosen by depth (DEFAULT_DEPTHS)
     classes: str = "imagenet"  # the class list its logits name: "imagenet", "MTT" or "MSD"
@@ -74,6 +77,11 @@ class NetSpec:
     def offline(self) -> bool:
         """Whether it runs without a download."""
         return self.module().offline(self)
+
+    def weight_files(self) -> list[Path]:
+        """Where this machine keeps the files its pretrained weights are read from (a cluster's node that lacks
+        them is given the head's)."""
+        return self.module().weight_files(self)
 
 
 def _vgg_layers(convs_per_block: tuple[int, ...]) -> tuple[str, ...]:

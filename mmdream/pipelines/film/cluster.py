@@ -34,9 +34,10 @@ import numpy as np
 from mmdream.checks import ClusterOptions
 from mmdream.errors import UserError
 from mmdream.media.flow import FlowEstimator, flicker
-from mmdream.pipelines.film.encode import PieceEncoder, mux, open_encoder
+from mmdream.pipelines.film.encode import PieceEncoder, mux, open_encoder, write_contact_sheet
 from mmdream.pipelines.film.frames import StopSignal, background, dream_frames, film_frames
 from mmdream.pipelines.film.options import FilmOptions
+from mmdream.pipelines.film.parcel import Parcel, pack, unpack
 from mmdream.pipelines.film.recipe import FilmRecipe
 from mmdream.pipelines.film.render import (
     film_figures,
@@ -84,11 +85,13 @@ def connected(cluster: ClusterOptions) -> Iterator[None]:
 _BUILT: dict[tuple[str, str], object] = {}  # per worker process: (the film's key, part) -> what was built
 
 
-def _built(recipe: FilmRecipe, info, opts: FilmOptions, part: str):
+def _built(parcel: Parcel, info, opts: FilmOptions, part: str):
     """The film's frame function (`part` "frames") or SoundPlan ("sound"), built once per worker process, each only
-    where a task needs it: a segment task never loads the sound net, a soundtrack chunk never the image net."""
-    key = (recipe.key() + repr(opts), part)
+    where a task needs it: a segment task never loads the sound net, a soundtrack chunk never the image net. The
+    parcel's files are unpacked on this node first (mmdream.pipelines.film.parcel)."""
+    key = (parcel.key() + repr(opts), part)
     if key not in _BUILT:
+        recipe = unpack(parcel)
         if recipe.threads is not None:
             from mmdream.nets.keras_base import use_threads
 
@@ -108,7 +111,7 @@ def _worker() -> dict:
 
 class SegmentSink:
     """What a segment task keeps of the frames it renders: its rows, its kept frames encoded in pieces (new pieces
-    where the work folder starts them), and the raw frames a seam's cross-fade needs."""
+    where the work folder starts them), the raw frames a seam's cross-fade needs, and the contact sheet's."""
 
     def __init__(self, folder: Path, seg: Segment) -> None:
         self.folder, self.seg = folder, seg
@@ -122,6 +125,9 @@ class SegmentSink:
 
     def resume(self, _rows: list[dict]) -> None:
         return None  # a segment task starts from its first frame
+
+    def keep_thumb(self, _i: int, _rgb: np.ndarray) -> None:
+        return None  # the contact sheet's frames go back to the head with the result
 
     @contextlib.contextmanager
     def encoding(self, size: tuple[int, int], fps: float, resume_at: int = 0) -> Iterator[None]:
@@ -147,61 +153,123 @@ class SegmentSink:
         return [(p.name, p.read_bytes()) for p in self.encoder.pieces()]
 
 
-def render_segment(recipe: FilmRecipe, info, opts: FilmOptions, size: tuple[int, int], fps: float, seg: Segment,
-                   data: bytes, factor: np.ndarray, progress) -> dict:
-    """A Ray task: one segment's frames, from its lossless input, through the film's frame function."""
+class Messages:
+    """A task's word to the head through the progress queue: it started here, how many of its frames are done
+    and (where the head shows them) its latest frame, at most every `every` seconds. Progress is a courtesy: a
+    message that cannot be sent is dropped."""
+
+    def __init__(self, queue, seg: Segment, frames: bool, every: float = 0.5) -> None:
+        self.queue, self.seg, self.frames, self.every = queue, seg, frames, every
+        self.done, self.last = 0, time.monotonic()
+        self._send(("start", seg.index, _worker()))
+
+    def _send(self, message: tuple) -> None:
+        with contextlib.suppress(Exception):
+            self.queue.put_nowait(message)
+
+    def frame_done(self, i: int, rgb: np.ndarray, _row: dict) -> None:
+        seg = self.seg
+        self.done += 1
+        at = seg.file_first + i
+        if time.monotonic() - self.last > self.every or self.done == seg.warmup + seg.frames + seg.tail:
+            self.last = time.monotonic()
+            shown = (at, rgb) if self.frames and seg.first <= at < seg.end else None
+            self._send(("frames", seg.index, max(0, min(self.done - seg.warmup, seg.frames)), shown))
+
+
+def render_segment(parcel: Parcel, info, opts: FilmOptions, size: tuple[int, int], fps: float, seg: Segment,
+                   data: bytes, factor: np.ndarray, progress, sheet: list[int], frames: bool) -> dict:
+    """A Ray task: one segment's frames, from its lossless input, through the film's frame function. `sheet`: the
+    film's frames for the contact sheet (those in this segment come back as (input, dream)); `frames`: send the
+    head a frame now and then (its on_frame)."""
     t0 = time.perf_counter()
-    frame_fn = _built(recipe, info, opts, "frames")
-    done, last = 0, time.monotonic()
-
-    def tell(_i: int, _rgb: np.ndarray, _row: dict) -> None:
-        nonlocal done, last
-        done += 1
-        if time.monotonic() - last > 0.5 or done == seg.warmup + seg.frames + seg.tail:
-            last = time.monotonic()
-            with contextlib.suppress(Exception):  # progress is a courtesy
-                progress.put_nowait((seg.index, max(0, min(done - seg.warmup, seg.frames))))
-
+    messages = Messages(progress, seg, frames)
+    frame_fn = _built(parcel, info, opts, "frames")
+    thumbs = {at - seg.file_first: None for at in sheet if seg.first <= at < seg.end}
     with tempfile.TemporaryDirectory(prefix="mmdream-segment-") as tmp:
         source = Path(tmp) / "input.mkv"
         source.write_bytes(data)
         sink = SegmentSink(Path(tmp), seg)
-        dream_frames((read_lossless(source, size), size, fps), frame_fn, sink, factor, tell,
-                     offset=seg.file_first)
+        dream_frames((read_lossless(source, size), size, fps), frame_fn, sink, factor, messages.frame_done,
+                     thumbs=thumbs, offset=seg.file_first)
         return {"rows": sink.rows, "pieces": sink.pieces(), "head": np.stack(sink.head) if sink.head else None,
                 "tail": np.stack(sink.tail) if sink.tail else None, "worker": _worker(),
+                "thumbs": {seg.file_first + i: pair for i, pair in thumbs.items() if pair is not None},
                 "seconds": time.perf_counter() - t0}
 
 
-def dream_sound_chunk(recipe: FilmRecipe, info, opts: FilmOptions, k: int, chunk: np.ndarray, sr: int,
+def dream_sound_chunk(parcel: Parcel, info, opts: FilmOptions, k: int, chunk: np.ndarray, sr: int,
                       start: float) -> np.ndarray:
     """A Ray task: chunk `k` of the soundtrack, dreamed as `mmdream.pipelines.audio.stream.dream_chunk` does here."""
     from mmdream.pipelines.audio.stream import dream_chunk
 
-    sound = _built(recipe, info, opts, "sound")
+    sound = _built(parcel, info, opts, "sound")
     return dream_chunk(sound.audio.dreamer, sound.audio.plan, k, chunk, sr, start, opts.griffin_lim)
 
 
 # --- on the head ---------------------------------------------------------------------------------------------
 
 def dream_film_on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: FilmOptions,
-                          fingerprint: dict, cluster: ClusterOptions, progress_bar: Callable | None = None) -> dict:
-    """`mmdream video --ray/--workers`: the film as tasks on a Ray cluster; returns the report's figures."""
+                          fingerprint: dict, cluster: ClusterOptions, progress_bar: Callable | None = None,
+                          on_frame: Callable[[int, np.ndarray], None] | None = None) -> dict:
+    """`mmdream video --ray/--workers`: the film as tasks on a Ray cluster; returns the report's figures.
+    `on_frame(index, rgb)` hears of a frame of each running segment about every half second (not of every frame,
+    which stay on the nodes); an exception it raises stops the render with the finished segments kept."""
     import cv2
 
     cv_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # the pre-pass's flow shares the head's cores with the workers: no threads spinning
     with locked_render(dst), connected(cluster):
         try:
-            return _on_cluster(src, dst, recipe, sound, opts, fingerprint, cluster, progress_bar)
+            return _on_cluster(src, dst, recipe, sound, opts, fingerprint, cluster, progress_bar, on_frame)
         finally:
             cv2.setNumThreads(cv_threads)
 
 
+class Attempts:
+    """Where each segment was started (a retried segment: more than once), and the nodes that were in the cluster,
+    so the report can name a node lost mid-film and the segments it cost."""
+
+    def __init__(self) -> None:
+        import ray
+
+        self.starts: dict[int, list[dict]] = {}
+        self.nodes = {n["NodeID"]: n for n in ray.nodes() if n["Alive"]}
+
+    def started(self, k: int, worker: dict) -> None:
+        self.starts.setdefault(k, []).append(worker)
+
+    def figures(self) -> dict:
+        """The report's `lost_nodes` (a node the cluster has marked dead, or whose raylet no longer answers: Ray's
+        health check takes half a minute to mark a killed node dead, its tasks are retried at once),
+        `retried_segments` and the count of nodes that took part."""
+        import ray
+
+        now = {n["NodeID"]: n for n in ray.nodes()}
+        self.nodes.update({k: n for k, n in now.items() if n["Alive"]})
+        named = {k: {"node": k, "address": f"{n.get('NodeManagerAddress')}:{n.get('NodeManagerPort')}",
+                     "resources": n.get("Resources", {})} for k, n in self.nodes.items()}
+        lost = [{**named[k], "why": why} for k, n in self.nodes.items() if (why := _gone(now.get(k, n)))]
+        return {"lost_nodes": lost, "retried_segments": sorted(k for k, ws in self.starts.items() if len(ws) > 1),
+                "nodes": list(named.values())}
+
+
+def _gone(node: dict) -> str | None:
+    """Why a node is lost (None: it is not)."""
+    if not node.get("Alive", False):
+        return node.get("DeathReasonMessage") or "marked dead by the cluster"
+    try:
+        with socket.create_connection((node["NodeManagerAddress"], node["NodeManagerPort"]), timeout=2):
+            return None
+    except OSError as e:
+        return f"its raylet does not answer ({e.strerror or e})"
+
+
 def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: FilmOptions, fingerprint: dict,
-                cluster: ClusterOptions, progress_bar: Callable | None) -> dict:
+                cluster: ClusterOptions, progress_bar: Callable | None, on_frame: Callable | None) -> dict:
     import ray
     from ray.util.queue import Queue
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     t0 = time.perf_counter()
     job = start_film(src, dst, opts, fingerprint)
@@ -210,12 +278,16 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
     folder = work.root / "segments"
     folder.mkdir(exist_ok=True)
     frames, size, _ = film_frames(src, info, opts)
-    ask = {"num_cpus": cluster.threads, "num_gpus": cluster.gpus_per_task, "max_retries": RETRIES}
-    shared = [ray.put(recipe), ray.put(info), ray.put(opts)]
+    ask = {"num_cpus": cluster.threads, "num_gpus": cluster.gpus_per_task, "resources": cluster.resources,
+           "max_retries": RETRIES}
+    shared = [ray.put(pack(recipe)), ray.put(info), ray.put(opts)]
     factor_ref = ray.put(job.factor)
-    progress = Queue(actor_options={"num_cpus": 0})
+    sheet = [int(i) for i in np.linspace(0, expected - 1, min(6, expected)).round()] if opts.preview else []
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    progress = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})  # lives as long as the head
     task = ray.remote(render_segment).options(**ask)
-    slots = _slots(cluster)
+    slots = Slots(cluster)
+    attempts = Attempts()
     finished = _finished(folder)
     counts = {k: r["frames"] for k, r in finished.items()}
 
@@ -227,11 +299,11 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
         window: deque = deque()
         for k, chunk in chunks:
             stop.update()  # a stopped render stops sending chunks
-            window.append(chunk_task.remote(*shared, k, chunk, info.audio_rate, opts.start))
-            if len(window) > 2 * slots:
-                yield _result(window.popleft())
+            window.append((chunk_task.remote(*shared, k, chunk, info.audio_rate, opts.start), f"soundtrack chunk {k}"))
+            if len(window) > 2 * slots.now():
+                yield _result(*window.popleft())
         while window:
-            yield _result(window.popleft())
+            yield _result(*window.popleft())
 
     segments: dict[int, Segment] = {}
     pending: dict = {}
@@ -243,8 +315,14 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
             def update() -> None:
                 nonlocal shown
                 while not progress.empty():
-                    k, n = progress.get_nowait()
+                    message = progress.get_nowait()
+                    if message[0] == "start":
+                        attempts.started(message[1], message[2])
+                        continue
+                    _, k, n, frame = message
                     counts[k] = max(counts.get(k, 0), n)
+                    if frame is not None and on_frame is not None:
+                        on_frame(*frame)
                 total = sum(counts.values())
                 if b is not None and total > shown:
                     b.update(total - shown)
@@ -254,14 +332,14 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
                 for ref in ready:
                     seg = pending.pop(ref)
-                    finished[seg.index] = _keep(folder, seg, _result(ref))
+                    finished[seg.index] = _keep(folder, seg, _result(ref, _named(seg)))
                     counts[seg.index] = seg.frames
                 update()
 
             # The pre-pass runs ahead in a thread; of the segments it has written, the longest goes first, so the
             # film does not end on one worker finishing a long segment while the others wait.
             with contextlib.closing(background(split_film(frames, size, fps, opts, cluster.max_segment, folder,
-                                                          skip=set(finished)), 4 * slots)) as ahead:
+                                                          skip=set(finished)), 4 * slots.now())) as ahead:
                 waiting: list[Segment] = []
                 planned = False
                 while not planned or waiting or pending:
@@ -270,28 +348,35 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
                         segments[seg.index] = seg
                         if seg.index not in finished:
                             waiting.append(seg)
-                    while waiting and len(pending) <= slots:  # one queued beyond: no worker waits for the head
+                    while waiting and len(pending) <= slots.now():  # one queued beyond: no worker waits for the head
                         seg = max(waiting, key=lambda s: s.warmup + s.frames + s.tail)
                         waiting.remove(seg)
                         data = ray.put((folder / f"{seg.index:04d}.in.mkv").read_bytes())
-                        pending[task.remote(*shared, size, fps, seg, data, factor_ref, progress)] = seg
+                        pending[task.remote(*shared, size, fps, seg, data, factor_ref, progress, sheet,
+                                            on_frame is not None)] = seg
                     if pending:
                         collect(0.2)
                     else:
                         time.sleep(0.05)
+            update()
     if not segments:
         raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
-    pieces, rows, seams = _joined(folder, segments, finished, size, fps)
+    pieces, rows, seams, thumbs = _joined(folder, segments, finished, size, fps)
     frames_s = time.perf_counter() - t0
     mux(pieces, fps, len(rows), work.audio if job.with_sound else None, out)
+    if opts.preview:
+        write_contact_sheet(thumbs, opts.preview, rows_of={r["frame"]: r for r in rows if r["frame"] in thumbs})
     figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)
     flick = [r["flicker"] for r in rows if r["flicker"] is not None]
+    faults = attempts.figures()
     figures.update(soundtrack=sound_figures, resumed_segments=sum(r.get("resumed", False) for r in finished.values()),
                    cluster={"workers": cluster.workers, "address": cluster.address, "threads": cluster.threads,
                             "max_segment": cluster.max_segment, "gpus_per_task": cluster.gpus_per_task,
-                            "nodes": len(ray.nodes())},
+                            "task_resources": cluster.resources, "nodes": len(faults["nodes"])},
+                   **faults,
                    segments=[{**segments[k].as_dict(), **{key: finished[k][key] for key in
-                                                         ("seconds", "worker", "resumed")}}
+                                                         ("seconds", "worker", "resumed")},
+                              "attempts": attempts.starts.get(k, [])}
                              for k in sorted(segments)],
                    seams=seams, flicker_median=float(np.median(flick)) if flick else None)
     if not opts.keep_work:
@@ -299,23 +384,39 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
     return figures
 
 
-def _result(ref):
-    """A task's result; a task's own one-line error (a bad input, a full disk) is raised as itself."""
+def _named(seg: Segment) -> str:
+    return f"segment {seg.index} (frames {seg.first}-{seg.end - 1})"
+
+
+def _result(ref, what: str):
+    """A task's result; a task's own one-line error (a bad input, a full disk) is raised as one line naming the
+    segment or chunk (`what`), not as a Ray traceback."""
     import ray
 
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as e:
         if isinstance(e.cause, UserError):
-            raise e.cause from None
+            raise UserError(f"{what}: {e.cause}") from None
         raise
 
 
-def _slots(cluster: ClusterOptions) -> int:
-    import ray
+class Slots:
+    """How many tasks the cluster runs at once, looked up again every few seconds: a node that joins mid-film
+    takes segments, one that is lost stops being waited for."""
 
-    cpus = ray.cluster_resources().get("CPU", 1)
-    return max(1, int(cpus // cluster.threads))
+    def __init__(self, cluster: ClusterOptions, every: float = 2.0) -> None:
+        self.cluster, self.every, self.checked, self.count = cluster, every, -every, 1
+
+    def now(self) -> int:
+        if time.monotonic() - self.checked >= self.every:
+            import ray
+
+            self.checked = time.monotonic()
+            have = ray.cluster_resources()
+            asked = {"CPU": self.cluster.threads, "GPU": self.cluster.gpus_per_task, **self.cluster.resources}
+            self.count = max(1, min(int(have.get(k, 0) // v) for k, v in asked.items() if v))
+        return self.count
 
 
 def _finished(folder: Path) -> dict[int, dict]:
@@ -335,6 +436,7 @@ def _keep(folder: Path, seg: Segment, result: dict) -> dict:
     for name, data in result["pieces"]:
         (pieces / name).write_bytes(data)
     edges = {k: result[k] for k in ("head", "tail") if result[k] is not None}
+    edges.update({f"thumb_{at}": np.stack(pair) for at, pair in result["thumbs"].items()})
     if edges:
         np.savez(folder / f"{seg.index:04d}.edges.npz", **edges)
     record = {"index": seg.index, "segment": seg.as_dict(), "rows": result["rows"], "frames": seg.frames,
@@ -347,27 +449,37 @@ def _keep(folder: Path, seg: Segment, result: dict) -> dict:
 
 
 def _joined(folder: Path, segments: dict[int, Segment], finished: dict[int, dict], size: tuple[int, int],
-            fps: float) -> tuple[list[Path], list[dict], list[dict]]:
-    """The film's pieces in order (cross-fades encoded here), its rows, and each forced seam's figures."""
+            fps: float) -> tuple[list[Path], list[dict], list[dict], dict[int, tuple]]:
+    """The film's pieces in order (cross-fades encoded here), its rows, each forced seam's figures, and the
+    contact sheet's (input, dream) pairs as the film shows them."""
     pieces: list[Path] = []
     rows: list[dict] = []
     seams = []
+    thumbs: dict[int, tuple] = {}
     for k in sorted(segments):
         seg, seg_rows = segments[k], [dict(r) for r in finished[k]["rows"]]
+        edges = folder / f"{k:04d}.edges.npz"
+        if edges.exists():
+            with np.load(edges) as saved:
+                thumbs.update({int(key[6:]): tuple(saved[key]) for key in saved.files if key.startswith("thumb_")})
         if seg.fade_in:
-            blend, flick = _cross_fade(folder, segments[k - 1], seg, seg_rows, size, fps)
+            blend, flick, faded = _cross_fade(folder, segments[k - 1], seg, seg_rows, size, fps)
             pieces.append(blend)
             seams.append({"frame": seg.first, "fade_frames": seg.fade_in, "warmup_frames": seg.warmup,
                           "flicker_max": max(flick), "flicker": flick})
+            for j, frame in enumerate(faded):
+                if seg.first + j in thumbs:
+                    thumbs[seg.first + j] = (thumbs[seg.first + j][0], frame)
         pieces += sorted((folder / f"{k:04d}").glob("*.mp4"))
         rows += seg_rows
-    return pieces, rows, seams
+    return pieces, rows, seams, thumbs
 
 
 def _cross_fade(folder: Path, before: Segment, seg: Segment, seg_rows: list[dict], size: tuple[int, int],
-                fps: float) -> tuple[Path, list[float]]:
+                fps: float) -> tuple[Path, list[float], np.ndarray]:
     """The frames where `before` hands over to `seg`: before's own dream fading into seg's over `fade_in` frames,
-    encoded as a piece of its own; the flicker of every frame the seam touches replaces the task's figure."""
+    encoded as a piece of its own (and returned); the flicker of every frame the seam touches replaces the task's
+    figure."""
     tail = np.load(folder / f"{before.index:04d}.edges.npz")["tail"]  # outputs [end - 1, end + tail)
     head = np.load(folder / f"{seg.index:04d}.edges.npz")["head"]  # outputs [first, first + fade_in]
     inputs = np.load(folder / f"{seg.index:04d}.seam.npy")  # inputs [first - 1, ...]
@@ -386,7 +498,7 @@ def _cross_fade(folder: Path, before: Segment, seg: Segment, seg_rows: list[dict
         seg_rows[j - 1]["flicker"] = value
         seg_rows[j - 1]["seam"] = True
         flick.append(value)
-    return path, flick
+    return path, flick, faded
 
 
 def segment_report(figures: dict) -> str:
@@ -396,6 +508,10 @@ def segment_report(figures: dict) -> str:
         rate = s["end"] - s["first"]
         lines.append(f"  segment {s['index']}: frames {s['first']}-{s['end'] - 1} on {s['worker']['host']} "
                      f"pid {s['worker']['pid']}, {s['seconds']:.1f} s ({rate / max(s['seconds'], 1e-9):.2f} frames/s)")
+    for node in figures.get("lost_nodes", []):
+        lines.append(f"  lost node {node['node'][:12]} at {node['address']}: {node['why']}")
+    if figures.get("retried_segments"):
+        lines.append(f"  retried segments: {', '.join(map(str, figures['retried_segments']))}")
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from mmdream.core.engine import DreamSettings
 from mmdream.errors import UserError
 from mmdream.media.ffmpeg import MediaInfo
-from mmdream.options import DREAM_DEFAULTS
+from mmdream.options import DREAM_DEFAULTS, READ_FILES
 
 # A cold frame (the first, and after a cut) gets the classic recipe: 4 octaves x1.4, 10 steps.
 FILM_DEFAULTS = DreamSettings(**DREAM_DEFAULTS["film"])
@@ -69,7 +69,7 @@ def film_fingerprint(src: str, options: dict, opts: FilmOptions) -> dict:
 
     path = Path(src).resolve()
     files = {}
-    for key in ("schedule", "style", "audio_style", "links"):
+    for key in READ_FILES:
         given = options.get(key)
         if given and Path(given).is_file():
             files[key] = (str(Path(given).resolve()), Path(given).stat().st_mtime, Path(given).stat().st_size)
