@@ -276,6 +276,8 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "render on a running Ray cluster (`auto`: RAY_ADDRESS or the local one, else a new one here)",
         metavar="ADDRESS",
+        per={"serve": (None, "offer the Film tab's \"render on the cluster\": this Ray cluster (`auto`: RAY_ADDRESS "
+                             "or the local one)")},
     ),
     Option("workers", int, None, "start a Ray cluster of this many workers on this machine", range=(1, 1024, False)),
     Option(
@@ -424,7 +426,8 @@ COMMANDS: dict[str, dict[str, list[str]]] = {
                    "patience", "size", "window", "seed", "weights", "report"]},
     "datasets": {"": ["root", "out", "download", "fps", "size"]},
     "models": {},
-    "serve": {"": ["host", "port", "share_folder", "auth", "no_auth", "max_upload", "max_queue"]},
+    "serve": {"": ["host", "port", "share_folder", "auth", "no_auth", "max_upload", "max_queue"],
+              CLUSTER: ["ray", "task_resources"]},
 }
 # Switches one choice of several: at most one of them on a command line.
 EXCLUSIVE = (("keep_audio", "no_audio"), ("ray", "workers"), ("auth", "no_auth"))

@@ -251,6 +251,7 @@ def test_a_node_that_shares_nothing_with_the_head_renders_the_one_machine_film(m
     assert len(pinned) == 1 and len(report["segments"]) == 2
     assert {s["worker"]["node"] for s in report["segments"]} == set(pinned)
     assert report["cluster"]["task_resources"] == {"hidden": 1.0}
+    assert len(report["cluster"]["instruction_sets"]) == 1 and "lost node" not in done.stdout
     _same_film(out, tmp_path / "one.mp4")
     assert np.array_equal(_sheet(sheet), _sheet(tmp_path / "one.png"))
 
@@ -453,3 +454,56 @@ def test_the_pre_pass_cut_rule_is_the_renderers_and_segments_are_frame_exact(med
             seam = np.load(tmp_path / f"{s.index:04d}.seam.npy")
             assert s.seam == list(range(s.first - 1, s.first + s.fade_in + 1))
             assert all(np.array_equal(seam[j], frames[k]) for j, k in enumerate(s.seam))
+
+
+def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(media, small_head, tmp_path_factory,
+                                                                            monkeypatch):
+    """`mmdream serve --ray ADDRESS`: the Film tab's "render on the cluster", through gradio_client, on a head and a
+    node that sees none of the studio's files. Four shots, so four segments; pinned to the node's one CPU they run
+    one after another, so Cancel lands with a segment kept and others to go, and the same render again resumes."""
+    import re
+
+    from gradio_client import Client, handle_file
+    from test_studio import _start_server, _stop
+
+    from mmdream.media.ffmpeg import ffmpeg_exe, probe
+
+    shots = tmp_path_factory.mktemp("shots") / "four.mp4"
+    video = media / "video"
+    parts = [("cockatoo.mp4", 2), ("big_buck_bunny_0_30.webm", 0), ("cockatoo.mp4", 5), ("big_buck_bunny_0_30.webm", 4)]
+    inputs = [arg for name, at in parts for arg in ("-ss", str(at), "-t", "2", "-i", str(video / name))]
+    chain = "".join(f"[{i}:v]scale=320:180,fps=20,setsar=1[v{i}];[{i}:a]aresample=44100,"
+                    f"aformat=channel_layouts=stereo[a{i}];" for i in range(4))
+    chain += "".join(f"[v{i}][a{i}]" for i in range(4)) + "concat=n=4:v=1:a=1[v][s]"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *inputs, "-filter_complex", chain, "-map", "[v]", "-map", "[s]",
+                    "-c:v", "libx264", "-c:a", "aac", str(shots)], check=True)
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setenv("TMPDIR", str(tmp_path_factory.mktemp("studio")))  # its folders: hidden from the node too
+    args = [handle_file(str(shots)), None, "efficientnet_lite0", "MTT_vgg", 320, 0, 0, None, False, 0.0, None,
+            10, "none", True]
+    with hidden_node(small_head, tmp_path_factory.getbasetemp(), {"hidden": 1}):
+        url, proc, _ = _start_server("--ray", small_head, "--task-resources", "hidden=1")
+        try:
+            client = Client(url, verbose=False)
+            job = client.submit(*args, api_name="/dream_video")
+
+            def dreamed() -> int:  # frames the page says are done
+                counts = [int(m[1]) for o in job.outputs() if (m := re.search(r"(\d+) / \S+ frames dreamed", o[0]))]
+                return max(counts, default=0)
+
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and dreamed() <= 45 and not job.done():
+                time.sleep(0.05)
+            assert client.predict(api_name="/cancel_video") == "cancelling after the frame in hand…"
+            status, sheet, film = job.result(timeout=300)
+            assert status.startswith("cancelled"), (status, [o[0] for o in job.outputs()][-5:])
+            done = int(re.fullmatch(r"cancelled after (\d+) frames; the work is kept: Render again resumes it",
+                                    status)[1])
+            assert 40 < done < 160 and film is None and Path(sheet).is_file()  # frames from the cluster were shown
+            status, _, film = client.predict(*args, api_name="/dream_video")
+        finally:
+            _stop(proc)
+    assert status.startswith("160 frames at 20 fps (8.00 s)"), status
+    resumed = int(re.search(r"; (\d+) frames resumed from an earlier render", status)[1])
+    assert 40 <= resumed <= done, (resumed, done)
+    assert abs(probe(film).duration - 8.0) <= 1 / 20

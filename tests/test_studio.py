@@ -130,7 +130,7 @@ def test_studio_api_takes_a_photo_alone_and_dreams_with_the_clis_defaults(client
 
 
 def _bad_requests(tmp: Path, media: Path) -> list[tuple[str, list, str]]:
-    """(api name, arguments, words the one-line error must hold): twenty-one wrong things a visitor can send."""
+    """(api name, arguments, words the one-line error must hold): twenty-two wrong things a visitor can send."""
     from gradio_client import handle_file
 
     from tests.test_faults import _png_header
@@ -169,6 +169,7 @@ def _bad_requests(tmp: Path, media: Path) -> list[tuple[str, list, str]]:
                           160, 0, 1, None, False, 0.0, None, 2, "sound"], "needs a soundtrack"),
         ("/dream_video", [handle_file(str(media / CLIP)), None, "efficientnet_lite0", "MTT_vgg", 160, 0, 1,
                           "[[keyframe]]\ntime = 1\nsteps = -3", True, 0.0, None, 2, "none"], "schedule: steps"),
+        ("/dream_video", [handle_file(str(media / CLIP)), None, *film_args, True], "renders on no cluster"),
         ("/style_image", [photo, None, "efficientnet_lite0", 10, 128], "give a content picture and a style picture"),
     ]
 
@@ -177,7 +178,7 @@ def test_bad_requests_each_get_one_line_and_the_server_still_dreams(server, clie
     from gradio_client.exceptions import AppError
 
     bad = _bad_requests(tmp_path, media)
-    assert len(bad) == 21
+    assert len(bad) == 22
     for api, args, words in bad:
         with pytest.raises(AppError) as caught:
             client.predict(*args, api_name=api)
@@ -194,7 +195,7 @@ def _film_args(media: Path, **kw) -> list:
 
     o = {"server_path": None, "net": "efficientnet_lite0", "audio_net": "MTT_vgg", "max_size": 96, "start": 0,
          "end": 3, "schedule": None, "use_schedule": False, "react": 0.0, "style": None, "steps": 2, "follow": "none",
-         **kw}
+         "on_cluster": False, **kw}
     return [handle_file(str(media / CLIP)), *o.values()]
 
 
@@ -506,7 +507,7 @@ def test_the_shared_folder_serves_its_media_only(server):
 def _film_args_only(**kw) -> list:
     o = {"server_path": None, "net": "efficientnet_lite0", "audio_net": "MTT_vgg", "max_size": 96, "start": 0,
          "end": 2, "schedule": None, "use_schedule": False, "react": 0.0, "style": None, "steps": 2, "follow": "none",
-         **kw}
+         "on_cluster": False, **kw}
     return list(o.values())
 
 

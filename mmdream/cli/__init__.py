@@ -281,7 +281,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from mmdream.studio.server import serve
 
     serve(args.host, args.port, args.share_folder, auth=args.auth, no_auth=args.no_auth, max_upload=args.max_upload,
-          max_queue=args.max_queue)
+          max_queue=args.max_queue, ray=args.ray, task_resources=args.task_resources)
     return 0
 
 

@@ -25,6 +25,7 @@ from mmdream.io_utils import check_input_file, check_not_same, is_locked
 from mmdream.media.audio_source import GENERATED
 from mmdream.media.ffmpeg import audio_input, is_stream
 from mmdream.nets.registry import DEFAULT_TRAIN_BASE, check_train_size
+from mmdream.options import BY_NAME
 
 
 def validate(args: argparse.Namespace) -> None:
@@ -66,6 +67,8 @@ def _serve(args: argparse.Namespace) -> None:
     if args.share_folder and not Path(args.share_folder).expanduser().is_dir():
         raise UserError(f"--share-folder {args.share_folder} is not a folder")
     logins(args.host, args.auth, args.no_auth)
+    if args.ray:
+        cluster_options(args.ray, None, None, BY_NAME["max_segment"].default, 0.0, args.task_resources)
 
 
 def _image(args: argparse.Namespace) -> None:

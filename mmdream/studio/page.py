@@ -207,6 +207,8 @@ def film_tab(studio: Studio, schedule: gr.Code) -> None:
             follow = gr.Dropdown(["none", *BY_NAME["follow"].choices], value="none", label="follow: the picture dreams what the "
                                  "sound holds, the sound what the picture shows", elem_id="film-follow")
             use_schedule = gr.Checkbox(False, label="use the Schedule tab's schedule")
+            on_cluster = gr.Checkbox(False, label=f"render on the cluster ({studio.ray})", visible=studio.ray is not None,
+                                     elem_id="film-cluster")
             with gr.Row():
                 go = gr.Button("Render", variant="primary", elem_id="render")
                 stop = gr.Button("Cancel", variant="stop", elem_id="cancel")
@@ -217,18 +219,19 @@ def film_tab(studio: Studio, schedule: gr.Code) -> None:
 
     @page_errors
     def dream_video(clip, server_path, net, audio_net, max_size, start, end, schedule_text, use_schedule, react,
-                    style, steps, follow="none", progress=gr.Progress(), request: gr.Request = None):
+                    style, steps, follow="none", on_cluster=False, progress=gr.Progress(), request: gr.Request = None):
         """Render a film (resumable); streams the status and the latest frames, then the film with its sound."""
         yield from requests.dream_film(studio, clip, server_path, net, audio_net, max_size, start, end,
                                        schedule_text if use_schedule else None, react, style, steps, progress,
-                                       session=session(request), follow=follow)
+                                       session=session(request), follow=follow, on_cluster=bool(on_cluster))
 
     def cancel_video(request: gr.Request = None):
         """Cancel your own film after the frame in hand (answered at once, outside the queue of dreams)."""
         return requests.cancel_film(studio, session(request))
 
     go.click(dream_video, [clip, server_path, net, audio_net, max_size, start, end, schedule, use_schedule, react,
-                           style, steps, follow], [status, frames, film], api_name="dream_video", **ONE_AT_A_TIME)
+                           style, steps, follow, on_cluster], [status, frames, film], api_name="dream_video",
+             **ONE_AT_A_TIME)
     stop.click(cancel_video, None, status, queue=False, api_name="cancel_video")
 
 

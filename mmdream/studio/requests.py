@@ -163,14 +163,18 @@ def dream_sound(studio: Studio, sound: str | None, net: str, layer_names: list[s
 def dream_film(studio: Studio, upload: str | None, server_path: str | None, net: str, audio_net: str, max_size: int,
                start: float, end: float | None, schedule_text: str | None, react: float, style: str | None,
                steps: int, progress: Callable | None = None, every: float = 0.1,
-               session: str = LOCAL, follow: str = "none") -> Iterator[tuple[str, np.ndarray | None, str | None]]:
+               session: str = LOCAL, follow: str = "none",
+               on_cluster: bool = False) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     """Render a film, yielding (status, contact sheet of the latest dreamed frames, finished film) as it goes.
     The render runs in a worker thread; the visitor's Cancel stops it after the frame in hand, keeping the work
-    folder so the same render, started again, resumes."""
+    folder so the same render, started again, resumes. `on_cluster`: as tasks on the studio's Ray cluster (its
+    latest frames are a frame of each running segment now and then; Cancel keeps the finished segments)."""
     n = checked(FILM, max_size=max_size, start=start, end=end, steps=steps, react=react)
     net, audio_net = listed_net("image", net), listed_net("audio", audio_net)
     if not server_path and not upload:
         raise PageError("mmdream: error: upload a clip or pick one in the shared folder first")
+    if on_cluster and studio.ray is None:
+        raise PageError("mmdream: error: this studio renders on no cluster; start it with `mmdream serve --ray ADDRESS`")
     if follow not in ("none", *(choices := BY_NAME["follow"].choices)):
         raise PageError(f"mmdream: error: follow must be none, {', '.join(choices)}")
     with one_line_errors(None, (upload,)):
@@ -180,6 +184,8 @@ def dream_film(studio: Studio, upload: str | None, server_path: str | None, net:
         options = {"max_size": n["max_size"], "start": n["start"], "end": n["end"] or None, "react": n["react"],
                    "schedule": _schedule_file(studio, schedule_text), "steps": n["steps"],
                    "follow": None if follow == "none" else follow}
+        if on_cluster:
+            options.update(ray=studio.ray, task_resources=studio.task_resources)
     with studio.render(session) as cancel:
         yield from _render(out, source, net, audio_net, style, options, cancel, progress, every)
 

@@ -74,11 +74,13 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, share_folder: str | None = None, auth: str | None = None,
-          no_auth: bool = False, max_upload: int = 500, max_queue: int = 40) -> None:
-    """Start the studio and block until interrupted."""
+          no_auth: bool = False, max_upload: int = 500, max_queue: int = 40, ray: str | None = None,
+          task_resources: str | None = None) -> None:
+    """Start the studio and block until interrupted. `ray`: the cluster the Film tab may render on (each render
+    joins it and leaves again), its tasks asking for `task_resources`."""
     allowed_logins = logins(host, auth, no_auth)
     check_port_free(host, port)
-    studio = Studio.create(share_folder)
+    studio = Studio.create(share_folder, ray, task_resources)
     os.environ["GRADIO_TEMP_DIR"] = str(studio.uploads)  # uploads and Gradio's copies: private, pruned hourly
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
     try:

@@ -40,9 +40,12 @@ class Studio:
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     cancels: dict[str, threading.Event] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    ray: str | None = None  # the Ray cluster a film may render on (`mmdream serve --ray`)
+    task_resources: str | None = None  # what its tasks ask for there
 
     @classmethod
-    def create(cls, shared: str | Path | None = None) -> Studio:
+    def create(cls, shared: str | Path | None = None, ray: str | None = None,
+               task_resources: str | None = None) -> Studio:
         private = Path(tempfile.mkdtemp(prefix="mmdream-studio-private-")).resolve()  # mode 0700
         if shared is not None:
             shared = Path(shared).expanduser().resolve()
@@ -52,7 +55,7 @@ class Studio:
         else:
             outputs = Path(tempfile.mkdtemp(prefix="mmdream-studio-")).resolve()
         outputs.mkdir(parents=True, exist_ok=True)
-        return cls(outputs, private, shared)
+        return cls(outputs, private, shared, ray=ray, task_resources=task_resources)
 
     @property
     def uploads(self) -> Path:

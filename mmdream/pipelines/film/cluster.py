@@ -73,7 +73,10 @@ def connected(cluster: ClusterOptions) -> Iterator[None]:
         try:
             ray.init(address=cluster.address, **quiet)
         except ConnectionError as e:
-            raise UserError(f"cannot reach the Ray cluster at {cluster.address}: {str(e).splitlines()[0]}") from None
+            hint = "" if os.environ.get("RAY_AUTH_MODE") == "token" else \
+                " (a cluster with token authentication needs RAY_AUTH_MODE=token and its RAY_AUTH_TOKEN here too)"
+            raise UserError(f"cannot reach the Ray cluster at {cluster.address}: {str(e).splitlines()[0]}{hint}") \
+                from None
     try:
         yield
     finally:
@@ -106,7 +109,21 @@ def _built(parcel: Parcel, info, opts: FilmOptions, part: str):
 def _worker() -> dict:
     import ray
 
-    return {"host": socket.gethostname(), "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
+    return {"host": socket.gethostname(), "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(),
+            "isa": instruction_set()}
+
+
+def instruction_set() -> str:
+    """The widest vector instructions oneDNN may use here (its kernels, and so a net's last bits, follow them):
+    the CPU's best of AVX-512 BF16, AVX-512 and AVX2, or ONEDNN_MAX_CPU_ISA where set."""
+    if capped := os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        return capped.lower()
+    try:
+        flags = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
+    except OSError:
+        return "unknown"
+    have = set(flags.split())
+    return next((isa for isa in ("avx512_bf16", "avx512f", "avx2") if isa in have), "other")
 
 
 class SegmentSink:
@@ -313,7 +330,9 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
             shown = 0
 
             def update() -> None:
+                """The tasks' messages: the bar moved, then the frames shown (whose on_frame may stop the render)."""
                 nonlocal shown
+                frames = []
                 while not progress.empty():
                     message = progress.get_nowait()
                     if message[0] == "start":
@@ -321,12 +340,14 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
                         continue
                     _, k, n, frame = message
                     counts[k] = max(counts.get(k, 0), n)
-                    if frame is not None and on_frame is not None:
-                        on_frame(*frame)
+                    if frame is not None:
+                        frames.append(frame)
                 total = sum(counts.values())
                 if b is not None and total > shown:
                     b.update(total - shown)
                     shown = total
+                for frame in frames if on_frame is not None else ():
+                    on_frame(*frame)
 
             def collect(timeout: float) -> None:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
@@ -369,10 +390,14 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
     figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)
     flick = [r["flicker"] for r in rows if r["flicker"] is not None]
     faults = attempts.figures()
-    figures.update(soundtrack=sound_figures, resumed_segments=sum(r.get("resumed", False) for r in finished.values()),
+    resumed = [r for r in finished.values() if r.get("resumed", False)]
+    figures.update(soundtrack=sound_figures, resumed_segments=len(resumed),
+                   resumed_frames=sum(r["frames"] for r in resumed),
                    cluster={"workers": cluster.workers, "address": cluster.address, "threads": cluster.threads,
                             "max_segment": cluster.max_segment, "gpus_per_task": cluster.gpus_per_task,
-                            "task_resources": cluster.resources, "nodes": len(faults["nodes"])},
+                            "task_resources": cluster.resources, "nodes": len(faults["nodes"]),
+                            "instruction_sets": sorted({finished[k]["worker"].get("isa", "unknown")
+                                                        for k in segments})},
                    **faults,
                    segments=[{**segments[k].as_dict(), **{key: finished[k][key] for key in
                                                          ("seconds", "worker", "resumed")},
@@ -508,6 +533,9 @@ def segment_report(figures: dict) -> str:
         rate = s["end"] - s["first"]
         lines.append(f"  segment {s['index']}: frames {s['first']}-{s['end'] - 1} on {s['worker']['host']} "
                      f"pid {s['worker']['pid']}, {s['seconds']:.1f} s ({rate / max(s['seconds'], 1e-9):.2f} frames/s)")
+    if len(isas := figures.get("cluster", {}).get("instruction_sets", [])) > 1:
+        lines.append(f"  nodes of different instruction sets ({', '.join(isas)}): the frames' last bits differ from a "
+                     "one-machine render's; set ONEDNN_MAX_CPU_ISA alike everywhere for identical films")
     for node in figures.get("lost_nodes", []):
         lines.append(f"  lost node {node['node'][:12]} at {node['address']}: {node['why']}")
     if figures.get("retried_segments"):
