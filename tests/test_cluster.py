@@ -227,7 +227,7 @@ def test_a_node_that_shares_nothing_with_the_head_renders_the_one_machine_film(m
     schedule.write_text('[[keyframe]]\ntime = 0\nlayers = 0.3\nstrength = 0.5\n\n'
                         '[[keyframe]]\ntime = 2\nlayers = 0.8\nstrength = 1.5\n')
     style = media / "images" / "Starry_Night.jpeg"
-    recipe = ["--schedule", str(schedule), "--style", str(style), "--style-steps", "5", "--audio-net",
+    recipe = ["--schedule", str(schedule), "--style", str(style), "--style-steps", "5", "--react", "0.5", "--audio-net",
               str(animals_net), *SMALL]
     one = run_mmdream("video", str(two_clips), "-o", str(tmp_path / "one.mp4"), "--threads", "1",
                       "--preview", str(tmp_path / "one.png"), *recipe, cwd=ROOT)
@@ -315,24 +315,38 @@ def _wait_for(condition, proc: subprocess.Popen, limit: float = 120.0):
     raise AssertionError("timed out")
 
 
+def _render_struck(args: list[str], workers, strike) -> tuple[int, str]:
+    """`mmdream ARGS` struck by `strike(workers())` a second after `workers()` first finds a segment task at work
+    (mid-segment: its net being built or its frames dreamed); its exit status and stderr."""
+    proc = _start(*args)
+    try:
+        _wait_for(workers, proc)
+        time.sleep(1.0)
+        strike(workers())
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode, err
+
+
 def test_a_killed_worker_is_retried_and_the_film_is_the_same(two_clips, one_machine, running_cluster, tmp_path):
     out, rep = tmp_path / "killed.mp4", tmp_path / "killed.json"
     # A worker of the previous render on this cluster may still bear its last task's title until Ray reaps it as
     # idle: only this render's workers are victims.
     before = {p.pid for p in _segment_workers()}
-    proc = _start("video", str(two_clips), "-o", str(out), "--ray", running_cluster, "--report", str(rep), *SMALL)
-    try:
-        ours = lambda: [p for p in _segment_workers() if p.pid not in before]  # noqa: E731
-        _wait_for(ours, proc)
-        time.sleep(1.0)  # mid-segment: the net is being built or the frames dreamed
-        victim = ours()[0]
-        assert victim.is_running() and victim.cmdline()[0].startswith("ray::render_segment")
-        victim.send_signal(signal.SIGKILL)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 0, err[-2000:]
+    victims: list[psutil.Process] = []
+
+    def strike(workers: list[psutil.Process]) -> None:
+        victims.append(workers[0])
+        assert workers[0].is_running() and workers[0].cmdline()[0].startswith("ray::render_segment")
+        workers[0].send_signal(signal.SIGKILL)
+
+    code, err = _render_struck(["video", str(two_clips), "-o", str(out), "--ray", running_cluster, "--report",
+                                str(rep), *SMALL], lambda: [p for p in _segment_workers() if p.pid not in before],
+                               strike)
+    victim = victims[0]
+    assert code == 0, err[-2000:]
     report = json.loads(rep.read_text())
     assert report["cluster"]["address"] == running_cluster and report["cluster"]["workers"] is None
     assert victim.pid not in {s["worker"]["pid"] for s in report["segments"]}  # its segment was done again
@@ -352,17 +366,11 @@ def test_a_node_lost_mid_film_is_named_and_the_film_is_the_same(two_clips, one_m
     out, rep = tmp_path / "lost.mp4", tmp_path / "lost.json"
     with hidden_node(small_head, tmp_path_factory.getbasetemp(), {"doomed": 1}) as node:
         namespace = _mount_namespace(node.raylet().pid)
-        proc = _start("video", str(two_clips), "-o", str(out), "--ray", small_head, "--report", str(rep), *SMALL)
-        try:
-            on_node = lambda: [p for p in _segment_workers() if _mount_namespace(p.pid) == namespace]  # noqa: E731
-            _wait_for(on_node, proc)
-            time.sleep(1.0)  # mid-segment: the net is being built or the frames dreamed
-            node.lose()
-            _, err = proc.communicate(timeout=300)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 0, err[-2000:]
+        code, err = _render_struck(["video", str(two_clips), "-o", str(out), "--ray", small_head, "--report", str(rep),
+                                    *SMALL],
+                                   lambda: [p for p in _segment_workers() if _mount_namespace(p.pid) == namespace],
+                                   lambda _workers: node.lose())
+    assert code == 0, err[-2000:]
     report = json.loads(rep.read_text())
     lost = [n for n in report["lost_nodes"] if "doomed" in n["resources"]]
     assert len(lost) == 1 and report["cluster"]["nodes"] == 2, report["lost_nodes"]
