@@ -7,10 +7,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,13 +90,15 @@ def _live_nodes(port: int) -> int | None:
     return done.stdout.split("Pending:")[0].count(" node_") if done.returncode == 0 else None
 
 
-def _wait_until_up(proc: subprocess.Popen, port: int, nodes: int) -> None:
-    """Until the cluster at `port` counts `nodes` live nodes."""
+def _wait_until_up(proc: subprocess.Popen, port: int, nodes: int, log=None) -> None:
+    """Until the cluster at `port` counts `nodes` live nodes (`log`: the starting process's output file)."""
     deadline = time.monotonic() + 120
     while True:
         if (_live_nodes(port) or 0) >= nodes:
             return
-        assert proc.poll() is None and time.monotonic() < deadline, "the Ray node did not come up"
+        if proc.poll() is not None or time.monotonic() > deadline:
+            why = log.seek(0) or log.read().decode(errors="replace")[-1500:] if log else ""
+            raise AssertionError(f"the Ray node did not come up: {why}")
         time.sleep(0.5)
 
 
@@ -112,7 +116,7 @@ class Node:
 
     proc: subprocess.Popen
     hidden: list[Path]
-    root: Path  # its own folders, in its namespace only
+    root: Path  # its own folders, in its namespace only (an empty folder here)
 
     def raylet(self) -> psutil.Process:
         return next(p for p in psutil.process_iter(["cmdline"]) if "raylet" in (p.info["cmdline"] or [""])[0]
@@ -143,18 +147,20 @@ def hidden_node(address: str, base: Path, resources: dict | None = None):
         pytest.skip("a node in its own mount namespace needs root (unshare --mount), as CI has")
     port = int(address.rsplit(":", 1)[1])
     before = _live_nodes(port) or 1
-    hidden = [media_root().resolve(), base.resolve(), cache_dir().resolve()]
-    root = base / "node"
+    # Its own folders: a tmpfs of their own at a short path (a Ray socket's path must fit in 107 bytes).
+    root = Path(tempfile.mkdtemp(prefix="mmdream-node-"))
+    hidden = [media_root().resolve(), base.resolve(), cache_dir().resolve(), root]
     mounts = "".join(f"mount -t tmpfs tmpfs {shlex.quote(str(p))}\n" for p in hidden)
     script = (f"set -e\n{mounts}mkdir -p {root}/ray {root}/cache {root}/keras {root}/models\n"
               f"exec {RAY} start --address={address} --block --num-cpus=1 "
               f"--resources={shlex.quote(json.dumps(resources or {}))} --temp-dir={root}/ray --disable-usage-stats")
     env = {**RAY_ENV, "MMDREAM_CACHE": f"{root}/cache", "KERAS_HOME": f"{root}/keras",
            "MMDREAM_MODELS": f"{root}/models", "XDG_CACHE_HOME": f"{root}/cache"}
+    log = tempfile.TemporaryFile()  # what it says, for a node that does not come up (a pipe could fill)
     proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "bash", "-c", script], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_until_up(proc, port, nodes=before + 1)
+        _wait_until_up(proc, port, nodes=before + 1, log=log)
         yield Node(proc, hidden, root)
     finally:  # stopped as `ray stop` does (the head hears of it at once), unless it was lost
         with contextlib.suppress(ProcessLookupError):
@@ -164,6 +170,8 @@ def hidden_node(address: str, base: Path, resources: dict | None = None):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+        root.rmdir()  # empty here: what the node wrote was in its namespace
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -407,6 +415,20 @@ def test_an_interrupted_cluster_render_keeps_finished_segments(media, stretch, r
     _same_film(out, stretch[0])
 
 
+def test_a_task_that_fails_on_bad_input_says_so_in_one_line_naming_its_segment(two_clips, running_cluster,
+                                                                              tmp_path):
+    """A style "picture" that is text is first read where a segment's frame function is built: in a task. The
+    render stops with one line naming the segment, not a Ray traceback."""
+    bad = tmp_path / "style.png"
+    bad.write_text("not a picture")
+    done = run_mmdream("video", str(two_clips), "-o", str(tmp_path / "bad.mp4"), "--ray", running_cluster,
+                       "--style", str(bad), "--no-audio", *SMALL, cwd=ROOT)
+    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("mmdream")]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr[-2000:]
+    assert re.match(r"mmdream: error: segment \d \(frames \d+-\d+\): .*style\.png", lines[0]), lines[0]
+    assert "Traceback" not in done.stderr and not (tmp_path / "bad.mp4").exists()
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--workers", "0"], "--workers must be at least 1"),
     (["--workers", "2", "--max-segment", "3"], "--max-segment must be at least 8"),
@@ -469,8 +491,6 @@ def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(med
     """`mmdream serve --ray ADDRESS`: the Film tab's "render on the cluster", through gradio_client, on a head and a
     node that sees none of the studio's files. Four shots, so four segments; pinned to the node's one CPU they run
     one after another, so Cancel lands with a segment kept and others to go, and the same render again resumes."""
-    import re
-
     from gradio_client import Client, handle_file
     from test_studio import _start_server, _stop
 
@@ -478,7 +498,8 @@ def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(med
 
     shots = tmp_path_factory.mktemp("shots") / "four.mp4"
     video = media / "video"
-    parts = [("cockatoo.mp4", 2), ("big_buck_bunny_0_30.webm", 0), ("cockatoo.mp4", 5), ("big_buck_bunny_0_30.webm", 4)]
+    # (cockatoo.mp4 decodes clean from a seek to 0 s or 2 s only)
+    parts = [("cockatoo.mp4", 2), ("big_buck_bunny_0_30.webm", 0), ("cockatoo.mp4", 0), ("big_buck_bunny_0_30.webm", 4)]
     inputs = [arg for name, at in parts for arg in ("-ss", str(at), "-t", "2", "-i", str(video / name))]
     chain = "".join(f"[{i}:v]scale=320:180,fps=20,setsar=1[v{i}];[{i}:a]aresample=44100,"
                     f"aformat=channel_layouts=stereo[a{i}];" for i in range(4))
