@@ -324,13 +324,11 @@ def _wait_for(condition, proc: subprocess.Popen, limit: float = 120.0):
 
 
 def _render_struck(args: list[str], workers, strike) -> tuple[int, str]:
-    """`mmdream ARGS` struck by `strike(workers())` a second after `workers()` first finds a segment task at work
-    (mid-segment: its net being built or its frames dreamed); its exit status and stderr."""
+    """`mmdream ARGS` struck by `strike(found)` as soon as `workers()` finds segment tasks at work (mid-segment: a
+    warm worker renders a short segment in a second, so no later moment is sure); its exit status and stderr."""
     proc = _start(*args)
     try:
-        _wait_for(workers, proc)
-        time.sleep(1.0)
-        strike(workers())
+        strike(_wait_for(workers, proc))
         _, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
