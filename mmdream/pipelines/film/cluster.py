@@ -12,8 +12,12 @@ thread count; the nets run with the same intra-op thread count (`threads`) and p
 head). A stretch without cuts longer than `max_segment` is split anyway: there the film differs from the
 one-machine film, the segment starts with a warm-up and the seam is cross-faded; its flicker is reported.
 
+The nodes share nothing but Ray: what a task reads from the head's disk (the recipe's files, the nets' weight
+files) travels in a parcel (mmdream.pipelines.film.parcel), and every result comes back as a task's return value.
+
 Resumable: finished segments are kept in the work folder and never rendered again. Fault-tolerant: a task whose
-worker dies is retried by Ray (`max_retries`), and the film is still complete and identical.
+worker or whole node dies is retried by Ray (`max_retries`), the film is still complete and identical, and the
+report names the lost node and the segments done again (Attempts).
 """
 
 from __future__ import annotations
