@@ -284,9 +284,6 @@ def test_a_stretch_without_cuts_is_split_and_its_seams_are_smooth(stretch):
     out, report = stretch
     assert [(s["first"], s["end"]) for s in report["segments"]] == [(i, i + 10) for i in range(0, 60, 10)]
     assert all(s["warmup"] > 0 and s["fade_in"] > 0 for s in report["segments"][1:])
-    # six segments on two CPUs, each worker process building the net once: a task that waited on Ray (a blocking
-    # progress message) would lend its CPU to a queued task on a fresh process
-    assert len({s["worker"]["pid"] for s in report["segments"]}) <= 2, report["segments"]
     info = probe(str(out))
     assert info.has_video and info.has_audio and len(_framemd5(out, "v")) == 60
     assert abs(info.duration - 3.0) <= 1 / 20
@@ -294,39 +291,6 @@ def test_a_stretch_without_cuts_is_split_and_its_seams_are_smooth(stretch):
     assert len(report["seams"]) == 5 and median > 0
     for seam in report["seams"]:  # every frame the seam touches, against the film's median
         assert seam["flicker_max"] <= 1.5 * median, (seam, median)
-
-
-def test_a_tasks_progress_messages_do_not_wait_for_the_queue(running_cluster, monkeypatch):
-    """A task that waits on Ray lends its CPU back, and Ray starts a queued task beside it on a fresh worker process
-    (the cores oversubscribed, the net built again): a segment's word to the head is sent without waiting, even to
-    a queue too busy to take it."""
-    import ray
-    from ray.util.queue import Queue
-
-    from mmdream.pipelines.film.cluster import Messages
-    from mmdream.pipelines.film.segments import Segment
-
-    class BusyQueue:
-        def put_nowait(self, _item) -> None:
-            time.sleep(3)
-
-        def ready(self) -> bool:
-            return True
-
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    ray.init(address=running_cluster, log_to_driver=False, logging_level="ERROR")
-    try:
-        queue = Queue(actor_options={"num_cpus": 0})
-        queue.actor = ray.remote(BusyQueue).options(num_cpus=0).remote()
-        assert ray.get(queue.actor.ready.remote())
-        t = time.monotonic()
-        messages = Messages(queue, Segment(0, 0, 10), frames=False)  # "start"
-        for i in range(10):
-            messages.frame_done(i, None, {})  # the last frame's count
-        waited = time.monotonic() - t
-    finally:
-        ray.shutdown()
-    assert waited < 1.5, f"two progress messages took {waited:.1f} s: they waited for the queue"
 
 
 def _segment_workers() -> list[psutil.Process]:

@@ -110,14 +110,6 @@ def _built(parcel: Parcel, info, opts: FilmOptions, part: str):
     return _BUILT[key]
 
 
-def warm_up(parcel: Parcel, info, opts: FilmOptions) -> None:
-    """A Ray task sent to every slot as the render starts: the worker process imports TensorFlow and builds the
-    film's frame function while the head writes the first segment, not after. A failure here is left to the
-    segment task, which says it in one line."""
-    with contextlib.suppress(Exception):
-        _built(parcel, info, opts, "frames")
-
-
 def _worker() -> dict:
     import ray
 
@@ -185,11 +177,7 @@ class SegmentSink:
 class Messages:
     """A task's word to the head through the progress queue: it started here, how many of its frames are done
     and (where the head shows them) its latest frame, at most every `every` seconds. Progress is a courtesy: a
-    message that cannot be sent is dropped.
-
-    A message is sent to the queue's actor without waiting for it: a task blocked in `ray.get` lends its CPU back
-    to Ray, which then starts a queued task beside it on a fresh worker process (the cores oversubscribed, a net
-    built again)."""
+    message that cannot be sent is dropped."""
 
     def __init__(self, queue, seg: Segment, frames: bool, every: float = 0.5) -> None:
         self.queue, self.seg, self.frames, self.every = queue, seg, frames, every
@@ -198,7 +186,7 @@ class Messages:
 
     def _send(self, message: tuple) -> None:
         with contextlib.suppress(Exception):
-            self.queue.actor.put_nowait.remote(message)
+            self.queue.put_nowait(message)
 
     def frame_done(self, i: int, rgb: np.ndarray, _row: dict) -> None:
         seg = self.seg
@@ -320,9 +308,6 @@ def _on_cluster(src: str, dst: str, recipe: FilmRecipe, sound: SoundPlan, opts: 
     progress = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})  # lives as long as the head
     task = ray.remote(render_segment).options(**ask)
     slots = Slots(cluster)
-    warm = ray.remote(warm_up).options(**{**ask, "max_retries": 0})
-    for _ in range(slots.now()):
-        warm.remote(*shared)
     attempts = Attempts()
     finished = _finished(folder)
     counts = {k: r["frames"] for k, r in finished.items()}
