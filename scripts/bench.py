@@ -22,6 +22,8 @@
   one TensorFlow thread and one core per worker (every process of a render confined to its cores), the same film
   split the same way (frames/s from each render's report, and the whole command's time), and whether the films
   are the same frames; efficientnet_lite0 on a minute at 540 px, InceptionV3 (random weights) on 20 s at 320 px.
+  Beside it, what this host's two cores give two machines that share nothing: two independent one-machine renders
+  at once, a core each, against one alone (two cores of one host share its memory bus, two nodes do not).
 
     python scripts/bench.py [--quick] [--json bench.json]   # --quick: lite0 only, fewer frames, < 2 min
 - `--zoom` (alone, about 4 minutes): `mmdream zoom` on a photo, efficientnet_lite0: 10 s at 320 px with a dreamed
@@ -381,11 +383,38 @@ def cluster_scaling(tmp: Path, net: str = "efficientnet_lite0", seconds: float =
         digests[name] = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-f", "framemd5", "-"],
                                        capture_output=True, text=True, check=True).stdout
     one, two, shared = runs["one_worker_one_core"], runs["two_workers_two_cores"], runs.get("one_worker_two_cores")
+    pair = two_renders_at_once(clip, net, size, cores)
+    speedup = two["frames_per_s"] / one["frames_per_s"]
     return {"net": net, "film": f"bbb looped to {seconds:g} s at {size} px, --max-segment {max_segment}",
-            "runs": runs, "speedup": round(two["frames_per_s"] / one["frames_per_s"], 2),
+            "runs": runs, "speedup": round(speedup, 2), "two_renders_at_once": pair,
             "command_speedup": round(one["command_s"] / two["command_s"], 2),
             "speedup_over_one_worker_with_both_cores": shared and round(two["frames_per_s"] / shared["frames_per_s"], 2),
             "same_frames": len(set(digests.values())) == 1}
+
+
+def two_renders_at_once(clip: Path, net: str, size: int, cores: list[int], seconds: float = 20.0) -> dict:
+    """What this host's two cores give two machines that share nothing: a one-machine render (no Ray) of the
+    film's first `seconds` on one core alone, then two of it at once, a core each (frames/s summed over the pair
+    against the one alone). Nodes of a real cluster share nothing; two cores of one host share its caches and
+    memory bus, which a memory-bound net feels."""
+    def render(core: int, tag: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "mmdream", "video", str(clip), "-o", str(clip.parent / f"{tag}.mp4"),
+                                 "--end", str(seconds), "--max-size", str(size), "--threads", "1", "--net", net,
+                                 "--weights", _weights(net), "--report", str(clip.parent / f"{tag}.json")],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=lambda: os.sched_setaffinity(0, [core]))
+
+    def rate(tag: str) -> float:
+        return json.loads((clip.parent / f"{tag}.json").read_text())["frames_per_second"]
+
+    if render(cores[0], "alone").wait():
+        raise SystemExit("the one-core render alone failed")
+    pair = [render(core, f"pair{core}") for core in cores]
+    if any(p.wait() for p in pair):
+        raise SystemExit("the two one-core renders at once failed")
+    alone, both = rate("alone"), [rate(f"pair{core}") for core in cores]
+    return {"seconds": seconds, "alone_frames_per_s": round(alone, 2), "pair_frames_per_s": [round(b, 2) for b in both],
+            "ratio": round(sum(both) / alone, 3)}
 
 
 def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320, audio: bool = False) -> dict:
@@ -568,9 +597,12 @@ def main() -> None:
                       f"command {run['command_s']} s, {run['segments']} segments on {run['processes']} worker "
                       "process(es)")
             shared = c["speedup_over_one_worker_with_both_cores"]
+            pair = c["two_renders_at_once"]
             print(f"scaling, a core per worker: {c['speedup']}x frames/s ({c['command_speedup']}x the command)"
                   + (f"; two workers over one worker given both cores: {shared}x" if shared else "")
                   + f"; same frames in every run: {c['same_frames']}")
+            print(f"two independent one-core renders at once on this host ({pair['seconds']:g} s, no Ray): "
+                  f"{pair['ratio']}x one alone (they share its caches and memory bus; two nodes would not)")
         return
     if args.startup:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:

@@ -177,7 +177,11 @@ class SegmentSink:
 class Messages:
     """A task's word to the head through the progress queue: it started here, how many of its frames are done
     and (where the head shows them) its latest frame, at most every `every` seconds. Progress is a courtesy: a
-    message that cannot be sent is dropped."""
+    message that cannot be sent is dropped.
+
+    A message is sent to the queue's actor without waiting for it: a task blocked in `ray.get` lends its CPU back
+    to Ray, which then starts a queued task beside it on a fresh worker process (the cores oversubscribed, a net
+    built again)."""
 
     def __init__(self, queue, seg: Segment, frames: bool, every: float = 0.5) -> None:
         self.queue, self.seg, self.frames, self.every = queue, seg, frames, every
@@ -186,7 +190,7 @@ class Messages:
 
     def _send(self, message: tuple) -> None:
         with contextlib.suppress(Exception):
-            self.queue.put_nowait(message)
+            self.queue.actor.put_nowait.remote(message)
 
     def frame_done(self, i: int, rgb: np.ndarray, _row: dict) -> None:
         seg = self.seg
