@@ -10,7 +10,11 @@
 from __future__ import annotations
 
 import importlib
+import os
 from importlib.metadata import PackageNotFoundError, version
+
+from mmdream.core.choose import choose_backend
+from mmdream.errors import UserError
 
 try:
     __version__ = version("mmdream")
@@ -24,9 +28,17 @@ _LAZY = {**dict.fromkeys(_API, "mmdream.api"), "Schedule": "mmdream.schedule", "
          "error_line": "mmdream.io_utils"}
 __all__ = ["__version__", *_LAZY]
 
+_backend_error: UserError | None = None
+try:  # MMDREAM_BACKEND takes effect before Keras is first imported; a bad one is said by the first API call
+    choose_backend(os.environ.get("MMDREAM_BACKEND"))
+except UserError as e:
+    _backend_error = e
+
 
 def __getattr__(name: str):
     if name in _LAZY:
+        if _backend_error is not None and _LAZY[name] == "mmdream.api":
+            raise _backend_error
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value

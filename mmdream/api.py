@@ -33,7 +33,7 @@ from mmdream.errors import UserError
 from mmdream.io_utils import check_not_same
 from mmdream.media.audio_source import GENERATED, load_whole, open_source
 from mmdream.nets.registry import DEFAULT_NET, DEFAULT_STYLE_NET, DEFAULT_TRAIN_BASE
-from mmdream.options import BY_NAME
+from mmdream.options import AUDIO_STYLE, BY_NAME, IMAGE_STYLE
 
 ProgressFn = Callable[[int, "int | None", str], None]
 PathLike = str | Path
@@ -334,10 +334,7 @@ FILM_KEYS = ("max_size", "start", "end", "fps", "blend", "warm_steps", "warm_str
 
 def _split_options(options: dict) -> tuple[dict, dict, dict]:
     """The film's, the image style's and the audio style's options, taken out of `options` (the rest stays)."""
-    from mmdream.pipelines.style import AUDIO_STYLE_OPTIONS, IMAGE_STYLE_OPTIONS
-
-    return tuple({k: options.pop(k) for k in keys if k in options}
-                 for keys in (FILM_KEYS, IMAGE_STYLE_OPTIONS, AUDIO_STYLE_OPTIONS))
+    return tuple({k: options.pop(k) for k in keys if k in options} for keys in (FILM_KEYS, IMAGE_STYLE, AUDIO_STYLE))
 
 
 def _open_film(video: PathLike, output: PathLike, film: dict):

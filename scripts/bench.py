@@ -18,10 +18,11 @@
   written file; the whole command, with net loading and the before/after measurement, is reported beside it).
 - peak RSS for 10, 60 and 180 s of input (film and audio, each a fresh process); the objective gain of bf16
   against fp32.
-- `--cluster` (alone, about 10 minutes): the Ray cluster render's scaling: `--workers 2` against `--workers 1`,
+- `--cluster` (alone, about 25 minutes): the Ray cluster render's scaling: `--workers 2` against `--workers 1`,
   one TensorFlow thread and one core per worker (every process of a render confined to its cores), the same film
   split the same way (frames/s from each render's report, and the whole command's time), and whether the films
-  are the same frames; efficientnet_lite0 on a minute at 540 px, InceptionV3 (random weights) on 20 s at 320 px.
+  are the same frames; efficientnet_lite0 on a minute at 540 px and InceptionV3 (random weights) on the same minute
+  at 320 px, three rounds each of one worker then two, the median ratio (the host's speed drifts).
   Beside it, what this host's two cores give two machines that share nothing: two independent one-machine renders
   at once, a core each, against one alone (two cores of one host share its memory bus, two nodes do not).
 
@@ -34,6 +35,9 @@
 - `--follow` (alone, about 3 minutes): the film renderer on 20 s of bbb at 540 px with lite0, plain and following
   a class target on every frame, alternated; and the hearing pass against the plain render's time.
 
+- `--backends` (alone, about 5 minutes): `mmdream video` on 5 s of bbb at 540 px with each net, on TensorFlow
+  and on JAX (`--backend`), fp32, back to back: frames/s and objective gain, JAX over TensorFlow.
+
 - `--live` (alone, about a minute): `mmdream live --realtime` on 20 s of big_buck_bunny (24 fps) at 320 px with
   efficientnet_lite0, without and with `--audio`: frames in and out, how many were dreamed and carried, latency
   per frame (p50, p95, max); with `--audio`, the sound chunks dreamed and their latency.
@@ -44,7 +48,8 @@
     python scripts/bench.py --film [--json film.json]     # the film rows alone, both nets, about 6 minutes
     python scripts/bench.py --startup [--json startup.json]
     python scripts/bench.py --follow [--json follow.json]   # what --follow costs the film, about 3 minutes
-    KERAS_BACKEND=torch python scripts/bench.py --gpu --json gpu.json   # on a GPU machine (see README)
+    python scripts/bench.py --backends [--json backends.json]   # JAX against TensorFlow on this CPU
+    MMDREAM_BACKEND=jax python scripts/bench.py --gpu --json gpu.json   # on a GPU machine (see README)
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+import mmdream  # noqa: E402, F401, I001 - MMDREAM_BACKEND chooses Keras' backend here, before anything imports Keras
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 MEDIA = Path(os.environ.get("MMDREAM_MEDIA", ROOT.parent / "shared" / "media"))
 CLIP = MEDIA / "video" / "big_buck_bunny_0_30.webm"
@@ -252,19 +259,13 @@ def gpu_film_rows(tmp: Path, out: Path, seconds: float = 5.0, classic: int = 3, 
 
 
 def _device() -> str:
-    """The GPU the film rows ran on, and the Keras backend that drove it."""
+    """The device the film rows ran on, and the Keras backend that drove it (as every report says it)."""
     import keras
 
-    name = keras.backend.backend()
-    if name == "torch":
-        import torch
+    from mmdream.core.backend import describe
 
-        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-        return f"{gpu}, Keras {keras.__version__} on PyTorch {torch.__version__}"
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"{gpus or 'no GPU'}, Keras {keras.__version__} on TensorFlow {tf.__version__}"
+    d = describe()
+    return f"{d['device']}, Keras {keras.__version__} on {d['name']} {d['version']}"
 
 
 def film_rows(tmp: Path, nets: list[str], seconds: float, classic: int) -> list[dict]:
@@ -351,21 +352,25 @@ def precision_gain(size: int = 320) -> dict:
 def cluster_scaling(tmp: Path, net: str = "efficientnet_lite0", seconds: float = 60.0, size: int = 540,
                     max_segment: int = 150, runs_wanted: tuple[str, ...] = ("one_worker_one_core",
                                                                             "two_workers_two_cores",
-                                                                            "one_worker_two_cores")) -> dict:
+                                                                            "one_worker_two_cores"),
+                    rounds: int = 1) -> dict:
     """`mmdream video --workers 2` against `--workers 1`, one TensorFlow thread per worker, on the same film
     (a minute: a render's fixed costs, start-up and the last segment alone, weigh on a film's scaling as they
     would not on a feature).
 
     A cluster grows by machines: a worker comes with its cores. So the scaling figure gives each worker one core:
     the one-worker render (head, Ray, worker, ffmpeg: every process) is confined to one core, the two-worker render
-    to two. Beside it, the one-worker render with both cores (its helpers then run on the second core for free)."""
+    to two. Beside it, the one-worker render with both cores (its helpers then run on the second core for free).
+
+    This host's speed drifts from minute to minute, so the one- and two-worker renders alternate for `rounds`
+    rounds; the speedup is the median of the rounds' ratios, each of two renders minutes apart."""
     from mmdream.media.ffmpeg import ffmpeg_exe
 
     clip = film_clip(tmp / "cluster.mp4", 0.0, seconds, loops=int(seconds // 30))  # bbb is 30 s long
     cores = sorted(os.sched_getaffinity(0))[:2]
     runs, digests = {}, {}
-    for name, workers, on in (("one_worker_one_core", 1, cores[:1]), ("two_workers_two_cores", 2, cores),
-                              ("one_worker_two_cores", 1, cores)):
+    plan = [("one_worker_one_core", 1, cores[:1]), ("two_workers_two_cores", 2, cores)] * rounds
+    for name, workers, on in [*plan, ("one_worker_two_cores", 1, cores)]:
         if name not in runs_wanted:
             continue
         out, rep = tmp / f"{name}.mp4", tmp / f"{name}.json"
@@ -376,19 +381,23 @@ def cluster_scaling(tmp: Path, net: str = "efficientnet_lite0", seconds: float =
                        preexec_fn=lambda on=on: os.sched_setaffinity(0, on))
         wall = time.perf_counter() - t
         report = json.loads(rep.read_text())
-        runs[name] = {"workers": workers, "cores": len(on), "frames": report["frames"],
-                      "frames_per_s": round(report["frames_per_second"], 2), "command_s": round(wall, 1),
-                      "segments": len(report["segments"]),
-                      "processes": len({s["worker"]["pid"] for s in report["segments"]})}
-        digests[name] = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-f", "framemd5", "-"],
-                                       capture_output=True, text=True, check=True).stdout
-    one, two, shared = runs["one_worker_one_core"], runs["two_workers_two_cores"], runs.get("one_worker_two_cores")
+        runs.setdefault(name, []).append({"workers": workers, "cores": len(on), "frames": report["frames"],
+                                          "frames_per_s": round(report["frames_per_second"], 2),
+                                          "command_s": round(wall, 1), "segments": len(report["segments"]),
+                                          "processes": len({s["worker"]["pid"] for s in report["segments"]})})
+        digests[name, len(runs[name])] = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-f",
+                                                         "framemd5", "-"], capture_output=True, text=True,
+                                                        check=True).stdout
+    ones, twos = runs["one_worker_one_core"], runs["two_workers_two_cores"]
+    shared = runs.get("one_worker_two_cores", [None])[0]
     pair = two_renders_at_once(clip, net, size, cores)
-    speedup = two["frames_per_s"] / one["frames_per_s"]
+    ratios = [two["frames_per_s"] / one["frames_per_s"] for one, two in zip(ones, twos)]
+    commands = [one["command_s"] / two["command_s"] for one, two in zip(ones, twos)]
+    last_two = twos[-1]["frames_per_s"]
     return {"net": net, "film": f"bbb looped to {seconds:g} s at {size} px, --max-segment {max_segment}",
-            "runs": runs, "speedup": round(speedup, 2), "two_renders_at_once": pair,
-            "command_speedup": round(one["command_s"] / two["command_s"], 2),
-            "speedup_over_one_worker_with_both_cores": shared and round(two["frames_per_s"] / shared["frames_per_s"], 2),
+            "runs": runs, "speedup": round(float(np.median(ratios)), 2), "round_speedups": [round(r, 2) for r in ratios],
+            "two_renders_at_once": pair, "command_speedup": round(float(np.median(commands)), 2),
+            "speedup_over_one_worker_with_both_cores": shared and round(last_two / shared["frames_per_s"], 2),
             "same_frames": len(set(digests.values())) == 1}
 
 
@@ -415,6 +424,30 @@ def two_renders_at_once(clip: Path, net: str, size: int, cores: list[int], secon
     alone, both = rate("alone"), [rate(f"pair{core}") for core in cores]
     return {"seconds": seconds, "alone_frames_per_s": round(alone, 2), "pair_frames_per_s": [round(b, 2) for b in both],
             "ratio": round(sum(both) / alone, 3)}
+
+
+def backends_film(tmp: Path, seconds: float = 5.0, size: int = 540,
+                  nets: tuple[str, ...] = ("efficientnet_lite0", "inception_v3")) -> list[dict]:
+    """`mmdream video` on JAX and on TensorFlow (a fresh process each, `--backend`), both nets, the same film and
+    seed, fp32: frames/s and the mean objective gain from each report, JAX over TensorFlow. Each net's two renders
+    run back to back, so the host's drift weighs on both alike."""
+    clip = film_clip(tmp / "backends.mp4", 2.0, seconds)
+    rows = []
+    for net in nets:
+        row: dict = {"net": net, "size": size, "seconds": seconds}
+        for backend in ("tensorflow", "jax"):
+            rep = tmp / f"{net}-{backend}.json"
+            subprocess.run([sys.executable, "-m", "mmdream", "video", str(clip), "-o", str(tmp / f"{net}-{backend}.mp4"),
+                            "--max-size", str(size), "--net", net, "--weights", _weights(net), "--precision", "fp32",
+                            "--no-audio", "--backend", backend, "--report", str(rep)],
+                           check=True, cwd=ROOT, capture_output=True)
+            r = json.loads(rep.read_text())
+            row[backend] = {"frames_per_s": round(r["frames_per_second"], 2),
+                            "gain": round(r["objective_gain_mean"], 3), "frames": r["frames"]}
+        row["jax_over_tensorflow"] = round(row["jax"]["frames_per_s"] / row["tensorflow"]["frames_per_s"], 3)
+        row["gain_jax_over_tensorflow"] = round(row["jax"]["gain"] / row["tensorflow"]["gain"], 3)
+        rows.append(row)
+    return rows
 
 
 def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320, audio: bool = False) -> dict:
@@ -533,7 +566,7 @@ def follow_cost(tmp: Path, seconds: float = 20.0, size: int = 540, rounds: int =
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="efficientnet_lite0 only, fewer frames (< 2 min)")
-    ap.add_argument("--cluster", action="store_true", help="only the Ray cluster's scaling (about 3 min)")
+    ap.add_argument("--cluster", action="store_true", help="only the Ray cluster's scaling (about 25 min)")
     ap.add_argument("--zoom", action="store_true", help="only `mmdream zoom` (about 4 min)")
     ap.add_argument("--live", action="store_true", help="only `mmdream live --realtime` (under a minute)")
     ap.add_argument("--film", action="store_true", help="only the film rows, both nets (about 6 minutes)")
@@ -542,8 +575,20 @@ def main() -> None:
     ap.add_argument("--tile-size", type=int, help="--gpu: the dream's --tile-size (default: the dream default)")
     ap.add_argument("--startup", action="store_true", help="only `mmdream image`'s start-up (about a minute)")
     ap.add_argument("--follow", action="store_true", help="only what --follow costs the film (about 3 minutes)")
+    ap.add_argument("--backends", action="store_true", help="only JAX against TensorFlow on this CPU (film, both "
+                    "nets, about 5 minutes)")
     ap.add_argument("--json", default="bench.json")
     args = ap.parse_args()
+    if args.backends:
+        with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+            rows = backends_film(Path(tmp))
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+        for r in rows:
+            print(f"backends, {r['net']} film at {r['size']} px, {r['seconds']:g} s, fp32: TensorFlow "
+                  f"{r['tensorflow']['frames_per_s']} frames/s (gain {r['tensorflow']['gain']}), JAX "
+                  f"{r['jax']['frames_per_s']} (gain {r['jax']['gain']}): JAX {r['jax_over_tensorflow']}x the "
+                  f"frames/s, {r['gain_jax_over_tensorflow']}x the gain")
+        return
     if args.follow:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
             fc = follow_cost(Path(tmp))
@@ -587,18 +632,21 @@ def main() -> None:
     if args.cluster:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
             # lite0 is memory-bound (27 % of the matmul peak): two of it share the memory bus; InceptionV3 is not
-            cs = [cluster_scaling(Path(tmp), runs_wanted=("one_worker_one_core", "two_workers_two_cores")),
-                  cluster_scaling(Path(tmp), "inception_v3", 20.0, 320, runs_wanted=("one_worker_one_core",
-                                                                                     "two_workers_two_cores"))]
+            cs = [cluster_scaling(Path(tmp), runs_wanted=("one_worker_one_core", "two_workers_two_cores"), rounds=3),
+                  cluster_scaling(Path(tmp), "inception_v3", 60.0, 320, runs_wanted=("one_worker_one_core",
+                                                                                     "two_workers_two_cores"),
+                                  rounds=3)]
         Path(args.json).write_text(json.dumps(cs, indent=2))
         for c in cs:
-            for name, run in c["runs"].items():
-                print(f"cluster, {c['net']}, {c['film']}: {name.replace('_', ' ')}: {run['frames_per_s']} frames/s, "
-                      f"command {run['command_s']} s, {run['segments']} segments on {run['processes']} worker "
-                      "process(es)")
+            for name, each in c["runs"].items():
+                for run in each:
+                    print(f"cluster, {c['net']}, {c['film']}: {name.replace('_', ' ')}: {run['frames_per_s']} "
+                          f"frames/s, command {run['command_s']} s, {run['segments']} segments on "
+                          f"{run['processes']} worker process(es)")
             shared = c["speedup_over_one_worker_with_both_cores"]
             pair = c["two_renders_at_once"]
-            print(f"scaling, a core per worker: {c['speedup']}x frames/s ({c['command_speedup']}x the command)"
+            print(f"scaling, a core per worker: {c['speedup']}x frames/s, the median of rounds "
+                  f"{c['round_speedups']} ({c['command_speedup']}x the command)"
                   + (f"; two workers over one worker given both cores: {shared}x" if shared else "")
                   + f"; same frames in every run: {c['same_frames']}")
             print(f"two independent one-core renders at once on this host ({pair['seconds']:g} s, no Ray): "

@@ -133,6 +133,7 @@ def test_models_command_lists_nets_offline_status_and_layers(capsys):
     for name in ["inception_v3", "vgg16", "vgg19", "efficientnet_lite0"]:
         assert name in out
     assert "block5c" in out and "mixed3" in out and "offline: yes" in out
+    assert out.splitlines()[-1].startswith("backend: tensorflow (") and "jax" in out.splitlines()[-1]
 
 
 def test_huge_photo_dreams_in_tiles_with_bounded_memory(tmp_path):

@@ -31,7 +31,7 @@ API = {
     "train": ["train_image", "train_audio", "TrainSettings"],
 }
 # Flags with no keyword of the same name: switches the CLI turns into an API value, and the CLI's own outputs.
-CLI_ONLY = {"report", "plot", "no_flow", "keep_audio", "no_audio", "no_keys",
+CLI_ONLY = {"report", "plot", "no_flow", "keep_audio", "no_audio", "no_keys", "backend",
             "value_range"}  # the API takes it in the net's reference: net="plain.h5#range=0,1"
 # Read by the API straight from the schema (precision, the style options, style_video's size and blend), or by
 # the CLI from the net registry (a training base), or named otherwise in the API (--fine-tune: fine_tune_epochs;

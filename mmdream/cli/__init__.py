@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from mmdream.checks import MODALITIES
+from mmdream.core.choose import choose_backend, chosen
 from mmdream.errors import UserError
 from mmdream.nets.registry import (
     DEFAULT_NET,
@@ -86,10 +87,11 @@ def quiet_native_logs(verbose: bool) -> None:
 def write_report(path: str | None, report: dict) -> None:
     if not path:
         return
+    from mmdream.core.backend import describe
     from mmdream.io_utils import atomic_output
 
     with atomic_output(Path(path)) as tmp:
-        tmp.write_text(json.dumps(report, indent=2, default=str))
+        tmp.write_text(json.dumps({**report, "backend": describe()}, indent=2, default=str))
 
 
 def describe_objective(figures: dict, target: str | None) -> str:
@@ -336,6 +338,7 @@ def _list_models(name: str | None) -> int:
     for card in list_trained():
         print(f"{card['path']:20s} {card['kind']:6s} weights: trained here\n    trained on {len(card['classes'])} "
               f"classes from {card['base']} (val accuracy {card.get('metrics', {}).get('val_accuracy', 'n/a')})")
+    print(chosen())
     return 0
 
 
@@ -518,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     from mmdream.io_utils import error_line
 
     try:
+        choose_backend(getattr(args, "backend", None) or os.environ.get("MMDREAM_BACKEND"))  # before Keras loads
         validate(args)  # every argument and output location, before any net or TensorFlow
         return args.func(args)
     except BrokenPipeError:  # the reader went away (`mmdream models | head`): stop as a shell tool does

@@ -2,22 +2,28 @@
 
 The engine and the objectives are written in `keras.ops`, so the dream runs wherever Keras 3 does. TensorFlow is
 the default and what `make install` sets up: functions are traced once with shape-polymorphic signatures and
-gradients come from a tape. PyTorch (`KERAS_BACKEND=torch`) runs eagerly, which a GPU's asynchronous kernels
-tolerate: it is how the film runs on a GPU machine whose image holds PyTorch and no TensorFlow (the bench's GPU
-figures in the README were taken so). Only compiling a function, the gradient with respect to the input, a
-step's roll offsets, mirrored padding and inference without a tape are backend-specific; all of it is here.
+gradients come from a tape. JAX (`--backend jax`) compiles each function with XLA once per input shape, the
+Keras variables it reads passed in as arguments (a schedule's layer weights change without a recompile), and
+takes gradients with `jax.value_and_grad`: a whole dream step is one call. PyTorch (`--backend torch`) runs
+eagerly, which a GPU's asynchronous kernels tolerate. Only compiling a function, the gradient with respect to the
+input, a step's roll offsets, mirrored padding, inference without a tape, threads and GPUs are backend-specific;
+all of it is here.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
 
 import keras
 from keras import ops
 
+from mmdream.errors import UserError
+
 NAME = keras.backend.backend()
-TRACED = NAME == "tensorflow"
+TRACED = NAME == "tensorflow"  # one trace serves every shape its signature allows
+COMPILED = NAME in ("tensorflow", "jax")  # a step's numbers are tensors, so new values do not recompile
 
 
 def spec(shape: list[int | None], dtype: str = "float32"):
@@ -29,8 +35,11 @@ def spec(shape: list[int | None], dtype: str = "float32"):
     return tf.TensorSpec(shape, dtype)
 
 
-def compiled(fn: Callable, signature: list) -> Callable:
-    """`fn` traced once for every shape its `signature` allows (TensorFlow), or `fn` itself (eager backends)."""
+def compiled(fn: Callable, signature: list, state: Sequence = ()) -> Callable:
+    """`fn` traced once for every shape its `signature` allows (TensorFlow), compiled once per shape with the
+    Keras variables in `state` as arguments (JAX), or `fn` itself (PyTorch)."""
+    if NAME == "jax":
+        return Jitted(fn, state)
     if not TRACED:
         return fn
     import tensorflow as tf
@@ -38,8 +47,31 @@ def compiled(fn: Callable, signature: list) -> Callable:
     return tf.function(fn, input_signature=signature, autograph=False)
 
 
+class Jitted:
+    """`fn` under `jax.jit`. A variable read inside a jitted function would be baked in as the value it had when
+    compiled; so the variables of `state` (a net's weights, a dream's layer weights) are passed in at every call
+    and read through a stateless scope, and an assignment between calls is seen."""
+
+    def __init__(self, fn: Callable, state: Sequence) -> None:
+        import jax
+
+        self.state, self.count = list(state), 0
+
+        def pure(values, *args):
+            self.count += 1  # only while tracing: once per shape
+            with keras.StatelessScope(state_mapping=list(zip(self.state, values))):
+                return fn(*args)
+
+        self.jitted = jax.jit(pure)
+
+    def __call__(self, *args):
+        return self.jitted([v.value for v in self.state], *args)
+
+
 def traces(*fns: Callable) -> int:
-    """How many times `fns` were traced (0 where nothing is traced)."""
+    """How many times `fns` were traced (JAX: compiled, once per shape; 0 where nothing is)."""
+    if NAME == "jax":
+        return sum(f.count for f in fns)
     return sum(f.experimental_get_tracing_count() for f in fns) if TRACED else 0
 
 
@@ -60,24 +92,28 @@ def value_and_grad(loss: Callable, x):
             value = loss(x)
             (grad,) = torch.autograd.grad(value, x)
         return value.detach(), grad
-    raise RuntimeError(f"the dream engine runs on the tensorflow and torch backends, not {NAME}")
+    if NAME == "jax":
+        import jax
+
+        return jax.value_and_grad(loss)(x)
+    raise RuntimeError(f"the dream engine runs on the tensorflow, jax and torch backends, not {NAME}")
 
 
 def offsets(shift: tuple[int, int]):
     """A roll's offsets as a compiled step takes them: a tensor (so new offsets do not retrace) or ints."""
-    return ops.convert_to_tensor(shift, "int32") if TRACED else tuple(int(s) for s in shift)
+    return ops.convert_to_tensor(shift, "int32") if COMPILED else tuple(int(s) for s in shift)
 
 
 def negated(shift):
     """The offsets that undo a roll by `shift` (as `offsets` made them)."""
-    return -shift if TRACED else tuple(-s for s in shift)
+    return -shift if COMPILED else tuple(-s for s in shift)
 
 
 def mirror_padded(g, pad):
     """`g` (batch, height, width, channels) with `pad` mirrored rows and columns on each side. Traced, `pad` is a
     tensor (any smoothing shares the trace) and the result always a new tensor; eager, `pad` 0 returns `g` itself,
-    and the mirroring pads the last two axes, the only ones PyTorch mirrors."""
-    if TRACED:
+    and the mirroring pads the last two axes, the only ones PyTorch mirrors. JAX mirrors any axis."""
+    if COMPILED:
         return ops.pad(g, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect")
     if pad == 0:
         return g
@@ -95,6 +131,89 @@ def inference() -> Iterator[None]:
             yield
     else:
         yield
+
+
+def use_threads(n: int) -> None:
+    """The backend's threads for a net's sums: they are split across them, so a net's numbers, and a film's
+    frames, are the same only at the same count. JAX's XLA takes it from XLA_FLAGS when it starts its CPU client,
+    so it holds where nothing has run on JAX yet. OpenCV (the optical flow) gets as many: its results do not depend
+    on them, and at 1 thread the flow of a 540 px frame costs 7.4 ms of CPU instead of 12.1 (measured here), CPU
+    the network can use."""
+    import cv2
+
+    cv2.setNumThreads(n)
+    if NAME == "torch":
+        import torch
+
+        torch.set_num_threads(n)
+        return
+    if NAME == "jax":
+        flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "intra_op_parallelism_threads" not in f
+                 and "multi_thread_eigen" not in f]
+        os.environ["XLA_FLAGS"] = " ".join([*flags, f"--xla_cpu_multi_thread_eigen={str(n > 1).lower()}",
+                                            f"intra_op_parallelism_threads={n}"])
+        return
+    import tensorflow as tf
+
+    if tf.config.threading.get_intra_op_parallelism_threads() == n:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except RuntimeError:
+        raise UserError(f"cannot use {n} thread(s): TensorFlow already runs with "
+                        f"{tf.config.threading.get_intra_op_parallelism_threads() or 'its default'}") from None
+
+
+def gpus_bf16() -> bool | None:
+    """None without a GPU; else whether every visible GPU computes bf16 natively (compute capability >= 8.0,
+    Ampere on). TensorFlow takes GPU memory as needed, so two processes can share a card."""
+    if NAME == "torch":
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        return all(torch.cuda.get_device_capability(i) >= (8, 0) for i in range(torch.cuda.device_count()))
+    if NAME == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if not gpus:
+            return None
+        return all(tuple(int(v) for v in str(getattr(d, "compute_capability", "0.0")).split(".")[:2]) >= (8, 0)
+                   for d in gpus)
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    for gpu in gpus:
+        with contextlib.suppress(RuntimeError):  # already initialised: the setting is fixed for this process
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return all(tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0)) >= (8, 0)
+               for gpu in gpus)
+
+
+def describe() -> dict:
+    """Which backend ran and on what device: every report says it."""
+    import importlib
+
+    device = "cpu"
+    if NAME == "jax":
+        import jax
+
+        first = jax.devices()[0]
+        device = first.platform if first.platform == "cpu" else f"{first.platform}: {first.device_kind}"
+    elif NAME == "torch":
+        import torch
+
+        device = f"cuda: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "cpu"
+    else:
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        device = f"gpu: {gpus[0].name}" if gpus else "cpu"
+    return {"name": NAME, "version": importlib.import_module(NAME).__version__, "device": device}
 
 
 def tensor(x, dtype: str = "float32"):

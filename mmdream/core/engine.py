@@ -5,7 +5,8 @@ through `Dreamer.dream`, which implements the original DeepDream recipe (Mordvin
 an octave pyramid with detail re-injection, random roll jitter, gradient normalisation, optional Gaussian
 smoothing of the gradient, and tiled gradients for large inputs. It is written in `keras.ops`: on TensorFlow the
 gradient is one `tf.function` with a shape-polymorphic input signature, so octaves, tiles and frames of any size
-share a single trace; on PyTorch it runs eagerly (see mmdream.core.backend).
+share a single trace; on JAX a whole step is one XLA function per shape; on PyTorch it runs eagerly (see
+mmdream.core.backend).
 """
 
 from __future__ import annotations
@@ -135,8 +136,8 @@ class Dreamer:
         self.feature_names = names
         c = channels if channels is not None else int(net.model.input.shape[-1])
         self._channels = c
-        self._score = backend.compiled(self._score_of, [backend.spec([None, None, None, c])])
         self._model = model
+        self._score = backend.compiled(self._score_of, [backend.spec([None, None, None, c])], self._state())
         self._classifier = self._follow_grad = self._follow_step = None  # built when a dream first follows classes
         self.following = 0.0  # how hard the ascent pulls toward `class_weights` (0: the plain dream)
         self._trace()
@@ -146,9 +147,14 @@ class Dreamer:
         normalisation, update), both shape-polymorphic, so every octave, frame and chunk shares one trace."""
         image, scalar = backend.spec([None, None, None, self._channels]), backend.spec([])
         kernel = backend.spec([None, None, self._channels, 1])
-        self._grad = backend.compiled(self._loss_and_grad, [image])
+        self._grad = backend.compiled(self._loss_and_grad, [image], self._state())
         self._step = backend.compiled(self._whole_step, [image, backend.spec([2], "int32"), scalar, scalar,
-                                                         backend.spec([], "bool"), kernel])
+                                                         backend.spec([], "bool"), kernel], self._state())
+
+    def _state(self) -> list:
+        """The variables a compiled function reads: the net's, and the weights a schedule or a target sets."""
+        following = [self.class_weights] if hasattr(self, "class_weights") else []
+        return [*self._model.variables, self.weights, *following]
 
     # ---- objectives -------------------------------------------------------------------------------------
     def activations(self, x):
@@ -240,9 +246,10 @@ class Dreamer:
         """The traced gradient and step of a dream that follows classes (as `_trace`'s, with the mix k)."""
         image, scalar = backend.spec([None, None, None, self._channels]), backend.spec([])
         kernel = backend.spec([None, None, self._channels, 1])
-        self._follow_grad = backend.compiled(self._following_gradient, [image, scalar])
+        self._follow_grad = backend.compiled(self._following_gradient, [image, scalar], self._state())
         self._follow_step = backend.compiled(self._whole_following_step, [
-            image, backend.spec([2], "int32"), scalar, scalar, backend.spec([], "bool"), kernel, scalar])
+            image, backend.spec([2], "int32"), scalar, scalar, backend.spec([], "bool"), kernel, scalar],
+            self._state())
 
     def _following_gradient(self, x, k):
         """The objective's gradient and the class target's, each normalised, mixed k to 1."""

@@ -8,8 +8,6 @@ from collections.abc import Iterator
 import keras
 from keras import ops
 
-from mmdream.errors import UserError
-
 
 @keras.saving.register_keras_serializable(package="mmdream")
 class ResizeTo(keras.layers.Layer):
@@ -36,31 +34,6 @@ def dtype_policy(precision: str) -> Iterator[None]:
         yield
     finally:
         keras.config.set_dtype_policy(old)
-
-
-def use_threads(n: int) -> None:
-    """TensorFlow's intra-op threads (and as many inter-op): a net's sums are split across them, so its numbers,
-    and a film's frames, are the same only at the same count. Takes effect before TensorFlow's first op. OpenCV
-    (the optical flow) gets as many: its results do not depend on them, and at 1 thread the flow of a 540 px frame
-    costs 7.4 ms of CPU instead of 12.1 (measured here), CPU the network can use."""
-    import cv2
-
-    cv2.setNumThreads(n)
-    if keras.backend.backend() == "torch":
-        import torch
-
-        torch.set_num_threads(n)
-        return
-    import tensorflow as tf
-
-    if tf.config.threading.get_intra_op_parallelism_threads() == n:
-        return
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(n)
-    except RuntimeError:
-        raise UserError(f"cannot use {n} thread(s): TensorFlow already runs with "
-                        f"{tf.config.threading.get_intra_op_parallelism_threads() or 'its default'}") from None
 
 
 def seed_random_weights(weights: str) -> None:

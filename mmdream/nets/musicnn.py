@@ -82,9 +82,7 @@ class LogMagToLogMel(keras.layers.Layer):
         bins = self.fb.shape[0]
         x = ops.cast(x, "float32")
         if x.shape[2] != bins:  # unknown or smaller: resize (an identity when the sizes already match)
-            import tensorflow as tf
-
-            x = tf.image.resize(x, tf.stack([tf.shape(x)[1], bins]), method="bilinear")
+            x = _resized_bins(x, bins)
         power = ops.exp(2.0 * x[..., 0])
         mel = ops.matmul(power, ops.convert_to_tensor(self.fb))
         return (ops.log(10000.0 * mel + 1.0) / np.log(10.0))[..., None]
@@ -94,6 +92,17 @@ class LogMagToLogMel(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "sr": self.sr}
+
+
+def _resized_bins(x, bins: int):
+    """(B, T, F', 1) bilinearly resized to (B, T, bins, 1). A time axis of unknown length (TensorFlow's one trace
+    for every chunk) is resized by TensorFlow with a size it reads at run time; a known one through keras.ops,
+    which every backend runs."""
+    if x.shape[1] is not None:
+        return ops.image.resize(x, (int(x.shape[1]), bins), interpolation="bilinear")
+    import tensorflow as tf
+
+    return tf.image.resize(x, tf.stack([tf.shape(x)[1], bins]), method="bilinear")
 
 
 @keras.saving.register_keras_serializable(package="mmdream")

@@ -3,7 +3,6 @@ own dream step (image or sound) and cached; the figures `mmdream models` and the
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,6 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from mmdream.core import backend
 from mmdream.core.engine import Dreamer, DreamSettings, Objective
 from mmdream.errors import UserError
 from mmdream.nets import load_net
@@ -52,32 +52,6 @@ def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8) -> float:
     return max(run() for _ in range(repeats))
 
 
-def gpu_bf16_capable() -> bool | None:
-    """None without a GPU; else whether every visible GPU computes bf16 natively (compute capability >= 8.0,
-    Ampere on). GPU memory is taken as needed, so two processes can share a card."""
-    if keras.backend.backend() == "torch":
-        import torch
-
-        if not torch.cuda.is_available():
-            return None
-        return all(torch.cuda.get_device_capability(i) >= (8, 0) for i in range(torch.cuda.device_count()))
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return None
-    for gpu in gpus:
-        with contextlib.suppress(RuntimeError):  # already initialised: the setting is fixed for this process
-            tf.config.experimental.set_memory_growth(gpu, True)
-    return all(_compute_capability(gpu) >= (8, 0) for gpu in gpus)
-
-
-def _compute_capability(gpu) -> tuple[int, int]:
-    import tensorflow as tf
-
-    return tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0))
-
-
 def auto_precision(net: str | None = None) -> str:
     """bf16 on a GPU that computes it natively. On a CPU with AVX-512 BF16 or AMX, bf16 only where `net`'s own
     dream step runs faster in bf16 than in fp32, measured once per net, CPU and TensorFlow version and cached:
@@ -85,7 +59,7 @@ def auto_precision(net: str | None = None) -> str:
     fast, InceptionV3's faster). Without a net, a matmul decides."""
     import platform
 
-    gpu = gpu_bf16_capable()
+    gpu = backend.gpus_bf16()
     if gpu is not None:
         return "bf16" if gpu else "fp32"
     try:

@@ -7,7 +7,9 @@ import functools
 from collections.abc import Callable
 
 import numpy as np
+from keras import ops
 
+from mmdream.core import backend
 from mmdream.core.engine import Dreamer, DreamSettings
 from mmdream.nets.musicnn import MIN_FRAMES, stft_params
 from mmdream.options import DREAM_DEFAULTS
@@ -46,13 +48,11 @@ def keep_loudness(sr: int):
     The output is loudness-matched afterwards, so a louder dream is no dream: this makes the ascent reshape the
     spectrum instead of raising its level (otherwise the dream gain is lost when the level is put back).
     """
-    import tensorflow as tf
-
     def project(x, base):
         w = _log_k_weights(sr, int(x.shape[2]))
 
         def log_energy(v):
-            return tf.math.reduce_logsumexp(2.0 * v + w, axis=[1, 2, 3], keepdims=True)
+            return ops.logsumexp(2.0 * v + w, axis=(1, 2, 3), keepdims=True)
 
         return x + 0.5 * (log_energy(base) - log_energy(x))
 
@@ -67,48 +67,48 @@ def consistent_spectrum(spec: Spectrum, sr: int):
     the phase is put back, and most of the dream is lost in resynthesis (measured on the humpback recording:
     3.6x in the spectrogram, 1.2x after resynthesis). Applied at the full-resolution octave only.
     """
-    import tensorflow as tf
-
     n_fft, hop = stft_params(sr)
     frames = spec.logmag.shape[1]
     rotor = np.pad(spec.rotor(), ((0, 0), (0, 0), (0, max(0, MIN_FRAMES - frames))), mode="wrap")
-    rotor = tf.constant(rotor.transpose(0, 2, 1), tf.complex64)  # (ch, T, F)
-    original = tf.constant(pad_frames(spec.logmag))
-    keep = tf.constant(~dreamable_mask(sr).reshape(1, 1, -1, 1))
-    window = tf.signal.hann_window(n_fft, periodic=True)
-    norm = tf.signal.overlap_and_add(tf.tile(tf.square(window)[None], [rotor.shape[1], 1]), hop)
-    norm = tf.where(norm > 1e-3 * tf.reduce_max(norm), norm, 1.0)
-
-    def project(x):
-        return _project_consistent(x, original, keep, rotor, window, norm, n_fft, hop)
-
+    rotor = rotor.transpose(0, 2, 1)  # (ch, T, F)
+    original = backend.tensor(pad_frames(spec.logmag))
+    keep = backend.tensor(~dreamable_mask(sr).reshape(1, 1, -1, 1), "bool")
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)  # periodic Hann
+    norm = _overlap_added(np.tile(np.square(window)[None, None], (1, rotor.shape[1], 1)), hop)[0]
+    norm = np.where(norm > 1e-3 * norm.max(), norm, 1.0).astype(np.float32)
+    args = [original, keep, backend.tensor(rotor.real), backend.tensor(rotor.imag), backend.tensor(window),
+            backend.tensor(norm)]
+    project = _consistent_fn(hop)
     full = tuple(original.shape)
 
     def constraint(x, base):
-        return project(x) if tuple(x.shape) == full else x
+        return project(x, *args) if tuple(x.shape) == full else x
 
     return constraint
 
 
+def _overlap_added(frames, hop: int):
+    """(ch, T, 2 hop) frames overlap-added at `hop`, as (ch, T + 1, hop) blocks of the signal: each block is one
+    frame's second half plus the next frame's first half (the window is two hops long)."""
+    pad = np.pad if isinstance(frames, np.ndarray) else ops.pad
+    return pad(frames[..., :hop], [[0, 0], [0, 1], [0, 0]]) + pad(frames[..., hop:], [[0, 0], [1, 0], [0, 0]])
+
+
 @functools.cache
-def _consistent_fn():
-    """One traced function for every chunk (shapes vary only at the last chunk), not one per chunk."""
-    import tensorflow as tf
+def _consistent_fn(hop: int):
+    """The projection, compiled once for every chunk of this rate (shapes vary only at the last chunk)."""
+    n_fft = 2 * hop
 
-    @tf.function(reduce_retracing=True, autograph=False)
-    def project(x, original, keep, rotor, window, norm, n_fft: int, hop: int):
-        x = tf.where(keep, original, x)
-        mag = tf.exp(x[..., 0]) - LOG_FLOOR
-        frames_t = tf.signal.irfft(tf.cast(tf.maximum(mag, 0.0), tf.complex64) * rotor, [n_fft]) * window
-        y = tf.signal.overlap_and_add(frames_t, hop) / norm
-        again = tf.abs(tf.signal.rfft(tf.signal.frame(y, n_fft, hop) * window, [n_fft]))
-        return tf.math.log(again + LOG_FLOOR)[..., None]
+    def project(x, original, keep, rotor_re, rotor_im, window, norm):
+        x = ops.where(keep, original, x)
+        mag = ops.maximum(ops.exp(x[..., 0]) - LOG_FLOOR, 0.0)
+        y = _overlap_added(ops.irfft((mag * rotor_re, mag * rotor_im), n_fft) * window, hop) / norm
+        re, im = ops.rfft(ops.concatenate([y[:, :-1], y[:, 1:]], axis=-1) * window, n_fft)  # framed again
+        return ops.log(ops.sqrt(re * re + im * im) + LOG_FLOOR)[..., None]
 
-    return project
-
-
-def _project_consistent(*args):
-    return _consistent_fn()(*args)
+    spec4, spec3 = backend.spec([None, None, None, 1]), backend.spec([None, None, None])
+    return backend.compiled(project, [spec4, spec4, backend.spec([1, 1, None, 1], "bool"), spec3, spec3,
+                                      backend.spec([n_fft]), backend.spec([None, hop])])
 
 
 def dream_block(x: np.ndarray, sr: int, dreamer: Dreamer, settings: DreamSettings, strength: float = 1.0,

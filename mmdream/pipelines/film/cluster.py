@@ -100,7 +100,7 @@ def _built(parcel: Parcel, info, opts: FilmOptions, part: str):
     if key not in _BUILT:
         recipe = unpack(parcel)
         if recipe.threads is not None:
-            from mmdream.nets.keras_base import use_threads
+            from mmdream.core.backend import use_threads
 
             use_threads(recipe.threads)
         for old in [k for k in _BUILT if k[0] != key[0]]:  # another film's: let it go

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 
+from mmdream.core.backend import use_threads
 from mmdream.media.ffmpeg import MediaInfo
-from mmdream.nets.keras_base import use_threads
 from mmdream.nets.registry import DEFAULT_NET
 from mmdream.options import BY_NAME
 from mmdream.pipelines.film.frames import Dreaming, FrameDreamer, StylePass
@@ -66,7 +66,6 @@ class FilmRecipe:
     def sound(self, info: MediaInfo, opts: FilmOptions) -> SoundPlan:
         """The soundtrack's dreamer (a depth-only `layers` applies to the sound net too) and style pass."""
         from mmdream.pipelines.audio.block import AUDIO_DEFAULTS
-        from mmdream.pipelines.style import audio_styler
         from mmdream.plan import build_plan
 
         sound = SoundPlan(when=self.style_when)
@@ -79,14 +78,16 @@ class FilmRecipe:
                 **{**self.dream, "precision": precision, "layers": self.audio_layers or (layers if depth_only else "")})),
                 self.seen)
             if self.audio_style:
+                from mmdream.pipelines.style import audio_styler  # TensorFlow's: only where a style is asked for
+
                 sound.styler, sound.style_path = audio_styler(**self.sound_style), self.audio_style
         return sound
 
     def frame_function(self, image: Dreaming, info: MediaInfo, opts: FilmOptions) -> FrameDreamer:
-        from mmdream.pipelines.style import image_styler, style_target
-
         style_pass = None
         if self.style:
+            from mmdream.pipelines.style import image_styler, style_target  # TensorFlow's: only for a style
+
             style_pass = StylePass(image_styler(image.dreamer.net, **self.image_style),
                                    style_target(self.style, opts.max_size), self.style_when)
         return FrameDreamer(image, opts, film_fps(info, opts), style_pass)

@@ -1,0 +1,143 @@
+"""The dream on JAX's CPU backend (`--backend jax`), so the compiled path a GPU runs cannot rot: each case runs the
+real command in a fresh process on JAX and again on TensorFlow, with the same seed, and compares what they
+measured; the JAX process must never import TensorFlow. Small sizes and few steps: XLA's CPU convolutions are
+slower than oneDNN's, and each shape compiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+# `mmdream ARGS` in this process's interpreter; then whether TensorFlow was ever imported, on stderr's last line.
+RUN = """import runpy, sys
+sys.argv = ["mmdream", *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_module("mmdream", run_name="__main__")
+except SystemExit as e:
+    code = e.code or 0
+print("tensorflow imported:", "tensorflow" in sys.modules, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def on(backend: str, *argv) -> tuple[subprocess.CompletedProcess, bool]:
+    """`mmdream ARGV --backend BACKEND`; the finished process and whether it imported TensorFlow."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MMDREAM_BACKEND")}
+    done = subprocess.run([sys.executable, "-c", RUN, *map(str, argv), "--backend", backend], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=600)
+    last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    return done, last.endswith("True")
+
+
+def dreamed_on_both(tmp_path: Path, *argv, out: str) -> dict[str, dict]:
+    """The same command on JAX and on TensorFlow: each one's report, JAX's checked to have run without TensorFlow."""
+    reports = {}
+    for backend in ("jax", "tensorflow"):
+        rep = tmp_path / f"{backend}.json"
+        done, imported_tf = on(backend, *argv, "-o", tmp_path / f"{backend}{out}", "--report", rep)
+        assert done.returncode == 0, done.stderr[-2000:]
+        reports[backend] = json.loads(rep.read_text())
+        assert reports[backend]["backend"]["name"] == backend
+        if backend == "jax":
+            assert not imported_tf, "the JAX run imported TensorFlow"
+    return reports
+
+
+def test_a_picture_dreams_on_jax_without_tensorflow_and_gains_as_on_tensorflow(media, tmp_path):
+    reports = dreamed_on_both(tmp_path, "image", media / "images" / "chelsea.png", "--max-size", "128",
+                              "--octaves", "2", "--steps", "4", "--precision", "fp32", out=".png")
+    jax, tf = reports["jax"]["objective_gain"], reports["tensorflow"]["objective_gain"]
+    assert jax > 1.2 and abs(jax / tf - 1) <= 0.10, (jax, tf)
+    assert reports["jax"]["backend"]["device"] == "cpu"
+
+
+def test_a_film_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path):
+    reports = dreamed_on_both(tmp_path, "video", media / "video" / "cockatoo.mp4", "--end", "1", "--fps", "6",
+                              "--max-size", "96", "--no-audio", "--precision", "fp32", out=".mp4")
+    jax, tf = reports["jax"], reports["tensorflow"]
+    assert jax["frames"] == tf["frames"] == 6
+    assert jax["objective_measured_frames"] == tf["objective_measured_frames"] > 0
+    gain = jax["objective_gain_mean"], tf["objective_gain_mean"]
+    assert gain[0] > 1.1 and abs(gain[0] / gain[1] - 1) <= 0.10, gain
+    assert jax["flicker_mean"] <= 1.10 * tf["flicker_mean"] + 1e-3, (jax["flicker_mean"], tf["flicker_mean"])
+    # The pixels themselves part: an ascent amplifies the backends' last-bit differences (8.8 of 255 apart here).
+
+
+def test_a_sound_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path):
+    reports = dreamed_on_both(tmp_path, "audio", media / "audio" / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg",
+                              "--duration", "3", "--steps", "3", "--precision", "fp32", out=".wav")
+    jax, tf = reports["jax"], reports["tensorflow"]
+    assert jax["duration_s"] == pytest.approx(tf["duration_s"]) == pytest.approx(3.0, abs=0.05)
+    assert jax["objective_gain"] > 1.1 and abs(jax["objective_gain"] / tf["objective_gain"] - 1) <= 0.10, (
+        jax["objective_gain"], tf["objective_gain"])
+    assert abs(jax["output_loudness_lufs"] - tf["output_loudness_lufs"]) <= 0.5
+
+
+def test_a_zoom_with_its_sound_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path):
+    reports = dreamed_on_both(tmp_path, "zoom", media / "images" / "chelsea.png", "--seconds", "1", "--max-size", "96",
+                              "--audio", "noise", "--precision", "fp32", out=".mp4")
+    jax, tf = reports["jax"], reports["tensorflow"]
+    assert jax["frames"] == tf["frames"] == 24
+    gain = jax["objective_gain_vs_moved_mean"], tf["objective_gain_vs_moved_mean"]
+    assert gain[0] > 1.05 and abs(gain[0] / gain[1] - 1) <= 0.10, gain
+
+
+def test_live_dreams_on_jax_without_tensorflow_and_writes_every_frame(media, tmp_path):
+    rep = tmp_path / "live.json"
+    done, imported_tf = on("jax", "live", media / "video" / "cockatoo.mp4", "--realtime", "--seconds", "2",
+                           "--max-size", "96", "--precision", "fp32", "--no-keys", "-o", tmp_path / "live.mp4",
+                           "--report", rep)
+    assert done.returncode == 0 and not imported_tf, done.stderr[-2000:]
+    r = json.loads(rep.read_text())
+    assert r["backend"]["name"] == "jax" and r["frames_out"] == r["frames_in"] >= 40
+    assert r["dreamed_frames"] >= 5, (r["dreamed_frames"], r["carried_frames"])  # here 38 of 40; a slow host carries more
+
+
+STEP_TWICE = """
+import mmdream  # MMDREAM_BACKEND chooses Keras' backend here, before Keras is imported
+import keras, numpy as np
+assert keras.backend.backend() == "jax", keras.backend.backend()
+from mmdream.core import backend
+from mmdream.core.engine import Dreamer, DreamSettings, Objective
+from mmdream.nets import load_net
+net = load_net("efficientnet_lite0", precision="fp32")  # its own weights: random ones dream alike at any layer
+layers = list(net.default_layers)
+d = Dreamer(net, Objective({layers[0]: 1.0, layers[-1]: 1.0}))
+x = np.random.default_rng(0).uniform(-1, 1, (1, 96, 96, 3)).astype(np.float32)
+s = DreamSettings(octaves=1, steps=2)
+first = d.dream(x, s)
+d.set_layer_weights({layers[-1]: 1.0})  # a schedule moving weight between layers: no recompile, a new dream
+second = d.dream(x, s)
+d.dream(x[:, :80, :88], s)  # a new shape: one more compile each, never more
+print(backend.traces(d._grad, d._step), float(np.abs(first - second).mean()))
+"""
+
+
+def test_a_compiled_step_reads_new_layer_weights_and_compiles_once_per_shape():
+    env = {**{k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}, "MMDREAM_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-c", STEP_TWICE], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    traces, moved = done.stdout.split()
+    assert int(traces) == 2, traces  # the step at two shapes; the tile gradient never (the frames fit)
+    assert float(moved) > 1e-3, moved  # the new weights were read, not the ones compiled in (TensorFlow: 0.02)
+
+
+@pytest.mark.parametrize("env, flags, message", [
+    ({"MMDREAM_BACKEND": "theano"}, [], "backend must be auto, tensorflow, jax, torch; not 'theano'"),
+    ({}, ["--backend", "theano"], "argument --backend: invalid choice: 'theano'"),
+])
+def test_a_backend_that_is_not_one_is_refused_in_one_line(media, tmp_path, env, flags, message):
+    done = subprocess.run([sys.executable, "-m", "mmdream", "image", str(media / "images" / "chelsea.png"), "-o",
+                           str(tmp_path / "x.png"), *flags], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **env}, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and message in lines[-1], done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "x.png").exists()
