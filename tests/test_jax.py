@@ -100,6 +100,19 @@ def test_live_dreams_on_jax_without_tensorflow_and_writes_every_frame(media, tmp
     assert r["dreamed_frames"] >= 5, (r["dreamed_frames"], r["carried_frames"])  # here 38 of 40; a slow host carries more
 
 
+def test_style_of_a_picture_and_a_sound_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path):
+    pictures = dreamed_on_both(tmp_path, "style", "image", media / "images" / "chelsea.png", "--style",
+                               media / "images" / "Starry_Night.jpeg", "--net", "efficientnet_lite0", "--max-size",
+                               "96", "--style-steps", "20", "--precision", "fp32", out=".png")
+    sounds = dreamed_on_both(tmp_path, "style", "audio", media / "audio" / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg",
+                             "--style", media / "audio" / "short" / "bell.oga", "--duration", "1",
+                             "--audio-style-steps", "8", "--filters", "512", out=".wav")
+    for reports in (pictures, sounds):
+        drop = reports["jax"]["style_loss_drop"], reports["tensorflow"]["style_loss_drop"]
+        assert drop[0] > 1.2 and abs(drop[0] / drop[1] - 1) <= 0.10, drop
+    assert abs(sounds["jax"]["output_loudness_lufs"] - sounds["tensorflow"]["output_loudness_lufs"]) <= 0.5
+
+
 STEP_TWICE = """
 import mmdream  # MMDREAM_BACKEND chooses Keras' backend here, before Keras is imported
 import keras, numpy as np

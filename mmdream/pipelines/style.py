@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, field
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from mmdream.core import backend
 from mmdream.errors import UserError
 from mmdream.nets import Net
 from mmdream.nets.graph import layer_output
@@ -43,39 +44,37 @@ class StyleSettings:
         return asdict(self)
 
 
-def gram(features: tf.Tensor) -> tf.Tensor:
+def gram(features):
     """(B, ..., C) -> (B, C, C) averaged over positions."""
-    flat = tf.reshape(features, [tf.shape(features)[0], -1, tf.shape(features)[-1]])
-    return tf.einsum("bnc,bnd->bcd", flat, flat) / tf.cast(tf.shape(flat)[1], tf.float32)
+    shape = ops.shape(features)
+    flat = ops.reshape(features, (shape[0], -1, shape[-1]))
+    return ops.einsum("bnc,bnd->bcd", flat, flat) / ops.cast(ops.shape(flat)[1], "float32")
 
 
 class Adam:
-    """Adam on an input array, compiled once per shape: the optimiser for every style problem here."""
+    """Adam on an input array, compiled once per shape: the optimiser for every style problem here. `state`: the
+    Keras variables the loss reads (a net's weights), which JAX takes as arguments."""
 
-    def __init__(self, loss_fn: Callable[..., tuple[tf.Tensor, dict]], lr: float,
-                 bounds: tuple[float, float] | None) -> None:
+    def __init__(self, loss_fn: Callable[..., tuple], lr: float, bounds: tuple[float, float] | None,
+                 state: list) -> None:
         self.loss_fn, self.lr, self.bounds = loss_fn, lr, bounds
 
-        @tf.function(reduce_retracing=True)
         def step(x, m, v, t, *args):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                loss, _ = self.loss_fn(x, *args)
-            g = tape.gradient(loss, x)
+            _, g = backend.value_and_grad(lambda y: self.loss_fn(y, *args)[0], x)
             m = 0.9 * m + 0.1 * g
-            v = 0.999 * v + 0.001 * tf.square(g)
+            v = 0.999 * v + 0.001 * ops.square(g)
             mh, vh = m / (1 - 0.9**t), v / (1 - 0.999**t)
-            x = x - self.lr * mh / (tf.sqrt(vh) + 1e-8)
+            x = x - self.lr * mh / (ops.sqrt(vh) + 1e-8)
             if self.bounds is not None:
-                x = tf.clip_by_value(x, *self.bounds)
+                x = ops.clip(x, *self.bounds)
             return x, m, v
 
-        self._step = step
+        self._step = backend.compiled(step, None, state)
 
-    def run(self, x: tf.Tensor, steps: int, *args, on_step: Callable[[], None] | None = None) -> tf.Tensor:
-        m, v = tf.zeros_like(x), tf.zeros_like(x)
+    def run(self, x, steps: int, *args, on_step: Callable[[], None] | None = None):
+        m, v = ops.zeros_like(x), ops.zeros_like(x)
         for t in range(1, steps + 1):
-            x, m, v = self._step(x, m, v, tf.constant(float(t)), *args)
+            x, m, v = self._step(x, m, v, backend.tensor(float(t)), *args)
             if on_step:
                 on_step()
         return x
@@ -97,22 +96,24 @@ class ImageStyle:
         self.net, self.settings = net, settings
         names = self.content_layers + self.style_layers
         self.features = keras.Model(net.model.input, [layer_output(net.model, n) for n in names])
-        self._adam = Adam(self._loss, settings.learning_rate, (-1.0, 1.0))
+        self._adam = Adam(self._loss, settings.learning_rate, (-1.0, 1.0), self.features.variables)
         self._cached_grams: tuple = (None, None)
 
-    def _split(self, x: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+    def _split(self, x) -> tuple[list, list]:
         outs = self.features(x, training=False)
-        outs = [tf.cast(o, tf.float32) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
+        outs = [ops.cast(o, "float32") for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
         k = len(self.content_layers)
         return outs[:k], outs[k:]
 
-    def content_targets(self, content: np.ndarray) -> list[tf.Tensor]:
-        return self._split(tf.constant(content[None], tf.float32))[0]
+    def content_targets(self, content: np.ndarray) -> list:
+        with backend.inference():
+            return self._split(backend.tensor(content[None]))[0]
 
-    def style_grams(self, style: np.ndarray) -> list[tf.Tensor]:
-        return [gram(f) for f in self._split(tf.constant(style[None], tf.float32))[1]]
+    def style_grams(self, style: np.ndarray) -> list:
+        with backend.inference():
+            return [gram(f) for f in self._split(backend.tensor(style[None]))[1]]
 
-    def _style_grams_at(self, style: np.ndarray, long_side: int) -> list[tf.Tensor]:
+    def _style_grams_at(self, style: np.ndarray, long_side: int) -> list:
         """The style image's Grams at the content's scale. Film frames reuse one style image: the last is kept."""
         from mmdream.media.picture import resize
 
@@ -123,20 +124,20 @@ class ImageStyle:
 
     def _loss(self, x, content_t, style_t, prev, mask, weights):
         c, s = self._split(x)
-        content = tf.add_n([tf.reduce_mean(tf.square(a - b)) / (tf.reduce_mean(tf.square(b)) + 1e-6)
-                            for a, b in zip(c, content_t)])
-        style = tf.add_n([tf.reduce_mean(tf.square(gram(a) - g)) / (tf.reduce_mean(tf.square(g)) + 1e-6)
-                          for a, g in zip(s, style_t)]) / len(style_t)
-        tv = tf.reduce_mean(tf.square(x[:, 1:] - x[:, :-1])) + tf.reduce_mean(tf.square(x[:, :, 1:] - x[:, :, :-1]))
-        temporal = tf.reduce_sum(mask * tf.square(x - prev)) / (tf.reduce_sum(mask) * 3.0 + 1e-6)
+        content = sum(ops.mean(ops.square(a - b)) / (ops.mean(ops.square(b)) + 1e-6) for a, b in zip(c, content_t))
+        style = sum(ops.mean(ops.square(gram(a) - g)) / (ops.mean(ops.square(g)) + 1e-6)
+                    for a, g in zip(s, style_t)) / len(style_t)
+        tv = ops.mean(ops.square(x[:, 1:] - x[:, :-1])) + ops.mean(ops.square(x[:, :, 1:] - x[:, :, :-1]))
+        temporal = ops.sum(mask * ops.square(x - prev)) / (ops.sum(mask) * 3.0 + 1e-6)
         total = weights[0] * content + weights[1] * style + weights[2] * tv + weights[3] * temporal
         return total, {"content": content, "style": style, "tv": tv, "temporal": temporal}
 
     def losses(self, x: np.ndarray, content: np.ndarray, style: np.ndarray) -> dict[str, float]:
         """Content and style loss of `x` (dream space) against a content and a style image (unweighted)."""
         ct, st = self.content_targets(content), self.style_grams(style)
-        z = tf.zeros_like(tf.constant(x[None], tf.float32))
-        _, parts = self._loss(tf.constant(x[None], tf.float32), ct, st, z, z[..., :1], tf.ones(4))
+        z = ops.zeros_like(backend.tensor(x[None]))
+        with backend.inference():
+            _, parts = self._loss(backend.tensor(x[None]), ct, st, z, z[..., :1], ops.ones(4))
         return {k: float(v) for k, v in parts.items() if k in ("content", "style")}
 
     def transfer(self, content: np.ndarray, style: np.ndarray, init: np.ndarray | None = None,
@@ -152,16 +153,16 @@ class ImageStyle:
         if init is not None or prev is not None:
             levels = 1  # a continuing film frame is already close: full size only
         x = coarse = None
-        weights = tf.constant([s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight], tf.float32)
+        weights = backend.tensor([s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight])
         for level in range(levels - 1, -1, -1):
             size = (max(16, round(h / 2**level)), max(16, round(w / 2**level)))
             c = resize(content, size)
             start = (init if init is not None else c) if x is None else c + resize(x - coarse, size)
             ct, gt = self.content_targets(c), self._style_grams_at(style, max(size))
-            p = tf.constant((prev if prev is not None else c)[None], tf.float32)
-            mk = tf.constant((mask if mask is not None else np.zeros(size, np.float32))[None, ..., None], tf.float32)
-            x = self._adam.run(tf.constant(start[None], tf.float32), steps or s.steps, ct, gt, p, mk, weights,
-                               on_step=on_step)[0].numpy()
+            p = backend.tensor((prev if prev is not None else c)[None])
+            mk = backend.tensor((mask if mask is not None else np.zeros(size, np.float32))[None, ..., None])
+            x = backend.array(self._adam.run(backend.tensor(start[None]), steps or s.steps, ct, gt, p, mk, weights,
+                                             on_step=on_step)[0])
             coarse = c
         return x
 
@@ -207,36 +208,37 @@ class AudioStyle:
         bins = AUDIO_N_FFT // 2 + 1
         std = np.sqrt(2) * np.sqrt(2.0 / ((bins + settings.filters) * settings.width))
         rng = np.random.default_rng(settings.seed)
-        self.kernel = tf.constant(rng.normal(0, std, (settings.width, bins, settings.filters)), tf.float32)
-        self._adam = Adam(self._loss, settings.learning_rate, (0.0, 1e3))
+        # A variable, not a constant: JAX takes it as an argument instead of compiling its 180 MB in.
+        self.kernel = keras.Variable(rng.normal(0, std, (settings.width, bins, settings.filters)).astype(np.float32),
+                                     trainable=False, name="audio_style_kernel")
+        self._adam = Adam(self._loss, settings.learning_rate, (0.0, 1e3), [self.kernel])
 
-    def features(self, s: tf.Tensor) -> tf.Tensor:
+    def features(self, s):
         """(B, T, F) log-magnitude -> (B, T, filters)."""
-        return tf.nn.relu(tf.nn.conv1d(s, self.kernel, 1, "VALID"))
+        return ops.relu(ops.conv(s, self.kernel, 1, "valid"))
 
     def _loss(self, s, content_f, style_g):
         f = self.features(s)
-        content = tf.reduce_mean(tf.square(f - content_f)) / (tf.reduce_mean(tf.square(content_f)) + 1e-9)
-        style = tf.reduce_mean(tf.square(gram(f) - style_g)) / (tf.reduce_mean(tf.square(style_g)) + 1e-9)
+        content = ops.mean(ops.square(f - content_f)) / (ops.mean(ops.square(content_f)) + 1e-9)
+        style = ops.mean(ops.square(gram(f) - style_g)) / (ops.mean(ops.square(style_g)) + 1e-9)
         return self.settings.content_weight * content + style, {"content": content, "style": style}
 
-    def style_gram(self, style_logmag: np.ndarray) -> tf.Tensor:
-        return gram(self.features(tf.constant(style_logmag[None], tf.float32)))
+    def style_gram(self, style_logmag: np.ndarray):
+        return gram(self.features(backend.tensor(style_logmag[None])))
 
-    def losses(self, logmag: np.ndarray, content: np.ndarray, style_g: tf.Tensor) -> dict[str, float]:
-        cf = self.features(tf.constant(content[None], tf.float32))
-        _, parts = self._loss(tf.constant(logmag[None], tf.float32), cf, style_g)
+    def losses(self, logmag: np.ndarray, content: np.ndarray, style_g) -> dict[str, float]:
+        cf = self.features(backend.tensor(content[None]))
+        _, parts = self._loss(backend.tensor(logmag[None]), cf, style_g)
         return {k: float(v) for k, v in parts.items()}
 
-    def transfer(self, content_logmag: np.ndarray, style_g: tf.Tensor,
-                 on_step: Callable[[], None] | None = None) -> np.ndarray:
+    def transfer(self, content_logmag: np.ndarray, style_g, on_step: Callable[[], None] | None = None) -> np.ndarray:
         """(T, F) log(1+|STFT|) of the content -> stylised, same shape, starting from the content."""
         if len(content_logmag) < self.settings.width:
             raise UserError(f"the content sound is too short for audio style transfer (< {self.settings.width} "
                             "STFT frames)")
-        x = tf.constant(content_logmag[None], tf.float32)
+        x = backend.tensor(content_logmag[None])
         cf = self.features(x)
-        return self._adam.run(x, self.settings.steps, cf, style_g, on_step=on_step)[0].numpy()
+        return backend.array(self._adam.run(x, self.settings.steps, cf, style_g, on_step=on_step)[0])
 
 
 def style_image_file(src: str, style_path: str, dst: str, styler: ImageStyle, max_size: int | None,
@@ -282,7 +284,7 @@ def style_logmag(path: str, sr: int, settings: AudioStyleSettings) -> np.ndarray
     return np.log1p(np.abs(_stft(mono))).T.astype(np.float32)
 
 
-def style_block(x: np.ndarray, styler: AudioStyle, style_g: tf.Tensor, losses: list[dict],
+def style_block(x: np.ndarray, styler: AudioStyle, style_g, losses: list[dict],
                 on_step: Callable[[], None] | None = None) -> np.ndarray:
     """Stylise each channel of an (n, ch) block; phase from the content, refined by Griffin-Lim."""
     from mmdream.pipelines.audio.spectrum import phase_refined_istft

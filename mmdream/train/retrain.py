@@ -24,10 +24,15 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from mmdream.checks import MODALITIES, Modality
 from mmdream.errors import UserError
+
+try:  # the examples are read through tf.data, whichever backend trains
+    import tensorflow as tf
+except ImportError:
+    raise UserError("training reads its examples through tf.data and needs TensorFlow: "
+                    "pip install tensorflow-cpu") from None
 from mmdream.io_utils import atomic_output
 from mmdream.nets import Net, load_net
 from mmdream.nets.cache import sha256_file
