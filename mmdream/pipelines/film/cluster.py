@@ -181,7 +181,8 @@ class Messages:
 
     A message is sent to the queue's actor without waiting for it: a task blocked in `ray.get` lends its CPU back
     to Ray, which then starts a queued task beside it on a fresh worker process (the cores oversubscribed, a net
-    built again)."""
+    built again). A node lost in the instant a start message leaves takes it along: the segment is rendered again
+    all the same, but the report's attempts miss that try."""
 
     def __init__(self, queue, seg: Segment, frames: bool, every: float = 0.5) -> None:
         self.queue, self.seg, self.frames, self.every = queue, seg, frames, every
