@@ -199,7 +199,6 @@ def describe() -> dict:
     """Which backend ran and on what device: every report says it."""
     import importlib
 
-    device = "cpu"
     if NAME == "jax":
         import jax
 

@@ -78,7 +78,7 @@ class FilmRecipe:
                 **{**self.dream, "precision": precision, "layers": self.audio_layers or (layers if depth_only else "")})),
                 self.seen)
             if self.audio_style:
-                from mmdream.pipelines.style import audio_styler  # TensorFlow's: only where a style is asked for
+                from mmdream.pipelines.style import audio_styler
 
                 sound.styler, sound.style_path = audio_styler(**self.sound_style), self.audio_style
         return sound
@@ -86,7 +86,7 @@ class FilmRecipe:
     def frame_function(self, image: Dreaming, info: MediaInfo, opts: FilmOptions) -> FrameDreamer:
         style_pass = None
         if self.style:
-            from mmdream.pipelines.style import image_styler, style_target  # TensorFlow's: only for a style
+            from mmdream.pipelines.style import image_styler, style_target
 
             style_pass = StylePass(image_styler(image.dreamer.net, **self.image_style),
                                    style_target(self.style, opts.max_size), self.style_when)
