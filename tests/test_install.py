@@ -1,19 +1,25 @@
 """Installed as a user installs it: what the package imports is what it declares, the musicnn nets say how to add
-them, and many first runs at once share one converted-weight cache safely."""
+them, many first runs at once share one converted-weight cache safely, and an install without TensorFlow (JAX
+only) dreams."""
 
 from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
 import os
 import re
 import subprocess
 import sys
+import sysconfig
 import tomllib
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
+
+from mmdream.nets.registry import DEFAULT_NET
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +53,87 @@ def test_every_import_is_declared_and_every_dependency_is_used():
         assert dists & declared, f"mmdream imports {module} but pyproject declares none of {dists}"
         used |= dists & declared
     assert declared - used == set(), f"declared but never imported: {declared - used}"
+
+
+def _requirements(dist: str, extras: frozenset[str] = frozenset()) -> set[str]:
+    """Every distribution `pip install 'dist[extras]'` would install, walked through the installed packages'
+    metadata (markers evaluated here, each requirement's own extras followed)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[tuple[str, frozenset[str]]] = set()
+    todo = [(canonicalize_name(dist), extras)]
+    while todo:
+        name, wanted = todo.pop()
+        if (name, wanted) in seen:
+            continue
+        seen.add((name, wanted))
+        try:
+            requires = importlib.metadata.distribution(name).requires or []
+        except importlib.metadata.PackageNotFoundError:
+            continue  # not for this platform, so not installed here
+        for req in map(Requirement, requires):
+            if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in wanted | {""}):
+                todo.append((canonicalize_name(req.name), frozenset(req.extras)))
+    return {name for name, _ in seen}
+
+
+def test_the_jax_install_brings_no_tensorflow_and_the_tensorflow_one_does():
+    """The README's JAX-only command, `pip install 'mmdream[jax]'`, installs no TensorFlow; `make`'s extras do."""
+    jax_only = _requirements("mmdream", frozenset({"jax"}))
+    assert {"jax", "jaxlib", "keras", "librosa"} <= jax_only
+    assert not {n for n in jax_only if n.startswith(("tensorflow", "tensorboard", "tf-keras"))}, jax_only
+    assert "tensorflow-cpu" in _requirements("mmdream", frozenset({"dev"}))
+
+
+# In a venv without TensorFlow, with nothing set: a picture, a sound and a 2 s film with its soundtrack, through the API.
+WITHOUT_TF = """import json, sys
+from pathlib import Path
+import mmdream
+out, media = Path(sys.argv[1]), Path(sys.argv[2])
+picture = mmdream.dream_image(media / "images" / "chelsea.png", out / "p.png", max_size=96, octaves=2, steps=3,
+                              precision="fp32")
+sound = mmdream.dream_audio("noise", out / "s.wav", duration=2, steps=2, precision="fp32")
+film = mmdream.dream_video(media / "video" / "cockatoo.mp4", out / "f.mp4", end=2, fps=6, max_size=96,
+                           precision="fp32")
+import keras
+print(json.dumps({"backend": keras.backend.backend(), "tensorflow": "tensorflow" in sys.modules,
+                  "picture": picture.objective_gain, "sound": sound.objective_gain, "film": film.figures}))
+"""
+
+
+def _venv_without_tensorflow(root: Path) -> Path:
+    """A venv holding every package of this one but TensorFlow's (linked, nothing downloaded): what the JAX-only
+    install gives. Its interpreter."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
+    ours = Path(sysconfig.get_paths()["purelib"])
+    theirs = next((root / "lib").glob("python3*/site-packages"))
+    for entry in ours.iterdir():
+        if not entry.name.lower().startswith(("tensorflow", "tensorboard", "tf_keras")):
+            (theirs / entry.name).symlink_to(entry)
+    return root / "bin" / "python"
+
+
+def test_an_install_without_tensorflow_dreams_a_picture_a_sound_and_a_film(media, tmp_path):
+    """Nothing set, no TensorFlow to import: mmdream takes JAX, converts the offline nets (the musicnn checkpoints
+    read without TensorFlow) into an empty cache, and dreams."""
+    python = _venv_without_tensorflow(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MMDREAM_BACKEND", "PYTHONPATH")}
+    env["MMDREAM_CACHE"] = str(tmp_path / "cache")
+    probe = subprocess.run([python, "-c", "import tensorflow"], capture_output=True, text=True, env=env)
+    assert probe.returncode == 1 and "No module named 'tensorflow'" in probe.stderr
+    done = subprocess.run([python, "-c", WITHOUT_TF, tmp_path, media], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert r["backend"] == "jax" and not r["tensorflow"]
+    assert r["picture"] > 1.2 and r["sound"] > 1.1, r
+    film = r["film"]
+    assert film["frames"] == 12 and film["objective_gain_mean"] > 1.1, film
+    dreamed = film["soundtrack"]["dream"]
+    assert dreamed["duration_s"] == pytest.approx(2.0, abs=0.05) and dreamed["true_peak_dbfs"] <= -0.9, dreamed
+    cache = {p.name.split("-")[0] for p in (tmp_path / "cache").glob("*.npz")}
+    assert {DEFAULT_NET["audio"], DEFAULT_NET["image"]} <= cache, cache  # converted there, without TensorFlow
 
 
 def test_without_musicnn_the_audio_nets_name_the_setup_command(tmp_path):

@@ -63,6 +63,28 @@ def test_torch_reader_refuses_arbitrary_globals(tmp_path):
         load_legacy_state_dict(p)
 
 
+@pytest.mark.parametrize("name", ["MTT_musicnn", "MSD_vgg"])
+def test_musicnn_checkpoints_read_without_tensorflow_as_tensorflow_reads_them(name, tmp_path):
+    """The numpy reader of a TensorFlow checkpoint (what a JAX-only install uses) returns every variable TensorFlow's
+    own reader lists, bit for bit; a file that is not an index is refused in one line."""
+    import tensorflow as tf
+
+    from mmdream.nets.musicnn import checkpoint_dir
+    from mmdream.nets.tf_checkpoint import read_checkpoint
+
+    prefix = str(checkpoint_dir(name)) + "/"
+    ours = read_checkpoint(prefix)
+    theirs = tf.compat.v1.train.NewCheckpointReader(prefix)
+    names = theirs.get_variable_to_shape_map()
+    assert set(ours) == set(names) and len(ours) > 80
+    for key in names:
+        want = theirs.get_tensor(key)
+        assert ours[key].dtype == want.dtype and np.array_equal(ours[key], want), key
+    (tmp_path / "x.index").write_bytes(b"\0" * 64)
+    with pytest.raises(UserError, match="not a TensorFlow checkpoint index"):
+        read_checkpoint(tmp_path / "x")
+
+
 def test_registry_reads_without_keras_and_every_record_is_whole():
     """The table costs no Keras import; each record's layers, defaults, style layers, classes and builder fit."""
     import importlib

@@ -110,7 +110,9 @@ def test_interrupted_render_resumes_to_the_same_film(media, tmp_path, capsys):
     """Interrupted after a second, a render keeps what it finished up to its last checkpoint (a piece start,
     every second of film) and continues from there to the same frames; no frame is kept as a picture meanwhile."""
     src = media / "video" / "big_buck_bunny_0_30.webm"
-    args = ["video", str(src), "--max-size", "128", "--end", "3", "--steps", "4", "--octaves", "2"]
+    # 6 s: what is left after the interrupt point takes seconds, so a busy host cannot finish the film before the
+    # signal lands (at 3 s, CI once saw the render exit 0)
+    args = ["video", str(src), "--max-size", "128", "--end", "6", "--steps", "4", "--octaves", "2"]
     whole = tmp_path / "whole.mp4"
     assert main([*args, "-o", str(whole)]) == 0
     printed = capsys.readouterr().out  # without --report the objective is measured on cold frames alone
@@ -128,7 +130,7 @@ def test_interrupted_render_resumes_to_the_same_film(media, tmp_path, capsys):
     assert proc.wait(timeout=60) == 130, proc.stderr.read().decode()[-500:]
     recorded = len(rows.read_text().splitlines())
     resume_at = json.loads((work / "checkpoint.json").read_text())["next"]
-    assert 24 <= resume_at <= recorded < 72 and resume_at % 24 == 0 and not out.exists(), (resume_at, recorded)
+    assert 24 <= resume_at <= recorded < 144 and resume_at % 24 == 0 and not out.exists(), (resume_at, recorded)
     assert not list(work.rglob("0*.png")), "frames are not kept as pictures"
     report = tmp_path / "resumed.json"
     assert main([*args, "-o", str(out), "--report", str(report)]) == 0

@@ -1,7 +1,7 @@
 """Which Keras backend a process dreams on, chosen before Keras is first imported (Keras reads KERAS_BACKEND once).
 
 `--backend` on the command line, else MMDREAM_BACKEND (read when `mmdream` is imported, for the Python API), else
-KERAS_BACKEND as Keras reads it. `auto` takes, where a GPU is seen, JAX (one compiled function per dream step),
+KERAS_BACKEND, else TensorFlow where it is installed and `auto` where it is not (a JAX-only install dreams as is). `auto` takes, where a GPU is seen, JAX (one compiled function per dream step),
 else PyTorch; on a CPU, TensorFlow (oneDNN's convolutions, depthwise ones above all, are faster here than XLA's),
 else whichever is installed. Nothing here imports Keras or a backend: only whether each is installed.
 """
@@ -35,13 +35,14 @@ def auto_backend() -> str:
 def choose_backend(asked: str | None) -> str:
     """Set Keras' backend to `asked` (a name, `auto`, or None: Keras' own choice); the backend that will run."""
     if asked in (None, ""):
-        return os.environ.get("KERAS_BACKEND", "tensorflow")
+        if "KERAS_BACKEND" in os.environ or installed("tensorflow"):
+            return os.environ.get("KERAS_BACKEND", "tensorflow")
+        asked = "auto"
     if asked not in ("auto", *BACKENDS):
         raise UserError(f"backend must be auto, {', '.join(BACKENDS)}; not {asked!r}")
     name = auto_backend() if asked == "auto" else asked
     if not installed(name):
-        extra = {"tensorflow": "", "jax": "[jax]", "torch": "[torch]"}[name]
-        raise UserError(f"backend {name} is not installed (pip install 'mmdream{extra}')")
+        raise UserError(f"backend {name} is not installed (pip install 'mmdream[{name}]')")
     if "keras" in sys.modules and sys.modules["keras"].backend.backend() != name:
         raise UserError(f"Keras already runs on {sys.modules['keras'].backend.backend()}: choose the backend "
                         "before the first dream (MMDREAM_BACKEND or KERAS_BACKEND)")

@@ -22,6 +22,7 @@ from mmdream.nets.cache import cache_dir, save_npz_atomic, sha256_file
 from mmdream.nets.keras_base import ResizeTo, dtype_policy, seed_random_weights
 from mmdream.nets.net import Net
 from mmdream.nets.registry import NetSpec, spec, specs
+from mmdream.nets.tf_checkpoint import read_checkpoint
 
 SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96
 NETS = [s.name for s in specs("audio") if s.builder == __name__]
@@ -196,17 +197,14 @@ def build(name: str, sr: int | None = None) -> keras.Model:
 
 # ---- weights ------------------------------------------------------------------------------------------------
 def _checkpoint_arrays(name: str) -> dict[str, np.ndarray]:
-    import tensorflow as tf
-
     folder = checkpoint_dir(name)
     data, index = folder / ".data-00000-of-00001", folder / ".index"
     if not data.exists():
         raise UserError(f"musicnn checkpoint {folder} is missing; reinstall musicnn==0.1.0")
     if (sha256_file(data), sha256_file(index)) != CHECKSUMS[name]:
         raise UserError(f"musicnn checkpoint {folder} does not match its sha256; reinstall musicnn==0.1.0")
-    reader = tf.compat.v1.train.NewCheckpointReader(str(folder) + "/")  # trailing slash: files are ".index"
-    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if "Adam" not in k
-            and not k.startswith("beta")}
+    tensors = read_checkpoint(str(folder) + "/")  # the prefix ends in a slash: the files are ".index", ".data-…"
+    return {k: v for k, v in tensors.items() if "Adam" not in k and not k.startswith("beta")}
 
 
 def _bn_weights(ck: dict, prefix: str) -> list[np.ndarray]:
