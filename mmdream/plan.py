@@ -57,6 +57,10 @@ def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, *, layer
     from mmdream.schedule import Schedule
 
     resolved_settings = dream_settings(defaults, seed, **settings)
+    if kind == "image" and settings.get("tile_size") is None:
+        from mmdream.core.backend import picture_tile
+
+        resolved_settings = replace(resolved_settings, tile_size=picture_tile(resolved_settings.tile_size))
     plan_schedule = Schedule.load(schedule) if schedule else Schedule.single(layers, strength)
     net = net_name if isinstance(net_name, Net) else load_net(net_name, weights=weights, precision=precision, sr=sr)
     if net.kind != kind:

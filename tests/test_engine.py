@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -57,6 +59,41 @@ def test_tiled_dream_raises_objective_like_untiled(media, lite0):
     whole = d.score(d.dream(x, DreamSettings(octaves=2, steps=8)))
     assert tiled > 1.5 * before and whole > 1.5 * before
     assert 0.7 < tiled / whole < 1.3
+
+
+def test_a_step_moves_its_step_size_however_small_the_gradient(media):
+    """The gradient of a mean over a picture shrinks with its pixels; a net with random weights (InceptionV3's) has
+    one far below 1e-8. Its normalised step still moves the picture `step_size` on average, tiled or untiled (an
+    epsilon added to the norm once moved such a step a tenth as far, and an untiled 1080p frame a hundredth), so
+    the two dreams raise the objective alike."""
+    from mmdream.core import backend
+    from mmdream.nets import load_net
+
+    net = load_net("inception_v3", weights="random")
+    d = Dreamer(net, Objective({"mixed3": 1.0}))
+    x = _photo(media, (300, 420))
+    assert np.abs(backend.array(d._grad(backend.tensor(x[None]))[1])).mean() < 1e-8  # the premise, measured
+    moved = np.abs(backend.array(d.step(x[None], step_size=0.02)) - x).mean()
+    assert 0.012 < moved <= 0.02, moved  # the mean |unit gradient| is 1, less what the clip at 4 takes
+    before = d.score(x)
+    settings = DreamSettings(octaves=1, steps=3, jitter=0)
+    tiled = d.score(d.dream(x, replace(settings, tile_size=160)))
+    whole = d.score(d.dream(x, replace(settings, tile_size=1024)))
+    assert whole > 1.2 * before and 0.8 < tiled / whole < 1.25, (before, tiled, whole)
+
+
+def test_a_picture_is_one_gradient_call_at_1080p_on_a_gpu_unless_a_tile_is_asked(lite0, monkeypatch):
+    from mmdream.core import backend
+    from mmdream.pipelines.film import FILM_DEFAULTS
+    from mmdream.plan import build_plan
+
+    def tile(**given) -> int:
+        return build_plan("image", lite0, FILM_DEFAULTS, **given)[1].at(0.0).settings.tile_size
+
+    assert tile() == 512  # no GPU here
+    monkeypatch.setattr(backend, "gpus_bf16", lambda: True)  # a GPU, as its device query would answer
+    assert tile() == backend.GPU_TILE and tile(tile_size=384) == 384
+    assert Dreamer._fits((1, 1080, 1920, 3), backend.GPU_TILE, (1, 2))
 
 
 def test_channel_selection_raises_those_channels_most(media, lite0):

@@ -177,14 +177,19 @@ def test_a_bark_grows_dogs_in_the_frames_while_it_lasts(animals_net, media, lite
     assert main(["video", str(film), "-o", str(tmp_path / "follow.mp4"), "--follow", "sound", *common,
                  "--report", str(tmp_path / "follow.json"), "--preview", str(tmp_path / "sheet.png")]) == 0
     assert main(["video", str(film), "-o", str(tmp_path / "plain.mp4"), *common]) == 0
+    # The frames the report says followed the bark, and those before and after it (the bark is 2-4 s; hearing's
+    # one-second windows carry it on a little): the dog classes' mass in each stretch, in both films.
+    followed = [r["follow"] > 0 for r in json.loads((tmp_path / "follow.json").read_text())["per_frame"]]
+    first, end = followed.index(True), len(followed) - followed[::-1].index(True)
+    assert len(followed) == 36 and all(followed[first:end]) and first >= 6 and end <= 30, followed
     windows = {}
     for name in ("follow", "plain"):
         mass = np.array([_dog_mass(lite0, f) for f in decoded_frames(tmp_path / f"{name}.mp4")])
         assert len(mass) == 36
-        windows[name] = [float(mass[a:a + 12].mean()) for a in (0, 12, 24)]
+        windows[name] = [float(mass[a:b].mean()) for a, b in ((0, first), (first, end), (end, 36))]
     before, bark, after = windows["follow"]
-    assert bark >= 2 * before and bark >= 2 * after, windows  # measured 0.30 against 0.03 and 0.10
-    assert bark >= 2 * windows["plain"][1], windows  # measured 0.30 against 0.04
+    assert bark >= 2 * before and bark >= 2 * after, windows  # measured 0.22-0.27 against 0.04 and 0.02-0.03
+    assert bark >= 2 * windows["plain"][1], windows  # measured 0.22-0.27 against 0.05-0.06
     rows = json.loads((tmp_path / "follow.json").read_text())["follow"]["picture_follows_sound"]
     assert [r["time"] for r in rows] == [0, 1, 2, 3, 4, 5]
     assert rows[0]["weight"] == rows[1]["weight"] == rows[5]["weight"] == 0  # silence: the plain dream

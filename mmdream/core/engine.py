@@ -255,7 +255,7 @@ class Dreamer:
         """The objective's gradient and the class target's, each normalised, mixed k to 1."""
         value, g = self._loss_and_grad(x)
         _, c = backend.value_and_grad(lambda v: ops.sum(self._class_term({SEEN: self._seen(v)})), x)
-        return value, _unit(g) + k * _unit(c)
+        return value, _share(g) + k * _share(c)
 
     def _whole_following_step(self, x, shift, step_size, clip, center, kernel, k):
         _, g = self._following_gradient(ops.roll(x, shift, axis=(1, 2)), k)
@@ -406,8 +406,21 @@ def probabilities(net: Net, x: np.ndarray) -> np.ndarray:
         return np.exp(backend.array(log_probabilities(class_logits(net, net.model, x), net.multilabel)))
 
 
+# What a gradient's mean magnitude is divided by at least, for a step: a floor, not an epsilon added. The gradient
+# of a mean shrinks with the picture's pixels and with a net's activations (random weights); an added epsilon then
+# set the step's length instead of `step_size`, and an untiled 1080p frame of InceptionV3 moved a hundredth of it.
+_LEAST_MAGNITUDE = 1e-30
+
+
 def _unit(g):
-    """`g` over its mean magnitude (per batch item): two gradients mixed so pull as hard as their weights say."""
+    """`g` over its mean magnitude (per batch item), whatever its scale: a step moves `step_size` on average."""
+    return g / ops.maximum(ops.mean(ops.abs(g), axis=(1, 2, 3), keepdims=True), _LEAST_MAGNITUDE)
+
+
+def _share(g):
+    """`g` as one of two gradients mixed (see `_following_gradient`): over its mean magnitude plus 1e-8, so each
+    pulls as hard as its weight says, and a class target's gradient that has all but vanished (its class has won)
+    adds next to nothing rather than its full weight."""
     return g / (ops.mean(ops.abs(g), axis=(1, 2, 3), keepdims=True) + 1e-8)
 
 
