@@ -511,6 +511,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fastest_for(net: str | None):
+    """`--backend auto`'s timing of the command's net on each installed backend (see mmdream.pipelines.backends)."""
+    if not isinstance(net, str):
+        return None
+
+    def fastest() -> str | None:
+        from mmdream.pipelines.backends import fastest_backend
+
+        return fastest_backend(net)
+
+    return fastest
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if argv is None:  # the command itself (a library caller's descriptors are its own business)
@@ -521,7 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     from mmdream.io_utils import error_line
 
     try:
-        choose_backend(getattr(args, "backend", None) or os.environ.get("MMDREAM_BACKEND"))  # before Keras loads
+        choose_backend(getattr(args, "backend", None) or os.environ.get("MMDREAM_BACKEND"),  # before Keras loads
+                       fastest=_fastest_for(getattr(args, "net", None)))
         validate(args)  # every argument and output location, before any net or TensorFlow
         return args.func(args)
     except BrokenPipeError:  # the reader went away (`mmdream models | head`): stop as a shell tool does

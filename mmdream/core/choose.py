@@ -2,8 +2,9 @@
 
 `--backend` on the command line, else MMDREAM_BACKEND (read when `mmdream` is imported, for the Python API), else
 KERAS_BACKEND, else TensorFlow where it is installed and `auto` where it is not (a JAX-only install dreams as is). `auto` takes, where a GPU is seen, JAX (one compiled function per dream step),
-else PyTorch; on a CPU, TensorFlow (oneDNN's convolutions, depthwise ones above all, are faster here than XLA's),
-else whichever is installed. Nothing here imports Keras or a backend: only whether each is installed.
+else PyTorch; on a CPU, where a net is named (the CLI's `--net`), the backend whose dream step of that net is
+fastest here, timed once and cached (mmdream.pipelines.backends, handed in as `fastest`); else TensorFlow (oneDNN's
+convolutions, depthwise ones above all, are faster here than XLA's), else whichever is installed. Nothing here imports Keras or a backend: only whether each is installed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from mmdream.errors import UserError
@@ -32,15 +34,18 @@ def auto_backend() -> str:
     return next((name for name in order if installed(name)), "tensorflow")
 
 
-def choose_backend(asked: str | None) -> str:
-    """Set Keras' backend to `asked` (a name, `auto`, or None: Keras' own choice); the backend that will run."""
+def choose_backend(asked: str | None, fastest: Callable[[], str | None] | None = None) -> str:
+    """Set Keras' backend to `asked` (a name, `auto`, or None: Keras' own choice); the backend that will run.
+    `fastest`: on a CPU, `auto`'s measured choice for the net at hand (None: the rule decides)."""
     if asked in (None, ""):
         if "KERAS_BACKEND" in os.environ or installed("tensorflow"):
             return os.environ.get("KERAS_BACKEND", "tensorflow")
         asked = "auto"
     if asked not in ("auto", *BACKENDS):
         raise UserError(f"backend must be auto, {', '.join(BACKENDS)}; not {asked!r}")
-    name = auto_backend() if asked == "auto" else asked
+    name = asked
+    if asked == "auto":
+        name = (fastest() if fastest is not None and not gpu_seen() else None) or auto_backend()
     if not installed(name):
         raise UserError(f"backend {name} is not installed (pip install 'mmdream[{name}]')")
     if "keras" in sys.modules and sys.modules["keras"].backend.backend() != name:
