@@ -1,10 +1,13 @@
 """Which Keras backend a process dreams on, chosen before Keras is first imported (Keras reads KERAS_BACKEND once).
 
 `--backend` on the command line, else MMDREAM_BACKEND (read when `mmdream` is imported, for the Python API), else
-KERAS_BACKEND, else TensorFlow where it is installed and `auto` where it is not (a JAX-only install dreams as is). `auto` takes, where a GPU is seen, JAX (one compiled function per dream step),
-else PyTorch; on a CPU, where a net is named (the CLI's `--net`), the backend whose dream step of that net is
-fastest here, timed once and cached (mmdream.pipelines.backends, handed in as `fastest`); else TensorFlow (oneDNN's
-convolutions, depthwise ones above all, are faster here than XLA's), else whichever is installed. Nothing here imports Keras or a backend: only whether each is installed.
+KERAS_BACKEND, else TensorFlow where it is installed and `auto` where it is not (a JAX-only install dreams as is).
+
+`auto` takes, where a GPU is seen, JAX (one compiled function per dream step), else PyTorch. On a CPU, where a net
+is named (the CLI's `--net`), the backend whose dream step of that net is fastest here, timed once and cached
+(mmdream.pipelines.backends, handed in as `fastest`); else TensorFlow (oneDNN's convolutions, depthwise ones above
+all, are faster here than XLA's), else whichever is installed. Nothing here imports Keras or a backend: only
+whether each is installed.
 """
 
 from __future__ import annotations

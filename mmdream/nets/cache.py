@@ -44,6 +44,18 @@ def save_npz_atomic(target: Path, arrays: dict) -> Path:
     return target
 
 
+def cpu_model() -> str:
+    """The CPU's model name, part of the key of a measurement remembered per machine."""
+    import platform
+
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
+                platform.processor() or platform.machine())
+
+
 def _read_json(path: Path) -> dict:
     import json
 

@@ -18,7 +18,6 @@ from mmdream.errors import UserError
 
 _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER = 48  # two block handles padded to 40 bytes, then the magic number
-_TRAILER = 5  # after each block: its compression type and a checksum
 # TensorFlow's DataType enum -> numpy (types.proto)
 _DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8, 9: np.int64,
            10: np.bool_, 17: np.uint16, 19: np.float16, 22: np.uint32, 23: np.uint64}
@@ -39,7 +38,7 @@ def _block(table: bytes, handle: bytes) -> list[tuple[bytes, bytes]]:
     """The (key, value) entries of the block a handle (varint offset, varint size) points at."""
     offset, pos = _varint(handle, 0)
     size, _ = _varint(handle, pos)
-    if table[offset + size] != 0:
+    if table[offset + size] != 0:  # the block's trailer: its compression type, then a checksum
         raise UserError("checkpoint index has compressed blocks, which TensorFlow does not write for a bundle")
     data = table[offset:offset + size]
     restarts = struct.unpack_from("<I", data, len(data) - 4)[0]

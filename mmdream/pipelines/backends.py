@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import platform
 import subprocess
 import sys
-from pathlib import Path
 
 from mmdream.core.choose import BACKENDS, installed
-from mmdream.nets.cache import remembered
+from mmdream.nets.cache import cpu_model, remembered
 
 _DISTRIBUTIONS = {"tensorflow": ("tensorflow", "tensorflow-cpu"), "jax": ("jax",), "torch": ("torch",)}
 
@@ -35,13 +33,8 @@ def candidates() -> list[str]:
 
 def backend_key(net: str) -> str:
     """What a timing holds for: this CPU, the installed backends' versions, the net."""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-        model = next(ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
     versions = ", ".join(f"{name} {_version(name)}" for name in candidates())
-    return f"{model} | {versions} | {net}"
+    return f"{cpu_model()} | {versions} | {net}"
 
 
 def step_seconds(net: str, name: str) -> float | None:

@@ -16,7 +16,7 @@ from mmdream.core import backend
 from mmdream.core.engine import Dreamer, DreamSettings, Objective
 from mmdream.errors import UserError
 from mmdream.nets import load_net
-from mmdream.nets.cache import remembered
+from mmdream.nets.cache import cpu_model, remembered
 from mmdream.pipelines.audio.block import AUDIO_DEFAULTS, dream_block
 
 
@@ -54,8 +54,6 @@ def auto_precision(net: str | None = None) -> str:
     dream step runs faster in bf16 than in fp32, measured once per net, CPU and TensorFlow version and cached:
     a matmul does not tell (on the bench host bf16 matmuls ran 3.6x as fast, EfficientNet-Lite0's dream 0.6x as
     fast, InceptionV3's faster). Without a net, a matmul decides."""
-    import platform
-
     gpu = backend.gpus_bf16()
     if gpu is not None:
         return "bf16" if gpu else "fp32"
@@ -65,9 +63,7 @@ def auto_precision(net: str | None = None) -> str:
         return "fp32"
     if "avx512_bf16" not in cpuinfo and "amx_bf16" not in cpuinfo:
         return "fp32"
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                 platform.processor())
-    key = f"{model} | amx={'amx_bf16' in cpuinfo} | {_backend_version()}" + (f" | {net}" if net else "")
+    key = f"{cpu_model()} | amx={'amx_bf16' in cpuinfo} | {_backend_version()}" + (f" | {net}" if net else "")
 
     def measure() -> dict:
         if net is None:
