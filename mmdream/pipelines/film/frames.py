@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from mmdream.core.carry import carried_on_device
 from mmdream.media.ffmpeg import MediaInfo, even_size, read_video_frames
-from mmdream.media.flow import FlowEstimator, Motion, flicker, warp
+from mmdream.media.flow import FlowEstimator, Motion, flicker
 from mmdream.media.picture import dream_difference, from_dream_space, to_dream_space
 from mmdream.pipelines.film.options import FilmOptions, film_fps
 from mmdream.pipelines.film.workfolder import WorkFolder
@@ -97,9 +98,12 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
 @contextlib.contextmanager
 def opencv_single_threaded() -> Iterator[None]:
     """OpenCV on one thread per caller while the network has the cores: its own worker threads spin beside
-    TensorFlow's, and the flow of a 540 px frame took 12.4 ms of CPU on two threads against 8.3 on one."""
+    TensorFlow's, and the flow of a 540 px frame took 12.4 ms of CPU on two threads against 8.3 on one. Where the
+    network runs on a GPU, the cores are OpenCV's: a 1080p frame's warps and flow take them all."""
+    from mmdream.core.backend import on_gpu
+
     before = cv2.getNumThreads()
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(before if on_gpu() else 1)
     try:
         yield
     finally:
@@ -227,36 +231,46 @@ class FrameDreamer:
     """The dream film's frame function: a cold start (whole pyramid) or a warm continuation of the previous
     dream along the flow; optionally a style pass before or after, as the schedule says."""
 
-    def __init__(self, image: Dreaming, opts: FilmOptions, fps: float, style: StylePass | None = None) -> None:
+    def __init__(self, image: Dreaming, opts: FilmOptions, fps: float, style: StylePass | None = None,
+                 carry_on_device: bool | None = None) -> None:
+        from mmdream.core.backend import on_gpu
+
         self.dreamer, self.plan, self.opts, self.fps, self.style = image.dreamer, image.plan, opts, fps, style
         self.layers: dict[str, float] | None = None  # instead of the schedule's (a live performer's depth)
         self.following = False  # whether the last frame followed a class target (see mmdream.senses)
+        # A continuing frame's carry as one compiled call on the dream's device (mmdream.core.carry) where that is
+        # a GPU (None): there numpy's passes over the frame, not the network, set the film's pace.
+        self.carry_on_device = on_gpu() if carry_on_device is None else carry_on_device
 
     def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
         opts, dreamer = self.opts, self.dreamer
         moment = self.plan.at(opts.start + i / self.fps)
-        x = to_dream_space(frame)
         when = (moment.style or self.style.when) if self.style is not None else "none"
         # A followed target that ends (the bark stops) ends what it grew: that frame starts afresh, as after a cut;
         # carried on, the grown dogs would outlast the sound by seconds.
         released = self.following and moment.follow <= 0
         self.following = moment.follow > 0
         cold = not continues(motion, opts) or released
+        scale = opts.warm_scale if not cold or opts.cold_at_warm_scale else 1.0
+        on_device = self.carry_on_device and not cold and when != "before" and scale == 1
+        x = None if on_device else to_dream_space(frame)  # on the device, the frame goes there as it is
         dreamer.take(moment, self.layers)
         if not cold:  # continuing frames take the class target's gradient on every FOLLOW_EVERY-th frame, harder
             dreamer.set_class_target(moment.target, moment.follow * FOLLOW_EVERY if i % FOLLOW_EVERY == 0 else 0.0)
         settings = replace(moment.settings, seed=(moment.settings.seed or 0) + i)
         init = self._styled(x, prev_out, motion, cold) if when == "before" else x
-        if not cold:
-            detail = warp(dream_difference(prev_out, prev_in), motion.backward)
+        if on_device:
+            init = carried_on_device(frame, prev_in, prev_out, motion.backward, motion.consistent, opts.blend)
+        elif not cold:
+            detail = motion.warp(dream_difference(prev_out, prev_in))
             if when == "before":  # the style is redone each frame: carry only the dream on top of it
                 init = np.clip(init + opts.blend * motion.consistent[..., None] * (detail - (init - x)), -1, 1)
             else:
                 init = carried(x, detail, motion, opts.blend)
+        if not cold:
             warm = opts.warm_steps if opts.warm_steps is not None else 1
             settings = replace(settings, octaves=opts.warm_octaves, steps=warm)
         push = moment.strength * strength_factor * (1.0 if cold else opts.warm_strength)
-        scale = opts.warm_scale if not cold or opts.cold_at_warm_scale else 1.0
         if scale < 1:  # dreamed smaller, its change brought back up
             out = changed_at(init, scaled(init.shape[:2], scale),
                              lambda v: dreamer.dream(v, settings, strength=push))[1]
@@ -272,6 +286,7 @@ class FrameDreamer:
             row["follows"] = self.plan.steer.describe(opts.start + i / self.fps, 1)["target_by_perceived"][0]["from"]
         every = opts.measure_every
         if every is not None and (cold or (every and i % every == 0)):  # two forward passes: a sample of frames
+            x = to_dream_space(frame) if x is None else x
             row["objective_gain"] = dreamer.score(to_dream_space(out)) / max(dreamer.score(x), 1e-12)
         return out, row
 
@@ -287,14 +302,16 @@ def scaled(shape: tuple[int, int], scale: float) -> tuple[int, int]:
 def carried(x: np.ndarray, detail: np.ndarray, motion: Motion, blend: float) -> np.ndarray:
     """Frame `x` (dream space) with `blend` of the previous dream's `detail`, warped along the flow, added where
     the flow is consistent (occluded pixels start afresh)."""
-    return np.clip(x + blend * motion.consistent[..., None] * detail, -1.0, 1.0)
+    out = detail * (blend * motion.consistent)[..., None]  # in one buffer: at 1080p each pass is milliseconds
+    out += x
+    return np.clip(out, -1.0, 1.0, out=out)
 
 
 def carried_dream(frame: np.ndarray, prev_in: np.ndarray, prev_out: np.ndarray, motion: Motion,
                   blend: float) -> np.ndarray:
     """The last dream carried onto a later `frame` without dreaming it (uint8): what a live render shows when a
     frame's own dream is not ready in time."""
-    detail = warp(dream_difference(prev_out, prev_in), motion.backward)
+    detail = motion.warp(dream_difference(prev_out, prev_in))
     return from_dream_space(carried(to_dream_space(frame), detail, motion, blend))
 
 
@@ -304,7 +321,7 @@ def stylise_frame(styler, x: np.ndarray, style: np.ndarray, prev_out: np.ndarray
     is visible, and pull toward it there (temporal loss); occluded pixels start from the frame itself."""
     if cold:
         return styler.transfer(x, style)
-    warped = warp(to_dream_space(prev_out), motion.backward)
+    warped = motion.warp(to_dream_space(prev_out))
     mask = motion.consistent
     init = mask[..., None] * warped + (1 - mask[..., None]) * x
     warm = opts.warm_steps if opts.warm_steps is not None else max(2, styler.settings.steps // 3)

@@ -1,0 +1,70 @@
+"""A film's carry on the dream's device: the last dream's detail moved along the optical flow onto the next frame.
+
+On a GPU, the host's passes over a 1080p frame (to floats, the dream's difference, a bicubic warp, the blend and
+the clip) cost the film three times what the compiled dream step does; here they are one compiled call on the
+device beside it, and the host only sends the frames and the flow. The warp is OpenCV's bicubic (a = -0.75) with
+the border replicated, as mmdream.media.flow warps on the host (OpenCV rounds coordinates to 1/32 pixel; this
+does not, so the two differ in the last bits).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from keras import ops
+
+from mmdream.core import backend
+
+_A = -0.75  # OpenCV's bicubic kernel
+
+
+def _cubic_weights(t):
+    """The weights of the taps at -1, 0, 1 and 2 around a point `t` (0..1) past the first tap on its left."""
+    s, u = t + 1, 1 - t
+    w0 = ((_A * s - 5 * _A) * s + 8 * _A) * s - 4 * _A
+    w1 = ((_A + 2) * t - (_A + 3)) * t * t + 1
+    w2 = ((_A + 2) * u - (_A + 3)) * u * u + 1
+    return w0, w1, w2, 1 - w0 - w1 - w2
+
+
+def bicubic_warp(img, backward):
+    """`img` (H, W, C) sampled at each pixel plus its `backward` flow (H, W, 2): bicubic, border replicated."""
+    shape = ops.shape(backward)
+    h, w = shape[0], shape[1]
+    gy, gx = ops.meshgrid(ops.arange(h, dtype="float32"), ops.arange(w, dtype="float32"), indexing="ij")
+    x, y = gx + backward[..., 0], gy + backward[..., 1]
+    x0, y0 = ops.floor(x), ops.floor(y)
+    wx, wy = _cubic_weights(x - x0), _cubic_weights(y - y0)
+    x0, y0 = ops.cast(x0, "int32"), ops.cast(y0, "int32")
+    flat = ops.reshape(img, (-1, img.shape[-1]))
+    out = None
+    for i in range(4):
+        row = ops.clip(y0 + (i - 1), 0, h - 1) * w
+        for j in range(4):
+            tap = ops.take(flat, row + ops.clip(x0 + (j - 1), 0, w - 1), axis=0) * (wy[i] * wx[j])[..., None]
+            out = tap if out is None else out + tap
+    return out
+
+
+def _carried(frame, prev_in, prev_out, backward, consistent, blend):
+    """mmdream.pipelines.film.frames.carried of uint8 frames, on the device: the frame in dream space plus `blend`
+    of the last dream's detail warped along the flow, where the flow is consistent."""
+    x = ops.cast(frame, "float32") / 127.5 - 1.0
+    detail = bicubic_warp((ops.cast(prev_out, "float32") - ops.cast(prev_in, "float32")) / 127.5, backward)
+    return ops.clip(x + detail * (blend * consistent)[..., None], -1.0, 1.0)
+
+
+@functools.cache
+def _compiled():
+    u8 = backend.spec([None, None, 3], "uint8")
+    return backend.compiled(_carried, [u8, u8, u8, backend.spec([None, None, 2]), backend.spec([None, None]),
+                                       backend.spec([])])
+
+
+def carried_on_device(frame: np.ndarray, prev_in: np.ndarray, prev_out: np.ndarray, backward: np.ndarray,
+                      consistent: np.ndarray, blend: float):
+    """The carried frame (H, W, 3, dream space) as a tensor on the dream's device, for the dream to start from."""
+    return _compiled()(backend.tensor(frame, "uint8"), backend.tensor(prev_in, "uint8"),
+                       backend.tensor(prev_out, "uint8"), backend.tensor(backward), backend.tensor(consistent),
+                       backend.tensor(blend))
