@@ -162,7 +162,11 @@ def check_finite(x, what: str) -> None:
     import numpy as np
 
     if not np.isfinite(x).all():
-        raise UserError(f"{what} became non-finite (NaN or Inf); lower --step-size or --strength")
+        raise non_finite(what)
+
+
+def non_finite(what: str) -> UserError:
+    return UserError(f"{what} became non-finite (NaN or Inf); lower --step-size or --strength")
 
 
 def is_locked(lock_path: str | os.PathLike) -> bool:

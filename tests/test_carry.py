@@ -1,6 +1,6 @@
-"""A continuing frame's carry on the dream's device (mmdream.core.carry, what a GPU runs): the same carried frame
-as the host's numpy and OpenCV, and a film dreamed with it the same film as far as a net's gradient allows, on
-TensorFlow and on JAX."""
+"""A continuing frame on the dream's device (mmdream.core.carry, what a GPU runs): the same carried frame as the
+host's numpy and OpenCV, the same picture made of the dream, and a film dreamed so the same film as far as a net's
+gradient allows, on TensorFlow and on JAX."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 from conftest import ROOT
 
 # A film's first frames dreamed twice in one process, the carry on the host then on the device: the mean and the
@@ -83,3 +84,18 @@ def test_a_film_carried_on_the_device_is_the_film_carried_on_the_host_on_tensorf
         # until a cut restarts the dream). What a film is measured by stays.
         assert mean < 1.0, (backend, mean, worst)
         assert abs(device_flicker / host_flicker - 1) < 0.03, (backend, host_flicker, device_flicker)
+
+
+def test_the_picture_made_on_the_device_is_the_hosts_and_nothing_non_finite_comes_back():
+    from mmdream.core import backend
+    from mmdream.core.carry import picture
+    from mmdream.errors import UserError
+    from mmdream.media.picture import from_dream_space
+
+    x = np.random.default_rng(5).uniform(-1.2, 1.2, (40, 60, 3)).astype(np.float32)  # the clip's both ends too
+    x[0, :4, 0] = [-1.0, 1.0, 0.0, 127.5 / 127.5 - 1]
+    rgb = picture(backend.tensor(x))
+    assert rgb.dtype == np.uint8 and np.array_equal(rgb, from_dream_space(x))
+    x[7, 9, 1] = np.nan
+    with pytest.raises(UserError, match="the dream became non-finite"):
+        picture(backend.tensor(x))

@@ -1,8 +1,9 @@
-"""A film's carry on the dream's device: the last dream's detail moved along the optical flow onto the next frame.
+"""A film's frame on the dream's device: the last dream's detail carried along the optical flow onto the frame, and
+the dreamed frame made the picture the film writes.
 
-On a GPU, the host's passes over a 1080p frame (to floats, the dream's difference, a bicubic warp, the blend and
-the clip) cost the film three times what the compiled dream step does; here they are one compiled call on the
-device beside it, and the host only sends the frames and the flow. The warp is OpenCV's bicubic (a = -0.75) with
+On a GPU, the host's passes over a 1080p frame (to floats, the dream's difference, a bicubic warp, the blend, the
+clip, back to bytes) cost the film three times what the compiled dream step does; here they are compiled calls on
+the device beside it: the host sends the frames and the flow, and gets back a quarter of the floats' bytes. The warp is OpenCV's bicubic (a = -0.75) with
 the border replicated, as mmdream.media.flow warps on the host (OpenCV rounds coordinates to 1/32 pixel; this
 does not, so the two differ in the last bits).
 """
@@ -15,6 +16,7 @@ import numpy as np
 from keras import ops
 
 from mmdream.core import backend
+from mmdream.io_utils import non_finite
 
 _A = -0.75  # OpenCV's bicubic kernel
 
@@ -68,3 +70,23 @@ def carried_on_device(frame: np.ndarray, prev_in: np.ndarray, prev_out: np.ndarr
     return _compiled()(backend.tensor(frame, "uint8"), backend.tensor(prev_in, "uint8"),
                        backend.tensor(prev_out, "uint8"), backend.tensor(backward), backend.tensor(consistent),
                        backend.tensor(blend))
+
+
+def _picture(x):
+    """mmdream.media.picture.from_dream_space on the device, and whether every value was finite."""
+    y = ops.clip(ops.floor((x + 1.0) * 127.5 + 0.5), 0.0, 255.0)
+    return ops.cast(y, "uint8"), ops.all(ops.isfinite(x))
+
+
+@functools.cache
+def _compiled_picture():
+    return backend.compiled(_picture, [backend.spec([None, None, 3])])
+
+
+def picture(dreamed) -> np.ndarray:
+    """A dreamed frame (H, W, 3, dream space) on the device as the uint8 picture the film writes; nothing
+    non-finite comes back."""
+    rgb, finite = _compiled_picture()(dreamed)
+    if not bool(backend.array(finite)):
+        raise non_finite("the dream")
+    return backend.array(rgb)

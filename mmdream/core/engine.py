@@ -345,20 +345,23 @@ class Dreamer:
         on_step: Callable[[], None] | None = None,
         strength: float = 1.0,
         constraint: Callable | None = None,
+        on_device: bool = False,
     ) -> np.ndarray:
-        """Dream a batch (N, H, W, C). Returns the dreamed array, same shape.
+        """Dream a batch (N, H, W, C). Returns the dreamed array, same shape; `on_device`: as a tensor where the
+        dream ran, unchecked (a film's frame becomes its picture there: mmdream.core.carry.picture).
 
         `constraint(x, octave_base)` is applied after every step. An array smaller than the net takes is dreamed
         enlarged, and its dream detail brought back to the array's size."""
         if x.ndim == 3:
-            return self.dream(x[None], settings, on_step, strength, constraint)[0]
+            return self.dream(x[None], settings, on_step, strength, constraint, on_device)[0]
         shape = tuple(x.shape[1:3])
         if (work := self.workable(shape)) != shape:
             big = backend.array(ops.image.resize(x, work, interpolation="bicubic"))
             detail = self.dream(big, settings, on_step, strength, constraint) - big
             out = x + backend.array(ops.image.resize(detail, shape, interpolation="area"))
             lo_hi = self.net.value_range
-            return out if lo_hi is None else np.clip(out, *lo_hi)
+            out = out if lo_hi is None else np.clip(out, *lo_hi)
+            return backend.tensor(out) if on_device else out
         rng = np.random.default_rng(settings.seed)
         base = backend.tensor(x)
         detail = None
@@ -369,6 +372,8 @@ class Dreamer:
             bound = None if constraint is None else (lambda v, b=octave_base: constraint(v, b))
             img = self.ascend(img, settings.steps, settings.step_size * strength, settings, rng, on_step, bound)
             detail = img - octave_base
+        if on_device:
+            return base + detail
         out = backend.array(base + detail)
         check_finite(out, "the dream")
         return out

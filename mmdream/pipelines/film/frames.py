@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from mmdream.core.carry import carried_on_device
+from mmdream.core.carry import carried_on_device, picture
 from mmdream.media.ffmpeg import MediaInfo, even_size, read_video_frames
 from mmdream.media.flow import FlowEstimator, Motion, flicker
 from mmdream.media.picture import dream_difference, from_dream_space, to_dream_space
@@ -274,11 +274,13 @@ class FrameDreamer:
         if scale < 1:  # dreamed smaller, its change brought back up
             out = changed_at(init, scaled(init.shape[:2], scale),
                              lambda v: dreamer.dream(v, settings, strength=push))[1]
+        elif on_device and when == "none":  # the picture made where the dream ran
+            out = picture(dreamer.dream(init, settings, strength=push, on_device=True))
         else:
             out = dreamer.dream(init, settings, strength=push)
         if when == "after":
             out = self._styled(out, prev_out, motion, cold)
-        out = from_dream_space(out)
+        out = out if out.dtype == np.uint8 else from_dream_space(out)
         row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
                "steps": settings.steps, "octaves": settings.octaves, "scale": scale, "style": when,
                "strength": moment.strength * strength_factor, "follow": round(moment.follow, 4)}
