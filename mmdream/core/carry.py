@@ -3,9 +3,9 @@ the dreamed frame made the picture the film writes.
 
 On a GPU, the host's passes over a 1080p frame (to floats, the dream's difference, a bicubic warp, the blend, the
 clip, back to bytes) cost the film three times what the compiled dream step does; here they are compiled calls on
-the device beside it: the host sends the frames and the flow, and gets back a quarter of the floats' bytes. The warp is OpenCV's bicubic (a = -0.75) with
-the border replicated, as mmdream.media.flow warps on the host (OpenCV rounds coordinates to 1/32 pixel; this
-does not, so the two differ in the last bits).
+the device beside it: the host sends the frames and the flow, and gets back a quarter of the floats' bytes. The
+warp is OpenCV's bicubic (a = -0.75) with the border replicated, as mmdream.media.flow warps on the host: the two
+agree to a float's rounding.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
         if on_frame:
             on_frame(i, out, row)
 
-    with (opencv_single_threaded(), work.encoding(size, fps, resume_at=done),
+    with (opencv_beside_the_network(), work.encoding(size, fps, resume_at=done),
           ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer, contextlib.closing(frames)):
         pending = None
         for i, frame, prev_in, motion in frames:
@@ -96,10 +96,10 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
 
 
 @contextlib.contextmanager
-def opencv_single_threaded() -> Iterator[None]:
+def opencv_beside_the_network() -> Iterator[None]:
     """OpenCV on one thread per caller while the network has the cores: its own worker threads spin beside
     TensorFlow's, and the flow of a 540 px frame took 12.4 ms of CPU on two threads against 8.3 on one. Where the
-    network runs on a GPU, the cores are OpenCV's: a 1080p frame's warps and flow take them all."""
+    network runs on a GPU, OpenCV keeps its threads: the cores are free for a 1080p frame's warps and flow."""
     from mmdream.core.backend import on_gpu
 
     before = cv2.getNumThreads()
@@ -280,7 +280,8 @@ class FrameDreamer:
             out = dreamer.dream(init, settings, strength=push)
         if when == "after":
             out = self._styled(out, prev_out, motion, cold)
-        out = out if out.dtype == np.uint8 else from_dream_space(out)
+        if out.dtype != np.uint8:  # not made the picture on the device already
+            out = from_dream_space(out)
         row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
                "steps": settings.steps, "octaves": settings.octaves, "scale": scale, "style": when,
                "strength": moment.strength * strength_factor, "follow": round(moment.follow, 4)}
