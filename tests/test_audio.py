@@ -48,6 +48,24 @@ def test_mel_front_end_at_other_rates_matches_16k(media):
     assert np.median(np.abs(ours[:n] - ref[:n])) < 0.15
 
 
+def test_the_analysis_window_is_a_fast_fft_size_within_a_percent_of_the_nets_hop():
+    """At every common rate the STFT's window length has no prime factor above 11 (44.1 kHz's exact window,
+    1412 = 4 x 353, made every STFT of a sound four times slower) and its hop stays within 1 % of the nets' 16 ms."""
+    from mmdream.nets.musicnn import HOP, SR, stft_params
+
+    def fast(n: int) -> bool:
+        for p in (2, 3, 5, 7, 11):
+            while n % p == 0:
+                n //= p
+        return n == 1
+
+    assert stft_params(SR) == (512, 256)
+    for sr in (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000):
+        n_fft, hop = stft_params(sr)
+        assert n_fft == 2 * hop and fast(n_fft), (sr, n_fft)
+        assert abs(hop / sr - HOP / SR) <= 0.01 * HOP / SR, (sr, hop)
+
+
 def test_streaming_loudness_matches_pyloudnorm(media):
     import pyloudnorm
 
