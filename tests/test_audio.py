@@ -79,6 +79,37 @@ def test_streaming_loudness_matches_pyloudnorm(media):
     assert abs(meter.integrated() - pyloudnorm.Meter(sr).integrated_loudness(x.astype(np.float64))) < 0.1
 
 
+def test_mastering_on_every_core_writes_what_one_thread_writes(media, tmp_path, monkeypatch):
+    """The limiter and the true-peak measurement run a sound's blocks on the host's cores: the file is byte for byte
+    what one thread writes, at the target loudness and under the ceiling."""
+    import hashlib
+
+    import soundfile as sf
+
+    from mmdream.media import master
+    from mmdream.media.audio_source import load_whole
+
+    x, sr = load_whole(str(media / "audio" / "music" / "Hungarian_Dance_number_5_string_orchestra.hq.ogg"), end=12)
+    raw = tmp_path / "raw.wav"
+    sf.write(raw, 3.0 * x, sr, subtype="FLOAT")  # +9.5 dB: the limiter has peaks to hold
+    one_thread = master.in_order
+    written, used = {}, {}
+    for workers in (1, 4):
+        def spread(fn, items, _workers=None, n=workers):
+            used[n] = n
+            return one_thread(fn, items, n)
+
+        monkeypatch.setattr(master, "in_order", spread)
+        out = tmp_path / f"out{workers}.wav"
+        figures = master.finalise(str(raw), str(out), sr, x.shape[1], raw_lufs=_measure(str(raw))[2],
+                                  target_lufs=-14.0)
+        written[workers] = hashlib.sha256(out.read_bytes()).hexdigest()
+        assert abs(figures["output_loudness_lufs"] + 14.0) < 0.3, figures
+        assert figures["true_peak_dbfs"] <= master.PEAK_CEILING_DB + 1e-6, figures
+        assert _measure(str(out))[3] <= master.PEAK_CEILING_DB + 0.01
+    assert used == {1: 1, 4: 4} and written[1] == written[4]
+
+
 def _measure(path: str, end: float | None = None) -> tuple[np.ndarray, int, float, float]:
     """Samples, rate, integrated loudness and true peak of a file (its first `end` seconds)."""
     from mmdream.media.audio_source import load_whole
