@@ -110,6 +110,65 @@ def test_mastering_on_every_core_writes_what_one_thread_writes(media, tmp_path, 
     assert used == {1: 1, 4: 4} and written[1] == written[4]
 
 
+def test_a_sounds_chunks_dreamed_on_threads_around_one_net_are_the_chunks_dreamed_one_by_one(media, tmp_path,
+                                                                                           monkeypatch):
+    """`mmdream audio` works on a few chunks at once (their decoding, STFTs and resynthesis beside the net, which
+    dreams one at a time with each chunk's own moment of a schedule): the file is byte for byte the one-by-one
+    dream's."""
+    import threading
+
+    from mmdream.pipelines.audio import stream
+
+    src = media / "audio" / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
+    schedule = tmp_path / "s.toml"
+    schedule.write_text("[[keyframe]]\ntime = 0\nlayers = 0.2\nstrength = 0.5\n\n"
+                        "[[keyframe]]\ntime = 14\nlayers = 0.9\nstrength = 2.0\n")
+    ran_on: dict[str, set] = {}
+    dream_block = stream.dream_block
+
+    def recorded(*args, **kwargs):
+        ran_on[mode].add(threading.current_thread().name)
+        return dream_block(*args, **kwargs)
+
+    monkeypatch.setattr(stream, "dream_block", recorded)
+    for mode in ("threads", "one_by_one"):
+        ran_on[mode] = set()
+        if mode == "one_by_one":
+            monkeypatch.setattr(stream, "chunks_on_threads", stream._map_here)
+        args = ["audio", str(src), "-o", str(tmp_path / f"{mode}.wav"), "--duration", "16", "--steps", "2",
+                "--schedule", str(schedule)]
+        assert main(args) == 0
+    assert len(ran_on["threads"]) >= 2 and all(n.startswith("mmdream-in-order") for n in ran_on["threads"])
+    assert ran_on["one_by_one"] == {threading.current_thread().name}
+    assert (tmp_path / "threads.wav").read_bytes() == (tmp_path / "one_by_one.wav").read_bytes()
+
+
+def test_in_order_hands_back_every_result_in_order_and_an_error_at_its_item():
+    import time
+
+    from mmdream.media.parallel import in_order
+
+    def slow_square(i: int) -> int:
+        time.sleep(0.01 * ((7 * i) % 5))  # later items often finish first
+        if i == 13:
+            raise ValueError("item 13")
+        return i * i
+
+    assert list(in_order(slow_square, range(13), workers=4)) == [i * i for i in range(13)]
+    started: list[int] = []
+
+    def items():
+        for i in range(100):
+            started.append(i)
+            yield i
+
+    got = []
+    with pytest.raises(ValueError, match="item 13"):
+        for value in in_order(slow_square, items(), workers=4, ahead=4):
+            got.append(value)
+    assert got == [i * i for i in range(13)] and len(started) <= 13 + 4 + 1  # no more drawn than `ahead` beyond
+
+
 def _measure(path: str, end: float | None = None) -> tuple[np.ndarray, int, float, float]:
     """Samples, rate, integrated loudness and true peak of a file (its first `end` seconds)."""
     from mmdream.media.audio_source import load_whole

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ import soundfile as sf
 from mmdream.io_utils import atomic_output, check_finite
 from mmdream.media.ffmpeg import encode_audio
 from mmdream.media.loudness import LoudnessMeter, limited, true_peak_db
+from mmdream.media.parallel import in_order
 
 PEAK_CEILING_DB = -1.0
 
@@ -81,24 +80,6 @@ def file_true_peak_db(path: str) -> float:
     """True peak (dBFS) of a file, in overlapping blocks; measured once, on the pass that was kept."""
     return max(in_order(true_peak_db, sf.blocks(path, blocksize=1 << 19, overlap=64, always_2d=True)),
                default=-240.0)
-
-
-def in_order(fn: Callable, items: Iterable, workers: int | None = None) -> Iterator:
-    """`fn` of each item, in order, computed on the host's cores: a block of a sound is oversampled and filtered in
-    scipy's compiled code, which lets other threads run. At most two items per thread are in flight, so memory does
-    not grow with the sound; each result is what `fn` alone gives."""
-    workers = workers or len(os.sched_getaffinity(0))
-    if workers == 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(workers, thread_name_prefix="mmdream-master") as pool:
-        pending: deque = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int, gain_db: float) -> LoudnessMeter:

@@ -5,6 +5,7 @@ its sounds through the same pipeline, and so does a cluster (chunks dreamed else
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from mmdream.media.audio_source import GENERATED, open_source
 from mmdream.media.ffmpeg import MediaInfo
 from mmdream.media.loudness import LoudnessMeter
 from mmdream.media.master import DCBlocker, finalise, write_raw
+from mmdream.media.parallel import cores, in_order
 from mmdream.nets.musicnn import MIN_FRAMES, stft_params
 from mmdream.pipelines.audio.block import dream_block
 from mmdream.pipelines.audio.spectrum import analyse, pad_frames
@@ -155,23 +157,54 @@ def _map_here(process: Callable[[int, np.ndarray], np.ndarray],
 
 
 def dream_chunk(dreamer: Dreamer, plan: Resolved, k: int, chunk: np.ndarray, sr: int, start: float = 0.0,
-                griffin_lim: int = 0, on_step: Callable[[], None] | None = None) -> np.ndarray:
-    """Chunk `k` of a sound that starts `start` s into the schedule, dreamed with the schedule at its middle."""
+                griffin_lim: int = 0, on_step: Callable[[], None] | None = None,
+                turn: threading.Lock | None = None) -> np.ndarray:
+    """Chunk `k` of a sound that starts `start` s into the schedule, dreamed with the schedule at its middle.
+    `turn`: where chunks are worked on in several threads (`chunks_on_threads`), the net dreams one at a time."""
     size = int(chunk_seconds_for(plan) * sr)
     moment = plan.at(start + (k * size + len(chunk) / 2) / sr)
-    dreamer.take(moment)
-    return dream_block(chunk, sr, dreamer, moment.settings, moment.strength, griffin_lim, on_step)
+    if turn is None:
+        dreamer.take(moment)
+        return dream_block(chunk, sr, dreamer, moment.settings, moment.strength, griffin_lim, on_step)
+    return dream_block(chunk, sr, _InTurn(dreamer, moment, turn), moment.settings, moment.strength, griffin_lim,
+                       on_step)
+
+
+class _InTurn:
+    """`dreamer` as `dream_block` uses it, dreaming in its turn with the chunk's moment taken: the chunk's STFT and
+    resynthesis run beside the other chunks' dreams."""
+
+    def __init__(self, dreamer: Dreamer, moment, turn: threading.Lock) -> None:
+        self.dreamer, self.moment, self.turn = dreamer, moment, turn
+
+    def dream(self, *args, **kwargs) -> np.ndarray:
+        with self.turn:
+            self.dreamer.take(self.moment)
+            return self.dreamer.dream(*args, **kwargs)
+
+
+CHUNK_THREADS = 3  # enough to hide a chunk's host work (decoding, STFT, resynthesis) behind the next one's dream
+
+
+def chunks_on_threads(process: Callable[[int, np.ndarray], np.ndarray],
+                      chunks: Iterator[tuple[int, np.ndarray]]) -> Iterator[np.ndarray]:
+    """A `ChunkMap` for this machine: chunks worked on in a few threads, in order, one ahead of each thread."""
+    threads = min(CHUNK_THREADS, cores())
+    return in_order(lambda item: process(*item), chunks, threads, ahead=threads)
 
 
 def dream_audio_file(src: str, dst: str, dreamer: Dreamer, plan: Resolved, *, loudness: float | None = None,
                      griffin_lim: int = 0, duration: float | None = None, start: float = 0.0,
                      progress=None, map_chunks: ChunkMap | None = None) -> dict:
     """The audio dream of a file: each chunk dreamed with the schedule's settings at the chunk's middle
-    (`dream_chunk`), here or through `map_chunks` (see `stream_through`)."""
+    (`dream_chunk`), here on a few threads around the one net (`chunks_on_threads`) or through `map_chunks` (see
+    `stream_through`)."""
     on_step = progress.update if progress is not None else None
+    turn = threading.Lock()
 
     def make_process(info: MediaInfo) -> Callable[[int, np.ndarray], np.ndarray]:
-        return lambda k, chunk: dream_chunk(dreamer, plan, k, chunk, info.audio_rate, start, griffin_lim, on_step)
+        return lambda k, chunk: dream_chunk(dreamer, plan, k, chunk, info.audio_rate, start, griffin_lim, on_step,
+                                            turn)
 
     return stream_through(src, dst, make_process, chunk_seconds=chunk_seconds_for(plan), duration=duration,
-                          start=start, loudness=loudness, map_chunks=map_chunks)
+                          start=start, loudness=loudness, map_chunks=map_chunks or chunks_on_threads)
