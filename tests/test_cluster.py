@@ -487,6 +487,15 @@ def test_cluster_arguments_are_checked_before_anything_loads(media, tmp_path, fl
     assert time.perf_counter() - t0 < 15
 
 
+def test_a_segment_task_loads_no_sound_library():
+    """Every worker of a render imports the task's module before its first frame: librosa's STFT (a second of
+    start-up) is loaded only where a task dreams sound, so a segment worker starts that much sooner."""
+    code = ("import sys, mmdream.pipelines.film.cluster, mmdream.pipelines.precision\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'librosa'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", (done.stdout[-500:], done.stderr[-2000:])
+
+
 def test_the_pre_pass_cut_rule_is_the_renderers_and_segments_are_frame_exact(media, tmp_path):
     """The head's cut rule is the renderer's own number (not a second estimate), and each segment's lossless
     input holds exactly the frames the one-machine render decodes, warm-up and tail included."""

@@ -17,7 +17,6 @@ from mmdream.core.engine import Dreamer, DreamSettings, Objective
 from mmdream.errors import UserError
 from mmdream.nets import load_net
 from mmdream.nets.cache import cpu_model, remembered
-from mmdream.pipelines.audio.block import AUDIO_DEFAULTS, dream_block
 
 
 def resolve_precision(precision: str, net: str | None = None) -> str:
@@ -95,6 +94,9 @@ def dream_step_seconds(name: str, precision: str, steps: int = 2) -> float:
     dreamer = Dreamer(net, Objective(dict(net.default_layers)))
     rng = np.random.default_rng(0)
     if net.kind == "audio":
+        # here, not at the top: librosa's STFT costs a second to import, which a cluster's segment task never needs
+        from mmdream.pipelines.audio.block import AUDIO_DEFAULTS, dream_block
+
         x = (0.1 * rng.standard_normal((3 * sr, 1))).astype(np.float32)
 
         def run(n: int) -> None:
