@@ -1,9 +1,11 @@
 """Shared fixtures (the real media folder in one place, nets loaded once per session) and the helpers tests import
-from here: `run_mmdream` (the CLI in a fresh process) and `decoded_frames` (every frame of a small film)."""
+from here: `run_mmdream` (the CLI in a fresh process), `interruptible` (a child that hears Ctrl-C) and `decoded_frames`
+(every frame of a small film)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,12 @@ def run_mmdream(*argv, timeout: float = 600, **kw) -> subprocess.CompletedProces
     """`python -m mmdream ARGV` in a fresh process, text output captured; `kw` go to subprocess.run (cwd, env)."""
     return subprocess.run([sys.executable, "-m", "mmdream", *map(str, argv)], capture_output=True, text=True,
                           timeout=timeout, **kw)
+
+
+def interruptible() -> None:
+    """A `preexec_fn`: Ctrl-C's default in the child. A shell without job control starts a background job with
+    SIGINT ignored, and a process that inherits that never hears the interrupt (CI or `make test &` may run so)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def decoded_frames(path: Path) -> np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import media_root, run_mmdream
+from conftest import interruptible, media_root, run_mmdream
 
 pytestmark = pytest.mark.xdist_group("ray")  # one cluster and one reference film for the module: one worker
 ROOT = Path(__file__).resolve().parent.parent
@@ -339,15 +339,9 @@ def _segment_workers() -> list[psutil.Process]:
     return found
 
 
-def _interruptible() -> None:
-    """Ctrl-C's default in the child: a shell without job control starts a background job with SIGINT ignored,
-    and a process that inherits that never hears the interrupt (CI or `make test &` may run so)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _start(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "mmdream", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_interruptible)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=interruptible)
 
 
 def _wait_for(condition, proc: subprocess.Popen, limit: float = 120.0):

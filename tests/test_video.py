@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import decoded_frames, run_mmdream
+from conftest import decoded_frames, interruptible, run_mmdream
 
 from mmdream.cli import main
 
@@ -121,7 +121,7 @@ def test_interrupted_render_resumes_to_the_same_film(media, tmp_path, capsys):
     work = tmp_path / ".resumed.mmdream-work"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen([sys.executable, "-m", "mmdream", *args, "-o", str(out)], env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, preexec_fn=interruptible)
     rows = work / "frames.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline and (not rows.exists() or len(rows.read_text().splitlines()) < 30):
