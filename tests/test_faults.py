@@ -304,6 +304,25 @@ def test_a_missing_file_is_one_line_at_once_without_tensorflow(tmp_path):
     assert done.stdout.split() == ["2", "False"], done
 
 
+def test_bf16_under_a_onednn_cap_below_avx512_is_one_line_and_auto_takes_fp32(files, tmp_path):
+    """ONEDNN_MAX_CPU_ISA=AVX2 (what a cluster of mixed hosts sets for identical films) leaves TensorFlow's oneDNN
+    no bf16 kernels: on a CPU with AVX-512 BF16 the first bf16 matmul killed the process (SIGSEGV). Asked for,
+    bf16 is refused in one line; `auto` takes fp32 without measuring (nothing is written to the cache)."""
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "MMDREAM_CACHE": str(tmp_path / "cache")}
+    out = tmp_path / "x.png"
+    p = run_mmdream("image", files / "photo.jpg", "-o", out, "--precision", "bf16", "--steps", "1", "--octaves", "1",
+                    env=env)
+    assert p.returncode == 2, (p.returncode, p.stderr[-2000:])
+    assert p.stderr.splitlines() == ["mmdream: error: --precision bf16: ONEDNN_MAX_CPU_ISA=AVX2 leaves TensorFlow's "
+                                     "oneDNN no bf16 kernels (they need AVX-512): use --precision fp32, or unset it"]
+    assert not out.exists()
+    code = ("from mmdream.pipelines.precision import auto_precision; "
+            "print(auto_precision('efficientnet_lite0'), auto_precision())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert (done.returncode, done.stdout.split()) == (0, ["fp32", "fp32"]), done.stderr[-2000:]
+    assert not (tmp_path / "cache" / "precision.json").exists()
+
+
 def _fill(disk: Path) -> None:
     with open(disk / "filler", "wb") as f:
         try:

@@ -211,6 +211,22 @@ def gpus_bf16() -> bool | None:
                for gpu in gpus)
 
 
+def onednn_isa_cap() -> str | None:
+    """ONEDNN_MAX_CPU_ISA where the user set it (upper case): the widest instructions oneDNN's kernels may use, and
+    so a net's last bits (a cluster of mixed hosts sets it alike everywhere for identical films)."""
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() or None
+
+
+def bf16_refused() -> str | None:
+    """Why bf16 cannot run here, or None. TensorFlow sends a bf16 op to oneDNN by the CPU's own features, and oneDNN
+    capped below AVX-512 has no kernel for it: the process dies (SIGSEGV) at the first bf16 matmul."""
+    cap = onednn_isa_cap()
+    if NAME != "tensorflow" or cap is None or cap.startswith(("AVX512", "AVX10", "ALL", "DEFAULT")):
+        return None
+    return (f"ONEDNN_MAX_CPU_ISA={cap} leaves TensorFlow's oneDNN no bf16 kernels (they need AVX-512): "
+            f"use --precision fp32, or unset it")
+
+
 def on_gpu() -> bool:
     """Whether the dream runs on a GPU (the host's cores are then free for decoding, flow and encoding)."""
     return gpus_bf16() is not None

@@ -156,8 +156,9 @@ def _head(app: KerasApp, body: keras.Model):
     return keras.layers.Dense(1000, **logits)(h)
 
 
-def _build_app(record: NetSpec, weights: str) -> keras.Model:
-    """Any-size model: [-1, 1] RGB in, 1000 logits out, with the app's layers flat in one graph."""
+def build_app(record: NetSpec, weights: str) -> keras.Model:
+    """Any-size model: [-1, 1] RGB in, 1000 logits out, with the app's layers flat in one graph, at the dtype
+    policy in force."""
     app = record.keras_app
     inp = keras.Input((None, None, 3), name="image")
     x = _preprocess(app, inp)
@@ -201,7 +202,7 @@ def load_weights_file(model: keras.Model, path: Path) -> None:
 def load(record: NetSpec, weights: str, precision: str, sr: int | None = None) -> Net:
     seed_random_weights(weights)
     with dtype_policy(precision):
-        model = _build_app(record, weights)
+        model = build_app(record, weights)
     return Net.built(record, model)
 
 

@@ -23,6 +23,8 @@ def resolve_precision(precision: str, net: str | None = None) -> str:
     """'fp32' or 'bf16' as given; 'auto' measured once per machine and net (see `auto_precision`)."""
     if precision not in ("auto", "fp32", "bf16"):
         raise UserError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+    if precision == "bf16" and (why := backend.bf16_refused()) and backend.gpus_bf16() is None:
+        raise UserError(f"--precision bf16: {why}")
     if precision != "auto":
         return precision
     return auto_precision(net if isinstance(net, str) else None)
@@ -52,7 +54,8 @@ def auto_precision(net: str | None = None) -> str:
     """bf16 on a GPU that computes it natively. On a CPU with AVX-512 BF16 or AMX, bf16 only where `net`'s own
     dream step runs faster in bf16 than in fp32, measured once per net, CPU and TensorFlow version and cached:
     a matmul does not tell (on the bench host bf16 matmuls ran 3.6x as fast, EfficientNet-Lite0's dream 0.6x as
-    fast, InceptionV3's faster). Without a net, a matmul decides."""
+    fast, InceptionV3's faster). Without a net, a matmul decides. fp32 where oneDNN is capped below bf16's
+    kernels (`backend.bf16_refused`)."""
     gpu = backend.gpus_bf16()
     if gpu is not None:
         return "bf16" if gpu else "fp32"
@@ -60,7 +63,7 @@ def auto_precision(net: str | None = None) -> str:
         cpuinfo = Path("/proc/cpuinfo").read_text()
     except OSError:
         return "fp32"
-    if "avx512_bf16" not in cpuinfo and "amx_bf16" not in cpuinfo:
+    if "avx512_bf16" not in cpuinfo and "amx_bf16" not in cpuinfo or backend.bf16_refused():
         return "fp32"
     key = f"{cpu_model()} | amx={'amx_bf16' in cpuinfo} | {_backend_version()}" + (f" | {net}" if net else "")
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from mmdream.checks import ClusterOptions
+from mmdream.core.backend import onednn_isa_cap
 from mmdream.errors import UserError
 from mmdream.media.flow import FlowEstimator, flicker
 from mmdream.pipelines.film.encode import PieceEncoder, mux, open_encoder, write_contact_sheet
@@ -120,7 +121,7 @@ def _worker() -> dict:
 def instruction_set() -> str:
     """The widest vector instructions oneDNN may use here (its kernels, and so a net's last bits, follow them):
     the CPU's best of AVX-512 BF16, AVX-512 and AVX2, or ONEDNN_MAX_CPU_ISA where set."""
-    if capped := os.environ.get("ONEDNN_MAX_CPU_ISA"):
+    if capped := onednn_isa_cap():
         return capped.lower()
     try:
         flags = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
