@@ -137,21 +137,24 @@ def test_models_command_lists_nets_offline_status_and_layers(capsys):
 
 
 def test_huge_photo_dreams_in_tiles_with_bounded_memory(tmp_path):
-    """A 6000x3400 photo at full size: tiles keep the gradient's memory bounded."""
+    """A 6000x3400 photo at full size: tiles keep the gradient's memory bounded. The child's own peak is VmHWM: its
+    ru_maxrss starts from the RSS of the process that spawned it (Linux keeps the high-water mark across exec), and
+    a pytest worker that had grown to 9 GB failed this test with the child's 3.6 GB."""
     big = tmp_path / "big.jpg"
     y, x = np.mgrid[0:3400, 0:6000]
     rgb = np.stack([(x // 7) % 255, (y // 5) % 255, ((x + y) // 11) % 255], -1).astype(np.uint8)
     Image.fromarray(rgb).save(big, quality=90)
     del rgb, x, y
     code = (
-        "import resource,sys; from mmdream.cli import main; "
+        "import sys; from mmdream.cli import main; "
         f"rc=main(['image','{big}','-o','{tmp_path / 'big_out.jpg'}','--max-size','0','--octaves','1',"
         "'--steps','1','--tile-size','512']); "
-        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024); sys.exit(rc)"
+        "peak = next(ln for ln in open('/proc/self/status') if ln.startswith('VmHWM:')).split()[1]; "
+        "print('PEAK', int(peak) // 1024); sys.exit(rc)"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-800:]
     peak_mb = int(p.stdout.split("PEAK")[1].split()[0])
-    assert peak_mb < 8000, peak_mb
+    assert 1000 < peak_mb < 8000, peak_mb  # the picture alone is 245 MB a float32 copy: the dream was measured
     with Image.open(tmp_path / "big_out.jpg") as im:
         assert im.size == (6000, 3400)
