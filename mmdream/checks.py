@@ -9,6 +9,7 @@ happens (it is called directly too).
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,13 +50,20 @@ def check_number(name: str, value: float | None, lo: float | None, hi: float | N
     the command line, `step_size` in the API and in schedules)."""
     if value is None:
         return
-    if not math.isfinite(value):
+    if not isinstance(value, numbers.Real):  # from the API: a string is not a number
+        raise UserError(f"{name} must be a number, not {value!r:.40}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond a float's range is beyond every option's
+        raise UserError(f"{name} must be a number within its range, not an integer of "
+                        f"{len(str(abs(value)))} digits") from None
+    if not math.isfinite(number):
         raise UserError(f"{name} must be a finite number, not {value}")
-    low_bad = lo is not None and (value <= lo if lo_open else value < lo)
-    if low_bad or (hi is not None and value > hi):
+    low_bad = lo is not None and (number <= lo if lo_open else number < lo)
+    if low_bad or (hi is not None and number > hi):
         low = "" if lo is None else f"{'above' if lo_open else 'at least'} {lo:g}"
         high = "" if hi is None else f"at most {hi:g}"
-        raise UserError(f"{name} must be {' and '.join(p for p in (low, high) if p)} (got {value:g})")
+        raise UserError(f"{name} must be {' and '.join(p for p in (low, high) if p)} (got {number:g})")
 
 
 def check_options(**values: float | None) -> None:
