@@ -759,3 +759,43 @@ def test_a_hundred_mixed_requests_from_four_visitors_leave_memory_steady(server,
     assert len(answers) == 100 and all(a == "ok" or a == "mmdream: error: upload or pick a photo first"
                                        for a in answers), [a for a in answers if a != "ok"][:3]
     assert after <= 1.2 * after_ten, (after_ten, after)
+
+
+def test_kept_clips_unused_for_a_day_are_pruned_and_the_same_upload_restores_one(tmp_path):
+    """An uploaded clip is kept (a cancelled film resumes from it) for a day after its last use, not for the server's
+    life: a studio open to many visitors does not fill its disk, and the same upload again is kept under the same
+    name, so its render still resumes."""
+    import hashlib
+
+    from mmdream.studio.visitors import KEEP_CLIPS_S, Studio
+
+    studio = Studio(tmp_path / "dreams", tmp_path / "private")
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    clips = {}
+    for name, size in (("a.mp4", 300_000), ("b.mp4", 200_000), ("c.mp4", 100_000)):
+        (uploads / name).write_bytes(np.random.default_rng(size).bytes(size))
+        clips[name] = uploads / name
+
+    def age(path: str, seconds: float) -> None:
+        then = time.time() - seconds
+        os.utime(Path(path).parent, (then, then))
+
+    def kept_bytes() -> int:
+        return sum(f.stat().st_size for f in (studio.private / "clips").rglob("*") if f.is_file())
+
+    a, a_digest = studio.kept(str(clips["a.mp4"]))
+    b, _ = studio.kept(str(clips["b.mp4"]))
+    age(a, KEEP_CLIPS_S + 60)
+    age(b, 3600)
+    c, _ = studio.kept(str(clips["c.mp4"]))
+    assert not Path(a).exists() and Path(b).exists() and Path(c).exists()
+    assert kept_bytes() == 300_000
+    clips["a.mp4"].write_bytes(np.random.default_rng(300_000).bytes(300_000))  # Gradio's copy was pruned: sent again
+    again, digest = studio.kept(str(clips["a.mp4"]))
+    assert (again, digest) == (a, a_digest)
+    assert hashlib.sha256(Path(again).read_bytes()).hexdigest() == a_digest
+    age(again, KEEP_CLIPS_S + 60)  # the clip in hand is never pruned, and its use starts its day afresh
+    assert studio.kept(str(clips["a.mp4"]))[0] == again and Path(again).exists()
+    assert time.time() - Path(again).parent.stat().st_mtime < 60
+    assert studio.prune_clips() == [] and kept_bytes() == 600_000

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ from mmdream.nets.cache import sha256_file
 from mmdream.studio.files import inside, looks_like_media, media_in
 
 LOCAL = "local"  # the session of a call made without a page (a script calling the request functions)
+# How long an uploaded clip is kept after its last use: a cancelled film resumes without a new upload for that
+# long, and a server open to many visitors does not fill its disk with clips (the same upload again restores one).
+KEEP_CLIPS_S = 24 * 3600
 
 
 class PageError(Exception):
@@ -115,6 +119,7 @@ class Studio:
         disks), and its digest: a render's work is keyed to its input, and an upload sent again must resume."""
         digest = sha256_file(upload)
         kept = self.private / "clips" / digest[:16] / Path(upload).name
+        self.prune_clips(keep=kept.parent)
         if not kept.exists():
             kept.parent.mkdir(parents=True, exist_ok=True)
             with atomic_output(kept) as tmp:
@@ -122,7 +127,18 @@ class Studio:
                     os.link(upload, tmp)
                 except OSError:
                     shutil.copyfile(upload, tmp)
+        os.utime(kept.parent)  # its last use: what pruning goes by
         return str(kept), digest
+
+    def prune_clips(self, keep: Path | None = None, max_age: float = KEEP_CLIPS_S) -> list[Path]:
+        """Kept clips unused for `max_age` seconds removed (not `keep`, the one in hand); what was removed."""
+        gone = []
+        for folder in (self.private / "clips").glob("*"):
+            with contextlib.suppress(FileNotFoundError):  # another visitor's request pruned it first
+                if folder != keep and time.time() - folder.stat().st_mtime > max_age:
+                    shutil.rmtree(folder)
+                    gone.append(folder)
+        return gone
 
     def clip(self, upload: str | None, name: str | None) -> tuple[str, str]:
         """The film's clip and its digest: a file of the shared folder by `name`, else the upload, kept."""
