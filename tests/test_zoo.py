@@ -75,40 +75,57 @@ def _depths(net, side: int = 96) -> list[int]:
     return [int(o.shape[1]) for o in probe(np.zeros((1, side, side, 3), np.float32))]
 
 
+def _both_logits(name: str, model, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """keras.applications' logits of a picture (0..255) and the any-size `model`'s. Where float32 rounding alone
+    moves the reference's logits (a 1e-6 change of the input changes them by more than 1e-4 of their scale), both
+    nets are built again and compared in float64 (its float32 logits layer kept): a random EfficientNet-B0 turns
+    that change into 1.6 % of its logits, so its two graphs' rounding, which follows the host's instructions (AVX2
+    or AVX-512), made 0.8 %; the other families move 1e-6 to 2e-5. Only there: ConvNeXt took 50 s in float64."""
+    import keras
+
+    from mmdream.nets import spec
+    from mmdream.nets.keras_apps import build_app
+
+    app = spec(name).keras_app
+    preprocess = {"caffe": keras.applications.resnet.preprocess_input, "tf": lambda x: x / 127.5 - 1.0,
+                  "torch": keras.applications.densenet.preprocess_input}.get(app.preprocess, lambda x: x)
+    reference = getattr(keras.applications, app.constructor)(include_top=True, weights="imagenet",
+                                                             classifier_activation=None)
+    x = preprocess(rgb[None].copy())
+    expected = np.asarray(reference(x))
+    nudged = np.asarray(reference(x * np.float32(1 + 1e-6)))
+    if np.abs(nudged - expected).max() <= 1e-4 * np.abs(expected).max():
+        return expected, np.asarray(model(rgb[None] / 127.5 - 1.0))
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float64")
+    try:
+        model = build_app(spec(name), "imagenet")
+        reference = getattr(keras.applications, app.constructor)(include_top=True, weights="imagenet",
+                                                                 classifier_activation=None)
+    finally:
+        keras.config.set_dtype_policy(before)
+    rgb = rgb.astype(np.float64)
+    expected = np.asarray(reference(preprocess(rgb[None].copy())))
+    assert expected.dtype == np.float64
+    return expected, np.asarray(model(rgb[None] / 127.5 - 1.0))
+
+
 @pytest.mark.parametrize("name", FAMILIES)
 def test_each_family_builds_from_keras_cache_and_dreams(imagenet, media, tmp_path, monkeypatch, name):
     """The any-size net gives keras.applications' own logits (its ImageNet path, downloader pointed at the
-    stand-in file), its layers run shallow to deep, and a 64 px picture and a 4-frame film dream with gain.
-
-    The logits are compared in float64 (the any-size head keeps its float32 logits layer): a random EfficientNet
-    turns a 1e-6 change of its input into 1.6 % of its logits, so in float32 the two graphs' rounding alone, which
-    follows the host's instructions (AVX2 or AVX-512), made 0.8 %."""
-    import keras
+    stand-in file), its layers run shallow to deep, and a 64 px picture and a 4-frame film dream with gain."""
     import keras.src.utils.file_utils as file_utils
 
     from mmdream.nets import load_net, spec
-    from mmdream.nets.keras_apps import build_app
 
     app = spec(name).keras_app
     weights = imagenet.ensure(name).models / app.weights_file
     net = load_net(name, precision="fp32")
 
     monkeypatch.setattr(file_utils, "get_file", lambda *a, **k: str(weights))
-    before = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float64")
-    try:
-        exact = build_app(spec(name), "imagenet")
-        reference = getattr(keras.applications, app.constructor)(include_top=True, weights="imagenet",
-                                                                 classifier_activation=None)
-    finally:
-        keras.config.set_dtype_policy(before)
     side = spec(name).input_side
-    rgb = np.asarray(Image.open(media / "images" / "chelsea.png").convert("RGB").resize((side, side)), np.float64)
-    preprocess = {"caffe": keras.applications.resnet.preprocess_input, "tf": lambda x: x / 127.5 - 1.0,
-                  "torch": keras.applications.densenet.preprocess_input}.get(app.preprocess, lambda x: x)
-    expected = np.asarray(reference(preprocess(rgb[None].copy())))
-    got = np.asarray(exact(rgb[None] / 127.5 - 1.0))
-    assert expected.dtype == np.float64
+    rgb = np.asarray(Image.open(media / "images" / "chelsea.png").convert("RGB").resize((side, side)), np.float32)
+    expected, got = _both_logits(name, net.model, rgb)
     assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max() + 1e-30, name
     monkeypatch.undo()
     monkeypatch.setenv("KERAS_HOME", str(imagenet.home))
