@@ -13,7 +13,7 @@ import importlib
 import os
 from importlib.metadata import PackageNotFoundError, version
 
-from mmdream.core.choose import choose_backend
+from mmdream.core.choose import choose_backend, lean_keras
 from mmdream.errors import UserError
 
 try:
@@ -28,6 +28,7 @@ _LAZY = {**dict.fromkeys(_API, "mmdream.api"), "Schedule": "mmdream.schedule", "
          "error_line": "mmdream.io_utils"}
 __all__ = ["__version__", *_LAZY]
 
+lean_keras()
 _backend_error: UserError | None = None
 try:  # MMDREAM_BACKEND takes effect before Keras is first imported; a bad one is said by the first API call
     choose_backend(os.environ.get("MMDREAM_BACKEND"))

@@ -12,11 +12,13 @@ whether each is installed.
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 from mmdream.errors import UserError
 
@@ -64,3 +66,55 @@ def chosen() -> str:
     others = ", ".join(b for b in BACKENDS if installed(b))
     return (f"backend: {name} ({'a GPU is seen' if gpu_seen() else 'no GPU seen'}; installed: {others}; "
             "--backend or MMDREAM_BACKEND chooses)")
+
+
+# Libraries that Keras (scikit-learn for keras.wrappers, pandas for DataFrames in `fit`) and, on TensorFlow, tf.lite
+# (JAX) import whenever they are installed, only to support them. mmdream uses none of them through Keras, and they
+# cost a second and more of every process's start (librosa installs scikit-learn, Gradio pandas).
+SPARED = ("sklearn", "pandas")
+
+
+class _LeanKeras(importlib.abc.MetaPathFinder):
+    """Keras' first import in this process, with SPARED (and JAX on TensorFlow) hidden from it: Keras and TensorFlow
+    take each for not installed (their own `except ImportError`); afterwards each imports as usual for whoever asks.
+    So keras.wrappers' scikit-learn classes need Keras imported before mmdream."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _Hiding(spec.loader)
+        return spec
+
+
+class _Hiding:
+    """A loader that runs another with not-yet-imported SPARED modules absent."""
+
+    def __init__(self, loader) -> None:
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        spared = (*SPARED, "jax") if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" else SPARED
+        hidden = [name for name in spared if name not in sys.modules]
+        sys.modules.update(dict.fromkeys(hidden))  # None: "import x" raises ImportError
+        try:
+            self.loader.exec_module(module)
+        finally:
+            for name in hidden:
+                if name in sys.modules and sys.modules[name] is None:
+                    del sys.modules[name]
+
+    def __getattr__(self, name: str):
+        return getattr(self.loader, name)
+
+
+def lean_keras() -> None:
+    """Keras' first import, wherever it happens after this, spares SPARED (see _LeanKeras); nothing if Keras is
+    imported already."""
+    if "keras" not in sys.modules and not any(isinstance(f, _LeanKeras) for f in sys.meta_path):
+        sys.meta_path.insert(0, _LeanKeras())
