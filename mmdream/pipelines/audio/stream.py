@@ -4,6 +4,7 @@ its sounds through the same pipeline, and so does a cluster (chunks dreamed else
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -163,18 +164,15 @@ def dream_chunk(dreamer: Dreamer, plan: Resolved, k: int, chunk: np.ndarray, sr:
     `turn`: where chunks are worked on in several threads (`chunks_on_threads`), the net dreams one at a time."""
     size = int(chunk_seconds_for(plan) * sr)
     moment = plan.at(start + (k * size + len(chunk) / 2) / sr)
-    if turn is None:
-        dreamer.take(moment)
-        return dream_block(chunk, sr, dreamer, moment.settings, moment.strength, griffin_lim, on_step)
-    return dream_block(chunk, sr, _InTurn(dreamer, moment, turn), moment.settings, moment.strength, griffin_lim,
-                       on_step)
+    return dream_block(chunk, sr, _InTurn(dreamer, moment, turn or contextlib.nullcontext()), moment.settings,
+                       moment.strength, griffin_lim, on_step)
 
 
 class _InTurn:
     """`dreamer` as `dream_block` uses it, dreaming in its turn with the chunk's moment taken: the chunk's STFT and
     resynthesis run beside the other chunks' dreams."""
 
-    def __init__(self, dreamer: Dreamer, moment, turn: threading.Lock) -> None:
+    def __init__(self, dreamer: Dreamer, moment, turn: threading.Lock | contextlib.nullcontext) -> None:
         self.dreamer, self.moment, self.turn = dreamer, moment, turn
 
     def dream(self, *args, **kwargs) -> np.ndarray:
