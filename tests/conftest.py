@@ -4,6 +4,8 @@ from here: `run_mmdream` (the CLI in a fresh process), `interruptible` (a child 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -75,21 +77,41 @@ def animals(media, tmp_path_factory) -> Path:
     return root
 
 
+def run_temp(tmp_path_factory) -> Path:
+    """The temporary folder of the whole run: a parallel run's workers each have their own inside it."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def run_lock(path: Path):
+    """One process of the run at a time (an exclusive lock on `path`, released if its holder dies)."""
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def animals_net(animals, tmp_path_factory) -> Path:
     """A sound net trained on the ten animal recordings, as a user would (`mmdream train audio`, one-second
-    windows), with its training report beside it (train.json): trained once per test process that needs it
-    (training and cross-modal tests alike)."""
+    windows), with its training report beside it (train.json): trained once per run, by the first worker that
+    needs it, while any other waits (training and cross-modal tests alike)."""
     from mmdream.cli import main
 
-    models = tmp_path_factory.mktemp("models")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MMDREAM_MODELS", str(models))
-    try:
-        assert main(["train", "audio", str(animals), "--name", "animals", "--epochs", "10", "--window", "1",
-                     "--report", str(models / "train.json")]) == 0
-    finally:
-        mp.undo()
+    models = run_temp(tmp_path_factory) / "animals-net"
+    models.mkdir(exist_ok=True)
+    with run_lock(models / ".lock"):
+        if not (models / "train.json").exists():  # written last
+            mp = pytest.MonkeyPatch()
+            mp.setenv("MMDREAM_MODELS", str(models))
+            try:
+                assert main(["train", "audio", str(animals), "--name", "animals", "--epochs", "10", "--window",
+                             "1", "--report", str(models / "train.json")]) == 0
+            finally:
+                mp.undo()
     return models / "animals.keras"
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import interruptible, media_root, run_mmdream
+from conftest import interruptible, media_root, run_mmdream, run_temp
 
 pytestmark = pytest.mark.xdist_group("ray")  # one cluster and one reference film for the module: one worker
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def ray_head(cpus: int, temp: Path):
                              "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
                             env=RAY_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_until_up(head, port, nodes=1)
+        _wait_until_up(head, port)
         yield f"127.0.0.1:{port}"
     finally:
         with contextlib.suppress(ProcessLookupError):  # its tests are done: nothing to shut down gracefully (~30 s)
@@ -83,18 +83,19 @@ def ray_head(cpus: int, temp: Path):
                     proc.kill()
 
 
-def _live_nodes(port: int) -> int | None:
-    """How many nodes the cluster at `port` counts as live (`ray status` lists each as one "node_" line)."""
+def _live_nodes(port: int) -> set[str] | None:
+    """The ids of the nodes the cluster at `port` counts as live (`ray status` lists each as a "node_ID" line)."""
     done = subprocess.run([RAY, "status", f"--address=127.0.0.1:{port}"], env=RAY_ENV, capture_output=True,
                           text=True, timeout=60)
-    return done.stdout.split("Pending:")[0].count(" node_") if done.returncode == 0 else None
+    return set(re.findall(r" node_([0-9a-f]+)", done.stdout.split("Pending:")[0])) if done.returncode == 0 else None
 
 
-def _wait_until_up(proc: subprocess.Popen, port: int, nodes: int, log=None) -> None:
-    """Until the cluster at `port` counts `nodes` live nodes (`log`: the starting process's output file)."""
+def _wait_until_up(proc: subprocess.Popen, port: int, known: set[str] = frozenset(), log=None) -> None:
+    """Until the cluster at `port` counts a live node not in `known` (`log`: the starting process's output file).
+    A new node, not a count: a node lost just before is still counted live for a few seconds."""
     deadline = time.monotonic() + 120
     while True:
-        if (_live_nodes(port) or 0) >= nodes:
+        if (_live_nodes(port) or set()) - known:
             return
         if proc.poll() is not None or time.monotonic() > deadline:
             why = log.seek(0) or log.read().decode(errors="replace")[-1500:] if log else ""
@@ -146,7 +147,7 @@ def hidden_node(address: str, base: Path, resources: dict | None = None):
     if os.geteuid() != 0:
         pytest.skip("a node in its own mount namespace needs root (unshare --mount), as CI has")
     port = int(address.rsplit(":", 1)[1])
-    before = _live_nodes(port) or 1
+    known = _live_nodes(port) or set()
     # Its own folders: a tmpfs of their own at a short path (a Ray socket's path must fit in 107 bytes).
     root = Path(tempfile.mkdtemp(prefix="mmdream-node-"))
     hidden = [media_root().resolve(), base.resolve(), cache_dir().resolve(), root]
@@ -160,7 +161,7 @@ def hidden_node(address: str, base: Path, resources: dict | None = None):
     proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "bash", "-c", script], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_until_up(proc, port, nodes=before + 1, log=log)
+        _wait_until_up(proc, port, known, log=log)
         yield Node(proc, hidden, root)
     finally:  # stopped as `ray stop` does (the head hears of it at once), unless it was lost
         with contextlib.suppress(ProcessLookupError):
@@ -218,51 +219,6 @@ def test_two_workers_render_the_one_machine_film(two_clips, one_machine, tmp_pat
     _same_film(out, reference)
     assert "segment 1: frames 40-79 on" in done.stdout
     assert not out.with_name(".cluster.mmdream-work").exists()
-
-
-def _sheet(path: Path):
-    import cv2
-
-    return cv2.imread(str(path))
-
-
-def test_a_node_that_shares_nothing_with_the_head_renders_the_one_machine_film(media, two_clips, animals_net,
-                                                                             small_head, tmp_path_factory, tmp_path):
-    """The whole recipe (a cut, a schedule, a style picture, a trained sound net, a contact sheet) with every task
-    pinned to a node that cannot see the head's files: the film, sound and sheet are the one-machine render's."""
-    import numpy as np
-
-    schedule = tmp_path / "film.toml"
-    schedule.write_text('[[keyframe]]\ntime = 0\nlayers = 0.3\nstrength = 0.5\n\n'
-                        '[[keyframe]]\ntime = 2\nlayers = 0.8\nstrength = 1.5\n')
-    style = media / "images" / "Starry_Night.jpeg"
-    recipe = ["--schedule", str(schedule), "--style", str(style), "--style-steps", "5", "--react", "0.5", "--audio-net",
-              str(animals_net), *SMALL]
-    one = run_mmdream("video", str(two_clips), "-o", str(tmp_path / "one.mp4"), "--threads", "1",
-                      "--preview", str(tmp_path / "one.png"), *recipe, cwd=ROOT)
-    assert one.returncode == 0, one.stderr[-2000:]
-    out, rep, sheet = tmp_path / "node.mp4", tmp_path / "node.json", tmp_path / "node.png"
-    with hidden_node(small_head, tmp_path_factory.getbasetemp(), {"hidden": 1}) as node:
-        done = run_mmdream("video", str(two_clips), "-o", str(out), "--ray", small_head, "--task-resources",
-                           "hidden=1", "--preview", str(sheet), "--report", str(rep), *recipe, cwd=ROOT)
-        assert done.returncode == 0, done.stderr[-2000:]
-        # It cannot have opened a path of the head's: each is an empty tmpfs there.
-        mounts = node.mounts()
-        assert all(mounts.get(str(p)) == "tmpfs" for p in node.hidden), (node.hidden, mounts)
-        assert list(node.sees(media_root().resolve()).iterdir()) == []
-        assert not node.sees(out).exists() and not node.sees(schedule).exists()
-        # What it needed came through the object store, into its own cache.
-        carried = {f.name for f in node.sees(node.root / "cache" / "carried").glob("*/*")}
-        assert carried == {"film.toml", style.name, "animals.keras", "animals.json"}
-        assert list(node.sees(node.root / "cache").glob("efficientnet_lite0-*.npz"))
-    report = json.loads(rep.read_text())
-    pinned = [n["node"] for n in report["nodes"] if "hidden" in n["resources"]]
-    assert len(pinned) == 1 and len(report["segments"]) == 2
-    assert {s["worker"]["node"] for s in report["segments"]} == set(pinned)
-    assert report["cluster"]["task_resources"] == {"hidden": 1.0}
-    assert len(report["cluster"]["instruction_sets"]) == 1 and "lost node" not in done.stdout
-    _same_film(out, tmp_path / "one.mp4")
-    assert np.array_equal(_sheet(sheet), _sheet(tmp_path / "one.png"))
 
 
 STRETCH = ["--end", "3", "--max-segment", "10", *SMALL]  # 60 frames of one shot: six segments
@@ -405,7 +361,7 @@ def test_a_node_lost_mid_film_is_named_and_the_film_is_the_same(two_clips, one_m
     waits half a second into the segment: a task's start message is sent without waiting, and a node lost in the
     instant it is sent takes it along (the segment is still rendered again, but the report cannot name that try)."""
     out, rep = tmp_path / "lost.mp4", tmp_path / "lost.json"
-    with hidden_node(small_head, tmp_path_factory.getbasetemp(), {"doomed": 1}) as node:
+    with hidden_node(small_head, run_temp(tmp_path_factory), {"doomed": 1}) as node:
         namespace = _mount_namespace(node.raylet().pid)
         code, err = _render_struck(["video", str(two_clips), "-o", str(out), "--ray", small_head, "--report", str(rep),
                                     "--no-audio", *SMALL],
@@ -552,7 +508,7 @@ def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(med
     monkeypatch.setenv("TMPDIR", str(tmp_path_factory.mktemp("studio")))  # its folders: hidden from the node too
     args = [handle_file(str(shots)), None, "efficientnet_lite0", "MTT_vgg", 320, 0, 0, None, False, 0.0, None,
             10, "none", True]
-    with hidden_node(small_head, tmp_path_factory.getbasetemp(), {"hidden": 1}):
+    with hidden_node(small_head, run_temp(tmp_path_factory), {"hidden": 1}):
         url, proc, _ = _start_server("--ray", small_head, "--task-resources", "hidden=1")
         try:
             client = Client(url, verbose=False)
@@ -578,3 +534,48 @@ def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(med
     resumed = int(re.search(r"; (\d+) frames resumed from an earlier render", status)[1])
     assert 40 <= resumed <= done, (resumed, done)
     assert abs(probe(film).duration - 8.0) <= 1 / 20
+
+
+def _sheet(path: Path):
+    import cv2
+
+    return cv2.imread(str(path))
+
+
+def test_a_node_that_shares_nothing_with_the_head_renders_the_one_machine_film(media, two_clips, animals_net,
+                                                                             small_head, tmp_path_factory, tmp_path):
+    """The whole recipe (a cut, a schedule, a style picture, a trained sound net, a contact sheet) with every task
+    pinned to a node that cannot see the head's files: the film, sound and sheet are the one-machine render's."""
+    import numpy as np
+
+    schedule = tmp_path / "film.toml"
+    schedule.write_text('[[keyframe]]\ntime = 0\nlayers = 0.3\nstrength = 0.5\n\n'
+                        '[[keyframe]]\ntime = 2\nlayers = 0.8\nstrength = 1.5\n')
+    style = media / "images" / "Starry_Night.jpeg"
+    recipe = ["--schedule", str(schedule), "--style", str(style), "--style-steps", "5", "--react", "0.5", "--audio-net",
+              str(animals_net), *SMALL]
+    one = run_mmdream("video", str(two_clips), "-o", str(tmp_path / "one.mp4"), "--threads", "1",
+                      "--preview", str(tmp_path / "one.png"), *recipe, cwd=ROOT)
+    assert one.returncode == 0, one.stderr[-2000:]
+    out, rep, sheet = tmp_path / "node.mp4", tmp_path / "node.json", tmp_path / "node.png"
+    with hidden_node(small_head, run_temp(tmp_path_factory), {"hidden": 1}) as node:
+        done = run_mmdream("video", str(two_clips), "-o", str(out), "--ray", small_head, "--task-resources",
+                           "hidden=1", "--preview", str(sheet), "--report", str(rep), *recipe, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-2000:]
+        # It cannot have opened a path of the head's: each is an empty tmpfs there.
+        mounts = node.mounts()
+        assert all(mounts.get(str(p)) == "tmpfs" for p in node.hidden), (node.hidden, mounts)
+        assert list(node.sees(media_root().resolve()).iterdir()) == []
+        assert not node.sees(out).exists() and not node.sees(schedule).exists()
+        # What it needed came through the object store, into its own cache.
+        carried = {f.name for f in node.sees(node.root / "cache" / "carried").glob("*/*")}
+        assert carried == {"film.toml", style.name, "animals.keras", "animals.json"}
+        assert list(node.sees(node.root / "cache").glob("efficientnet_lite0-*.npz"))
+    report = json.loads(rep.read_text())
+    pinned = [n["node"] for n in report["nodes"] if "hidden" in n["resources"]]
+    assert len(pinned) == 1 and len(report["segments"]) == 2
+    assert {s["worker"]["node"] for s in report["segments"]} == set(pinned)
+    assert report["cluster"]["task_resources"] == {"hidden": 1.0}
+    assert len(report["cluster"]["instruction_sets"]) == 1 and "lost node" not in done.stdout
+    _same_film(out, tmp_path / "one.mp4")
+    assert np.array_equal(_sheet(sheet), _sheet(tmp_path / "one.png"))
