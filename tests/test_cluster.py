@@ -536,6 +536,8 @@ def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(med
     assert abs(probe(film).duration - 8.0) <= 1 / 20
 
 
+# Last in the module: the animal net it needs is trained once per run (conftest.animals_net), and by the time
+# the cluster's other tests are done another worker has usually trained it.
 def _sheet(path: Path):
     import cv2
 
