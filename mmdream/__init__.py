@@ -5,6 +5,7 @@
     import mmdream
     dream = mmdream.dream_image("photo.jpg", "dream.jpg", steps=10)
     sound = mmdream.dream_audio(samples, sr=44100)          # numpy in, numpy out
+    spec = mmdream.make_spec("video", {"steps": 8})         # options checked once; `spec=` to any function
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0.0.0+source"
 
 _API = ("dream_image", "dream_audio", "dream_video", "style_image", "style_audio", "style_video", "zoom", "live", "train_image",
-        "train_audio", "load_net", "list_nets", "NetInfo", "ImageResult", "AudioResult", "FilmResult", "StyleResult")
-_LAZY = {**dict.fromkeys(_API, "mmdream.api"), "Schedule": "mmdream.schedule", "UserError": "mmdream.errors",
+        "train_audio", "explain", "load_net", "list_nets", "NetInfo")
+_RESULTS = ("Result", "ImageResult", "AudioResult", "FilmResult", "ZoomResult", "LiveResult", "StyleResult",
+            "TrainResult", "ExplainResult")
+_LAZY = {**dict.fromkeys(_API, "mmdream.api"), **dict.fromkeys(_RESULTS, "mmdream.results"),
+         "Schedule": "mmdream.schedule", "UserError": "mmdream.errors", "OptionError": "mmdream.errors",
+         "make_spec": "mmdream.specs", "Spec": "mmdream.specs",
          "LiveControls": "mmdream.pipelines.live.controls",
          "error_line": "mmdream.io_utils"}
 __all__ = ["__version__", *_LAZY]

@@ -1,4 +1,4 @@
-"""The vocabulary every layer checks against: the file suffixes and the modalities, each numeric option's range,
+"""The vocabulary every layer checks against: the file suffixes, each numeric option's range,
 output locations, the film's work folder and lock, a cluster render's options.
 
 This module imports neither TensorFlow nor a net, so a bad argument is answered at once with one line. The
@@ -11,38 +11,21 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmdream.errors import UserError
 from mmdream.io_utils import describe_os_error
-from mmdream.options import RANGES
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".m4v"}
 
 
-@dataclass(frozen=True)
-class Modality:
-    """A medium a net dreams, in the words every layer checks against; code that takes a kind (training, the
-    CLI's summary) reads its facts here instead of branching on its name."""
-
-    name: str  # the kind's word on the command line and in a net's record
-    writes: frozenset[str]  # suffixes an output may take
-    reads: frozenset[str]  # suffixes a training file may take (ffmpeg decodes a sound from a film too)
-    example: str  # what one training example is: a picture, or a window of a clip
-
-
-MODALITIES = {m.name: m for m in (
-    Modality("image", frozenset(IMAGE_SUFFIXES), frozenset(IMAGE_SUFFIXES), "images"),
-    Modality("audio", frozenset(AUDIO_SUFFIXES), frozenset(AUDIO_SUFFIXES | {".aif", ".aiff", ".webm", ".mp4"}),
-             "windows"))}
-
 # Channels each lossy container/codec keeps (mp3 is stereo at most; the rest carry 5.1).
 MAX_CHANNELS = {".mp3": 2}
 
-MAX_SIZE = {"image": (0, 16_384), "video": (16, 8192), "style": (16, 8192), "zoom": (16, 8192)}
 
 
 def check_number(name: str, value: float | None, lo: float | None, hi: float | None, lo_open: bool = False) -> None:
@@ -66,10 +49,88 @@ def check_number(name: str, value: float | None, lo: float | None, hi: float | N
         raise UserError(f"{name} must be {' and '.join(p for p in (low, high) if p)} (got {number:g})")
 
 
-def check_options(**values: float | None) -> None:
-    """Options by their API names (`step_size=...`), each against its range in RANGES."""
-    for name, value in values.items():
-        check_number(name, value, *RANGES[name])
+MAX_NAME_CHARS = 1_000  # a net's, a class's or a layer list's name; a file's name in a folder
+# What no name or text of a user's holds: NUL and the other control characters, and halves of a surrogate pair (which
+# no file, page or terminal can write). Newlines and tabs only where the text has lines (a schedule).
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_NOT_A_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def check_text(name: str, value: object, max_chars: int = MAX_NAME_CHARS, lines: bool = False) -> str | None:
+    """A text option (a net's or a class's name, layers, a file's name, a schedule's text) as the API, the command
+    line and the studio all take it: None, or a string of at most `max_chars` characters holding no control
+    character (newlines and tabs where it has `lines`) and no half of a surrogate pair."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise UserError(f"{name} must be text, not {type(value).__name__} {str(value)[:40]!r}")
+    if len(value) > max_chars:
+        raise UserError(f"{name} is {len(value):,} characters long; it may have at most {max_chars:,}")
+    if bad := (_NOT_TEXT if lines else _NOT_A_LINE).search(value):
+        raise UserError(f"{name} holds a character that is not text (U+{ord(bad.group()):04X})")
+    return value
+
+
+# How deep a user's TOML may nest its keys (`a.b.c`), tables and arrays: a schedule needs 2 (`[keyframe.audio]`), a
+# table of links 2. TOML's parser takes time and memory that grow with the square of a dotted key's depth (a 600 kB
+# key of 300,000 parts took over 24 GB), so depth is measured first, in one pass over the text's tokens.
+MAX_TOML_DEPTH = 8
+_TOML_TOKEN = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|'
+                         r'[\n\[\]{}=,.]|[^\s"\'#\[\]{}=,.]+|[ \t\r]+', re.S)
+
+
+def toml_depth(text: str, limit: int = MAX_TOML_DEPTH) -> int:
+    """How deep `text` nests (dotted key parts, and arrays or inline tables inside each other), counted up to just
+    past `limit`: a lexical pass, linear in the text, that never builds what the text describes."""
+    deepest, header, parts, keys, stack = 1, 0, 1, True, []
+    for m in _TOML_TOKEN.finditer(text):
+        t = m.group()
+        if t == "\n":
+            if not stack:
+                keys, parts = True, 1
+        elif t == "[" and keys and not stack:  # a table header's bracket: its name is keys
+            header += 1
+        elif t in "[{":
+            stack.append(t)
+            keys, parts = t == "{", 1
+        elif t in "]}":
+            if header:
+                header -= 1
+            elif stack:
+                stack.pop()
+                keys = False
+        elif t == "=":
+            keys = False
+        elif t == "," and stack and stack[-1] == "{":
+            keys, parts = True, 1
+        elif t == "." and keys:
+            parts += 1
+        deepest = max(deepest, parts, len(stack))
+        if deepest > limit:
+            break
+    return deepest
+
+
+def parse_toml(text: str, path: str | Path, what: str, max_chars: int) -> dict:
+    """A user's TOML (a schedule, a table of links) as a dict; too long, not text, nested too deeply (checked before
+    the parser sees it) or invalid is a one-line error naming `path` and `what` it should be."""
+    import tomllib
+
+    if not isinstance(text, str):
+        raise UserError(f"{path} must be text, not {type(text).__name__}")
+    if len(text) > max_chars:
+        raise UserError(f"{path} is {len(text):,} characters long; {what} may have at most {max_chars:,}")
+    check_text(str(path), text, max_chars, lines=True)
+    if toml_depth(text) > MAX_TOML_DEPTH:
+        raise UserError(f"{path} nests its arrays or tables too deeply to be {what}")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path} is not valid TOML ({e})") from None
+    except ValueError as e:  # a number Python will not read (an integer of over 4300 digits)
+        raise UserError(f"{path} is not valid TOML ({str(e).split(';')[0]})") from None
+    except RecursionError:
+        raise UserError(f"{path} nests its arrays or tables too deeply to be {what}") from None
 
 
 def parse_pan(pan: str | tuple[float, float]) -> tuple[float, float]:
@@ -145,14 +206,11 @@ class ClusterOptions:
 
 def cluster_options(address: str | None, workers: int | None, threads: int | None, max_segment: int,
                     gpus_per_task: float, task_resources: str | None = None) -> ClusterOptions:
-    """The cluster's options, checked before anything loads (the CLI's names in its errors)."""
+    """The cluster's options (their values checked by the spec, mmdream.specs), with Ray there to run them."""
     import importlib.util
 
     if importlib.util.find_spec("ray") is None:
         raise UserError("a cluster render needs Ray: pip install 'mmdream[cluster]'")
-    if address is not None and workers is not None:
-        raise UserError("give --ray ADDRESS to join a cluster or --workers N to start one here, not both")
-    check_options(workers=workers, max_segment=max_segment, gpus_per_task=gpus_per_task, threads=threads)
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // workers) if workers else 1
     return ClusterOptions(address, workers, threads, max_segment, gpus_per_task, parse_resources(task_resources))

@@ -197,18 +197,3 @@ def error_line(e: BaseException, path: str | os.PathLike | None = None) -> str |
         if where is not None and (reason := describe_os_error(e, where)) is not None:
             return f"mmdream: error: {reason}"
     return None
-
-
-def parse_toml(text: str, path: str | Path, what: str, max_chars: int) -> dict:
-    """A user's TOML (a schedule, a table of links) as a dict; too long, invalid or nested too deeply (TOML's
-    parser recurses) is a one-line error naming `path` and `what` it should be."""
-    import tomllib
-
-    if len(text) > max_chars:
-        raise UserError(f"{path} is {len(text):,} characters long; {what} may have at most {max_chars:,}")
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise UserError(f"{path} is not valid TOML ({e})") from None
-    except RecursionError:
-        raise UserError(f"{path} nests its arrays or tables too deeply to be {what}") from None

@@ -1,31 +1,22 @@
-"""From options to a dreamer: the net at the precision asked for, the schedule bound to it and one dreamer built for
-every layer the schedule uses. The CLI, the API and the film all start here."""
+"""From a spec's dream to a dreamer: the net at the precision asked for, the schedule bound to it and one dreamer
+built for every layer the schedule uses. The API's pipelines, the film and the live dream all start here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from mmdream.checks import RANGES, check_number
 from mmdream.errors import UserError
+from mmdream.modality import MODALITIES
+from mmdream.options import OPTIONS
 
 if TYPE_CHECKING:  # TensorFlow comes with the engine: only when a plan is built
     from mmdream.core.engine import Dreamer, DreamSettings
     from mmdream.nets import Net
     from mmdream.schedule import Resolved
 
-SETTING_NAMES = ("octaves", "octave_scale", "steps", "step_size", "jitter", "smooth", "tile_size")
-
-
-def dream_settings(base: DreamSettings, seed: int | None = 0, **given: float | int | None) -> DreamSettings:
-    """`base` with the options that were given (None: keep the default), each checked against its range."""
-    unknown = set(given) - set(SETTING_NAMES)
-    if unknown:
-        raise UserError(f"unknown dream setting(s) {', '.join(sorted(unknown))}; known: {', '.join(SETTING_NAMES)}")
-    changes = {k: v for k, v in given.items() if v is not None}
-    for name, value in {**changes, "seed": seed}.items():
-        check_number(name, value, *RANGES[name])
-    return replace(base, seed=seed, **changes)
+SETTINGS = tuple(o.name for o in OPTIONS if o.setting)  # the engine's dream settings among the options
 
 
 def parse_channels(spec: str | dict | None) -> dict[str, list[int]]:
@@ -41,34 +32,36 @@ def parse_channels(spec: str | dict | None) -> dict[str, list[int]]:
         raise UserError(f"bad channels {spec!r}; use layer:3,7,12") from None
 
 
-def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, *, layers: str | None = None,
-               schedule: str | None = None, strength: float = 1.0, target: str | None = None,
-               channels: str | dict | None = None, seed: int | None = 0, precision: str = "fp32",
-               weights: str = "imagenet", sr: int | None = None, input_channels: int | None = None,
-               follow_weight: float = 4.0, **settings: float | int | None) -> tuple[Dreamer, Resolved]:
+def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, dream: Mapping[str, Any], *,
+               sr: int | None = None, input_channels: int | None = None) -> tuple[Dreamer, Resolved]:
     """The net (a name, or a net already loaded: a notebook dreams many layers of one), the schedule bound to it
-    (`schedule`, a TOML path, or one keyframe from `layers` and `strength`) and one dreamer for every layer the
-    schedule uses. `precision`: fp32 or bf16 (an `auto` is resolved by the caller, see
-    mmdream.pipelines.precision). `follow_weight`: how hard a cross-modal target is followed where no keyframe
-    says (see mmdream.senses). Returns (dreamer, plan)."""
+    (`dream["schedule"]`, a TOML path, or one keyframe from its layers and strength) and one dreamer for every layer
+    the schedule uses. `dream`: a spec's dream values (mmdream.specs, checked there): its settings (None: the
+    pipeline's `defaults`), layers, strength, target, channels, seed, precision (fp32 or bf16: an `auto` is
+    resolved by the caller, see mmdream.pipelines.precision), weights, and how a cross-modal target is followed
+    where no keyframe says (follow_weight, follow_threshold; see mmdream.senses). Returns (dreamer, plan)."""
     from mmdream.core.engine import Dreamer, Objective
     from mmdream.nets import Net, load_net
-    from mmdream.nets.registry import names
+    from mmdream.nets.net import require_kind
     from mmdream.schedule import Schedule
 
-    resolved_settings = dream_settings(defaults, seed, **settings)
-    if kind == "image" and settings.get("tile_size") is None:
+    settings = replace(defaults, seed=dream.get("seed", 0),
+                       **{k: dream[k] for k in SETTINGS if dream.get(k) is not None})
+    if MODALITIES[kind].tiled and dream.get("tile_size") is None:
         from mmdream.core.backend import picture_tile
 
-        resolved_settings = replace(resolved_settings, tile_size=picture_tile(resolved_settings.tile_size))
-    plan_schedule = Schedule.load(schedule) if schedule else Schedule.single(layers, strength)
-    net = net_name if isinstance(net_name, Net) else load_net(net_name, weights=weights, precision=precision, sr=sr)
-    if net.kind != kind:
-        raise UserError(f"{net.name} is an {net.kind} net; {kind} needs one of {', '.join(names(kind))}")
-    plan = plan_schedule.resolve(kind, net, resolved_settings, layers)
-    check_number("follow_weight", follow_weight, *RANGES["follow_weight"])
-    plan.weight_defaults["follow_weight"] = follow_weight  # where no keyframe sets it (see mmdream.senses)
-    objective = Objective(plan.layer_union(), parse_channels(channels), net.class_index(target) if target else None)
+        settings = replace(settings, tile_size=picture_tile(settings.tile_size))
+    layers = dream.get("layers")
+    plan_schedule = (Schedule.load(dream["schedule"]) if dream.get("schedule")
+                     else Schedule.single(layers, dream.get("strength", 1.0)))
+    net = net_name if isinstance(net_name, Net) else load_net(net_name, weights=dream.get("weights", "imagenet"),
+                                                              precision=dream.get("precision", "fp32"), sr=sr)
+    require_kind(net, kind, kind)
+    plan = plan_schedule.resolve(kind, net, settings, layers)
+    plan.weight_defaults.update({k: dream[k] for k in ("follow_weight", "follow_threshold") if k in dream})
+    target = dream.get("target")
+    objective = Objective(plan.layer_union(), parse_channels(dream.get("channels")),
+                          net.class_index(target) if target else None)
     for layer in objective.channels:
         if layer not in objective.layers:
             raise UserError(f"channels names {layer!r}, which is not among the dreamed layers")

@@ -20,6 +20,7 @@ same for picture and sound. Per-kind tables (`[keyframe.image]`, `[keyframe.audi
     step_size = 0.08
     style = "after"        # with --style / --audio-style: a style pass after dreaming from here on
     follow_weight = 2      # with --follow: how hard the picture follows the sound (and the sound the picture)
+    follow_threshold = 0.2 # ... and the confidence a heard or seen class needs to count
 
 `mmdream zoom` also reads `zoom` (scale per frame) and `rotate` (degrees per frame): its camera, interpolated like
 the rest (`Moment.camera`).
@@ -33,10 +34,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmdream.checks import RANGES, check_number
+from mmdream.checks import check_number, parse_toml
 from mmdream.errors import UserError
-from mmdream.io_utils import parse_toml
-from mmdream.options import BY_NAME
+from mmdream.options import BY_NAME, RANGES
 
 MAX_SCHEDULE_CHARS = 1_000_000
 
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
 
 # The keyframe keys that are options too, typed as the option schema declares them.
 NUMBERS = {name: BY_NAME[name].type for name in ("octaves", "octave_scale", "steps", "step_size", "strength",
-                                                  "follow_weight")}
-WEIGHTS = ("strength", "follow_weight")  # keyframe numbers that are no dream setting
+                                                  "follow_weight", "follow_threshold")}
+WEIGHTS = ("strength", "follow_weight", "follow_threshold")  # keyframe numbers that are no dream setting
 CAMERA = {"zoom": 1.0, "rotate": 0.0}  # a zoom's camera per frame, and its values when nothing sets them
 KINDS = ("image", "audio")
 STYLE_WHEN = ("before", "after", "none")
@@ -83,16 +83,19 @@ class Moment:
     # mmdream.senses): what the other net perceives now, times the schedule's follow_weight.
     target: Any = None
     follow: float = 0.0
+    follow_threshold: float = 0.0  # the confidence a perceived class needs to count (the schedule's key)
 
 
 def parse_time(value: Any) -> float:
     """Seconds from a number or "m:ss(.s)" / "h:mm:ss"."""
     if isinstance(value, bool):
         raise UserError(f"bad keyframe time {value!r}; use seconds or m:ss")
-    if isinstance(value, (int, float)):
-        return float(value)
     try:
+        if isinstance(value, (int, float)):
+            return float(value)
         parts = [float(p) for p in str(value).split(":")]
+    except OverflowError:  # an integer beyond a float's range
+        raise UserError(f"keyframe time of {len(str(value))} digits is beyond any film; use seconds or m:ss") from None
     except ValueError:
         raise UserError(f"bad keyframe time {value!r}; use seconds or m:ss") from None
     seconds = 0.0
@@ -164,7 +167,8 @@ class Resolved:
     def __init__(self, schedule: Schedule, kind: str, defaults: DreamSettings, layers: list[dict[str, float]]):
         self.schedule, self.kind, self.defaults, self.layers = schedule, kind, defaults, layers
         self.camera_defaults = dict(CAMERA)  # where no keyframe sets them (mmdream zoom puts its flags here)
-        self.weight_defaults = {"strength": 1.0, "follow_weight": BY_NAME["follow_weight"].default}
+        self.weight_defaults = {"strength": 1.0, "follow_weight": BY_NAME["follow_weight"].default,
+                                "follow_threshold": BY_NAME["follow_threshold"].default}
         self.steer = None  # what the other net perceives, as this net's class target (mmdream.senses.steer)
 
     def follow(self, steer) -> Resolved:
@@ -207,12 +211,13 @@ class Resolved:
             for name, w in d.items():
                 if weight > 0:
                     layers[name] = layers.get(name, 0.0) + weight * w
-        strength, follow = values.pop("strength"), values.pop("follow_weight")
-        target, confidence = self.steer.at(t) if self.steer is not None else (None, 0.0)
+        strength, follow, threshold = values.pop("strength"), values.pop("follow_weight"), values.pop("follow_threshold")
+        target, confidence = self.steer.at(t, threshold) if self.steer is not None else (None, 0.0)
         camera = {key: (1 - a) * float(self._value(i, key)) + a * float(self._value(i2, key)) for key in CAMERA}
         style = next((k.get(self.kind, "style") for k in reversed(self.schedule.keyframes[: max(j, 1)])
                       if k.get(self.kind, "style") is not None), None)
-        return Moment(replace(self.defaults, **values), strength, layers, style, camera, target, follow * confidence)
+        return Moment(replace(self.defaults, **values), strength, layers, style, camera, target, follow * confidence,
+                      threshold)
 
 
 def _keyframe(raw: dict, path: str | Path) -> Keyframe:
@@ -243,5 +248,5 @@ def _keyframe(raw: dict, path: str | Path) -> Keyframe:
                     raise UserError(f"{path}: {e}") from None
     time = parse_time(raw["time"])
     if not math.isfinite(time) or time < 0:
-        raise UserError(f"{path}: keyframe time {raw['time']!r} must be a finite time from 0 on")
+        raise UserError(f"{path}: keyframe time {raw['time']!r:.60} must be a finite time from 0 on")
     return Keyframe(time, values, per_kind)

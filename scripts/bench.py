@@ -49,7 +49,13 @@
     python scripts/bench.py --startup [--json startup.json]
     python scripts/bench.py --follow [--json follow.json]   # what --follow costs the film, about 3 minutes
     python scripts/bench.py --backends [--json backends.json]   # JAX against TensorFlow on this CPU
+    python scripts/bench.py --host-pipeline [--json host.json]   # the 1080p film's host side, under a minute
     python scripts/bench.py --gpu --json gpu.json   # on a GPU machine (see README)
+
+- `--host-pipeline` (alone, under a minute): 3 s of bbb scaled to 1920x1080 rendered by the film renderer with a
+  dream step that costs nothing (a bench-only stand-in handing each frame on), against its host bound:
+  min(1 / the slowest stage's seconds a frame, cores / all stages' CPU seconds a frame), with decoding, the optical
+  flow and encoding each timed alone in the same run; beside it, each stage's time inside the film (its report).
 
 - `--gpu`: on a GPU, the film rows (lite0 at 540 px, InceptionV3 at 1080p, then the other two), audio's real-time
   factor on 60 s of music (twice: the first compiles), the style of a 1024 px photo (twice) and `mmdream live` at
@@ -65,6 +71,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -93,6 +100,73 @@ def film_clip(dst: Path, start: float, seconds: float, loops: int = 0, full_hd: 
                     "-vf", frame, "-c:v", "libx264", "-crf", "14", "-preset", "veryfast",
                     "-c:a", "aac", str(dst)], check=True)
     return dst
+
+
+def _cpu_seconds() -> float:
+    """This process's CPU seconds and its finished children's (ffmpeg's decoding and encoding)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def host_pipeline(tmp: Path, seconds: float = 3.0) -> dict:
+    """The 1080p film with a dream step that costs nothing (a bench-only stand-in: each frame handed on as it came),
+    so what is left is the host's work: the render's frames/s against its host bound, min(1 / the slowest stage's
+    seconds a frame, cores / the CPU seconds a frame of all stages), each stage timed alone in this run."""
+    from mmdream.media.ffmpeg import probe, read_video_frames
+    from mmdream.media.flow import FlowEstimator
+    from mmdream.pipelines.film import FilmOptions, SoundPlan, dream_film
+    from mmdream.pipelines.film.workfolder import WorkFolder
+
+    clip = film_clip(tmp / "hd.mp4", 0.0, seconds, full_hd=True)
+    info = probe(str(clip))
+    size, fps = info.video_size, info.fps
+
+    def costless(i, frame, prev_in, prev_out, motion, strength):
+        return frame, {"frame": i, "time": i / fps, "cold": motion is None}
+
+    film = dream_film(str(clip), str(tmp / "hd-dream.mp4"), costless, SoundPlan(),
+                      FilmOptions(max_size=max(size), soundtrack="none", measure_every=0), {"bench": time.time()})
+    stages: dict[str, dict] = {}
+
+    def timed(name: str, work: Callable[[], int]) -> None:
+        wall, cpu = time.perf_counter(), _cpu_seconds()
+        n = work()
+        stages[name] = {"wall_ms": 1000 * (time.perf_counter() - wall) / n, "cpu_ms": 1000 * (_cpu_seconds() - cpu) / n}
+
+    frames: list[np.ndarray] = []
+
+    def decode() -> int:
+        frames.extend(read_video_frames(str(clip), size, fps, 0.0, None))
+        return len(frames)
+
+    timed("decode", decode)
+
+    def flow() -> int:
+        estimator = FlowEstimator()
+        for prev, frame in zip(frames, frames[1:]):
+            estimator.motion(prev, frame)
+        return len(frames) - 1
+
+    def encode() -> int:
+        work = WorkFolder(tmp / "alone.mp4", {"bench": "encode"})
+        work.root.mkdir(parents=True, exist_ok=True)
+        with work.encoding(size, fps):
+            for i, frame in enumerate(frames):
+                work.save(i, frame, {"frame": i, "cold": i == 0})
+        return len(frames)
+
+    timed("flow", flow)
+    timed("encode", encode)
+    cores = os.cpu_count() or 1
+    slowest = max(v["wall_ms"] for v in stages.values())
+    bound = min(1000 / slowest, 1000 * cores / sum(v["cpu_ms"] for v in stages.values()))
+    rate = film["frames"] / film["frames_seconds"]
+    return {"size": list(size), "frames": film["frames"], "frames_per_s": round(rate, 2),
+            "host_bound_frames_per_s": round(bound, 2), "share_of_bound": round(rate / bound, 3),
+            "stages_alone": {k: {m: round(v, 2) for m, v in row.items()} for k, row in stages.items()},
+            "stages_in_the_film": film["stages"], "cores": cores}
 
 
 def music_clip(dst: Path, seconds: float) -> Path:
@@ -189,8 +263,8 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     fps = info.fps
     # as `mmdream video` renders without --report: the objective is measured on the first frame and cuts alone; the
     # bench measures every 8th frame after the render, on the frames it handed out
-    opts = FilmOptions(max_size=size, end=frames / fps, audio="none", measure_every=0)
-    dreamer, plan = build_plan("image", net, FILM_DEFAULTS, tile_size=tile_size)
+    opts = FilmOptions(max_size=size, end=frames / fps, soundtrack="none", measure_every=0)
+    dreamer, plan = build_plan("image", net, FILM_DEFAULTS, {"tile_size": tile_size})
     defaults = plan.at(0.0).settings  # as `mmdream video` takes them: on a GPU a frame's gradient is one call
     dims = even_size(*info.video_size, size)
     warm_up = np.zeros((dims[1], dims[0], 3), np.float32)
@@ -218,7 +292,8 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
            "frame_fn_ms_median": round(1000 * float(np.median(warm_s)), 2) if warm_s else None,
            "mmdream": {"frames_per_s": round(film_fps, 3), "objective_gain": round(float(np.mean(film_gains)), 3),
                        "flicker": round(film["flicker_mean"], 3)},
-           "bound_frames_per_s": round(bound_fps, 2), "share_of_bound": round(film_fps / bound_fps, 3)}
+           "bound_frames_per_s": round(bound_fps, 2), "share_of_bound": round(film_fps / bound_fps, 3),
+           "stages": film.get("stages"), "net_busy_share": film.get("net_busy_share")}
     return {**row, **classic_recipe(dreamer, clip, dims, fps, classic_frames, defaults, film_fps,
                                     float(np.mean(film_gains)), film["flicker_mean"])} if classic_frames else row
 
@@ -622,12 +697,12 @@ def follow_cost(tmp: Path, seconds: float = 20.0, size: int = 540, rounds: int =
 
     clip = film_clip(tmp / "follow.mp4", 0.0, seconds)
     fps = 24.0
-    opts = FilmOptions(max_size=size, audio="none", measure_every=None)
+    opts = FilmOptions(max_size=size, soundtrack="none", measure_every=None)
     net = load_net("efficientnet_lite0")
-    dreamer, plan = build_plan("image", net, FILM_DEFAULTS)
+    dreamer, plan = build_plan("image", net, FILM_DEFAULTS, {})
     sound_classes = ["dog", "cat"]
     track = Track("bench", sound_classes, [0.0], [[1.0, 0.0]])
-    followed = build_plan("image", net, FILM_DEFAULTS)[1].follow(steer(track, net.name, net.classes, "image"))
+    followed = build_plan("image", net, FILM_DEFAULTS, {})[1].follow(steer(track, net.name, net.classes, "image"))
     fps_of: dict[str, list[float]] = {"plain": [], "follow": []}
     inside: list[float] = []  # per followed render: mean frame time over that of the frames that did not follow
     for r in range(rounds):
@@ -673,8 +748,19 @@ def main() -> None:
     ap.add_argument("--follow", action="store_true", help="only what --follow costs the film (about 3 minutes)")
     ap.add_argument("--backends", action="store_true", help="only JAX against TensorFlow on this CPU (film, both "
                     "nets, about 5 minutes)")
+    ap.add_argument("--host-pipeline", action="store_true", help="only the 1080p film's host stages with a dream that "
+                    "costs nothing, against their bound (under a minute)")
     ap.add_argument("--json", default="bench.json")
     args = ap.parse_args()
+    if args.host_pipeline:
+        with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+            hp = host_pipeline(Path(tmp))
+        Path(args.json).write_text(json.dumps(hp, indent=2))
+        alone = ", ".join(f"{k} {v['wall_ms']:.1f} ms ({v['cpu_ms']:.1f} ms CPU)" for k, v in hp["stages_alone"].items())
+        print(f"host pipeline, {'x'.join(map(str, hp['size']))} film, {hp['frames']} frames, a dream that costs nothing: "
+              f"{hp['frames_per_s']} frames/s against a host bound of {hp['host_bound_frames_per_s']} "
+              f"({100 * hp['share_of_bound']:.0f}%); each stage alone a frame: {alone}; {hp['cores']} cores")
+        return
     if args.backends:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
             rows = backends_film(Path(tmp))
@@ -849,6 +935,9 @@ def print_films(films: list[dict]) -> None:
               f"{m['flicker']:6.2f}/{c['flicker']:<6.2f}{f['flicker_ratio']:4.2f}x"
               f"  bound {f['bound_frames_per_s']:.2f} f/s (one warm frame's steps alone): "
               f"{100 * f['share_of_bound']:.0f}% of it, {f['frames']} frames, {f['cold_frames']} cold")
+        if f.get("stages"):  # where a frame's time went (the film's report): mean / p95 ms per stage
+            spent = ", ".join(f"{k} {v['mean_ms']:.1f}/{v['p95_ms']:.1f}" for k, v in f["stages"].items())
+            print(f"{'':30s}ms a frame (mean/p95): {spent}; the net busy {100 * f['net_busy_share']:.0f}% of the time")
 
 
 if __name__ == "__main__":

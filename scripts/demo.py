@@ -7,34 +7,13 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo-output"
 sys.path.insert(0, str(ROOT))
 
 from mmdream.cli import main as mmdream  # noqa: E402
 from mmdream.cli import quiet_native_logs  # noqa: E402
-
-
-def procedural_picture(path: Path, h: int = 360, w: int = 540, seed: int = 1) -> None:
-    """Soft sky gradient, hills and a few discs: enough structure for a net to find things in."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.zeros((h, w, 3), np.float32)
-    img[..., 0] = 90 + 80 * y / h
-    img[..., 1] = 140 + 60 * y / h
-    img[..., 2] = 230 - 60 * y / h
-    hills = h * (0.65 + 0.08 * np.sin(x / 47.0) + 0.05 * np.sin(x / 13.0 + 1.0))
-    ground = y > hills
-    img[ground] = np.stack([60 + 40 * np.sin(x / 9.0), 120 + 30 * np.cos(y / 7.0), 50 + 0 * x], -1)[ground]
-    for _ in range(6):
-        cy, cx, r = rng.uniform(0, h * 0.6), rng.uniform(0, w), rng.uniform(12, 40)
-        disc = (y - cy) ** 2 + (x - cx) ** 2 < r * r
-        img[disc] = rng.uniform(40, 255, 3)
-    img += rng.normal(0, 6, img.shape)
-    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path)
+from mmdream.media.procedural import procedural_picture  # noqa: E402
 
 
 def media_dir() -> Path | None:

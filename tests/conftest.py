@@ -1,6 +1,6 @@
 """Shared fixtures (the real media folder in one place, nets loaded once per session) and the helpers tests import
-from here: `run_mmdream` (the CLI in a fresh process), `interruptible` (a child that hears Ctrl-C) and `decoded_frames`
-(every frame of a small film)."""
+from here: `run_mmdream` (the CLI in a fresh process), `run_here` (the CLI in this one), `interruptible` (a child
+that hears Ctrl-C) and `decoded_frames` (every frame of a small film)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import contextlib
 import fcntl
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +27,111 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # processes share the cores: on
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A loopback port nothing listens on now (TCP, or UDP with socket.SOCK_DGRAM)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def our_lines(stderr: str) -> list[str]:
+    """mmdream's own lines of a process's stderr (TensorFlow and ffmpeg say things too)."""
+    return [ln for ln in stderr.splitlines() if ln.startswith("mmdream")]
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that says it is width x height (a decompression bomb needs no pixels to claim its size)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def framemd5(path: Path, stream: str) -> list[str]:
+    """The checksum of every decoded frame (`v`) or audio packet's samples (`a`), as ffmpeg's framemd5 gives."""
+    from mmdream.media.ffmpeg import ffmpeg_exe
+
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", f"0:{stream}", "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (or another installed Chrome) for the browser tests; CI installs it first (.ci/run), and
+    elsewhere a test that needs it skips, saying so."""
+    import shutil
+
+    found = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome"))
+                  if p), None)
+    if found is None:
+        pytest.skip("no Chromium installed (apt-get install chromium): the browser tests need one")
+    return found
+
+
 def run_mmdream(*argv, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
     """`python -m mmdream ARGV` in a fresh process, text output captured; `kw` go to subprocess.run (cwd, env)."""
     return subprocess.run([sys.executable, "-m", "mmdream", *map(str, argv)], capture_output=True, text=True,
                           timeout=timeout, **kw)
+
+
+def run_here(*argv, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`mmdream ARGV` in this process, as run_mmdream reports it (exit status, what it printed), for a command whose
+    check needs no fresh process: the nets and compiled steps this process built serve it, and no interpreter or
+    TensorFlow starts again. What native code and child processes write to the descriptors is caught as well as
+    Python's own output. `env`: the environment it runs in (restored after)."""
+    import io
+    import tempfile
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from mmdream.cli import main
+
+    argv = [str(a) for a in argv]
+    saved_env = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    with tempfile.TemporaryFile() as native_out, tempfile.TemporaryFile() as native_err:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved_fds = os.dup(1), os.dup(2)
+        try:
+            if env is not None:
+                os.environ.clear()
+                os.environ.update(env)
+            os.dup2(native_out.fileno(), 1)
+            os.dup2(native_err.fileno(), 2)
+            with redirect_stdout(out), redirect_stderr(err):
+                try:
+                    code = main(argv)
+                except SystemExit as e:  # argparse's refusal
+                    code = e.code if isinstance(e.code, int) else 2
+        finally:
+            for fd, kept in zip((1, 2), saved_fds):
+                os.dup2(kept, fd)
+                os.close(kept)
+            os.environ.clear()
+            os.environ.update(saved_env)
+        native_out.seek(0)
+        native_err.seek(0)
+        stdout = out.getvalue() + native_out.read().decode(errors="replace")
+        stderr = err.getvalue() + native_err.read().decode(errors="replace")
+    return subprocess.CompletedProcess(["mmdream", *argv], code, stdout, stderr)
+
+
+def small_classifier(path: Path, rescale: bool = True) -> Path:
+    """A small residual image classifier saved by Keras alone (no model card): pixels in, 4 softmax scores out."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((48, 48, 3))
+    x = keras.layers.Rescaling(1 / 255)(inp) if rescale else inp
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    for _ in range(2):
+        x = keras.layers.Add()([x, keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)])
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(24, 3, activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    keras.Model(inp, keras.layers.Dense(4, activation="softmax")(x)).save(path)
+    return path
 
 
 def interruptible() -> None:
@@ -44,6 +148,17 @@ def decoded_frames(path: Path) -> np.ndarray:
     return np.stack(list(read_video_frames(str(path), info.video_size, info.fps)))
 
 
+def frame_changes(out: Path, src: Path) -> np.ndarray:
+    """How far each frame of a film made from `src`'s opening is from its source frame: the mean absolute
+    difference of their pixels (0..255), the source decoded at the film's size and rate."""
+    from mmdream.media.ffmpeg import probe, read_video_frames
+
+    ours = decoded_frames(out).astype(np.float32)
+    info = probe(str(out))
+    theirs = np.stack(list(read_video_frames(str(src), info.video_size, info.fps, 0.0, len(ours) / info.fps)))
+    return np.abs(ours - theirs[: len(ours)].astype(np.float32)).mean(axis=(1, 2, 3))
+
+
 # Tests that share something costly run on one worker of a parallel run (pytest-xdist's --dist loadgroup), first:
 # the stand-in Keras cache (random ImageNet weights written once), here; the Ray cluster and the studio's server,
 # by their modules' own mark.
@@ -52,6 +167,20 @@ def pytest_collection_modifyitems(config, items) -> None:
         if {"keras_cache", "imagenet"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("keras cache"))
     items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)  # long groups start first
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Under CI (`CI` set, as .ci/run sets it) a skipped test is a failed run: CI has the media, root and Chromium
+    every test needs, so a skip there means something it checks went unchecked."""
+    if not os.environ.get("CI") or hasattr(session.config, "workerinput"):  # the controller counts for its workers
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = [r for r in (reporter.stats.get("skipped", []) if reporter else []) if r.when in ("setup", "call")]
+    if skipped:
+        for report in skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            print(f"\nCI: {report.nodeid} was skipped ({reason}): a skip fails the run under CI", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def media_root() -> Path:

@@ -25,7 +25,7 @@ from mmdream.plan import build_plan
 
 src = sys.argv[1]
 opts = FilmOptions(max_size=96, measure_every=None)
-dreamer, plan = build_plan("image", "efficientnet_lite0", FILM_DEFAULTS, octaves=2, steps=2)
+dreamer, plan = build_plan("image", "efficientnet_lite0", FILM_DEFAULTS, {"octaves": 2, "steps": 2})
 frames = list(read_video_frames(src, even_size(*probe(src).video_size, 96), 24.0, 0.0, 0.5))
 films = []
 for on_device in (False, True):

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from mmdream.cli import main
 from mmdream.errors import UserError
@@ -70,6 +71,34 @@ def _table(rows: list[dict]) -> bytes:
     w.writeheader()
     w.writerows(rows)
     return out.getvalue().encode()
+
+
+def test_datasets_list_names_every_recipe_with_its_kind_size_and_address(capsys):
+    """`mmdream datasets list`: one entry per recipe in datasets/, its kind, size and download address."""
+    import tomllib
+
+    from mmdream.cli import main
+
+    assert main(["datasets", "list"]) == 0
+    out = capsys.readouterr().out
+    recipes = sorted((ROOT / "datasets").glob("*.toml"))
+    assert recipes
+    for path in recipes:
+        recipe = tomllib.loads(path.read_text())
+        entry = next((ln for ln in out.splitlines() if ln.split()[:1] == [path.stem]), None)
+        assert entry is not None and entry.split()[1] in ("audio", "image"), (path.stem, out)
+        assert any(url in out for url in _addresses(recipe)), path.stem
+
+
+def _addresses(recipe: dict) -> list[str]:
+    """Every http(s) address a recipe holds, at any depth."""
+    found: list[str] = []
+    for value in recipe.values():
+        if isinstance(value, dict):
+            found += _addresses(value)
+        elif isinstance(value, str) and value.startswith("http"):
+            found.append(value)
+    return found
 
 
 def test_esc50_fixture_sorts_by_its_metadata_table_with_a_manifest(tmp_path):

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import our_lines
 
 from mmdream.cli import main
 from mmdream.train import datasets
@@ -113,7 +114,7 @@ pattern = 'clips/(?P<class>[^/]+)/[^/]+\\.wav'
 def _prepare(root: Path, capsys) -> tuple[int, list[str]]:
     capsys.readouterr()
     rc = main(["datasets", "prepare", "clips", "--root", str(root), "--download"])
-    return rc, [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("mmdream")]
+    return rc, our_lines(capsys.readouterr().err)
 
 
 def _complete(root: Path) -> dict:

@@ -88,7 +88,7 @@ def test_a_picture_is_one_gradient_call_at_1080p_on_a_gpu_unless_a_tile_is_asked
     from mmdream.plan import build_plan
 
     def tile(**given) -> int:
-        return build_plan("image", lite0, FILM_DEFAULTS, **given)[1].at(0.0).settings.tile_size
+        return build_plan("image", lite0, FILM_DEFAULTS, given)[1].at(0.0).settings.tile_size
 
     assert tile() == 512  # no GPU here
     monkeypatch.setattr(backend, "gpus_bf16", lambda: True)  # a GPU, as its device query would answer
@@ -129,6 +129,26 @@ def test_guide_image_pulls_features_toward_the_guide(media, lite0):
     out = d.dream(x, DreamSettings(octaves=2, steps=10))
     sim = lambda v: float(d.loss(np.asarray(v, np.float32)[None]))  # noqa: E731
     assert sim(out) > 1.3 * sim(x)
+
+
+def test_guide_from_the_command_line_pulls_the_written_picture_toward_the_guide(media, lite0, tmp_path):
+    """`mmdream image --guide`: the file written is nearer the guide's features than the plain dream's file."""
+    from mmdream.cli import main
+    from mmdream.media.picture import read_image, resize, to_dream_space
+
+    size, photo, flower = (168, 224), media / "images" / "coffee.png", media / "images" / "flower.jpg"
+    common = ["--net", "efficientnet_lite0", "--layers", "block4c:1", "--max-size", "224", "--octaves", "2",
+              "--steps", "10", "--precision", "fp32"]
+    assert main(["image", str(photo), "-o", str(tmp_path / "guided.png"), "--guide", str(flower), *common]) == 0
+    assert main(["image", str(photo), "-o", str(tmp_path / "plain.png"), *common]) == 0
+    d = Dreamer(lite0, Objective({"block4c": 1.0}))
+    d.set_guide(to_dream_space(resize(read_image(flower).rgb, size)))
+
+    def near(path) -> float:
+        return float(d.loss(to_dream_space(resize(read_image(path).rgb, size))[None]))
+
+    guided, plain, start = near(tmp_path / "guided.png"), near(tmp_path / "plain.png"), near(photo)
+    assert guided > 1.3 * start and guided > 1.05 * plain, (guided, plain, start)  # the plain dream rises too
 
 
 def test_composed_terms_are_dreamed_like_any_objective(media, lite0):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_mmdream
+from conftest import our_lines, run_here
 from PIL import Image
 
 from mmdream.cli import main
@@ -92,7 +92,7 @@ def test_report_has_settings_and_objective(tmp_path, media):
 
 def _error_lines(p: subprocess.CompletedProcess) -> list[str]:
     """stderr lines that are ours (TensorFlow may log its own start-up lines)."""
-    return [ln for ln in p.stderr.splitlines() if ln.startswith("mmdream")]
+    return our_lines(p.stderr)
 
 
 def test_bad_inputs_exit_2_with_one_line(tmp_path, media):
@@ -110,7 +110,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, media):
         (("image", good, "-o", tmp_path / "o.txt"), "cannot write"),
     ]
     for argv, words in cases:
-        p = run_mmdream(*argv)
+        p = run_here(*argv)
         assert p.returncode == 2, (argv, p.stderr[-500:])
         assert "Traceback" not in p.stderr
         lines = _error_lines(p)

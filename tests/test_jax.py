@@ -1,7 +1,8 @@
-"""The dream on JAX's CPU backend (`--backend jax`), so the compiled path a GPU runs cannot rot: each case runs the
-real command in a fresh process on JAX and again on TensorFlow, with the same seed, and compares what they
-measured; the JAX process must never import TensorFlow. Small sizes and few steps: XLA's CPU convolutions are
-slower than oneDNN's, and each shape compiles."""
+"""The dream on JAX's CPU backend (`--backend jax`) and on PyTorch's (`--backend torch`), so the paths a GPU
+runs cannot rot: each case runs the real command in a fresh process on JAX (a picture and a sound on PyTorch too)
+and again on TensorFlow (in the test's own process), with the same seed, and compares what they measured; the
+fresh processes never import TensorFlow. Small sizes and few steps: XLA's CPU convolutions are slower than oneDNN's,
+and each shape compiles."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_here
 
 # `mmdream ARGS` in this process's interpreter; then whether TensorFlow was ever imported, on stderr's last line.
 RUN = """import runpy, sys
@@ -36,26 +37,34 @@ def on(backend: str, *argv) -> tuple[subprocess.CompletedProcess, bool]:
     return done, last.endswith("True")
 
 
-def dreamed_on_both(tmp_path: Path, *argv, out: str) -> dict[str, dict]:
-    """The same command on JAX and on TensorFlow: each one's report, JAX's checked to have run without TensorFlow."""
+def dreamed_on_both(tmp_path: Path, *argv, out: str, backends: tuple[str, ...] = ("jax",)) -> dict[str, dict]:
+    """The same command on each of `backends` (each in a fresh process) and on TensorFlow (in this one): each one's
+    report, each of the others checked to have run without TensorFlow."""
     reports = {}
-    for backend in ("jax", "tensorflow"):
+    for backend in (*backends, "tensorflow"):
         rep = tmp_path / f"{backend}.json"
-        done, imported_tf = on(backend, *argv, "-o", tmp_path / f"{backend}{out}", "--report", rep)
+        mine = (*argv, "-o", tmp_path / f"{backend}{out}", "--report", rep)
+        if backend == "tensorflow":  # the reference: this process's own backend, its nets already built
+            done, imported_tf = run_here(*mine, "--backend", backend), True
+        else:
+            done, imported_tf = on(backend, *mine)
         assert done.returncode == 0, done.stderr[-2000:]
         reports[backend] = json.loads(rep.read_text())
         assert reports[backend]["backend"]["name"] == backend
-        if backend == "jax":
-            assert not imported_tf, "the JAX run imported TensorFlow"
+        if backend != "tensorflow":
+            assert not imported_tf, f"the {backend} run imported TensorFlow"
     return reports
 
 
-def test_a_picture_dreams_on_jax_without_tensorflow_and_gains_as_on_tensorflow(media, tmp_path):
+def test_a_picture_dreams_on_jax_and_on_torch_without_tensorflow_and_gains_as_on_tensorflow(media, tmp_path):
     reports = dreamed_on_both(tmp_path, "image", media / "images" / "chelsea.png", "--max-size", "128",
-                              "--octaves", "2", "--steps", "4", "--precision", "fp32", out=".png")
-    jax, tf = reports["jax"]["objective_gain"], reports["tensorflow"]["objective_gain"]
-    assert jax > 1.2 and abs(jax / tf - 1) <= 0.10, (jax, tf)
-    assert reports["jax"]["backend"]["device"] == "cpu"
+                              "--octaves", "2", "--steps", "4", "--precision", "fp32", out=".png",
+                              backends=("jax", "torch"))
+    tf = reports["tensorflow"]["objective_gain"]
+    for backend in ("jax", "torch"):
+        gain = reports[backend]["objective_gain"]
+        assert gain > 1.2 and abs(gain / tf - 1) <= 0.10, (backend, gain, tf)
+        assert reports[backend]["backend"]["device"] == "cpu"
 
 
 def test_a_film_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path):
@@ -70,14 +79,17 @@ def test_a_film_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_pat
     # The pixels themselves part: an ascent amplifies the backends' last-bit differences (8.8 of 255 apart here).
 
 
-def test_a_sound_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path):
+def test_a_sound_dreams_on_jax_and_on_torch_without_tensorflow_as_on_tensorflow(media, tmp_path):
     reports = dreamed_on_both(tmp_path, "audio", media / "audio" / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg",
-                              "--duration", "3", "--steps", "3", "--precision", "fp32", out=".wav")
-    jax, tf = reports["jax"], reports["tensorflow"]
-    assert jax["duration_s"] == pytest.approx(tf["duration_s"]) == pytest.approx(3.0, abs=0.05)
-    assert jax["objective_gain"] > 1.1 and abs(jax["objective_gain"] / tf["objective_gain"] - 1) <= 0.10, (
-        jax["objective_gain"], tf["objective_gain"])
-    assert abs(jax["output_loudness_lufs"] - tf["output_loudness_lufs"]) <= 0.5
+                              "--duration", "3", "--steps", "3", "--precision", "fp32", out=".wav",
+                              backends=("jax", "torch"))
+    tf = reports["tensorflow"]
+    for backend in ("jax", "torch"):
+        ours = reports[backend]
+        assert ours["duration_s"] == pytest.approx(tf["duration_s"]) == pytest.approx(3.0, abs=0.05)
+        assert ours["objective_gain"] > 1.1 and abs(ours["objective_gain"] / tf["objective_gain"] - 1) <= 0.10, (
+            backend, ours["objective_gain"], tf["objective_gain"])
+        assert abs(ours["output_loudness_lufs"] - tf["output_loudness_lufs"]) <= 0.5
 
 
 def test_a_zoom_with_its_sound_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path):
@@ -89,6 +101,7 @@ def test_a_zoom_with_its_sound_dreams_on_jax_without_tensorflow_as_on_tensorflow
     assert gain[0] > 1.05 and abs(gain[0] / gain[1] - 1) <= 0.10, gain
 
 
+@pytest.mark.serial  # how many frames are dreamed in real time depends on the host's pace: alone on it
 def test_live_dreams_on_jax_without_tensorflow_and_writes_every_frame(media, tmp_path):
     rep = tmp_path / "live.json"
     done, imported_tf = on("jax", "live", media / "video" / "cockatoo.mp4", "--realtime", "--seconds", "2",
@@ -223,3 +236,14 @@ def test_auto_times_the_named_net_on_each_backend_once_and_takes_the_fastest(med
     done, imported_tf = on("auto", *argv, "-o", tmp_path / "jax.png", "--report", tmp_path / "jax.json")
     assert done.returncode == 0 and not imported_tf, done.stderr[-2000:]
     assert json.loads((tmp_path / "jax.json").read_text())["backend"]["name"] == "jax"
+
+
+def test_a_class_is_explained_on_jax_and_on_torch_without_tensorflow_as_on_tensorflow(tmp_path):
+    """`mmdream explain` on each backend: the class picture is the class, top-1, with about the same objective."""
+    reports = dreamed_on_both(tmp_path, "explain", "efficientnet_lite0", "--class", "goldfish", "--steps", "24",
+                              "--max-size", "96", "--precision", "fp32", out=".png", backends=("jax", "torch"))
+    tf = reports["tensorflow"]["objectives"][0]
+    for backend in ("jax", "torch"):
+        ours = reports[backend]["objectives"][0]
+        assert ours["top1"] and ours["probability"] > 0.5, (backend, ours)
+        assert abs(ours["objective"] / tf["objective"] - 1) <= 0.25, (backend, ours["objective"], tf["objective"])

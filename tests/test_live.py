@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import decoded_frames, run_mmdream
+from conftest import decoded_frames, free_port, run_here
 
 from mmdream.cli import main
 from mmdream.media.ffmpeg import ffmpeg_exe
@@ -142,9 +142,7 @@ def test_warm_steps_and_size_fit_the_frame_interval_and_keys_map_to_changes():
 
 
 def test_live_streams_mpeg_ts_that_a_player_can_open(media, tmp_path):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port(socket.SOCK_DGRAM)
     got = tmp_path / "got.ts"
     player = subprocess.Popen([ffmpeg_exe(), "-v", "error", "-y", "-i",
                                f"udp://127.0.0.1:{port}?fifo_size=1000000&overrun_nonfatal=1", "-c", "copy",
@@ -166,9 +164,7 @@ def test_live_streams_mpeg_ts_that_a_player_can_open(media, tmp_path):
 def test_live_reads_a_stream_from_the_network(media, tmp_path):
     """A source that is a stream, not a file: ffmpeg sends a clip as MPEG-TS over UDP on the loopback (a camera
     or an encoder would), and `mmdream live` opens the address, dreams 2 s of it and writes every frame."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port(socket.SOCK_DGRAM)
     sender = subprocess.Popen([ffmpeg_exe(), "-v", "error", "-re", "-stream_loop", "-1", "-i",
                                str(media / "video" / "cockatoo.mp4"), "-an", "-vf", "scale=320:-2", "-c:v", "libx264",
                                "-preset", "ultrafast", "-g", "10", "-f", "mpegts",
@@ -244,7 +240,7 @@ def test_live_dreams_the_sound_too_in_sync(media, tmp_path):
     lags = {lag: float(np.dot(a[max(0, lag):n + min(0, lag)], b[max(0, -lag):n - max(0, lag)]))
             for lag in range(-20, 21)}
     assert max(lags, key=lags.get) in (-1, 0, 1), lags  # in sync to 10 ms
-    dreamer, _ = build_plan("audio", "MTT_vgg", AUDIO_DEFAULTS, sr=44100)
+    dreamer, _ = build_plan("audio", "MTT_vgg", AUDIO_DEFAULTS, {}, sr=44100)
     gain = score_audio(dreamer, heard, 44100) / score_audio(dreamer, source, 44100)
     assert gain > 1.2, gain
 
@@ -262,7 +258,7 @@ def test_live_refuses_bad_arguments_in_one_line(media, tmp_path):
                          "cannot write a film as .gif"),
                         (["live", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "o.mp4"),
                           "--deadline", "0"], "--deadline must be above 0")):
-        p = run_mmdream(*argv, timeout=120)
+        p = run_here(*argv)
         lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
         assert p.returncode == 2 and len(lines) == 1 and words in lines[0], (argv, p.stderr[-400:])
 

@@ -7,14 +7,12 @@ import json
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from mmdream.errors import UserError
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _top_classes(net, rgb: np.ndarray, k: int = 3) -> list[str]:
@@ -89,7 +87,7 @@ def test_registry_reads_without_keras_and_every_record_is_whole():
     """The table costs no Keras import; each record's layers, defaults, style layers, classes and builder fit."""
     import importlib
 
-    code = ("import sys, mmdream.nets, mmdream.nets.registry as r; r.readme_table(); r.help_line('image'); "
+    code = ("import sys, mmdream.nets, mmdream.nets.registry as r; r.manual_net_table(); r.help_line('image'); "
             "print(sorted(m for m in ('keras', 'tensorflow', 'torch', 'jax') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
     from mmdream.nets.classes import class_names
@@ -99,7 +97,8 @@ def test_registry_reads_without_keras_and_every_record_is_whole():
         # a keras.applications net may leave its layers to its graph and its defaults to their depth
         assert s.kind in DEFAULT_NET and (s.layers or s.keras_app) and set(s.default_layers) <= set(s.layers), s.name
         assert set(sum(s.style_layers or ((), ()), ())) <= set(s.layers), s.name
-        assert len(class_names(s.classes)) == (1000 if s.classes == "imagenet" else 50), s.name
+        assert len(class_names(s.classes)) == {"imagenet": 1000, "AudioSet": 521}.get(s.classes, 50), s.name
+        assert (s.kind == "audio") == (s.window_seconds is not None), s.name  # what a sound net hears at a time
         builder = importlib.import_module(s.builder)
         assert all(callable(getattr(builder, f)) for f in ("load", "status", "offline")), s.builder
     for kind, name in {**DEFAULT_NET, "style": DEFAULT_STYLE_NET}.items():
@@ -108,10 +107,10 @@ def test_registry_reads_without_keras_and_every_record_is_whole():
     assert specs("image")[0].offline()  # the offline net comes first
 
 
-def test_readme_net_table_is_the_registry():
-    from mmdream.nets.registry import readme_table
+def test_the_manuals_net_table_is_the_registry():
+    from mmdream.nets.registry import manual_net_table
 
-    assert readme_table() in (ROOT / "README.md").read_text()
+    assert manual_net_table() in (ROOT / "docs" / "guide" / "nets.md").read_text()
 
 
 def test_a_built_net_is_its_record():

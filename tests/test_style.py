@@ -64,11 +64,27 @@ def test_video_style_halves_flicker_of_per_frame_stylisation(media, tmp_path):
 
 
 def test_dream_film_with_a_style_pass_from_the_schedule(media, tmp_path):
-    toml = tmp_path / "s.toml"
-    toml.write_text('[[keyframe]]\ntime = 0\nstyle = "none"\n\n[[keyframe]]\ntime = 0.25\nstyle = "after"\n')
-    rep = tmp_path / "r.json"
-    assert main(["video", str(media / "video" / "cockatoo_yuv420.mp4"), "-o", str(tmp_path / "f.mp4"),
-                 "--max-size", "96", "--end", "0.5", "--steps", "3", "--style-steps", "10", "--schedule", str(toml),
-                 "--style", str(media / "images" / "Starry_Night.jpeg"), "--report", str(rep)]) == 0
-    rows = _report(rep)["per_frame"]
+    """The schedule's `style` key switches the pass on at 0.25 s: the film's frames, as dreamed (before the
+    encoder, whose look-ahead spreads a change backwards), are the unstyled film's until then, and differ after."""
+    import mmdream
+
+    films = {}
+    for name, keys in (("switched", 'style = "none"\n\n[[keyframe]]\ntime = 0.25\nstyle = "after"\n'),
+                       ("unstyled", 'style = "none"\n'), ("before", None)):
+        frames: list[np.ndarray] = []
+        given = {"style_when": "before"} if keys is None else {"schedule": tmp_path / f"{name}.toml"}
+        if keys is not None:
+            given["schedule"].write_text(f"[[keyframe]]\ntime = 0\n{keys}")
+        film = mmdream.dream_video(media / "video" / "cockatoo_yuv420.mp4", tmp_path / f"{name}.mp4", max_size=96,
+                                   end=0.5, steps=3, style_steps=10, style=media / "images" / "Starry_Night.jpeg",
+                                   on_frame=lambda i, frame, kept=frames: kept.append(frame.astype(np.float32)),
+                                   **given)
+        films[name] = (np.stack(frames), film.per_frame)
+    before, before_rows = films["before"]  # --style-when before: every frame styled, then dreamed
+    assert {r["style"] for r in before_rows} == {"before"}
+    assert np.abs(before - films["unstyled"][0]).mean(axis=(1, 2, 3)).min() > 1.0
+    (switched, rows), (unstyled, _) = films["switched"], films["unstyled"]
     assert [r["style"] for r in rows[:5]] == ["none"] * 5 and rows[-1]["style"] == "after"
+    styled = np.array([r["style"] == "after" for r in rows])
+    change = np.abs(switched - unstyled).mean(axis=(1, 2, 3))
+    assert np.all(change[~styled] == 0) and np.all(change[styled] > 1.0), change

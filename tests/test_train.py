@@ -94,6 +94,10 @@ def test_image_model_on_frames_of_two_films_separates_held_out_frames_and_target
     capsys.readouterr()
     assert main(["models"]) == 0
     assert "films.keras" in capsys.readouterr().out
+    assert main(["models", "films"]) == 0  # its card as the model's own page: provenance, accuracy, layers, classes
+    page = capsys.readouterr().out
+    assert f"validation accuracy {m['val_accuracy']:.3f} on 9 held-out" in page and card["manifest"]["sha256"][:16] in page
+    assert "classes: big_buck_bunny_0_30, cockatoo" in page and f"layers: {', '.join(card['layers'])}" in page
 
     bunny = sorted((frames / "big_buck_bunny_0_30").glob("*.png"))[-1]  # held out
     out = tmp_path / "bird.png"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import decoded_frames, interruptible, run_mmdream
+from conftest import decoded_frames, frame_changes, interruptible, our_lines, run_here
 
 from mmdream.cli import main
 
@@ -45,6 +45,12 @@ def test_dream_film_has_both_streams_right_duration_and_coherence_halves_flicker
                                                                         independent["flicker_mean"])
     assert (tmp_path / "sheet.png").stat().st_size > 5_000
     assert not probe(str(tmp_path / "independent.mp4")).has_audio
+    # where a frame's time went: every stage measured, and the network's thread (its dream, and its waits for the
+    # next frame or for the writer) accounts for the render's frame loop within 10 %
+    assert set(flow["stages"]) == {"decode", "flow", "dream", "encode", "waiting"}, flow["stages"]
+    assert all(v["mean_ms"] > 0 and v["p95_ms"] > 0 for v in flow["stages"].values()), flow["stages"]
+    assert 0.9 <= flow["network_thread_seconds"] / flow["frames_seconds"] <= 1.0, flow
+    assert 0 < flow["net_busy_share"] <= flow["network_thread_seconds"] / flow["frames_seconds"]
 
     # the soundtrack is not shifted: the muxed audio lines up with the dreamed track at zero lag (+-1 ms)
     import soundfile as sf
@@ -153,33 +159,88 @@ def test_bad_video_inputs_exit_2(media, tmp_path):
           str(tmp_path / "missing.toml")], "no such schedule"),
     ]
     for argv, words in cases:
-        p = run_mmdream(*argv, timeout=300)
-        ours = [ln for ln in p.stderr.splitlines() if ln.startswith("mmdream")]
+        p = run_here(*argv)
+        ours = our_lines(p.stderr)
         assert p.returncode == 2 and len(ours) == 1 and words in ours[0], (argv, p.stderr[-400:])
         assert "Traceback" not in p.stderr
 
 
+def _changed(media, out: Path) -> tuple[np.ndarray, float]:
+    """How far a 1 s film of Big Buck Bunny's opening is from its source: each frame's change (conftest's
+    frame_changes), and the soundtrack's residual energy against the source's."""
+    from mmdream.media.audio_source import load_whole
+
+    src = media / "video" / "big_buck_bunny_0_30.webm"
+    a, rate = load_whole(str(out))
+    b, _ = load_whole(str(src), end=len(a) / rate)
+    n = min(len(a), len(b)) - 4096
+    return frame_changes(out, src), float(np.sum((a[2048:n] - b[2048:n]) ** 2) / np.sum(b[2048:n] ** 2))
+
+
 def test_schedule_file_drives_picture_and_sound(media, tmp_path):
-    toml = tmp_path / "film.toml"
-    toml.write_text('[[keyframe]]\ntime = 0\nlayers = 0.3\nstrength = 0.5\n\n'
-                    '[[keyframe]]\ntime = 1\nlayers = 0.8\nstrength = 1.5\n')
-    out, rep = _film(media, tmp_path, "--schedule", str(toml))
+    """One schedule's strength over time, measured in what was made: rising from 0, the picture's change from its
+    source rises frame by frame; held at 0, neither the picture nor the sound changes."""
+    rising, still = tmp_path / "rising.toml", tmp_path / "still.toml"
+    rising.write_text('[[keyframe]]\ntime = 0\nlayers = 0.3\nstrength = 0\n\n'
+                      '[[keyframe]]\ntime = 1\nlayers = 0.8\nstrength = 2\n')
+    still.write_text('[[keyframe]]\ntime = 0\nstrength = 0\n')
+    _film(media, tmp_path, "--schedule", str(rising), name="rising")
+    _film(media, tmp_path, "--schedule", str(still), name="still")
+    frames, residual = _changed(media, tmp_path / "rising.mp4")
+    still_frames, still_residual = _changed(media, tmp_path / "still.mp4")
+    assert still_frames.max() < 4.0, still_frames  # the encoder's loss alone
+    assert frames[:3].mean() < 4.0 and frames[-6:].mean() > 3 * frames[:3].mean(), frames
+    assert residual > 3 * still_residual, (residual, still_residual)  # the sound dreamed at the schedule's strength
+
+
+def test_keep_audio_keeps_the_soundtrack_as_it_was(media, tmp_path):
+    """--keep-audio: the picture dreamed, the sound the source's (only its encoding between them)."""
+    _film(media, tmp_path, "--keep-audio", name="kept")
+    frames, residual = _changed(media, tmp_path / "kept.mp4")
+    assert residual < 0.05 and frames[-6:].mean() > 2.0, (residual, frames)
+
+
+def test_a_fade_in_raises_the_dream_out_of_the_plain_film(media, tmp_path):
+    """`fade_in`, one option declared in the schema and read by the frame function: its flag, keyword, range check
+    and place in the resume key come from the schema alone."""
+    import inspect
+
+    import mmdream
+    from mmdream.errors import OptionError
+    from mmdream.pipelines.film import film_fingerprint, film_options
+    from mmdream.specs import make_spec
+
+    assert inspect.signature(mmdream.dream_video).parameters["fade_in"].default == 0.0
+    with pytest.raises(OptionError, match="fade_in"):
+        make_spec("video", {"fade_in": -1.0})
+    src = str(media / "video" / "cockatoo.mp4")
+    faded = make_spec("video", {"fade_in": 0.5})
+    plain = faded.replace(fade_in=0.0)
+    assert film_fingerprint(src, faded.as_dict(), film_options(faded)) != \
+        film_fingerprint(src, plain.as_dict(), film_options(plain))
+    _, rep = _film(media, tmp_path, "--fade-in", "0.5")
     rows = rep["per_frame"]
-    assert rows[0]["strength"] == pytest.approx(0.5) and rows[-1]["strength"] > 1.4
+    ramp = [min(1.0, row["time"] / 0.5) for row in rows]
+    assert [row["strength"] for row in rows] == pytest.approx(ramp, abs=1e-3)  # times to 1e-4 s
+    assert rows[0]["objective_gain"] < 1.02  # the first frame is the plain film
+    full = [row["objective_gain"] for row in rows if row["time"] >= 0.5 and "objective_gain" in row]
+    assert full and min(full) > 1.1, rows
 
 
 def test_resume_key_follows_the_resolved_film_options(media):
     """A rerun resumes only the same job: options that resolve differently (a changed default) start over."""
     from dataclasses import replace
 
-    from mmdream.api import FILM_KEYS
-    from mmdream.cli import build_parser, video_options
+    from mmdream.cli import build_parser, given
     from mmdream.pipelines.film import film_fingerprint, film_options
+    from mmdream.specs import make_spec
 
     src = str(media / "video" / "cockatoo.mp4")
-    given = video_options(build_parser().parse_args(["video", src, "-o", "x.mp4"]))
-    opts = film_options(**{k: given[k] for k in FILM_KEYS})
-    assert film_fingerprint(src, given, opts) == film_fingerprint(src, given, film_options(**{k: given[k] for k in FILM_KEYS}))
-    assert film_fingerprint(src, given, opts) != film_fingerprint(src, given, replace(opts, blend=opts.blend / 2))
-    assert film_fingerprint(src, given, opts) == film_fingerprint(src, given, replace(opts, preview="sheet.png",
+    spec = make_spec("video", given(build_parser().parse_args(["video", src, "-o", "x.mp4"])))
+    opts = film_options(spec)
+    values = spec.as_dict()
+    assert film_fingerprint(src, values, opts) == film_fingerprint(src, values, film_options(spec))
+    assert film_fingerprint(src, values, opts) != film_fingerprint(src, values, replace(opts, blend=opts.blend / 2))
+    assert film_fingerprint(src, values, opts) != film_fingerprint(src, spec.replace(blend=0.5).as_dict(), opts)
+    assert film_fingerprint(src, values, opts) == film_fingerprint(src, values, replace(opts, preview="sheet.png",
                                                                                       keep_work=True))

@@ -107,3 +107,41 @@ def test_a_minute_of_zoom_keeps_its_colour_and_detail(media, tmp_path):
     result = mmdream.zoom(media / "images" / "flower.jpg", tmp_path / "minute.mp4", seconds=60, max_size=160)
     ratio = result.figures["stability"]["ratio"]
     assert all(0.75 <= v <= 1.25 for v in ratio.values()), ratio
+
+
+def _colour_distance(frames: np.ndarray, photo: np.ndarray) -> float:
+    """How far the frames' per-channel mean and spread are from the photo's (0..255 units, averaged)."""
+    ours = frames.reshape(len(frames), -1, 3).astype(np.float32)
+    theirs = photo.reshape(-1, 3).astype(np.float32)
+    return float(np.abs(ours.mean(axis=1) - theirs.mean(axis=0)).mean()
+                 + np.abs(ours.std(axis=1) - theirs.std(axis=0)).mean())
+
+
+def test_colour_pull_and_detail_decay_each_hold_the_loop_to_the_photo(media, tmp_path):
+    """The drift guard in `make test` (the minute-long check is `slow`): a bright, busy dream zoomed for 2 s three
+    ways from the command line. --colour-pull alone brings the frames' colour statistics closer to the photo's
+    than no guard; --detail-decay alone leaves less fine detail (the report's detail energy, measured on the
+    written frames) than no guard."""
+    import cv2
+
+    photo = media / "images" / "flower.jpg"
+    common = ["--seconds", "2", "--max-size", "64", "--steps", "4", "--octaves", "2", "--strength", "3"]
+
+    def zoom(name: str, pull: float, decay: float) -> tuple[np.ndarray, dict]:
+        out, rep = tmp_path / f"{name}.mp4", tmp_path / f"{name}.json"
+        assert main(["zoom", str(photo), "-o", str(out), "--report", str(rep), "--colour-pull", str(pull),
+                     "--detail-decay", str(decay), *common]) == 0
+        return decoded_frames(out), json.loads(rep.read_text())
+
+    free, free_rep = zoom("free", 0, 0)
+    pulled, _ = zoom("pulled", 0.5, 0)
+    decayed, decayed_rep = zoom("decayed", 0, 0.6)
+    h, w = free.shape[1:3]
+    still = cv2.resize(cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB), (w, h), interpolation=cv2.INTER_AREA)
+    late = slice(24, None)  # the second second: the guard has had a second to act
+    assert _colour_distance(pulled[late], still) < 0.7 * _colour_distance(free[late], still)
+
+    def detail(report: dict) -> float:
+        return float(np.mean([r["detail_energy"] for r in report["per_frame"][24:]]))
+
+    assert detail(decayed_rep) < 0.7 * detail(free_rep), (detail(decayed_rep), detail(free_rep))

@@ -8,18 +8,10 @@ import os
 import sys
 from pathlib import Path
 
-from mmdream.checks import MODALITIES
 from mmdream.core.choose import choose_backend, chosen
-from mmdream.errors import UserError
-from mmdream.nets.registry import (
-    DEFAULT_NET,
-    DEFAULT_STYLE_NET,
-    DEFAULT_TRAIN_BASE,
-    help_line,
-    keras_app_names,
-    train_bases,
-)
-from mmdream.options import AUDIO_STYLE, BY_NAME, COMMANDS, DREAM, EXCLUSIVE, IMAGE_STYLE, REQUIRED, SENSES, STYLE
+from mmdream.errors import OptionError, UserError
+from mmdream.nets.registry import DEFAULT_TRAIN_BASE, installable_names, spec
+from mmdream.options import BY_NAME, COMMANDS, CONCERN_TITLES, DREAM_DEFAULTS, EXCLUSIVE, HIDDEN, KINDS, REQUIRED
 
 EXAMPLES = """examples:
   mmdream image photo.jpg -o dream.jpg
@@ -45,6 +37,9 @@ EXAMPLES = """examples:
   mmdream models install inception_v3 inception_v3_weights_tf_dim_ordering_tf_kernels.h5
   mmdream models setup              # adds the musicnn nets after a plain `pip install mmdream`
   mmdream train audio sounds/ --name animals && mmdream audio cat.wav -o dog.wav --net animals --target dog
+  mmdream explain efficientnet_lite0 --class goldfish,tabby -o classes.png --examples photos/
+  mmdream explain efficientnet_lite0 --layer block4c --count 16 -o channels.png
+  mmdream explain MTT_vgg --class guitar,piano -o sounds/   # a WAV each and their spectrograms
   mmdream datasets list             # recipes for Stanford Dogs, ESC-50, FSDKaggle2018, ...
   mmdream serve                     # the studio: a web page on http://127.0.0.1:7860
 """
@@ -94,14 +89,6 @@ def write_report(path: str | None, report: dict) -> None:
         tmp.write_text(json.dumps({**report, "backend": describe()}, indent=2, default=str))
 
 
-def describe_objective(figures: dict, target: str | None) -> str:
-    """'objective 1.2 -> 3.4 (2.8x)', or for a targeted dream 'logit of dog 0.1 -> 5.3 (+5.2)'."""
-    before, after = figures["objective_before"], figures["objective_after"]
-    if target:
-        return f"logit of {target} {before:.3g} -> {after:.3g} ({figures['objective_change']:+.3g})"
-    return f"objective {before:.3g} -> {after:.3g} ({figures['objective_gain']:.2f}x)"
-
-
 def progress_bar(total: int | None, desc: str, unit: str = "step"):
     """A tqdm bar with an ETA; bytes ("B") count in kB/MB/GB."""
     from tqdm import tqdm
@@ -110,11 +97,40 @@ def progress_bar(total: int | None, desc: str, unit: str = "step"):
 
 
 # ---- commands ---------------------------------------------------------------------------------------------
-def dream_options(args: argparse.Namespace) -> dict:
-    """The dream options every dream command shares, and the cross-modal ones it takes, as the API's keyword
-    arguments."""
-    senses = [name for name in COMMANDS[args.command].get(SENSES, ()) if name != "audio_net"]
-    return {name: getattr(args, name) for name in (*DREAM, *senses)}
+def command_of(args: argparse.Namespace) -> str:
+    """The schema's command a parsed command line runs (`style image` for `mmdream style image ...`)."""
+    return f"{args.command} {args.kind}" if args.command in KINDS else args.command
+
+
+def flag_of(args: argparse.Namespace, name: str) -> str:
+    """The flag that sets an API option on this command line (`--no-flow` for flow, `--step-size` for step_size)."""
+    for names in COMMANDS[command_of(args)].values():
+        for option in (BY_NAME[n] for n in names):
+            if option.api_name == name and option.front == "both":
+                return option.flag
+    return name
+
+
+def given(args: argparse.Namespace) -> dict:
+    """The options given on the command line, as the API's keywords: each flag the user set (left out, the spec
+    takes the schema's default), switches as the option they set (`--no-flow`: flow=False), a model file's
+    `--value-range` as part of its net's name."""
+    command, out = command_of(args), {}
+    for names in COMMANDS[command].values():
+        for name in names:
+            o = BY_NAME[name]
+            value = getattr(args, name, None)
+            if o.front != "both" or value is None or value is False:
+                continue
+            out[o.api_name] = value if not o.sets or o.sets[1] is None else o.sets[1]
+    if getattr(args, "value_range", None):
+        from mmdream.nets import is_model_file, with_range
+
+        if not is_model_file(out.get("net", "")):
+            raise UserError(f"--value-range is for a model file given as --net (mine.keras), not "
+                            f"{out.get('net', 'the default net')}")
+        out["net"] = with_range(out["net"], args.value_range)
+    return out
 
 
 class TqdmProgress:
@@ -138,157 +154,91 @@ class TqdmProgress:
         return False
 
 
+def finished(args: argparse.Namespace, result) -> int:
+    """A command's result: its warnings, its summary after the output's name, its report."""
+    for warning in getattr(result, "warnings", ()):
+        print(f"mmdream: warning: {warning}", file=sys.stderr)
+    print(f"{result.output or args.output}: {result.summary()}")
+    write_report(args.report, result.report())
+    return 0
+
+
 def cmd_image(args: argparse.Namespace) -> int:
     from mmdream.api import dream_image
 
-    with TqdmProgress() as progress:
-        result = dream_image(args.input, args.output, net=args.net, guide=args.guide, max_size=args.max_size,
-                             max_pixels=args.max_pixels, progress=progress, measure=args.report is not None,
-                             audio_net=args.audio_net, **dream_options(args))
-    measured = f"{describe_objective(result.figures, args.target)} " if args.report else ""  # measured for a report
-    print(f"{args.output}: {measured}dreamed in {result.figures['seconds']:.2f} s")
-    write_report(args.report, result.report())
-    return 0
+    with TqdmProgress() as progress:  # the objective is measured for a report (two forward passes)
+        result = dream_image(args.input, args.output, progress=progress, measure=args.report is not None,
+                             **given(args))
+    return finished(args, result)
 
 
 def cmd_audio(args: argparse.Namespace) -> int:
     from mmdream.api import dream_audio
 
     with TqdmProgress() as progress:
-        result = dream_audio(args.input, args.output, net=args.net, duration=args.duration, loudness=args.loudness,
-                             griffin_lim=args.griffin_lim, ouroboros=args.ouroboros, plot=args.plot,
-                             progress=progress, **dream_options(args))
-    for figures in result.figures["passes"]:
-        if "warning" in figures:
-            print(f"mmdream: warning: {figures['warning']}", file=sys.stderr)
-        print(f"{figures['output']}: {describe_objective(figures, args.target)}, "
-              f"{figures['output_loudness_lufs']:.1f} LUFS, true peak {figures['true_peak_dbfs']:.1f} dBFS")
-    write_report(args.report, result.report())
-    return 0
-
-
-FILM_FLAGS = ("max_size", "start", "end", "fps", "blend", "warm_steps", "warm_strength", "warm_octaves", "cut", "react",
-              "griffin_lim", "preview", "keep_work")
-
-
-def film_options(args: argparse.Namespace) -> dict:
-    """The film's and the style pass's options, as the API's keyword arguments."""
-    audio = "none" if args.no_audio else "keep" if args.keep_audio else "dream"
-    return {**{k: getattr(args, k, None) for k in (*FILM_FLAGS, *STYLE)},
-            "flow": not args.no_flow, "audio": audio}
-
-
-def video_options(args: argparse.Namespace) -> dict:
-    """`mmdream video`'s flags as mmdream.dream_video's keyword arguments."""
-    return {"net": args.net, "audio_net": args.audio_net, "audio_layers": args.audio_layers, "style": args.style,
-            "audio_style": args.audio_style, "style_when": args.style_when, "threads": args.threads, "ray": args.ray,
-            "workers": args.workers, "max_segment": args.max_segment, "gpus_per_task": args.gpus_per_task,
-            "task_resources": args.task_resources, "measure_every": 8 if args.report else 0,  # sampled for the report; else first frames and cuts alone
-            **film_options(args), **dream_options(args)}
+        result = dream_audio(args.input, args.output, progress=progress, **given(args))
+    return finished(args, result)
 
 
 def cmd_video(args: argparse.Namespace) -> int:
     from mmdream.api import dream_video
 
-    with TqdmProgress("frame") as progress:
-        result = dream_video(args.input, args.output, progress=progress, **video_options(args))
-    figures = result.figures
-    flick = figures["flicker_mean"]
-    print(f"{args.output}: {figures['frames']} frames at {figures['fps']:g} fps, objective gain "
-          f"{figures['objective_gain_mean']:.2f}x (mean of {figures['objective_measured_frames']} measured frames), flicker {flick if flick is None else round(flick, 2)}, "
-          f"{figures['frames_per_second']:.2f} frames/s")
-    if figures.get("segments"):
-        from mmdream.pipelines.film.cluster import segment_report
-
-        print(segment_report(figures))
-    write_report(args.report, result.report())
-    return 0
-
-
-ZOOM_FLAGS = ("seconds", "fps", "zoom", "rotate", "pan", "max_size", "audio", "audio_ouroboros", "net", "audio_net",
-              "audio_layers", "loop", "warm_steps", "warm_strength", "colour_pull", "detail_decay", "preview",
-              "keep_work", "threads")
+    with TqdmProgress("frame") as progress:  # sampled for a report; else first frames and cuts alone
+        result = dream_video(args.input, args.output, progress=progress, measure_every=8 if args.report else 0,
+                             **given(args))
+    return finished(args, result)
 
 
 def cmd_zoom(args: argparse.Namespace) -> int:
     from mmdream.api import zoom
 
     with TqdmProgress("frame") as progress:
-        result = zoom(args.input, args.output, progress=progress, **{k: getattr(args, k) for k in ZOOM_FLAGS},
-                      **dream_options(args))
-    f = result.figures
-    stable = ", ".join(f"{k} x{v:.2f}" for k, v in f["stability"]["ratio"].items())
-    gain, flick = f["objective_gain_mean"], f["flicker_mean"]
-    print(f"{args.output}: {f['frames']} frames at {f['fps']:g} fps, objective gain "
-          f"{'-' if gain is None else f'{gain:.2f}x'} over each frame's moved input (mean), flicker "
-          f"{'-' if flick is None else f'{flick:.2f}'}, last against first {f['stability']['window_s']:g} s: "
-          f"{stable}, {f['frames_per_second']:.2f} frames/s")
-    write_report(args.report, result.report())
-    return 0
+        result = zoom(args.input, args.output, progress=progress, **given(args))
+    return finished(args, result)
 
 
 def cmd_live(args: argparse.Namespace) -> int:
     from mmdream.api import live
 
-    dream = {k: v for k, v in dream_options(args).items() if v is not None}  # live's own octaves and steps stand
-    print(f"mmdream live: dreaming {args.input} into {args.output}; Ctrl-C stops", file=sys.stderr)
-    result = live(args.input, args.output, realtime=args.realtime, seconds=args.seconds, max_size=args.max_size,
-                  deadline=args.deadline, net=args.net, warm_steps=args.warm_steps, warm_strength=args.warm_strength,
-                  blend=args.blend, threads=args.threads, keys=not args.no_keys, audio=args.audio,
-                  audio_net=args.audio_net, audio_layers=args.audio_layers, **dream)
-    f = result.figures
-    heard = (f"; sound: {f['audio_dreamed_chunks']} of {f['audio_chunks']} chunks dreamed, latency p95 "
-             f"{1000 * (f['audio_latency_p95_s'] or 0):.0f} ms") if args.audio else ""
-    print(f"{args.output}: {f['frames_out']} of {f['frames_in']} frames written ({f['dreamed_frames']} dreamed, "
-          f"{f['carried_frames']} carried), latency p50 {1000 * f['latency_p50_s']:.0f} ms, p95 "
-          f"{1000 * f['latency_p95_s']:.0f} ms, max {1000 * f['latency_max_s']:.0f} ms{heard}")
-    write_report(args.report, result.report())
-    return 0
+    return finished(args, live(args.input, args.output, **given(args)))
 
 
 def cmd_style(args: argparse.Namespace) -> int:
     from mmdream import api
 
-    if args.kind == "image":
-        with TqdmProgress() as progress:
-            result = api.style_image(args.input, args.style, args.output, net=args.net, max_size=args.max_size,
-                                     max_pixels=args.max_pixels, precision=args.precision, weights=args.weights,
-                                     progress=progress, **{k: getattr(args, k) for k in IMAGE_STYLE})
-        f = result.figures
-        print(f"{args.output}: style loss {f['style_loss_start']:.3g} -> {f['style_loss_end']:.3g} "
-              f"({f['style_loss_drop']:.1f}x lower), content loss {f['content_loss_end']:.3g}")
-    elif args.kind == "audio":
-        with TqdmProgress() as progress:
-            result = api.style_audio(args.input, args.style, args.output, duration=args.duration,
-                                     loudness=args.loudness, progress=progress,
-                                     **{k: getattr(args, k) for k in AUDIO_STYLE})
-        f = result.figures
-        print(f"{args.output}: style loss {f['style_loss_start']:.3g} -> {f['style_loss_end']:.3g} "
-              f"({f['style_loss_drop']:.1f}x lower), {f['output_loudness_lufs']:.1f} LUFS, "
-              f"true peak {f['true_peak_dbfs']:.1f} dBFS")
-    else:
-        with TqdmProgress("frame") as progress:
-            result = api.style_video(args.input, args.style, args.output, net=args.net, audio_style=args.audio_style,
-                                     precision=args.precision, weights=args.weights, seed=args.seed,
-                                     progress=progress, **film_options(args))
-        f = result.figures
-        flick = f["flicker_mean"]
-        print(f"{args.output}: {f['frames']} frames, style loss {f['style_loss_mean']:.3g} (mean), "
-              f"flicker {flick if flick is None else round(flick, 2)}")
-    write_report(args.report, result.report())
-    return 0
+    style = {"image": api.style_image, "audio": api.style_audio, "video": api.style_video}[args.kind]
+    options = given(args)
+    with TqdmProgress("step" if args.kind != "video" else "frame") as progress:
+        result = style(args.input, options.pop("style"), args.output, progress=progress, **options)
+    return finished(args, result)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from mmdream.api import explain
+
+    options = given(args)
+    with TqdmProgress() as progress:
+        result = explain(options.pop("net"), args.output, progress=progress, **options)
+    return finished(args, result)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from mmdream.studio.server import serve
 
-    serve(args.host, args.port, args.share_folder, auth=args.auth, no_auth=args.no_auth, max_upload=args.max_upload,
-          max_queue=args.max_queue, ray=args.ray, task_resources=args.task_resources)
+    serve(**given(args))
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     words = args.words
+    if args.links:
+        from mmdream.senses.links import coverage
+
+        vocabularies, (pictured, images) = coverage()
+        for name, linked, total in vocabularies:
+            print(f"{name:14s} {linked:4d} of {total:4d} classes linked to an image class ({linked / total:.0%})")
+        print(f"{'ImageNet':14s} {pictured:4d} of {images:4d} classes linked to a sound class ({pictured / images:.0%})")
+        return 0
     if words[:1] == ["setup"]:
         from mmdream.nets.setup import setup
 
@@ -296,11 +246,10 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(line)
         return 0
     if words[:1] == ["install"]:
-        if len(words) != 3:
-            raise UserError(f"usage: mmdream models install NET FILE (NET: {', '.join(keras_app_names())})")
-        from mmdream.nets.keras_apps import install_weights
-
-        print(f"{words[1]}: {words[2]} verified and installed as {install_weights(words[1], words[2])}")
+        if len(words) != 3 or words[1] not in installable_names():
+            raise UserError(f"usage: mmdream models install NET FILE (NET: {', '.join(installable_names())})")
+        installed = spec(words[1]).module().install_weights(words[1], words[2])
+        print(f"{words[1]}: {words[2]} verified and installed as {installed}")
         return 0
     if len(words) > 1:
         raise UserError("usage: mmdream models [NET] | models install NET FILE | models setup")
@@ -312,6 +261,7 @@ def _list_models(name: str | None) -> int:
     from mmdream.nets.cards import card_path, find_trained, list_trained, read_card
     from mmdream.nets.classes import class_names
     from mmdream.nets.net import record_layers
+    from mmdream.results import TrainResult
 
     rows = specs()
     if name:
@@ -319,13 +269,7 @@ def _list_models(name: str | None) -> int:
         if not rows and is_model_file(name) and not card_path(name.split("#")[0]).exists():
             return _list_model_file(name)
         if not rows and (path := find_trained(name)) is not None:
-            card = read_card(path)
-            m = card["metrics"]
-            print(f"{path} {card['kind']} net retrained from {card['base']} on {card['manifest']['files']} files "
-                  f"(data sha256 {card['manifest']['sha256'][:16]}, {card['date']})\n"
-                  f"    validation accuracy {m['val_accuracy']:.3f} on {m['val_examples']} held-out "
-                  f"(chance {m['chance']:.3f})\n    layers: {', '.join(card['layers'])}\n"
-                  f"    classes: {', '.join(card['classes'])}")
+            print(TrainResult(str(path), read_card(path)).described())
             return 0
         if not rows:
             raise UserError(f"unknown net {name!r}; run `mmdream models` for the list")
@@ -334,10 +278,10 @@ def _list_models(name: str | None) -> int:
         layers = record_layers(s, build=bool(name))
         print(f"    layers: {', '.join(layers) if layers else f'found in its graph (`mmdream models {s.name}`)'}")
         if name:
-            print(f"    classes: {', '.join(class_names(s.classes))}")
+            classes = class_names(s.classes)
+            print(f"    {len(classes)} classes: {(' | ' if any(',' in c for c in classes) else ', ').join(classes)}")
     for card in list_trained():
-        print(f"{card['path']:20s} {card['kind']:6s} weights: trained here\n    trained on {len(card['classes'])} "
-              f"classes from {card['base']} (val accuracy {card.get('metrics', {}).get('val_accuracy', 'n/a')})")
+        print(TrainResult(card.pop("path"), card).listed())
     print(chosen())
     return 0
 
@@ -359,17 +303,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mmdream import api
 
     train = {"image": api.train_image, "audio": api.train_audio}[args.kind]
-    base = args.base or DEFAULT_TRAIN_BASE[args.kind]
     with TqdmProgress("epoch") as progress:
-        card = train(args.data, args.output, base=base, name=args.name, progress=progress, weights=args.weights,
-                     epochs=args.epochs, fine_tune_epochs=args.fine_tune, batch_size=args.batch_size,
-                     learning_rate=args.learning_rate, val_fraction=args.val_fraction, patience=args.patience,
-                     split=args.split, seed=args.seed, size=args.size, window=args.window)
-    m, out = card["metrics"], card["path"]
-    print(f"{out}: {len(card['classes'])} classes, validation accuracy {m['val_accuracy']:.3f} on "
-          f"{m['val_examples']} held-out {MODALITIES[args.kind].example} "
-          f"(chance {m['chance']:.3f}); card {Path(out).with_suffix('.json')}")
-    write_report(args.report, {"command": f"train {args.kind}", "model": out, **card})
+        result = train(args.data, args.output, progress=progress, **given(args))
+    print(f"{result.output}: {result.summary()}")
+    write_report(args.report, {"command": f"train {args.kind}", "model": result.output, **result.report()})
     return 0
 
 
@@ -416,6 +353,8 @@ COMMAND_HELP = {
     "models": "list nets, where their weights stand and their dreamable layers; `models install NET FILE` adds "
               "ImageNet weights you have; `models setup` adds the musicnn nets",
     "serve": "the studio: a local web page for pictures, sounds, films, schedules, style",
+    "explain": "what a net has learned: a class, a channel or a layer as a picture or a sound (feature "
+               "visualisation)",
 }
 POSITIONAL: dict[str, list[tuple[str, dict]]] = {
     "image": [("input", {})],
@@ -430,50 +369,99 @@ POSITIONAL: dict[str, list[tuple[str, dict]]] = {
                  ("names", {"nargs": "*", "help": "prepare: a recipe name; frames: video files (one class each)"})],
     "models": [("words", {"nargs": "*", "metavar": "NET | install NET FILE | setup"})],
     "serve": [],
+    "explain": [("net", {"help": "the net to explain (see `mmdream models`)"})],
 }
 OUTPUT_HELP = {
     "image": None, "audio": ".wav, .flac, .mp3 or .ogg", "video": ".mp4, .mov or .mkv (H.264 + AAC)",
     "zoom": ".mp4, .mov or .mkv (H.264, + AAC with --audio)",
+    "explain": "an image net: a .png grid; a sound net: a folder of WAVs and their spectrograms (sheet.png)",
     "live": "a file (.mp4, .mkv, .ts) or an MPEG-TS address for VLC/OBS (udp://127.0.0.1:1234)", "style": None,
 }
 RUNS = {"image": cmd_image, "audio": cmd_audio, "video": cmd_video, "zoom": cmd_zoom, "live": cmd_live,
-        "style": cmd_style, "train": cmd_train, "datasets": cmd_datasets, "models": cmd_models, "serve": cmd_serve}
+        "style": cmd_style, "train": cmd_train, "datasets": cmd_datasets, "models": cmd_models, "serve": cmd_serve,
+        "explain": cmd_explain}
 
 
-def _registry_flag(name: str, command: str) -> dict:
-    """`--net`, `--audio-net` and `--base`: their nets and defaults are the net registry's."""
-    if name == "base":
-        return {"help": "; ".join(f"{k}: {', '.join(train_bases(k))} (default {DEFAULT_TRAIN_BASE[k]})"
-                                  for k in ("image", "audio"))}
-    if name == "audio_net":
-        return {"default": DEFAULT_NET["audio"], "help": ("the sound's " if command == "image" else "soundtrack's ")
-                + help_line("audio")}
-    if name == "image_net":
-        return {"default": DEFAULT_NET["image"], "help": "the picture's " + help_line("image")}
-    kind = "audio" if command == "audio" else "image"
-    return {"default": DEFAULT_STYLE_NET if command == "style" else DEFAULT_NET[kind], "help": help_line(kind)}
+def shown_default(o, command: str) -> str:
+    """An option's default as --help shows it: the schema's (the registry's for a net), or for a dream setting left
+    to the pipeline, the pipeline's; '' where its help says what leaving it out means."""
+    from mmdream.specs import defaults_of
+
+    if o.sets or o.type is bool or command in o.switch_in:
+        return ""
+    api = [c for c in (KINDS.get(command) or (command,)) if o.name in defaults_of(c)]
+    value = defaults_of(api[0])[o.name] if api else o.default_for(command)
+    if value is None and o.setting:
+        shown = {"image": "a picture", "film": "a cold frame", "audio": "a sound"}
+        kinds = {"image": ("image",), "audio": ("audio",), "video": ("film", "audio")}.get(command, ("film",))
+        return "; ".join(f"{DREAM_DEFAULTS[k][o.name]:g} for {shown[k]}" for k in kinds if o.name in DREAM_DEFAULTS[k])
+    if value is None:
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def add_option(container, name: str, command: str) -> None:
-    """One option of `command` as its schema declares it."""
-    if name in ("net", "audio_net", "image_net"):
-        container.add_argument(f"--{name.replace('_', '-')}", **_registry_flag(name, command))
-        return
+    """One option of `command` as its schema declares it, its default shown; left out, the API's spec takes it."""
     o = BY_NAME[name]
-    kw: dict = {"default": o.default_for(command), "help": o.help_for(command)}
+    help_text = o.help_for(command)
+    if help_text == HIDDEN:
+        help_text = argparse.SUPPRESS  # argparse knows its own mark by identity
+    elif default := shown_default(o, command):
+        help_text = f"{help_text} (default {default})"
+    kw: dict = {"help": help_text}
     if name == "base":
-        kw.update(_registry_flag(name, command))
+        kw["help"] = (f"the net to retrain (default {DEFAULT_TRAIN_BASE['image']} for pictures, "
+                      f"{DEFAULT_TRAIN_BASE['audio']} for sounds; `mmdream models`)")
     if o.type is bool or command in o.switch_in:
         kw["action"] = "store_true"
     else:
-        kw.update(type=o.type, choices=list(o.choices) if o.choices else None, metavar=o.metavar)
-    container.add_argument(o.flag, required=name in REQUIRED.get(command, ()), **kw)
+        choices = "{" + ",".join(o.choices) + "}" if o.choices else None  # shown; the spec checks them
+        kw.update(type=o.type, default=None, metavar=o.metavar or choices or METAVARS[o.type])
+        if o.front == "cli" and o.choices:  # the command line's own: no spec sees it
+            kw["choices"] = o.choices
+    container.add_argument(o.flag, dest=o.name, required=name in REQUIRED.get(command, ()), **kw)
+
+
+def cli_sections(command: str) -> dict[str, list[str]]:
+    """A command line command's options by concern: a family's (`style`) are its members' together."""
+    sections: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for member in KINDS.get(command, (command,)):
+        for concern, names in COMMANDS[member].items():
+            fresh = [n for n in names if n not in seen and BY_NAME[n].front != "api"]
+            sections.setdefault(concern, []).extend(fresh)
+            seen.update(fresh)
+    return {concern: names for concern, names in sections.items() if names}
+
+
+class CommandHelp(argparse.RawDescriptionHelpFormatter):
+    """A command's --help: a short usage line, each option on a line of its own beside its help where the
+    terminal allows (at least 100 columns are assumed), the command's own examples below."""
+
+    def __init__(self, prog: str) -> None:
+        import shutil
+
+        super().__init__(prog, max_help_position=30, width=max(100, shutil.get_terminal_size().columns))
+
+    def _format_usage(self, usage, actions, groups, prefix) -> str:
+        positionals = " ".join(a.metavar or a.dest.upper() for a in actions if not a.option_strings)
+        return f"usage: {self._prog} {positionals} [options]\n\n"
+
+
+METAVARS = {int: "N", float: "X", str: "TEXT"}
+
+
+def examples_of(command: str) -> str | None:
+    """The examples of one command (`mmdream --help` shows them all)."""
+    if command == "train":
+        return TRAIN_EXAMPLES
+    lines = [ln for ln in EXAMPLES.splitlines()[1:] if ln.split()[1:2] == [command]]
+    return "examples:\n" + "\n".join(lines) if lines else None
 
 
 def add_command(sub, command: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    examples = {"train": TRAIN_EXAMPLES, "datasets": None, "models": None, "serve": None}.get(command, EXAMPLES)
-    p = sub.add_parser(command, help=COMMAND_HELP[command], parents=[common], epilog=examples,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(command, help=COMMAND_HELP[command], parents=[common], epilog=examples_of(command),
+                       formatter_class=CommandHelp)
     for name, kw in POSITIONAL[command]:
         p.add_argument(name, **kw)
     if command in OUTPUT_HELP:
@@ -481,8 +469,12 @@ def add_command(sub, command: str, common: argparse.ArgumentParser) -> argparse.
     elif command == "train":
         p.add_argument("-o", "--output", help="explicit .keras path instead of --name")
     exclusive: dict = {}
-    for title, names in COMMANDS[command].items():
-        group = p.add_argument_group(title) if title else p
+    positional = {name for name, _ in POSITIONAL[command]}
+    for concern, names in cli_sections(command).items():
+        names = [n for n in names if n not in positional]
+        if not names:
+            continue
+        group = p.add_argument_group(CONCERN_TITLES[concern])
         for name in names:
             pair = next((pair for pair in EXCLUSIVE if name in pair), None)
             if pair and all(other in names for other in pair):
@@ -506,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)  # -v after the command too
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in COMMANDS:
+    for command in COMMAND_HELP:
         add_command(sub, command, common)
     return parser
 
@@ -542,6 +534,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 141
     except (UserError, OSError, RuntimeError) as e:  # bad input; a full disk or a folder made read-only
+        if isinstance(e, OptionError):  # named as their flags
+            e = UserError(e.spelled(lambda name: flag_of(args, name)))
         if (line := error_line(e, args_output(args))) is None:
             raise
         print(line, file=sys.stderr)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 
 import keras
@@ -180,6 +181,20 @@ def use_threads(n: int) -> None:
     except RuntimeError:
         raise UserError(f"cannot use {n} thread(s): TensorFlow already runs with "
                         f"{tf.config.threading.get_intra_op_parallelism_threads() or 'its default'}") from None
+
+
+def threads_in_use() -> int | None:
+    """The threads the backend's sums run on now, as it reports them (None: JAX's CPU client does not say)."""
+    if NAME == "torch":
+        import torch
+
+        return torch.get_num_threads()
+    if NAME == "jax":
+        found = re.search(r"intra_op_parallelism_threads=(\d+)", os.environ.get("XLA_FLAGS", ""))
+        return int(found[1]) if found else None
+    import tensorflow as tf
+
+    return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
 
 
 def gpus_bf16() -> bool | None:

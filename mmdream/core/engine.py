@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
@@ -21,41 +20,17 @@ from keras import ops
 
 from mmdream.core import backend
 from mmdream.core.objectives import LOGITS, SEEN, Objective, Term, class_set, log_probabilities
+from mmdream.core.settings import DreamSettings  # noqa: F401 - the engine's settings, where callers look
 from mmdream.errors import UserError
 from mmdream.io_utils import check_finite
+from mmdream.modality import MODALITIES
 from mmdream.nets import Net
 from mmdream.nets.fold import fold_batch_norm
 from mmdream.nets.graph import layer_output
-from mmdream.options import DREAM_DEFAULTS
 
 # The largest step (after gradient normalisation) in the dreamed array's units: an image spans 2, a log-magnitude
 # a few tens; any --step-size x --strength above it is taken as this.
 MAX_STEP = 2.0
-
-
-_PICTURE = DREAM_DEFAULTS["image"]
-
-
-@dataclass
-class DreamSettings:
-    """How hard and at how many scales to dream. Defaults suit images in [-1, 1]."""
-
-    octaves: int = _PICTURE["octaves"]
-    octave_scale: float = _PICTURE["octave_scale"]
-    steps: int = _PICTURE["steps"]
-    step_size: float = _PICTURE["step_size"]
-    jitter: int = _PICTURE["jitter"]
-    tile_size: int = _PICTURE["tile_size"]
-    smooth: float = _PICTURE["smooth"]  # sigma (pixels) of a Gaussian blur applied to the gradient
-    grad_clip: float = 4.0  # clip the mean-|g|-normalised gradient to +-grad_clip
-    seed: int | None = 0
-    min_size: int = 32  # octaves smaller than this (either axis) are skipped
-    axes: tuple[int, ...] = (1, 2)  # axes that are jittered and tiled (sound: time only)
-    # Remove the gradient's mean: for sound, whose output is loudness-matched, a uniform gain is no dream.
-    center_gradient: bool = False
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def compare(before: float, after: float) -> dict:
@@ -399,7 +374,7 @@ def class_logits(net: Net, model, x):
     """The logits of `x` as `net` classifies it: a picture squashed (antialiased, so every pixel takes part) to the
     side the net was trained at, a sound as it is."""
     side = net.input_side
-    if side is not None and net.kind == "image":
+    if side is not None and MODALITIES[net.kind].squashed:
         x = ops.image.resize(x, (side, side), interpolation="bilinear", antialias=True)
     return ops.cast(model(x, training=False), "float32")
 

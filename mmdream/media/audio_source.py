@@ -48,3 +48,12 @@ def load_whole(path: str, end: float | None = None, start: float = 0.0) -> tuple
     """Whole file as (n, ch) float32 at its own rate (for measuring and plotting, not for dreaming)."""
     info, blocks = open_source(path, end, start)
     return np.concatenate(list(blocks(1 << 20))), info.audio_rate
+
+
+def load_mono(path: str, sr: int, end: float | None = None) -> np.ndarray:
+    """A file's first `end` seconds (all: None) as one channel, the mean of its channels, at rate `sr` (n,)."""
+    import librosa
+
+    x, rate = load_whole(path, end=end)
+    mono = x.mean(axis=1)
+    return librosa.resample(mono, orig_sr=rate, target_sr=sr) if rate != sr else mono

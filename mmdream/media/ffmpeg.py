@@ -16,6 +16,9 @@ import numpy as np
 from mmdream.errors import UserError
 from mmdream.io_utils import check_input_file
 
+# What a sound's header may say before anything is sized from it (a forged WAV says 2.1 GHz, or no channels).
+SAMPLE_RATES = (1_000, 768_000)
+MAX_CHANNELS = 64
 _LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.0(side)": 5,
                     "5.1": 6, "5.1(side)": 6, "6.1": 7, "7.1": 8, "7.1(wide)": 8}
 
@@ -96,6 +99,9 @@ def _ffmpeg_probe(path: str, stream: bool) -> MediaInfo:
                 fps = float(m[1])
             elif m := re.search(r"([\d.]+) tbr", line):
                 fps = float(m[1])
+    if rate is not None and not (SAMPLE_RATES[0] <= rate <= SAMPLE_RATES[1] and 1 <= channels <= MAX_CHANNELS):
+        raise UserError(f"{path}'s sound says {rate} Hz and {channels} channel(s); mmdream reads sound of "
+                        f"{SAMPLE_RATES[0]:,} to {SAMPLE_RATES[1]:,} Hz and 1 to {MAX_CHANNELS} channels")
     # A phone's display matrix: ffmpeg turns the frames when it decodes them, so the picture plays turned too
     if size is not None and (m := re.search(r"(?i)display ?matrix: rotation of (-?[\d.]+) degrees", err)):
         if round(abs(float(m[1]))) % 180 == 90:

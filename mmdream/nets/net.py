@@ -81,11 +81,25 @@ class Net:
 
     def class_index(self, name: str) -> int:
         """Index of a class by exact name, by a comma-separated alias, or by number."""
+        if not isinstance(name, str):
+            raise UserError(f"a class is named by text, not {type(name).__name__} {str(name)[:40]!r}")
         if name.isdigit() and int(name) < len(self.classes):
             return int(name)
         wanted = name.strip().lower().replace("_", " ")
-        for i, c in enumerate(self.classes):
-            aliases = [a.strip().lower().replace("_", " ") for a in c.split(",")]
+        named = [[a.strip().lower().replace("_", " ") for a in c.split(",")] for c in self.classes]
+        for i, aliases in enumerate(named):  # a class's own first name before another's alias ("harp", "gong")
+            if aliases[0] == wanted:
+                return i
+        for i, aliases in enumerate(named):
             if wanted in aliases:
                 return i
         raise UserError(f"net {self.name} has no class {name!r} (see `mmdream models {self.name}`)")
+
+
+def require_kind(net: Net, kind: str, doing: str) -> None:
+    """A net of the modality `doing` needs (a picture's dream, image style transfer), else one line naming the nets
+    that are."""
+    from mmdream.nets.registry import names
+
+    if net.kind != kind:
+        raise UserError(f"{net.name} is an {net.kind} net; {doing} needs one of {', '.join(names(kind))}")

@@ -1,6 +1,6 @@
 """One record per dreamable net: everything mmdream knows about a net before it is built.
 
-Checks, training, style transfer, the CLI's help, `mmdream models`, the studio's choosers and the README's net
+Checks, training, style transfer, the CLI's help, `mmdream models`, the studio's choosers and the manual's net
 table all read these records, so adding a net is one `NetSpec` here (plus a builder module for a new family;
 a keras.applications net needs none). This module imports no Keras: reading the table costs nothing.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 from mmdream.errors import UserError
+from mmdream.modality import MODALITIES
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,15 @@ class NetSpec:
     builder: str
     layers: tuple[str, ...]  # dreamable layers, shallow to deep; () where found in the built graph (nets.graph)
     default_layers: Mapping[str, float]  # {} where chosen by depth (DEFAULT_DEPTHS)
-    classes: str = "imagenet"  # the class list its logits name: "imagenet", "MTT" or "MSD"
+    classes: str = "imagenet"  # the class list its logits name: "imagenet", "MTT", "MSD" or "AudioSet"
     # The smallest picture side it takes end to end, measured with random weights, logits included (InceptionV3's
     # valid-padded stem and pools need 75 px, VGG's five pools 32; Lite0 pads every stride; sound is padded).
     min_size: int = 1
     # The side it was trained to classify at (a picture is classified squashed to it; None: as it is, as sound).
     input_side: int | None = None
     multilabel: bool = False  # its logits are independent tags (sigmoid), not one class of many (softmax)
+    window_seconds: float | None = None  # a sound net: the length of sound it classifies
+    weights_url: str | None = None  # a weights file the user fetches and installs (`mmdream models install`)
     style_layers: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (content, style) for style transfer
     retrainable: bool = True  # `mmdream train` can put a new head on it
     keras_app: KerasApp | None = None
@@ -191,13 +194,18 @@ NETS: tuple[NetSpec, ...] = (
         ("XLarge", "c1f5ccab661354fc3a79a10fa99af82f0fbf10ec65cb894a3ae0815f17a889ee"),
     ]),
     NetSpec("MTT_vgg", "audio", "musicnn VGG tagger", _MTT, _MUSICNN_WEIGHTS, "mmdream.nets.musicnn",
-            _MUSICNN_VGG_LAYERS, {"conv3": 1.0}, classes="MTT", multilabel=True),
+            _MUSICNN_VGG_LAYERS, {"conv3": 1.0}, classes="MTT", multilabel=True, window_seconds=3.0),
     NetSpec("MSD_vgg", "audio", "musicnn VGG tagger", _MSD, _MUSICNN_WEIGHTS, "mmdream.nets.musicnn",
-            _MUSICNN_VGG_LAYERS, {"conv3": 1.0}, classes="MSD", multilabel=True),
+            _MUSICNN_VGG_LAYERS, {"conv3": 1.0}, classes="MSD", multilabel=True, window_seconds=3.0),
     NetSpec("MTT_musicnn", "audio", "musicnn tagger", _MTT, _MUSICNN_WEIGHTS, "mmdream.nets.musicnn",
-            _MUSICNN_LAYERS, {"cnn2": 1.0}, classes="MTT", multilabel=True),
+            _MUSICNN_LAYERS, {"cnn2": 1.0}, classes="MTT", multilabel=True, window_seconds=3.0),
     NetSpec("MSD_musicnn", "audio", "musicnn tagger", _MSD, _MUSICNN_WEIGHTS, "mmdream.nets.musicnn",
-            _MUSICNN_LAYERS, {"cnn2": 1.0}, classes="MSD", multilabel=True),
+            _MUSICNN_LAYERS, {"cnn2": 1.0}, classes="MSD", multilabel=True, window_seconds=3.0),
+    NetSpec("yamnet", "audio", "YAMNet (MobileNet v1 on log-mel patches)", "AudioSet (521 classes of sound)",
+            "its published Keras weights file, checked and converted once into the mmdream cache "
+            "(`mmdream models install yamnet yamnet.h5`)", "mmdream.nets.yamnet",
+            tuple(f"layer{i}" for i in range(1, 15)), {}, classes="AudioSet", multilabel=True, window_seconds=0.96,
+            retrainable=False, weights_url="https://storage.googleapis.com/audioset/yamnet.h5"),
 )
 # A net whose record names no default layers dreams at these depths (0: its first block output, 1: its last), where
 # the hand-chosen defaults of InceptionV3, VGG and Lite0 lie.
@@ -236,7 +244,7 @@ def train_bases(kind: str) -> list[str]:
     """The bases `mmdream train KIND` takes, its default first."""
     bases = [DEFAULT_TRAIN_BASE[kind]] + [s.name for s in specs(kind) if s.retrainable
                                           and s.name != DEFAULT_TRAIN_BASE[kind]]
-    return bases + ([SCRATCH] if kind == "audio" else [])
+    return bases + [SCRATCH for extra in MODALITIES[kind].train_bases_extra if extra == SCRATCH]
 
 
 def min_size(name: str) -> int:
@@ -251,8 +259,13 @@ def check_train_size(base: str, size: int) -> None:
 
 
 def keras_app_names() -> list[str]:
-    """Nets whose weights come from keras.applications (`mmdream models install` takes their files)."""
+    """Nets whose weights come from keras.applications."""
     return [s.name for s in NETS if s.keras_app]
+
+
+def installable_names() -> list[str]:
+    """Nets whose weights file the user fetches and `mmdream models install NET FILE` takes."""
+    return [s.name for s in NETS if s.keras_app or s.weights_url]
 
 
 def help_line(kind: str) -> str:
@@ -260,13 +273,13 @@ def help_line(kind: str) -> str:
     return f"{kind} net: {', '.join(names(kind))} or a trained model (default {DEFAULT_NET[kind]}; `mmdream models`)"
 
 
-def readme_table() -> str:
-    """The README's net table, one row per record (tests hold the README to it)."""
+def manual_net_table() -> str:
+    """The manual's net table (docs/guide/nets.md), one row per record (a test holds the page to it)."""
     rows = ["| net | dreams | trained on | weights | default layers | smallest picture |", "|---|---|---|---|---|---|"]
     by_depth = " + ".join(f"depth {d:g}" for d in DEFAULT_DEPTHS)
     for s in NETS:
         layers = " + ".join(name if w == 1 else f"{name}×{w:g}" for name, w in s.default_layers.items()) or by_depth
         weights = "keras.applications (Keras' cache)" if s.keras_app and not s.layers else s.weights
         rows.append(f"| `{s.name}` | {s.kind} | {s.trained_on} | {weights} | {layers} | "
-                    f"{f'{s.min_size} px' if s.kind == 'image' else '—'} |")
+                    f"{MODALITIES[s.kind].smallest(s.min_size)} |")
     return "\n".join(rows)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import keras
 
+from mmdream.modality import MODALITIES
 from mmdream.nets.cards import read_card
 from mmdream.nets.keras_base import dtype_policy
 from mmdream.nets.net import Net
@@ -25,13 +26,14 @@ def load_trained(path: str | Path, precision: str = "fp32", sr: int | None = Non
         model = keras.Model.from_config(_config_for(saved, card, sr))
     model.set_weights(saved.get_weights())
     rate = card.get("input", {}).get("sr")
+    modality = MODALITIES[card["kind"]]
     extras = {"card": card, "base": card["base"]}
-    if card["kind"] == "audio":
+    if modality.rated:
         extras["sr"] = sr or rate
     return Net(
         name=card.get("name", path.stem), model=model, layers=card["layers"], classes=card["classes"],
         kind=card["kind"], default_layers=card["default_layers"],
-        value_range=(-1.0, 1.0) if card["kind"] == "image" else None, extras=extras,
+        value_range=modality.value_range, extras=extras,
         min_size=min_size(card["base"]), input_side=card.get("input", {}).get("size"),
     )
 
@@ -46,6 +48,6 @@ def _config_for(model: keras.Model, card: dict, sr: int | None) -> dict:
     for layer in config["layers"]:
         if layer["class_name"] != "InputLayer" and layer["name"] not in outputs:
             layer["config"].pop("dtype", None)
-        if layer["class_name"] == "LogMagToLogMel" and card["kind"] == "audio" and sr:
+        if layer["class_name"] == "LogMagToLogMel" and sr:
             layer["config"]["sr"] = int(sr)
     return config

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -15,6 +14,7 @@ from keras import ops
 from mmdream.core import backend
 from mmdream.core.engine import Dreamer, DreamSettings, Objective
 from mmdream.errors import UserError
+from mmdream.modality import MODALITIES
 from mmdream.nets import load_net
 from mmdream.nets.cache import cpu_model, remembered
 
@@ -50,6 +50,15 @@ def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8) -> float:
     return max(run() for _ in range(repeats))
 
 
+def cpu_bf16() -> str | None:
+    """How this CPU computes bf16 natively ("amx", "avx512"), from its flags; None where it only emulates it."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return "amx" if "amx_bf16" in cpuinfo else "avx512" if "avx512_bf16" in cpuinfo else None
+
+
 def auto_precision(net: str | None = None) -> str:
     """bf16 on a GPU that computes it natively. On a CPU with AVX-512 BF16 or AMX, bf16 only where `net`'s own
     dream step runs faster in bf16 than in fp32, measured once per net, CPU and TensorFlow version and cached:
@@ -59,13 +68,10 @@ def auto_precision(net: str | None = None) -> str:
     gpu = backend.gpus_bf16()
     if gpu is not None:
         return "bf16" if gpu else "fp32"
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    hardware = cpu_bf16()
+    if hardware is None or backend.bf16_refused():
         return "fp32"
-    if "avx512_bf16" not in cpuinfo and "amx_bf16" not in cpuinfo or backend.bf16_refused():
-        return "fp32"
-    key = f"{cpu_model()} | amx={'amx_bf16' in cpuinfo} | {_backend_version()}" + (f" | {net}" if net else "")
+    key = f"{cpu_model()} | amx={hardware == 'amx'} | {_backend_version()}" + (f" | {net}" if net else "")
 
     def measure() -> dict:
         if net is None:
@@ -96,14 +102,14 @@ def dream_step_seconds(name: str, precision: str, steps: int = 2) -> float:
     net = load_net(name, weights="random", precision=precision, sr=sr)
     dreamer = Dreamer(net, Objective(dict(net.default_layers)))
     rng = np.random.default_rng(0)
-    if net.kind == "audio":
-        # here, not at the top: librosa's STFT costs a second to import, which a cluster's segment task never needs
-        from mmdream.pipelines.audio.block import AUDIO_DEFAULTS, dream_block
+    if MODALITIES[net.kind].rated:  # 3 s of log-magnitude STFT, as the sound's dream takes it (time only tiled)
+        from mmdream.nets.musicnn import stft_params
 
-        x = (0.1 * rng.standard_normal((3 * sr, 1))).astype(np.float32)
+        n_fft, hop = stft_params(sr)
+        x = rng.normal(-4.0, 2.0, (1, 3 * sr // hop, n_fft // 2 + 1, 1)).astype(np.float32)
 
         def run(n: int) -> None:
-            dream_block(x, sr, dreamer, replace(AUDIO_DEFAULTS, steps=n, octaves=1))
+            dreamer.dream(x, DreamSettings(octaves=1, steps=n, jitter=0, axes=(1,), tile_size=1024, min_size=1))
     else:
         x = rng.uniform(-1, 1, (1, 320, 480, 3)).astype(np.float32)
 

@@ -22,8 +22,10 @@ from keras import ops
 
 from mmdream.core import backend
 from mmdream.errors import UserError
+from mmdream.modality import IMAGE
 from mmdream.nets import Net
 from mmdream.nets.graph import layer_output
+from mmdream.nets.net import require_kind
 from mmdream.nets.registry import known, spec
 from mmdream.options import AUDIO_STYLE, BY_NAME, IMAGE_STYLE
 
@@ -241,14 +243,14 @@ class AudioStyle:
         return backend.array(self._adam.run(x, self.settings.steps, cf, style_g, on_step=on_step)[0])
 
 
-def style_image_file(src: str, style_path: str, dst: str, styler: ImageStyle, max_size: int | None,
+def style_image_file(pic, src: str, style_path: str, dst: str, styler: ImageStyle, max_size: int | None,
                      progress=None, max_pixels: int | None = None) -> dict:
     """`mmdream style image`: the image pipeline (mmdream.pipelines.image.through_working_size) with style transfer as its
-    transform, then the losses measured at the working size."""
+    transform on `pic` (read from `src`), then the losses measured at the working size."""
     from mmdream.media.picture import from_dream_space, read_image, resize, to_dream_space
     from mmdream.pipelines.image import through_working_size, working_size
 
-    pic, style_pic = read_image(src, max_pixels), read_image(style_path, max_pixels)
+    style_pic = read_image(style_path, max_pixels, fit=max(working_size(pic.rgb.shape[:2], max_size)))
     size = working_size(pic.rgb.shape[:2], max_size)
     style = to_dream_space(resize(style_pic.rgb, working_size(style_pic.rgb.shape[:2], max(size))))
     on_step = progress.update if progress is not None else None
@@ -273,14 +275,9 @@ def _stft(x: np.ndarray) -> np.ndarray:
 
 def style_logmag(path: str, sr: int, settings: AudioStyleSettings) -> np.ndarray:
     """log(1 + |STFT|) of the style sound's first seconds, mono, at the content's rate."""
-    import librosa
+    from mmdream.media.audio_source import load_mono
 
-    from mmdream.media.audio_source import load_whole
-
-    x, rate = load_whole(path, end=settings.style_seconds)
-    mono = x.mean(axis=1)
-    if rate != sr:
-        mono = librosa.resample(mono, orig_sr=rate, target_sr=sr)
+    mono = load_mono(path, sr, end=settings.style_seconds)
     return np.log1p(np.abs(_stft(mono))).T.astype(np.float32)
 
 
@@ -329,22 +326,16 @@ AUDIO_STYLE_OPTIONS = {name: BY_NAME[name].default for name in AUDIO_STYLE}
 
 
 def _checked(options: dict, known: dict) -> dict:
-    from mmdream.checks import RANGES, check_number
-
+    """The style options given (their values checked by a spec, mmdream.specs) over their defaults."""
     unknown = set(options) - set(known)
     if unknown:
         raise UserError(f"unknown style option(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
-    merged = {**known, **{k: v for k, v in options.items() if v is not None}}
-    for name, value in merged.items():
-        if name in RANGES:
-            check_number(name, value, *RANGES[name])
-    return merged
+    return {**known, **{k: v for k, v in options.items() if v is not None}}
 
 
 def image_styler(net: Net, **options) -> ImageStyle:
     """An ImageStyle from the style options (IMAGE_STYLE_OPTIONS; layer lists as "a,b,c" or lists)."""
-    if net.kind != "image":
-        raise UserError(f"{net.name} is an audio net; image style transfer needs an image net")
+    require_kind(net, IMAGE.name, "image style transfer")
     o = _checked(options, IMAGE_STYLE_OPTIONS)
     names = lambda v: [x for x in v.split(",") if x] if isinstance(v, str) else list(v or [])  # noqa: E731
     return ImageStyle(net, StyleSettings(
@@ -365,5 +356,46 @@ def style_target(path: str, max_size: int | None) -> np.ndarray:
     from mmdream.media.picture import read_image, resize, to_dream_space
     from mmdream.pipelines.image import working_size
 
-    rgb = read_image(path).rgb
+    rgb = read_image(path, fit=max_size).rgb
     return to_dream_space(resize(rgb, working_size(rgb.shape[:2], max_size)))
+
+
+def style_picture(image, output: str, spec, progress=None) -> dict:
+    """`mmdream style image` from its spec (mmdream.specs): Gatys style transfer of a picture file onto `output`;
+    the report's figures."""
+    from mmdream.checks import IMAGE_SUFFIXES, check_output
+    from mmdream.io_utils import check_not_same
+    from mmdream.media.picture import picture_input, read_header, working_size
+    from mmdream.nets import load_net
+    from mmdream.pipelines.precision import resolve_precision
+    from mmdream.progress import Progress
+
+    check_output(output, IMAGE_SUFFIXES, "an image")
+    check_not_same(image, output)
+    pic = picture_input(image, spec.max_pixels, spec.max_size)
+    read_header(spec.style, spec.max_pixels)
+    net = load_net(spec.net, precision=resolve_precision(spec.precision, spec.net), weights=spec.weights)
+    styler = image_styler(net, **{k: getattr(spec, k) for k in IMAGE_STYLE})
+    with Progress(progress, styler.total_steps(working_size(pic.rgb.shape[:2], spec.max_size)), "styling") as bar:
+        figures = style_image_file(pic, str(image), spec.style, output, styler, spec.max_size, progress=bar,
+                                   max_pixels=spec.max_pixels)
+    return {"command": "style image", "net": spec.net, "settings": styler.settings.as_dict(), **figures}
+
+
+def style_sound(audio, output: str, spec, progress=None) -> dict:
+    """`mmdream style audio` from its spec: Ulyanov & Lebedev style transfer of a sound file onto `output`; the
+    report's figures."""
+    from mmdream.checks import AUDIO_SUFFIXES, check_output, fits_channels
+    from mmdream.io_utils import check_not_same
+    from mmdream.media.ffmpeg import audio_input
+    from mmdream.progress import Progress
+
+    out = check_output(output, AUDIO_SUFFIXES, "a sound")
+    check_not_same(audio, output)
+    fits_channels(out, audio_input(str(audio)).audio_channels)
+    audio_input(spec.style)
+    styler = audio_styler(**{k: getattr(spec, k) for k in AUDIO_STYLE})
+    with Progress(progress, None, "styling") as bar:
+        figures = style_audio_file(str(audio), spec.style, output, styler, loudness=spec.loudness,
+                                   duration=spec.duration, progress=bar)
+    return {"command": "style audio", "settings": styler.settings.as_dict(), **figures}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mmdream.checks import parse_toml
 from mmdream.errors import UserError
-from mmdream.io_utils import parse_toml
 from mmdream.nets.classes import SOUND_VOCABULARIES, imagenet_classes
 
 TABLE = Path(__file__).with_name("links.toml")
@@ -22,9 +22,12 @@ def normalised(name: str) -> str:
 
 
 def aliases(classes: list[str]) -> dict[str, int]:
-    """Every comma-separated name of every class (normalised) -> its index; the first class to claim a name keeps
-    it (ImageNet names two classes "crane" and two "maillot")."""
+    """Every comma-separated name of every class (normalised) -> its index: a class's own first name before any
+    other's alias ("harp" is the harp, not the harmonica that is also a "mouth harp"; "gong" the gong, not the
+    chime), then the first class to claim a name (ImageNet names two classes "crane" and two "maillot")."""
     out: dict[str, int] = {}
+    for i, c in enumerate(classes):
+        out.setdefault(normalised(c.split(",")[0]), i)
     for i, c in enumerate(classes):
         for a in c.split(","):
             out.setdefault(normalised(a), i)
@@ -96,3 +99,17 @@ def link_matrix(links: Links, sound_classes: list[str], image_classes: list[str]
             if image in images:
                 m[s, images[image]] = 1.0
     return m
+
+
+def coverage(links: Links | None = None) -> tuple[list[tuple[str, int, int]], tuple[int, int]]:
+    """How much the table links: per sound vocabulary (its name, its classes that have an image class, its classes),
+    and on ImageNet's side (its classes some sound class links to, its classes)."""
+    links = read_links() if links is None else links
+    images = imagenet_classes()
+    per_vocabulary = []
+    for name, classes in SOUND_VOCABULARIES.items():
+        linked = int(link_matrix(links, classes, images).any(axis=1).sum())
+        per_vocabulary.append((name, linked, len(classes)))
+    every_sound = sorted({c for classes in SOUND_VOCABULARIES.values() for c in classes})
+    pictured = int(link_matrix(links, every_sound, images).any(axis=0).sum())
+    return per_vocabulary, (pictured, len(images))

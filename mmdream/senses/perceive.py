@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -57,15 +58,46 @@ class Track:
         return asdict(self)
 
 
-def confidence(p: np.ndarray, multilabel: bool) -> np.ndarray:
-    """Probabilities as confidence above chance, 0..1: a 10-class net's 0.1 is nothing heard."""
-    chance = 0.5 if multilabel else 1.0 / p.shape[-1]
-    return np.clip((p - chance) / (1.0 - chance), 0.0, 1.0).astype(np.float32)
+LEVELS = Path(__file__).with_name("levels.toml")
+UNMEASURED_LEVEL = 0.1  # a tagger's level where none was measured for it
+
+
+def confidence(p: np.ndarray, net: Net) -> np.ndarray:
+    """Probabilities as confidence, 0..1: how far each class stands above its own reference level (`levels`), as
+    a share of the way from that level to certainty. A net of one class of many: its chance, 1/classes (a 10-class
+    net's 0.1 is nothing perceived). A tagger (tags each on their own): each tag's level on music (a tag the net
+    gives a third of the music it hears is nothing at 0.3, a rare one is something)."""
+    level = levels(net)
+    return np.clip((p - level) / (1.0 - level), 0.0, 1.0).astype(np.float32)
+
+
+def levels(net: Net) -> np.ndarray:
+    """Each class's reference level: chance for a net of one class of many; for a tagger, its tags' mean
+    probability over a reference set of music, measured by scripts/ear_levels.py into levels.toml (under the net's
+    name, or the net it was trained from where it kept that net's tags)."""
+    if not net.multilabel:
+        return np.full(len(net.classes), 1.0 / len(net.classes), np.float32)
+    table = _levels_table()
+    measured = table.get(net.name) or table.get(str(net.extras.get("base", "")), {})
+    rest = measured.get("*", UNMEASURED_LEVEL)
+    return np.array([measured.get(c, rest) for c in net.classes], np.float32)
+
+
+@functools.cache
+def _levels_table() -> dict[str, dict[str, float]]:
+    import tomllib
+
+    return tomllib.loads(LEVELS.read_text())
 
 
 def window_seconds(net: Net) -> float:
-    """The length of sound a net classifies: a trained net's window, else musicnn's 3 s."""
-    return float(net.extras.get("card", {}).get("input", {}).get("window_seconds") or 3.0)
+    """The length of sound a net classifies: a trained net's window, else its record's (musicnn's 3 s)."""
+    from mmdream.nets.registry import known, spec
+
+    trained = net.extras.get("card", {}).get("input", {}).get("window_seconds")
+    if trained:
+        return float(trained)
+    return float(spec(net.name).window_seconds if known(net.name) else 3.0)
 
 
 def see(rgb: np.ndarray, net: Net) -> np.ndarray:
@@ -73,7 +105,7 @@ def see(rgb: np.ndarray, net: Net) -> np.ndarray:
     from mmdream.core.engine import probabilities
     from mmdream.media.picture import to_dream_space
 
-    return confidence(probabilities(net, to_dream_space(rgb))[0], net.multilabel)
+    return confidence(probabilities(net, to_dream_space(rgb))[0], net)
 
 
 def see_picture(rgb: np.ndarray, net_name: str, precision: str = "fp32") -> Track:
@@ -98,11 +130,11 @@ def see_film(src: str, net_name: str, start: float = 0.0, end: float | None = No
             values.append(np.mean(shot, axis=0).tolist())
             shot = []
         if not shot:
-            times.append(i / SHOT_SAMPLES_PER_SECOND)
+            times.append(start + i / SHOT_SAMPLES_PER_SECOND)
         shot.append(see(frame, net))
         last = grey
     if shot:
         values.append(np.mean(shot, axis=0).tolist())
     if not times:
-        times, values = [0.0], [[0.0] * len(net.classes)]
+        times, values = [start], [[0.0] * len(net.classes)]
     return Track(net.name, list(net.classes), times, values, held=True)

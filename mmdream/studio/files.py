@@ -1,40 +1,56 @@
-"""Which files the studio lets a visitor fetch, and the gate in front of Gradio's file route that holds it.
+"""Which files the studio lets a visitor fetch, and what type they really are.
 
 Gradio serves anything under its `allowed_paths` inline with the type its name suggests. The studio narrows that
-to media: a file is served only if its name *and* its first bytes say picture, sound or film, no part of its path
-inside the served folder starts with a dot (work folders, `.ssh`, `.env`), it resolves inside that folder (no
-symlink leaves it), and it goes out as an attachment of its real type that the browser may not sniff, so
-nothing uploaded or found there runs as a page.
+to media (mmdream.studio.gate holds every route to it): a file is served only if its name *and* its first bytes
+say picture, sound or film, no part of its path inside the served folder starts with a dot (work folders, `.ssh`,
+`.env`), it resolves inside that folder (no symlink leaves it), and it goes out as an attachment of the type its
+bytes say, which the browser may not sniff, so nothing uploaded or found there runs as a page.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from mmdream.checks import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 MEDIA_SUFFIXES = frozenset(IMAGE_SUFFIXES | AUDIO_SUFFIXES | VIDEO_SUFFIXES | {".webm"})
 
-# What the first bytes of each kind of media file are (offset, bytes); a file whose bytes match none is not media.
-SIGNATURES: tuple[tuple[int, bytes], ...] = (
-    (0, b"\x89PNG\r\n\x1a\n"), (0, b"\xff\xd8\xff"), (0, b"GIF8"), (8, b"WEBP"), (0, b"BM"), (0, b"II*\0"),
-    (0, b"MM\0*"), (8, b"WAVE"), (0, b"fLaC"), (0, b"OggS"), (0, b"ID3"), (0, b"\xff\xfb"), (0, b"\xff\xf3"),
-    (0, b"\xff\xf2"), (0, b"\xff\xf1"), (0, b"\xff\xf9"), (4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"FORM"),
+# What the first bytes of each kind of media file are (offset, bytes, type); a file whose bytes match none is not
+# media. Where one signature serves several types (an MP4 box holds a film or a sound), the name picks among them.
+SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"), (0, b"\xff\xd8\xff", "image/jpeg"), (0, b"GIF8", "image/gif"),
+    (8, b"WEBP", "image/webp"), (0, b"BM", "image/bmp"), (0, b"II*\0", "image/tiff"), (0, b"MM\0*", "image/tiff"),
+    (8, b"WAVE", "audio/wav"), (0, b"fLaC", "audio/flac"), (0, b"OggS", "audio/ogg"), (0, b"ID3", "audio/mpeg"),
+    (0, b"\xff\xfb", "audio/mpeg"), (0, b"\xff\xf3", "audio/mpeg"), (0, b"\xff\xf2", "audio/mpeg"),
+    (0, b"\xff\xf1", "audio/aac"), (0, b"\xff\xf9", "audio/aac"), (4, b"ftyp", "video/mp4"),
+    (0, b"\x1a\x45\xdf\xa3", "video/webm"), (0, b"FORM", "audio/aiff"),
 )
+# The name's word where the bytes leave it open.
+BY_SUFFIX = {("video/mp4", ".m4a"): "audio/mp4", ("video/mp4", ".mov"): "video/quicktime",
+             ("video/webm", ".mkv"): "video/x-matroska", ("audio/ogg", ".ogv"): "video/ogg"}
+
+
+def media_type(path: Path) -> str | None:
+    """The media type a file's first bytes say (its name deciding between the types they allow), if it has a media
+    suffix too; None: not media (a page renamed `.png` is not a picture)."""
+    if path.suffix.lower() not in MEDIA_SUFFIXES:
+        return None
+    try:
+        if not path.is_file():  # a folder, a pipe (whose read would wait forever), nothing
+            return None
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except (OSError, ValueError):  # a name the system refuses (too long, a NUL)
+        return None
+    found = next((kind for at, sig, kind in SIGNATURES if head[at:at + len(sig)] == sig), None)
+    return None if found is None else BY_SUFFIX.get((found, path.suffix.lower()), found)
 
 
 def looks_like_media(path: Path) -> bool:
-    """A media suffix and media bytes (a page renamed `.png` is not a picture)."""
-    if path.suffix.lower() not in MEDIA_SUFFIXES:
-        return False
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError:
-        return False
-    return any(head[at:at + len(sig)] == sig for at, sig in SIGNATURES)
+    """A media suffix and media bytes."""
+    return media_type(path) is not None
 
 
 def inside(path: Path, folder: Path) -> Path | None:
@@ -45,7 +61,10 @@ def inside(path: Path, folder: Path) -> Path | None:
         return None
     if any(part.startswith(".") for part in relative.parts):
         return None
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, ValueError):  # a name the system refuses (too long, a NUL): nothing of the folder's
+        return None
     if resolved != folder and folder not in resolved.parents:
         return None
     return relative
@@ -61,49 +80,6 @@ def media_in(folder: Path, suffixes: Iterable[str], skip: Path | None = None) ->
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and here / d != skip)
         for name in sorted(files):
             path = here / name
-            if (path.suffix.lower() in wanted and inside(path, folder) is not None and path.is_file()
-                    and looks_like_media(path)):
+            if path.suffix.lower() in wanted and inside(path, folder) is not None and looks_like_media(path):
                 found.append(path.relative_to(folder).as_posix())
     return found
-
-
-class FileGate:
-    """ASGI middleware in front of Gradio's routes: `/file=` answers only for media `may_serve` accepts, as an
-    attachment; an upload announcing more than `max_upload` bytes is refused before it is read."""
-
-    def __init__(self, app, may_serve: Callable[[Path], bool], max_upload: int, upload_line: str) -> None:
-        self.app, self.may_serve, self.max_upload, self.upload_line = app, may_serve, max_upload, upload_line
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        path = scope["path"]
-        if path.endswith("/upload") and scope["method"] == "POST":
-            length = dict(scope["headers"]).get(b"content-length", b"0")
-            if length.isdigit() and int(length) > self.max_upload:
-                return await _plain(send, 413, self.upload_line)
-        if "/file=" not in path:
-            return await self.app(scope, receive, send)
-        target = Path(path.split("/file=", 1)[1])  # decoded once already, as Gradio's route reads it
-        if not target.is_absolute() or not self.may_serve(target):
-            return await _plain(send, 404, "not found")
-
-        async def as_attachment(message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() not in (b"content-disposition", b"x-content-type-options")]
-                name = target.name.encode("ascii", "replace").replace(b'"', b"_")
-                headers += [(b"content-disposition", b'attachment; filename="' + name + b'"'),
-                            (b"x-content-type-options", b"nosniff")]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        return await self.app(scope, receive, as_attachment)
-
-
-async def _plain(send, status: int, text: str) -> None:
-    body = text.encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})

@@ -20,9 +20,25 @@ from pathlib import Path
 import numpy as np
 
 import mmdream
-from mmdream.options import BY_NAME
+from mmdream.modality import MODALITIES
 from mmdream.studio import views
-from mmdream.studio.inputs import FILM, PICTURE, SOUND, STYLE_PICTURE, STYLE_SOUND, checked
+from mmdream.studio.inputs import (
+    AS_THE_MODEL_SAYS,
+    CLIP,
+    DEPTH,
+    EXPLAIN,
+    FILM,
+    LAYERS,
+    LIVE,
+    MODEL_RANGE,
+    PICTURE,
+    SCHEDULE_TEXT,
+    SOUND,
+    STYLE_PICTURE,
+    STYLE_SOUND,
+    WARM_STEPS,
+    page_spec,
+)
 from mmdream.studio.visitors import LOCAL, PageError, Studio
 
 log = logging.getLogger("mmdream.studio")
@@ -40,28 +56,46 @@ def page_words(line: str) -> str:
     return re.sub(r"--([a-z][a-z0-9-]*)", lambda m: m[1].replace("-", " "), line)
 
 
+# An absolute path on the server, as an error of a library may name one (a temporary file, a cache): shown by its
+# last part alone.
+_SERVER_PATH = re.compile(r"(?<![\w.~-])/(?:[^\s'\"/]+/)+([^\s'\"/]*)")
+
+
+def without_server_paths(line: str, inputs: tuple[str | None, ...] = ()) -> str:
+    """A line as a visitor may see it: an input named by its file name, any other path on the server by its last
+    part, so no error tells a visitor where the server keeps things."""
+    for path in filter(None, inputs):
+        line = line.replace(str(path), Path(path).name)
+    return _SERVER_PATH.sub(lambda m: m[1], line)
+
+
 @contextlib.contextmanager
 def one_line_errors(output: str | Path | None = None, inputs: tuple[str | None, ...] = ()) -> Iterator[None]:
     """Turn whatever a request raises into one line: the CLI's for a user's problem, a short one for a bug
-    (whose traceback goes to the server's log). An uploaded input is named by its file name, not by the
-    server's upload folder. Afterwards the collector runs: a dream's net and traced steps sit in reference
+    (whose traceback goes to the server's log), neither naming a place on the server. A request that fails leaves
+    no empty folder of dreams behind. Afterwards the collector runs: a dream's net and traced steps sit in reference
     cycles, and left to the collector's own pace they pile up, so a long session's memory would creep upward."""
     try:
         yield
     except (PageError, Cancelled):
+        _tidy(output)
         raise
     except Exception as e:  # noqa: BLE001 - the server must survive every request
+        _tidy(output)
         line = mmdream.error_line(e, output)
         if line is None:
             log.error("request failed:\n%s", traceback.format_exc())
             line = f"mmdream: internal error: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        for path in filter(None, inputs):
-            line = line.replace(str(path), Path(path).name)
-        if output is not None:
-            line = line.replace(str(Path(output).parent), "the studio's folder")
-        raise PageError(page_words(line)) from None
+        raise PageError(page_words(without_server_paths(line.splitlines()[0], inputs))) from None
     finally:
         gc.collect()
+
+
+def _tidy(output: str | Path | None) -> None:
+    """The folder a failed request was to write in, if it holds nothing (a visitor's first request that failed)."""
+    if output is not None:
+        with contextlib.suppress(OSError):  # it holds earlier dreams, or is gone
+            Path(output).parent.rmdir()
 
 
 # ---- choices the page offers -----------------------------------------------------------------------------------
@@ -75,39 +109,107 @@ def net_info(name: str | None) -> mmdream.NetInfo | None:
     return next((n for n in mmdream.list_nets() if n.name == name), None)
 
 
-def listed_net(kind: str, name: str | None) -> str:
-    """A net the page lists (registered, or trained here) by name; a visitor never names a file on the server,
-    and the refusal says nothing about what is there."""
+def listed_net(kind: str | None, name: str | None) -> str:
+    """A net the page lists (registered, or trained here) by name, of one kind (None: either); a visitor never
+    names a file on the server, and the refusal says nothing about what is there."""
     names = [n.name for n in mmdream.list_nets(kind)]
     if name not in names:
-        raise PageError(f"mmdream: error: unknown net {str(name)[:200]!r} for {kind}; choose one of {', '.join(names)}")
+        of_kind = f" for {kind}" if kind else ""
+        raise PageError(f"mmdream: error: unknown net {str(name)[:200]!r}{of_kind}; choose one of {', '.join(names)}")
     return name
+
+
+def visitor_net(studio: Studio, session: str, kind: str | None, name) -> str:
+    """The net a request dreams with: the visitor's own model of that name (an image classifier they uploaded, as
+    a reference holding the value range given for it), else a listed net. No other visitor's model is found."""
+    from mmdream.nets import with_range
+
+    own = studio.model(session, name) if kind in ("image", None) and isinstance(name, str) else None
+    if own is not None:
+        return with_range(str(own[0]), own[1])
+    return listed_net(kind, name)
+
+
+def net_spec(studio: Studio, session: str, kind: str | None, command: str, taken: dict, **values):
+    """The command's spec from the page's values (each checked as sent, the net's name too), its net the
+    visitor's own model of that name or a listed net."""
+    spec = page_spec(command, taken, **values)
+    net = visitor_net(studio, session, kind, spec.net)
+    return spec if net == spec.net else page_spec(command, taken, **{**values, "net": net})
+
+
+def _shown(net: str) -> str:
+    """A net reference as a visitor named it (their own model by its file name, not its place on the server)."""
+    from mmdream.nets import is_model_file
+    from mmdream.nets.registry import RANGE_MARK
+
+    return Path(net.split(RANGE_MARK)[0]).name if is_model_file(net) else net
+
+
+def shown_summary(result, net: str | None = None) -> str:
+    """A result's summary as a visitor may read it: their own model by its file name, no place on the server."""
+    text = result.summary()
+    if net is not None and net != _shown(net):
+        from mmdream.nets.registry import RANGE_MARK
+
+        text = text.replace(net, _shown(net)).replace(net.split(RANGE_MARK)[0], _shown(net))
+    return without_server_paths(text)
+
+
+def add_model(studio: Studio, upload: str | None, value_range: str | None, session: str = LOCAL) -> str:
+    """A visitor's own Keras image classifier, checked by the code that checks `--net mine.keras` (its
+    `--value-range` too) and kept for them alone; a summary of what it takes and how it can be dreamed."""
+    from mmdream.nets import load_net, with_range
+
+    if not upload:
+        raise PageError("mmdream: error: upload a .keras or .h5 model first")
+    value_range = None if value_range in (None, "", AS_THE_MODEL_SAYS) else MODEL_RANGE.check(value_range)
+    name, path = studio.add_model(session, upload, value_range)
+    try:
+        with one_line_errors(None, (upload, str(path))):
+            net = load_net(with_range(str(path), value_range))
+            if net.kind != "image":
+                raise PageError(f"mmdream: error: {name} is not an image classifier")
+    except PageError as e:
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".range").unlink(missing_ok=True)
+        if "cannot tell the values" in str(e):
+            raise PageError(f"{e}; choose the values it takes as its value range") from None
+        raise
+    return (f"**{name}** is yours for this visit: {len(net.classes)} classes, {len(net.layers)} dreamable layers; "
+            f"type its name as the net of the Picture, Film, Live or Inside the net tab")
 
 
 def layers_spec(names: list[str] | None, depth: float | None) -> str | None:
     """The `layers=` option from the page: chosen names, else a depth in [0, 1], else the net's defaults."""
-    if names:
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise PageError("mmdream: error: layers must be a list of layer names")
-        return ",".join(names)
+    if chosen := LAYERS.names(names):
+        return ",".join(chosen)
     return None if depth is None else f"{depth:g}"
 
 
 def check_schedule(text: str) -> str:
-    """The schedule editor's verdict on every change: its keyframe times, or the parser's one-line error."""
+    """The schedule editor's verdict on every change: its keyframe times, or the parser's one-line error (never an
+    exception: the editor asks on every key)."""
     try:
-        schedule = mmdream.Schedule.parse(text if isinstance(text, str) else "", "schedule")
-    except mmdream.UserError as e:
-        return mmdream.error_line(e)
+        with one_line_errors():
+            schedule = mmdream.Schedule.parse(SCHEDULE_TEXT.check(text) or "", "schedule")
+    except PageError as e:
+        return str(e)
     return f"✓ {len(schedule.times)} keyframe(s) at {', '.join(f'{t:g} s' for t in schedule.times)}"
 
 
-def _schedule_file(studio: Studio, text: str | None) -> str | None:
-    """The editor's schedule as a file the API reads, checked first (so an error names the editor)."""
-    if not text or not text.strip():
+def checked_schedule(text: str | None) -> str | None:
+    """The editor's schedule text if it holds one, parsed first (so an error names the editor); None if empty."""
+    if not SCHEDULE_TEXT.check(text) or not text.strip():
         return None
-    mmdream.Schedule.parse(text, "schedule")
-    return studio.schedule_file(text)
+    with one_line_errors():
+        mmdream.Schedule.parse(text, "schedule")
+    return text
+
+
+def _given(value):
+    """An empty text box's "" is no value; anything else is checked as sent (a {} is not text, not "none")."""
+    return None if value is None or value == "" else value
 
 
 def _bar(progress: Callable | None) -> Callable | None:
@@ -123,18 +225,17 @@ def dream_picture(studio: Studio, photo: str | None, net: str, layer_names: list
                   guide: str | None, max_size: int, progress: Callable | None = None,
                   session: str = LOCAL) -> tuple[str, str]:
     """The dream of a photo: (its path, the objective before and after in words)."""
-    n = checked(PICTURE, depth=depth, octaves=octaves, steps=steps, strength=strength, seed=seed, max_size=max_size)
-    net = listed_net("image", net)
+    depth = DEPTH.check(depth)
+    layers = layers_spec(layer_names, depth if by_depth else None)
+    spec = net_spec(studio, session, "image", "image", PICTURE, net=net, layers=layers, octaves=octaves, steps=steps,
+                    strength=strength, seed=seed, target=_given(target), max_size=max_size, guide=_given(guide))
+    net = spec.net
     if not photo:
         raise PageError("mmdream: error: upload or pick a photo first")
     out = studio.output_path(session, photo, ".png")
-    with one_line_errors(out, (photo, guide)):
-        layers = layers_spec(layer_names, n["depth"] if by_depth else None)
-        result = mmdream.dream_image(
-            photo, out, net=net, layers=layers, target=target or None, guide=guide or None,
-            octaves=n["octaves"], steps=n["steps"], strength=n["strength"], seed=n["seed"],
-            max_size=n["max_size"], progress=_bar(progress))
-    return str(out), views.objective_summary(result.figures)
+    with one_line_errors(out, (photo, guide, net)):
+        result = mmdream.dream_image(photo, out, spec=spec, progress=_bar(progress))
+    return str(out), shown_summary(result, net)
 
 
 # ---- sound -----------------------------------------------------------------------------------------------------
@@ -143,20 +244,19 @@ def dream_sound(studio: Studio, sound: str | None, net: str, layer_names: list[s
                 progress: Callable | None = None,
                 session: str = LOCAL) -> tuple[str, np.ndarray, np.ndarray, str]:
     """The dream of a sound: (its path, the input's and the dream's spectrograms, objective and loudness)."""
-    n = checked(SOUND, depth=depth, steps=steps, strength=strength, duration=duration)
-    net = listed_net("audio", net)
+    depth = DEPTH.check(depth)
+    layers = layers_spec(layer_names, depth if by_depth else None)
+    spec = page_spec("audio", SOUND, net=net, layers=layers, target=_given(target), steps=steps, strength=strength,
+                     duration=duration)
+    listed_net("audio", spec.net)
     if not sound:
         raise PageError("mmdream: error: upload or record a sound first")
     out = studio.output_path(session, sound, ".wav")
-    seconds = n["duration"] or None
     with one_line_errors(out, (sound,)):
-        layers = layers_spec(layer_names, n["depth"] if by_depth else None)
-        result = mmdream.dream_audio(
-            sound, out, net=net, layers=layers, target=target or None, steps=n["steps"],
-            strength=n["strength"], duration=seconds, progress=_bar(progress))
-        before = views.spectrogram(sound, seconds)
+        result = mmdream.dream_audio(sound, out, spec=spec, progress=_bar(progress))
+        before = views.spectrogram(sound, spec.duration)
         after = views.spectrogram(str(out))
-    return str(out), before, after, views.sound_summary(result.figures)
+    return str(out), before, after, result.summary()
 
 
 # ---- film ------------------------------------------------------------------------------------------------------
@@ -169,29 +269,29 @@ def dream_film(studio: Studio, upload: str | None, server_path: str | None, net:
     The render runs in a worker thread; the visitor's Cancel stops it after the frame in hand, keeping the work
     folder so the same render, started again, resumes. `on_cluster`: as tasks on the studio's Ray cluster (its
     latest frames are a frame of each running segment now and then; Cancel keeps the finished segments)."""
-    n = checked(FILM, max_size=max_size, start=start, end=end, steps=steps, react=react)
-    net, audio_net = listed_net("image", net), listed_net("audio", audio_net)
-    if not server_path and not upload:
-        raise PageError("mmdream: error: upload a clip or pick one in the shared folder first")
+    server_path = CLIP.check(server_path)
+    schedule_text = checked_schedule(schedule_text)
     if on_cluster and studio.ray is None:
         raise PageError("mmdream: error: this studio renders on no cluster; start it with `mmdream serve --ray ADDRESS`")
-    if follow not in ("none", *(choices := BY_NAME["follow"].choices)):
-        raise PageError(f"mmdream: error: follow must be none, {', '.join(choices)}")
+    cluster = {"ray": studio.ray, "task_resources": studio.task_resources} if on_cluster else {}
+    spec = net_spec(studio, session, "image", "video", FILM, net=net, audio_net=audio_net, max_size=max_size,
+                    start=start, end=end, react=react, steps=steps, follow=None if follow == "none" else follow,
+                    style=_given(style), schedule=schedule_text and str(studio.schedule_path(schedule_text)),
+                    **cluster)
+    listed_net("audio", spec.audio_net)
+    if not server_path and not upload:
+        raise PageError("mmdream: error: upload a clip or pick one in the shared folder first")
     with one_line_errors(None, (upload,)):
         source, digest = studio.clip(upload, server_path)
         out = studio.film_path(session, source, digest)
     with one_line_errors(out):
-        options = {"max_size": n["max_size"], "start": n["start"], "end": n["end"] or None, "react": n["react"],
-                   "schedule": _schedule_file(studio, schedule_text), "steps": n["steps"],
-                   "follow": None if follow == "none" else follow}
-        if on_cluster:
-            options.update(ray=studio.ray, task_resources=studio.task_resources)
+        if schedule_text:
+            studio.schedule_file(schedule_text)
     with studio.render(session) as cancel:
-        yield from _render(out, source, net, audio_net, style, options, cancel, progress, every)
+        yield from _render(out, source, spec, cancel, progress, every)
 
 
-def _render(out: Path, source: str, net: str, audio_net: str, style: str | None, options: dict,
-            cancel: threading.Event, progress: Callable | None,
+def _render(out: Path, source: str, spec, cancel: threading.Event, progress: Callable | None,
             every: float) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     latest: deque[np.ndarray] = deque(maxlen=6)
     state: dict = {"done": 0, "total": None, "desc": "starting", "result": None, "error": None}
@@ -207,10 +307,8 @@ def _render(out: Path, source: str, net: str, audio_net: str, style: str | None,
 
     def render() -> None:
         try:
-            with one_line_errors(out, (source, style)):
-                state["result"] = mmdream.dream_video(source, out, net=net, audio_net=audio_net,
-                                                      style=style or None, progress=on_progress, on_frame=on_frame,
-                                                      **{k: v for k, v in options.items() if v is not None})
+            with one_line_errors(out, (source, spec.style, spec.net)):
+                state["result"] = mmdream.dream_video(source, out, spec=spec, progress=on_progress, on_frame=on_frame)
         except PageError as e:
             state["error"] = e
         except Cancelled:
@@ -238,7 +336,7 @@ def _render(out: Path, source: str, net: str, audio_net: str, style: str | None,
         return
     if state["error"] is not None:
         raise state["error"]
-    yield views.film_summary(state["result"].figures), views.sheet(list(latest)) if latest else None, str(out)
+    yield shown_summary(state["result"], spec.net), views.sheet(list(latest)) if latest else None, str(out)
 
 
 def cancel_film(studio: Studio, session: str = LOCAL) -> str:
@@ -248,29 +346,77 @@ def cancel_film(studio: Studio, session: str = LOCAL) -> str:
     return "no film of yours is rendering"
 
 
+# ---- live ------------------------------------------------------------------------------------------------------
+def live_frame(studio: Studio, frame: np.ndarray | None, net: str, depth: float, strength: float, steps: float,
+               max_size: int, session: str = LOCAL) -> tuple[np.ndarray, str]:
+    """One frame of the visitor's camera dreamed in their live stream (mmdream.studio.live): the dream, and the
+    stream's frames per second, latency and layer in words. Depth, strength and warm steps act on the running
+    stream; the first frame starts it (or says that live is busy)."""
+    depth, steps = DEPTH.check(depth), int(WARM_STEPS.check(steps))
+    spec = net_spec(studio, session, "image", "live", LIVE, net=net, strength=strength, max_size=max_size)
+    net = spec.net
+    if frame is None:
+        raise PageError("mmdream: error: allow the camera first")
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] not in (3, 4) or min(frame.shape[:2]) < 8:
+        raise PageError("mmdream: error: a camera frame must be a colour picture")
+    with one_line_errors(None, (net,)):
+        return studio.live.frame(session, frame, spec.net, spec.max_size, depth, spec.strength, steps or None)
+
+
+def end_live(studio: Studio, session: str = LOCAL, why: str = "its page closed") -> None:
+    """The visitor's live stream ends (their page closed, or their client ended it) and its memory is let go."""
+    studio.live.end(session, why)
+
+
 # ---- style -----------------------------------------------------------------------------------------------------
 def style_picture(studio: Studio, content: str | None, style: str | None, net: str, steps: int, max_size: int,
                   progress: Callable | None = None, session: str = LOCAL) -> tuple[str, str]:
-    n = checked(STYLE_PICTURE, steps=steps, max_size=max_size)
-    net = listed_net("image", net)
+    spec = page_spec("style image", STYLE_PICTURE, style=style or "", net=net, style_steps=steps, max_size=max_size)
+    listed_net("image", spec.net)
     if not content or not style:
         raise PageError("mmdream: error: give a content picture and a style picture")
     out = studio.output_path(session, content, ".png")
     with one_line_errors(out, (content, style)):
-        result = mmdream.style_image(
-            content, style, out, net=net, max_size=n["max_size"], style_steps=n["steps"],
-            progress=_bar(progress))
-    return str(out), views.style_summary(result.figures)
+        result = mmdream.style_image(content, style, out, spec=spec, progress=_bar(progress))
+    return str(out), result.summary()
 
 
 def style_sound(studio: Studio, content: str | None, style: str | None, steps: int, duration: float | None,
                 progress: Callable | None = None, session: str = LOCAL) -> tuple[str, str]:
-    n = checked(STYLE_SOUND, steps=steps, duration=duration)
+    spec = page_spec("style audio", STYLE_SOUND, style=style or "", audio_style_steps=steps, duration=duration)
     if not content or not style:
         raise PageError("mmdream: error: give a content sound and a style sound")
     out = studio.output_path(session, content, ".wav")
     with one_line_errors(out, (content, style)):
-        result = mmdream.style_audio(
-            content, style, out, audio_style_steps=n["steps"], duration=n["duration"] or None,
-            progress=_bar(progress))
-    return str(out), views.style_summary(result.figures)
+        result = mmdream.style_audio(content, style, out, spec=spec, progress=_bar(progress))
+    return str(out), result.summary()
+
+
+# ---- inside the nets -------------------------------------------------------------------------------------------
+def explain_net(studio: Studio, net: str, classes: str | None, channel: str | None, steps: int, max_size: int,
+                diversity: int, progress: Callable | None = None,
+                session: str = LOCAL) -> tuple[str | None, str | None, str | None, str]:
+    """What a listed net has learned: (an image net's grid, a sound net's sounds one after another and their
+    sheet, the summary). A sound net's folder is kept as two files of the visitor's own, pruned as any dream is."""
+    import shutil
+
+    import soundfile as sf
+
+    spec = net_spec(studio, session, None, "explain", EXPLAIN, net=net, classes=_given(classes),
+                    channel=_given(channel), steps=steps, max_size=max_size, diversity=diversity)
+    net = spec.net
+    kind = "image" if net != _shown(net) else net_info(net).kind
+    out = studio.output_path(session, _shown(net), ".png" if MODALITIES[kind].squashed else "")
+    with one_line_errors(out, (net,)):
+        result = mmdream.explain(spec.net, out, spec=spec, progress=_bar(progress))
+    if MODALITIES[kind].squashed:
+        return str(out), None, None, shown_summary(result, net)
+    sound, sheet = out.with_name(out.name + ".wav"), out.with_name(out.name + ".png")
+    pieces = [sf.read(row["file"], dtype="float32") for row in result.objectives]
+    rate = pieces[0][1]
+    gap = np.zeros((rate // 2,) + pieces[0][0].shape[1:], np.float32)
+    sf.write(sound, np.concatenate([part for x, _ in pieces for part in (x, gap)][:-1]), rate)
+    shutil.move(out / "sheet.png", sheet)
+    shutil.rmtree(out)
+    return None, str(sound), str(sheet), shown_summary(result, net)
+

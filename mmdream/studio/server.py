@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -30,9 +32,15 @@ def exposure_warning(host: str, shared: Path | None, logins: list | None) -> str
     return f"mmdream: warning: --host {host} lets {who} use the studio and its CPU{where}"
 
 
+AUTH_VARIABLE = "MMDREAM_STUDIO_AUTH"  # USER:PASSWORD or a file of such lines, kept off the command line
+
+
 def logins(host: str, auth: str | None, no_auth: bool) -> list[tuple[str, str]] | None:
-    """The page's logins from `--auth USER:PASSWORD` or a file of such lines; a studio open to the network needs
-    them unless `--no-auth` says it is meant. Errors never repeat a password."""
+    """The page's logins from `--auth USER:PASSWORD`, a file of such lines, or the same in $MMDREAM_STUDIO_AUTH (a
+    password given on the command line shows in the process list); a studio open to the network needs them unless
+    `--no-auth` says it is meant. Errors never repeat a password."""
+    if auth is None and not no_auth:
+        auth = os.environ.get(AUTH_VARIABLE) or None
     if auth is None:
         if host not in LOCAL_HOSTS and not no_auth:
             raise UserError(f"--host {host} opens the studio to the network: give --auth USER:PASSWORD (or a file "
@@ -73,14 +81,49 @@ def check_port_free(host: str, port: int) -> None:
             raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); choose another --port") from None
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, share_folder: str | None = None, auth: str | None = None,
-          no_auth: bool = False, max_upload: int = 500, max_queue: int = 40, ray: str | None = None,
-          task_resources: str | None = None) -> None:
-    """Start the studio and block until interrupted. `ray`: the cluster the Film tab may render on (each render
-    joins it and leaves again), its tasks asking for `task_resources`."""
-    allowed_logins = logins(host, auth, no_auth)
-    check_port_free(host, port)
-    studio = Studio.create(share_folder, ray, task_resources)
+def serve(**options) -> None:
+    """Start the studio (`mmdream serve`'s options, mmdream.options) and block until stopped (Ctrl-C or SIGTERM),
+    then remove what it kept in the temporary folder. `ray`: the cluster the Film tab may render on (each render
+    joins it and leaves again), its tasks asking for `task_resources`; `allowed_hosts`: names besides its own that
+    requests may be addressed to (a proxy's)."""
+    from mmdream.specs import make_spec
+
+    spec = make_spec("serve", options)
+    for flag, folder in (("--share-folder", spec.share_folder), ("--examples-folder", spec.examples_folder)):
+        if folder and not Path(folder).expanduser().is_dir():
+            raise UserError(f"{flag} {folder} is not a folder")
+    allowed_logins = logins(spec.host, spec.auth, spec.no_auth)
+    if spec.ray:
+        from mmdream.checks import cluster_options
+        from mmdream.options import BY_NAME
+
+        cluster_options(spec.ray, None, None, BY_NAME["max_segment"].default, 0.0, spec.task_resources)
+    extra_hosts = [h.strip() for h in (spec.allowed_hosts or "").split(",") if h.strip()]
+    check_port_free(spec.host, spec.port)
+    studio = Studio.create(spec.share_folder, spec.ray, spec.task_resources, spec.max_live, spec.live_minutes,
+                           spec.examples_folder)
+    try:
+        with stopped_by_sigterm():
+            _serve(studio, spec.host, spec.port, allowed_logins, spec.max_upload, spec.max_queue, extra_hosts)
+    finally:
+        studio.remove_temporary()
+
+
+@contextlib.contextmanager
+def stopped_by_sigterm():
+    """SIGTERM (a service manager's stop) ends the studio as Ctrl-C does: cleanly, its temporary folders removed."""
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _serve(studio: Studio, host: str, port: int, allowed_logins: list | None, max_upload: int, max_queue: int,
+           extra_hosts: list[str]) -> None:
     os.environ["GRADIO_TEMP_DIR"] = str(studio.uploads)  # uploads and Gradio's copies: private, pruned hourly
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
     try:
@@ -89,7 +132,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, share_folder: str | None = 
     except ImportError:
         raise UserError("the studio needs Gradio: pip install 'mmdream[studio]'") from None
 
-    from mmdream.studio.files import FileGate
+    from mmdream.studio.gate import Gate, own_names
     from mmdream.studio.page import build_page
 
     page = build_page(studio)
@@ -98,12 +141,14 @@ def serve(host: str = "127.0.0.1", port: int = 7860, share_folder: str | None = 
     print(address_line(host, port), flush=True)
     if (warning := exposure_warning(host, studio.shared, allowed_logins)) is not None:
         print(warning, file=sys.stderr, flush=True)
-    print(f"dreams are written to {studio.outputs}", flush=True)
+    print(f"dreams are written to {studio.outputs}" + ("" if studio.shared else " (removed when the studio stops)"),
+          flush=True)
     allowed = [str(studio.outputs), *([str(studio.shared)] if studio.shared else [])]
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])  # no web fonts: the studio works offline
-    gate = Middleware(FileGate, may_serve=studio.may_serve, max_upload=max_upload * 1_000_000,
-                      upload_line=f"mmdream: error: an upload may be at most {max_upload} MB")
+    gate = Middleware(Gate, served_type=studio.served_type, max_upload=max_upload * 1_000_000,
+                      upload_line=f"mmdream: error: an upload may be at most {max_upload} MB", listening=host,
+                      names=own_names(host, extra_hosts))
     page.launch(server_name=host, server_port=port, allowed_paths=allowed, quiet=True, show_error=True,
                 theme=theme, footer_links=["api"], auth=allowed_logins, max_file_size=f"{max_upload}mb",
-                app_kwargs={"middleware": [gate]})
+                run_history=False, app_kwargs={"middleware": [gate]})

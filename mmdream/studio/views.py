@@ -1,5 +1,5 @@
-"""What the studio shows besides the media themselves: spectrograms, a strip of the latest dreamed frames, and the
-figures of a result in a few words."""
+"""What the studio shows besides the media themselves and a result's summary (mmdream.results): spectrograms, a
+strip of the latest dreamed frames, a film's progress."""
 
 from __future__ import annotations
 
@@ -70,29 +70,3 @@ def film_progress(done: int, total: int | None, rate: FrameRate, width: int = 20
         left = round((total - done) / fps)
         line += f" · {fps:.1f} frames/s · ETA {left // 60}:{left % 60:02d}"
     return line
-
-
-def objective_summary(figures: dict) -> str:
-    before, after = figures["objective_before"], figures["objective_after"]
-    return f"objective {before:.3g} → {after:.3g} (**{after / before if before else float('nan'):.2f}×**) " \
-           f"in {figures['seconds']:.1f} s"
-
-
-def sound_summary(figures: dict) -> str:
-    return (f"{objective_summary(figures)}; {figures['duration_s']:.2f} s at {figures['sample_rate']} Hz, "
-            f"loudness {figures['output_loudness_lufs']:.1f} LUFS, true peak {figures['true_peak_dbfs']:.1f} dBFS")
-
-
-def film_summary(figures: dict) -> str:
-    gain = figures.get("objective_gain_mean")
-    flicker = figures.get("flicker_mean")
-    return (f"{figures['frames']} frames at {figures['fps']:g} fps ({figures['duration_s']:.2f} s) in "
-            f"{figures['seconds']:.1f} s" + (f"; mean objective gain {gain:.2f}×" if gain else "")
-            + (f"; flicker {flicker:.2f}" if flicker is not None else "")
-            + (f"; {figures['resumed_frames']} frames resumed from an earlier render" if figures.get("resumed_frames")
-               else ""))
-
-
-def style_summary(figures: dict) -> str:
-    return (f"style loss {figures['style_loss_start']:.3g} → {figures['style_loss_end']:.3g} "
-            f"({figures['style_loss_drop']:.2f}× lower) in {figures['seconds']:.1f} s")

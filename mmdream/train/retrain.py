@@ -19,14 +19,14 @@ import hashlib
 import json
 import random
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from mmdream.checks import MODALITIES, Modality
 from mmdream.errors import UserError
+from mmdream.modality import MODALITIES, Modality
 
 try:  # the examples are read through tf.data, whichever backend trains
     import tensorflow as tf
@@ -38,26 +38,34 @@ from mmdream.nets import Net, load_net
 from mmdream.nets.cache import sha256_file
 from mmdream.nets.graph import layer_output
 from mmdream.nets.registry import SCRATCH, SCRATCH_ARCH, check_train_size, train_bases
+from mmdream.specs import options_class
 
 TRAIN_SR = 16000  # the musicnn nets' rate; a trained audio net is rebuilt for other rates when it dreams
 
 
-@dataclass
-class TrainSettings:
-    epochs: int = 10
-    fine_tune_epochs: int = 0
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    fine_tune_rate: float = 1e-4
-    val_fraction: float = 0.2
-    patience: int = 3
-    split: str = "random"  # "random": stratified random files; "tail": the last files (frames of a film) per class
-    seed: int = 0
-    size: int = 224  # image side in pixels
-    window: float = 1.0  # audio window in seconds
-    crops_per_clip: int = 16  # random audio windows drawn from each clip per epoch
-    unfreeze: float = 0.75  # fine-tuning trains layers deeper than this relative depth
-    dropout: float = 0.3
+# Training's settings as the schema declares them for `mmdream train` (its training concern), and four of its own.
+TrainSettings = options_class("TrainSettings", "train", ("train",), internal=[
+    ("fine_tune_rate", float, field(default=1e-4)),
+    ("crops_per_clip", int, field(default=16)),  # random audio windows drawn from each clip per epoch
+    ("unfreeze", float, field(default=0.75)),  # fine-tuning trains layers deeper than this relative depth
+    ("dropout", float, field(default=0.3)),
+])
+TrainSettings.__module__ = __name__
+
+
+def train_from(kind: str, data, output, spec, progress=None) -> dict:
+    """`mmdream train KIND` from its spec (mmdream.specs): the model saved at `output` (default models/NAME.keras)
+    with its card; the card, with the model's path."""
+    from mmdream.nets.cards import models_dir
+    from mmdream.nets.registry import DEFAULT_TRAIN_BASE
+
+    if not Path(data).is_dir():
+        raise UserError(f"{data} is not a folder of class sub-folders")
+    base = spec.base or DEFAULT_TRAIN_BASE[kind]
+    out = Path(output) if output else models_dir() / f"{spec.name or Path(data).name}.keras"
+    settings = TrainSettings(**{f.name: getattr(spec, f.name) for f in fields(TrainSettings) if hasattr(spec, f.name)})
+    card = train(kind, str(data), base, out, settings, weights=spec.weights, progress=progress)
+    return {**card, "path": str(out)}
 
 
 @dataclass
@@ -165,13 +173,10 @@ def clip_logmag(path: str) -> np.ndarray:
     leading and trailing silence trimmed (a held-out window of silence says nothing about its class)."""
     import librosa
 
-    from mmdream.media.audio_source import load_whole
+    from mmdream.media.audio_source import load_mono
     from mmdream.pipelines.audio.spectrum import analyse
 
-    x, sr = load_whole(path)
-    mono = x.mean(axis=1)
-    if sr != TRAIN_SR:
-        mono = librosa.resample(mono, orig_sr=sr, target_sr=TRAIN_SR)
+    mono = load_mono(path, TRAIN_SR)
     mono = (mono - mono.mean()).astype(np.float32)
     if np.any(mono):
         mono = librosa.effects.trim(mono, top_db=SILENCE_DB)[0]
@@ -282,7 +287,7 @@ class ImageTraining:
         check_train_size(base, settings.size)
 
     def features(self, base: str, weights: str) -> tuple[Net, keras.KerasTensor]:
-        net = load_net(base, weights=weights)
+        net = load_net(base, weights=weights, fresh=True)  # its weights are trained
         return net, keras.layers.GlobalAveragePooling2D(name="head_pool")(layer_output(net.model, net.layers[-1]))
 
     def datasets(self, train_ex: list[Example], val_ex: list[Example], settings: TrainSettings):
@@ -307,7 +312,7 @@ class AudioTraining:
     def features(self, base: str, weights: str) -> tuple[Net, keras.KerasTensor]:
         arch = SCRATCH_ARCH if base == SCRATCH else base
         net = load_net(arch, weights="random" if base == SCRATCH or weights == "random" else "pretrained",
-                       sr=TRAIN_SR)
+                       sr=TRAIN_SR, fresh=True)
         if not arch.endswith("vgg"):
             return net, net.model.get_layer("penultimate").output
         # every block's mean activation (Choi et al. 2017, "Transfer learning for music classification and

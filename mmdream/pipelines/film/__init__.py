@@ -12,24 +12,24 @@ encode (H.264 pieces, mux, contact sheet), render (the whole film), recipe (what
 every cluster worker), segments (where a film splits) and cluster (the film as Ray tasks).
 """
 
-from mmdream.pipelines.film.encode import mux, write_contact_sheet
-from mmdream.pipelines.film.frames import (
-    Dreaming,
-    FrameDreamer,
-    FrameStyler,
-    StopSignal,
-    StylePass,
-    background,
-    continues,
-    dream_frames,
-    stylise_frame,
-)
-from mmdream.pipelines.film.options import FILM_DEFAULTS, FilmOptions, film_fingerprint, film_fps, film_options
-from mmdream.pipelines.film.render import check_film_input, dream_film, film_figures
-from mmdream.pipelines.film.soundtrack import SoundPlan, make_soundtrack, reactive_strength
-from mmdream.pipelines.film.workfolder import WorkFolder
+import importlib
 
-__all__ = ["FILM_DEFAULTS", "Dreaming", "FilmOptions", "FrameDreamer", "FrameStyler", "SoundPlan", "StopSignal",
-           "StylePass", "WorkFolder", "background", "check_film_input", "continues", "dream_film", "dream_frames",
-           "film_figures", "film_fingerprint", "film_fps", "film_options", "make_soundtrack", "mux",
-           "reactive_strength", "stylise_frame", "write_contact_sheet"]
+# Where each public name lives: loaded on first use, so `mmdream.pipelines.film.options` (a film's options and its
+# input's check) and `.dream` (the command's entry) load without the engine, and a bad option is answered at once.
+_WHERE = {
+    **dict.fromkeys(["mux", "write_contact_sheet"], "encode"),
+    **dict.fromkeys(["Dreaming", "FrameDreamer", "FrameStyler", "StopSignal", "StylePass", "background", "continues",
+                     "dream_frames", "stylise_frame"], "frames"),
+    **dict.fromkeys(["FILM_DEFAULTS", "FilmOptions", "check_film_input", "film_fingerprint", "film_fps",
+                     "film_options"], "options"),
+    **dict.fromkeys(["dream_film", "film_figures"], "render"),
+    **dict.fromkeys(["SoundPlan", "make_soundtrack", "reactive_strength"], "soundtrack"),
+    "WorkFolder": "workfolder",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

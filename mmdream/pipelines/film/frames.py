@@ -59,9 +59,11 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
     rows = work.finished()
     done = len(rows)
     prev_out = work.resume(rows)  # the finished frame before the checkpoint a rerun continues from
-    frames = _decoded_with_motion(decoded, first=done) if flow else _decoded_alone(decoded)
+    produced: dict[int, dict[str, float]] = {}  # the decoding thread's seconds per frame, by index
+    frames = _decoded_with_motion(decoded, done, produced) if flow else _decoded_alone(decoded, produced)
 
     def finish(i: int, frame: np.ndarray, out: np.ndarray, row: dict, prev: np.ndarray | None, motion) -> None:
+        t0 = time.perf_counter()
         if motion is not None or "flicker" not in row:
             row["flicker"] = None if motion is None else flicker(prev, out, motion)
         row["scene_change"] = None if motion is None else motion.change
@@ -69,13 +71,19 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
         if thumbs is not None and i in thumbs:
             thumbs[i] = (frame, out)
             work.keep_thumb(i, out)
+        row["stages_s"]["encode"] = time.perf_counter() - t0  # measuring its flicker, saving it, encoding it
         if on_frame:
             on_frame(i, out, row)
 
     with (opencv_beside_the_network(), work.encoding(size, fps, resume_at=done),
           ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer, contextlib.closing(frames)):
-        pending = None
-        for i, frame, prev_in, motion in frames:
+        pending, items, last = None, iter(frames), None
+        while True:
+            t_wait = time.perf_counter()
+            item = next(items, None)
+            if item is None:
+                break
+            i, frame, prev_in, motion = item
             if i < done:  # finished in an earlier run: already encoded
                 if thumbs is not None and i in thumbs:
                     thumbs[i] = (frame, work.thumb(i))
@@ -84,14 +92,19 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
             at = offset + i
             out, row = frame_fn(at, frame, prev_in, prev_out, motion,
                                 float(strength_factor[min(at, len(strength_factor) - 1)]))
-            row["seconds"] = round(time.perf_counter() - t0, 4)
+            t1 = time.perf_counter()
+            row["seconds"] = round(t1 - t0, 4)
+            row["stages_s"] = {**produced.pop(i, {}), "dream": t1 - t0, "waiting": t0 - t_wait}
             if pending is not None:
                 pending.result()  # one frame in flight at most: errors surface, memory stays bounded
+                row["stages_s"]["waiting"] += time.perf_counter() - t1
             pending = writer.submit(finish, i, frame, out, row, prev_out, motion)
             rows.append(row)
-            prev_out = out
+            prev_out, last = out, row
         if pending is not None:
+            t_end = time.perf_counter()
             pending.result()
+            last["stages_s"]["waiting"] += time.perf_counter() - t_end
     return rows
 
 
@@ -110,30 +123,48 @@ def opencv_beside_the_network() -> Iterator[None]:
         cv2.setNumThreads(before)
 
 
-def _decoded_with_motion(frames: Iterator[np.ndarray], first: int, depth: int = 4):
+def _decoded_with_motion(frames: Iterator[np.ndarray], first: int, times: dict | None = None, depth: int = 4):
     """(index, frame, previous frame, motion) from a background thread that decodes and computes the flow
-    while the network works; motion only from frame `first` on (earlier frames were finished before)."""
+    while the network works; motion only from frame `first` on (earlier frames were finished before). `times`
+    gets each frame's seconds of decoding and of flow, by index."""
 
     def produce() -> Iterator[tuple]:
         flow, prev = FlowEstimator(), None
-        for i, frame in enumerate(frames):
+        for i, frame, decoding in _timed(frames):
+            t0 = time.perf_counter()
             motion = flow.motion(prev, frame) if prev is not None and i >= first else None
+            if times is not None:
+                times[i] = {"decode": decoding, "flow": time.perf_counter() - t0}
             yield i, frame, prev, motion
             prev = frame
 
     return background(produce(), depth)
 
 
-def _decoded_alone(frames: Iterator[np.ndarray], depth: int = 4):
+def _decoded_alone(frames: Iterator[np.ndarray], times: dict | None = None, depth: int = 4):
     """(index, frame, previous frame, None) from a background thread: frames without motion."""
 
     def produce() -> Iterator[tuple]:
         prev = None
-        for i, frame in enumerate(frames):
+        for i, frame, decoding in _timed(frames):
+            if times is not None:
+                times[i] = {"decode": decoding}
             yield i, frame, prev, None
             prev = frame
 
     return background(produce(), depth)
+
+
+def _timed(frames: Iterator[np.ndarray]) -> Iterator[tuple[int, np.ndarray, float]]:
+    """(index, frame, the seconds it took to decode)."""
+    i, items = 0, iter(frames)
+    while True:
+        t0 = time.perf_counter()
+        frame = next(items, None)
+        if frame is None:
+            return
+        yield i, frame, time.perf_counter() - t0
+        i += 1
 
 
 class background:  # noqa: N801 - used like a generator function
@@ -270,7 +301,9 @@ class FrameDreamer:
         if not cold:
             warm = opts.warm_steps if opts.warm_steps is not None else 1
             settings = replace(settings, octaves=opts.warm_octaves, steps=warm)
-        push = moment.strength * strength_factor * (1.0 if cold else opts.warm_strength)
+        # --fade-in: the dream rises out of the plain film over its first seconds.
+        fade = min(1.0, i / (opts.fade_in * self.fps)) if opts.fade_in else 1.0
+        push = moment.strength * strength_factor * fade * (1.0 if cold else opts.warm_strength)
         if scale < 1:  # dreamed smaller, its change brought back up
             out = changed_at(init, scaled(init.shape[:2], scale),
                              lambda v: dreamer.dream(v, settings, strength=push))[1]
@@ -284,7 +317,7 @@ class FrameDreamer:
             out = from_dream_space(out)
         row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
                "steps": settings.steps, "octaves": settings.octaves, "scale": scale, "style": when,
-               "strength": moment.strength * strength_factor, "follow": round(moment.follow, 4)}
+               "strength": moment.strength * strength_factor * fade, "follow": round(moment.follow, 4)}
         if moment.follow > 0:  # what it followed: the perceived class with the largest share
             row["follows"] = self.plan.steer.describe(opts.start + i / self.fps, 1)["target_by_perceived"][0]["from"]
         every = opts.measure_every

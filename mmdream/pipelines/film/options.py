@@ -2,63 +2,47 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, field, fields
 from pathlib import Path
 
-from mmdream.core.engine import DreamSettings
+from mmdream.core.settings import DreamSettings
 from mmdream.errors import UserError
-from mmdream.media.ffmpeg import MediaInfo
+from mmdream.media.ffmpeg import MediaInfo, probe
 from mmdream.options import DREAM_DEFAULTS, READ_FILES
+from mmdream.specs import options_class
 
 # A cold frame (the first, and after a cut) gets the classic recipe: 4 octaves x1.4, 10 steps.
 FILM_DEFAULTS = DreamSettings(**DREAM_DEFAULTS["film"])
 
 
-@dataclass
-class FilmOptions:
-    max_size: int = 640  # processing (and output) size of the long side
-    start: float = 0.0
-    end: float | None = None
-    # Continuing frames carry the previous dream along the flow (bicubic, see flow.warp) and add one full-size
-    # step: measured with scripts/bench.py, the dream settles about as deep as the classic per-frame recipe's
-    # (4 octaves x 10 steps) at a tenth of its cost or less. A coarser warm octave adds little depth for its cost.
-    blend: float = 0.99  # share of the previous frame's warped dream detail carried into the next frame
-    warm_steps: int | None = None  # steps per octave on a continuing frame (default 1 for dreams)
-    cut: float = 40.0  # grey-level change (0..255) the flow cannot explain that restarts the pyramid
-    flow: bool = True  # False: every frame is dreamed from scratch (the classic per-frame recipe)
-    react: float = 0.0  # how much the soundtrack's onset envelope modulates the visual strength
-    fps: float | None = None  # dream and write at this frame rate (None: the input's)
-    # The objective gain is measured on cold frames and every n-th frame (0: cold frames alone, as the CLI does
-    # without --report: two forward passes cost a sixth of a lite0 frame's time over eight frames; None: never,
-    # as live does, whose report has no objective and whose first dream keeps the viewer waiting).
-    measure_every: int | None = 8
-    warm_strength: float = 1.5  # step size of a continuing frame's steps, relative to the schedule's
-    warm_octaves: int = 1  # octaves of a continuing frame (1: full size only)
+# The film's own options, as the schema declares them for `mmdream video` (its film and output concerns and what
+# becomes of its soundtrack), made a dataclass here: an option added to the schema's film concern is a field of
+# every render's options, in its resume key, with nothing else to write. Besides them, two a live dream sets.
+INTERNAL = [
     # A continuing frame is dreamed at this share of the processing size, its change brought back up (live
     # lowers it when one step at full size does not fit a frame interval; the output keeps its size).
-    warm_scale: float = 1.0
+    ("warm_scale", float, field(default=1.0)),
     # Live: cold dreams too at warm_scale. A full-size pyramid that takes seconds leaves the next frame to dream so
     # far on that the flow cannot explain it; it counts as a cut, and every dream would stay cold.
-    cold_at_warm_scale: bool = False
-    audio: str = "dream"  # dream | keep | none
-    griffin_lim: int = 0
-    preview: str | None = None
-    keep_work: bool = False
+    ("cold_at_warm_scale", bool, field(default=False)),
+]
+# The film's own options, as the schema declares them for `mmdream video` (its film and output concerns and what
+# becomes of its soundtrack), made a dataclass here: an option added to the schema's film concern is a field of
+# every render's options, in its resume key, with nothing else to write. Besides them, two a live dream sets.
+FilmOptions = options_class("FilmOptions", "video", ("film", "output"), extra=("soundtrack", "griffin_lim"),
+                            internal=INTERNAL)
+FilmOptions.__module__ = __name__
+FilmOptions.__doc__ = """A render's film options (mmdream.options, the `video` command's film concern): continuing
+frames carry the previous dream along the flow and add one full-size step, which settles about as deep as the
+classic per-frame recipe (4 octaves x 10 steps) at a tenth of its cost or less."""
+FILM_FIELDS = tuple(f.name for f in fields(FilmOptions))
 
 
-def film_options(*, max_size: int = 640, start: float = 0.0, end: float | None = None, fps: float | None = None,
-                 blend: float | None = None, warm_steps: int | None = None, warm_strength: float | None = None,
-                 warm_octaves: int | None = None, cut: float = 40.0, flow: bool = True, react: float = 0.0,
-                 audio: str = "dream", griffin_lim: int = 0, preview: str | None = None,
-                 keep_work: bool = False, measure_every: int | None = 8) -> FilmOptions:
-    """FilmOptions from the film's options as the CLI and the API name them (None: the default)."""
-    if audio not in ("dream", "keep", "none"):
-        raise UserError(f"audio must be dream, keep or none, not {audio!r}")
-    given = {k: v for k, v in {"blend": blend, "warm_strength": warm_strength, "warm_octaves": warm_octaves}.items()
-             if v is not None}
-    return FilmOptions(max_size=max_size, start=start, end=end, warm_steps=warm_steps, cut=cut, flow=flow,
-                       react=react, audio=audio, griffin_lim=griffin_lim, preview=preview, keep_work=keep_work,
-                       fps=fps, measure_every=measure_every, **given)
+def film_options(spec=None, **values) -> FilmOptions:
+    """A render's FilmOptions from a spec (its film fields), and any `values` besides (a live dream's, a zoom's
+    soundtrack's)."""
+    taken = {} if spec is None else {k: v for k, v in spec.as_dict().items() if k in FILM_FIELDS}
+    return FilmOptions(**{**taken, **values})
 
 
 def film_fingerprint(src: str, options: dict, opts: FilmOptions) -> dict:
@@ -84,3 +68,19 @@ def film_fps(info: MediaInfo, opts: FilmOptions) -> float:
     """The rate frames are dreamed and written at: --fps, else the input's (25 if it has none), to the 1/100 that
     the encoder takes (ffmpeg reports rates so too): decoded and encoded at one rate, picture and sound cannot drift."""
     return round(opts.fps or info.fps or 25.0, 2)
+
+
+def film_info(src: str) -> MediaInfo:
+    """A film's streams; a file ffmpeg cannot read, or one without a picture, is one line."""
+    info = probe(src)
+    if not info.has_video:
+        raise UserError(f"{src} has no video stream (for sound alone use `mmdream audio`)")
+    return info
+
+
+def check_film_input(src: str, dst: str, opts: FilmOptions) -> MediaInfo:
+    """The input's streams, with a picture, and a start within it (the options' own ranges are the spec's)."""
+    info = film_info(src)
+    if info.duration and opts.start >= info.duration:
+        raise UserError(f"--start {opts.start:g} s is past the end of {src} ({info.duration:.2f} s)")
+    return info

@@ -51,7 +51,7 @@ class FilmRecipe:
     def image(self) -> Dreaming:
         from mmdream.plan import build_plan
 
-        return self._following(Dreaming(*build_plan("image", self.net, FILM_DEFAULTS, **self.dream)), self.heard)
+        return self._following(Dreaming(*build_plan("image", self.net, FILM_DEFAULTS, self.dream)), self.heard)
 
     def _following(self, dreaming: Dreaming, track: dict | None) -> Dreaming:
         """The dreamer's plan steered by what the other net perceived (None: not)."""
@@ -69,14 +69,14 @@ class FilmRecipe:
         from mmdream.plan import build_plan
 
         sound = SoundPlan(when=self.style_when)
-        if info.has_audio and opts.audio == "dream":
+        if info.has_audio and opts.soundtrack == "dream":
             layers = self.dream.get("layers")
             depth_only = layers is not None and all(_is_depth(p) for p in str(layers).split(","))
             precision = self.audio_precision or self.dream.get("precision", "fp32")
             sound.audio = self._following(Dreaming(*build_plan(
-                "audio", self.audio_net, AUDIO_DEFAULTS, sr=info.audio_rate,
-                **{**self.dream, "precision": precision, "layers": self.audio_layers or (layers if depth_only else "")})),
-                self.seen)
+                "audio", self.audio_net, AUDIO_DEFAULTS,
+                {**self.dream, "precision": precision, "layers": self.audio_layers or (layers if depth_only else "")},
+                sr=info.audio_rate)), self.seen)
             if self.audio_style:
                 from mmdream.pipelines.style import audio_styler
 
@@ -100,16 +100,16 @@ def _is_depth(part: str) -> bool:
         return False
 
 
-def film_senses(src: str, follow: str | None, net: str, audio_net: str, start: float, end: float | None,
+def film_senses(src: str, follow: str | None, net: str, ear: str | None, start: float, end: float | None,
                 cut: float) -> tuple[dict | None, dict | None]:
-    """What a film's soundtrack holds (heard by the sound net) and its shots show (seen by the image net), as far
-    as `follow` needs them: the tracks a FilmRecipe carries."""
+    """What a film's soundtrack holds (heard by the ear, mmdream.senses.ear) and its shots show (seen by the image
+    net), as far as `follow` needs them: the tracks a FilmRecipe carries."""
     from mmdream.pipelines.audio.hearing import hear
     from mmdream.senses.perceive import see_film
 
     heard = seen = None
     if follow in ("sound", "both"):
-        heard = hear(src, audio_net, start, None if end is None else end - start).as_dict()
+        heard = hear(src, ear, start, None if end is None else end - start).as_dict()
     if follow in ("picture", "both"):
         seen = see_film(src, net, start, end, cut).as_dict()
     return heard, seen

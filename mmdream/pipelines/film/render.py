@@ -12,28 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdream.checks import VIDEO_SUFFIXES, film_lock, work_folder
+from mmdream.checks import film_lock, work_folder
 from mmdream.errors import UserError
 from mmdream.io_utils import describe_os_error, disk_full, exclusive
-from mmdream.media.ffmpeg import MediaInfo, probe
+from mmdream.media.ffmpeg import MediaInfo
 from mmdream.pipelines.film.encode import mux, write_contact_sheet
 from mmdream.pipelines.film.frames import FrameFn, StopSignal, dream_frames, film_frames
-from mmdream.pipelines.film.options import FilmOptions, film_fps
+from mmdream.pipelines.film.options import FilmOptions, check_film_input, film_fps
 from mmdream.pipelines.film.soundtrack import SoundPlan, make_soundtrack, reactive_strength
 from mmdream.pipelines.film.workfolder import WorkFolder
-
-
-def check_film_input(src: str, dst: str, opts: FilmOptions) -> MediaInfo:
-    if Path(dst).suffix.lower() not in VIDEO_SUFFIXES:
-        raise UserError(f"cannot write {Path(dst).suffix or 'an extensionless file'}; use .mp4, .mov or .mkv")
-    info = probe(src)
-    if not info.has_video:
-        raise UserError(f"{src} has no video stream (for sound alone use `mmdream audio`)")
-    if opts.start < 0 or (opts.end is not None and opts.end <= opts.start):
-        raise UserError("--start must be >= 0 and --end after --start")
-    if info.duration and opts.start >= info.duration:
-        raise UserError(f"--start {opts.start:g} s is past the end of {src} ({info.duration:.2f} s)")
-    return info
 
 
 def dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: FilmOptions,
@@ -89,7 +76,7 @@ def start_film(src: str, dst: str, opts: FilmOptions, fingerprint: dict) -> Film
     fps = film_fps(info, opts)
     expected = max(1, int(round(((opts.end or 0) - opts.start) * fps)))
     work = WorkFolder(Path(dst), fingerprint)
-    with_sound = info.has_audio and opts.audio != "none"
+    with_sound = info.has_audio and opts.soundtrack != "none"
     factor = reactive_strength(src, info, opts, expected) if with_sound else np.ones(expected)
     return FilmJob(info, opts, fps, expected, work, with_sound, factor)
 
@@ -191,4 +178,26 @@ def film_figures(rows: list[dict], fps: float, info: MediaInfo, opts: FilmOption
             "options": asdict(opts), "cold_frames": sum(r["cold"] for r in rows), **means,
             "flicker_mean": float(np.mean(flick)) if flick else None,
             "frames_seconds": frames_s, "seconds": total_s, "frames_per_second": len(rows) / max(frames_s, 1e-9),
-            "per_frame": rows}
+            **stage_figures(rows, frames_s), "per_frame": rows}
+
+
+# Where a frame's time goes: the decoding thread's stages, the network's, the writer's, and what the network's
+# thread waited for (the next frame, or the writer).
+STAGES = ("decode", "flow", "dream", "encode", "waiting")
+
+
+def stage_figures(rows: list[dict], frames_s: float) -> dict:
+    """Per stage, the mean and 95th percentile milliseconds a frame spent in it (frames dreamed in this run), and
+    the share of the render's time the network was busy (its `dream` stage: on a GPU, the device's share)."""
+    timed = [r["stages_s"] for r in rows if "stages_s" in r]
+    if not timed:
+        return {}
+    stages = {}
+    for name in STAGES:
+        values = [t[name] for t in timed if name in t]
+        if values:
+            stages[name] = {"mean_ms": 1000 * float(np.mean(values)), "p95_ms": 1000 * float(np.percentile(values, 95))}
+    dreaming = sum(t["dream"] for t in timed)
+    network_thread = sum(t["dream"] + t["waiting"] for t in timed)
+    return {"stages": stages, "net_busy_share": dreaming / max(frames_s, 1e-9),
+            "network_thread_seconds": network_thread}

@@ -36,7 +36,7 @@ def make_soundtrack(src: str, info: MediaInfo, sound: SoundPlan, opts: FilmOptio
     duration = (opts.end or info.duration) - opts.start
     if work.audio.exists():
         return {"soundtrack": "reused from the work folder"}
-    if opts.audio == "keep" or (sound.audio is None and sound.styler is None):
+    if opts.soundtrack == "keep" or (sound.audio is None and sound.styler is None):
         with atomic_output(work.audio) as tmp, sf.SoundFile(tmp, "w", info.audio_rate, info.audio_channels,
                                                             subtype="FLOAT", format="WAV") as out:
             for block in read_audio_blocks(src, info, 1 << 16, end=duration, start=opts.start):

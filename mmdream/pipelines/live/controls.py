@@ -53,6 +53,11 @@ class LiveControls:
             self.changes.append({"t": round(time.perf_counter() - self._t0, 3), "depth": self.depth,
                                  "strength": self.strength, "steps": self.steps})
 
+    def set(self, depth: float | None, strength: float, steps: int | None) -> None:
+        """All three at once, as sliders give them (the studio's Live tab); not logged as a performer's nudge."""
+        with self._lock:
+            self.depth, self.strength, self.steps = depth, strength, steps
+
     def stop(self) -> None:
         """End the session as the source's end would (the `q` key; Ctrl-C does the same)."""
         self.stop_requested = True
@@ -65,7 +70,8 @@ class LiveControls:
 
 
 class LayerDreamers:
-    """A dreamer for each layer a performer picks by depth, built the first time and kept (None: the plan's)."""
+    """A dreamer for each layer a performer picks by depth, built the first time and kept (None: the plan's). A
+    layer the plan's dreamer holds is dreamed by it, its weight moved there: no new dreamer, no trace."""
 
     def __init__(self, base) -> None:
         self.base, self.built = base, {None: base}
@@ -73,6 +79,8 @@ class LayerDreamers:
     def at(self, depth: float | None) -> tuple[object, dict[str, float] | None, bool]:
         """(dreamer, its layers or None for the plan's, whether it was built just now)."""
         layer = None if depth is None else self.base.net.layer_at_depth(depth)
+        if layer is not None and layer in self.base.layer_names:
+            return self.base, {layer: 1.0}, False
         new = layer not in self.built
         if new:
             from mmdream.core.engine import Dreamer
@@ -80,6 +88,20 @@ class LayerDreamers:
 
             self.built[layer] = Dreamer(self.base.net, Objective({layer: 1.0}))
         return self.built[layer], None if layer is None else {layer: 1.0}, new
+
+
+def every_depth(base, depths: int = 20):
+    """One dreamer of the plan's layers (their weights as the plan's) and of every layer a depth can pick, at
+    `depths` steps from 0 to 1: a performer's change of depth then moves weight and never waits for a trace, at the
+    cost of every step running the net to the deepest of them."""
+    import numpy as np
+
+    from mmdream.core.engine import Dreamer
+    from mmdream.core.objectives import Objective
+
+    weights = dict(zip(base.layer_names, np.asarray(base.weights, dtype=float).tolist()))
+    picked = {base.net.layer_at_depth(i / depths): 0.0 for i in range(depths + 1)}
+    return Dreamer(base.net, Objective({**picked, **weights}))
 
 
 SCALES = (1.0, 0.75, 0.5)  # few sizes: each new one costs a slow first dream (the kernels are set up per shape)

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,19 +30,17 @@ from mmdream.media.ffmpeg import AudioTap, ffmpeg_exe, is_stream, read_video_fra
 from mmdream.media.flow import FlowEstimator
 from mmdream.pipelines.film.frames import FrameDreamer, carried_dream, scaled
 from mmdream.pipelines.live.controls import SCALES, DreamFit, LayerDreamers, LiveControls, keyboard
+from mmdream.specs import options_class
 
 if TYPE_CHECKING:  # the sound's pipeline (librosa) is loaded only for --audio
     from mmdream.pipelines.live.sound import LiveSound
 
 
-@dataclass
-class LiveOptions:
-    max_size: int = 320
-    deadline: float = 0.15  # seconds a frame may wait for its own dream before the carried one is written
-    seconds: float | None = None  # stop after this many seconds' worth of frames (None: at the source's end)
-    realtime: bool = False  # read a file at its own pace, as if it were live
-    blend: float = 0.99  # share of the last dream carried onto a frame it was not dreamed for
-    keys: bool = False  # read the terminal's keys (see live.controls) when stdin is one
+# A live dream's options as the schema declares them for `mmdream live` (its live concern): the deadline a frame may
+# wait for its own dream before the carried one is written, the seconds to stop after, a file read at its own
+# pace, the share of the last dream carried onto a frame it was not dreamed for, the terminal's keys.
+LiveOptions = options_class("LiveOptions", "live", ("live",))
+LiveOptions.__module__ = __name__
 
 
 class LiveSink:
@@ -218,6 +216,32 @@ class Performance:
         return f"{layers}, strength x{strength:g}, warm steps {steps or 'adapted'}"
 
 
+class LiveDreamer:
+    """The network's side of a live session, one frame at a time (the newest a source has): each frame dreamed with
+    the performer's controls and fitted to the frame interval (see Performance), warm along the flow from the last
+    dream, afresh at a cut (the film's frame function decides). `mmdream live` feeds it from ffmpeg, the studio's
+    Live tab from a browser's camera."""
+
+    def __init__(self, frame_fn: FrameDreamer, controls: LiveControls, fps: float,
+                 step_costs: dict[float, float] | None = None) -> None:
+        self.fn, self.performance = frame_fn, Performance(frame_fn, controls, fps, step_costs)
+        self.flow = FlowEstimator()
+        self.prev: tuple[int, np.ndarray, np.ndarray] | None = None  # (index, input frame, dream)
+        self.dreams: list[dict] = []  # one row per dream, for the report
+
+    def dream(self, i: int, frame: np.ndarray) -> np.ndarray:
+        """The dream of frame `i` (RGB uint8 at the session's size)."""
+        prev = self.prev
+        motion = None if prev is None else self.flow.motion(prev[1], frame)
+        strength = self.performance.before()
+        start = time.perf_counter()
+        out, row = self.fn(i, frame, None if prev is None else prev[1], None if prev is None else prev[2], motion,
+                           strength)
+        self.dreams.append(self.performance.after(time.perf_counter() - start, row))
+        self.prev = (i, frame, out)
+        return out
+
+
 def dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, int], fps: float,
                opts: LiveOptions, controls: LiveControls | None = None, sound: LiveSound | None = None) -> dict:
     """Dream `source` live into `dst` (see the module) until the source ends, Ctrl-C or `controls.stop()`;
@@ -238,7 +262,7 @@ def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, 
                 step_costs: dict[float, float]) -> dict:
     live = _Live()
     controls.on_stop.append(live.interrupt)
-    performance = Performance(frame_fn, controls, fps, step_costs)
+    dreamer = LiveDreamer(frame_fn, controls, fps, step_costs)
     tap = None if sound is None else AudioTap(sound.rate, sound.channels, sound.put)
     frames = read_video_frames(source, size, fps, realtime=opts.realtime, sound=tap)
     limit = None if opts.seconds is None else max(1, round(opts.seconds * fps))  # counted: a stream's clock may not start at 0
@@ -280,21 +304,14 @@ def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, 
     writer.start()
     if listener is not None:
         listener.start()
+    print(f"mmdream live: dreaming {source} into {dst}; Ctrl-C stops", file=sys.stderr, flush=True)  # all checked
     t0 = time.perf_counter()
-    dreams: list[dict] = []
-    flow, prev = FlowEstimator(), None
+    dreams = dreamer.dreams
     try:
-        with keyboard(controls, performance.describe) if opts.keys else contextlib.nullcontext():
-            while not errors and (item := live.next_to_dream(-1 if prev is None else prev[0])) is not None:
+        with keyboard(controls, dreamer.performance.describe) if opts.keys else contextlib.nullcontext():
+            while not errors and (item := live.next_to_dream(-1 if dreamer.prev is None else dreamer.prev[0])):
                 i, frame = item
-                motion = None if prev is None else flow.motion(prev[1], frame)
-                strength = performance.before()
-                start = time.perf_counter()
-                out, row = frame_fn(i, frame, None if prev is None else prev[1], None if prev is None else prev[2],
-                                    motion, strength)
-                dreams.append(performance.after(time.perf_counter() - start, row))
-                live.publish(i, frame, out)
-                prev = (i, frame, out)
+                live.publish(i, frame, dreamer.dream(i, frame))
     finally:
         if errors or sys.exc_info()[0] is not None:
             live.set("stopped")

@@ -5,7 +5,13 @@ soundtrack dreamed or grown beside it.
 Parts: camera (the move and the guards against drift), frames (the frame function), sound (dreamed or grown
 soundtrack, the loop's cross-fade), render (the frame loop of the film, resumable, and the loop)."""
 
-from mmdream.pipelines.zoom.frames import ZoomDreamer, ZoomOptions
-from mmdream.pipelines.zoom.render import dream_zoom, zoom_film
+import importlib
 
-__all__ = ["ZoomDreamer", "ZoomOptions", "dream_zoom", "zoom_film"]
+_WHERE = {"ZoomDreamer": "frames", "ZoomOptions": "frames", "dream_zoom": "render", "zoom_film": "render"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):  # loaded on first use: the zoom's entry checks its inputs before the engine loads
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

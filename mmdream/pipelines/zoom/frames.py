@@ -3,42 +3,34 @@ previous output moved by the camera, guarded, and dreamed a few warm steps at fu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import field, replace
 
 import numpy as np
 
 from mmdream.media.picture import from_dream_space, to_dream_space
 from mmdream.pipelines.film.frames import Dreaming
 from mmdream.pipelines.zoom.camera import Guard, detail_energy, move, saturation, step_change
+from mmdream.specs import options_class
 
 
-@dataclass
-class ZoomOptions:
-    seconds: float = 20.0
-    fps: float = 24.0
-    zoom: float = 1.02  # scale per frame (a schedule's `zoom` key overrides it)
-    rotate: float = 0.0  # degrees per frame (a schedule's `rotate` key overrides it)
-    pan: tuple[float, float] = (0.0, 0.0)  # camera pixels per frame
-    max_size: int = 540
-    # A warm frame: steps at full size, without jitter. Measured with lite0 at 320 px: a rolled step aims at a
-    # shifted picture, and in a loop of 2 steps a frame gains 1.02x over its input with 32 px of jitter, 1.05x
-    # with 8 and 1.22x with none; the camera's own move shifts the picture each frame, so no grid pattern settles.
-    warm_steps: int = 2
-    warm_strength: float = 1.0  # step size of a warm frame's steps, relative to the schedule's
-    colour_pull: float = 0.05
-    detail_decay: float = 0.3
-    loop: bool = False  # the last second cross-fades into the first
-    measure_every: int = 8  # the objective is measured on every n-th frame
-    preview: str | None = None
-    keep_work: bool = False
+def _frames(self) -> int:
+    """Frames in the film."""
+    return max(1, int(round(self.seconds * self.fps)))
 
-    def frames(self) -> int:
-        """Frames in the film."""
-        return max(1, int(round(self.seconds * self.fps)))
 
-    def loop_frames(self) -> int:
-        """Frames rendered beyond the film's end to cross-fade into its start (a second, at most half the film)."""
-        return min(int(round(self.fps)), self.frames() // 2) if self.loop else 0
+def _loop_frames(self) -> int:
+    """Frames rendered beyond the film's end to cross-fade into its start (a second, at most half the film)."""
+    return min(int(round(self.fps)), self.frames() // 2) if self.loop else 0
+
+
+# The zoom's options as the schema declares them for `mmdream zoom` (its zoom and output concerns), its pan held as
+# two numbers. A warm frame dreams its steps at full size without jitter: measured with lite0 at 320 px, a rolled
+# step aims at a shifted picture, and in a loop of 2 steps a frame gains 1.02x over its input with 32 px of jitter,
+# 1.05x with 8 and 1.22x with none; the camera's own move shifts the picture each frame, so no grid pattern settles.
+ZoomOptions = options_class("ZoomOptions", "zoom", ("zoom", "output"), overrides={"pan": tuple[float, float]},
+                            internal=[("measure_every", int, field(default=8))],  # the objective on every n-th frame
+                            namespace={"frames": _frames, "loop_frames": _loop_frames})
+ZoomOptions.__module__ = __name__
 
 
 class ZoomDreamer:

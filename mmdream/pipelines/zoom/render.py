@@ -38,7 +38,7 @@ def zoom_film(picture: np.ndarray, dst: str, opts: ZoomOptions, recipe: FilmReci
     frame_fn = ZoomDreamer(built.image(), opts, photo)
     soundtrack = None
     if info is not None:
-        soundtrack = zoom_soundtrack(source, info, built.sound(info, FilmOptions(audio="dream")), grow)
+        soundtrack = zoom_soundtrack(source, info, built.sound(info, FilmOptions(soundtrack="dream")), grow)
     given = {"net": recipe.net, "audio_net": recipe.audio_net, "audio_layers": recipe.audio_layers, "audio": source,
              "audio_ouroboros": grow, "threads": recipe.threads, **recipe.dream}
     fingerprint = {**inputs, **given,
@@ -130,3 +130,4 @@ def zoom_figures(rows: list[dict], film: int, opts: ZoomOptions, frames_s: float
                           "ratio": {k: last[k] / max(first[k], 1e-9) for k in first}},
             "frames_seconds": frames_s, "seconds": total_s,
             "frames_per_second": len(rows) / max(frames_s, 1e-9), "per_frame": rows}
+
