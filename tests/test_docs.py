@@ -80,12 +80,16 @@ def test_troubleshooting_lists_every_one_line_error_the_code_raises(site):
     assert not missing, missing[:10]
 
 
+SHELL = "sh|bash|shell|console"  # every spelling of a shell block a page may use
+
+
 def _blocks(language: str) -> list[tuple[Path, str, str]]:
-    """(page, code, what precedes it) of every fenced block of `language` in the README and the manual."""
+    """(page, code, what precedes it) of every fenced block of `language` (a regular expression: SHELL for every
+    shell block) in the README and the manual."""
     found = []
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
         text = path.read_text()
-        for m in re.finditer(rf"```{language}\n(.*?)```", text, re.S):
+        for m in re.finditer(rf"```(?:{language})\n(.*?)```", text, re.S):
             found.append((path, m.group(1), text[max(0, m.start() - 200):m.start()]))
     return found
 
@@ -116,7 +120,7 @@ def _commands() -> list[tuple[Path, list[str]]]:
     """Every `mmdream ...` line of the README's and the manual's shell blocks, as argv (comments and the venv's
     path left out; a synopsis with [optional] parts is not a command)."""
     found = []
-    for path, code, _ in _blocks("sh"):
+    for path, code, _ in _blocks(SHELL):
         for line in code.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
             if words and words[0].endswith("mmdream") and not any(w.startswith("[") or w == "|" for w in words):
