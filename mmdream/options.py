@@ -71,7 +71,8 @@ OPTIONS: tuple[Option, ...] = (
         "max_size",
         int,
         1024,
-        "dream at most this many pixels on the long side; detail is upscaled onto the full photo (0 = full size)",
+        "dream at most this many pixels on the long side; detail is upscaled onto the photo, written at its own size "
+        "up to 16x the dream's (0 = full size)",
         range=(0, 16_384, False),
         per={
             "video": (640, "processing and output size of the long side", (16, 8192, False)),
