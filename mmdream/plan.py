@@ -3,7 +3,7 @@ built for every layer the schedule uses. The API's pipelines, the film and the l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -33,13 +33,15 @@ def parse_channels(spec: str | dict | None) -> dict[str, list[int]]:
 
 
 def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, dream: Mapping[str, Any], *,
-               sr: int | None = None, input_channels: int | None = None) -> tuple[Dreamer, Resolved]:
+               sr: int | None = None, input_channels: int | None = None,
+               also_layers: Callable[[Net], Iterable[str]] | None = None) -> tuple[Dreamer, Resolved]:
     """The net (a name, or a net already loaded: a notebook dreams many layers of one), the schedule bound to it
     (`dream["schedule"]`, a TOML path, or one keyframe from its layers and strength) and one dreamer for every layer
     the schedule uses. `dream`: a spec's dream values (mmdream.specs, checked there): its settings (None: the
     pipeline's `defaults`), layers, strength, target, channels, seed, precision (fp32 or bf16: an `auto` is
     resolved by the caller, see mmdream.pipelines.precision), weights, and how a cross-modal target is followed
-    where no keyframe says (follow_weight, follow_threshold; see mmdream.senses). Returns (dreamer, plan)."""
+    where no keyframe says (follow_weight, follow_threshold; see mmdream.senses). `also_layers(net)`: layers the
+    dreamer holds beyond the schedule's, at weight 0 (a live performer's depths). Returns (dreamer, plan)."""
     from mmdream.core.engine import Dreamer, Objective
     from mmdream.nets import Net, load_net
     from mmdream.nets.net import require_kind
@@ -60,7 +62,8 @@ def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, dream: M
     plan = plan_schedule.resolve(kind, net, settings, layers)
     plan.weight_defaults.update({k: dream[k] for k in ("follow_weight", "follow_threshold") if k in dream})
     target = dream.get("target")
-    objective = Objective(plan.layer_union(), parse_channels(dream.get("channels")),
+    held = dict.fromkeys(also_layers(net) if also_layers else (), 0.0)
+    objective = Objective({**held, **plan.layer_union()}, parse_channels(dream.get("channels")),
                           net.class_index(target) if target else None)
     for layer in objective.channels:
         if layer not in objective.layers:

@@ -149,14 +149,13 @@ def _fitted(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def _start(net: str, size: tuple[int, int]) -> Stream:
     """A live stream's dreamer, built as `mmdream live` builds one: every shape traced and a step timed first."""
-    from mmdream.pipelines.live.controls import LiveControls, every_depth
+    from mmdream.pipelines.live.controls import LiveControls
     from mmdream.pipelines.live.session import LiveDreamer, trace_and_time
     from mmdream.pipelines.live.setup import live_frames, live_parts
     from mmdream.specs import make_spec
 
     recipe, options = live_parts(make_spec("live", {"net": net, "max_size": max(size)}))
-    frame_fn, _ = live_frames(recipe, options, STREAM_FPS)
-    frame_fn.dreamer = every_depth(frame_fn.dreamer)  # the depth slider never waits for a trace
+    frame_fn, _ = live_frames(recipe, options, STREAM_FPS, all_depths=True)  # the depth slider never waits
     costs = trace_and_time(frame_fn.dreamer, frame_fn.plan.at(0.0).settings, size)
     controls = LiveControls()
     return Stream(net, size, LiveDreamer(frame_fn, controls, STREAM_FPS, costs), controls)

@@ -90,18 +90,11 @@ class LayerDreamers:
         return self.built[layer], None if layer is None else {layer: 1.0}, new
 
 
-def every_depth(base, depths: int = 20):
-    """One dreamer of the plan's layers (their weights as the plan's) and of every layer a depth can pick, at
-    `depths` steps from 0 to 1: a performer's change of depth then moves weight and never waits for a trace, at the
-    cost of every step running the net to the deepest of them."""
-    import numpy as np
-
-    from mmdream.core.engine import Dreamer
-    from mmdream.core.objectives import Objective
-
-    weights = dict(zip(base.layer_names, np.asarray(base.weights, dtype=float).tolist()))
-    picked = {base.net.layer_at_depth(i / depths): 0.0 for i in range(depths + 1)}
-    return Dreamer(base.net, Objective({**picked, **weights}))
+def every_depth(net, depths: int = 20) -> list[str]:
+    """Every layer a depth can pick, at `depths` steps from 0 to 1: a dreamer that holds them all (see
+    mmdream.plan.build_plan's `also_layers`) moves weight when a performer changes depth and never waits for a
+    trace, at the cost of every step running the net to the deepest of them."""
+    return list(dict.fromkeys(net.layer_at_depth(i / depths) for i in range(depths + 1)))
 
 
 SCALES = (1.0, 0.75, 0.5)  # few sizes: each new one costs a slow first dream (the kernels are set up per shape)

@@ -11,7 +11,7 @@ import numpy as np
 from mmdream.media.ffmpeg import MediaInfo, even_size
 from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FrameDreamer, film_options
 from mmdream.pipelines.film.recipe import FilmRecipe
-from mmdream.pipelines.live.controls import LiveControls
+from mmdream.pipelines.live.controls import LiveControls, every_depth
 from mmdream.pipelines.live.session import LiveOptions, dream_live
 from mmdream.plan import build_plan
 
@@ -55,16 +55,18 @@ def live_film(source: str, dst: str, info: MediaInfo | None, recipe: FilmRecipe,
                       sound)
 
 
-def live_frames(recipe: FilmRecipe, live: LiveOptions, fps: float, with_sound: bool = False
-                ) -> tuple[FrameDreamer, FilmRecipe]:
+def live_frames(recipe: FilmRecipe, live: LiveOptions, fps: float, with_sound: bool = False,
+                all_depths: bool = False) -> tuple[FrameDreamer, FilmRecipe]:
     """The live frame dreamer of a recipe (each dream fitted to the frame interval, no scoring), and the recipe
-    with its precisions measured; `mmdream live` and the studio's Live tab build it alike."""
+    with its precisions measured; `mmdream live` and the studio's Live tab build it alike. `all_depths`: its
+    dreamer also holds every layer a depth slider can pick (see controls.every_depth)."""
     opts = film_options(max_size=live.max_size, warm_steps=live.warm_steps, warm_strength=live.warm_strength,
                         blend=live.blend, soundtrack="none")
     opts.measure_every = None  # no scoring: the report has no objective, and a cold frame would wait for it
     opts.cold_at_warm_scale = True  # every dream fitted to the frame interval (see pipelines.live.session.Performance)
     built = recipe.measured(with_sound=with_sound)
-    dreamer, plan = build_plan("image", built.net, FILM_DEFAULTS, built.dream)
+    dreamer, plan = build_plan("image", built.net, FILM_DEFAULTS, built.dream,
+                               also_layers=every_depth if all_depths else None)
     return FrameDreamer(Dreaming(dreamer, plan), opts, fps), built
 
 
