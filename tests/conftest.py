@@ -117,6 +117,45 @@ def run_here(*argv, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(["mmdream", *argv], code, stdout, stderr)
 
 
+# The loop of a CliProcess's child: a JSON argv per line in, run_here's result back on a line of its own (anything
+# else the process prints to its stdout between commands is not a reply).
+SERVE = """import json, sys
+sys.path.insert(0, sys.argv[1])
+from conftest import run_here
+for line in sys.stdin:
+    done = run_here(*json.loads(line))
+    reply = {"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr,
+             "tensorflow": "tensorflow" in sys.modules}
+    print("@@reply " + json.dumps(reply), flush=True)
+"""
+
+
+class CliProcess:
+    """`mmdream` commands run one after another in one child process with `env` (another backend): what needs a
+    process apart from the test's but not one apiece (an interpreter, Keras and a backend started once). `run`
+    gives run_mmdream's result and whether the process had imported TensorFlow by then."""
+
+    def __init__(self, env: dict) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVE, str(Path(__file__).parent)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+    def run(self, *argv) -> tuple[subprocess.CompletedProcess, bool]:
+        import json
+
+        self.proc.stdin.write(json.dumps([str(a) for a in argv]) + "\n")
+        self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            if line.startswith("@@reply "):
+                r = json.loads(line[len("@@reply "):])
+                return subprocess.CompletedProcess(["mmdream", *argv], r["code"], r["stdout"], r["stderr"]), \
+                    r["tensorflow"]
+        raise AssertionError(f"the command process ended with status {self.proc.wait()}")
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
 def small_classifier(path: Path, rescale: bool = True) -> Path:
     """A small residual image classifier saved by Keras alone (no model card): pixels in, 4 softmax scores out."""
     import keras

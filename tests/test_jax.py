@@ -1,7 +1,8 @@
 """The dream on JAX's CPU backend (`--backend jax`) and on PyTorch's (`--backend torch`), so the paths a GPU
-runs cannot rot: each case runs the real command in a fresh process on JAX (a picture and a sound on PyTorch too)
-and again on TensorFlow (in the test's own process), with the same seed, and compares what they measured; the
-fresh processes never import TensorFlow. Small sizes and few steps: XLA's CPU convolutions are slower than oneDNN's,
+runs cannot rot: each case runs the real command in a process of JAX's (a picture and a sound in one of PyTorch's
+too) and again on TensorFlow (in the test's own process), with the same seed, and compares what they measured;
+those processes never import TensorFlow. The cases share one process per backend (conftest.CliProcess); what is
+about a process's start (`auto`, the compilation cache, live) starts its own. Small sizes and few steps: XLA's CPU convolutions are slower than oneDNN's,
 and each shape compiles."""
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_here
+from conftest import ROOT, CliProcess, run_here
+
+pytestmark = pytest.mark.xdist_group("jax")  # one process per backend for the module: its tests on one worker
 
 # `mmdream ARGS` in this process's interpreter; then whether TensorFlow was ever imported, on stderr's last line.
 RUN = """import runpy, sys
@@ -37,17 +40,34 @@ def on(backend: str, *argv) -> tuple[subprocess.CompletedProcess, bool]:
     return done, last.endswith("True")
 
 
-def dreamed_on_both(tmp_path: Path, *argv, out: str, backends: tuple[str, ...] = ("jax",)) -> dict[str, dict]:
-    """The same command on each of `backends` (each in a fresh process) and on TensorFlow (in this one): each one's
+@pytest.fixture(scope="module")
+def processes():
+    """backend -> the module's one process on it, started when a test first asks."""
+    started: dict[str, CliProcess] = {}
+
+    class Processes(dict):
+        def __missing__(self, backend: str) -> CliProcess:
+            env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MMDREAM_BACKEND")}
+            started[backend] = self[backend] = CliProcess(env)
+            return started[backend]
+
+    yield Processes()
+    for proc in started.values():
+        proc.close()
+
+
+def dreamed_on_both(processes, tmp_path: Path, *argv, out: str, backends: tuple[str, ...] = ("jax",)
+                    ) -> dict[str, dict]:
+    """The same command on each of `backends` (each in its process) and on TensorFlow (in this one): each one's
     report, each of the others checked to have run without TensorFlow."""
     reports = {}
     for backend in (*backends, "tensorflow"):
         rep = tmp_path / f"{backend}.json"
-        mine = (*argv, "-o", tmp_path / f"{backend}{out}", "--report", rep)
+        mine = (*argv, "-o", tmp_path / f"{backend}{out}", "--report", rep, "--backend", backend)
         if backend == "tensorflow":  # the reference: this process's own backend, its nets already built
-            done, imported_tf = run_here(*mine, "--backend", backend), True
+            done, imported_tf = run_here(*mine), True
         else:
-            done, imported_tf = on(backend, *mine)
+            done, imported_tf = processes[backend].run(*mine)
         assert done.returncode == 0, done.stderr[-2000:]
         reports[backend] = json.loads(rep.read_text())
         assert reports[backend]["backend"]["name"] == backend
@@ -56,8 +76,8 @@ def dreamed_on_both(tmp_path: Path, *argv, out: str, backends: tuple[str, ...] =
     return reports
 
 
-def test_a_picture_dreams_on_jax_and_on_torch_without_tensorflow_and_gains_as_on_tensorflow(media, tmp_path):
-    reports = dreamed_on_both(tmp_path, "image", media / "images" / "chelsea.png", "--max-size", "128",
+def test_a_picture_dreams_on_jax_and_on_torch_without_tensorflow_and_gains_as_on_tensorflow(media, tmp_path, processes):
+    reports = dreamed_on_both(processes, tmp_path, "image", media / "images" / "chelsea.png", "--max-size", "128",
                               "--octaves", "2", "--steps", "4", "--precision", "fp32", out=".png",
                               backends=("jax", "torch"))
     tf = reports["tensorflow"]["objective_gain"]
@@ -67,8 +87,8 @@ def test_a_picture_dreams_on_jax_and_on_torch_without_tensorflow_and_gains_as_on
         assert reports[backend]["backend"]["device"] == "cpu"
 
 
-def test_a_film_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path):
-    reports = dreamed_on_both(tmp_path, "video", media / "video" / "cockatoo.mp4", "--end", "1", "--fps", "6",
+def test_a_film_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path, processes):
+    reports = dreamed_on_both(processes, tmp_path, "video", media / "video" / "cockatoo.mp4", "--end", "1", "--fps", "6",
                               "--max-size", "96", "--no-audio", "--precision", "fp32", out=".mp4")
     jax, tf = reports["jax"], reports["tensorflow"]
     assert jax["frames"] == tf["frames"] == 6
@@ -79,8 +99,8 @@ def test_a_film_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_pat
     # The pixels themselves part: an ascent amplifies the backends' last-bit differences (8.8 of 255 apart here).
 
 
-def test_a_sound_dreams_on_jax_and_on_torch_without_tensorflow_as_on_tensorflow(media, tmp_path):
-    reports = dreamed_on_both(tmp_path, "audio", media / "audio" / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg",
+def test_a_sound_dreams_on_jax_and_on_torch_without_tensorflow_as_on_tensorflow(media, tmp_path, processes):
+    reports = dreamed_on_both(processes, tmp_path, "audio", media / "audio" / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg",
                               "--duration", "3", "--steps", "3", "--precision", "fp32", out=".wav",
                               backends=("jax", "torch"))
     tf = reports["tensorflow"]
@@ -92,8 +112,8 @@ def test_a_sound_dreams_on_jax_and_on_torch_without_tensorflow_as_on_tensorflow(
         assert abs(ours["output_loudness_lufs"] - tf["output_loudness_lufs"]) <= 0.5
 
 
-def test_a_zoom_with_its_sound_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path):
-    reports = dreamed_on_both(tmp_path, "zoom", media / "images" / "chelsea.png", "--seconds", "1", "--max-size", "96",
+def test_a_zoom_with_its_sound_dreams_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path, processes):
+    reports = dreamed_on_both(processes, tmp_path, "zoom", media / "images" / "chelsea.png", "--seconds", "1", "--max-size", "96",
                               "--audio", "noise", "--precision", "fp32", out=".mp4")
     jax, tf = reports["jax"], reports["tensorflow"]
     assert jax["frames"] == tf["frames"] == 24
@@ -113,11 +133,11 @@ def test_live_dreams_on_jax_without_tensorflow_and_writes_every_frame(media, tmp
     assert r["dreamed_frames"] >= 5, (r["dreamed_frames"], r["carried_frames"])  # here 38 of 40; a slow host carries more
 
 
-def test_style_of_a_picture_and_a_sound_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path):
-    pictures = dreamed_on_both(tmp_path, "style", "image", media / "images" / "chelsea.png", "--style",
+def test_style_of_a_picture_and_a_sound_on_jax_without_tensorflow_as_on_tensorflow(media, tmp_path, processes):
+    pictures = dreamed_on_both(processes, tmp_path, "style", "image", media / "images" / "chelsea.png", "--style",
                                media / "images" / "Starry_Night.jpeg", "--net", "efficientnet_lite0", "--max-size",
                                "96", "--style-steps", "20", "--precision", "fp32", out=".png")
-    sounds = dreamed_on_both(tmp_path, "style", "audio", media / "audio" / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg",
+    sounds = dreamed_on_both(processes, tmp_path, "style", "audio", media / "audio" / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg",
                              "--style", media / "audio" / "short" / "bell.oga", "--duration", "1",
                              "--audio-style-steps", "8", "--filters", "512", out=".wav")
     for reports in (pictures, sounds):
@@ -238,9 +258,9 @@ def test_auto_times_the_named_net_on_each_backend_once_and_takes_the_fastest(med
     assert json.loads((tmp_path / "jax.json").read_text())["backend"]["name"] == "jax"
 
 
-def test_a_class_is_explained_on_jax_and_on_torch_without_tensorflow_as_on_tensorflow(tmp_path):
+def test_a_class_is_explained_on_jax_and_on_torch_without_tensorflow_as_on_tensorflow(tmp_path, processes):
     """`mmdream explain` on each backend: the class picture is the class, top-1, with about the same objective."""
-    reports = dreamed_on_both(tmp_path, "explain", "efficientnet_lite0", "--class", "goldfish", "--steps", "24",
+    reports = dreamed_on_both(processes, tmp_path, "explain", "efficientnet_lite0", "--class", "goldfish", "--steps", "24",
                               "--max-size", "96", "--precision", "fp32", out=".png", backends=("jax", "torch"))
     tf = reports["tensorflow"]["objectives"][0]
     for backend in ("jax", "torch"):
