@@ -30,11 +30,9 @@ demo: $(BASE)
 studio: install
 	$(BIN)/mmdream serve
 
-# Two steps: everything but the checks of time and speed, across $(WORKERS) processes (one more than a 2-core
-# host's cores: a test waiting on a server, a Ray node or another worker's training leaves its core to the third);
-# then those alone (`serial`).
+# Two steps: everything but the checks of time and speed, across $(WORKERS) processes; then those alone (`serial`).
 # Both always run; the first failure's status is make's.
-WORKERS ?= 3
+WORKERS ?= 2
 test: install
 	$(BIN)/python -m pytest -m "not slow and not serial" -q -n $(WORKERS) --dist loadgroup --durations=30; \
 	first=$$?; $(BIN)/python -m pytest -m "serial and not slow" -q --durations=10; second=$$?; \

@@ -208,6 +208,14 @@ def pytest_collection_modifyitems(config, items) -> None:
     items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)  # long groups start first
 
 
+def pytest_sessionstart(session) -> None:
+    """Under CI a missing media folder stops the run at once: every test of real material would skip (and fail the
+    run at its end, tens of minutes later)."""
+    if os.environ.get("CI") and not hasattr(session.config, "workerinput") and not media_root().is_dir():
+        pytest.exit(f"CI: the real media folder {media_root()} is absent (set MMDREAM_MEDIA): the tests of real "
+                    "material cannot run", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     """Under CI (`CI` set, as .ci/run sets it) a skipped test is a failed run: CI has the media, root and Chromium
     every test needs, so a skip there means something it checks went unchecked."""

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import png_header, run_mmdream
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -470,6 +470,9 @@ NUMERIC_FLAGS = ["--octaves", "--steps", "--step-size", "--jitter", "--tile-size
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(NUMERIC_FLAGS), st.one_of(st.integers(-10**12, 10**12), st.integers(10**308, 10**400),
                                                  st.floats(allow_nan=True, allow_infinity=True)))
+@example("--max-pixels", 10**305)  # an integer a float can hold, in a range without a top: taken
+@example("--max-pixels", 10**400)  # one beyond a float's range: refused
+@example("--octaves", 0)
 def test_numeric_options_are_checked_without_a_net(flag, value):
     """Any value of any numeric image option, as the command line parses it: the spec (mmdream.specs) accepts it
     within the option's range for the command, else refuses it in one line that names the flag."""
@@ -486,7 +489,11 @@ def test_numeric_options_are_checked_without_a_net(flag, value):
     name = flag[2:].replace("-", "_")
     number = getattr(args, name)
     lo, hi, lo_open = BY_NAME[name].range_for("image")
-    inside = abs(number) < 1e300 and math.isfinite(number) and (number > lo if lo_open else number >= lo) and (hi is None or number <= hi)
+    try:
+        as_float = float(number)
+    except OverflowError:  # an integer beyond a float's range
+        as_float = math.inf
+    inside = math.isfinite(as_float) and (number > lo if lo_open else number >= lo) and (hi is None or number <= hi)
     try:
         spec = make_spec("image", given(args))
     except OptionError as e:

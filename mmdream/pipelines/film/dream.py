@@ -43,6 +43,13 @@ def styles(spec: Spec) -> tuple[dict, dict]:
 def dream_video(video, output, spec: Spec, progress=None, on_frame: Callable[[int, np.ndarray], None] | None = None,
                 ) -> dict:
     """The dream film of `video` into `output`: the report's figures (see mmdream.api.dream_video)."""
+    cluster, threads = None, spec.threads
+    if spec.ray is not None or spec.workers is not None:  # read before anything loads: a bad part is refused at once
+        from mmdream.checks import cluster_options
+
+        cluster = cluster_options(spec.ray, spec.workers, spec.threads, spec.max_segment, spec.gpus_per_task,
+                                  spec.task_resources)
+        threads = cluster.threads
     from mmdream.pipelines.film.recipe import FilmRecipe, film_senses
     from mmdream.pipelines.film.render import dream_film
     from mmdream.progress import bars
@@ -53,13 +60,6 @@ def dream_video(video, output, spec: Spec, progress=None, on_frame: Callable[[in
     check_follow(spec.follow, src, info.has_audio, opts.soundtrack)
     heard_by = ear_for(spec.ear, spec.audio_net) if spec.follow in ("sound", "both") else None
     check_links(spec.links, spec.audio_net, heard_by)
-    cluster, threads = None, spec.threads
-    if spec.ray is not None or spec.workers is not None:
-        from mmdream.checks import cluster_options
-
-        cluster = cluster_options(spec.ray, spec.workers, spec.threads, spec.max_segment, spec.gpus_per_task,
-                                  spec.task_resources)
-        threads = cluster.threads
     image_style, sound_style = styles(spec)
     dream = {**spec.concern("dream"), "follow_weight": spec.follow_weight, "follow_threshold": spec.follow_threshold}
     recipe = FilmRecipe(spec.net, spec.audio_net, spec.audio_layers, spec.style, spec.audio_style, spec.style_when,
