@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import socket
@@ -117,6 +118,22 @@ def run_here(*argv, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(["mmdream", *argv], code, stdout, stderr)
 
 
+# `main(ARGV)` in a fresh process: its status, then which heavy libraries it had imported, on stdout's one line.
+LOADED = ("tensorflow", "keras", "ray")
+_MAIN_APART = ("import sys; from mmdream.cli import main; rc = main(sys.argv[1:]); "
+               f"print(rc, *(m for m in {LOADED!r} if m in sys.modules))")
+
+
+def main_apart(*argv, cwd: Path | None = None) -> tuple[int, set[str], str]:
+    """`mmdream ARGV` through `main` in a fresh process: its exit status, which of LOADED it had imported by then,
+    and its stderr. A refusal's check: what loaded before it, not how long it took (that measures the host)."""
+    done = subprocess.run([sys.executable, "-c", _MAIN_APART, *map(str, argv)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=120)
+    words = done.stdout.split()
+    assert words, done.stderr[-2000:]
+    return int(words[0]), set(words[1:]), done.stderr
+
+
 # The loop of a CliProcess's child: a JSON argv per line in, run_here's result back on a line of its own (anything
 # else the process prints to its stdout between commands is not a reply).
 SERVE = """import json, sys
@@ -140,8 +157,6 @@ class CliProcess:
                                      stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
 
     def run(self, *argv) -> tuple[subprocess.CompletedProcess, bool]:
-        import json
-
         self.proc.stdin.write(json.dumps([str(a) for a in argv]) + "\n")
         self.proc.stdin.flush()
         for line in self.proc.stdout:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ROOT, framemd5, free_port, interruptible, media_root, our_lines, run_mmdream, run_temp
+from conftest import ROOT, framemd5, free_port, interruptible, main_apart, media_root, our_lines, run_mmdream, run_temp
 
 pytestmark = pytest.mark.xdist_group("ray")  # one cluster and one reference film for the module: one worker
 SMALL = ["--max-size", "160"]
@@ -415,13 +415,10 @@ def test_a_task_that_fails_on_bad_input_says_so_in_one_line_naming_its_segment(t
 def test_cluster_arguments_are_checked_before_anything_loads(media, tmp_path, flags, message):
     """Refused in one line before TensorFlow, Ray or a net is loaded (what the process imported, not how long it
     took: that would measure the host)."""
-    code = ("import sys; from mmdream.cli import main; rc = main(sys.argv[1:]); "
-            "print(rc, *(m in sys.modules for m in ('tensorflow', 'keras', 'ray')))")
-    done = subprocess.run([sys.executable, "-c", code, "video", str(media / "video" / "cockatoo.mp4"), "-o",
-                           str(tmp_path / "x.mp4"), *flags], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert done.stdout.split() == ["2", "False", "False", "False"], (done.stdout, done.stderr[-2000:])
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], done.stderr
+    code, loaded, stderr = main_apart("video", media / "video" / "cockatoo.mp4", "-o", tmp_path / "x.mp4", *flags)
+    assert code == 2 and loaded == set(), (code, loaded, stderr[-2000:])
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], stderr
     assert not (tmp_path / "x.mp4").exists()
 
 

@@ -8,13 +8,11 @@ the spaniels; bad input is one line before any net is built. Small sizes and ste
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import our_lines, run_here
+from conftest import main_apart, our_lines, run_here
 from PIL import Image
 
 import mmdream
@@ -131,13 +129,9 @@ def test_bad_requests_are_one_line_before_a_net_is_built(argv, line, tmp_path):
     (tmp_path / "EMPTY").mkdir()
     argv = [a.replace("EMPTY", str(tmp_path / "EMPTY")) for a in argv]
     line = line.replace("EMPTY", str(tmp_path / "EMPTY"))
-    code = ("import sys; from mmdream.cli import main; rc = main(sys.argv[1:]); "
-            "print(rc, 'tensorflow' in sys.modules or 'keras' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code, "explain", "efficientnet_lite0", *argv, "-o",
-                           str(tmp_path / "x.png")], capture_output=True, text=True)
-    assert done.stdout.split() == ["2", "False"], done.stderr[-2000:]
-    assert len(our_lines(done.stderr)) == 1 and our_lines(done.stderr)[0].startswith(f"mmdream: error: {line}"), \
-        done.stderr
+    code, loaded, stderr = main_apart("explain", "efficientnet_lite0", *argv, "-o", tmp_path / "x.png")
+    assert code == 2 and not loaded & {"tensorflow", "keras"}, (code, loaded, stderr[-2000:])
+    assert len(our_lines(stderr)) == 1 and our_lines(stderr)[0].startswith(f"mmdream: error: {line}"), stderr
     assert not (tmp_path / "x.png").exists()
 
 

@@ -2,8 +2,8 @@
 runs cannot rot: each case runs the real command in a process of JAX's (a picture and a sound in one of PyTorch's
 too) and again on TensorFlow (in the test's own process), with the same seed, and compares what they measured;
 those processes never import TensorFlow. The cases share one process per backend (conftest.CliProcess); what is
-about a process's start (`auto`, the compilation cache, live) starts its own. Small sizes and few steps: XLA's CPU convolutions are slower than oneDNN's,
-and each shape compiles."""
+about a process's start (`auto`, the compilation cache, live) starts its own. Small sizes and few steps: XLA's CPU
+convolutions are slower than oneDNN's, and each shape compiles."""
 
 from __future__ import annotations
 
@@ -33,25 +33,30 @@ sys.exit(code)
 
 def on(backend: str, *argv) -> tuple[subprocess.CompletedProcess, bool]:
     """`mmdream ARGV --backend BACKEND`; the finished process and whether it imported TensorFlow."""
-    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MMDREAM_BACKEND")}
+    env = _env_without_backend()
     done = subprocess.run([sys.executable, "-c", RUN, *map(str, argv), "--backend", backend], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=600)
     last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
     return done, last.endswith("True")
 
 
+def _env_without_backend(*more: str) -> dict[str, str]:
+    """This environment without what chooses a backend (and `more`): each command names its own."""
+    return {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MMDREAM_BACKEND", *more)}
+
+
+class Processes(dict):
+    """backend -> the module's one process on it, started when a test first asks."""
+
+    def __missing__(self, backend: str) -> CliProcess:
+        self[backend] = CliProcess(_env_without_backend())
+        return self[backend]
+
+
 @pytest.fixture(scope="module")
 def processes():
-    """backend -> the module's one process on it, started when a test first asks."""
-    started: dict[str, CliProcess] = {}
-
-    class Processes(dict):
-        def __missing__(self, backend: str) -> CliProcess:
-            env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MMDREAM_BACKEND")}
-            started[backend] = self[backend] = CliProcess(env)
-            return started[backend]
-
-    yield Processes()
+    started = Processes()
+    yield started
     for proc in started.values():
         proc.close()
 
@@ -179,9 +184,8 @@ atexit.register(lambda: print("cache hits:", len(hits), file=sys.stderr))
 def test_what_jax_compiled_is_kept_and_a_later_process_reads_it_instead(media, tmp_path):
     """On a GPU a step compiles for many seconds per shape; the second process of the same dream reads the first's
     compilations from mmdream's cache (xla/ under MMDREAM_CACHE) and dreams the same picture."""
-    env = {**{k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "MMDREAM_BACKEND",
-                                                              "JAX_COMPILATION_CACHE_DIR")},
-           "MMDREAM_CACHE": str(tmp_path / "cache"), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    env = {**_env_without_backend("JAX_COMPILATION_CACHE_DIR"), "MMDREAM_CACHE": str(tmp_path / "cache"),
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
     runs = []
     for i in range(2):
         done = subprocess.run([sys.executable, "-c", COUNT_HITS + RUN, "image", str(media / "images" / "chelsea.png"), "-o",
