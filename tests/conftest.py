@@ -13,6 +13,8 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -171,6 +173,32 @@ class CliProcess:
         self.proc.wait(timeout=60)
 
 
+PRINTED: dict[int, list[str]] = {}  # what each started server printed after its first line, as it comes
+
+
+def start_server(*args: str, env: dict | None = None) -> tuple[str, subprocess.Popen, str]:
+    """`mmdream serve ARGS` on a free loopback port, up and answering; (its URL, the process, its first line)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mmdream", "serve", "--port", str(port), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})})
+    first = proc.stdout.readline().strip()
+    PRINTED[proc.pid] = printed = []
+    threading.Thread(target=lambda: printed.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            break
+        time.sleep(0.25)
+    assert proc.poll() is None, proc.stderr.read()[-2000:]
+    return f"http://127.0.0.1:{port}/", proc, first
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
 def small_classifier(path: Path, rescale: bool = True) -> Path:
     """A small residual image classifier saved by Keras alone (no model card): pixels in, 4 softmax scores out."""
     import keras
@@ -215,12 +243,24 @@ def frame_changes(out: Path, src: Path) -> np.ndarray:
 
 # Tests that share something costly run on one worker of a parallel run (pytest-xdist's --dist loadgroup), first:
 # the stand-in Keras cache (random ImageNet weights written once), here; the Ray cluster and the studio's server,
-# by their modules' own mark.
+# by their modules' own mark. First of the hooks: xdist reads the marks in its own.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if {"keras_cache", "imagenet"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("keras cache"))
     items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)  # long groups start first
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    """A parallel run's groups are real: xdist's loadgroup tells the controller an item's group by a suffix on its
+    id, which pytest 9.2 no longer takes (pytest-xdist#1386), and then each group is spread over every worker, each
+    building the group's cluster, server and references again. A grouped test that carries no group fails."""
+    if (hasattr(item.config, "workerinput") and item.config.getvalue("loadgroup")
+            and item.get_closest_marker("xdist_group") and "@" not in item.nodeid):
+        pytest.fail(f"--dist loadgroup is not grouping under pytest {pytest.__version__} (pytest-xdist#1386): this "
+                    "grouped test carries no group", pytrace=False)
 
 
 def pytest_sessionstart(session) -> None:

@@ -19,7 +19,19 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ROOT, framemd5, free_port, interruptible, main_apart, media_root, our_lines, run_mmdream, run_temp
+from conftest import (
+    ROOT,
+    framemd5,
+    free_port,
+    interruptible,
+    main_apart,
+    media_root,
+    our_lines,
+    run_mmdream,
+    run_temp,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.xdist_group("ray")  # one cluster and one reference film for the module: one worker
 SMALL = ["--max-size", "160"]
@@ -475,7 +487,6 @@ def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(med
     node that sees none of the studio's files. Four shots, so four segments; pinned to the node's one CPU they run
     one after another, so Cancel lands with a segment kept and others to go, and the same render again resumes."""
     from gradio_client import Client, handle_file
-    from test_studio import _start_server, _stop
 
     from mmdream.media.ffmpeg import ffmpeg_exe, probe
 
@@ -494,7 +505,7 @@ def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(med
     args = [handle_file(str(shots)), None, "efficientnet_lite0", "MTT_vgg", 320, 0, 0, None, False, 0.0, None,
             10, "none", True]
     with hidden_node(small_head, run_temp(tmp_path_factory), {"hidden": 1}):
-        url, proc, _ = _start_server("--ray", small_head, "--task-resources", "hidden=1")
+        url, proc, _ = start_server("--ray", small_head, "--task-resources", "hidden=1")
         try:
             client = Client(url, verbose=False)
             job = client.submit(*args, api_name="/dream_video")
@@ -514,7 +525,7 @@ def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(med
             assert 40 < done < 160 and film is None and Path(sheet).is_file()  # frames from the cluster were shown
             status, _, film = client.predict(*args, api_name="/dream_video")
         finally:
-            _stop(proc)
+            stop_server(proc)
     assert status.startswith("160 frames at 20 fps (8.00 s)"), status
     resumed = int(re.search(r", (\d+) frames resumed from an earlier render", status)[1])
     assert 40 <= resumed <= done, (resumed, done)
