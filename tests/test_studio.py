@@ -489,8 +489,8 @@ def test_the_manuals_client_calls_every_endpoint_by_name_with_only_what_it_needs
     Image.open(media / PHOTO).convert("RGB").resize((192, 128)).save(photo)
     Image.open(media / "images" / "Starry_Night.jpeg").convert("RGB").resize((96, 64)).save(style)
     sound, clip = tmp_path / "sound.wav", tmp_path / "clip.mp4"
-    # a quarter of a second (22 STFT frames, 12 past the style filters' width): audio style's defaults (4096
-    # filters, 100 steps) cost about 10 GFLOP a step for each 0.2 s of sound
+    # a quarter of a second (24 STFT frames at dog.mp3's 48 kHz, 14 past the style filters' width of 11): audio
+    # style's defaults (4096 filters, 100 steps) cost about 9 GFLOP a step for each half second of sound
     subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(media / SOUND), "-t", "0.25", str(sound)], check=True)
     subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=8:duration=1", "-f",
                     "lavfi", "-i", "sine=frequency=440:duration=1", "-pix_fmt", "yuv420p", "-shortest", str(clip)],
@@ -1398,7 +1398,7 @@ def test_logins_are_throttled_files_answer_401_alike_and_a_password_stays_off_th
     shared.mkdir()
     shutil.copy(media / PHOTO, shared / "photo.png")
     url, proc, _ = start_server("--share-folder", str(shared), "--allowed-hosts", "dream.example",
-                                 env={"MMDREAM_STUDIO_AUTH": "ann:first secret"})
+                                env={"MMDREAM_STUDIO_AUTH": "ann:first secret"})
     try:
         assert "first secret" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode(errors="replace")
         with httpx.Client(base_url=url, timeout=30) as anyone:
