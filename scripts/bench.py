@@ -50,12 +50,18 @@
     python scripts/bench.py --follow [--json follow.json]   # what --follow costs the film, about 3 minutes
     python scripts/bench.py --backends [--json backends.json]   # JAX against TensorFlow on this CPU
     python scripts/bench.py --host-pipeline [--json host.json]   # the 1080p film's host side, under a minute
+    python scripts/bench.py --against ../before [--json against.json]   # against `git worktree add ../before REV`
     python scripts/bench.py --gpu --json gpu.json   # on a GPU machine (see README)
 
 - `--host-pipeline` (alone, under a minute): 3 s of bbb scaled to 1920x1080 rendered by the film renderer with a
   dream step that costs nothing (a bench-only stand-in handing each frame on), against its host bound:
   min(1 / the slowest stage's seconds a frame, cores / all stages' CPU seconds a frame), with decoding, the optical
   flow and encoding each timed alone in the same run; beside it, each stage's time inside the film (its report).
+
+- `--against CHECKOUT` (alone, about 7 minutes): this checkout's `mmdream video` against another checkout's (a `git
+  worktree` of an earlier revision) in this environment, lite0 and InceptionV3 at 540 px: frames/s on 5 s of bbb,
+  the two in turn three times (the order alternating), the median ratio; and whether 2 s with its soundtrack at
+  `--threads 1` comes out as the same bytes from both.
 
 - `--gpu`: on a GPU, the film rows (lite0 at 540 px, InceptionV3 at 1080p, then the other two), audio's real-time
   factor on 60 s of music (twice: the first compiles), the style of a 1024 px photo (twice) and `mmdream live` at
@@ -528,7 +534,7 @@ def cluster_scaling(tmp: Path, net: str = "efficientnet_lite0", seconds: float =
 
     This host's speed drifts from minute to minute, so the one- and two-worker renders alternate for `rounds`
     rounds; the speedup is the median of the rounds' ratios, each of two renders minutes apart."""
-    from mmdream.media.ffmpeg import ffmpeg_exe
+    from mmdream.media.ffmpeg import frame_checksums
 
     clip = film_clip(tmp / "cluster.mp4", 0.0, seconds, loops=int(seconds // 30))  # bbb is 30 s long
     cores = sorted(os.sched_getaffinity(0))[:2]
@@ -549,9 +555,7 @@ def cluster_scaling(tmp: Path, net: str = "efficientnet_lite0", seconds: float =
                                           "frames_per_s": round(report["frames_per_second"], 2),
                                           "command_s": round(wall, 1), "segments": len(report["segments"]),
                                           "processes": len({s["worker"]["pid"] for s in report["segments"]})})
-        digests[name, len(runs[name])] = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-f",
-                                                         "framemd5", "-"], capture_output=True, text=True,
-                                                        check=True).stdout
+        digests[name, len(runs[name])] = tuple(frame_checksums(out, "v"))
     ones, twos = runs["one_worker_one_core"], runs["two_workers_two_cores"]
     shared = runs.get("one_worker_two_cores", [None])[0]
     pair = two_renders_at_once(clip, net, size, cores)
@@ -680,6 +684,53 @@ def zoom_bench(tmp: Path, photo: Path = MEDIA / "images" / "flower.jpg") -> dict
     return {"photo": photo.name, "net": "efficientnet_lite0", "runs": runs}
 
 
+def against(tmp: Path, other: Path, seconds: float = 5.0, size: int = 540, rounds: int = 3,
+            nets: tuple[str, ...] = ("efficientnet_lite0", "inception_v3")) -> dict:
+    """This checkout's film renderer against another checkout's (`other`, e.g. a `git worktree` of an earlier
+    revision), in this environment: each `mmdream video` a fresh process with its checkout first on PYTHONPATH.
+    Speed: the same `seconds` of bbb at `size` px (no soundtrack), the two in turn `rounds` times, the order
+    alternating, frames/s from each report; the ratio is the median of the rounds' (this over other), so the host's
+    drift weighs on both alike. Bytes: 2 s with its soundtrack at `--threads 1`, each once: the two files' SHA-256
+    and each stream's frame checksums."""
+    import hashlib
+
+    from mmdream.media.ffmpeg import frame_checksums
+
+    speed_clip, bytes_clip = film_clip(tmp / "against.mp4", 2.0, seconds), film_clip(tmp / "bytes.mp4", 2.0, 2.0)
+    checkouts = {"this": ROOT, "other": other.resolve()}
+
+    def render(which: str, net: str, clip: Path, out: Path, *flags: str) -> dict:
+        rep = out.with_suffix(".json")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(checkouts[which]),
+                                                                          os.environ.get("PYTHONPATH")]))}
+        done = subprocess.run([sys.executable, "-m", "mmdream", "video", str(clip), "-o", str(out), "--max-size",
+                               str(size), "--net", net, "--weights", _weights(net), "--report", str(rep), *flags],
+                              cwd=checkouts[which], env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"{which} ({checkouts[which]}): {done.stderr.strip().splitlines()[-1:]}")
+        return json.loads(rep.read_text())
+
+    rows = []
+    for net in nets:
+        fps: dict[str, list[float]] = {"this": [], "other": []}
+        for r in range(rounds):
+            for which in ("this", "other") if r % 2 == 0 else ("other", "this"):
+                rep = render(which, net, speed_clip, tmp / f"{which}-{net}.mp4", "--no-audio")
+                fps[which].append(rep["frames_per_second"])
+        ratios = [a / b for a, b in zip(fps["this"], fps["other"])]
+        films = {w: tmp / f"{w}-{net}-bytes.mp4" for w in checkouts}
+        for which, out in films.items():
+            render(which, net, bytes_clip, out, "--threads", "1")
+        same_streams = all(frame_checksums(films["this"], s) == frame_checksums(films["other"], s) for s in ("v", "a"))
+        digests = {w: hashlib.sha256(f.read_bytes()).hexdigest() for w, f in films.items()}
+        rows.append({"net": net, "size": size, "seconds": seconds,
+                     "frames_per_s": {w: [round(v, 3) for v in vs] for w, vs in fps.items()},
+                     "round_ratios": [round(v, 3) for v in ratios], "ratio": round(float(np.median(ratios)), 3),
+                     "same_bytes": digests["this"] == digests["other"], "same_streams": same_streams})
+    return {"other": str(checkouts["other"]), "rows": rows}
+
+
+
 def follow_cost(tmp: Path, seconds: float = 20.0, size: int = 540, rounds: int = 4) -> dict:
     """What `--follow` costs the film: the same renderer on the same frames, plain and following a class target
     throughout (a sound heard as a dog all along: the most it can cost), alternated `rounds` times, frames/s from
@@ -750,8 +801,22 @@ def main() -> None:
                     "nets, about 5 minutes)")
     ap.add_argument("--host-pipeline", action="store_true", help="only the 1080p film's host stages with a dream that "
                     "costs nothing, against their bound (under a minute)")
+    ap.add_argument("--against", type=Path, metavar="CHECKOUT", help="only this checkout's film against another's "
+                    "(e.g. a git worktree of an earlier revision): frames/s, paired, and the same bytes? (about 6 "
+                    "minutes)")
     ap.add_argument("--json", default="bench.json")
     args = ap.parse_args()
+    if args.against:
+        with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
+            ag = against(Path(tmp), args.against)
+        Path(args.json).write_text(json.dumps(ag, indent=2))
+        for r in ag["rows"]:
+            print(f"against {ag['other']}: {r['net']} film at {r['size']} px, {r['seconds']:g} s: frames/s this "
+                  f"{r['frames_per_s']['this']}, other {r['frames_per_s']['other']}; this over other "
+                  f"{r['ratio']}x (rounds {r['round_ratios']}); at --threads 1 with its sound, the same bytes: "
+                  f"{'yes' if r['same_bytes'] else 'no'}, the same frames and samples: "
+                  f"{'yes' if r['same_streams'] else 'no'}")
+        return
     if args.host_pipeline:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
             hp = host_pipeline(Path(tmp))

@@ -53,11 +53,9 @@ def png_header(width: int, height: int) -> bytes:
 
 def framemd5(path: Path, stream: str) -> list[str]:
     """The checksum of every decoded frame (`v`) or audio packet's samples (`a`), as ffmpeg's framemd5 gives."""
-    from mmdream.media.ffmpeg import ffmpeg_exe
+    from mmdream.media.ffmpeg import frame_checksums
 
-    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", f"0:{stream}", "-f", "framemd5", "-"],
-                         capture_output=True, text=True, check=True).stdout
-    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+    return frame_checksums(path, stream)
 
 
 def chromium_path() -> str:

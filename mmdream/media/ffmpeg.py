@@ -168,6 +168,14 @@ def encode_audio(src_wav: str, dst: str) -> None:
         raise UserError(f"ffmpeg could not write {dst}: {p.stderr.strip().splitlines()[-1] if p.stderr else ''}")
 
 
+def frame_checksums(path: str | os.PathLike, stream: str = "v") -> list[str]:
+    """ffmpeg's MD5 of every decoded video frame (`stream` "v") or audio packet's samples ("a") of a file: two films
+    are the same pictures and sound when these are, whatever their containers say."""
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", f"0:{stream}", "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+
+
 def even_size(width: int, height: int, max_size: int | None) -> tuple[int, int]:
     """(width, height) scaled so the long side is at most `max_size`, both even (H.264 yuv420p needs it)."""
     s = min(1.0, max_size / max(width, height)) if max_size else 1.0
