@@ -15,11 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import decoded_frames, frame_changes, interruptible, our_lines, run_here
+from conftest import ROOT, decoded_frames, frame_changes, interruptible, our_lines, run_here
 
 from mmdream.cli import main
 
 SMALL = ["--max-size", "160", "--end", "1", "--steps", "8"]
+# The package before decoding, the flow and encoding moved off the frame's path (and the film's report gained its
+# stages): the film must not change.
+BEFORE_HOST_PIPELINE = "0f3b9ee"
+# `mmdream ARGV` in a fresh process, first saying on stderr where the package it runs was imported from.
+_FROM = "import sys, mmdream; print('package:', mmdream.__file__, file=sys.stderr); from mmdream.cli import main; " \
+        "sys.exit(main(sys.argv[1:]))"
 
 
 
@@ -244,3 +250,32 @@ def test_resume_key_follows_the_resolved_film_options(media):
     assert film_fingerprint(src, values, opts) != film_fingerprint(src, spec.replace(blend=0.5).as_dict(), opts)
     assert film_fingerprint(src, values, opts) == film_fingerprint(src, values, replace(opts, preview="sheet.png",
                                                                                       keep_work=True))
+
+
+def test_a_film_is_the_same_bytes_as_before_the_host_stages_left_the_frames_path(media, tmp_path):
+    """The same film, settings and seed at one thread, its soundtrack dreamed too, from this checkout and from the
+    package as it was at BEFORE_HOST_PIPELINE (read from git): the same bytes. Each renders in a fresh process."""
+    import hashlib
+    import io
+    import tarfile
+
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BEFORE_HOST_PIPELINE, "mmdream"], capture_output=True)
+    if archive.returncode:
+        pytest.skip(f"{BEFORE_HOST_PIPELINE} is not in this checkout's history (a git clone has it): "
+                    f"{archive.stderr.decode().strip()}")
+    before = tmp_path / "before"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(before, filter="data")
+    films, renders = {}, {}
+    for name, package in (("now", ROOT), ("before", before)):  # at once: a thread each
+        films[name] = tmp_path / f"{name}.mp4"
+        argv = ["video", str(media / "video" / "big_buck_bunny_0_30.webm"), "-o", str(films[name]), "--threads", "1",
+                "--max-size", "160", "--start", "2", "--end", "3"]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(package), os.environ.get("PYTHONPATH")]))}
+        renders[package] = subprocess.Popen([sys.executable, "-c", _FROM, *argv], cwd=package, env=env,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for package, proc in renders.items():
+        stderr = proc.communicate(timeout=600)[1]
+        assert proc.returncode == 0, stderr[-2000:]
+        assert f"package: {package / 'mmdream' / '__init__.py'}" in stderr, stderr[:500]
+    assert hashlib.sha256(films["now"].read_bytes()).digest() == hashlib.sha256(films["before"].read_bytes()).digest()
