@@ -3,7 +3,10 @@ built for every layer the schedule uses. The API's pipelines, the film and the l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +15,7 @@ from mmdream.modality import MODALITIES
 from mmdream.options import OPTIONS
 
 if TYPE_CHECKING:  # TensorFlow comes with the engine: only when a plan is built
-    from mmdream.core.engine import Dreamer, DreamSettings
+    from mmdream.core.engine import Dreamer, DreamSettings, Objective
     from mmdream.nets import Net
     from mmdream.schedule import Resolved
 
@@ -34,14 +37,16 @@ def parse_channels(spec: str | dict | None) -> dict[str, list[int]]:
 
 def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, dream: Mapping[str, Any], *,
                sr: int | None = None, input_channels: int | None = None,
-               also_layers: Callable[[Net], Iterable[str]] | None = None) -> tuple[Dreamer, Resolved]:
+               also_layers: Callable[[Net], Iterable[str]] | None = None, lend: bool = False
+               ) -> tuple[Dreamer, Resolved]:
     """The net (a name, or a net already loaded: a notebook dreams many layers of one), the schedule bound to it
     (`dream["schedule"]`, a TOML path, or one keyframe from its layers and strength) and one dreamer for every layer
     the schedule uses. `dream`: a spec's dream values (mmdream.specs, checked there): its settings (None: the
     pipeline's `defaults`), layers, strength, target, channels, seed, precision (fp32 or bf16: an `auto` is
     resolved by the caller, see mmdream.pipelines.precision), weights, and how a cross-modal target is followed
     where no keyframe says (follow_weight, follow_threshold; see mmdream.senses). `also_layers(net)`: layers the
-    dreamer holds beyond the schedule's, at weight 0 (a live performer's depths). Returns (dreamer, plan)."""
+    dreamer holds beyond the schedule's, at weight 0 (a live performer's depths); `lend`: an idle dreamer of the
+    same net and objective may serve (see lent_plan). Returns (dreamer, plan)."""
     from mmdream.core.engine import Dreamer, Objective
     from mmdream.nets import Net, load_net
     from mmdream.nets.net import require_kind
@@ -68,6 +73,47 @@ def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, dream: M
     for layer in objective.channels:
         if layer not in objective.layers:
             raise UserError(f"channels names {layer!r}, which is not among the dreamed layers")
-    dreamer = Dreamer(net, objective, channels=input_channels)
+    dreamer = _idle_dreamer(net, objective, input_channels) if lend else None
+    dreamer = dreamer or Dreamer(net, objective, channels=input_channels)
     dreamer.set_layer_weights(plan.at(0.0).layers)
     return dreamer, plan
+
+
+# Dreamers a call gave back, by net and objective, the least recently used first. A dreamer's traced step and score
+# are most of a small dream's time (the second 64 px lite0 picture of a process: about 1.2 s, nearly all tracing),
+# and a studio, a notebook or a loop of API calls dreams the same net and layers again and again.
+_IDLE: OrderedDict[tuple, Dreamer] = OrderedDict()
+_IDLE_LOCK = threading.Lock()
+IDLE_DREAMERS = 8
+
+
+def _dreamer_key(net: Net, objective: Objective, input_channels: int | None) -> tuple:
+    """What a dreamer's traces depend on: its net (this very one: a model loaded again is another), its objective's
+    layers in order, channels and class target, and the channels it takes. Layer weights are a variable."""
+    channels = tuple((name, tuple(c)) for name, c in sorted(objective.channels.items()))
+    return id(net), tuple(objective.layers), channels, objective.target, input_channels
+
+
+def _idle_dreamer(net: Net, objective: Objective, input_channels: int | None) -> Dreamer | None:
+    with _IDLE_LOCK:
+        return _IDLE.pop(_dreamer_key(net, objective, input_channels), None)
+
+
+@contextlib.contextmanager
+def lent_plan(kind: str, net_name: str | Net, defaults: DreamSettings, dream: Mapping[str, Any],
+              **more: Any) -> Iterator[tuple[Dreamer, Resolved]]:
+    """build_plan for a call whose dreamer ends with it (a picture, a sound): an idle dreamer of the same net and
+    objective is taken where there is one, and the dreamer is kept idle afterwards, its class target dropped. Each
+    dreamer serves one call at a time; one left guided toward a picture is not kept."""
+    dreamer, plan = build_plan(kind, net_name, defaults, dream, lend=True, **more)
+    try:
+        yield dreamer, plan
+    finally:
+        if dreamer.loss_term is dreamer.score_term:  # not left guided
+            dreamer.set_class_target(None)
+            key = _dreamer_key(dreamer.net, dreamer.objective, more.get("input_channels"))
+            with _IDLE_LOCK:
+                _IDLE[key] = dreamer
+                _IDLE.move_to_end(key)
+                while len(_IDLE) > IDLE_DREAMERS:
+                    _IDLE.popitem(last=False)

@@ -173,3 +173,36 @@ def test_smoothing_runs_in_the_one_traced_step(media, lite0):
     # a smoothed gradient leaves less high-frequency change than the plain one
     hf = lambda v: float(np.abs(np.diff(v - x, axis=1)).mean())  # noqa: E731
     assert hf(out) < hf(plain)
+
+
+def test_a_call_lends_its_dreamer_to_the_next_of_the_same_net_and_objective(media, lite0, tmp_path, monkeypatch):
+    """A picture dreamed again with the same net and layers traces nothing and writes the same picture; a dreamer
+    serves one call at a time; another objective, a class target's or a guided dream's, gets a dreamer of its own,
+    and a guided one is not kept."""
+    import mmdream
+    from mmdream import plan as plans
+
+    traced = []
+    monkeypatch.setattr(Dreamer, "_trace", lambda self, _t=Dreamer._trace: traced.append(self) or _t(self))
+    photo, picture = media / "images" / "chelsea.png", {"max_size": 64, "octaves": 1, "steps": 2, "measure": False}
+    mmdream.dream_image(photo, tmp_path / "first.png", layers="block3b", **picture)
+    first = len(traced)
+    mmdream.dream_image(photo, tmp_path / "again.png", layers="block3b", **picture)
+    assert len(traced) == first >= 1  # the second call's dreamer was the first's, traced already
+    assert (tmp_path / "first.png").read_bytes() == (tmp_path / "again.png").read_bytes()
+
+    mmdream.dream_image(photo, tmp_path / "deeper.png", layers="block5a", **picture)
+    mmdream.dream_image(photo, tmp_path / "guided.png", layers="block3b", guide=photo, **picture)
+    assert len(traced) == first + 2  # a dreamer for the other layers; the idle one traced again for its guide
+    guided = traced[-1]
+    assert guided is traced[0] and guided not in plans._IDLE.values()  # left guided: not lent to a later call
+    mmdream.dream_image(photo, tmp_path / "plain.png", layers="block3b", **picture)
+    assert len(traced) == first + 3  # a fresh dreamer, which dreams what the lent one did
+    assert (tmp_path / "plain.png").read_bytes() == (tmp_path / "first.png").read_bytes()
+
+    objective = {"layers": "block3b"}
+    with plans.lent_plan("image", lite0, DreamSettings(), objective) as (a, _):
+        with plans.lent_plan("image", lite0, DreamSettings(), objective) as (b, _):
+            assert a is not b  # one call at a time
+    with plans.lent_plan("image", lite0, DreamSettings(), {"layers": "block3b", "target": "goldfish"}) as (c, _):
+        assert c not in (a, b)

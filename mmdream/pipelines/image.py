@@ -102,7 +102,7 @@ def dream(image, output: str | None, spec, progress=None) -> tuple[np.ndarray, d
     # the engine (TensorFlow) from here on: what is wrong with the input was said at once
     from mmdream.core.settings import DreamSettings
     from mmdream.pipelines.precision import resolve_precision
-    from mmdream.plan import build_plan
+    from mmdream.plan import lent_plan
     from mmdream.progress import Progress
     from mmdream.senses.ear import ear_for
     from mmdream.senses.steer import check_links, follow
@@ -111,25 +111,25 @@ def dream(image, output: str | None, spec, progress=None) -> tuple[np.ndarray, d
     check_links(spec.links, heard_by)
     dream_values = {**spec.concern("dream"), **spec.concern("senses"),
                     "precision": resolve_precision(spec.precision, spec.net)}
-    dreamer, plan = build_plan("image", spec.net, DreamSettings(), dream_values)
-    if spec.sound is not None:
-        from mmdream.pipelines.audio.hearing import hear
+    with lent_plan("image", spec.net, DreamSettings(), dream_values) as (dreamer, plan):
+        if spec.sound is not None:
+            from mmdream.pipelines.audio.hearing import hear
 
-        follow(plan, dreamer.net, hear(str(spec.sound), heard_by).overall(), spec.links)
-    moment = plan.at(0.0)
-    dreamer.take(moment)
-    if spec.guide is not None:
-        g = picture_input(spec.guide, spec.max_pixels, fit=GUIDE_SIDE).rgb
-        dreamer.set_guide(to_dream_space(resize(g, working_size(g.shape[:2], GUIDE_SIDE))))
-    size = working_size(pic.rgb.shape[:2], spec.max_size)
-    with Progress(progress, dreamer.total_steps(size, moment.settings), "dreaming") as bar:
-        saved, figures = dream_picture(pic, output, dreamer, moment.settings, spec.max_size, bar.update,
-                                       moment.strength, spec.max_pixels, spec.measure)
-    figures = {"command": "image", "net": getattr(spec.net, "name", spec.net), "layers": moment.layers,
-               "target": spec.target, "guide": None if spec.guide is None else named(spec.guide),
-               "max_size": spec.max_size, "schedule": spec.schedule, "strength": moment.strength,
-               "settings": moment.settings.as_dict(), "input": named(image), **figures}
-    if plan.steer is not None:
-        figures["follow"] = {"sound": str(spec.sound), "ear": heard_by,
-                             **plan.steer.describe(0.0, threshold=moment.follow_threshold), "weight": moment.follow}
-    return saved, figures
+            follow(plan, dreamer.net, hear(str(spec.sound), heard_by).overall(), spec.links)
+        moment = plan.at(0.0)
+        dreamer.take(moment)
+        if spec.guide is not None:
+            g = picture_input(spec.guide, spec.max_pixels, fit=GUIDE_SIDE).rgb
+            dreamer.set_guide(to_dream_space(resize(g, working_size(g.shape[:2], GUIDE_SIDE))))
+        size = working_size(pic.rgb.shape[:2], spec.max_size)
+        with Progress(progress, dreamer.total_steps(size, moment.settings), "dreaming") as bar:
+            saved, figures = dream_picture(pic, output, dreamer, moment.settings, spec.max_size, bar.update,
+                                           moment.strength, spec.max_pixels, spec.measure)
+        figures = {"command": "image", "net": getattr(spec.net, "name", spec.net), "layers": moment.layers,
+                   "target": spec.target, "guide": None if spec.guide is None else named(spec.guide),
+                   "max_size": spec.max_size, "schedule": spec.schedule, "strength": moment.strength,
+                   "settings": moment.settings.as_dict(), "input": named(image), **figures}
+        if plan.steer is not None:
+            figures["follow"] = {"sound": str(spec.sound), "ear": heard_by,
+                                 **plan.steer.describe(0.0, threshold=moment.follow_threshold), "weight": moment.follow}
+        return saved, figures

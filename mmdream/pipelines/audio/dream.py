@@ -62,7 +62,7 @@ def passes(src: str, dst: Path, spec, progress=None) -> dict:
     from mmdream.pipelines.audio.plot import plot_spectrograms
     from mmdream.pipelines.audio.stream import dream_audio_file, score_file, total_audio_steps
     from mmdream.pipelines.precision import resolve_precision
-    from mmdream.plan import build_plan
+    from mmdream.plan import lent_plan
     from mmdream.progress import Progress
     from mmdream.senses.steer import follow
 
@@ -70,32 +70,32 @@ def passes(src: str, dst: Path, spec, progress=None) -> dict:
     info, _ = open_source(src, duration)
     dream_values = {**spec.concern("dream"), **spec.concern("senses"),
                     "precision": resolve_precision(spec.precision, spec.net)}
-    dreamer, plan = build_plan("audio", spec.net, AUDIO_DEFAULTS, dream_values, sr=info.audio_rate)
-    if spec.picture is not None:  # dreamed toward what the picture shows
-        from mmdream.senses.perceive import SEEN_SIDE, see_picture
+    with lent_plan("audio", spec.net, AUDIO_DEFAULTS, dream_values, sr=info.audio_rate) as (dreamer, plan):
+        if spec.picture is not None:  # dreamed toward what the picture shows
+            from mmdream.senses.perceive import SEEN_SIDE, see_picture
 
-        follow(plan, dreamer.net, see_picture(picture_input(spec.picture, None, fit=SEEN_SIDE).rgb, spec.image_net),
-               spec.links)
-    seconds = duration or info.duration or 1.0
-    done, current = [], src
-    for i in range(ouroboros):
-        out = str(dst) if i == ouroboros - 1 else str(dst.with_name(f"{dst.stem}.pass{i + 1}{dst.suffix}"))
-        with Progress(progress, total_audio_steps(plan, dreamer, seconds, info.audio_rate),
-                      f"dreaming pass {i + 1}/{ouroboros}") as bar:
-            figures = dream_audio_file(current, out, dreamer, plan, loudness=spec.loudness,
-                                       griffin_lim=spec.griffin_lim, duration=duration, progress=bar)
-        dreamer.set_layer_weights(plan.at(0.0).layers)  # the objective is measured with the first keyframe's
-        figures.update(compare(score_file(dreamer, current, duration), score_file(dreamer, out)))
-        done.append(figures)
-        if spec.plot and i == 0:  # the first 30 s of the input and of the first pass
-            plot_spectrograms(load_whole(src, end=min(30.0, duration or 30.0))[0], load_whole(out, end=30.0)[0],
-                              info.audio_rate, spec.plot)
-        current = out
-    moment = plan.at(0.0)
-    report = {"command": "audio", "net": spec.net, "layers": moment.layers, "target": spec.target,
-              "schedule": spec.schedule, "strength": moment.strength, "settings": moment.settings.as_dict(),
-              **done[-1], "passes": done}
-    if plan.steer is not None:
-        report["follow"] = {"picture": named(spec.picture), "image_net": spec.image_net,
-                            **plan.steer.describe(0.0, threshold=moment.follow_threshold), "weight": moment.follow}
-    return report
+            follow(plan, dreamer.net, see_picture(picture_input(spec.picture, None, fit=SEEN_SIDE).rgb, spec.image_net),
+                   spec.links)
+        seconds = duration or info.duration or 1.0
+        done, current = [], src
+        for i in range(ouroboros):
+            out = str(dst) if i == ouroboros - 1 else str(dst.with_name(f"{dst.stem}.pass{i + 1}{dst.suffix}"))
+            with Progress(progress, total_audio_steps(plan, dreamer, seconds, info.audio_rate),
+                          f"dreaming pass {i + 1}/{ouroboros}") as bar:
+                figures = dream_audio_file(current, out, dreamer, plan, loudness=spec.loudness,
+                                           griffin_lim=spec.griffin_lim, duration=duration, progress=bar)
+            dreamer.set_layer_weights(plan.at(0.0).layers)  # the objective is measured with the first keyframe's
+            figures.update(compare(score_file(dreamer, current, duration), score_file(dreamer, out)))
+            done.append(figures)
+            if spec.plot and i == 0:  # the first 30 s of the input and of the first pass
+                plot_spectrograms(load_whole(src, end=min(30.0, duration or 30.0))[0], load_whole(out, end=30.0)[0],
+                                  info.audio_rate, spec.plot)
+            current = out
+        moment = plan.at(0.0)
+        report = {"command": "audio", "net": spec.net, "layers": moment.layers, "target": spec.target,
+                  "schedule": spec.schedule, "strength": moment.strength, "settings": moment.settings.as_dict(),
+                  **done[-1], "passes": done}
+        if plan.steer is not None:
+            report["follow"] = {"picture": named(spec.picture), "image_net": spec.image_net,
+                                **plan.steer.describe(0.0, threshold=moment.follow_threshold), "weight": moment.follow}
+        return report
