@@ -730,7 +730,6 @@ def against(tmp: Path, other: Path, seconds: float = 5.0, size: int = 540, round
     return {"other": str(checkouts["other"]), "rows": rows}
 
 
-
 def follow_cost(tmp: Path, seconds: float = 20.0, size: int = 540, rounds: int = 4) -> dict:
     """What `--follow` costs the film: the same renderer on the same frames, plain and following a class target
     throughout (a sound heard as a dog all along: the most it can cost), alternated `rounds` times, frames/s from
@@ -802,7 +801,7 @@ def main() -> None:
     ap.add_argument("--host-pipeline", action="store_true", help="only the 1080p film's host stages with a dream that "
                     "costs nothing, against their bound (under a minute)")
     ap.add_argument("--against", type=Path, metavar="CHECKOUT", help="only this checkout's film against another's "
-                    "(e.g. a git worktree of an earlier revision): frames/s, paired, and the same bytes? (about 6 "
+                    "(e.g. a git worktree of an earlier revision): frames/s, paired, and the same bytes? (about 7 "
                     "minutes)")
     ap.add_argument("--json", default="bench.json")
     args = ap.parse_args()
