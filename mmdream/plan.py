@@ -103,17 +103,35 @@ def _idle_dreamer(net: Net, objective: Objective, input_channels: int | None) ->
 def lent_plan(kind: str, net_name: str | Net, defaults: DreamSettings, dream: Mapping[str, Any],
               **more: Any) -> Iterator[tuple[Dreamer, Resolved]]:
     """build_plan for a call whose dreamer ends with it (a picture, a sound): an idle dreamer of the same net and
-    objective is taken where there is one, and the dreamer is kept idle afterwards, its class target dropped. Each
-    dreamer serves one call at a time; one left guided toward a picture is not kept."""
+    objective is taken where there is one, and the dreamer is given back afterwards (give_back)."""
     dreamer, plan = build_plan(kind, net_name, defaults, dream, lend=True, **more)
     try:
         yield dreamer, plan
     finally:
-        if dreamer.loss_term is dreamer.score_term:  # not left guided
-            dreamer.set_class_target(None)
-            key = _dreamer_key(dreamer.net, dreamer.objective, more.get("input_channels"))
-            with _IDLE_LOCK:
-                _IDLE[key] = dreamer
-                _IDLE.move_to_end(key)
-                while len(_IDLE) > IDLE_DREAMERS:
-                    _IDLE.popitem(last=False)
+        give_back(dreamer, more.get("input_channels"))
+
+
+@contextlib.contextmanager
+def giving_back(*dreamers: Dreamer | None) -> Iterator[None]:
+    """Each dreamer (built with `lend`; None: none) given back when the block ends, however it ends: a film's or a
+    zoom's, whose dreamers live as long as its render."""
+    try:
+        yield
+    finally:
+        for dreamer in dreamers:
+            if dreamer is not None:
+                give_back(dreamer)
+
+
+def give_back(dreamer: Dreamer, input_channels: int | None = None) -> None:
+    """A dreamer whose call is over (one built with `lend`), kept idle for the next call of its net and objective,
+    its class target dropped. Each dreamer serves one call at a time; one left guided toward a picture is not kept."""
+    if dreamer.loss_term is not dreamer.score_term:  # left guided
+        return
+    dreamer.set_class_target(None)
+    key = _dreamer_key(dreamer.net, dreamer.objective, input_channels)
+    with _IDLE_LOCK:
+        _IDLE[key] = dreamer
+        _IDLE.move_to_end(key)
+        while len(_IDLE) > IDLE_DREAMERS:
+            _IDLE.popitem(last=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
 
 import numpy as np
@@ -206,3 +207,36 @@ def test_a_call_lends_its_dreamer_to_the_next_of_the_same_net_and_objective(medi
             assert a is not b  # one call at a time
     with plans.lent_plan("image", lite0, DreamSettings(), {"layers": "block3b", "target": "goldfish"}) as (c, _):
         assert c not in (a, b)
+
+
+def test_a_film_lends_its_dreamers_to_the_next_film_and_a_followed_one_leaves_no_target(media, tmp_path,
+                                                                                      monkeypatch):
+    """A film rendered again in the process takes the picture's and the sound's dreamers the first render gave
+    back: nothing is traced and the film is the same bytes. A film that followed its sound gives its dreamers back
+    with nothing of its following left in them: the plain film after it is the first one's bytes."""
+    import mmdream
+    from mmdream import plan as plans
+    from mmdream.media.ffmpeg import ffmpeg_exe
+
+    traced = []
+    monkeypatch.setattr(Dreamer, "_trace", lambda self, _t=Dreamer._trace: traced.append(self) or _t(self))
+    monkeypatch.setattr(plans, "_IDLE", type(plans._IDLE)())  # none lent by an earlier test of this process
+    film = tmp_path / "strings.mp4"  # a still photo over a second of strings, which the ear hears
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-loop", "1", "-i", str(media / "images" / "sky1024px.jpg"),
+                    "-ss", "5", "-i", str(media / "audio" / "music" / "Hungarian_Dance_number_5_string_orchestra.hq.ogg"),
+                    "-t", "1", "-r", "12", "-vf", "scale=128:-2", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-c:a",
+                    "aac", str(film)], check=True)
+    common = {"max_size": 64, "octaves": 2, "steps": 2}
+    first = mmdream.dream_video(film, tmp_path / "first.mp4", **common)
+    kinds = sorted(d.net.kind for d in traced)
+    assert kinds == ["audio", "image"] and first.figures["soundtrack"]["dream"]["seconds"] > 0
+    assert sorted(d.net.kind for d in plans._IDLE.values()) == kinds  # both given back
+    mmdream.dream_video(film, tmp_path / "again.mp4", **common)
+    assert len(traced) == 2  # the second render's dreamers were the first's
+    assert (tmp_path / "again.mp4").read_bytes() == (tmp_path / "first.mp4").read_bytes()
+
+    followed = mmdream.dream_video(film, tmp_path / "followed.mp4", follow="sound", **common)
+    assert any(row["follow"] > 0 for row in followed.figures["per_frame"]), followed.figures["per_frame"]
+    mmdream.dream_video(film, tmp_path / "plain.mp4", **common)
+    assert len(traced) == 2
+    assert (tmp_path / "plain.mp4").read_bytes() == (tmp_path / "first.mp4").read_bytes()

@@ -52,6 +52,7 @@ def dream_video(video, output, spec: Spec, progress=None, on_frame: Callable[[in
         threads = cluster.threads
     from mmdream.pipelines.film.recipe import FilmRecipe, film_senses
     from mmdream.pipelines.film.render import dream_film
+    from mmdream.plan import giving_back
     from mmdream.progress import bars
     from mmdream.senses.ear import ear_for
     from mmdream.senses.steer import check_follow, check_links
@@ -68,18 +69,19 @@ def dream_video(video, output, spec: Spec, progress=None, on_frame: Callable[[in
     # after `measured`, which sets TensorFlow's threads before its first op: hearing and seeing are ops too
     heard, seen = film_senses(src, spec.follow, spec.net, heard_by, opts.start, opts.end, opts.cut)
     recipe = replace(recipe, heard=heard, seen=seen)
-    image = recipe.image()
-    sound = recipe.sound(info, opts)
+    image = recipe.image(lend=True)  # an earlier render's dreamers, traced already, may serve (mmdream.plan)
+    sound = recipe.sound(info, opts, lend=True)
     given = {k: v for k, v in spec.as_dict().items() if k not in CONCERNS["video"]["cluster"]}
     fingerprint = film_fingerprint(src, {**given, "threads": threads, "ear": heard_by}, opts)
-    if cluster is not None:
-        from mmdream.pipelines.film.cluster import dream_film_on_cluster
+    with giving_back(image.dreamer, sound.audio and sound.audio.dreamer):
+        if cluster is not None:
+            from mmdream.pipelines.film.cluster import dream_film_on_cluster
 
-        figures = dream_film_on_cluster(src, dst, recipe, sound, opts, {**fingerprint, "cluster": cluster.key()},
-                                        cluster, progress_bar=bars(progress), on_frame=on_frame)
-    else:
-        figures = dream_film(src, dst, recipe.frame_function(image, info, opts), sound, opts, fingerprint,
-                             progress_bar=bars(progress), on_frame=on_frame)
+            figures = dream_film_on_cluster(src, dst, recipe, sound, opts, {**fingerprint, "cluster": cluster.key()},
+                                            cluster, progress_bar=bars(progress), on_frame=on_frame)
+        else:
+            figures = dream_film(src, dst, recipe.frame_function(image, info, opts), sound, opts, fingerprint,
+                                 progress_bar=bars(progress), on_frame=on_frame)
     report = {"command": "video", "net": spec.net, "audio_net": spec.audio_net if sound.audio else None,
               "schedule": spec.schedule, **figures}
     if cluster is None:  # each task's, on a cluster: its report's cluster part

@@ -48,10 +48,12 @@ class FilmRecipe:
         return replace(self, dream={**self.dream, "precision": resolve_precision(asked, self.net)},
                        audio_precision=resolve_precision(asked, self.audio_net) if with_sound else None)
 
-    def image(self) -> Dreaming:
+    def image(self, lend: bool = False) -> Dreaming:
+        """The picture's dreamer and plan (`lend`: see mmdream.plan.build_plan)."""
         from mmdream.plan import build_plan
 
-        return self._following(Dreaming(*build_plan("image", self.net, FILM_DEFAULTS, self.dream)), self.heard)
+        return self._following(Dreaming(*build_plan("image", self.net, FILM_DEFAULTS, self.dream, lend=lend)),
+                               self.heard)
 
     def _following(self, dreaming: Dreaming, track: dict | None) -> Dreaming:
         """The dreamer's plan steered by what the other net perceived (None: not)."""
@@ -63,8 +65,9 @@ class FilmRecipe:
             dreaming.plan.follow(steer(Track(**track), net.name, net.classes, net.kind, self.links))
         return dreaming
 
-    def sound(self, info: MediaInfo, opts: FilmOptions) -> SoundPlan:
-        """The soundtrack's dreamer (a depth-only `layers` applies to the sound net too) and style pass."""
+    def sound(self, info: MediaInfo, opts: FilmOptions, lend: bool = False) -> SoundPlan:
+        """The soundtrack's dreamer (a depth-only `layers` applies to the sound net too; `lend` as image's) and style
+        pass."""
         from mmdream.pipelines.audio.block import AUDIO_DEFAULTS
         from mmdream.plan import build_plan
 
@@ -76,7 +79,7 @@ class FilmRecipe:
             sound.audio = self._following(Dreaming(*build_plan(
                 "audio", self.audio_net, AUDIO_DEFAULTS,
                 {**self.dream, "precision": precision, "layers": self.audio_layers or (layers if depth_only else "")},
-                sr=info.audio_rate)), self.seen)
+                sr=info.audio_rate, lend=lend)), self.seen)
             if self.audio_style:
                 from mmdream.pipelines.style import audio_styler
 

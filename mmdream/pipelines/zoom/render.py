@@ -22,6 +22,7 @@ from mmdream.pipelines.film.render import locked_render, shown_frames, soundtrac
 from mmdream.pipelines.film.workfolder import WorkFolder
 from mmdream.pipelines.zoom.frames import ZoomDreamer, ZoomOptions
 from mmdream.pipelines.zoom.sound import looped_soundtrack, zoom_soundtrack
+from mmdream.plan import giving_back
 
 Soundtrack = Callable[[WorkFolder, float, StopSignal], dict]  # (work folder, seconds, stop) -> figures
 
@@ -35,16 +36,17 @@ def zoom_film(picture: np.ndarray, dst: str, opts: ZoomOptions, recipe: FilmReci
     built = recipe.measured(with_sound=info is not None)
     width, height = even_size(picture.shape[1], picture.shape[0], opts.max_size)
     photo = resize(picture, (height, width))
-    frame_fn = ZoomDreamer(built.image(), opts, photo)
-    soundtrack = None
-    if info is not None:
-        soundtrack = zoom_soundtrack(source, info, built.sound(info, FilmOptions(soundtrack="dream")), grow)
+    image = built.image(lend=True)  # an earlier render's dreamers, traced already, may serve (mmdream.plan)
+    sound = built.sound(info, FilmOptions(soundtrack="dream"), lend=True) if info is not None else None
+    frame_fn = ZoomDreamer(image, opts, photo)
+    soundtrack = None if sound is None else zoom_soundtrack(source, info, sound, grow)
     given = {"net": recipe.net, "audio_net": recipe.audio_net, "audio_layers": recipe.audio_layers, "audio": source,
              "audio_ouroboros": grow, "threads": recipe.threads, **recipe.dream}
     fingerprint = {**inputs, **given,
                    "zoom": {k: v for k, v in asdict(opts).items() if k not in ("preview", "keep_work")},
                    "defaults": FILM_DEFAULTS.as_dict()}
-    return dream_zoom(photo, dst, frame_fn, soundtrack, opts, fingerprint, progress_bar, on_frame)
+    with giving_back(image.dreamer, sound and sound.audio and sound.audio.dreamer):
+        return dream_zoom(photo, dst, frame_fn, soundtrack, opts, fingerprint, progress_bar, on_frame)
 
 
 def dream_zoom(photo: np.ndarray, dst: str, frame_fn: FrameFn, soundtrack: Soundtrack | None, opts: ZoomOptions,
