@@ -67,13 +67,15 @@ def connected(cluster: ClusterOptions) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
+    # "local": a new Ray here. Without an address Ray would take RAY_ADDRESS or the address a `ray start` left in its
+    # temporary folder, which outlives a killed cluster, and refuse the worker count for it.
     if cluster.workers is not None:
-        ray.init(num_cpus=cluster.workers * cluster.threads, **quiet)
+        ray.init(address="local", num_cpus=cluster.workers * cluster.threads, **quiet)
     elif cluster.address == "auto" and not os.environ.get("RAY_ADDRESS"):
         try:
             ray.init(address="auto", **quiet)
         except ConnectionError:
-            ray.init(**quiet)  # no cluster running: one on this machine
+            ray.init(address="local", **quiet)  # no cluster running: one on this machine
     else:
         try:
             ray.init(address=cluster.address, **quiet)
