@@ -73,8 +73,9 @@ def build_plan(kind: str, net_name: str | Net, defaults: DreamSettings, dream: M
     for layer in objective.channels:
         if layer not in objective.layers:
             raise UserError(f"channels names {layer!r}, which is not among the dreamed layers")
-    dreamer = _idle_dreamer(net, objective, input_channels) if lend else None
-    dreamer = dreamer or Dreamer(net, objective, channels=input_channels)
+    channels = input_channels if input_channels is not None else int(net.model.input.shape[-1])  # as Dreamer's
+    dreamer = _idle_dreamer(net, objective, channels) if lend else None
+    dreamer = dreamer or Dreamer(net, objective, channels=channels)
     dreamer.set_layer_weights(plan.at(0.0).layers)
     return dreamer, plan
 
@@ -87,14 +88,14 @@ _IDLE_LOCK = threading.Lock()
 IDLE_DREAMERS = 8
 
 
-def _dreamer_key(net: Net, objective: Objective, input_channels: int | None) -> tuple:
+def _dreamer_key(net: Net, objective: Objective, input_channels: int) -> tuple:
     """What a dreamer's traces depend on: its net (this very one: a model loaded again is another), its objective's
     layers in order, channels and class target, and the channels it takes. Layer weights are a variable."""
     channels = tuple((name, tuple(c)) for name, c in sorted(objective.channels.items()))
     return id(net), tuple(objective.layers), channels, objective.target, input_channels
 
 
-def _idle_dreamer(net: Net, objective: Objective, input_channels: int | None) -> Dreamer | None:
+def _idle_dreamer(net: Net, objective: Objective, input_channels: int) -> Dreamer | None:
     with _IDLE_LOCK:
         return _IDLE.pop(_dreamer_key(net, objective, input_channels), None)
 
@@ -105,10 +106,8 @@ def lent_plan(kind: str, net_name: str | Net, defaults: DreamSettings, dream: Ma
     """build_plan for a call whose dreamer ends with it (a picture, a sound): an idle dreamer of the same net and
     objective is taken where there is one, and the dreamer is given back afterwards (give_back)."""
     dreamer, plan = build_plan(kind, net_name, defaults, dream, lend=True, **more)
-    try:
+    with giving_back(dreamer):
         yield dreamer, plan
-    finally:
-        give_back(dreamer, more.get("input_channels"))
 
 
 @contextlib.contextmanager
@@ -123,13 +122,13 @@ def giving_back(*dreamers: Dreamer | None) -> Iterator[None]:
                 give_back(dreamer)
 
 
-def give_back(dreamer: Dreamer, input_channels: int | None = None) -> None:
+def give_back(dreamer: Dreamer) -> None:
     """A dreamer whose call is over (one built with `lend`), kept idle for the next call of its net and objective,
     its class target dropped. Each dreamer serves one call at a time; one left guided toward a picture is not kept."""
     if dreamer.loss_term is not dreamer.score_term:  # left guided
         return
     dreamer.set_class_target(None)
-    key = _dreamer_key(dreamer.net, dreamer.objective, input_channels)
+    key = _dreamer_key(dreamer.net, dreamer.objective, dreamer.channels)
     with _IDLE_LOCK:
         _IDLE[key] = dreamer
         _IDLE.move_to_end(key)

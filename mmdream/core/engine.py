@@ -110,7 +110,7 @@ class Dreamer:
                                                   for n in names], name=f"{net.name}_features")
         self.feature_names = names
         c = channels if channels is not None else int(net.model.input.shape[-1])
-        self._channels = c
+        self.channels = c  # the channels of the input it dreams (its traces are for these)
         self._model = model
         self._score = backend.compiled(self._score_of, [backend.spec([None, None, None, c])], self._state())
         self._classifier = self._follow_grad = self._follow_step = None  # built when a dream first follows classes
@@ -120,8 +120,8 @@ class Dreamer:
     def _trace(self) -> None:
         """The traced functions: the gradient (for tiles) and one whole ascent step (jitter, gradient, smoothing,
         normalisation, update), both shape-polymorphic, so every octave, frame and chunk shares one trace."""
-        image, scalar = backend.spec([None, None, None, self._channels]), backend.spec([])
-        kernel = backend.spec([None, None, self._channels, 1])
+        image, scalar = backend.spec([None, None, None, self.channels]), backend.spec([])
+        kernel = backend.spec([None, None, self.channels, 1])
         self._grad = backend.compiled(self._loss_and_grad, [image], self._state())
         self._step = backend.compiled(self._whole_step, [image, backend.spec([2], "int32"), scalar, scalar,
                                                          backend.spec([], "bool"), kernel], self._state())
@@ -219,8 +219,8 @@ class Dreamer:
 
     def _trace_following(self) -> None:
         """The traced gradient and step of a dream that follows classes (as `_trace`'s, with the mix k)."""
-        image, scalar = backend.spec([None, None, None, self._channels]), backend.spec([])
-        kernel = backend.spec([None, None, self._channels, 1])
+        image, scalar = backend.spec([None, None, None, self.channels]), backend.spec([])
+        kernel = backend.spec([None, None, self.channels, 1])
         self._follow_grad = backend.compiled(self._following_gradient, [image, scalar], self._state())
         self._follow_step = backend.compiled(self._whole_following_step, [
             image, backend.spec([2], "int32"), scalar, scalar, backend.spec([], "bool"), kernel, scalar],
