@@ -186,19 +186,48 @@ def music_clip(dst: Path, seconds: float) -> Path:
 
 # ---- machine and engine -------------------------------------------------------------------------------------
 def forward_flops(dreamer, shape: tuple[int, int]) -> float:
-    """FLOPs (2 per multiply-add) of one forward pass of the truncated model at `shape`, layer by layer."""
+    """FLOPs (2 per multiply-add) of one forward pass of the truncated model at `shape`, layer by layer, from the
+    layers' output shapes (Keras infers them without computing: any backend, any size)."""
     import keras
-    import tensorflow as tf
 
     weighted = [layer for layer in dreamer.features.layers if isinstance(
         layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D | keras.layers.Dense)]
     probe = keras.Model(dreamer.features.input, [layer.output for layer in weighted])
-    outs = probe(tf.zeros((1, *shape, dreamer.features.input.shape[-1])), training=False)
+    outs = probe.compute_output_spec(keras.KerasTensor((1, *shape, dreamer.features.input.shape[-1])))
     total = 0.0
     for layer, out in zip(weighted, outs):
         positions = np.prod(out.shape[1:-1]) if len(out.shape) > 2 else 1
         total += 2.0 * positions * np.prod(layer.kernel.shape)
     return total
+
+
+def frame_flops(dreamer, shape: tuple[int, int], settings) -> float:
+    """FLOPs of dreaming one frame of `shape` with `settings`: per step a forward pass and the gradient back to the
+    input (about as much again), at each octave's shape."""
+    return sum(2 * forward_flops(dreamer, octave) * settings.steps for octave in dreamer.octaves(shape, settings))
+
+
+def matmul_peak_gflops(precision: str, rounds: int = 5) -> float:
+    """The best achieved GFLOP/s of square matmuls on Keras' backend's device: on a GPU 8192-wide, 20 queued
+    back to back and one number fetched (a result's transfer would be timed too), on a CPU one 2048-wide."""
+    import keras
+    from keras import ops
+
+    from mmdream.core.backend import on_gpu
+
+    n, queued = (8192, 20) if on_gpu() else (2048, 1)
+    dtype = "bfloat16" if precision == "bf16" else "float32"
+    a = ops.cast(keras.random.uniform((n, n), seed=1), dtype)
+    b = ops.cast(keras.random.uniform((n, n), seed=2), dtype)
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        out = [ops.matmul(a, b) for _ in range(queued)]
+        float(ops.convert_to_numpy(out[-1][0, 0]))
+        return queued * 2 * n**3 / (time.perf_counter() - t0) / 1e9
+
+    run()
+    return max(run() for _ in range(rounds))
 
 
 def step_efficiency(net_name: str, precision: str, matmul_n: int, shape=(512, 512), rounds: int = 9) -> dict:
@@ -291,6 +320,8 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
         dreamer.dream(frame, warm, strength=opts.warm_strength)
         step_s.append(time.perf_counter() - t0)
     bound_fps = 1 / float(np.median(step_s))
+    flops = frame_flops(dreamer, (dims[1], dims[0]), warm)  # a continuing frame's dream
+    peak = matmul_peak_gflops(precision)
 
     warm_s = [r["seconds"] for r in film["per_frame"] if not r["cold"]]
     row = {"net": net_name, "size": list(dims), "precision": precision, "tile_size": defaults.tile_size,
@@ -299,7 +330,12 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
            "mmdream": {"frames_per_s": round(film_fps, 3), "objective_gain": round(float(np.mean(film_gains)), 3),
                        "flicker": round(film["flicker_mean"], 3)},
            "bound_frames_per_s": round(bound_fps, 2), "share_of_bound": round(film_fps / bound_fps, 3),
-           "stages": film.get("stages"), "net_busy_share": film.get("net_busy_share")}
+           "stages": film.get("stages"), "net_busy_share": film.get("net_busy_share"),
+           # the step near the hardware: a continuing frame's FLOPs at the step's and at the film's rate, over a
+           # matmul's FLOP/s on the same device in this run
+           "gflop_per_frame": round(flops / 1e9, 2), "matmul_peak_gflops": round(peak, 1),
+           "step_share_of_matmul": round(flops * bound_fps / 1e9 / peak, 4),
+           "film_share_of_matmul": round(flops * film_fps / 1e9 / peak, 4)}
     return {**row, **classic_recipe(dreamer, clip, dims, fps, classic_frames, defaults, film_fps,
                                     float(np.mean(film_gains)), film["flicker_mean"])} if classic_frames else row
 
@@ -344,9 +380,10 @@ GPU_PARTS = {
 }
 
 
-def gpu_bench(tmp: Path, out: Path, seconds: float, parts: list[str], part_timeout: float) -> dict:
+def gpu_bench(tmp: Path, out: Path, seconds: float, parts: list[str], part_timeout: float, classic: int = 3) -> dict:
     """Each of `parts` ("backend/part", see GPU_PARTS) in its own process (`--gpu-part`), written to `out` as it
     is done; a part that fails or outlasts `part_timeout` is recorded with its last lines, and the run goes on.
+    `classic`: the classic recipe's frames beside each compiled film (0: none; its pyramid compiles for minutes).
     Eager PyTorch's films are a second long (a 1080p frame takes it about a second)."""
     clips = {size: film_clip(tmp / f"clip{size}.mp4", 2.0, seconds, full_hd=size == 1920) for size in (540, 1920)}
     result: dict = {"seconds": seconds, "parts": []}
@@ -357,7 +394,7 @@ def gpu_bench(tmp: Path, out: Path, seconds: float, parts: list[str], part_timeo
         clip = clips[int(part.rsplit(":", 1)[1])] if part.startswith("film") else CLIP
         part_json = tmp / f"{backend}-{part.replace(':', '-')}.json"
         cmd = [sys.executable, str(Path(__file__)), "--gpu-part", part, "--json", str(part_json), "--clip", str(clip),
-               "--classic", "0" if backend == "torch" else "3", "--frames", "24" if backend == "torch" else "0"]
+               "--classic", "0" if backend == "torch" else str(classic), "--frames", "24" if backend == "torch" else "0"]
         t0 = time.perf_counter()
         log = out.with_name(f"{out.stem}-{len(result['parts'])}.log")  # its stderr whole (JAX_LOG_COMPILES=1: compiles)
         try:
@@ -398,6 +435,8 @@ def gpu_part(part: str, clip: Path, classic: int, frames: int, tmp: Path) -> dic
         row.update({"first": audio_rtf(music, tmp), **audio_rtf(music, tmp)})
     elif kind == "style":
         row.update(style_runs(tmp))
+    elif kind == "host":  # the 1080p film's host side on this machine's cores, the dream costing nothing
+        row.update(host_pipeline(tmp))
     return row
 
 
@@ -790,6 +829,8 @@ def main() -> None:
     ap.add_argument("--gpu-seconds", type=float, default=5.0, help="--gpu: the films' length")
     ap.add_argument("--gpu-parts", help="--gpu: backend/part,... (default: every part of GPU_PARTS)")
     ap.add_argument("--part-timeout", type=float, default=240.0, help="--gpu: seconds a part may take")
+    ap.add_argument("--gpu-classic", type=int, default=3, help="--gpu: the classic recipe's frames beside each JAX "
+                    "film (0: none, which saves its pyramid's compiling)")
     ap.add_argument("--gpu-part", help=argparse.SUPPRESS)  # one part, in this process (what --gpu runs)
     ap.add_argument("--clip", help=argparse.SUPPRESS)
     ap.add_argument("--classic", type=int, default=3, help=argparse.SUPPRESS)
@@ -913,7 +954,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:
             parts = args.gpu_parts.split(",") if args.gpu_parts else [f"{b}/{p}" for b, ps in GPU_PARTS.items()
                                                                        for p in ps]
-            gpu_bench(Path(tmp), Path(args.json), args.gpu_seconds, parts, args.part_timeout)
+            gpu_bench(Path(tmp), Path(args.json), args.gpu_seconds, parts, args.part_timeout, args.gpu_classic)
         return
     if args.film:
         with tempfile.TemporaryDirectory(prefix="mmdream-bench-") as tmp:

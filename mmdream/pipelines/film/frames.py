@@ -94,7 +94,9 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
                                 float(strength_factor[min(at, len(strength_factor) - 1)]))
             t1 = time.perf_counter()
             row["seconds"] = round(t1 - t0, 4)
-            row["stages_s"] = {**produced.pop(i, {}), "dream": t1 - t0, "waiting": t0 - t_wait}
+            inner = row.pop("stages_s", {})  # the frame function's own stages (carry, to_picture): the rest is dream
+            row["stages_s"] = {**produced.pop(i, {}), **inner, "dream": t1 - t0 - sum(inner.values()),
+                               "waiting": t0 - t_wait}
             if pending is not None:
                 pending.result()  # one frame in flight at most: errors surface, memory stays bounded
                 row["stages_s"]["waiting"] += time.perf_counter() - t1
@@ -284,6 +286,7 @@ class FrameDreamer:
         cold = not continues(motion, opts) or released
         scale = opts.warm_scale if not cold or opts.cold_at_warm_scale else 1.0
         on_device = self.carry_on_device and not cold and when != "before" and scale == 1
+        t_carry = time.perf_counter()
         x = None if on_device else to_dream_space(frame)  # on the device, the frame goes there as it is
         dreamer.take(moment, self.layers)
         if not cold:  # continuing frames take the class target's gradient on every FOLLOW_EVERY-th frame, harder
@@ -298,6 +301,7 @@ class FrameDreamer:
                 init = np.clip(init + opts.blend * motion.consistent[..., None] * (detail - (init - x)), -1, 1)
             else:
                 init = carried(x, detail, motion, opts.blend)
+        carrying = time.perf_counter() - t_carry
         if not cold:
             warm = opts.warm_steps if opts.warm_steps is not None else 1
             settings = replace(settings, octaves=opts.warm_octaves, steps=warm)
@@ -308,16 +312,19 @@ class FrameDreamer:
             out = changed_at(init, scaled(init.shape[:2], scale),
                              lambda v: dreamer.dream(v, settings, strength=push))[1]
         elif on_device and when == "none":  # the picture made where the dream ran
-            out = picture(dreamer.dream(init, settings, strength=push, on_device=True))
+            out = dreamer.dream(init, settings, strength=push, on_device=True)
         else:
             out = dreamer.dream(init, settings, strength=push)
         if when == "after":
             out = self._styled(out, prev_out, motion, cold)
-        if out.dtype != np.uint8:  # not made the picture on the device already
-            out = from_dream_space(out)
+        t_picture = time.perf_counter()
+        # on the device this waits for the dream (its calls were only queued): the device's time shows here
+        out = picture(out) if on_device and when == "none" else from_dream_space(out)
+        to_picture = time.perf_counter() - t_picture
         row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
                "steps": settings.steps, "octaves": settings.octaves, "scale": scale, "style": when,
-               "strength": moment.strength * strength_factor * fade, "follow": round(moment.follow, 4)}
+               "strength": moment.strength * strength_factor * fade, "follow": round(moment.follow, 4),
+               "stages_s": {"carry": carrying, "to_picture": to_picture}}
         if moment.follow > 0:  # what it followed: the perceived class with the largest share
             row["follows"] = self.plan.steer.describe(opts.start + i / self.fps, 1)["target_by_perceived"][0]["from"]
         every = opts.measure_every

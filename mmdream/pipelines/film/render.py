@@ -181,14 +181,17 @@ def film_figures(rows: list[dict], fps: float, info: MediaInfo, opts: FilmOption
             **stage_figures(rows, frames_s), "per_frame": rows}
 
 
-# Where a frame's time goes: the decoding thread's stages, the network's, the writer's, and what the network's
-# thread waited for (the next frame, or the writer).
-STAGES = ("decode", "flow", "dream", "encode", "waiting")
+# Where a frame's time goes: the decoding thread's stages, the network's (the frame's carry, its dream, its making
+# into the picture the film writes), the writer's, and what the network's thread waited for (the next frame, or the
+# writer).
+STAGES = ("decode", "flow", "carry", "dream", "to_picture", "encode", "waiting")
+NETWORK = ("carry", "dream", "to_picture")  # the frame function's stages: on a GPU, the device's work and its queue
 
 
 def stage_figures(rows: list[dict], frames_s: float) -> dict:
     """Per stage, the mean and 95th percentile milliseconds a frame spent in it (frames dreamed in this run), and
-    the share of the render's time the network was busy (its `dream` stage: on a GPU, the device's share)."""
+    the share of the render's time the network was busy (the frame function's stages: on a GPU, where the host
+    queues the device's calls and waits for the picture, the device's share)."""
     timed = [r["stages_s"] for r in rows if "stages_s" in r]
     if not timed:
         return {}
@@ -197,7 +200,7 @@ def stage_figures(rows: list[dict], frames_s: float) -> dict:
         values = [t[name] for t in timed if name in t]
         if values:
             stages[name] = {"mean_ms": 1000 * float(np.mean(values)), "p95_ms": 1000 * float(np.percentile(values, 95))}
-    dreaming = sum(t["dream"] for t in timed)
-    network_thread = sum(t["dream"] + t["waiting"] for t in timed)
+    dreaming = sum(t.get(name, 0.0) for t in timed for name in NETWORK)
+    network_thread = dreaming + sum(t["waiting"] for t in timed)
     return {"stages": stages, "net_busy_share": dreaming / max(frames_s, 1e-9),
             "network_thread_seconds": network_thread}

@@ -92,17 +92,24 @@ class WorkFolder:
         return sorted(self.pieces.glob("*.mp4"))
 
     def save(self, i: int, rgb: np.ndarray, row: dict) -> None:
-        """Frame `i` finished: encoded (at a piece start, after the checkpoint that lets a rerun begin there),
-        then its figures recorded."""
-        if self._encoder is not None and self._encoder.write(rgb, i, bool(row.get("cold"))) and i > 0:
-            self._write(self.state, self._last)
-            with atomic_output(self.checkpoint) as tmp:
-                tmp.write_text(json.dumps({"next": i}))
+        """Frame `i` finished: encoded, then its figures recorded. Where it starts a piece, a rerun may begin there
+        once the piece before it is complete (the checkpoint follows that piece's closing)."""
+        if self._encoder is not None:
+            last = self._last
+            checkpoint = (lambda: self._checkpoint(i, last)) if i > 0 else None
+            self._encoder.write(rgb, i, bool(row.get("cold")), after_closing=checkpoint)
         with self.stats_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
         if self.keep_frames:
             self._write(self.frame_path(i), rgb)
         self._last = rgb
+
+    def _checkpoint(self, i: int, before: np.ndarray) -> None:
+        """A rerun may continue from frame `i` (a piece start): the pieces before it are complete, and `before` is
+        the finished frame it continues from."""
+        self._write(self.state, before)
+        with atomic_output(self.checkpoint) as tmp:
+            tmp.write_text(json.dumps({"next": i}))
 
     def keep_thumb(self, i: int, rgb: np.ndarray) -> None:
         self._write(self.thumbs / f"{i:06d}.png", rgb)
