@@ -253,6 +253,32 @@ def test_resume_key_follows_the_resolved_film_options(media):
                                                                                       keep_work=True))
 
 
+def test_a_gpu_hosts_flow_threads_and_deeper_writer_make_the_same_film(media, tmp_path, monkeypatch):
+    """Where the dream runs on a GPU the flow of the pairs ahead is computed on several threads and the writer holds
+    three frames behind the network: forced here on the CPU, the film is the same bytes as with one of each, and
+    the flows really ran on more than one thread."""
+    import threading
+
+    from mmdream.media.flow import FlowEstimator
+    from mmdream.pipelines.film import frames
+
+    plain, _ = _film(media, tmp_path, "--no-audio", name="plain")
+    threads: set[str] = set()
+
+    class Recorded(FlowEstimator):
+        def motion(self, prev_rgb, cur_rgb):
+            threads.add(threading.current_thread().name)
+            return super().motion(prev_rgb, cur_rgb)
+
+    monkeypatch.setattr(frames, "FlowEstimator", Recorded)
+    monkeypatch.setattr(frames, "flow_workers", lambda: 3)
+    monkeypatch.setattr(frames, "writer_depth", lambda: 3)
+    parallel, report = _film(media, tmp_path, "--no-audio", name="parallel")
+    assert len({t for t in threads if t.startswith("mmdream-flow")}) >= 2, threads
+    assert report["frames"] == 24 and 0.9 <= report["network_thread_seconds"] / report["frames_seconds"] <= 1.0
+    assert parallel.read_bytes() == plain.read_bytes()
+
+
 def test_a_film_is_the_same_bytes_as_before_the_host_stages_left_the_frames_path(media, tmp_path):
     """The same film, settings and seed at one thread, its soundtrack dreamed too, from this checkout and from the
     package as it was at BEFORE_HOST_PIPELINE (read from git): the same bytes. Each renders in a fresh process."""

@@ -4,9 +4,11 @@ another; and the frame functions of the dream film and of video style transfer."
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -60,7 +62,9 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
     done = len(rows)
     prev_out = work.resume(rows)  # the finished frame before the checkpoint a rerun continues from
     produced: dict[int, dict[str, float]] = {}  # the decoding thread's seconds per frame, by index
-    frames = _decoded_with_motion(decoded, done, produced) if flow else _decoded_alone(decoded, produced)
+    frames = (_decoded_with_motion(decoded, done, produced, workers=flow_workers()) if flow
+              else _decoded_alone(decoded, produced))
+    behind = writer_depth()
 
     def finish(i: int, frame: np.ndarray, out: np.ndarray, row: dict, prev: np.ndarray | None, motion) -> None:
         t0 = time.perf_counter()
@@ -77,7 +81,7 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
 
     with (opencv_beside_the_network(), work.encoding(size, fps, resume_at=done),
           ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer, contextlib.closing(frames)):
-        pending, items, last = None, iter(frames), None
+        pending, items, last = deque(), iter(frames), None
         while True:
             t_wait = time.perf_counter()
             item = next(items, None)
@@ -97,17 +101,35 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
             inner = row.pop("stages_s", {})  # the frame function's own stages (carry, to_picture): the rest is dream
             row["stages_s"] = {**produced.pop(i, {}), **inner, "dream": t1 - t0 - sum(inner.values()),
                                "waiting": t0 - t_wait}
-            if pending is not None:
-                pending.result()  # one frame in flight at most: errors surface, memory stays bounded
-                row["stages_s"]["waiting"] += time.perf_counter() - t1
-            pending = writer.submit(finish, i, frame, out, row, prev_out, motion)
+            while len(pending) >= behind:  # `behind` frames in flight at most: errors surface, memory stays bounded
+                pending.popleft().result()
+            row["stages_s"]["waiting"] += time.perf_counter() - t1
+            pending.append(writer.submit(finish, i, frame, out, row, prev_out, motion))
             rows.append(row)
             prev_out, last = out, row
-        if pending is not None:
-            t_end = time.perf_counter()
-            pending.result()
+        t_end = time.perf_counter()
+        while pending:
+            pending.popleft().result()
+        if last is not None:
             last["stages_s"]["waiting"] += time.perf_counter() - t_end
     return rows
+
+
+def flow_workers() -> int:
+    """Threads computing the optical flow of the frames ahead: one where the network has the host's cores (a CPU),
+    and where it runs on a GPU, as many as keep a 1080p frame's flow off the frame's path (each pair's flow depends
+    only on the source, so pairs go in parallel)."""
+    from mmdream.core.backend import on_gpu
+
+    return max(1, min(4, (os.cpu_count() or 1) // 4)) if on_gpu() else 1
+
+
+def writer_depth() -> int:
+    """Finished frames the writer (flicker, checkpoint, encoder) may hold behind the network: one on a CPU, where
+    they share the cores anyway; on a GPU three, so a piece's start or a slow encode does not stop the device."""
+    from mmdream.core.backend import on_gpu
+
+    return 3 if on_gpu() else 1
 
 
 @contextlib.contextmanager
@@ -125,22 +147,59 @@ def opencv_beside_the_network() -> Iterator[None]:
         cv2.setNumThreads(before)
 
 
-def _decoded_with_motion(frames: Iterator[np.ndarray], first: int, times: dict | None = None, depth: int = 4):
+def _decoded_with_motion(frames: Iterator[np.ndarray], first: int, times: dict | None = None, depth: int = 4,
+                         workers: int = 1):
     """(index, frame, previous frame, motion) from a background thread that decodes and computes the flow
     while the network works; motion only from frame `first` on (earlier frames were finished before). `times`
-    gets each frame's seconds of decoding and of flow, by index."""
+    gets each frame's seconds of decoding and of flow, by index. `workers` > 1: that many pairs' flows at once,
+    handed on in order (a pair's flow is the same whichever thread computes it)."""
+    if workers <= 1:
+        def produce() -> Iterator[tuple]:
+            flow, prev = FlowEstimator(), None
+            for i, frame, decoding in _timed(frames):
+                t0 = time.perf_counter()
+                motion = flow.motion(prev, frame) if prev is not None and i >= first else None
+                if times is not None:
+                    times[i] = {"decode": decoding, "flow": time.perf_counter() - t0}
+                yield i, frame, prev, motion
+                prev = frame
 
-    def produce() -> Iterator[tuple]:
-        flow, prev = FlowEstimator(), None
-        for i, frame, decoding in _timed(frames):
-            t0 = time.perf_counter()
-            motion = flow.motion(prev, frame) if prev is not None and i >= first else None
-            if times is not None:
-                times[i] = {"decode": decoding, "flow": time.perf_counter() - t0}
-            yield i, frame, prev, motion
-            prev = frame
+        return background(produce(), depth)
 
-    return background(produce(), depth)
+    local = threading.local()
+
+    def motion_of(prev: np.ndarray, frame: np.ndarray) -> tuple[Motion, float]:
+        if not hasattr(local, "flow"):
+            local.flow = FlowEstimator()
+        t0 = time.perf_counter()
+        return local.flow.motion(prev, frame), time.perf_counter() - t0
+
+    def produce_in_parallel() -> Iterator[tuple]:
+        with ThreadPoolExecutor(workers, thread_name_prefix="mmdream-flow") as pool:
+            ahead: deque = deque()
+            prev = None
+            for i, frame, decoding in _timed(frames):
+                job = pool.submit(motion_of, prev, frame) if prev is not None and i >= first else None
+                ahead.append((i, frame, prev, decoding, job))
+                prev = frame
+                while len(ahead) > workers or (ahead and _ready(ahead[0][4])):
+                    yield _in_order(ahead.popleft(), times)
+            while ahead:
+                yield _in_order(ahead.popleft(), times)
+
+    return background(produce_in_parallel(), depth)
+
+
+def _ready(job) -> bool:
+    return job is None or job.done()
+
+
+def _in_order(item: tuple, times: dict | None) -> tuple:
+    i, frame, prev, decoding, job = item
+    motion, seconds = job.result() if job is not None else (None, 0.0)
+    if times is not None:
+        times[i] = {"decode": decoding, "flow": seconds}
+    return i, frame, prev, motion
 
 
 def _decoded_alone(frames: Iterator[np.ndarray], times: dict | None = None, depth: int = 4):
