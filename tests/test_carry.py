@@ -46,7 +46,7 @@ def test_the_carry_on_the_device_is_the_hosts():
     from mmdream.core.carry import carried_on_device
     from mmdream.media.flow import Motion
     from mmdream.media.picture import dream_difference, to_dream_space
-    from mmdream.pipelines.film.frames import carried
+    from mmdream.pipelines.film.frames import carried, carried_dream
 
     rng = np.random.default_rng(3)
     h, w = 90, 160
@@ -63,6 +63,11 @@ def test_the_carry_on_the_device_is_the_hosts():
     # and a warp that ignored the flow would not be: the carry moved the detail
     still = carried(to_dream_space(frame), dream_difference(prev_out, prev_in), motion, 0.99)
     assert np.abs(still - host).mean() > 0.01
+    # what a live writer shows for a frame without its own dream, carried on the device: the host's picture, to a
+    # rounding's level
+    shown = carried_dream(frame, prev_in, prev_out, motion, 0.99, on_device=True)
+    assert shown.dtype == np.uint8 and shown.shape == (h, w, 3)
+    assert np.abs(shown.astype(int) - carried_dream(frame, prev_in, prev_out, motion, 0.99).astype(int)).max() <= 1
 
 
 def film_both_ways(backend: str, clip) -> tuple[int, float, int, float, float]:

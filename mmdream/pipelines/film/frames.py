@@ -410,9 +410,12 @@ def carried(x: np.ndarray, detail: np.ndarray, motion: Motion, blend: float) -> 
 
 
 def carried_dream(frame: np.ndarray, prev_in: np.ndarray, prev_out: np.ndarray, motion: Motion,
-                  blend: float) -> np.ndarray:
+                  blend: float, on_device: bool = False) -> np.ndarray:
     """The last dream carried onto a later `frame` without dreaming it (uint8): what a live render shows when a
-    frame's own dream is not ready in time."""
+    frame's own dream is not ready in time. `on_device`: carried where the dream runs (a GPU's compiled carry, a
+    frame interval's fraction of the host's passes at 720p)."""
+    if on_device:
+        return picture(carried_on_device(frame, prev_in, prev_out, motion.backward, motion.consistent, blend))
     detail = motion.warp(dream_difference(prev_out, prev_in))
     return from_dream_space(carried(to_dream_space(frame), detail, motion, blend))
 

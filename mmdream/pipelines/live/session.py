@@ -110,6 +110,7 @@ class _Live:
         self.cond = threading.Condition()
         self.waiting: deque[tuple[int, np.ndarray, float]] = deque()  # (index, frame, arrival) not yet written
         self.newest: tuple[int, np.ndarray] | None = None
+        self.dreaming = -1  # the frame the network dreams now (or dreamed last): an older one will not be dreamed
         self.last: tuple[int, np.ndarray, np.ndarray] | None = None  # (index, input frame, dream)
         self.arrived = 0
         self.first_arrival: float | None = None  # the live clock: frame i and sample i / rate were live then
@@ -149,6 +150,8 @@ class _Live:
                 return None
             if self.newest is None or self.newest[0] <= after:
                 return None
+            self.dreaming = self.newest[0]
+            self.cond.notify_all()  # the writer stops waiting for the frames this one skips
             return self.newest
 
 
@@ -284,7 +287,7 @@ def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, 
 
     def write() -> None:
         try:
-            _write_all(live, sink, opts, rows)
+            _write_all(live, sink, opts, rows, frame_fn.carry_on_device)
         except BaseException as e:  # noqa: BLE001 - raised in the main thread
             errors.append(e)
 
@@ -342,9 +345,10 @@ def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, 
             "per_dream": dreams, "per_frame": rows}
 
 
-def _write_all(live: _Live, sink: LiveSink, opts: LiveOptions, rows: list[dict]) -> None:
+def _write_all(live: _Live, sink: LiveSink, opts: LiveOptions, rows: list[dict], on_device: bool = False) -> None:
     """Every arrived frame in order: its own dream if it comes before the deadline, else the last dream carried
-    onto it (or the frame itself before any dream exists)."""
+    onto it (or the frame itself before any dream exists). A frame the network skipped (it took a newer one) waits
+    for nothing: it is carried at once. `on_device`: carried where the dream runs (see carried_dream)."""
     flow = FlowEstimator()
     while True:
         with live.cond:
@@ -352,14 +356,15 @@ def _write_all(live: _Live, sink: LiveSink, opts: LiveOptions, rows: list[dict])
             if live.stopped or not live.waiting:
                 return
             i, frame, arrived = live.waiting.popleft()
-            live.cond.wait_for(lambda i=i: (live.last is not None and live.last[0] >= i) or live.dreamer_done
-                               or live.stopped,
+            live.cond.wait_for(lambda i=i: (live.last is not None and live.last[0] >= i) or live.dreaming > i
+                               or live.dreamer_done or live.stopped,
                                timeout=max(0.0, arrived + opts.deadline - time.perf_counter()))
             last = live.last
         if last is not None and last[0] == i:
             shown, rgb = "dreamed", last[2]
         elif last is not None:
-            shown, rgb = "carried", carried_dream(frame, last[1], last[2], flow.motion(last[1], frame), opts.blend)
+            shown, rgb = "carried", carried_dream(frame, last[1], last[2], flow.motion(last[1], frame), opts.blend,
+                                                  on_device)
         else:
             shown, rgb = "raw", frame
         sink.write(rgb)
