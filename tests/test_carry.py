@@ -104,3 +104,35 @@ def test_the_picture_made_on_the_device_is_the_hosts_and_nothing_non_finite_come
     x[7, 9, 1] = np.nan
     with pytest.raises(UserError, match="the dream became non-finite"):
         picture(backend.tensor(x))
+
+
+def test_frames_sent_ahead_to_the_device_make_the_same_film(media):
+    """Where the carry runs on the device, the flow's threads send each frame and its flow there ahead of the frame
+    (FrameDreamer.stage): the same dreamed frames, byte for byte, as sending them on the frame's turn, with one flow
+    thread and with three."""
+    from mmdream.media.ffmpeg import even_size, probe, read_video_frames
+    from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FilmOptions, FrameDreamer
+    from mmdream.pipelines.film.frames import _decoded_with_motion
+    from mmdream.plan import build_plan
+
+    src = str(media / "video" / "big_buck_bunny_0_30.webm")
+    frames = list(read_video_frames(src, even_size(*probe(src).video_size, 96), 24.0, 2.0, 2.5))
+    dreamer, plan = build_plan("image", "efficientnet_lite0", FILM_DEFAULTS, {"octaves": 2, "steps": 2})
+
+    def film(workers: int, ahead: bool) -> tuple[list[np.ndarray], int]:
+        dream = FrameDreamer(Dreaming(dreamer, plan), FilmOptions(max_size=96, measure_every=None), 24.0,
+                             carry_on_device=True)
+        out, prev_out, staged = [], None, 0
+        for i, frame, prev_in, motion in _decoded_with_motion(iter(frames), 0, workers=workers,
+                                                               stage=dream.stage if ahead else None):
+            staged += motion is not None and motion.staged is not None
+            prev_out = dream(i, frame, prev_in, prev_out, motion, 1.0)[0]
+            out.append(prev_out)
+        return out, staged
+
+    plain, none_staged = film(1, False)
+    assert len(plain) == 12 and none_staged == 0
+    for workers in (1, 3):
+        ahead, staged = film(workers, True)
+        assert staged == 11, staged  # every frame after the first went ahead
+        assert all(np.array_equal(a, b) for a, b in zip(plain, ahead)), workers

@@ -86,7 +86,12 @@ def _compiled_picture():
 def picture(dreamed) -> np.ndarray:
     """A dreamed frame (H, W, 3, dream space) on the device as the uint8 picture the film writes; nothing
     non-finite comes back."""
+    return picture_kept(dreamed)[0]
+
+
+def picture_kept(dreamed) -> tuple[np.ndarray, object]:
+    """`picture`, and the picture as it stays on the device: the next frame's carry starts from it there."""
     rgb, finite = _compiled_picture()(dreamed)
     if not bool(backend.array(finite)):
         raise non_finite("the dream")
-    return backend.array(rgb)
+    return backend.array(rgb), rgb

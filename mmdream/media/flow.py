@@ -21,6 +21,7 @@ class Motion:
     backward: np.ndarray  # (H, W, 2): for each current pixel, its offset into the previous frame
     consistent: np.ndarray  # (H, W) float in [0, 1]: 1 where the previous frame sees the same point
     change: float = 0.0  # mean grey-level difference (0..255) the flow cannot explain: large at scene cuts
+    staged: tuple | None = None  # the frame and this flow already where the dream runs (see FrameDreamer.stage)
 
     @functools.cached_property
     def maps(self) -> tuple[np.ndarray, np.ndarray]:

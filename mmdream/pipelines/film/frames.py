@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from mmdream.core.carry import carried_on_device, picture
+from mmdream.core.carry import carried_on_device, picture, picture_kept
 from mmdream.media.ffmpeg import MediaInfo, even_size, read_video_frames
 from mmdream.media.flow import FlowEstimator, Motion, flicker
 from mmdream.media.picture import dream_difference, from_dream_space, to_dream_space
@@ -62,8 +62,8 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
     done = len(rows)
     prev_out = work.resume(rows)  # the finished frame before the checkpoint a rerun continues from
     produced: dict[int, dict[str, float]] = {}  # the decoding thread's seconds per frame, by index
-    frames = (_decoded_with_motion(decoded, done, produced, workers=flow_workers()) if flow
-              else _decoded_alone(decoded, produced))
+    frames = (_decoded_with_motion(decoded, done, produced, workers=flow_workers(), stage=getattr(frame_fn, "stage", None))
+              if flow else _decoded_alone(decoded, produced))
     behind = writer_depth()
 
     def finish(i: int, frame: np.ndarray, out: np.ndarray, row: dict, prev: np.ndarray | None, motion) -> None:
@@ -148,17 +148,25 @@ def opencv_beside_the_network() -> Iterator[None]:
 
 
 def _decoded_with_motion(frames: Iterator[np.ndarray], first: int, times: dict | None = None, depth: int = 4,
-                         workers: int = 1):
+                         workers: int = 1, stage: Callable | None = None):
     """(index, frame, previous frame, motion) from a background thread that decodes and computes the flow
     while the network works; motion only from frame `first` on (earlier frames were finished before). `times`
     gets each frame's seconds of decoding and of flow, by index. `workers` > 1: that many pairs' flows at once,
-    handed on in order (a pair's flow is the same whichever thread computes it)."""
+    handed on in order (a pair's flow is the same whichever thread computes it). `stage(frame, motion)`: run on the
+    flow's thread after each motion (the frame function's inputs sent ahead to its device; counted as flow)."""
+
+    def motion_of(flow: FlowEstimator, prev: np.ndarray, frame: np.ndarray) -> Motion:
+        motion = flow.motion(prev, frame)
+        if stage is not None:
+            stage(frame, motion)
+        return motion
+
     if workers <= 1:
         def produce() -> Iterator[tuple]:
             flow, prev = FlowEstimator(), None
             for i, frame, decoding in _timed(frames):
                 t0 = time.perf_counter()
-                motion = flow.motion(prev, frame) if prev is not None and i >= first else None
+                motion = motion_of(flow, prev, frame) if prev is not None and i >= first else None
                 if times is not None:
                     times[i] = {"decode": decoding, "flow": time.perf_counter() - t0}
                 yield i, frame, prev, motion
@@ -168,18 +176,18 @@ def _decoded_with_motion(frames: Iterator[np.ndarray], first: int, times: dict |
 
     local = threading.local()
 
-    def motion_of(prev: np.ndarray, frame: np.ndarray) -> tuple[Motion, float]:
+    def timed_motion(prev: np.ndarray, frame: np.ndarray) -> tuple[Motion, float]:
         if not hasattr(local, "flow"):
             local.flow = FlowEstimator()
         t0 = time.perf_counter()
-        return local.flow.motion(prev, frame), time.perf_counter() - t0
+        return motion_of(local.flow, prev, frame), time.perf_counter() - t0
 
     def produce_in_parallel() -> Iterator[tuple]:
         with ThreadPoolExecutor(workers, thread_name_prefix="mmdream-flow") as pool:
             ahead: deque = deque()
             prev = None
             for i, frame, decoding in _timed(frames):
-                job = pool.submit(motion_of, prev, frame) if prev is not None and i >= first else None
+                job = pool.submit(timed_motion, prev, frame) if prev is not None and i >= first else None
                 ahead.append((i, frame, prev, decoding, job))
                 prev = frame
                 while len(ahead) > workers or (ahead and _ready(ahead[0][4])):
@@ -333,6 +341,17 @@ class FrameDreamer:
         # A continuing frame's carry as one compiled call on the dream's device (mmdream.core.carry) where that is
         # a GPU (None): there numpy's passes over the frame, not the network, set the film's pace.
         self.carry_on_device = on_gpu() if carry_on_device is None else carry_on_device
+        self._sent: tuple | None = None  # (the last frame, its tensor on the device): the next frame's prev_in
+        self._shown: tuple | None = None  # (the last picture, its tensor on the device): the next frame's prev_out
+
+    def stage(self, frame: np.ndarray, motion: Motion) -> None:
+        """Ahead of the frame, on the flow's thread: where the carry runs on the device, the frame and its flow are
+        sent there now, so the frame's own turn only queues compiled calls."""
+        if self.carry_on_device:
+            from mmdream.core import backend
+
+            motion.staged = (backend.tensor(frame, "uint8"), backend.tensor(motion.backward),
+                             backend.tensor(motion.consistent))
 
     def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
         opts, dreamer = self.opts, self.dreamer
@@ -353,13 +372,17 @@ class FrameDreamer:
         settings = replace(moment.settings, seed=(moment.settings.seed or 0) + i)
         init = self._styled(x, prev_out, motion, cold) if when == "before" else x
         if on_device:
-            init = carried_on_device(frame, prev_in, prev_out, motion.backward, motion.consistent, opts.blend)
+            sent, backward, consistent = motion.staged or (frame, motion.backward, motion.consistent)
+            before = self._sent[1] if self._sent is not None and self._sent[0] is prev_in else prev_in
+            shown = self._shown[1] if self._shown is not None and self._shown[0] is prev_out else prev_out
+            init = carried_on_device(sent, before, shown, backward, consistent, opts.blend)
         elif not cold:
             detail = motion.warp(dream_difference(prev_out, prev_in))
             if when == "before":  # the style is redone each frame: carry only the dream on top of it
                 init = np.clip(init + opts.blend * motion.consistent[..., None] * (detail - (init - x)), -1, 1)
             else:
                 init = carried(x, detail, motion, opts.blend)
+        self._sent = (frame, motion.staged[0]) if motion is not None and motion.staged is not None else None
         carrying = time.perf_counter() - t_carry
         if not cold:
             warm = opts.warm_steps if opts.warm_steps is not None else 1
@@ -378,7 +401,11 @@ class FrameDreamer:
             out = self._styled(out, prev_out, motion, cold)
         t_picture = time.perf_counter()
         # on the device this waits for the dream (its calls were only queued): the device's time shows here
-        out = picture(out) if on_device and when == "none" else from_dream_space(out)
+        if on_device and when == "none":
+            out, kept = picture_kept(out)
+            self._shown = (out, kept)
+        else:
+            out, self._shown = from_dream_space(out), None
         to_picture = time.perf_counter() - t_picture
         row = {"frame": i, "time": round(opts.start + i / self.fps, 4), "cold": bool(cold),
                "steps": settings.steps, "octaves": settings.octaves, "scale": scale, "style": when,
