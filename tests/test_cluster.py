@@ -11,6 +11,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -226,6 +227,30 @@ def test_two_workers_render_the_one_machine_film(two_clips, one_machine, tmp_pat
     _same_film(out, reference)
     assert "segment 1: frames 40-79 on" in done.stdout
     assert not out.with_name(".cluster.mmdream-work").exists()
+
+
+def test_ray_auto_does_not_wait_on_an_address_a_killed_ray_start_left(tmp_path, monkeypatch):
+    """`--ray auto` takes a running cluster's address only where something answers there: a stale address file
+    (a killed `ray start`'s) means no cluster, so the film starts its own Ray instead of waiting minutes."""
+    import ray._private.services as services
+
+    from mmdream.pipelines.film.cluster import answering_cluster
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(services, "find_gcs_addresses", lambda: [])  # other tests' clusters on this machine aside
+    monkeypatch.setattr(services, "resolve_ip_for_localhost", lambda host: host)  # 127.0.0.1 stays (not the LAN's)
+    assert answering_cluster() is None  # no address at all
+    (tmp_path / "ray").mkdir()
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        (tmp_path / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{port}")
+        assert answering_cluster() == f"127.0.0.1:{port}"  # something answers: Ray is asked to join it
+    t0 = time.perf_counter()
+    assert answering_cluster() is None  # the same address, nothing there now
+    assert time.perf_counter() - t0 < 3.0
 
 
 STRETCH = ["--end", "3", "--max-segment", "10", *SMALL]  # 60 frames of one shot: six segments

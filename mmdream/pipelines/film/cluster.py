@@ -72,10 +72,11 @@ def connected(cluster: ClusterOptions) -> Iterator[None]:
     if cluster.workers is not None:
         ray.init(address="local", num_cpus=cluster.workers * cluster.threads, **quiet)
     elif cluster.address == "auto" and not os.environ.get("RAY_ADDRESS"):
+        address = answering_cluster()
         try:
-            ray.init(address="auto", **quiet)
+            ray.init(address=address or "local", **quiet)  # no cluster answers: one on this machine
         except ConnectionError:
-            ray.init(address="local", **quiet)  # no cluster running: one on this machine
+            ray.init(address="local", **quiet)
     else:
         try:
             ray.init(address=cluster.address, **quiet)
@@ -88,6 +89,26 @@ def connected(cluster: ClusterOptions) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def answering_cluster(seconds: float = 3.0) -> str | None:
+    """The address `ray.init(address="auto")` would take (a `ray start`'s address in Ray's temporary folder, or a
+    running cluster's), where something answers there within `seconds`; else None. A killed `ray start` leaves its
+    address behind, and Ray, given "auto", waits on it for minutes."""
+    from ray._private.services import canonicalize_bootstrap_address  # how ray.init itself reads "auto"
+
+    try:
+        address = canonicalize_bootstrap_address("auto")
+    except ConnectionError:  # none known
+        return None
+    if address is None:
+        return None
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=seconds):
+            return address
+    except OSError:
+        return None
 
 
 # --- in the workers ------------------------------------------------------------------------------------------
