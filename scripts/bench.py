@@ -311,6 +311,12 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     film = dream_film(str(clip), str(out), FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts,
                       {"bench": time.time()}, on_frame=lambda i, rgb: kept.update({i: rgb} if i % 8 == 0 else {}))
     film_fps = film["frames"] / film["seconds"]  # frames, work folder, encoding, mux: the whole render
+    profile = profiled_film(clip, tmp / f"profiled-{net_name}-{size}.mp4", dreamer, plan, opts, fps) \
+        if os.environ.get("MMDREAM_BENCH_PROFILE") else None
+    # the same film with Python's thread switch interval at 0.5 ms (5 by default): whether the network's thread waits
+    # for the interpreter behind the decoding, flow and writing threads between the calls it queues
+    switched = film_again(clip, tmp / f"switched-{net_name}-{size}.mp4", dreamer, plan, opts, fps, 0.0005) \
+        if os.environ.get("MMDREAM_BENCH_PROFILE") else None
     film_gains = [dreamer.score(to_dream_space(kept[i])) / dreamer.score(to_dream_space(frame))
                   for i, frame in enumerate(read_video_frames(str(clip), dims, fps, 0.0, frames / fps)) if i in kept]
     warm = replace(defaults, octaves=opts.warm_octaves, steps=opts.warm_steps or 1)
@@ -338,9 +344,43 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
            "gflop_per_frame": round(flops / 1e9, 2), "matmul_peak_gflops": round(peak, 1),
            "step_share_of_matmul": round(flops * bound_fps / 1e9 / peak, 4),
            "device_frame_ms": round(1000 * device_s, 2), "device_share_of_matmul": round(flops / device_s / 1e9 / peak, 4),
-           "film_share_of_matmul": round(flops * film_fps / 1e9 / peak, 4)}
+           "film_share_of_matmul": round(flops * film_fps / 1e9 / peak, 4),
+           **({"network_thread_profile": profile, "switch_interval_0_5ms": switched} if profile else {})}
     return {**row, **classic_recipe(dreamer, clip, dims, fps, classic_frames, defaults, film_fps,
                                     float(np.mean(film_gains)), film["flicker_mean"])} if classic_frames else row
+
+
+def film_again(clip: Path, out: Path, dreamer, plan, opts, fps: float, switch: float) -> dict:
+    """The film once more, warm, with `sys.setswitchinterval(switch)`: its frames/s and stages."""
+    from mmdream.pipelines.film import Dreaming, FrameDreamer, SoundPlan, dream_film
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(switch)
+    try:
+        film = dream_film(str(clip), str(out), FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts,
+                          {"bench": time.time(), "switch": switch})
+    finally:
+        sys.setswitchinterval(before)
+    return {"frames_per_s": round(film["frames"] / film["seconds"], 3), "stages": film.get("stages"),
+            "net_busy_share": film.get("net_busy_share")}
+
+
+def profiled_film(clip: Path, out: Path, dreamer, plan, opts, fps: float, lines: int = 30) -> list[str]:
+    """The same film again, warm, with the network's thread under cProfile (MMDREAM_BENCH_PROFILE=1): the functions
+    that held it longest, by their own time. On a GPU the host should only queue calls there; this says what else
+    it does."""
+    import cProfile
+    import io
+    import pstats
+
+    from mmdream.pipelines.film import Dreaming, FrameDreamer, SoundPlan, dream_film
+
+    with cProfile.Profile() as prof:
+        dream_film(str(clip), str(out), FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts,
+                   {"bench": time.time(), "profiled": True})
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(lines)
+    return [line for line in text.getvalue().splitlines() if line.strip()]
 
 
 def device_frame_seconds(dreamer, frame: np.ndarray, warm, strength: float, queued: int = 10) -> float:

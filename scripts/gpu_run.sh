@@ -15,7 +15,7 @@ mkdir -p "$out"
   python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"; } \
   2>&1 | tee "$out/device.txt"
 parts=${PARTS:-jax/film:inception_v3:1920,jax/film:efficientnet_lite0:540,jax/host,jax/live:1280,jax/audio,jax/style}
-python3 scripts/bench.py --gpu --gpu-classic 0 --gpu-seconds 5 --gpu-parts "$parts" --part-timeout "${PART_TIMEOUT:-240}" \
+MMDREAM_BENCH_PROFILE=1 python3 scripts/bench.py --gpu --gpu-classic 0 --gpu-seconds 5 --gpu-parts "$parts" --part-timeout "${PART_TIMEOUT:-240}" \
   --json "$out/gpu.json"
 if [ -d "$MMDREAM_CACHE/xla" ] && [ "$(du -sm "$MMDREAM_CACHE/xla" | cut -f1)" -lt 40 ]; then
   tar -cf "$out/xla.tar" -C "$MMDREAM_CACHE" xla
