@@ -105,7 +105,7 @@ def adapted(step_seconds: float, interval: float, scale: float = 1.0, most: int 
     (the cost goes with the pixels): more steps where a step is cheap (a GPU; up to `most`); where even one is
     too dear, a smaller dream (`SCALES`), and the deadline carries the rest. From the `scale` in use it steps
     down when over the budget by a tenth, and back up only when the larger size would leave a fifth to spare."""
-    budget = 0.9 * interval  # the flow and the carry share the frame too
+    budget = 0.9 * interval  # a margin: the writer and the source share the host too
     for s in SCALES:
         cost = step_seconds * s * s
         if cost <= budget * (1.1 if s == scale else 0.8 if s > scale else 1.0):

@@ -204,14 +204,15 @@ class Performance:
         self.controls.steps_now = self.fn.opts.warm_steps
         return strength
 
-    def after(self, seconds: float, row: dict) -> dict:
-        """Learn the cost of a warm dream at its size (not a first dream of a layer: that one traces); returns
-        the dream's row for the report."""
+    def after(self, seconds: float, row: dict, flow_s: float = 0.0) -> dict:
+        """Learn the cost of a warm dream at its size (not a first dream of a layer: that one traces), the flow it
+        waited for included: the whole turn must fit the frame interval; returns the dream's row for the report."""
         if not row["cold"] and not self.new_dreamer:
-            self.fit.record(row["scale"], row["steps"], seconds)
+            self.fit.record(row["scale"], row["steps"], seconds + flow_s)
         first_of_layer, self.new_dreamer = self.new_dreamer, False
-        return {"frame": row["frame"], "seconds": round(seconds, 4), "traced": first_of_layer, "cold": row["cold"],
-                "steps": row["steps"], "scale": row["scale"], "layer": self.layer, "strength": row["strength"]}
+        return {"frame": row["frame"], "seconds": round(seconds, 4), "flow_s": round(flow_s, 4),
+                "traced": first_of_layer, "cold": row["cold"], "steps": row["steps"], "scale": row["scale"],
+                "layer": self.layer, "strength": row["strength"]}
 
     def describe(self) -> str:
         depth, strength, steps = self.controls.now()
@@ -235,12 +236,14 @@ class LiveDreamer:
     def dream(self, i: int, frame: np.ndarray) -> np.ndarray:
         """The dream of frame `i` (RGB uint8 at the session's size)."""
         prev = self.prev
+        t_flow = time.perf_counter()
         motion = None if prev is None else self.flow.motion(prev[1], frame)
+        flow_s = time.perf_counter() - t_flow
         strength = self.performance.before()
         start = time.perf_counter()
         out, row = self.fn(i, frame, None if prev is None else prev[1], None if prev is None else prev[2], motion,
                            strength)
-        self.dreams.append(self.performance.after(time.perf_counter() - start, row))
+        self.dreams.append(self.performance.after(time.perf_counter() - start, row, flow_s))
         self.prev = (i, frame, out)
         return out
 
