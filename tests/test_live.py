@@ -330,3 +330,34 @@ def test_live_keys_change_depth_and_strength_while_it_runs_and_q_ends_it(media, 
     assert [d["traced"] for d in dreams].count(True) == len(set(chosen) - {None})  # one trace per new layer
     assert dreams[-1]["strength"] == 1.5625 and len([d for d in dreams if d["strength"] == 1.5625]) >= 5
     assert f"depth 0.8 ({deep}), strength x1.5625" in err, err[-800:]
+
+
+def test_a_frame_the_network_skipped_is_carried_at_once_not_at_the_deadline():
+    """The writer waits for a frame's own dream only while that dream may come: frames older than the one the
+    network took are carried from the last dream at once; the frame being dreamed waits up to the deadline."""
+    import cv2
+
+    from mmdream.pipelines.live.session import _Live, _write_all
+
+    rng = np.random.default_rng(4)
+    base = cv2.GaussianBlur(rng.integers(0, 256, (36, 56, 3), np.uint8), (7, 7), 2)
+    frames = [np.ascontiguousarray(base[:, k:k + 48]) for k in range(0, 10, 2)]
+    live, written = _Live(), []
+
+    class Sink:
+        def write(self, rgb):
+            written.append(rgb)
+
+    for i, frame in enumerate(frames):
+        live.arrive(i, frame)
+    live.publish(1, frames[1], 255 - frames[1])  # the last dream: frame 1's
+    live.dreaming = 4  # the network took frame 4: 2 and 3 will never be dreamed
+    live.source_ended = True
+    opts, rows = LiveOptions(), []
+    _write_all(live, Sink(), opts, rows)
+    shown = {r["frame"]: (r["shown"], r["from"], r["latency_s"]) for r in rows}
+    assert len(written) == len(rows) == 5 and [r["frame"] for r in rows] == list(range(5))
+    assert shown[1][:2] == ("dreamed", 1) and np.array_equal(written[1], 255 - frames[1])
+    for i in (2, 3):  # skipped: carried from frame 1's dream without waiting
+        assert shown[i][:2] == ("carried", 1) and shown[i][2] < opts.deadline / 3, shown
+    assert shown[4][:2] == ("carried", 1) and shown[4][2] >= opts.deadline, shown  # its own dream might have come
