@@ -209,25 +209,12 @@ def frame_flops(dreamer, shape: tuple[int, int], settings) -> float:
 
 def matmul_peak_gflops(precision: str, rounds: int = 5) -> float:
     """The best achieved GFLOP/s of square matmuls on Keras' backend's device: on a GPU 8192-wide, 20 queued
-    back to back and one number fetched (a result's transfer would be timed too), on a CPU one 2048-wide."""
-    import keras
-    from keras import ops
-
+    back to back and one number fetched, on a CPU one 2048-wide."""
     from mmdream.core.backend import on_gpu
+    from mmdream.pipelines.precision import matmul_gflops
 
     n, queued = (8192, 20) if on_gpu() else (2048, 1)
-    dtype = "bfloat16" if precision == "bf16" else "float32"
-    a = ops.cast(keras.random.uniform((n, n), seed=1), dtype)
-    b = ops.cast(keras.random.uniform((n, n), seed=2), dtype)
-
-    def run() -> float:
-        t0 = time.perf_counter()
-        out = [ops.matmul(a, b) for _ in range(queued)]
-        float(ops.convert_to_numpy(out[-1][0, 0]))
-        return queued * 2 * n**3 / (time.perf_counter() - t0) / 1e9
-
-    run()
-    return max(run() for _ in range(rounds))
+    return matmul_gflops(precision, n, rounds, queued)
 
 
 def step_efficiency(net_name: str, precision: str, matmul_n: int, shape=(512, 512), rounds: int = 9) -> dict:
@@ -306,17 +293,20 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     dreamer.dream(warm_up, replace(defaults, steps=1))  # every octave's shape: oneDNN sets up per shape
     dreamer.score(warm_up)
     warm_device_calls(dims)
-    out = tmp / f"film-{net_name}-{size}.mp4"
     kept: dict[int, np.ndarray] = {}
-    film = dream_film(str(clip), str(out), FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts,
-                      {"bench": time.time()}, on_frame=lambda i, rgb: kept.update({i: rgb} if i % 8 == 0 else {}))
+
+    def render(name: str, **more) -> dict:  # this film, rendered by mmdream's film renderer
+        return dream_film(str(clip), str(tmp / f"{name}-{net_name}-{size}.mp4"),
+                          FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts, {"bench": time.time()},
+                          **more)
+
+    film = render("film", on_frame=lambda i, rgb: kept.update({i: rgb} if i % 8 == 0 else {}))
     film_fps = film["frames"] / film["seconds"]  # frames, work folder, encoding, mux: the whole render
-    profile = profiled_film(clip, tmp / f"profiled-{net_name}-{size}.mp4", dreamer, plan, opts, fps) \
-        if os.environ.get("MMDREAM_BENCH_PROFILE") else None
-    # the same film with Python's thread switch interval at 0.5 ms (5 by default): whether the network's thread waits
-    # for the interpreter behind the decoding, flow and writing threads between the calls it queues
-    switched = film_again(clip, tmp / f"switched-{net_name}-{size}.mp4", dreamer, plan, opts, fps, 0.0005) \
-        if os.environ.get("MMDREAM_BENCH_PROFILE") else None
+    # where the network's thread went (MMDREAM_BENCH_PROFILE=1): under cProfile, and with Python's thread switch
+    # interval at 0.5 ms (5 by default), whether it waits for the interpreter behind the other threads
+    looked = {"network_thread_profile": profiled_film(lambda: render("profiled")),
+              "switch_interval_0_5ms": film_again(lambda: render("switched"), 0.0005)} \
+        if os.environ.get("MMDREAM_BENCH_PROFILE") else {}
     film_gains = [dreamer.score(to_dream_space(kept[i])) / dreamer.score(to_dream_space(frame))
                   for i, frame in enumerate(read_video_frames(str(clip), dims, fps, 0.0, frames / fps)) if i in kept]
     warm = replace(defaults, octaves=opts.warm_octaves, steps=opts.warm_steps or 1)
@@ -345,39 +335,32 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
            "step_share_of_matmul": round(flops * bound_fps / 1e9 / peak, 4),
            "device_frame_ms": round(1000 * device_s, 2), "device_share_of_matmul": round(flops / device_s / 1e9 / peak, 4),
            "film_share_of_matmul": round(flops * film_fps / 1e9 / peak, 4),
-           **({"network_thread_profile": profile, "switch_interval_0_5ms": switched} if profile else {})}
+           **looked}
     return {**row, **classic_recipe(dreamer, clip, dims, fps, classic_frames, defaults, film_fps,
                                     float(np.mean(film_gains)), film["flicker_mean"])} if classic_frames else row
 
 
-def film_again(clip: Path, out: Path, dreamer, plan, opts, fps: float, switch: float) -> dict:
-    """The film once more, warm, with `sys.setswitchinterval(switch)`: its frames/s and stages."""
-    from mmdream.pipelines.film import Dreaming, FrameDreamer, SoundPlan, dream_film
-
+def film_again(render: Callable[[], dict], switch: float) -> dict:
+    """The film once more (`render`), warm, with `sys.setswitchinterval(switch)`: its frames/s and stages."""
     before = sys.getswitchinterval()
     sys.setswitchinterval(switch)
     try:
-        film = dream_film(str(clip), str(out), FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts,
-                          {"bench": time.time(), "switch": switch})
+        film = render()
     finally:
         sys.setswitchinterval(before)
     return {"frames_per_s": round(film["frames"] / film["seconds"], 3), "stages": film.get("stages"),
             "net_busy_share": film.get("net_busy_share")}
 
 
-def profiled_film(clip: Path, out: Path, dreamer, plan, opts, fps: float, lines: int = 30) -> list[str]:
-    """The same film again, warm, with the network's thread under cProfile (MMDREAM_BENCH_PROFILE=1): the functions
-    that held it longest, by their own time. On a GPU the host should only queue calls there; this says what else
-    it does."""
+def profiled_film(render: Callable[[], dict], lines: int = 30) -> list[str]:
+    """The film once more (`render`), warm, with the network's thread under cProfile: the functions that held it
+    longest, by their own time. On a GPU the host should only queue calls there; this says what else it does."""
     import cProfile
     import io
     import pstats
 
-    from mmdream.pipelines.film import Dreaming, FrameDreamer, SoundPlan, dream_film
-
     with cProfile.Profile() as prof:
-        dream_film(str(clip), str(out), FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts,
-                   {"bench": time.time(), "profiled": True})
+        render()
     text = io.StringIO()
     pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(lines)
     return [line for line in text.getvalue().splitlines() if line.strip()]

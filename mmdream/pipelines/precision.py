@@ -30,23 +30,35 @@ def resolve_precision(precision: str, net: str | None = None) -> str:
     return auto_precision(net if isinstance(net, str) else None)
 
 
-def matmul_timer(precision: str, n: int = 1024) -> Callable[[], float]:
+def matmul_timer(precision: str, n: int = 1024, queued: int = 1) -> Callable[[], float]:
     """A function that runs one n x n matmul in fp32 or bf16 on Keras' backend (warmed up here) and returns its
-    achieved GFLOP/s. One op: dispatch is negligible beside 2n^3 multiply-adds, so nothing is traced."""
+    achieved GFLOP/s. One op: dispatch is negligible beside 2n^3 multiply-adds, so nothing is traced. `queued` > 1:
+    that many back to back and one number of the last fetched (on a GPU a call returns before its work is done, and
+    a whole result's transfer would be timed too)."""
     a = ops.cast(keras.random.uniform((n, n), seed=1), "bfloat16" if precision == "bf16" else "float32")
-    ops.convert_to_numpy(ops.matmul(a, a))
+
+    def multiply() -> None:
+        if queued == 1:
+            ops.convert_to_numpy(ops.matmul(a, a))
+            return
+        for _ in range(queued):
+            out = ops.matmul(a, a)
+        float(ops.convert_to_numpy(out[0, 0]))
+
+    multiply()
 
     def run() -> float:
         t0 = time.perf_counter()
-        ops.convert_to_numpy(ops.matmul(a, a))
-        return 2 * n**3 / (time.perf_counter() - t0) / 1e9
+        multiply()
+        return queued * 2 * n**3 / (time.perf_counter() - t0) / 1e9
 
     return run
 
 
-def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8) -> float:
-    """Achieved GFLOP/s of an n x n matmul in fp32 or bf16 (the best of `repeats`, after a warm-up)."""
-    run = matmul_timer(precision, n)
+def matmul_gflops(precision: str, n: int = 1024, repeats: int = 8, queued: int = 1) -> float:
+    """Achieved GFLOP/s of an n x n matmul in fp32 or bf16 (the best of `repeats`, after a warm-up; `queued`: see
+    matmul_timer)."""
+    run = matmul_timer(precision, n, queued)
     return max(run() for _ in range(repeats))
 
 

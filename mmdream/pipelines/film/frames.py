@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from mmdream.core import backend
 from mmdream.core.carry import carried_on_device, picture, picture_kept
 from mmdream.media.ffmpeg import MediaInfo, even_size, read_video_frames
 from mmdream.media.flow import FlowEstimator, Motion, flicker
@@ -119,17 +120,13 @@ def flow_workers() -> int:
     """Threads computing the optical flow of the frames ahead: one where the network has the host's cores (a CPU),
     and where it runs on a GPU, as many as keep a 1080p frame's flow off the frame's path (each pair's flow depends
     only on the source, so pairs go in parallel)."""
-    from mmdream.core.backend import on_gpu
-
-    return max(1, min(4, (os.cpu_count() or 1) // 4)) if on_gpu() else 1
+    return max(1, min(4, (os.cpu_count() or 1) // 4)) if backend.on_gpu() else 1
 
 
 def writer_depth() -> int:
     """Finished frames the writer (flicker, checkpoint, encoder) may hold behind the network: one on a CPU, where
     they share the cores anyway; on a GPU three, so a piece's start or a slow encode does not stop the device."""
-    from mmdream.core.backend import on_gpu
-
-    return 3 if on_gpu() else 1
+    return 3 if backend.on_gpu() else 1
 
 
 @contextlib.contextmanager
@@ -137,10 +134,8 @@ def opencv_beside_the_network() -> Iterator[None]:
     """OpenCV on one thread per caller while the network has the cores: its own worker threads spin beside
     TensorFlow's, and the flow of a 540 px frame took 12.4 ms of CPU on two threads against 8.3 on one. Where the
     network runs on a GPU, OpenCV keeps its threads: the cores are free for a 1080p frame's warps and flow."""
-    from mmdream.core.backend import on_gpu
-
     before = cv2.getNumThreads()
-    cv2.setNumThreads(before if on_gpu() else 1)
+    cv2.setNumThreads(before if backend.on_gpu() else 1)
     try:
         yield
     finally:
@@ -333,14 +328,12 @@ class FrameDreamer:
 
     def __init__(self, image: Dreaming, opts: FilmOptions, fps: float, style: StylePass | None = None,
                  carry_on_device: bool | None = None) -> None:
-        from mmdream.core.backend import on_gpu
-
         self.dreamer, self.plan, self.opts, self.fps, self.style = image.dreamer, image.plan, opts, fps, style
         self.layers: dict[str, float] | None = None  # instead of the schedule's (a live performer's depth)
         self.following = False  # whether the last frame followed a class target (see mmdream.senses)
         # A continuing frame's carry as one compiled call on the dream's device (mmdream.core.carry) where that is
         # a GPU (None): there numpy's passes over the frame, not the network, set the film's pace.
-        self.carry_on_device = on_gpu() if carry_on_device is None else carry_on_device
+        self.carry_on_device = backend.on_gpu() if carry_on_device is None else carry_on_device
         self._sent: tuple | None = None  # (the last frame, its tensor on the device): the next frame's prev_in
         self._shown: tuple | None = None  # (the last picture, its tensor on the device): the next frame's prev_out
 
@@ -348,8 +341,6 @@ class FrameDreamer:
         """Ahead of the frame, on the flow's thread: where the carry runs on the device, the frame and its flow are
         sent there now, so the frame's own turn only queues compiled calls."""
         if self.carry_on_device:
-            from mmdream.core import backend
-
             motion.staged = (backend.tensor(frame, "uint8"), backend.tensor(motion.backward),
                              backend.tensor(motion.consistent))
 
@@ -373,9 +364,8 @@ class FrameDreamer:
         init = self._styled(x, prev_out, motion, cold) if when == "before" else x
         if on_device:
             sent, backward, consistent = motion.staged or (frame, motion.backward, motion.consistent)
-            before = self._sent[1] if self._sent is not None and self._sent[0] is prev_in else prev_in
-            shown = self._shown[1] if self._shown is not None and self._shown[0] is prev_out else prev_out
-            init = carried_on_device(sent, before, shown, backward, consistent, opts.blend)
+            init = carried_on_device(sent, _there(self._sent, prev_in), _there(self._shown, prev_out), backward,
+                                     consistent, opts.blend)
         elif not cold:
             detail = motion.warp(dream_difference(prev_out, prev_in))
             if when == "before":  # the style is redone each frame: carry only the dream on top of it
@@ -421,6 +411,11 @@ class FrameDreamer:
 
     def _styled(self, x, prev_out, motion, cold):
         return stylise_frame(self.style.styler, x, self.style.style, prev_out, motion, cold, self.opts)
+
+
+def _there(kept: tuple | None, array: np.ndarray):
+    """`array`'s tensor on the device where `kept` (array, tensor) holds it, else `array` itself (sent with the call)."""
+    return kept[1] if kept is not None and kept[0] is array else array
 
 
 def scaled(shape: tuple[int, int], scale: float) -> tuple[int, int]:
