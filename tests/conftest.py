@@ -1,5 +1,5 @@
 """Shared fixtures (the real media folder in one place, nets loaded once per session) and the helpers tests import
-from here: `run_mmdream` (the CLI in a fresh process), `run_here` (the CLI in this one), `interruptible` (a child
+from here: `run_mmdream` (the CLI in a process of its own), `run_here` (the CLI in this one), `interruptible` (a child
 that hears Ctrl-C) and `decoded_frames` (every frame of a small film)."""
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/keras_cache.py, for the fixtures below
+import forked  # noqa: E402 - beside this file
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # processes share the cores: one TensorFlow thread pool apiece
     workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
@@ -70,10 +72,11 @@ def chromium_path() -> str:
     return found
 
 
-def run_mmdream(*argv, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
-    """`python -m mmdream ARGV` in a fresh process, text output captured; `kw` go to subprocess.run (cwd, env)."""
-    return subprocess.run([sys.executable, "-m", "mmdream", *map(str, argv)], capture_output=True, text=True,
-                          timeout=timeout, **kw)
+def run_mmdream(*argv, timeout: float = 600, cwd: Path | None = None,
+                env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m mmdream ARGV` in a process of its own, text output captured, as subprocess.run gives it: forked
+    from a process that imported TensorFlow and Keras once (tests/forked.py), not an interpreter started anew."""
+    return forked.run(argv, cwd=cwd, env=env, timeout=timeout)
 
 
 def run_here(*argv, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -270,8 +273,9 @@ def pytest_sessionstart(session) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """Under CI (`CI` set, as .ci/run sets it) a skipped test is a failed run: CI has the media, root and Chromium
-    every test needs, so a skip there means something it checks went unchecked."""
+    """The fork servers end. Under CI (`CI` set, as .ci/run sets it) a skipped test is a failed run: CI has the
+    media, root and Chromium every test needs, so a skip there means something it checks went unchecked."""
+    forked.close_all()
     if not os.environ.get("CI") or hasattr(session.config, "workerinput"):  # the controller counts for its workers
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
