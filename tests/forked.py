@@ -1,11 +1,13 @@
 """`python -m mmdream ARGV` as a fresh process, without paying for an interpreter, TensorFlow and Keras each time:
 a server process imports them once (before any of them starts a thread pool or a device) and forks a child per
 command, which runs `mmdream`'s `__main__` as `python -m` would, in its own working folder, environment and output
-files, and exits as a process does (its atexit handlers run), but without tearing down every module one by one. A server serves one environment of what libraries
-read when they are imported (KERAS_*, TF_*, ...); another such environment gets a server of its own.
+files, and exits as a process does (its atexit handlers run) but without tearing down every module one by one. A
+server serves one environment of what libraries read when they are imported (KERAS_*, TF_*, ...); another such
+environment gets a server of its own.
 
 Fork-safety: the server never runs a TensorFlow op, so each child starts TensorFlow's runtime (its thread pools,
-its thread count) itself, as a fresh process does."""
+its thread count) itself, as a fresh process does. Where a test checks what a process loads, or how soon a fresh
+one answers, it starts an interpreter itself."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ import threading
 from pathlib import Path
 
 # What a library reads once, at import: a server started with other values would give a child the wrong ones.
-IMPORT_TIME = ("KERAS_", "TF_", "XLA_", "JAX_", "CUDA", "OMP_", "MKL", "PYTHON", "LD_", "MMDREAM_BACKEND")
+IMPORT_TIME = ("KERAS_", "TF_", "XLA_", "JAX_", "CUDA", "OMP_", "MKL", "ONEDNN", "DNNL", "PYTHON", "LD_",
+               "MMDREAM_BACKEND")
 
 # The server's loop: imports, then a JSON request per line in; a child forked per request; its pid, then its exit
 # status, back on lines of their own.
@@ -113,8 +116,11 @@ def _kill(pid: int) -> None:
         pass
 
 
-_idle: dict[tuple, list[Server]] = {}  # servers not running a command, by the import-time environment they serve
+# Servers not running a command, least recently used first, with the import-time environment each serves; the
+# oldest close past MOST_IDLE (each holds a loaded TensorFlow's memory).
+_idle: list[tuple[tuple, Server]] = []
 _guard = threading.Lock()
+MOST_IDLE = 2
 
 
 def run(argv: list, cwd: str | os.PathLike | None = None, env: dict | None = None,
@@ -124,20 +130,19 @@ def run(argv: list, cwd: str | os.PathLike | None = None, env: dict | None = Non
     env = {k: str(v) for k, v in (os.environ if env is None else env).items()}
     key = import_time_env(env)
     with _guard:
-        idle = [s for s in _idle.get(key, []) if s.proc.poll() is None]
-        server = idle.pop() if idle else None
-        _idle[key] = idle
+        found = [i for i, (k, s) in enumerate(_idle) if k == key and s.proc.poll() is None]
+        server = _idle.pop(found[-1])[1] if found else None
     server = server or Server(env)
     try:
         return server.run([str(a) for a in argv], str(cwd or os.getcwd()), env, timeout)
     finally:
         with _guard:
-            _idle[key].append(server)
+            _idle.append((key, server))
+            while len(_idle) > MOST_IDLE:
+                _idle.pop(0)[1].close()
 
 
 def close_all() -> None:
     with _guard:
-        for servers in _idle.values():
-            for server in servers:
-                server.close()
-        _idle.clear()
+        while _idle:
+            _idle.pop()[1].close()
