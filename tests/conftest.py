@@ -79,6 +79,14 @@ def run_mmdream(*argv, timeout: float = 600, cwd: Path | None = None,
     return forked.run(argv, cwd=cwd, env=env, timeout=timeout)
 
 
+def run_fresh(*argv, timeout: float = 600, cwd: Path | None = None,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m mmdream ARGV` in an interpreter started for it, as a user starts one: for a check of what such a
+    process prints or how soon it answers, which a process forked from one with TensorFlow loaded would not show."""
+    return subprocess.run([sys.executable, "-m", "mmdream", *map(str, argv)], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=env)
+
+
 def run_here(*argv, env: dict | None = None) -> subprocess.CompletedProcess:
     """`mmdream ARGV` in this process, as run_mmdream reports it (exit status, what it printed), for a command whose
     check needs no fresh process: the nets and compiled steps this process built serve it, and no interpreter or

@@ -39,13 +39,13 @@ def run(req):
         f = os.open(path, mode)
         os.dup2(f, fd)
         os.close(f)
-    os.setsid()  # its own process group, as the tests' kill of a render expects of a fresh process
+    os.setsid()  # a process group of its own: a timeout kills it with its ffmpeg and workers
     sys.argv = ["mmdream", *req["argv"]]
     try:
         runpy.run_module("mmdream", run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        code = e.code if isinstance(e.code, int) else 0 if e.code is None else print(e.code, file=sys.stderr) or 1
     atexit._run_exitfuncs()  # a process's exit, less tearing down every module (seconds, after TensorFlow)
     sys.stdout.flush()
     sys.stderr.flush()

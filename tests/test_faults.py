@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import main_apart, png_header, run_mmdream
+from conftest import main_apart, png_header, run_fresh, run_mmdream
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -293,9 +293,8 @@ def test_a_listing_whose_reader_went_away_stops_without_a_traceback():
 
 @pytest.mark.serial  # a time bound: alone on the host
 def test_a_missing_file_is_one_line_at_once_without_tensorflow(tmp_path):
-    t0 = time.perf_counter()  # a fresh interpreter, as a user starts one (not forked from one that loaded TensorFlow)
-    p = subprocess.run([sys.executable, "-m", "mmdream", "image", str(tmp_path / "missing.jpg"), "-o",
-                        str(tmp_path / "x.jpg")], capture_output=True, text=True, timeout=120)
+    t0 = time.perf_counter()
+    p = run_fresh("image", tmp_path / "missing.jpg", "-o", tmp_path / "x.jpg", timeout=120)
     seconds = time.perf_counter() - t0
     assert p.returncode == 2 and p.stderr.splitlines() == [f"mmdream: error: {tmp_path / 'missing.jpg'}: no such file"]
     assert seconds < 1.0, seconds

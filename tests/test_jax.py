@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, CliProcess, run_here
+from conftest import ROOT, CliProcess, run_fresh, run_here
 
 pytestmark = pytest.mark.xdist_group("jax")  # one process per backend for the module: its tests on one worker
 
@@ -216,9 +216,8 @@ def test_a_compiled_step_reads_new_layer_weights_and_compiles_once_per_shape():
     ({}, ["--backend", "theano"], "argument --backend: invalid choice: 'theano'"),
 ])
 def test_a_backend_that_is_not_one_is_refused_in_one_line(media, tmp_path, env, flags, message):
-    done = subprocess.run([sys.executable, "-m", "mmdream", "image", str(media / "images" / "chelsea.png"), "-o",
-                           str(tmp_path / "x.png"), *flags], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, **env}, timeout=120)
+    done = run_fresh("image", media / "images" / "chelsea.png", "-o", tmp_path / "x.png", *flags, cwd=ROOT,
+                     env={**os.environ, **env}, timeout=120)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and message in lines[-1], done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "x.png").exists()

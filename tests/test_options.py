@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_fresh
 
 from mmdream import api
 from mmdream.cli import POSITIONAL, build_parser, cli_sections
@@ -198,8 +198,7 @@ def test_the_command_line_and_the_studio_show_the_same_summary(media, tmp_path, 
 
 
 def test_video_help_is_grouped_by_concern_with_every_default_and_no_list_of_nets():
-    done = subprocess.run([sys.executable, "-m", "mmdream", "video", "--help"], capture_output=True, text=True,
-                          env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"})
+    done = run_fresh("video", "--help", env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"})
     lines = done.stdout.splitlines()
     assert done.returncode == 0 and len(lines) <= 120, len(lines)
     groups = [ln[:-1] for ln in lines if ln and not ln.startswith(" ") and ln.endswith(":")]

@@ -24,6 +24,7 @@ from conftest import (
     framemd5,
     free_port,
     png_header,
+    run_fresh,
     run_here,
     small_classifier,
     start_server,
@@ -405,8 +406,7 @@ def test_browser_schedule_editor_shows_the_parser_line_as_you_type(page):
 
 def test_served_port_taken_is_one_line(server):
     port = server[0].rsplit(":", 1)[1].strip("/")
-    p = subprocess.run([sys.executable, "-m", "mmdream", "serve", "--port", port], capture_output=True, text=True,
-                       timeout=120)
+    p = run_fresh("serve", "--port", port, timeout=120)
     assert p.returncode == 2 and p.stderr.splitlines() == [
         f"mmdream: error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another --port"]
 
@@ -932,8 +932,7 @@ def test_a_net_is_a_listed_name_never_a_server_path(client, media, tmp_path):
 def test_a_studio_open_to_the_network_needs_a_login(tmp_path):
     from gradio_client import Client
 
-    p = subprocess.run([sys.executable, "-m", "mmdream", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
-                       capture_output=True, text=True, timeout=60)
+    p = run_fresh("serve", "--host", "0.0.0.0", "--port", free_port(), timeout=60)
     assert p.returncode == 2 and p.stderr.splitlines() == [
         "mmdream: error: --host 0.0.0.0 opens the studio to the network: give --auth USER:PASSWORD (or a file of "
         "such lines) for a login, or --no-auth to open it without one"]
