@@ -303,9 +303,11 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     film = render("film", on_frame=lambda i, rgb: kept.update({i: rgb} if i % 8 == 0 else {}))
     film_fps = film["frames"] / film["seconds"]  # frames, work folder, encoding, mux: the whole render
     # where the network's thread went (MMDREAM_BENCH_PROFILE=1): under cProfile, and with Python's thread switch
-    # interval at 0.5 ms (5 by default), whether it waits for the interpreter behind the other threads
+    # interval at 0.5 ms (5 by default), whether it waits for the interpreter behind the other threads; then once
+    # more as the first, since a later film ran faster on the H100 whichever interval it had (a warm-up)
     looked = {"network_thread_profile": profiled_film(lambda: render("profiled")),
-              "switch_interval_0_5ms": film_again(lambda: render("switched"), 0.0005)} \
+              "switch_interval_0_5ms": film_again(lambda: render("switched"), 0.0005),
+              "again": film_again(lambda: render("again"), sys.getswitchinterval())} \
         if os.environ.get("MMDREAM_BENCH_PROFILE") else {}
     film_gains = [dreamer.score(to_dream_space(kept[i])) / dreamer.score(to_dream_space(frame))
                   for i, frame in enumerate(read_video_frames(str(clip), dims, fps, 0.0, frames / fps)) if i in kept]
@@ -329,6 +331,7 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
                        "flicker": round(film["flicker_mean"], 3)},
            "bound_frames_per_s": round(bound_fps, 2), "share_of_bound": round(film_fps / bound_fps, 3),
            "stages": film.get("stages"), "net_busy_share": film.get("net_busy_share"),
+           "phases_s": {k: round(v, 3) for k, v in film["phases_s"].items()},
            # the step near the hardware: a continuing frame's FLOPs at the step's and at the film's rate, over a
            # matmul's FLOP/s on the same device in this run
            "gflop_per_frame": round(flops / 1e9, 2), "matmul_peak_gflops": round(peak, 1),
@@ -349,7 +352,7 @@ def film_again(render: Callable[[], dict], switch: float) -> dict:
     finally:
         sys.setswitchinterval(before)
     return {"frames_per_s": round(film["frames"] / film["seconds"], 3), "stages": film.get("stages"),
-            "net_busy_share": film.get("net_busy_share")}
+            "net_busy_share": film.get("net_busy_share"), "phases_s": film.get("phases_s")}
 
 
 def profiled_film(render: Callable[[], dict], lines: int = 30) -> list[str]:
@@ -1098,6 +1101,8 @@ def print_films(films: list[dict]) -> None:
         if f.get("stages"):  # where a frame's time went (the film's report): mean / p95 ms per stage
             spent = ", ".join(f"{k} {v['mean_ms']:.1f}/{v['p95_ms']:.1f}" for k, v in f["stages"].items())
             print(f"{'':30s}ms a frame (mean/p95): {spent}; the net busy {100 * f['net_busy_share']:.0f}% of the time")
+        if f.get("phases_s"):  # the render's time: before the first frame, the frames, joining the pieces
+            print(f"{'':30s}seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in f["phases_s"].items()))
 
 
 if __name__ == "__main__":

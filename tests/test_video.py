@@ -58,6 +58,11 @@ def test_dream_film_has_both_streams_right_duration_and_coherence_halves_flicker
     assert all(v["mean_ms"] > 0 and v["p95_ms"] > 0 for v in flow["stages"].values()), flow["stages"]
     assert 0.9 <= flow["network_thread_seconds"] / flow["frames_seconds"] <= 1.0, flow
     assert 0 < flow["net_busy_share"] <= flow["network_thread_seconds"] / flow["frames_seconds"]
+    # and the render's whole time in its phases: before the first frame, the frames, joining pieces and sound
+    phases = flow["phases_s"]
+    assert set(phases) == {"start", "frames", "mux"} and all(v > 0 for v in phases.values()), phases
+    assert abs(sum(phases.values()) - flow["seconds"]) <= 0.01 * flow["seconds"], (phases, flow["seconds"])
+    assert abs(phases["start"] + phases["frames"] - flow["frames_seconds"]) <= 1e-3, (phases, flow["frames_seconds"])
 
     # the soundtrack is not shifted: the muxed audio lines up with the dreamed track at zero lag (+-1 ms)
     import soundfile as sf

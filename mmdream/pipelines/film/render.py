@@ -124,17 +124,22 @@ def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: F
     t0 = time.perf_counter()
     job = start_film(src, dst, opts, fingerprint)
     info, opts, fps, expected, work = job.info, job.opts, job.fps, job.expected, job.work
+    t_frames = time.perf_counter()
     with soundtrack_beside(film_soundtrack(src, job, sound), StopSignal()) as sound_figures:
         rows, thumbs, resumed = shown_frames(film_frames(src, info, opts), frame_fn, work, job.factor, expected,
                                              opts.preview, progress_bar, on_frame)
     if not rows:
         raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
-    frames_s = time.perf_counter() - t0
+    t_mux = time.perf_counter()
     mux(work.video_pieces(), fps, len(rows), work.audio if job.with_sound else None, Path(dst))
     if thumbs is not None:
         write_contact_sheet({i: v for i, v in thumbs.items() if v is not None}, opts.preview,
                             rows_of={r["frame"]: r for r in rows if r["frame"] in thumbs})
-    figures = film_figures(rows, fps, info, opts, frames_s, time.perf_counter() - t0)
+    t_end = time.perf_counter()
+    figures = film_figures(rows, fps, info, opts, t_mux - t0, t_end - t0)
+    # the render's whole time in three: before the first frame (probing, the work folder, the sound's strength), the
+    # frames (to the last piece encoded and the soundtrack made), and joining the pieces and the sound
+    figures["phases_s"] = {"start": t_frames - t0, "frames": t_mux - t_frames, "mux": t_end - t_mux}
     figures["soundtrack"] = sound_figures
     figures["resumed_frames"] = resumed  # finished by an earlier, interrupted run of the same job
     if not opts.keep_work:
