@@ -731,7 +731,27 @@ def live_bench(tmp: Path, seconds: float = 20.0, size: int = 320, audio: bool = 
             "dream_seconds_mean": r["dream_seconds_mean"] and round(r["dream_seconds_mean"], 4),
             "warm_steps": sorted({d["steps"] for d in r["per_dream"] if not d["cold"]}),
             **{k: r[k] for k in ("audio_chunks", "audio_dreamed_chunks", "audio_latency_p95_s") if k in r},
-            "ran_on": r["backend"], "first_dream_s": r["first_dream_s"]}
+            "ran_on": r["backend"], "first_dream_s": r["first_dream_s"], "by_second": live_by_second(r)}
+
+
+def live_by_second(report: dict) -> list[dict]:
+    """A live report second by second of input: its frames' mean and largest latency, how each was shown, and the
+    dreams of those frames (mean seconds, the flow they waited for, steps and scales): where a session's slow
+    frames come from (on the H100 at 1280x720, the first seconds)."""
+    per = max(1, round(report["fps"]))
+    dreams = {d["frame"]: d for d in report["per_dream"]}
+    rows = []
+    for start in range(0, len(report["per_frame"]), per):
+        frames = report["per_frame"][start:start + per]
+        mine = [dreams[f["frame"]] for f in frames if f["frame"] in dreams]
+        late = [f["latency_s"] for f in frames]
+        shown = {k: sum(f["shown"] == k for f in frames) for k in ("dreamed", "carried", "raw")}
+        rows.append({"second": start // per, "latency_mean_s": round(float(np.mean(late)), 4),
+                     "latency_max_s": round(max(late), 4), **shown,
+                     "dream_s_mean": round(float(np.mean([d["seconds"] for d in mine])), 4) if mine else None,
+                     "flow_s_mean": round(float(np.mean([d["flow_s"] for d in mine])), 4) if mine else None,
+                     "steps": sorted({d["steps"] for d in mine}), "scales": sorted({d["scale"] for d in mine})})
+    return rows
 
 
 def startup(tmp: Path, runs: int = 5) -> dict:
