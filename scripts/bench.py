@@ -292,7 +292,7 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     warm_up = np.zeros((dims[1], dims[0], 3), np.float32)
     dreamer.dream(warm_up, replace(defaults, steps=1))  # every octave's shape: oneDNN sets up per shape
     dreamer.score(warm_up)
-    warm_device_calls(dims)
+    FrameDreamer(Dreaming(dreamer, plan), opts, fps).compile_continuing(dims)  # the device's carry and picture
     kept: dict[int, np.ndarray] = {}
 
     def render(name: str, **more) -> dict:  # this film, rendered by mmdream's film renderer
@@ -384,18 +384,6 @@ def device_frame_seconds(dreamer, frame: np.ndarray, warm, strength: float, queu
         float(backend.array(y[0, 0, 0]))
         runs.append((time.perf_counter() - t0) / queued)
     return float(np.median(runs))
-
-
-def warm_device_calls(dims: tuple[int, int]) -> None:
-    """On a GPU a continuing frame is carried and made its picture by compiled calls of their own (mmdream.core.carry):
-    compiled here for the film's size, as the dream's shapes are, so the film's rate is not its compiling's."""
-    from mmdream.core.backend import on_gpu
-    from mmdream.core.carry import carried_on_device, picture
-
-    if on_gpu():
-        w, h = dims
-        u8 = np.zeros((h, w, 3), np.uint8)
-        picture(carried_on_device(u8, u8, u8, np.zeros((h, w, 2), np.float32), np.ones((h, w), np.float32), 0.5))
 
 
 def classic_recipe(dreamer, clip: Path, dims: tuple[int, int], fps: float, frames: int, defaults, film_fps: float,

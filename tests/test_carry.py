@@ -136,3 +136,42 @@ def test_frames_sent_ahead_to_the_device_make_the_same_film(media):
         ahead, staged = film(workers, True)
         assert staged == 11, staged  # every frame after the first went ahead
         assert all(np.array_equal(a, b) for a, b in zip(plain, ahead)), workers
+
+
+def test_a_live_session_compiles_a_continuing_frames_device_calls_before_its_source_opens(media):
+    """Where the carry runs on the device, `trace_and_time` (before a live source opens) compiles the calls a
+    continuing frame makes there, the carry and the picture, so the session's frames compile none; where it runs
+    on the host, none of them is made at all. Fresh compiled functions (traces counted from 0), a cold frame and
+    continuing ones of a real clip at full size."""
+    from mmdream.core import backend, carry
+    from mmdream.media.ffmpeg import even_size, probe, read_video_frames
+    from mmdream.pipelines.film.frames import _decoded_with_motion
+    from mmdream.pipelines.live.session import trace_and_time
+    from mmdream.pipelines.live.setup import live_frames, live_parts
+    from mmdream.specs import make_spec
+
+    src = str(media / "video" / "big_buck_bunny_0_30.webm")
+    size = even_size(*probe(src).video_size, 96)
+    frames = list(read_video_frames(src, size, 24.0, 2.0, 2.25))
+    recipe, options = live_parts(make_spec("live", {"net": "efficientnet_lite0", "max_size": 96}))
+
+    def traces() -> int:
+        return backend.traces(carry._compiled(), carry._compiled_picture())
+
+    for on_device in (False, True):
+        carry._compiled.cache_clear()
+        carry._compiled_picture.cache_clear()
+        frame_fn, _ = live_frames(recipe, options, 24.0)
+        frame_fn.carry_on_device = on_device  # what a GPU sets
+        frame_fn.opts.warm_scale = 1.0  # a continuing frame at full size: the frames the device carries
+        trace_and_time(frame_fn, size)
+        before = traces()
+        assert before == (2 if on_device else 0), (on_device, before)
+        prev_out, rows = None, []
+        for i, frame, prev_in, motion in _decoded_with_motion(iter(frames), 0):
+            prev_out, row = frame_fn(i, frame, prev_in, prev_out, motion, 1.0)
+            rows.append(row)
+        assert [r["cold"] for r in rows] == [True] + [False] * (len(frames) - 1) and len(frames) >= 4
+        assert all(r["scale"] == 1.0 for r in rows[1:]), rows
+        # on the device the frames used both calls (compiled before them); on the host neither
+        assert traces() == before, (on_device, traces(), before)

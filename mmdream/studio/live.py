@@ -156,6 +156,6 @@ def _start(net: str, size: tuple[int, int]) -> Stream:
 
     recipe, options = live_parts(make_spec("live", {"net": net, "max_size": max(size)}))
     frame_fn, _ = live_frames(recipe, options, STREAM_FPS, all_depths=True)  # the depth slider never waits
-    costs = trace_and_time(frame_fn.dreamer, frame_fn.plan.at(0.0).settings, size)
+    costs = trace_and_time(frame_fn, size)
     controls = LiveControls()
     return Stream(net, size, LiveDreamer(frame_fn, controls, STREAM_FPS, costs), controls)

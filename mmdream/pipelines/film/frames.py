@@ -344,6 +344,20 @@ class FrameDreamer:
             motion.staged = (backend.tensor(frame, "uint8"), backend.tensor(motion.backward),
                              backend.tensor(motion.consistent))
 
+    def compile_continuing(self, size: tuple[int, int]) -> None:
+        """Where the carry runs on the device: the calls a continuing frame of `size` (w, h) makes there (the carry,
+        the dream's own, the picture) made now on blank frames, so none compiles at a frame's turn. On a GPU each is a
+        program of its own, and JAX's persistent cache keeps only those that compiled for over a second: without
+        this, every process compiles them at its first continuing frame (a live session's first frames wait)."""
+        if not self.carry_on_device:
+            return
+        w, h = size
+        blank = np.zeros((h, w, 3), np.uint8)
+        x = carried_on_device(blank, blank, blank, np.zeros((h, w, 2), np.float32), np.ones((h, w), np.float32),
+                              self.opts.blend)
+        settings = replace(self.plan.at(self.opts.start).settings, octaves=self.opts.warm_octaves, steps=1)
+        picture_kept(self.dreamer.dream(x, settings, strength=0.0, on_device=True))
+
     def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
         opts, dreamer = self.opts, self.dreamer
         moment = self.plan.at(opts.start + i / self.fps)

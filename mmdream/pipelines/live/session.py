@@ -160,14 +160,16 @@ class _Live:
 TIMING_ROUNDS = 3
 
 
-def trace_and_time(dreamer, settings, size: tuple[int, int]) -> dict[float, float]:
+def trace_and_time(frame_fn: FrameDreamer, size: tuple[int, int]) -> dict[float, float]:
     """Before the source opens: trace every shape a live dream may take (the cold pyramid and the warm step at
-    each of `SCALES`; a first dream at a new shape is slow), and time a warm step at each size, so the very
-    first dreams are fitted to this machine (see `DreamFit`). `size`: (width, height). Returns the median seconds
-    of a step at each size over TIMING_ROUNDS."""
+    each of `SCALES`, and where the carry runs on the device, a continuing frame's calls there; a first dream at a
+    new shape is slow), and time a warm step at each size, so the very first dreams are fitted to this machine (see
+    `DreamFit`). `size`: (width, height). Returns the median seconds of a step at each size over TIMING_ROUNDS."""
+    dreamer, settings = frame_fn.dreamer, frame_fn.plan.at(0.0).settings
     blanks = {scale: np.zeros((*scaled((size[1], size[0]), scale), 3), np.float32) for scale in SCALES}
     for blank in blanks.values():
         dreamer.dream(blank, replace(settings, steps=1))
+    frame_fn.compile_continuing(size)
     times: dict[float, list[float]] = {scale: [] for scale in SCALES}
     for _ in range(TIMING_ROUNDS):  # sizes in turn, so a drift in the host's speed touches each alike
         for scale, blank in blanks.items():
@@ -256,7 +258,7 @@ def dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, i
     live.sound). A file is written under a temporary name and renamed when the session ends (Ctrl-C ends a
     session: the recording is kept). Every shape is traced, and a step timed, before the source opens."""
     controls = controls if controls is not None else LiveControls()
-    costs = trace_and_time(frame_fn.dreamer, frame_fn.plan.at(0.0).settings, size)
+    costs = trace_and_time(frame_fn, size)
     if is_stream(dst):
         return _dream_live(source, dst, frame_fn, size, fps, opts, controls, sound, costs)
     with atomic_output(Path(dst)) as tmp:
