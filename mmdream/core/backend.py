@@ -33,7 +33,7 @@ def keep_compiled() -> None:
     (cuDNN's convolution algorithms are timed), and a later process of the same net and shape reads it instead.
     Every program, unless JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS says otherwise: JAX keeps by default only those
     that compiled for over a second, and a film's small ones (a frame's carry and picture, the octaves' resizes, each
-    eager operation's shape) were compiled again by every process; kept, a later film on this CPU started in 40 %
+    eager operation's shape) were compiled again by every process; kept, a later short film on this CPU took 40 %
     less time."""
     import jax
 
