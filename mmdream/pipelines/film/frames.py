@@ -346,9 +346,9 @@ class FrameDreamer:
 
     def compile_continuing(self, size: tuple[int, int]) -> None:
         """Where the carry runs on the device: the calls a continuing frame of `size` (w, h) makes there (the carry,
-        the dream's own, the picture) made now on blank frames, so none compiles at a frame's turn. On a GPU each is a
-        program of its own, and JAX's persistent cache keeps only those that compiled for over a second: without
-        this, every process compiles them at its first continuing frame (a live session's first frames wait)."""
+        the dream's own, the picture) made now on blank frames, so none is compiled, or read from XLA's cache, at a
+        frame's turn: on a GPU each is a program of its own, and a live session's first continuing frames waited for
+        them."""
         if not self.carry_on_device:
             return
         w, h = size
