@@ -58,10 +58,17 @@ class Stream:
         """A frame's arrival to its dream, averaged over the stream after its first frame (which starts it)."""
         return 1000 * self.latency_sum / max(1, self.frames - 1)
 
+    def dreamed_size(self) -> tuple[int, int]:
+        """(w, h) the last dream ran at: smaller than the stream where a full-size step would miss the frame
+        interval on this host (its change is brought back up to the stream's size)."""
+        scale = self.dreamer.dreams[-1]["scale"] if self.dreamer.dreams else 1.0
+        return max(1, round(self.size[0] * scale)), max(1, round(self.size[1] * scale))
+
     def status(self) -> str:
         """What the page shows beside the dream: the server's own measures (the rate over the recent dreams)."""
+        w, h = self.dreamed_size()
         return (f"{self.rate():.1f} frames/s, latency {self.mean_latency_ms():.0f} ms; {self.size[0]}x{self.size[1]} "
-                f"px, layer {self.layer()}, {self.frames} frames")
+                f"px dreamed at {w}x{h}, layer {self.layer()}, {self.frames} frames")
 
 
 class LiveStreams:
