@@ -61,8 +61,11 @@ class Stream:
     def dreamed_size(self) -> tuple[int, int]:
         """(w, h) the last dream ran at: smaller than the stream where a full-size step would miss the frame
         interval on this host (its change is brought back up to the stream's size)."""
+        from mmdream.pipelines.film.frames import scaled
+
         scale = self.dreamer.dreams[-1]["scale"] if self.dreamer.dreams else 1.0
-        return max(1, round(self.size[0] * scale)), max(1, round(self.size[1] * scale))
+        h, w = scaled((self.size[1], self.size[0]), scale)
+        return w, h
 
     def status(self) -> str:
         """What the page shows beside the dream: the server's own measures (the rate over the recent dreams)."""
