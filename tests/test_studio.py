@@ -595,12 +595,6 @@ def _shown_dream(tab, url: str, frame: int) -> tuple[np.ndarray, tuple[int, int]
     raise AssertionError(f"the Live tab's dream could not be read: {got.status_code} {got.content[:100]!r}")
 
 
-def _resized(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    import cv2
-
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-
-
 def _live_status(tab) -> tuple[int, float, float, str, tuple[int, int]] | None:
     """(frames, frames/s, latency ms, layer, the size (w, h) the last dream ran at) as the Live tab shows them, or
     None before a stream's first dream."""
@@ -621,21 +615,25 @@ def _wait_live(tab, frames: int, timeout: float = 120) -> tuple[int, float, floa
 @pytest.mark.serial  # frames per second against this host's own speed: alone on it
 def test_live_dreams_a_browsers_camera_one_visitor_at_a_time_and_lets_go_when_its_page_closes(server, playwright,
                                                                                              media, tmp_path):
-    """Chromium's fake camera holding a real clip's frame: the Live tab shows dreams at 320 px at least 0.4 times as fast as
-    the server makes them (its own latency: the page and its transport cost less than the dream; the frames/s, 5 or
-    more on an idle 2-core host, are printed, not asserted: hosts differ), farther along their layer than the same
-    page's frames at strength 0 (five, each at the size it was dreamed at: the page says which); the latency it shows is the server's own measure; the depth
-    slider moves the layer within a second, or within three of the page's frames where the host is slow (no trace
-    waited for: a new layer's first trace takes seconds); a second visitor is told live is busy
-    until the first page closes, which ends its stream, and the server's memory returns within 10 % of what it was
-    before that stream (after an earlier visitor's stream as long, which warms what a process keeps for any stream:
-    kernels for the sizes the host's dream fits to)."""
+    """Chromium's fake camera holding a real clip's frame: the Live tab shows dreams at 320 px at least 0.4 times as
+    fast as the server makes them (its own latency: the page and its transport cost less than the dream; the
+    frames/s, 5 or more on an idle 2-core host, are printed, not asserted: hosts differ), farther along their layer
+    than the same page's frames at strength 0 (five, each at the size it was dreamed at: the page says which); the
+    latency it shows is the server's own measure; the depth slider moves the layer within a second, or within three
+    of the page's frames where the host is slow (no trace waited for: a new layer's first trace takes seconds); a
+    second visitor is told live is busy until the first page closes, which ends its stream, and the server's memory
+    returns within 10 % of what it was before that stream (after an earlier visitor's stream as long, which warms
+    what a process keeps for any stream: kernels for the sizes the host's dream fits to)."""
 
     from mmdream.core.engine import Dreamer
     from mmdream.core.objectives import Objective
     from mmdream.media.ffmpeg import ffmpeg_exe
-    from mmdream.media.picture import to_dream_space
+    from mmdream.media.picture import resize, to_dream_space
     from mmdream.nets import load_net
+
+    def at(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """`rgb` at `size` (w, h)."""
+        return resize(rgb, (size[1], size[0]))
 
     camera, still = tmp_path / "camera.y4m", tmp_path / "still.png"  # a real clip's frame held: each dream's source
     subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "2", "-i", str(media / CLIP), "-vf", "scale=320:180",
@@ -715,12 +713,12 @@ def test_live_dreams_a_browsers_camera_one_visitor_at_a_time_and_lets_go_when_it
     # the dreams farther along their layer than the same page's frames at strength 0 (the camera's path and the
     # page's compression add edges: the held frame itself scores less), each at the size it was dreamed at
     score = Dreamer(load_net("efficientnet_lite0"), Objective({shown[3]: 1.0})).score
-    plain = {size: np.median([score(to_dream_space(_resized(f, size))) for f in undreamed]) for _, size in dreams}
-    gains = [score(to_dream_space(_resized(dreamed, size))) / plain[size] for dreamed, size in dreams]
+    plain = {size: np.median([score(to_dream_space(at(f, size))) for f in undreamed]) for _, size in dreams}
+    gains = [score(to_dream_space(at(dreamed, size))) / float(plain[size]) for dreamed, size in dreams]
     held = np.asarray(Image.open(still).convert("RGB"))
     print(f"live: the dreams' gains on their layer over the page's undreamed frames {np.round(gains, 3).tolist()} at "
           f"{[size for _, size in dreams]}; the held frame's over those "
-          f"{[round(score(to_dream_space(_resized(held, s))) / p, 3) for s, p in plain.items()]}")
+          f"{[round(score(to_dream_space(at(held, s))) / float(p), 3) for s, p in plain.items()]}")
     # measured here: 1.65-3.8 (the dream grows on a held frame; least just after its size was fitted anew); a
     # frame shown undreamed scores 1.0
     assert min(gains) > 1.2, gains
