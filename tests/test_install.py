@@ -167,15 +167,18 @@ def test_four_first_runs_at_once_share_an_empty_cache(tmp_path):
 
 
 def test_keras_imported_through_mmdream_spares_what_it_imports_only_to_support_it():
-    """scikit-learn (keras.wrappers), pandas (DataFrames in `fit`) and, on TensorFlow, JAX (tf.lite) are not
-    imported with Keras when mmdream imports it first (over a second of every process's start), and each still
-    imports for whoever asks later; Keras imported before mmdream keeps its scikit-learn wrappers."""
+    """scikit-learn (keras.wrappers), pandas (DataFrames in `fit`), matplotlib (keras.visualization) and, on
+    TensorFlow, JAX (tf.lite) are not imported with Keras when mmdream imports it first (over a second of every
+    process's start), and each still imports for whoever asks later (mmdream's own plots draw with pyplot); Keras
+    imported before mmdream keeps its scikit-learn wrappers."""
     code = ("import sys, mmdream; from mmdream.nets import load_net; import keras.src.wrappers.fixes as fixes; "
-            "spared = [m for m in ('sklearn', 'pandas', 'jax') if m in sys.modules]; import sklearn, pandas; "
-            "print(spared, fixes.sklearn is None, sklearn.__name__, pandas.__name__)")
+            "spared = [m for m in ('sklearn', 'pandas', 'matplotlib', 'jax') if m in sys.modules]; "
+            "import sklearn, pandas, matplotlib.pyplot as plt; "
+            "print(spared, fixes.sklearn is None, sklearn.__name__, pandas.__name__, plt.__name__)")
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert done.returncode == 0 and done.stdout.split() == ["[]", "True", "sklearn", "pandas"], done
+    assert done.returncode == 0 and done.stdout.split() == ["[]", "True", "sklearn", "pandas",
+                                                            "matplotlib.pyplot"], done
     code = "import keras, mmdream; import keras.src.wrappers.fixes as fixes; print(fixes.sklearn is not None)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0 and done.stdout.split() == ["True"], done

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import decoded_frames, free_port, run_fresh, run_here
+from conftest import decoded_frames, free_port, run_here
 
 from mmdream.cli import main
 from mmdream.media.ffmpeg import ffmpeg_exe
@@ -148,8 +148,8 @@ def test_live_streams_mpeg_ts_that_a_player_can_open(media, tmp_path):
                                f"udp://127.0.0.1:{port}?fifo_size=1000000&overrun_nonfatal=1", "-c", "copy",
                                str(got)], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        done = run_fresh("live", media / "video" / "cockatoo.mp4", "--realtime", "--seconds", "2", "--max-size", "160",
-                         "-o", f"udp://127.0.0.1:{port}", timeout=300)
+        done = run_here("live", media / "video" / "cockatoo.mp4", "--realtime", "--seconds", "2", "--max-size", "160",
+                        "-o", f"udp://127.0.0.1:{port}")
         assert done.returncode == 0, done.stderr[-800:]
         assert "40 of 40 frames written" in done.stdout, done.stdout
         time.sleep(1.0)  # the last packets on their way

@@ -68,10 +68,11 @@ def chosen() -> str:
             "--backend or MMDREAM_BACKEND chooses)")
 
 
-# Libraries that Keras (scikit-learn for keras.wrappers, pandas for DataFrames in `fit`) and, on TensorFlow, tf.lite
-# (JAX) import whenever they are installed, only to support them. mmdream uses none of them through Keras, and they
-# cost a second and more of every process's start (librosa installs scikit-learn, Gradio pandas).
-SPARED = ("sklearn", "pandas")
+# Libraries that Keras (scikit-learn for keras.wrappers, pandas for DataFrames in `fit`, matplotlib's pyplot for
+# keras.visualization's galleries) and, on TensorFlow, tf.lite (JAX) import whenever they are installed, only to
+# support them. mmdream uses none of them through Keras, and they cost a second and more of every process's start
+# (librosa installs scikit-learn, Gradio pandas and matplotlib); mmdream's own plots import matplotlib when drawn.
+SPARED = ("sklearn", "pandas", "matplotlib")
 
 
 class _LeanKeras(importlib.abc.MetaPathFinder):
