@@ -1,6 +1,6 @@
 """Shared fixtures (the real media folder in one place, nets loaded once per session) and the helpers tests import
-from here: `run_mmdream` (the CLI in a process of its own), `run_here` (the CLI in this one), `interruptible` (a child
-that hears Ctrl-C) and `decoded_frames` (every frame of a small film)."""
+from here: `run_mmdream` (the CLI in a process of its own; `start_mmdream` leaves it running for a test that
+signals it), `run_here` (the CLI in this one) and `decoded_frames` (every frame of a small film)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import contextlib
 import fcntl
 import json
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -77,6 +76,14 @@ def run_mmdream(*argv, timeout: float = 600, cwd: Path | None = None,
     """`python -m mmdream ARGV` in a process of its own, text output captured, as subprocess.run gives it: forked
     from a process that imported TensorFlow and Keras once (tests/forked.py), not an interpreter started anew."""
     return forked.run(argv, cwd=cwd, env=env, timeout=timeout)
+
+
+def start_mmdream(*argv, cwd: Path | None = None, env: dict | None = None,
+                  stderr: str | None = None) -> forked.Started:
+    """`python -m mmdream ARGV` started as run_mmdream starts it, and left running for a test that signals it while
+    it works: a Popen's pid, poll, wait, send_signal and communicate (tests/forked.py). `stderr`: a path for it
+    (a terminal's, where progress bars must be drawn)."""
+    return forked.Started(argv, cwd=cwd, env=env, stderr=stderr)
 
 
 def run_fresh(*argv, timeout: float = 600, cwd: Path | None = None,
@@ -223,12 +230,6 @@ def small_classifier(path: Path, rescale: bool = True) -> Path:
     x = keras.layers.Flatten()(x)
     keras.Model(inp, keras.layers.Dense(4, activation="softmax")(x)).save(path)
     return path
-
-
-def interruptible() -> None:
-    """A `preexec_fn`: Ctrl-C's default in the child. A shell without job control starts a background job with
-    SIGINT ignored, and a process that inherits that never hears the interrupt (CI or `make test &` may run so)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def decoded_frames(path: Path) -> np.ndarray:

@@ -11,6 +11,7 @@ one answers, it starts an interpreter itself."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -27,7 +28,7 @@ IMPORT_TIME = ("KERAS_", "TF_", "XLA_", "JAX_", "CUDA", "OMP_", "MKL", "ONEDNN",
 # The server's loop: imports, then a JSON request per line in; a child forked per request; its pid, then its exit
 # status, back on lines of their own.
 SERVER = r"""
-import atexit, json, os, runpy, sys
+import atexit, json, os, runpy, signal, sys
 import tensorflow, keras
 import mmdream.cli
 
@@ -35,7 +36,9 @@ def run(req):
     os.chdir(req["cwd"])
     os.environ.clear()
     os.environ.update(req["env"])
-    for fd, path, mode in ((0, os.devnull, os.O_RDONLY), (1, req["stdout"], os.O_WRONLY), (2, req["stderr"], os.O_WRONLY)):
+    # Ctrl-C heard as a user's process hears it, even where the suite runs as a background job (SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for fd, path, mode in ((0, req["stdin"], os.O_RDONLY), (1, req["stdout"], os.O_WRONLY), (2, req["stderr"], os.O_WRONLY)):
         f = os.open(path, mode)
         os.dup2(f, fd)
         os.close(f)
@@ -76,21 +79,29 @@ class Server:
         if self.proc.stdout.readline().strip() != "@@ready":
             raise RuntimeError(f"the fork server did not start (status {self.proc.wait()})")
 
+    def start(self, argv: list[str], cwd: str, env: dict, stdin: str, stdout: str, stderr: str) -> int:
+        """The command forked, its stdin, stdout and stderr opened from these paths (a file, a terminal's); its pid."""
+        request = {"argv": argv, "cwd": cwd, "env": env, "stdin": stdin, "stdout": stdout, "stderr": stderr}
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        return int(self._reply("@@pid "))
+
+    def exit_status(self) -> int:
+        """The started command's exit status, once it has ended (minus the signal that ended it, as Popen says)."""
+        return int(self._reply("@@exit "))
+
     def run(self, argv: list[str], cwd: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
         """The command's exit status and output, as subprocess.run gives them (TimeoutExpired past `timeout`)."""
         with tempfile.TemporaryDirectory() as folder:
             out, err = Path(folder) / "out", Path(folder) / "err"
             out.touch()
             err.touch()
-            request = {"argv": argv, "cwd": cwd, "env": env, "stdout": str(out), "stderr": str(err)}
-            self.proc.stdin.write(json.dumps(request) + "\n")
-            self.proc.stdin.flush()
-            pid = int(self._reply("@@pid "))
+            pid = self.start(argv, cwd, env, os.devnull, str(out), str(err))
             expired = threading.Event()
             timer = threading.Timer(timeout, lambda: (expired.set(), _kill(pid)))
             timer.start()
             try:
-                code = int(self._reply("@@exit "))
+                code = self.exit_status()
             finally:
                 timer.cancel()
             stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
@@ -123,23 +134,91 @@ _guard = threading.Lock()
 MOST_IDLE = 2
 
 
-def run(argv: list, cwd: str | os.PathLike | None = None, env: dict | None = None,
-        timeout: float = 600) -> subprocess.CompletedProcess:
-    """`python -m mmdream ARGV` in a process of its own, forked from a server with the libraries imported (a call
-    made while another runs, from a test's threads, gets a server of its own)."""
-    env = {k: str(v) for k, v in (os.environ if env is None else env).items()}
+def _taken(env: dict) -> tuple[tuple, Server]:
+    """An idle server for `env`'s import-time variables, or a new one, out of the idle list while it is used."""
     key = import_time_env(env)
     with _guard:
         found = [i for i, (k, s) in enumerate(_idle) if k == key and s.proc.poll() is None]
         server = _idle.pop(found[-1])[1] if found else None
-    server = server or Server(env)
+    return key, server or Server(env)
+
+
+def _given_back(key: tuple, server: Server) -> None:
+    with _guard:
+        _idle.append((key, server))
+        while len(_idle) > MOST_IDLE:
+            _idle.pop(0)[1].close()
+
+
+def _as_text(env: dict | None) -> dict:
+    return {k: str(v) for k, v in (os.environ if env is None else env).items()}
+
+
+def run(argv: list, cwd: str | os.PathLike | None = None, env: dict | None = None,
+        timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m mmdream ARGV` in a process of its own, forked from a server with the libraries imported (a call
+    made while another runs, from a test's threads, gets a server of its own)."""
+    env = _as_text(env)
+    key, server = _taken(env)
     try:
         return server.run([str(a) for a in argv], str(cwd or os.getcwd()), env, timeout)
     finally:
-        with _guard:
-            _idle.append((key, server))
-            while len(_idle) > MOST_IDLE:
-                _idle.pop(0)[1].close()
+        _given_back(key, server)
+
+
+class Started:
+    """`python -m mmdream ARGV` forked and running, for a test that signals it while it works: what a Popen of it
+    (text, stdout and stderr piped) gives such a test: `pid` (leading a process group of its own), `poll`, `wait`,
+    `send_signal`, `communicate`, `returncode`. Its output goes to files (or to `stderr`, a terminal's path), read
+    when it has ended; `stderr_so_far()` reads what it has said yet."""
+
+    def __init__(self, argv: list, cwd: str | os.PathLike | None = None, env: dict | None = None,
+                 stderr: str | None = None) -> None:
+        env = _as_text(env)
+        self._folder = tempfile.TemporaryDirectory()
+        self._out = Path(self._folder.name) / "out"
+        self._err = Path(stderr) if stderr else Path(self._folder.name) / "err"
+        self._out.touch()
+        if not stderr:
+            self._err.touch()
+        self._key, self._server = _taken(env)
+        self.pid = self._server.start([str(a) for a in argv], str(cwd or os.getcwd()), env, os.devnull,
+                                      str(self._out), str(self._err))
+        self.returncode: int | None = None
+        self._ended = threading.Event()
+        threading.Thread(target=self._await_exit, daemon=True).start()
+
+    def _await_exit(self) -> None:
+        try:
+            self.returncode = self._server.exit_status()
+        finally:
+            _given_back(self._key, self._server)
+            self._ended.set()
+
+    def poll(self) -> int | None:
+        return self.returncode if self._ended.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(["mmdream"], timeout)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if not self._ended.is_set():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def stderr_so_far(self) -> str:
+        return self._err.read_text(errors="replace")
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout)
+        out, err = self._out.read_text(errors="replace"), self.stderr_so_far()
+        self._folder.cleanup()
+        return out, err
 
 
 def close_all() -> None:

@@ -19,18 +19,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import forked
 import psutil
 import pytest
 from conftest import (
     ROOT,
     framemd5,
     free_port,
-    interruptible,
     main_apart,
     media_root,
     our_lines,
     run_mmdream,
     run_temp,
+    start_mmdream,
     start_server,
     stop_server,
 )
@@ -327,12 +328,7 @@ def _segment_workers() -> list[psutil.Process]:
     return found
 
 
-def _start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "mmdream", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=interruptible)
-
-
-def _wait_for(condition, proc: subprocess.Popen, limit: float = 120.0):
+def _wait_for(condition, proc: forked.Started, limit: float = 120.0):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if (found := condition()):
@@ -345,7 +341,7 @@ def _wait_for(condition, proc: subprocess.Popen, limit: float = 120.0):
 def _render_struck(args: list[str], workers, strike) -> tuple[int, str]:
     """`mmdream ARGS` struck by `strike(found)` as soon as `workers()` finds segment tasks at work (mid-segment: a
     warm worker renders a short segment in a second, so no later moment is sure); its exit status and stderr."""
-    proc = _start(*args)
+    proc = start_mmdream(*args, cwd=ROOT)
     try:
         strike(_wait_for(workers, proc))
         _, err = proc.communicate(timeout=300)
@@ -417,7 +413,7 @@ def test_an_interrupted_cluster_render_keeps_finished_segments(media, stretch, r
     out, rep = tmp_path / "resumed.mp4", tmp_path / "resumed.json"
     args = ["video", str(media / "video" / "cockatoo.mp4"), "-o", str(out), "--ray", running_cluster,
             "--report", str(rep), *STRETCH]
-    proc = _start(*args)
+    proc = start_mmdream(*args, cwd=ROOT)
     segments = out.with_name(".resumed.mmdream-work") / "segments"
     try:
         _wait_for(lambda: list(segments.glob("*.json")), proc)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import main_apart, png_header, run_fresh, run_mmdream
+from conftest import main_apart, png_header, run_fresh, run_mmdream, start_mmdream
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -350,18 +350,21 @@ def test_full_disk_and_read_only_folder_are_one_line(files, tmpfs, kind):
 
 
 def _kill_at(argv: list, moment: str, cwd: Path) -> None:
-    """SIGKILL a render during start-up (after 1 s, before any net has run) or while it dreams (half a second
-    after its first progress bar moved; stderr is a terminal so the bars are drawn), and check it was still
-    running then: a fixed delay raced a fast host."""
+    """SIGKILL a render during start-up (after 1 s of a fresh interpreter, before any net has run) or while it
+    dreams (half a second after its first progress bar moved; stderr is a terminal so the bars are drawn: a
+    process forked with the libraries loaded, as run_mmdream's), and check it was still running then: a fixed
+    delay raced a fast host."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 0-column pty hides tqdm
-    proc = subprocess.Popen([sys.executable, "-m", "mmdream", *map(str, argv)], cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=follower)
-    os.close(follower)
+    if moment == "start-up":
+        proc = subprocess.Popen([sys.executable, "-m", "mmdream", *map(str, argv)], cwd=cwd,
+                                stdout=subprocess.DEVNULL, stderr=follower)
+    else:
+        proc = start_mmdream(*argv, cwd=cwd, stderr=os.ttyname(follower))
     seen = bytearray()
 
     def drain() -> None:
-        with contextlib.suppress(OSError):  # EIO once the process is gone
+        with contextlib.suppress(OSError):  # EIO once the terminal is closed on every side but this
             while chunk := os.read(leader, 4096):
                 seen.extend(chunk)
 
@@ -377,6 +380,7 @@ def _kill_at(argv: list, moment: str, cwd: Path) -> None:
     alive = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    os.close(follower)  # open until the end: the forked child opens the terminal by its name, some time after
     reader.join(timeout=5)
     os.close(leader)
     assert alive, f"the render ended before the kill ({moment}): make it longer\n{seen.decode(errors='replace')[-800:]}"
@@ -405,9 +409,8 @@ def test_kill_9_leaves_nothing_at_the_output_and_the_rerun_cleans_up(files, medi
 def test_a_second_render_of_one_output_is_refused_and_the_first_completes(media, tmp_path):
     src = media / "video" / "big_buck_bunny_0_30.webm"
     out = tmp_path / "o.mp4"
-    first = subprocess.Popen([sys.executable, "-m", "mmdream", "video", str(src), "-o", str(out), "--end", "10",
-                              "--max-size", "96", "--no-audio", "--steps", "2", "--report", str(tmp_path / "r.json")],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = start_mmdream("video", src, "-o", out, "--end", "10", "--max-size", "96", "--no-audio", "--steps", "2",
+                          "--report", tmp_path / "r.json")
     rows = tmp_path / ".o.mmdream-work" / "frames.jsonl"
     for _ in range(1200):  # until the first render is dreaming frames
         if rows.exists() or first.poll() is not None:
@@ -422,7 +425,7 @@ def test_a_second_render_of_one_output_is_refused_and_the_first_completes(media,
     assert second.returncode == 2 and second.stderr.splitlines() == [
         f"mmdream: error: another mmdream is rendering {out} now (work folder {tmp_path / '.o.mmdream-work'}); "
         "wait for it to finish or choose another output"], second.stderr
-    assert first.wait(timeout=600) == 0, first.stderr.read()[-1500:]
+    assert first.wait(timeout=600) == 0, first.communicate()[1][-1500:]
     report = json.loads((tmp_path / "r.json").read_text())
     from mmdream.media.ffmpeg import probe
 

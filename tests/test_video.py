@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, decoded_frames, frame_changes, interruptible, our_lines, run_here
+from conftest import ROOT, decoded_frames, frame_changes, our_lines, run_here, start_mmdream
 
 from mmdream.cli import main
 
@@ -137,15 +137,13 @@ def test_interrupted_render_resumes_to_the_same_film(media, tmp_path, capsys):
 
     out = tmp_path / "resumed.mp4"
     work = tmp_path / ".resumed.mmdream-work"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen([sys.executable, "-m", "mmdream", *args, "-o", str(out)], env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, preexec_fn=interruptible)
+    proc = start_mmdream(*args, "-o", out)
     rows = work / "frames.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline and (not rows.exists() or len(rows.read_text().splitlines()) < 30):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 130, proc.stderr.read().decode()[-500:]
+    assert proc.wait(timeout=60) == 130, proc.communicate()[1][-500:]
     recorded = len(rows.read_text().splitlines())
     resume_at = json.loads((work / "checkpoint.json").read_text())["next"]
     assert 24 <= resume_at <= recorded < 144 and resume_at % 24 == 0 and not out.exists(), (resume_at, recorded)
