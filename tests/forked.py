@@ -38,7 +38,7 @@ def run(req):
     os.environ.update(req["env"])
     # Ctrl-C heard as a user's process hears it, even where the suite runs as a background job (SIGINT ignored)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    for fd, path, mode in ((0, req["stdin"], os.O_RDONLY), (1, req["stdout"], os.O_WRONLY), (2, req["stderr"], os.O_WRONLY)):
+    for fd, path, mode in ((0, os.devnull, os.O_RDONLY), (1, req["stdout"], os.O_WRONLY), (2, req["stderr"], os.O_WRONLY)):
         f = os.open(path, mode)
         os.dup2(f, fd)
         os.close(f)
@@ -79,9 +79,9 @@ class Server:
         if self.proc.stdout.readline().strip() != "@@ready":
             raise RuntimeError(f"the fork server did not start (status {self.proc.wait()})")
 
-    def start(self, argv: list[str], cwd: str, env: dict, stdin: str, stdout: str, stderr: str) -> int:
-        """The command forked, its stdin, stdout and stderr opened from these paths (a file, a terminal's); its pid."""
-        request = {"argv": argv, "cwd": cwd, "env": env, "stdin": stdin, "stdout": stdout, "stderr": stderr}
+    def start(self, argv: list[str], cwd: str, env: dict, stdout: str, stderr: str) -> int:
+        """The command forked, its stdout and stderr opened from these paths (a file, a terminal's); its pid."""
+        request = {"argv": argv, "cwd": cwd, "env": env, "stdout": stdout, "stderr": stderr}
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         return int(self._reply("@@pid "))
@@ -89,25 +89,6 @@ class Server:
     def exit_status(self) -> int:
         """The started command's exit status, once it has ended (minus the signal that ended it, as Popen says)."""
         return int(self._reply("@@exit "))
-
-    def run(self, argv: list[str], cwd: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
-        """The command's exit status and output, as subprocess.run gives them (TimeoutExpired past `timeout`)."""
-        with tempfile.TemporaryDirectory() as folder:
-            out, err = Path(folder) / "out", Path(folder) / "err"
-            out.touch()
-            err.touch()
-            pid = self.start(argv, cwd, env, os.devnull, str(out), str(err))
-            expired = threading.Event()
-            timer = threading.Timer(timeout, lambda: (expired.set(), _kill(pid)))
-            timer.start()
-            try:
-                code = self.exit_status()
-            finally:
-                timer.cancel()
-            stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
-        if expired.is_set():
-            raise subprocess.TimeoutExpired(["mmdream", *argv], timeout, stdout, stderr)
-        return subprocess.CompletedProcess([sys.executable, "-m", "mmdream", *argv], code, stdout, stderr)
 
     def _reply(self, prefix: str) -> str:
         for line in self.proc.stdout:
@@ -154,23 +135,11 @@ def _as_text(env: dict | None) -> dict:
     return {k: str(v) for k, v in (os.environ if env is None else env).items()}
 
 
-def run(argv: list, cwd: str | os.PathLike | None = None, env: dict | None = None,
-        timeout: float = 600) -> subprocess.CompletedProcess:
-    """`python -m mmdream ARGV` in a process of its own, forked from a server with the libraries imported (a call
-    made while another runs, from a test's threads, gets a server of its own)."""
-    env = _as_text(env)
-    key, server = _taken(env)
-    try:
-        return server.run([str(a) for a in argv], str(cwd or os.getcwd()), env, timeout)
-    finally:
-        _given_back(key, server)
-
-
 class Started:
     """`python -m mmdream ARGV` forked and running, for a test that signals it while it works: what a Popen of it
     (text, stdout and stderr piped) gives such a test: `pid` (leading a process group of its own), `poll`, `wait`,
     `send_signal`, `communicate`, `returncode`. Its output goes to files (or to `stderr`, a terminal's path), read
-    when it has ended; `stderr_so_far()` reads what it has said yet."""
+    when it has ended."""
 
     def __init__(self, argv: list, cwd: str | os.PathLike | None = None, env: dict | None = None,
                  stderr: str | None = None) -> None:
@@ -182,8 +151,8 @@ class Started:
         if not stderr:
             self._err.touch()
         self._key, self._server = _taken(env)
-        self.pid = self._server.start([str(a) for a in argv], str(cwd or os.getcwd()), env, os.devnull,
-                                      str(self._out), str(self._err))
+        self.pid = self._server.start([str(a) for a in argv], str(cwd or os.getcwd()), env, str(self._out),
+                                      str(self._err))
         self.returncode: int | None = None
         self._ended = threading.Event()
         threading.Thread(target=self._await_exit, daemon=True).start()
@@ -208,17 +177,30 @@ class Started:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, sig)
 
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def stderr_so_far(self) -> str:
-        return self._err.read_text(errors="replace")
-
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
         self.wait(timeout)
-        out, err = self._out.read_text(errors="replace"), self.stderr_so_far()
+        out, err = self._out.read_text(errors="replace"), self._err.read_text(errors="replace")
         self._folder.cleanup()
         return out, err
+
+
+def run(argv: list, cwd: str | os.PathLike | None = None, env: dict | None = None,
+        timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m mmdream ARGV` in a process of its own, forked from a server with the libraries imported, its
+    exit status and output as subprocess.run gives them (TimeoutExpired past `timeout`, the command killed with
+    its process group). A call made while another runs, from a test's threads, gets a server of its own."""
+    proc = Started(argv, cwd=cwd, env=env)
+    try:
+        proc.wait(timeout)
+        expired = False
+    except subprocess.TimeoutExpired:
+        expired = True
+        _kill(proc.pid)
+    stdout, stderr = proc.communicate()
+    if expired:
+        raise subprocess.TimeoutExpired(["mmdream", *map(str, argv)], timeout, stdout, stderr)
+    return subprocess.CompletedProcess([sys.executable, "-m", "mmdream", *map(str, argv)], proc.returncode, stdout,
+                                       stderr)
 
 
 def close_all() -> None:
