@@ -340,7 +340,8 @@ def schedule_tab() -> gr.Code:
     text = EXAMPLE.read_text()
     editor = gr.Code(text, language=None, lines=24, label="schedule (TOML)", elem_id="schedule", interactive=True)
     verdict = gr.Markdown(requests.check_schedule(text), elem_id="schedule-verdict")
-    editor.change(requests.check_schedule, editor, verdict, api_name="check_schedule", **QUICK)
+    # A verdict as you type: no progress timer flashing over it between keystrokes.
+    editor.change(requests.check_schedule, editor, verdict, api_name="check_schedule", show_progress="hidden", **QUICK)
     return editor
 
 
