@@ -210,14 +210,20 @@ class AudioStyle:
         bins = AUDIO_N_FFT // 2 + 1
         std = np.sqrt(2) * np.sqrt(2.0 / ((bins + settings.filters) * settings.width))
         rng = np.random.default_rng(settings.seed)
+        # The conv's (width, bins, filters) kernel flattened to one matrix: `features` runs it as a matmul over
+        # each position's window, which every backend does about twice as fast as its conv on a CPU.
         # A variable, not a constant: JAX takes it as an argument instead of compiling its 180 MB in.
-        self.kernel = keras.Variable(rng.normal(0, std, (settings.width, bins, settings.filters)).astype(np.float32),
-                                     trainable=False, name="audio_style_kernel")
+        kernel = rng.normal(0, std, (settings.width, bins, settings.filters)).astype(np.float32)
+        self.kernel = keras.Variable(kernel.reshape(settings.width * bins, settings.filters), trainable=False,
+                                     name="audio_style_kernel")
         self._adam = Adam(self._loss, settings.learning_rate, (0.0, 1e3), [self.kernel])
 
     def features(self, s):
-        """(B, T, F) log-magnitude -> (B, T, filters)."""
-        return ops.relu(ops.conv(s, self.kernel, 1, "valid"))
+        """(B, T, F) log-magnitude -> (B, T - width + 1, filters): the random conv ("valid", stride 1), each output
+        position's `width` frames side by side times the flattened kernel."""
+        n = s.shape[1] - self.settings.width + 1
+        windows = ops.concatenate([s[:, i:i + n] for i in range(self.settings.width)], axis=2)
+        return ops.relu(ops.matmul(windows, self.kernel))
 
     def _loss(self, s, content_f, style_g):
         f = self.features(s)
