@@ -213,7 +213,8 @@ class AudioStyle:
         # The conv's (width, bins, filters) kernel flattened to one matrix: `features` runs it as a matmul over
         # each position's window, which every backend does about twice as fast as its conv on a CPU.
         # A variable, not a constant: JAX takes it as an argument instead of compiling its 180 MB in.
-        kernel = rng.normal(0, std, (settings.width, bins, settings.filters)).astype(np.float32)
+        kernel = rng.standard_normal((settings.width, bins, settings.filters), dtype=np.float32)  # no float64 copy
+        kernel *= std
         self.kernel = keras.Variable(kernel.reshape(settings.width * bins, settings.filters), trainable=False,
                                      name="audio_style_kernel")
         self._adam = Adam(self._loss, settings.learning_rate, (0.0, 1e3), [self.kernel])
