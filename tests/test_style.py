@@ -48,6 +48,32 @@ def test_audio_style_loss_falls_5x_and_output_is_ear_safe(media, tmp_path):
     assert abs(m_out.integrated() - m_in.integrated()) <= 1.0
 
 
+def test_audio_style_of_a_sound_longer_than_a_chunk_and_of_a_style_too_short(media, tmp_path, capsys):
+    """12 s: two chunks of different lengths, so the compiled step meets a second length (TensorFlow then traces the
+    time axis as unknown); the styled sound is as long as the input and finite. A style sound shorter than the
+    conv's width is one line and exit status 2, with nothing written."""
+    import soundfile as sf
+
+    from mmdream.media.audio_source import load_whole
+
+    rate = 8000
+    t = np.arange(12 * rate) / rate
+    src, short = tmp_path / "long.wav", tmp_path / "short.wav"
+    sf.write(src, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate)
+    sf.write(short, np.zeros(rate // 20, np.float32), rate)  # 0.05 s: 1 STFT frame
+    out, rep = tmp_path / "styled.wav", tmp_path / "r.json"
+    assert main(["style", "audio", str(src), "--style", str(media / "audio" / "animals" / "dog.mp3"), "-o", str(out),
+                 "--filters", "256", "--audio-style-steps", "2", "--report", str(rep)]) == 0
+    y, sr = load_whole(str(out))
+    assert sr == rate and abs(len(y) - len(t)) <= rate // 1000 and np.isfinite(y).all(), (sr, len(y))
+    capsys.readouterr()
+    assert main(["style", "audio", str(src), "--style", str(short), "-o", str(tmp_path / "no.wav"),
+                 "--filters", "256", "--audio-style-steps", "2"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "mmdream: error: the style sound is too short for audio style transfer (< 11 STFT frames)")
+    assert not (tmp_path / "no.wav").exists()
+
+
 def test_video_style_halves_flicker_of_per_frame_stylisation(media, tmp_path):
     src = media / "video" / "big_buck_bunny_0_30.webm"
     common = ["--style", str(media / "images" / "Starry_Night.jpeg"), "--net", "efficientnet_lite0",

@@ -221,9 +221,10 @@ class AudioStyle:
 
     def features(self, s):
         """(B, T, F) log-magnitude -> (B, T - width + 1, filters): the random conv ("valid", stride 1), each output
-        position's `width` frames side by side times the flattened kernel."""
-        n = s.shape[1] - self.settings.width + 1
-        windows = ops.concatenate([s[:, i:i + n] for i in range(self.settings.width)], axis=2)
+        position's `width` frames side by side times the flattened kernel. The slices count from both ends, so no
+        length need be known when traced (TensorFlow traces a time axis that keeps changing as unknown)."""
+        w = self.settings.width
+        windows = ops.concatenate([s[:, i:(i - w + 1) or None] for i in range(w)], axis=2)
         return ops.relu(ops.matmul(windows, self.kernel))
 
     def _loss(self, s, content_f, style_g):
@@ -233,7 +234,14 @@ class AudioStyle:
         return self.settings.content_weight * content + style, {"content": content, "style": style}
 
     def style_gram(self, style_logmag: np.ndarray):
+        self._check_length(style_logmag, "style")
         return gram(self.features(backend.tensor(style_logmag[None])))
+
+    def _check_length(self, logmag: np.ndarray, which: str) -> None:
+        """The random conv needs at least its width of STFT frames."""
+        if len(logmag) < self.settings.width:
+            raise UserError(f"the {which} sound is too short for audio style transfer (< {self.settings.width} "
+                            "STFT frames)")
 
     def losses(self, logmag: np.ndarray, content: np.ndarray, style_g) -> dict[str, float]:
         cf = self.features(backend.tensor(content[None]))
@@ -242,9 +250,7 @@ class AudioStyle:
 
     def transfer(self, content_logmag: np.ndarray, style_g, on_step: Callable[[], None] | None = None) -> np.ndarray:
         """(T, F) log(1+|STFT|) of the content -> stylised, same shape, starting from the content."""
-        if len(content_logmag) < self.settings.width:
-            raise UserError(f"the content sound is too short for audio style transfer (< {self.settings.width} "
-                            "STFT frames)")
+        self._check_length(content_logmag, "content")
         x = backend.tensor(content_logmag[None])
         cf = self.features(x)
         return backend.array(self._adam.run(x, self.settings.steps, cf, style_g, on_step=on_step)[0])
