@@ -71,6 +71,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -296,19 +297,20 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     kept: dict[int, np.ndarray] = {}
 
     def render(name: str, **more) -> dict:  # this film, rendered by mmdream's film renderer
-        return dream_film(str(clip), str(tmp / f"{name}-{net_name}-{size}.mp4"),
-                          FrameDreamer(Dreaming(dreamer, plan), opts, fps), SoundPlan(), opts, {"bench": time.time()},
-                          **more)
+        frame_fn = ThreadTimed(FrameDreamer(Dreaming(dreamer, plan), opts, fps))
+        film = dream_film(str(clip), str(tmp / f"{name}-{net_name}-{size}.mp4"), frame_fn, SoundPlan(), opts,
+                          {"bench": time.time()}, **more)
+        return {**film, "network_thread": frame_fn.figures()}
 
     film = render("film", on_frame=lambda i, rgb: kept.update({i: rgb} if i % 8 == 0 else {}))
     film_fps = film["frames"] / film["seconds"]  # frames, work folder, encoding, mux: the whole render
-    # where the network's thread went (MMDREAM_BENCH_PROFILE=1): under cProfile, and with Python's thread switch
-    # interval at 0.5 ms (5 by default), whether it waits for the interpreter behind the other threads; then once
-    # more as the first, since a later film ran faster on the H100 whichever interval it had (a warm-up)
-    looked = {"network_thread_profile": profiled_film(lambda: render("profiled")),
-              "switch_interval_0_5ms": film_again(lambda: render("switched"), 0.0005),
-              "again": film_again(lambda: render("again"), sys.getswitchinterval())} \
-        if os.environ.get("MMDREAM_BENCH_PROFILE") else {}
+    # the host's threads (MMDREAM_BENCH_PROFILE=1): the film as it ran before 2026-11-27 (OpenCV on every core,
+    # four flows, flicker on the writer's thread, three frames behind); then once more as the first (a later film
+    # of a process ran faster on the H100 whichever way: a warm-up)
+    looked = {"opencv_own_threads_4_flows": film_again(
+                  lambda: render("opencv_own"), opencv_beside_the_network=contextlib.nullcontext,
+                  flow_workers=lambda: 4, flicker_workers=lambda: 0, writer_depth=lambda: 3),
+              "again": film_again(lambda: render("again"))} if os.environ.get("MMDREAM_BENCH_PROFILE") else {}
     film_gains = [dreamer.score(to_dream_space(kept[i])) / dreamer.score(to_dream_space(frame))
                   for i, frame in enumerate(read_video_frames(str(clip), dims, fps, 0.0, frames / fps)) if i in kept]
     warm = replace(defaults, octaves=opts.warm_octaves, steps=opts.warm_steps or 1)
@@ -338,35 +340,49 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
            "step_share_of_matmul": round(flops * bound_fps / 1e9 / peak, 4),
            "device_frame_ms": round(1000 * device_s, 2), "device_share_of_matmul": round(flops / device_s / 1e9 / peak, 4),
            "film_share_of_matmul": round(flops * film_fps / 1e9 / peak, 4),
+           "network_thread": film["network_thread"],
            **looked}
     return {**row, **classic_recipe(dreamer, clip, dims, fps, classic_frames, defaults, film_fps,
                                     float(np.mean(film_gains)), film["flicker_mean"])} if classic_frames else row
 
 
-def film_again(render: Callable[[], dict], switch: float) -> dict:
-    """The film once more (`render`), warm, with `sys.setswitchinterval(switch)`: its frames/s and stages."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(switch)
+def film_again(render: Callable[[], dict], **policy: Callable) -> dict:
+    """The film once more (`render`), warm; `policy`: functions of mmdream.pipelines.film.frames replaced for this
+    film (the host's threads). Its frames/s, stages and the network thread's CPU."""
+    from mmdream.pipelines.film import frames
+
+    before = {name: getattr(frames, name) for name in policy}
+    for name, fn in policy.items():
+        setattr(frames, name, fn)
     try:
         film = render()
     finally:
-        sys.setswitchinterval(before)
+        for name, fn in before.items():
+            setattr(frames, name, fn)
     return {"frames_per_s": round(film["frames"] / film["seconds"], 3), "stages": film.get("stages"),
-            "net_busy_share": film.get("net_busy_share"), "phases_s": film.get("phases_s")}
+            "net_busy_share": film.get("net_busy_share"), "phases_s": film.get("phases_s"),
+            "network_thread": film["network_thread"]}
 
 
-def profiled_film(render: Callable[[], dict], lines: int = 30) -> list[str]:
-    """The film once more (`render`), warm, with the network's thread under cProfile: the functions that held it
-    longest, by their own time. On a GPU the host should only queue calls there; this says what else it does."""
-    import cProfile
-    import io
-    import pstats
+class ThreadTimed:
+    """A film's frame function with its thread's CPU seconds counted beside its wall seconds: where they part, the
+    network's thread waited for a core or for the interpreter, not for its own work."""
 
-    with cProfile.Profile() as prof:
-        render()
-    text = io.StringIO()
-    pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(lines)
-    return [line for line in text.getvalue().splitlines() if line.strip()]
+    def __init__(self, frame_fn) -> None:
+        self.frame_fn, self.stage, self.cpu, self.wall, self.calls = frame_fn, frame_fn.stage, 0.0, 0.0, 0
+
+    def __call__(self, *args):
+        c, w = time.thread_time(), time.perf_counter()
+        try:
+            return self.frame_fn(*args)
+        finally:
+            self.cpu += time.thread_time() - c
+            self.wall += time.perf_counter() - w
+            self.calls += 1
+
+    def figures(self) -> dict:
+        n = max(self.calls, 1)
+        return {"cpu_ms_per_frame": round(1000 * self.cpu / n, 2), "wall_ms_per_frame": round(1000 * self.wall / n, 2)}
 
 
 def device_frame_seconds(dreamer, frame: np.ndarray, warm, strength: float, queued: int = 10) -> float:

@@ -256,29 +256,40 @@ def test_resume_key_follows_the_resolved_film_options(media):
                                                                                       keep_work=True))
 
 
-def test_a_gpu_hosts_flow_threads_and_deeper_writer_make_the_same_film(media, tmp_path, monkeypatch):
-    """Where the dream runs on a GPU the flow of the pairs ahead is computed on several threads and the writer holds
-    three frames behind the network: forced here on the CPU, the film is the same bytes as with one of each, and
-    the flows really ran on more than one thread."""
+def test_a_gpu_hosts_flow_and_flicker_threads_and_deeper_writer_make_the_same_film(media, tmp_path, monkeypatch):
+    """Where the dream runs on a GPU the flow of the pairs ahead is computed on several threads, the flicker of
+    finished frames on others ahead of the writer, and the writer holds more frames behind the network: forced
+    here on the CPU, the film is the same bytes with the same flicker figures as with one thread of each, and the
+    flows and the flickers really ran on more than one thread."""
     import threading
+    import time
 
-    from mmdream.media.flow import FlowEstimator
+    from mmdream.media import flow
     from mmdream.pipelines.film import frames
 
-    plain, _ = _film(media, tmp_path, "--no-audio", name="plain")
-    threads: set[str] = set()
+    plain, plain_report = _film(media, tmp_path, "--no-audio", name="plain")
+    threads: dict[str, set[str]] = {"flow": set(), "flicker": set()}
 
-    class Recorded(FlowEstimator):
+    class Recorded(flow.FlowEstimator):
         def motion(self, prev_rgb, cur_rgb):
-            threads.add(threading.current_thread().name)
+            threads["flow"].add(threading.current_thread().name)
             return super().motion(prev_rgb, cur_rgb)
 
+    def recorded_flicker(*args):  # slower than a frame of the network: a second thread is needed
+        threads["flicker"].add(threading.current_thread().name)
+        time.sleep(0.25)
+        return flow.flicker(*args)
+
     monkeypatch.setattr(frames, "FlowEstimator", Recorded)
+    monkeypatch.setattr(frames, "flicker", recorded_flicker)
     monkeypatch.setattr(frames, "flow_workers", lambda: 3)
-    monkeypatch.setattr(frames, "writer_depth", lambda: 3)
+    monkeypatch.setattr(frames, "flicker_workers", lambda: 2)
+    monkeypatch.setattr(frames, "writer_depth", lambda: 4)
     parallel, report = _film(media, tmp_path, "--no-audio", name="parallel")
-    assert len({t for t in threads if t.startswith("mmdream-flow")}) >= 2, threads
+    assert len({t for t in threads["flow"] if t.startswith("mmdream-flow")}) >= 2, threads
+    assert len({t for t in threads["flicker"] if t.startswith("mmdream-flicker")}) >= 2, threads
     assert report["frames"] == 24 and 0.9 <= report["network_thread_seconds"] / report["frames_seconds"] <= 1.0
+    assert [r["flicker"] for r in report["per_frame"]] == [r["flicker"] for r in plain_report["per_frame"]]
     assert parallel.read_bytes() == plain.read_bytes()
 
 

@@ -4,13 +4,12 @@ another; and the frame functions of the dream film and of video style transfer."
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import cv2
@@ -20,6 +19,7 @@ from mmdream.core import backend
 from mmdream.core.carry import carried_on_device, picture, picture_kept
 from mmdream.media.ffmpeg import MediaInfo, even_size, read_video_frames
 from mmdream.media.flow import FlowEstimator, Motion, flicker
+from mmdream.media.parallel import cores
 from mmdream.media.picture import dream_difference, from_dream_space, to_dream_space
 from mmdream.pipelines.film.options import FilmOptions, film_fps
 from mmdream.pipelines.film.workfolder import WorkFolder
@@ -56,8 +56,8 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
     segment), which the schedule, seeds and strength follow; the work folder counts from 0.
 
     Four stages overlap: a background thread decodes frames and computes the optical flow of the next pair,
-    the main thread runs the network, a writer thread measures flicker and records finished frames, and an ffmpeg
-    process encodes them."""
+    the main thread runs the network, a writer thread measures flicker (on a GPU, threads of their own measure it
+    ahead of the writer) and records finished frames, and an ffmpeg process encodes them."""
     decoded, size, fps = source
     rows = work.finished()
     done = len(rows)
@@ -65,12 +65,13 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
     produced: dict[int, dict[str, float]] = {}  # the decoding thread's seconds per frame, by index
     frames = (_decoded_with_motion(decoded, done, produced, workers=flow_workers(), stage=getattr(frame_fn, "stage", None))
               if flow else _decoded_alone(decoded, produced))
-    behind = writer_depth()
+    behind, measurers = writer_depth(), flicker_workers()
 
-    def finish(i: int, frame: np.ndarray, out: np.ndarray, row: dict, prev: np.ndarray | None, motion) -> None:
+    def finish(i: int, frame: np.ndarray, out: np.ndarray, row: dict, prev: np.ndarray | None, motion,
+               measured: Future | None) -> None:
         t0 = time.perf_counter()
         if motion is not None or "flicker" not in row:
-            row["flicker"] = None if motion is None else flicker(prev, out, motion)
+            row["flicker"] = None if motion is None else measured.result() if measured else flicker(prev, out, motion)
         row["scene_change"] = None if motion is None else motion.change
         work.save(i, out, row)
         if thumbs is not None and i in thumbs:
@@ -81,7 +82,9 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
             on_frame(i, out, row)
 
     with (opencv_beside_the_network(), work.encoding(size, fps, resume_at=done),
-          ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer, contextlib.closing(frames)):
+          ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer,
+          ThreadPoolExecutor(max(1, measurers), thread_name_prefix="mmdream-flicker") as flickers,
+          contextlib.closing(frames)):
         pending, items, last = deque(), iter(frames), None
         while True:
             t_wait = time.perf_counter()
@@ -105,7 +108,8 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
             while len(pending) >= behind:  # `behind` frames in flight at most: errors surface, memory stays bounded
                 pending.popleft().result()
             row["stages_s"]["waiting"] += time.perf_counter() - t1
-            pending.append(writer.submit(finish, i, frame, out, row, prev_out, motion))
+            measured = flickers.submit(flicker, prev_out, out, motion) if measurers and motion is not None else None
+            pending.append(writer.submit(finish, i, frame, out, row, prev_out, motion, measured))
             rows.append(row)
             prev_out, last = out, row
         t_end = time.perf_counter()
@@ -118,24 +122,34 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
 
 def flow_workers() -> int:
     """Threads computing the optical flow of the frames ahead: one where the network has the host's cores (a CPU),
-    and where it runs on a GPU, as many as keep a 1080p frame's flow off the frame's path (each pair's flow depends
-    only on the source, so pairs go in parallel)."""
-    return max(1, min(4, (os.cpu_count() or 1) // 4)) if backend.on_gpu() else 1
+    and where it runs on a GPU, half the cores (each pair's flow depends only on the source, so pairs go in
+    parallel, each on one of OpenCV's threads: see opencv_beside_the_network)."""
+    return max(1, cores() // 2) if backend.on_gpu() else 1
+
+
+def flicker_workers() -> int:
+    """Threads measuring finished frames' flicker ahead of the writer: none on a CPU (the writer measures it; the
+    cores are the network's), a quarter of the cores where the network runs on a GPU: a 1080p frame's flicker
+    samples three channels along the flow, as long as the flow itself on one thread, and on the writer's thread
+    alone it would set the film's pace."""
+    return max(1, cores() // 4) if backend.on_gpu() else 0
 
 
 def writer_depth() -> int:
     """Finished frames the writer (flicker, checkpoint, encoder) may hold behind the network: one on a CPU, where
-    they share the cores anyway; on a GPU three, so a piece's start or a slow encode does not stop the device."""
-    return 3 if backend.on_gpu() else 1
+    they share the cores anyway; on a GPU enough for every flicker thread to have a frame and two more, so a
+    piece's start or a slow encode does not stop the device."""
+    return max(3, flicker_workers() + 2) if backend.on_gpu() else 1
 
 
 @contextlib.contextmanager
 def opencv_beside_the_network() -> Iterator[None]:
-    """OpenCV on one thread per caller while the network has the cores: its own worker threads spin beside
-    TensorFlow's, and the flow of a 540 px frame took 12.4 ms of CPU on two threads against 8.3 on one. Where the
-    network runs on a GPU, OpenCV keeps its threads: the cores are free for a 1080p frame's warps and flow."""
+    """OpenCV on one thread per caller: the host's stages work on several frames at once instead (flow_workers,
+    flicker_workers). On a CPU its own worker threads spin beside the network's (the flow of a 540 px frame took
+    12.4 ms of CPU on two threads against 8.3 on one); on a GPU they took the cores of the thread that feeds the
+    device, whose own work sets a small frame's pace."""
     before = cv2.getNumThreads()
-    cv2.setNumThreads(before if backend.on_gpu() else 1)
+    cv2.setNumThreads(1)
     try:
         yield
     finally:
