@@ -13,6 +13,7 @@ all of it is here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -125,7 +126,7 @@ def value_and_grad(loss: Callable, x):
 
 def offsets(shift: tuple[int, int]):
     """A roll's offsets as a compiled step takes them: a tensor (so new offsets do not retrace) or ints."""
-    return ops.convert_to_tensor(shift, "int32") if COMPILED else tuple(int(s) for s in shift)
+    return constant(tuple(int(s) for s in shift), "int32") if COMPILED else tuple(int(s) for s in shift)
 
 
 def negated(shift):
@@ -286,6 +287,14 @@ def describe() -> dict:
 
 def tensor(x, dtype: str = "float32"):
     return ops.convert_to_tensor(x, dtype)
+
+
+@functools.lru_cache(maxsize=1024)
+def constant(value: float | bool | tuple, dtype: str = "float32"):
+    """A number (or a tuple of numbers) as a tensor, made once per value and kept (tensors are not changed in
+    place): a dream passes the same few settings to every step, and each new tensor is a call to the device beside
+    the frame's own."""
+    return ops.convert_to_tensor(value, dtype)
 
 
 def array(x):

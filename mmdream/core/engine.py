@@ -11,6 +11,7 @@ mmdream.core.backend).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -87,6 +88,12 @@ def _gaussian_kernel(sigma: float, channels: int) -> np.ndarray:
     return np.tile(k2[:, :, None, None], (1, 1, channels, 1)).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=64)
+def _kernel_tensor(sigma: float, channels: int):
+    """`_gaussian_kernel` as a tensor, made once per sigma and channel count."""
+    return backend.tensor(_gaussian_kernel(sigma, channels))
+
+
 class Dreamer:
     """Gradient ascent on one net's objective. Build once, dream many arrays (frames, chunks) of any size.
 
@@ -99,8 +106,8 @@ class Dreamer:
         spec = objective if isinstance(objective, Objective) else None
         self.layer_names = list(spec.layers) if spec is not None else []
         # A variable, so a schedule can move weight between layers frame by frame without retracing.
-        self.weights = keras.Variable([float(spec.layers[n]) for n in self.layer_names] if spec else [1.0],
-                                      trainable=False, dtype="float32", name="layer_weights")
+        self._layer_values = [float(spec.layers[n]) for n in self.layer_names] if spec else [1.0]
+        self.weights = keras.Variable(self._layer_values, trainable=False, dtype="float32", name="layer_weights")
         # What reports compare; a guide (set_guide) changes what the ascent maximises, not how it is reported.
         self.score_term = self.loss_term = spec.term(self.weights) if spec is not None else objective
         model = fold_batch_norm(net.model)
@@ -172,7 +179,10 @@ class Dreamer:
         extra = set(layers) - set(self.layer_names)
         if extra:
             raise UserError(f"layer(s) {', '.join(sorted(extra))} were not part of this dreamer's objective")
-        self.weights.assign([float(layers.get(n, 0.0)) for n in self.layer_names])
+        values = [float(layers.get(n, 0.0)) for n in self.layer_names]
+        if values != self._layer_values:  # a film's every frame sets them: unchanged, nothing goes to the device
+            self.weights.assign(values)
+            self._layer_values = values
 
     def take(self, moment, layers: dict[str, float] | None = None) -> None:
         """Dream as a schedule's moment says: its layer weights (or `layers`, a live performer's), and its class
@@ -267,7 +277,7 @@ class Dreamer:
         th, tw = (tile if 1 in axes else h), (tile if 2 in axes else w)
         grad = self._grad
         if follows:
-            k = backend.tensor(self.following)
+            k = backend.constant(float(self.following))
             grad = lambda v: self._follow_grad(v, k)  # noqa: E731 - one tile's gradient, as self._grad's
         if self._fits(x.shape, tile, axes):
             return grad(x)[1]
@@ -288,13 +298,14 @@ class Dreamer:
     ):
         """`steps` of normalised gradient ascent at one scale, with roll jitter; `constraint` projects x after
         each step (sound keeps its energy, so the ascent must change the spectrum's shape, not its level)."""
-        kernel = backend.tensor(_gaussian_kernel(settings.smooth, x.shape[-1]))
+        kernel = _kernel_tensor(float(settings.smooth), int(x.shape[-1]))
         lo_hi = self.net.value_range
         tile = max(settings.tile_size, 2 * self.net.min_size)  # equal tiles are over half this: none too small
         whole = self._fits(x.shape, tile, settings.axes)
-        clip, center = backend.tensor(settings.grad_clip), backend.tensor(settings.center_gradient, "bool")
-        size = backend.tensor(min(step_size, MAX_STEP))  # bounded: the ascent cannot blow up
-        follows, k = self.following > 0, backend.tensor(self.following)
+        clip = backend.constant(float(settings.grad_clip))
+        center = backend.constant(bool(settings.center_gradient), "bool")
+        size = backend.constant(float(min(step_size, MAX_STEP)))  # bounded: the ascent cannot blow up
+        follows, k = self.following > 0, backend.constant(float(self.following))
         step = (lambda *a: self._follow_step(*a, k)) if follows else self._step  # noqa: E731 - and the mix k
         for _ in range(steps):
             j = settings.jitter
@@ -327,8 +338,11 @@ class Dreamer:
 
         `constraint(x, octave_base)` is applied after every step. An array smaller than the net takes is dreamed
         enlarged, and its dream detail brought back to the array's size."""
-        if x.ndim == 3:
-            return self.dream(x[None], settings, on_step, strength, constraint, on_device)[0]
+        if x.ndim == 3:  # a tensor's axis added and dropped as one reshape each, not as indexing
+            if isinstance(x, np.ndarray):
+                return self.dream(x[None], settings, on_step, strength, constraint, on_device)[0]
+            out = self.dream(ops.expand_dims(x, 0), settings, on_step, strength, constraint, on_device)
+            return ops.squeeze(out, 0) if on_device else out[0]
         shape = tuple(x.shape[1:3])
         if (work := self.workable(shape)) != shape:
             big = backend.array(ops.image.resize(x, work, interpolation="bicubic"))
