@@ -442,6 +442,16 @@ GPU_PARTS = {
 }
 
 
+# A GPU part's name may end in one of these, for XLA's flags: `noautotune`, cuDNN's heuristics pick the convolution
+# algorithms instead of timing them; `graphs`, the kinds of call XLA can record into CUDA graphs (command buffers)
+# recorded however short a run of them is (XLA's default: five), `nographs` none: a continuing frame is hundreds of
+# small kernels, and the network's thread launches what no graph holds one by one.
+XLA_VARIANTS = {"noautotune": "--xla_gpu_autotune_level=0",
+                "graphs": "--xla_gpu_enable_command_buffer=FUSION,CUBLAS,CUBLASLT,CUDNN,CUSTOM_CALL "
+                          "--xla_gpu_graph_min_graph_size=1",
+                "nographs": "--xla_gpu_enable_command_buffer="}
+
+
 def gpu_bench(tmp: Path, out: Path, seconds: float, parts: list[str], part_timeout: float, classic: int = 3) -> dict:
     """Each of `parts` ("backend/part", see GPU_PARTS) in its own process (`--gpu-part`), written to `out` as it
     is done; a part that fails or outlasts `part_timeout` is recorded with its last lines, and the run goes on.
@@ -451,8 +461,9 @@ def gpu_bench(tmp: Path, out: Path, seconds: float, parts: list[str], part_timeo
     result: dict = {"seconds": seconds, "parts": []}
     for backend, part in (p.split("/", 1) for p in parts):
         env = {**os.environ, "MMDREAM_BACKEND": backend}
-        if part.endswith(":noautotune"):  # XLA's convolution algorithms from cuDNN's heuristics, not timed
-            part, env["XLA_FLAGS"] = part.rsplit(":", 1)[0], "--xla_gpu_autotune_level=0"
+        if part.rsplit(":", 1)[-1] in XLA_VARIANTS:  # the part with XLA told otherwise (see XLA_VARIANTS)
+            part, variant = part.rsplit(":", 1)
+            env["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS", ""), XLA_VARIANTS[variant]]))
         clip = clips[int(part.rsplit(":", 1)[1])] if part.startswith("film") else CLIP
         part_json = tmp / f"{backend}-{part.replace(':', '-')}.json"
         cmd = [sys.executable, str(Path(__file__)), "--gpu-part", part, "--json", str(part_json), "--clip", str(clip),
