@@ -138,9 +138,48 @@ def test_frames_sent_ahead_to_the_device_make_the_same_film(media):
         assert all(np.array_equal(a, b) for a, b in zip(plain, ahead)), workers
 
 
+def test_a_continuing_frame_on_the_device_is_one_call_making_the_three_calls_picture(media, monkeypatch):
+    """Where the dream allows (one octave at the frame's size, no tiles, no class target), a continuing frame is
+    carried, dreamed and made the picture in one compiled call (Dreamer.dream_between): the same picture, to the
+    last byte, as the carry, the dream and the picture called one after another; where it does not, the three."""
+    from dataclasses import replace
+
+    from mmdream.core import carry
+    from mmdream.media.ffmpeg import even_size, probe, read_video_frames
+    from mmdream.pipelines.film import FILM_DEFAULTS, Dreaming, FilmOptions, FrameDreamer
+    from mmdream.pipelines.film.frames import _decoded_with_motion
+    from mmdream.plan import build_plan
+
+    src = str(media / "video" / "big_buck_bunny_0_30.webm")
+    frames = list(read_video_frames(src, even_size(*probe(src).video_size, 96), 24.0, 2.0, 2.2))
+    dreamer, plan = build_plan("image", "efficientnet_lite0", FILM_DEFAULTS, {"octaves": 2, "steps": 2})
+    (_, first, *_), (i, frame, prev_in, motion), *_ = _decoded_with_motion(iter(frames), 0)
+    film = FrameDreamer(Dreaming(dreamer, plan), FilmOptions(max_size=96, measure_every=None, warm_steps=2), 24.0)
+    prev_out = film(0, first, None, None, None, 1.0)[0]
+    settings = replace(film._warm(plan.at(i / 24).settings), seed=5)
+    inputs = (frame, prev_in, prev_out, motion.backward, motion.consistent, 0.99)
+    shape = frame.shape[:2]
+    assert dreamer.one_call(shape, settings) and not dreamer.one_call(shape, replace(settings, octaves=2))
+    assert not dreamer.one_call(shape, replace(settings, tile_size=8))  # tiled (the net's least tile is larger)
+
+    one = carry.dream_carried(dreamer, inputs, settings, 1.0)
+    assert isinstance(one, carry.Pictured) and len(dreamer.programs) == 1  # made the picture: one call did it all
+    # the steps' rolls and the push are the call's: another seed or strength is another picture, the same call
+    other = carry.picture_kept(carry.dream_carried(dreamer, inputs, replace(settings, seed=6), 3.0))[0]
+    with monkeypatch.context() as m:
+        m.setattr(dreamer, "one_call", lambda *_: False)  # as where the dream does not allow it
+        three = carry.dream_carried(dreamer, inputs, settings, 1.0)
+    assert not isinstance(three, carry.Pictured) and len(dreamer.programs) == 1
+    one, three = carry.picture_kept(one)[0], carry.picture_kept(three)[0]
+    assert np.array_equal(one, three), np.abs(one.astype(int) - three.astype(int)).max()
+    assert np.abs(one.astype(int) - prev_out.astype(int)).mean() > 1  # a new frame, dreamed
+    assert not np.array_equal(other, one) and len(dreamer.programs) == 1
+
+
 def test_a_live_session_compiles_a_continuing_frames_device_calls_before_its_source_opens(media):
     """Where the carry runs on the device, `trace_and_time` (before a live source opens) compiles the calls a
-    continuing frame makes there, the carry and the picture, so the session's frames compile none; where it runs
+    continuing frame makes there (carried, dreamed and made the picture in one) and those of a frame carried without
+    a dream of its own (the carry, the picture), so the session's frames compile none; where it runs
     on the host, none of them is made at all. Fresh compiled functions (traces counted from 0), a cold frame and
     continuing ones of a real clip at full size."""
     from mmdream.core import backend, carry
@@ -155,8 +194,8 @@ def test_a_live_session_compiles_a_continuing_frames_device_calls_before_its_sou
     frames = list(read_video_frames(src, size, 24.0, 2.0, 2.25))
     recipe, options = live_parts(make_spec("live", {"net": "efficientnet_lite0", "max_size": 96}))
 
-    def traces() -> int:
-        return backend.traces(carry._compiled(), carry._compiled_picture())
+    def traces() -> int:  # the carry and the picture (a frame carried without a dream) and a continuing frame's call
+        return backend.traces(carry._compiled(), carry._compiled_picture(), *frame_fn.dreamer.programs.values())
 
     for on_device in (False, True):
         carry._compiled.cache_clear()
@@ -166,12 +205,12 @@ def test_a_live_session_compiles_a_continuing_frames_device_calls_before_its_sou
         frame_fn.opts.warm_scale = 1.0  # a continuing frame at full size: the frames the device carries
         trace_and_time(frame_fn, size)
         before = traces()
-        assert before == (2 if on_device else 0), (on_device, before)
+        assert before == (3 if on_device else 0), (on_device, before)
         prev_out, rows = None, []
         for i, frame, prev_in, motion in _decoded_with_motion(iter(frames), 0):
             prev_out, row = frame_fn(i, frame, prev_in, prev_out, motion, 1.0)
             rows.append(row)
         assert [r["cold"] for r in rows] == [True] + [False] * (len(frames) - 1) and len(frames) >= 4
         assert all(r["scale"] == 1.0 for r in rows[1:]), rows
-        # on the device the frames used both calls (compiled before them); on the host neither
+        # on the device the frames used the calls compiled before them and compiled none; on the host none at all
         assert traces() == before, (on_device, traces(), before)

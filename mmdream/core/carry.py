@@ -11,6 +11,7 @@ agree to a float's rounding.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 from keras import ops
@@ -69,13 +70,34 @@ def carried_on_device(frame: np.ndarray, prev_in: np.ndarray, prev_out: np.ndarr
     """The carried frame (H, W, 3, dream space) as a tensor on the dream's device, for the dream to start from."""
     return _compiled()(backend.tensor(frame, "uint8"), backend.tensor(prev_in, "uint8"),
                        backend.tensor(prev_out, "uint8"), backend.tensor(backward), backend.tensor(consistent),
-                       backend.tensor(blend))
+                       backend.constant(float(blend)))
 
 
-def _picture(x):
+class Pictured(NamedTuple):
+    """A dreamed frame already made the picture on the device (uint8), and whether every value was finite."""
+
+    rgb: object
+    finite: object
+
+
+def _picture(x) -> Pictured:
     """mmdream.media.picture.from_dream_space on the device, and whether every value was finite."""
     y = ops.clip(ops.floor((x + 1.0) * 127.5 + 0.5), 0.0, 255.0)
-    return ops.cast(y, "uint8"), ops.all(ops.isfinite(x))
+    return Pictured(ops.cast(y, "uint8"), ops.all(ops.isfinite(x)))
+
+
+def dream_carried(dreamer, inputs: tuple, settings, strength: float):
+    """A continuing frame carried, dreamed and made the picture on the device: `inputs` are carried_on_device's
+    (frame, prev_in, prev_out, backward, consistent, blend). One compiled call where the dream allows
+    (Dreamer.one_call), else the carry, the dream and the picture one after another; either way queued only:
+    `picture_kept` waits for it."""
+    sent = (backend.tensor(inputs[0], "uint8"), backend.tensor(inputs[1], "uint8"),
+            backend.tensor(inputs[2], "uint8"), backend.tensor(inputs[3]), backend.tensor(inputs[4]),
+            backend.constant(float(inputs[5])))
+    shape = tuple(inputs[3].shape[:2])
+    if dreamer.one_call(shape, settings):
+        return dreamer.dream_between(_carried, sent, _picture, settings, strength)
+    return dreamer.dream(_compiled()(*sent), settings, strength=strength, on_device=True)
 
 
 @functools.cache
@@ -90,8 +112,9 @@ def picture(dreamed) -> np.ndarray:
 
 
 def picture_kept(dreamed) -> tuple[np.ndarray, object]:
-    """`picture`, and the picture as it stays on the device: the next frame's carry starts from it there."""
-    rgb, finite = _compiled_picture()(dreamed)
+    """`picture`, and the picture as it stays on the device: the next frame's carry starts from it there.
+    `dreamed`: a dreamed frame, or one already made the picture (`Pictured`, from `dream_carried`)."""
+    rgb, finite = dreamed if isinstance(dreamed, Pictured) else _compiled_picture()(dreamed)
     if not bool(backend.array(finite)):
         raise non_finite("the dream")
     return backend.array(rgb), rgb

@@ -121,6 +121,7 @@ class Dreamer:
         self._model = model
         self._score = backend.compiled(self._score_of, [backend.spec([None, None, None, c])], self._state())
         self._classifier = self._follow_grad = self._follow_step = None  # built when a dream first follows classes
+        self.programs: dict = {}  # dream_between's compiled calls, by what comes before and after and the steps
         self.following = 0.0  # how hard the ascent pulls toward `class_weights` (0: the plain dream)
         self._trace()
 
@@ -298,19 +299,13 @@ class Dreamer:
     ):
         """`steps` of normalised gradient ascent at one scale, with roll jitter; `constraint` projects x after
         each step (sound keeps its energy, so the ascent must change the spectrum's shape, not its level)."""
-        kernel = _kernel_tensor(float(settings.smooth), int(x.shape[-1]))
         lo_hi = self.net.value_range
         tile = max(settings.tile_size, 2 * self.net.min_size)  # equal tiles are over half this: none too small
         whole = self._fits(x.shape, tile, settings.axes)
-        clip = backend.constant(float(settings.grad_clip))
-        center = backend.constant(bool(settings.center_gradient), "bool")
-        size = backend.constant(float(min(step_size, MAX_STEP)))  # bounded: the ascent cannot blow up
+        size, clip, center, kernel = self._step_settings(settings, step_size, int(x.shape[-1]))
         follows, k = self.following > 0, backend.constant(float(self.following))
         step = (lambda *a: self._follow_step(*a, k)) if follows else self._step  # noqa: E731 - and the mix k
-        for _ in range(steps):
-            j = settings.jitter
-            shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
-            shift = [s if axis in settings.axes else 0 for s, axis in zip(shift, (1, 2))]
+        for shift in _shifts(settings, rng, steps):
             if whole:
                 x = step(x, backend.offsets(shift), size, clip, center, kernel)
             else:
@@ -323,6 +318,43 @@ class Dreamer:
             if on_step:
                 on_step()
         return x
+
+    @staticmethod
+    def _step_settings(settings: DreamSettings, step_size: float, channels: int) -> tuple:
+        """What a whole step takes besides the array and its roll, as tensors: the step's size (bounded: the ascent
+        cannot blow up), the gradient's clip, whether it is centred, and the smoothing kernel."""
+        return (backend.constant(float(min(step_size, MAX_STEP))), backend.constant(float(settings.grad_clip)),
+                backend.constant(bool(settings.center_gradient), "bool"),
+                _kernel_tensor(float(settings.smooth), channels))
+
+    def one_call(self, shape: tuple[int, int], settings: DreamSettings) -> bool:
+        """Whether dreaming an array of `shape` (h, w) can be one compiled call with what comes before and after it
+        (`dream_between`): a compiling backend, one octave at the array's own size, no tiles, no class target."""
+        tile = max(settings.tile_size, 2 * self.net.min_size)
+        return (backend.COMPILED and settings.steps >= 1 and self.following <= 0
+                and self.octaves(shape, settings) == [tuple(shape)]
+                and self._fits((1, *shape), tile, settings.axes))
+
+    def dream_between(self, before: Callable, inputs: tuple, after: Callable, settings: DreamSettings,
+                      strength: float = 1.0):
+        """`after(dream(before(*inputs)))` as one compiled call on the dream's device, where `one_call` allows:
+        the same steps, rolls and numbers as `dream` (on_device), with nothing between them coming back to the
+        host, and one call to queue instead of one per step and per operation around them. `before` makes the
+        (H, W, C) array to dream; `after` gets the dreamed one. Returns what `after` does, on the device."""
+        key = (before, after, settings.steps)
+        if key not in self.programs:
+            self.programs[key] = backend.compiled(functools.partial(self._dreamed_between, *key), None, self._state())
+        shifts = _shifts(settings, np.random.default_rng(settings.seed), settings.steps)
+        return self.programs[key](inputs, backend.constant(tuple(map(tuple, shifts)), "int32"),
+                                  *self._step_settings(settings, settings.step_size * strength, self.channels))
+
+    def _dreamed_between(self, before: Callable, after: Callable, steps: int, inputs: tuple, shifts, size, clip,
+                         center, kernel):
+        base = ops.expand_dims(before(*inputs), 0)
+        img = base
+        for i in range(steps):
+            img = self._whole_step(img, shifts[i], size, clip, center, kernel)
+        return after(ops.squeeze(base + (img - base), 0))  # as `dream` adds an octave's detail to its base
 
     def dream(
         self,
@@ -404,6 +436,15 @@ def probabilities(net: Net, x: np.ndarray) -> np.ndarray:
 # of a mean shrinks with the picture's pixels and with a net's activations (random weights); an added epsilon then
 # set the step's length instead of `step_size`, and an untiled 1080p frame of InceptionV3 moved a hundredth of it.
 _LEAST_MAGNITUDE = 1e-30
+
+
+def _shifts(settings: DreamSettings, rng: np.random.Generator, steps: int) -> list[list[int]]:
+    """Each step's roll (the jitter) drawn from `rng`, along the axes the settings dream."""
+    j, shifts = settings.jitter, []
+    for _ in range(steps):
+        shift = [int(v) for v in rng.integers(-j, j + 1, size=2)] if j > 0 else [0, 0]
+        shifts.append([s if axis in settings.axes else 0 for s, axis in zip(shift, (1, 2))])
+    return shifts
 
 
 def _unit(g):

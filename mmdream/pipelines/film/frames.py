@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from mmdream.core import backend
-from mmdream.core.carry import carried_on_device, picture, picture_kept
+from mmdream.core.carry import carried_on_device, dream_carried, picture, picture_kept
 from mmdream.media.ffmpeg import MediaInfo, even_size, read_video_frames
 from mmdream.media.flow import FlowEstimator, Motion, flicker
 from mmdream.media.parallel import cores
@@ -360,17 +360,21 @@ class FrameDreamer:
 
     def compile_continuing(self, size: tuple[int, int]) -> None:
         """Where the carry runs on the device: the calls a continuing frame of `size` (w, h) makes there (the carry,
-        the dream's own, the picture) made now on blank frames, so none is compiled, or read from XLA's cache, at a
-        frame's turn: on a GPU each is a program of its own, and a live session's first continuing frames waited for
-        them."""
+        the dream and the picture, one call where the dream allows) and a frame carried without a dream of its own
+        (live) makes, made now on blank frames, so none is compiled, or read from XLA's cache, at a frame's turn: on
+        a GPU each is a program of its own, and a live session's first continuing frames waited for them."""
         if not self.carry_on_device:
             return
         w, h = size
         blank = np.zeros((h, w, 3), np.uint8)
-        x = carried_on_device(blank, blank, blank, np.zeros((h, w, 2), np.float32), np.ones((h, w), np.float32),
-                              self.opts.blend)
-        settings = replace(self.plan.at(self.opts.start).settings, octaves=self.opts.warm_octaves, steps=1)
-        picture_kept(self.dreamer.dream(x, settings, strength=0.0, on_device=True))
+        inputs = (blank, blank, blank, np.zeros((h, w, 2), np.float32), np.ones((h, w), np.float32), self.opts.blend)
+        picture_kept(dream_carried(self.dreamer, inputs, self._warm(self.plan.at(self.opts.start).settings), 0.0))
+        picture(carried_on_device(*inputs))
+
+    def _warm(self, settings):
+        """A continuing frame's settings: its octaves and steps."""
+        warm = self.opts.warm_steps if self.opts.warm_steps is not None else 1
+        return replace(settings, octaves=self.opts.warm_octaves, steps=warm)
 
     def __call__(self, i, frame, prev_in, prev_out, motion, strength_factor):
         opts, dreamer = self.opts, self.dreamer
@@ -392,8 +396,8 @@ class FrameDreamer:
         init = self._styled(x, prev_out, motion, cold) if when == "before" else x
         if on_device:
             sent, backward, consistent = motion.staged or (frame, motion.backward, motion.consistent)
-            init = carried_on_device(sent, _there(self._sent, prev_in), _there(self._shown, prev_out), backward,
-                                     consistent, opts.blend)
+            carry = (sent, _there(self._sent, prev_in), _there(self._shown, prev_out), backward, consistent, opts.blend)
+            init = carry if when == "none" else carried_on_device(*carry)  # "none": carried with its dream, below
         elif not cold:
             detail = motion.warp(dream_difference(prev_out, prev_in))
             if when == "before":  # the style is redone each frame: carry only the dream on top of it
@@ -403,16 +407,15 @@ class FrameDreamer:
         self._sent = (frame, motion.staged[0]) if motion is not None and motion.staged is not None else None
         carrying = time.perf_counter() - t_carry
         if not cold:
-            warm = opts.warm_steps if opts.warm_steps is not None else 1
-            settings = replace(settings, octaves=opts.warm_octaves, steps=warm)
+            settings = self._warm(settings)
         # --fade-in: the dream rises out of the plain film over its first seconds.
         fade = min(1.0, i / (opts.fade_in * self.fps)) if opts.fade_in else 1.0
         push = moment.strength * strength_factor * fade * (1.0 if cold else opts.warm_strength)
         if scale < 1:  # dreamed smaller, its change brought back up
             out = changed_at(init, scaled(init.shape[:2], scale),
                              lambda v: dreamer.dream(v, settings, strength=push))[1]
-        elif on_device and when == "none":  # the picture made where the dream ran
-            out = dreamer.dream(init, settings, strength=push, on_device=True)
+        elif on_device and when == "none":  # carried, dreamed and made the picture where the dream runs
+            out = dream_carried(dreamer, init, settings, push)
         else:
             out = dreamer.dream(init, settings, strength=push)
         if when == "after":
