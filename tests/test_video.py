@@ -261,8 +261,8 @@ def test_a_gpu_hosts_flow_and_flicker_threads_and_deeper_writer_make_the_same_fi
     finished frames on others ahead of the writer, and the writer holds more frames behind the network: forced
     here on the CPU, the film is the same bytes with the same flicker figures as with one thread of each, and the
     flows and the flickers really ran on more than one thread."""
+    import itertools
     import threading
-    import time
 
     from mmdream.media import flow
     from mmdream.pipelines.film import frames
@@ -275,9 +275,12 @@ def test_a_gpu_hosts_flow_and_flicker_threads_and_deeper_writer_make_the_same_fi
             threads["flow"].add(threading.current_thread().name)
             return super().motion(prev_rgb, cur_rgb)
 
-    def recorded_flicker(*args):  # slower than a frame of the network: a second thread is needed
+    gate, calls = threading.Barrier(2, timeout=120), itertools.count()
+
+    def recorded_flicker(*args):  # the first two wait for each other: only two threads at once get past
         threads["flicker"].add(threading.current_thread().name)
-        time.sleep(0.25)
+        if next(calls) < 2:
+            gate.wait()
         return flow.flicker(*args)
 
     monkeypatch.setattr(frames, "FlowEstimator", Recorded)
