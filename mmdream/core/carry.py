@@ -68,9 +68,13 @@ def _compiled():
 def carried_on_device(frame: np.ndarray, prev_in: np.ndarray, prev_out: np.ndarray, backward: np.ndarray,
                       consistent: np.ndarray, blend: float):
     """The carried frame (H, W, 3, dream space) as a tensor on the dream's device, for the dream to start from."""
-    return _compiled()(backend.tensor(frame, "uint8"), backend.tensor(prev_in, "uint8"),
-                       backend.tensor(prev_out, "uint8"), backend.tensor(backward), backend.tensor(consistent),
-                       backend.constant(float(blend)))
+    return _compiled()(*_sent(frame, prev_in, prev_out, backward, consistent, blend))
+
+
+def _sent(frame, prev_in, prev_out, backward, consistent, blend: float) -> tuple:
+    """The carry's inputs as the compiled carry takes them, on the dream's device (those already there stay)."""
+    return (backend.tensor(frame, "uint8"), backend.tensor(prev_in, "uint8"), backend.tensor(prev_out, "uint8"),
+            backend.tensor(backward), backend.tensor(consistent), backend.constant(float(blend)))
 
 
 class Pictured(NamedTuple):
@@ -91,9 +95,7 @@ def dream_carried(dreamer, inputs: tuple, settings, strength: float):
     (frame, prev_in, prev_out, backward, consistent, blend). One compiled call where the dream allows
     (Dreamer.one_call), else the carry, the dream and the picture one after another; either way queued only:
     `picture_kept` waits for it."""
-    sent = (backend.tensor(inputs[0], "uint8"), backend.tensor(inputs[1], "uint8"),
-            backend.tensor(inputs[2], "uint8"), backend.tensor(inputs[3]), backend.tensor(inputs[4]),
-            backend.constant(float(inputs[5])))
+    sent = _sent(*inputs)
     shape = tuple(inputs[3].shape[:2])
     if dreamer.one_call(shape, settings):
         return dreamer.dream_between(_carried, sent, _picture, settings, strength)

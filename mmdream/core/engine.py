@@ -300,7 +300,7 @@ class Dreamer:
         """`steps` of normalised gradient ascent at one scale, with roll jitter; `constraint` projects x after
         each step (sound keeps its energy, so the ascent must change the spectrum's shape, not its level)."""
         lo_hi = self.net.value_range
-        tile = max(settings.tile_size, 2 * self.net.min_size)  # equal tiles are over half this: none too small
+        tile = self._tile(settings)
         whole = self._fits(x.shape, tile, settings.axes)
         size, clip, center, kernel = self._step_settings(settings, step_size, int(x.shape[-1]))
         follows, k = self.following > 0, backend.constant(float(self.following))
@@ -330,10 +330,13 @@ class Dreamer:
     def one_call(self, shape: tuple[int, int], settings: DreamSettings) -> bool:
         """Whether dreaming an array of `shape` (h, w) can be one compiled call with what comes before and after it
         (`dream_between`): a compiling backend, one octave at the array's own size, no tiles, no class target."""
-        tile = max(settings.tile_size, 2 * self.net.min_size)
         return (backend.COMPILED and settings.steps >= 1 and self.following <= 0
                 and self.octaves(shape, settings) == [tuple(shape)]
-                and self._fits((1, *shape), tile, settings.axes))
+                and self._fits((1, *shape), self._tile(settings), settings.axes))
+
+    def _tile(self, settings: DreamSettings) -> int:
+        """The tile a gradient is taken in: equal tiles are over half this, so none is too small for the net."""
+        return max(settings.tile_size, 2 * self.net.min_size)
 
     def dream_between(self, before: Callable, inputs: tuple, after: Callable, settings: DreamSettings,
                       strength: float = 1.0):
