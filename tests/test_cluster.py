@@ -71,7 +71,7 @@ def ray_head(cpus: int, temp: Path):
                              "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
                             env=RAY_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_until_up(head, port)
+        _wait_until_up(head, port, f"{temp}/")
         yield f"127.0.0.1:{port}"
     finally:
         with contextlib.suppress(ProcessLookupError):  # its tests are done: nothing to shut down gracefully (~30 s)
@@ -91,12 +91,23 @@ def _live_nodes(port: int) -> set[str] | None:
     return set(re.findall(r" node_([0-9a-f]+)", done.stdout.split("Pending:")[0])) if done.returncode == 0 else None
 
 
-def _wait_until_up(proc: subprocess.Popen, port: int, known: set[str] = frozenset(), log=None) -> None:
-    """Until the cluster at `port` counts a live node not in `known` (`log`: the starting process's output file).
-    A new node, not a count: a node lost just before is still counted live for a few seconds."""
+def _raylet_running(marker: str) -> bool:
+    """Whether a raylet whose command line holds `marker` runs here: until one does, asking the cluster (a `ray
+    status` process, about two seconds of CPU) cannot find the node."""
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or [""]
+        if "raylet" in cmd[0] and marker in " ".join(cmd):
+            return True
+    return False
+
+
+def _wait_until_up(proc: subprocess.Popen, port: int, marker: str, known: set[str] = frozenset(), log=None) -> None:
+    """Until the cluster at `port` counts a live node not in `known`, its raylet's command line holding `marker`
+    (`log`: the starting process's output file). A new node, not a count: a node lost just before is still counted
+    live for a few seconds."""
     deadline = time.monotonic() + 120
     while True:
-        if (_live_nodes(port) or set()) - known:
+        if _raylet_running(marker) and (_live_nodes(port) or set()) - known:
             return
         if proc.poll() is not None or time.monotonic() > deadline:
             why = log.seek(0) or log.read().decode(errors="replace")[-1500:] if log else ""
@@ -162,7 +173,7 @@ def hidden_node(address: str, base: Path, resources: dict | None = None):
     proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "bash", "-c", script], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_until_up(proc, port, known, log=log)
+        _wait_until_up(proc, port, f"{root}/", known, log=log)
         yield Node(proc, hidden, root)
     finally:  # stopped as `ray stop` does (the head hears of it at once), unless it was lost
         with contextlib.suppress(ProcessLookupError):
@@ -582,23 +593,30 @@ def test_a_node_that_shares_nothing_with_the_head_renders_the_one_machine_film(m
     style = media / "images" / "Starry_Night.jpeg"
     recipe = ["--schedule", str(schedule), "--style", str(style), "--style-steps", "5", "--react", "0.5", "--audio-net",
               str(animals_net), *SMALL]
-    one = run_mmdream("video", str(two_clips), "-o", str(tmp_path / "one.mp4"), "--threads", "1",
-                      "--preview", str(tmp_path / "one.png"), *recipe, cwd=ROOT)
-    assert one.returncode == 0, one.stderr[-2000:]
+    # The one-machine render runs beside the node's start and the cluster's render (it is the same bytes at any
+    # pace: one thread), and is waited for before the films are compared.
+    one = start_mmdream("video", str(two_clips), "-o", str(tmp_path / "one.mp4"), "--threads", "1",
+                        "--preview", str(tmp_path / "one.png"), *recipe, cwd=ROOT)
     out, rep, sheet = tmp_path / "node.mp4", tmp_path / "node.json", tmp_path / "node.png"
-    with hidden_node(small_head, run_temp(tmp_path_factory), {"hidden": 1}) as node:
-        done = run_mmdream("video", str(two_clips), "-o", str(out), "--ray", small_head, "--task-resources",
-                           "hidden=1", "--preview", str(sheet), "--report", str(rep), *recipe, cwd=ROOT)
-        assert done.returncode == 0, done.stderr[-2000:]
-        # It cannot have opened a path of the head's: each is an empty tmpfs there.
-        mounts = node.mounts()
-        assert all(mounts.get(str(p)) == "tmpfs" for p in node.hidden), (node.hidden, mounts)
-        assert list(node.sees(media_root().resolve()).iterdir()) == []
-        assert not node.sees(out).exists() and not node.sees(schedule).exists()
-        # What it needed came through the object store, into its own cache.
-        carried = {f.name for f in node.sees(node.root / "cache" / "carried").glob("*/*")}
-        assert carried == {"film.toml", style.name, "animals.keras", "animals.json"}
-        assert list(node.sees(node.root / "cache").glob("efficientnet_lite0-*.npz"))
+    try:
+        with hidden_node(small_head, run_temp(tmp_path_factory), {"hidden": 1}) as node:
+            done = run_mmdream("video", str(two_clips), "-o", str(out), "--ray", small_head, "--task-resources",
+                               "hidden=1", "--preview", str(sheet), "--report", str(rep), *recipe, cwd=ROOT)
+            assert done.returncode == 0, done.stderr[-2000:]
+            # It cannot have opened a path of the head's: each is an empty tmpfs there.
+            mounts = node.mounts()
+            assert all(mounts.get(str(p)) == "tmpfs" for p in node.hidden), (node.hidden, mounts)
+            assert list(node.sees(media_root().resolve()).iterdir()) == []
+            assert not node.sees(out).exists() and not node.sees(schedule).exists()
+            # What it needed came through the object store, into its own cache.
+            carried = {f.name for f in node.sees(node.root / "cache" / "carried").glob("*/*")}
+            assert carried == {"film.toml", style.name, "animals.keras", "animals.json"}
+            assert list(node.sees(node.root / "cache").glob("efficientnet_lite0-*.npz"))
+        _, err = one.communicate(timeout=600)
+    finally:
+        if one.poll() is None:
+            os.killpg(one.pid, signal.SIGKILL)
+    assert one.returncode == 0, err[-2000:]
     report = json.loads(rep.read_text())
     pinned = [n["node"] for n in report["nodes"] if "hidden" in n["resources"]]
     assert len(pinned) == 1 and len(report["segments"]) == 2
