@@ -91,14 +91,10 @@ def _live_nodes(port: int) -> set[str] | None:
     return set(re.findall(r" node_([0-9a-f]+)", done.stdout.split("Pending:")[0])) if done.returncode == 0 else None
 
 
-def _raylet_running(marker: str) -> bool:
-    """Whether a raylet whose command line holds `marker` runs here: until one does, asking the cluster (a `ray
-    status` process, about two seconds of CPU) cannot find the node."""
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or [""]
-        if "raylet" in cmd[0] and marker in " ".join(cmd):
-            return True
-    return False
+def _raylet(marker: str) -> psutil.Process | None:
+    """The raylet running here whose command line holds `marker` (a folder of its node's), if one does."""
+    return next((p for p in psutil.process_iter(["cmdline"]) if "raylet" in (p.info["cmdline"] or [""])[0]
+                 and marker in " ".join(p.info["cmdline"])), None)
 
 
 def _wait_until_up(proc: subprocess.Popen, port: int, marker: str, known: set[str] = frozenset(), log=None) -> None:
@@ -107,7 +103,8 @@ def _wait_until_up(proc: subprocess.Popen, port: int, marker: str, known: set[st
     live for a few seconds."""
     deadline = time.monotonic() + 120
     while True:
-        if _raylet_running(marker) and (_live_nodes(port) or set()) - known:
+        # until its raylet runs, asking the cluster (`ray status`, about two seconds of CPU) cannot find the node
+        if _raylet(marker) and (_live_nodes(port) or set()) - known:
             return
         if proc.poll() is not None or time.monotonic() > deadline:
             why = log.seek(0) or log.read().decode(errors="replace")[-1500:] if log else ""
@@ -132,8 +129,9 @@ class Node:
     root: Path  # its own folders, in its namespace only (an empty folder here)
 
     def raylet(self) -> psutil.Process:
-        return next(p for p in psutil.process_iter(["cmdline"]) if "raylet" in (p.info["cmdline"] or [""])[0]
-                    and str(self.root) in " ".join(p.info["cmdline"]))
+        found = _raylet(f"{self.root}/")
+        assert found is not None, f"no raylet of the node at {self.root}"
+        return found
 
     def mounts(self) -> dict[str, str]:
         """Mount point -> file system type, as the node's processes see them."""
