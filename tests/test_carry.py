@@ -178,20 +178,22 @@ def test_a_continuing_frame_on_the_device_is_one_call_making_the_three_calls_pic
 
 def test_a_live_session_compiles_a_continuing_frames_device_calls_before_its_source_opens(media):
     """Where the carry runs on the device, `trace_and_time` (before a live source opens) compiles the calls a
-    continuing frame makes there (carried, dreamed and made the picture in one) and those of a frame carried without
-    a dream of its own (the carry, the picture), so the session's frames compile none; where it runs
-    on the host, none of them is made at all. Fresh compiled functions (traces counted from 0), a cold frame and
-    continuing ones of a real clip at full size."""
+    continuing frame makes there (carried, dreamed and made the picture in one, a program per step count the fit
+    may choose) and those of a frame carried without a dream of its own (the carry, the picture), so the session's
+    frames compile none, whatever steps the fit gives them; where it runs on the host, none of them is made at
+    all. Fresh compiled functions (traces counted from 0), a cold frame and continuing ones of a real clip at full
+    size, their warm steps each of the fitted counts in turn (as a GPU's fit moves them)."""
     from mmdream.core import backend, carry
     from mmdream.media.ffmpeg import even_size, probe, read_video_frames
     from mmdream.pipelines.film.frames import _decoded_with_motion
+    from mmdream.pipelines.live.controls import FITTED_STEPS
     from mmdream.pipelines.live.session import trace_and_time
     from mmdream.pipelines.live.setup import live_frames, live_parts
     from mmdream.specs import make_spec
 
     src = str(media / "video" / "big_buck_bunny_0_30.webm")
     size = even_size(*probe(src).video_size, 96)
-    frames = list(read_video_frames(src, size, 24.0, 2.0, 2.25))
+    frames = list(read_video_frames(src, size, 24.0, 2.0, 2.0 + (len(FITTED_STEPS) + 2) / 24))
     recipe, options = live_parts(make_spec("live", {"net": "efficientnet_lite0", "max_size": 96}))
 
     def traces() -> int:  # the carry and the picture (a frame carried without a dream) and a continuing frame's call
@@ -205,12 +207,14 @@ def test_a_live_session_compiles_a_continuing_frames_device_calls_before_its_sou
         frame_fn.opts.warm_scale = 1.0  # a continuing frame at full size: the frames the device carries
         trace_and_time(frame_fn, size)
         before = traces()
-        assert before == (3 if on_device else 0), (on_device, before)
+        assert before == (2 + len(FITTED_STEPS) if on_device else 0), (on_device, before)
         prev_out, rows = None, []
         for i, frame, prev_in, motion in _decoded_with_motion(iter(frames), 0):
+            frame_fn.opts.warm_steps = FITTED_STEPS[(i - 1) % len(FITTED_STEPS)]  # what the fit sets
             prev_out, row = frame_fn(i, frame, prev_in, prev_out, motion, 1.0)
             rows.append(row)
-        assert [r["cold"] for r in rows] == [True] + [False] * (len(frames) - 1) and len(frames) >= 4
+        assert [r["cold"] for r in rows] == [True] + [False] * (len(frames) - 1)
+        assert sorted({r["steps"] for r in rows[1:]}) == list(FITTED_STEPS), rows
         assert all(r["scale"] == 1.0 for r in rows[1:]), rows
         # on the device the frames used the calls compiled before them and compiled none; on the host none at all
         assert traces() == before, (on_device, traces(), before)

@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -358,17 +358,20 @@ class FrameDreamer:
             motion.staged = (backend.tensor(frame, "uint8"), backend.tensor(motion.backward),
                              backend.tensor(motion.consistent))
 
-    def compile_continuing(self, size: tuple[int, int]) -> None:
+    def compile_continuing(self, size: tuple[int, int], steps: Iterable[int] = ()) -> None:
         """Where the carry runs on the device: the calls a continuing frame of `size` (w, h) makes there (the carry,
-        the dream and the picture, one call where the dream allows) and a frame carried without a dream of its own
-        (live) makes, made now on blank frames, so none is compiled, or read from XLA's cache, at a frame's turn: on
-        a GPU each is a program of its own, and a live session's first continuing frames waited for them."""
+        the dream and the picture, one call where the dream allows: one program per step count, the film's warm
+        steps and each of `steps`) and a frame carried without a dream of its own (live) makes, made now on blank
+        frames, so none is compiled, or read from XLA's cache, at a frame's turn: on a GPU each is a program of its
+        own, and a live session's first continuing frames waited for them."""
         if not self.carry_on_device:
             return
         w, h = size
         blank = np.zeros((h, w, 3), np.uint8)
         inputs = (blank, blank, blank, np.zeros((h, w, 2), np.float32), np.ones((h, w), np.float32), self.opts.blend)
-        picture_kept(dream_carried(self.dreamer, inputs, self._warm(self.plan.at(self.opts.start).settings), 0.0))
+        warm = self._warm(self.plan.at(self.opts.start).settings)
+        for count in dict.fromkeys((warm.steps, *steps)):
+            picture_kept(dream_carried(self.dreamer, inputs, replace(warm, steps=count), 0.0))
         picture(carried_on_device(*inputs))
 
     def _warm(self, settings):

@@ -98,9 +98,12 @@ def every_depth(net, depths: int = 20) -> list[str]:
 
 
 SCALES = (1.0, 0.75, 0.5)  # few sizes: each new one costs a slow first dream (the kernels are set up per shape)
+FITTED_STEPS = (1, 2, 3, 4)  # the warm steps a fit may choose at full size: where a step count is a compiled program
+                             # of its own (a GPU), each is made before the source opens
 
 
-def adapted(step_seconds: float, interval: float, scale: float = 1.0, most: int = 4) -> tuple[int, float]:
+def adapted(step_seconds: float, interval: float, scale: float = 1.0,
+            most: int = FITTED_STEPS[-1]) -> tuple[int, float]:
     """Warm steps and dream scale that fit one frame interval, from the measured cost of one step at full size
     (the cost goes with the pixels): more steps where a step is cheap (a GPU; up to `most`); where even one is
     too dear, a smaller dream (`SCALES`), and the deadline carries the rest. From the `scale` in use it steps

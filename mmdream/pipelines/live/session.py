@@ -29,7 +29,7 @@ from mmdream.io_utils import atomic_output
 from mmdream.media.ffmpeg import AudioTap, ffmpeg_exe, is_stream, read_video_frames
 from mmdream.media.flow import FlowEstimator
 from mmdream.pipelines.film.frames import FrameDreamer, carried_dream, scaled
-from mmdream.pipelines.live.controls import SCALES, DreamFit, LayerDreamers, LiveControls, keyboard
+from mmdream.pipelines.live.controls import FITTED_STEPS, SCALES, DreamFit, LayerDreamers, LiveControls, keyboard
 from mmdream.specs import options_class
 
 if TYPE_CHECKING:  # the sound's pipeline (librosa) is loaded only for --audio
@@ -162,14 +162,15 @@ TIMING_ROUNDS = 3
 
 def trace_and_time(frame_fn: FrameDreamer, size: tuple[int, int]) -> dict[float, float]:
     """Before the source opens: trace every shape a live dream may take (the cold pyramid and the warm step at
-    each of `SCALES`, and where the carry runs on the device, a continuing frame's calls there; a first dream at a
-    new shape is slow), and time a warm step at each size, so the very first dreams are fitted to this machine (see
-    `DreamFit`). `size`: (width, height). Returns the median seconds of a step at each size over TIMING_ROUNDS."""
+    each of `SCALES`, and where the carry runs on the device, a continuing frame's calls there at each step count a
+    fit may choose: a first dream at a new shape, or of a new step count there, is slow), and time a warm step at
+    each size, so the very first dreams are fitted to this machine (see `DreamFit`). `size`: (width, height).
+    Returns the median seconds of a step at each size over TIMING_ROUNDS."""
     dreamer, settings = frame_fn.dreamer, frame_fn.plan.at(0.0).settings
     blanks = {scale: np.zeros((*scaled((size[1], size[0]), scale), 3), np.float32) for scale in SCALES}
     for blank in blanks.values():
         dreamer.dream(blank, replace(settings, steps=1))
-    frame_fn.compile_continuing(size)
+    frame_fn.compile_continuing(size, FITTED_STEPS if frame_fn.opts.warm_steps is None else ())
     times: dict[float, list[float]] = {scale: [] for scale in SCALES}
     for _ in range(TIMING_ROUNDS):  # sizes in turn, so a drift in the host's speed touches each alike
         for scale, blank in blanks.items():
