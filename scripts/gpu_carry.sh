@@ -5,6 +5,8 @@
 # offline nets (lite0, MTT_vgg) from this machine's mmdream cache, and the media the bench reads.
 #
 #   bash scripts/gpu_carry.sh            # here, once per checkout (needs `make install` first: the converted nets)
+#   XLA_TAR=xla.tar bash scripts/gpu_carry.sh   # with what XLA compiled on an earlier lent GPU (gpu_run.sh's
+#                                        # $OUT/xla.tar, kept outside the checkout): its programs are read, not made
 #   source .carry/go.sh                  # there, first in every command (carry: [".carry"])
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,8 @@ cp "$media/video/big_buck_bunny_0_30.webm" .carry/media/video/
 cp "$media/audio/music/Kevin_MacLeod_-_Vibe_Ace.hq.ogg" .carry/media/audio/music/
 cp "$media/images/sky1024px.jpg" "$media/images/Starry_Night.jpeg" .carry/media/images/
 
+if [ -n "${XLA_TAR:-}" ]; then cp "$XLA_TAR" .carry/xla.tar; fi
+
 cat > .carry/go.sh <<'EOF'
 # Sourced first in a device command: install the carried wheels, point mmdream at the carried nets and media.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,3 +47,7 @@ mkdir -p "$MMDREAM_CACHE" && cp -n "$here"/cache/*.npz "$MMDREAM_CACHE"/
 true
 EOF
 du -sh .carry; du -sh .carry/*
+total=$(du -sb .carry | cut -f1)
+if [ "$total" -gt $((64 * 1024 * 1024)) ]; then
+  echo "the carry is $((total / 1024 / 1024)) MiB, over the device tool's 64 MiB (leave XLA_TAR out?)" >&2; exit 1
+fi

@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -362,6 +363,16 @@ def lite0():
     from mmdream.nets import load_net
 
     return load_net("efficientnet_lite0")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_files_in_pytests_folder(tmp_path_factory):
+    """What libraries in the test process leave in Python's temporary folder goes under pytest's own (which keeps
+    its last three runs), not /tmp: gradio_client makes a folder there per file it downloads and leaves it, empty.
+    This process only: `TMPDIR` is left alone for the processes it starts (Ray's sockets are short paths in /tmp)."""
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tempfile"))
+    yield
+    tempfile.tempdir = None
 
 
 @pytest.fixture(autouse=True)
