@@ -218,3 +218,45 @@ def test_a_live_session_compiles_a_continuing_frames_device_calls_before_its_sou
         assert all(r["scale"] == 1.0 for r in rows[1:]), rows
         # on the device the frames used the calls compiled before them and compiled none; on the host none at all
         assert traces() == before, (on_device, traces(), before)
+
+
+def test_a_films_continuing_programs_are_made_while_its_first_frame_dreams(media, tmp_path, monkeypatch):
+    """Where the carry runs on the device (a GPU sets it; forced here), a film makes a continuing frame's programs
+    (`compile_continuing`) on a thread of its own while its first frame, a cold one, dreams, and they are made
+    before the second frame's turn; the film is the same bytes as one whose second frame made them at its turn."""
+    import threading
+    import time
+
+    import mmdream
+    from mmdream.core import backend
+    from mmdream.pipelines.film import frames
+
+    monkeypatch.setattr(backend, "on_gpu", lambda: True)
+    made, turns = [], {}
+    make, call = frames.FrameDreamer.compile_continuing, frames.FrameDreamer.__call__
+
+    def timed_make(self, size, steps=()):
+        start = time.perf_counter()
+        make(self, size, steps)
+        made.append((threading.current_thread().name, start, time.perf_counter()))
+
+    def timed_call(self, i, *args):
+        start = time.perf_counter()
+        out = call(self, i, *args)
+        turns.setdefault(i, (start, time.perf_counter()))
+        return out
+
+    monkeypatch.setattr(frames.FrameDreamer, "compile_continuing", timed_make)
+    monkeypatch.setattr(frames.FrameDreamer, "__call__", timed_call)
+    common = {"max_size": 96, "end": 0.5, "octaves": 2, "steps": 2, "soundtrack": "none"}
+    clip = media / "video" / "big_buck_bunny_0_30.webm"
+    ahead = mmdream.dream_video(clip, tmp_path / "ahead.mp4", **common)
+    assert [r["cold"] for r in ahead.figures["per_frame"][:3]] == [True, False, False]
+    assert len(made) == 1 and made[0][0].startswith("mmdream-compile"), made
+    first_end, second_start = turns[0][1], turns[1][0]
+    assert made[0][1] < first_end and made[0][2] <= second_start, (made, turns)  # beside the first, before the second
+
+    monkeypatch.setattr(frames, "_continuing_made_ahead", lambda *_: None)  # made at the second frame's turn
+    made.clear()
+    mmdream.dream_video(clip, tmp_path / "at_its_turn.mp4", **common)
+    assert not made and (tmp_path / "at_its_turn.mp4").read_bytes() == (tmp_path / "ahead.mp4").read_bytes()

@@ -84,7 +84,9 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
     with (opencv_beside_the_network(), work.encoding(size, fps, resume_at=done),
           ThreadPoolExecutor(1, thread_name_prefix="mmdream-writer") as writer,
           ThreadPoolExecutor(max(1, measurers), thread_name_prefix="mmdream-flicker") as flickers,
+          ThreadPoolExecutor(1, thread_name_prefix="mmdream-compile") as compiler,
           contextlib.closing(frames)):
+        ahead = _continuing_made_ahead(frame_fn, size, compiler)
         pending, items, last = deque(), iter(frames), None
         while True:
             t_wait = time.perf_counter()
@@ -96,6 +98,8 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
                 if thumbs is not None and i in thumbs:
                     thumbs[i] = (frame, work.thumb(i))
                 continue
+            if ahead is not None and prev_out is not None:  # a frame that may continue: its programs are made
+                ahead, _ = None, ahead.result()
             t0 = time.perf_counter()
             at = offset + i
             out, row = frame_fn(at, frame, prev_in, prev_out, motion,
@@ -118,6 +122,17 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
         if last is not None:
             last["stages_s"]["waiting"] += time.perf_counter() - t_end
     return rows
+
+
+def _continuing_made_ahead(frame_fn: FrameFn, size: tuple[int, int], compiler: ThreadPoolExecutor) -> Future | None:
+    """Where the carry runs on the device, a continuing frame's programs (`FrameDreamer.compile_continuing`) made,
+    or read from XLA's cache, on a thread of their own while the film's first frame, a cold one, dreams: made at
+    the first continuing frame's turn, they held the network's thread for as long. The frame loop waits for them
+    before a frame that may continue (none runs twice: two threads would both compile it)."""
+    make = getattr(frame_fn, "compile_continuing", None)
+    if make is None or not getattr(frame_fn, "carry_on_device", False):
+        return None
+    return compiler.submit(make, size)
 
 
 def flow_workers() -> int:

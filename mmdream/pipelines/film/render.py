@@ -128,6 +128,9 @@ def _dream_film(src: str, dst: str, frame_fn: FrameFn, sound: SoundPlan, opts: F
     with soundtrack_beside(film_soundtrack(src, job, sound), StopSignal()) as sound_figures:
         rows, thumbs, resumed = shown_frames(film_frames(src, info, opts), frame_fn, work, job.factor, expected,
                                              opts.preview, progress_bar, on_frame)
+        t_pictures = time.perf_counter()
+    if rows and "stages_s" in rows[-1]:  # the network's thread then waited for the soundtrack's dream to end
+        rows[-1]["stages_s"]["waiting"] += time.perf_counter() - t_pictures
     if not rows:
         raise UserError(f"{src} decodes to no video frames between {opts.start:g} s and {opts.end:g} s")
     t_mux = time.perf_counter()
