@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # On a lent GPU machine, in one call: the compiled film's rows, the host side on its cores, live, audio and style
 # (scripts/bench.py --gpu, each part in a process of its own, the most wanted first), written to $OUT as each ends;
-# then what XLA compiled (for a later call: copy $OUT/xla.tar to .carry/). Build the carry here first:
+# then what XLA compiled (keep $OUT/xla.tar outside the checkout; a later carry takes it as XLA_TAR). Build the
+# carry here first:
 #
-#   bash scripts/gpu_carry.sh                                        # here
+#   XLA_TAR=~/xla.tar bash scripts/gpu_carry.sh                      # here (XLA_TAR: optional)
 #   bash scripts/gpu_run.sh                                          # there (device tool: carry [".carry"])
 #   PARTS=jax/audio,jax/style bash scripts/gpu_run.sh                # some parts only (an H100 took 104-135 s for
-#   the 1080p film row, 123-151 lite0, 14 the host part, 229 live, 46 audio and 77 style, compiling included: a
-#   call of the first four needs about 560 s; `:graphs` after a film part, e.g. jax/film:efficientnet_lite0:540:graphs,
-#   runs it with XLA's CUDA graphs for every run of calls, see scripts/bench.py XLA_VARIANTS)
+#   the 1080p film row, 123-151 lite0, 14 the host part, 229 to over 240 live (105 with an earlier call's XLA
+#   cache), 46 audio and 77 style, compiling included: a call of the first four needs about 560 s; `:graphs` after
+#   a film part, e.g. jax/film:efficientnet_lite0:540:graphs, runs it with XLA's CUDA graphs for every run of
+#   calls, see scripts/bench.py XLA_VARIANTS)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source .carry/go.sh || { echo "the carry did not install" >&2; exit 1; }

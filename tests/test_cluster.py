@@ -57,6 +57,7 @@ def two_clips(media, tmp_path_factory) -> Path:
 
 
 RAY = str(Path(sys.executable).with_name("ray"))
+SHORT = "/tmp"  # where folders Ray puts sockets in go: a socket's path must fit in 107 bytes (not pytest's folders)
 # Here Ray 2.60's `ray start` asked for a token (ray.init leaves one in ~/.ray) that drivers do not send by default:
 # the cluster states its authentication mode, as an operator would; drivers follow RAY_AUTH_MODE.
 RAY_ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
@@ -159,7 +160,7 @@ def hidden_node(address: str, base: Path, resources: dict | None = None):
     port = int(address.rsplit(":", 1)[1])
     known = _live_nodes(port) or set()
     # Its own folders: a tmpfs of their own at a short path (a Ray socket's path must fit in 107 bytes).
-    root = Path(tempfile.mkdtemp(prefix="mmdream-node-"))
+    root = Path(tempfile.mkdtemp(prefix="mmdream-node-", dir=SHORT))
     hidden = [media_root().resolve(), base.resolve(), cache_dir().resolve(), root]
     mounts = "".join(f"mount -t tmpfs tmpfs {shlex.quote(str(p))}\n" for p in hidden)
     script = (f"set -e\n{mounts}mkdir -p {root}/ray {root}/cache {root}/keras {root}/models\n"
@@ -219,7 +220,7 @@ def test_two_workers_render_the_one_machine_film(two_clips, one_machine, tmp_pat
     folder (Ray would connect there and refuse the worker count): the film is the one-machine film."""
     reference, ref_report = one_machine
     out, rep = tmp_path / "cluster.mp4", tmp_path / "cluster.json"
-    ray_tmp = Path(tempfile.mkdtemp(prefix="mmdream-ray-"))  # short: a Ray socket's path must fit in 107 bytes
+    ray_tmp = Path(tempfile.mkdtemp(prefix="mmdream-ray-", dir=SHORT))
     (ray_tmp / "ray").mkdir()
     (ray_tmp / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{free_port()}")  # nothing listens there
     try:
