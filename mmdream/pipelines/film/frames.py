@@ -99,7 +99,8 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
                     thumbs[i] = (frame, work.thumb(i))
                 continue
             if ahead is not None and prev_out is not None:  # a frame that may continue: its programs are made
-                ahead, _ = None, ahead.result()
+                ahead.result()
+                ahead = None
             t0 = time.perf_counter()
             at = offset + i
             out, row = frame_fn(at, frame, prev_in, prev_out, motion,
