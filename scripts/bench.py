@@ -176,6 +176,76 @@ def host_pipeline(tmp: Path, seconds: float = 3.0) -> dict:
             "stages_in_the_film": film["stages"], "cores": cores}
 
 
+def decode_pair(clip: Path, batch: int = 8) -> dict:
+    """The clip decoded to RGB by the film's frame source (ffmpeg on the host's cores, frames in host memory) and by
+    NVDEC (PyNvVideoCodec, frames in the device's memory handed to the backend through DLPack): frames/s and the
+    host's CPU ms a frame for each, and how far NVDEC's last frame is from the frame source's (their YUV-to-RGB
+    conversions differ). NVDEC goes behind the frame source only where it wins at 1080p; where it cannot run
+    (no wheel, no driver, no decoder) the row says why."""
+    from mmdream.media.ffmpeg import probe, read_video_frames
+
+    info = probe(str(clip))
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    last, n = None, 0
+    for frame in read_video_frames(str(clip), info.video_size, info.fps, 0.0, None):
+        last, n = frame, n + 1
+    rows: dict = {"size": list(info.video_size), "cpu": _decode_rate(n, wall, cpu)}
+    try:
+        rows["nvdec"] = nvdec_decode(clip, last, batch)
+    except Exception as e:  # noqa: BLE001 - a measurement: what stopped it is the row
+        rows["nvdec"] = {"error": f"{type(e).__name__}: {e}"[:800]}
+    if "frames_per_s" in rows["nvdec"]:
+        rows["nvdec_over_cpu"] = round(rows["nvdec"]["frames_per_s"] / rows["cpu"]["frames_per_s"], 2)
+    return rows
+
+
+def _decode_rate(frames: int, wall: float, cpu: float) -> dict:
+    seconds = time.perf_counter() - wall
+    return {"frames": frames, "frames_per_s": round(frames / seconds, 1),
+            "cpu_ms_per_frame": round(1000 * (_cpu_seconds() - cpu) / max(frames, 1), 2)}
+
+
+def nvdec_decode(clip: Path, reference: np.ndarray | None, batch: int) -> dict:
+    """`clip` through NVDEC, RGB in device memory, each frame copied into a backend array on the device (NVDEC's
+    surfaces are reused), the last one brought back to compare with `reference`."""
+    import keras
+    import PyNvVideoCodec as nvc
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        def on_device(frame):
+            return torch.from_dlpack(frame).clone()
+
+        def synced(x) -> np.ndarray:
+            return x.cpu().numpy()
+    else:
+        import jax
+        import jax.numpy as jnp
+
+        def on_device(frame):
+            return jnp.array(jax.dlpack.from_dlpack(frame), copy=True)
+
+        def synced(x) -> np.ndarray:
+            return np.asarray(x)
+
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    decoder = nvc.SimpleDecoder(str(clip), gpu_id=0, use_device_memory=True,
+                                output_color_type=nvc.OutputColorType.RGB)
+    n, last = 0, None
+    while frames := decoder.get_batch_frames(batch):
+        for frame in frames:
+            last = on_device(frame)
+            n += 1
+    picture = synced(last) if last is not None else None  # waits for the device's copies
+    row = _decode_rate(n, wall, cpu)
+    if picture is not None and reference is not None and picture.shape == reference.shape:
+        row["mean_abs_diff_last_frame"] = round(float(np.abs(picture.astype(np.float32) - reference).mean()), 2)
+    else:
+        row["shape"] = None if picture is None else list(picture.shape)
+    return row
+
+
 def music_clip(dst: Path, seconds: float) -> Path:
     """The music looped to `seconds`, as wav (ffmpeg alone: the parent stays small, see `memory`)."""
     from mmdream.media.ffmpeg import ffmpeg_exe
@@ -437,7 +507,7 @@ def classic_recipe(dreamer, clip: Path, dims: tuple[int, int], fps: float, frame
 # slow part costs only itself: the lent machine's time is short. JAX: the compiled dream; torch: the eager path.
 GPU_PARTS = {
     "jax": ["film:efficientnet_lite0:540", "film:inception_v3:1920", "audio", "style", "live:1280",
-            "film:inception_v3:540", "film:efficientnet_lite0:1920"],
+            "film:inception_v3:540", "film:efficientnet_lite0:1920", "decode:1920"],
     "torch": ["film:efficientnet_lite0:540", "film:inception_v3:1920", "audio", "style", "live:1280"],
 }
 
@@ -464,7 +534,7 @@ def gpu_bench(tmp: Path, out: Path, seconds: float, parts: list[str], part_timeo
         if part.rsplit(":", 1)[-1] in XLA_VARIANTS:  # the part with XLA told otherwise (see XLA_VARIANTS)
             part, variant = part.rsplit(":", 1)
             env["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS", ""), XLA_VARIANTS[variant]]))
-        clip = clips[int(part.rsplit(":", 1)[1])] if part.startswith("film") else CLIP
+        clip = clips[int(part.rsplit(":", 1)[1])] if part.startswith(("film", "decode")) else CLIP
         part_json = tmp / f"{backend}-{part.replace(':', '-')}.json"
         cmd = [sys.executable, str(Path(__file__)), "--gpu-part", part, "--json", str(part_json), "--clip", str(clip),
                "--classic", "0" if backend == "torch" else str(classic), "--frames", "24" if backend == "torch" else "0"]
@@ -490,7 +560,8 @@ def gpu_bench(tmp: Path, out: Path, seconds: float, parts: list[str], part_timeo
 
 def gpu_part(part: str, clip: Path, classic: int, frames: int, tmp: Path) -> dict:
     """One part of the GPU bench, in this process's backend: a film row, the audio real-time factor on 60 s of
-    music, image style transfer of a 1024 px photo (first run with compiling, then warm), or live at a size."""
+    music, image style transfer of a 1024 px photo (first run with compiling, then warm), live at a size, or the
+    film's decoding against NVDEC."""
     from mmdream.pipelines.precision import auto_precision
 
     kind, *args = part.split(":")
@@ -510,6 +581,8 @@ def gpu_part(part: str, clip: Path, classic: int, frames: int, tmp: Path) -> dic
         row.update(style_runs(tmp))
     elif kind == "host":  # the 1080p film's host side on this machine's cores, the dream costing nothing
         row.update(host_pipeline(tmp))
+    elif kind == "decode":  # the film's frame source against NVDEC, on the clip of that size
+        row.update(decode_pair(clip))
     return row
 
 

@@ -7,6 +7,7 @@
 #   bash scripts/gpu_carry.sh            # here, once per checkout (needs `make install` first: the converted nets)
 #   XLA_TAR=xla.tar bash scripts/gpu_carry.sh   # with what XLA compiled on an earlier lent GPU (gpu_run.sh's
 #                                        # $OUT/xla.tar, kept outside the checkout): its programs are read, not made
+#   NVDEC=1 bash scripts/gpu_carry.sh    # with PyNvVideoCodec, for the bench's decode part (leave XLA_TAR out)
 #   source .carry/go.sh                  # there, first in every command (carry: [".carry"])
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,21 @@ cp "$media/images/sky1024px.jpg" "$media/images/Starry_Night.jpeg" .carry/media/
 
 if [ -n "${XLA_TAR:-}" ]; then cp "$XLA_TAR" .carry/xla.tar; fi
 
+# NVDEC=1: PyNvVideoCodec for the bench's decode part (NVDEC against the film's ffmpeg frame source), its wheel's
+# files as a tar.xz with each library once (the wheel stores each of its symlinked names as a copy: 27 MB)
+if [ -n "${NVDEC:-}" ]; then
+  nv=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 -d "$nv" pynvvideocodec
+  (cd "$nv" && python3 -m zipfile -e pynvvideocodec-*.whl site && cd site/PyNvVideoCodec \
+    && for lib in libavformat libavutil; do
+         real=$(ls $lib.so.*.*.* | head -1); major=${real%.*.*}
+         rm -f $lib.so $major && ln -s "$real" $lib.so && ln -s "$real" "$major"
+       done)
+  tar -cJf .carry/nvdec.tar.xz -C "$nv/site" PyNvVideoCodec pynvvideocodec.  # the package and its CUDA runtime
+  rm -rf "$nv"
+fi
+
 cat > .carry/go.sh <<'EOF'
 # Sourced first in a device command: install the carried wheels, point mmdream at the carried nets and media.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,6 +60,8 @@ export MMDREAM_CACHE=/tmp/mmdream-cache PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=
 mkdir -p "$MMDREAM_CACHE" && cp -n "$here"/cache/*.npz "$MMDREAM_CACHE"/
 # XLA's compiled programs from an earlier call (its $OUT/xla.tar, copied to .carry/ here), if any
 [ -f "$here/xla.tar" ] && tar -xf "$here/xla.tar" -C "$MMDREAM_CACHE"
+# PyNvVideoCodec, where the carry was built with NVDEC=1
+[ -f "$here/nvdec.tar.xz" ] && tar -xJf "$here/nvdec.tar.xz" -C /tmp/site
 true
 EOF
 du -sh .carry; du -sh .carry/*

@@ -19,7 +19,7 @@ mkdir -p "$out"
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nproc
   python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"; } \
   2>&1 | tee "$out/device.txt"
-parts=${PARTS:-jax/film:inception_v3:1920,jax/film:efficientnet_lite0:540,jax/host,jax/live:1280,jax/audio,jax/style}
+parts=${PARTS:-jax/film:inception_v3:1920,jax/film:efficientnet_lite0:540,jax/host,jax/decode:1920,jax/live:1280,jax/audio,jax/style}
 MMDREAM_BENCH_PROFILE=1 python3 scripts/bench.py --gpu --gpu-classic 0 --gpu-seconds 5 --gpu-parts "$parts" --part-timeout "${PART_TIMEOUT:-300}" \
   --json "$out/gpu.json"
 if [ -d "$MMDREAM_CACHE/xla" ] && [ "$(du -sm "$MMDREAM_CACHE/xla" | cut -f1)" -lt 40 ]; then

@@ -260,3 +260,27 @@ def test_a_films_continuing_programs_are_made_while_its_first_frame_dreams(media
     made.clear()
     mmdream.dream_video(clip, tmp_path / "at_its_turn.mp4", **common)
     assert not made and (tmp_path / "at_its_turn.mp4").read_bytes() == (tmp_path / "ahead.mp4").read_bytes()
+
+
+def test_the_gpu_bench_times_the_frame_source_and_says_why_nvdec_could_not_run(media, tmp_path):
+    """scripts/bench.py's decode part (run on a lent GPU against NVDEC): the film's frame source decodes every frame
+    of the clip, timed; NVDEC's row is either every frame too, close to the frame source's picture, or the reason it
+    could not run (here: PyNvVideoCodec is not installed), never a failed bench."""
+    import importlib.util
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    from mmdream.media.ffmpeg import probe
+
+    clip = bench.film_clip(tmp_path / "clip.mp4", 2.0, 1.0)
+    row = bench.decode_pair(clip)
+    frames = round(probe(str(clip)).duration * probe(str(clip)).fps)
+    assert row["size"] == [540, 360] and row["cpu"]["frames"] == frames == 24, row
+    assert row["cpu"]["frames_per_s"] > 0 and row["cpu"]["cpu_ms_per_frame"] > 0, row
+    if importlib.util.find_spec("PyNvVideoCodec") is None:
+        assert row["nvdec"] == {"error": "ModuleNotFoundError: No module named 'PyNvVideoCodec'"}, row
+    elif "error" not in row["nvdec"]:
+        assert row["nvdec"]["frames"] == frames and row["nvdec"]["mean_abs_diff_last_frame"] < 8, row
