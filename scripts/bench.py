@@ -232,8 +232,8 @@ def nvdec_decode(clip: Path, reference: np.ndarray | None, batch: int) -> dict:
     wall, cpu = time.perf_counter(), _cpu_seconds()
     decoder = nvc.SimpleDecoder(str(clip), gpu_id=0, use_device_memory=True,
                                 output_color_type=nvc.OutputColorType.RGB)
-    n, last = 0, None
-    while frames := decoder.get_batch_frames(batch):
+    total, n, last = len(decoder), 0, None
+    while n < total and (frames := decoder.get_batch_frames(min(batch, total - n))):
         for frame in frames:
             last = on_device(frame)
             n += 1
