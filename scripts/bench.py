@@ -117,6 +117,13 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def timed_frames(work: Callable[[], int]) -> tuple[int, float, float]:
+    """`work()`'s count of frames, the wall seconds it took and its CPU seconds (see `_cpu_seconds`)."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    n = work()
+    return n, time.perf_counter() - wall, _cpu_seconds() - cpu
+
+
 def host_pipeline(tmp: Path, seconds: float = 3.0) -> dict:
     """The 1080p film with a dream step that costs nothing (a bench-only stand-in: each frame handed on as it came),
     so what is left is the host's work: the render's frames/s against its host bound, min(1 / the slowest stage's
@@ -138,9 +145,8 @@ def host_pipeline(tmp: Path, seconds: float = 3.0) -> dict:
     stages: dict[str, dict] = {}
 
     def timed(name: str, work: Callable[[], int]) -> None:
-        wall, cpu = time.perf_counter(), _cpu_seconds()
-        n = work()
-        stages[name] = {"wall_ms": 1000 * (time.perf_counter() - wall) / n, "cpu_ms": 1000 * (_cpu_seconds() - cpu) / n}
+        n, wall, cpu = timed_frames(work)
+        stages[name] = {"wall_ms": 1000 * wall / n, "cpu_ms": 1000 * cpu / n}
 
     frames: list[np.ndarray] = []
 
@@ -185,13 +191,17 @@ def decode_pair(clip: Path, batch: int = 8) -> dict:
     from mmdream.media.ffmpeg import probe, read_video_frames
 
     info = probe(str(clip))
-    wall, cpu = time.perf_counter(), _cpu_seconds()
-    last, n = None, 0
-    for frame in read_video_frames(str(clip), info.video_size, info.fps, 0.0, None):
-        last, n = frame, n + 1
-    rows: dict = {"size": list(info.video_size), "cpu": _decode_rate(n, wall, cpu)}
+    last: list[np.ndarray] = []
+
+    def decode() -> int:
+        n = 0
+        for frame in read_video_frames(str(clip), info.video_size, info.fps, 0.0, None):
+            last[:], n = [frame], n + 1
+        return n
+
+    rows: dict = {"size": list(info.video_size), "cpu": _decode_rate(*timed_frames(decode))}
     try:
-        rows["nvdec"] = nvdec_decode(clip, last, batch)
+        rows["nvdec"] = nvdec_decode(clip, last[0] if last else None, batch)
     except Exception as e:  # noqa: BLE001 - a measurement: what stopped it is the row
         rows["nvdec"] = {"error": f"{type(e).__name__}: {e}"[:800]}
     if "frames_per_s" in rows["nvdec"]:
@@ -199,10 +209,9 @@ def decode_pair(clip: Path, batch: int = 8) -> dict:
     return rows
 
 
-def _decode_rate(frames: int, wall: float, cpu: float) -> dict:
-    seconds = time.perf_counter() - wall
+def _decode_rate(frames: int, seconds: float, cpu: float) -> dict:
     return {"frames": frames, "frames_per_s": round(frames / seconds, 1),
-            "cpu_ms_per_frame": round(1000 * (_cpu_seconds() - cpu) / max(frames, 1), 2)}
+            "cpu_ms_per_frame": round(1000 * cpu / max(frames, 1), 2)}
 
 
 def nvdec_decode(clip: Path, reference: np.ndarray | None, batch: int) -> dict:
@@ -216,9 +225,6 @@ def nvdec_decode(clip: Path, reference: np.ndarray | None, batch: int) -> dict:
 
         def on_device(frame):
             return torch.from_dlpack(frame).clone()
-
-        def synced(x) -> np.ndarray:
-            return x.cpu().numpy()
     else:
         import jax
         import jax.numpy as jnp
@@ -226,19 +232,21 @@ def nvdec_decode(clip: Path, reference: np.ndarray | None, batch: int) -> dict:
         def on_device(frame):
             return jnp.array(jax.dlpack.from_dlpack(frame), copy=True)
 
-        def synced(x) -> np.ndarray:
-            return np.asarray(x)
+    last: list[np.ndarray] = []
 
-    wall, cpu = time.perf_counter(), _cpu_seconds()
-    decoder = nvc.SimpleDecoder(str(clip), gpu_id=0, use_device_memory=True,
-                                output_color_type=nvc.OutputColorType.RGB)
-    total, n, last = len(decoder), 0, None
-    while n < total and (frames := decoder.get_batch_frames(min(batch, total - n))):
-        for frame in frames:
-            last = on_device(frame)
-            n += 1
-    picture = synced(last) if last is not None else None  # waits for the device's copies
-    row = _decode_rate(n, wall, cpu)
+    def decode() -> int:
+        decoder = nvc.SimpleDecoder(str(clip), gpu_id=0, use_device_memory=True,
+                                    output_color_type=nvc.OutputColorType.RGB)
+        total, n, on = len(decoder), 0, None
+        while n < total and (frames := decoder.get_batch_frames(min(batch, total - n))):
+            for frame in frames:
+                on, n = on_device(frame), n + 1
+        if on is not None:
+            last[:] = [keras.ops.convert_to_numpy(on)]  # waits for the device's copies
+        return n
+
+    row = _decode_rate(*timed_frames(decode))
+    picture = last[0] if last else None
     if picture is not None and reference is not None and picture.shape == reference.shape:
         row["mean_abs_diff_last_frame"] = round(float(np.abs(picture.astype(np.float32) - reference).mean()), 2)
     else:

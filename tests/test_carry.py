@@ -277,7 +277,8 @@ def test_the_gpu_bench_times_the_frame_source_and_says_why_nvdec_could_not_run(m
 
     clip = bench.film_clip(tmp_path / "clip.mp4", 2.0, 1.0)
     row = bench.decode_pair(clip)
-    frames = round(probe(str(clip)).duration * probe(str(clip)).fps)
+    info = probe(str(clip))
+    frames = round(info.duration * info.fps)
     assert row["size"] == [540, 360] and row["cpu"]["frames"] == frames == 24, row
     assert row["cpu"]["frames_per_s"] > 0 and row["cpu"]["cpu_ms_per_frame"] > 0, row
     if importlib.util.find_spec("PyNvVideoCodec") is None:
