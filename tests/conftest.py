@@ -18,17 +18,26 @@ import time
 import zlib
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # processes share the cores: one thread pool apiece, as large
+    # as its share, for TensorFlow and for OpenMP and OpenBLAS (PyTorch's sums, numpy's): a pool of more threads
+    # than its share spins on the cores another worker's test is using
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(name, share)
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/keras_cache.py, for the fixtures below
 import forked  # noqa: E402 - beside this file
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # processes share the cores: one TensorFlow thread pool apiece
-    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+from mmdream.core.choose import own_process  # noqa: E402
+
+own_process()  # the suite's processes are its own: once Keras is loaded, it stays out of the collector's way
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -397,14 +397,19 @@ def test_a_node_lost_mid_film_is_named_and_the_film_is_the_same(two_clips, one_m
     with a soundtrack chunk as a third task, the node could dream the chunk while the head took both segments, and
     nothing would be struck (that happened in CI); two segments on two one-CPU nodes put one on each. The strike
     waits half a second into the segment: a task's start message is sent without waiting, and a node lost in the
-    instant it is sent takes it along (the segment is still rendered again, but the report cannot name that try)."""
+    instant it is sent takes it along (the segment is still rendered again, but the report cannot name that try):
+    the strike waits until the node's task has built its net (its weights converted into the node's own cache),
+    which it starts after sending that message, and lands while the segment's frames are dreamed."""
     out, rep = tmp_path / "lost.mp4", tmp_path / "lost.json"
     with hidden_node(small_head, run_temp(tmp_path_factory), {"doomed": 1}) as node:
         namespace = _mount_namespace(node.raylet().pid)
+
+        def built_on_the_node() -> list[psutil.Process]:
+            workers = [p for p in _segment_workers() if _mount_namespace(p.pid) == namespace]
+            return workers if workers and list(node.sees(node.root / "cache").glob("efficientnet_lite0-*.npz")) else []
+
         code, err = _render_struck(["video", str(two_clips), "-o", str(out), "--ray", small_head, "--report", str(rep),
-                                    "--no-audio", *SMALL],
-                                   lambda: [p for p in _segment_workers() if _mount_namespace(p.pid) == namespace],
-                                   lambda _workers: time.sleep(0.5) or node.lose())
+                                    "--no-audio", *SMALL], built_on_the_node, lambda _workers: node.lose())
     assert code == 0, err[-2000:]
     report = json.loads(rep.read_text())
     lost = [n for n in report["lost_nodes"] if "doomed" in n["resources"]]

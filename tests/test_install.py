@@ -170,18 +170,48 @@ def test_keras_imported_through_mmdream_spares_what_it_imports_only_to_support_i
     """scikit-learn (keras.wrappers), pandas (DataFrames in `fit`), matplotlib (keras.visualization) and, on
     TensorFlow, JAX (tf.lite) are not imported with Keras when mmdream imports it first (over a second of every
     process's start), and each still imports for whoever asks later (mmdream's own plots draw with pyplot); Keras
-    imported before mmdream keeps its scikit-learn wrappers."""
-    code = ("import sys, mmdream; from mmdream.nets import load_net; import keras.src.wrappers.fixes as fixes; "
+    imported before mmdream keeps its scikit-learn wrappers. In a library caller's process, Keras' import runs
+    no cyclic collection (the young generation is looked at once as it returns) and freezes nothing."""
+    code = ("import gc, sys, mmdream; runs = []; "
+            "gc.callbacks.append(lambda phase, info: phase == 'start' and runs.append(info['generation'])); "
+            "import keras; during = runs[:]; from mmdream.nets import load_net; import keras.src.wrappers.fixes as fixes; "
             "spared = [m for m in ('sklearn', 'pandas', 'matplotlib', 'jax') if m in sys.modules]; "
             "import sklearn, pandas, matplotlib.pyplot as plt; "
-            "print(spared, fixes.sklearn is None, sklearn.__name__, pandas.__name__, plt.__name__)")
+            "print(spared, fixes.sklearn is None, sklearn.__name__, pandas.__name__, plt.__name__, "
+            "during == [0], gc.isenabled(), gc.get_freeze_count())")
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0 and done.stdout.split() == ["[]", "True", "sklearn", "pandas",
-                                                            "matplotlib.pyplot"], done
+                                                            "matplotlib.pyplot", "True", "True", "0"], done
     code = "import keras, mmdream; import keras.src.wrappers.fixes as fixes; print(fixes.sklearn is not None)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0 and done.stdout.split() == ["True"], done
+
+
+def test_keras_loads_without_the_collector_and_a_commands_process_freezes_it():
+    """Keras' first import through mmdream runs no cyclic collection (its objects all stay: a collection finds
+    nothing) and leaves the collector on; in a command's process (`own_process`, the CLI's) Keras and its backend
+    are frozen out of every later collection, and a cycle made after that is still collected. (A library
+    caller's process: the test above.)"""
+    code = """import gc, mmdream
+from mmdream.core.choose import own_process
+own_process()
+runs = []
+gc.callbacks.append(lambda phase, info: phase == "start" and runs.append(info["generation"]))
+import keras
+during = len(runs)
+class Cycle:
+    pass
+a, b = Cycle(), Cycle()
+a.other, b.other = b, a
+del a, b
+print(during, gc.isenabled(), gc.get_freeze_count(), gc.collect() >= 2)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    during, enabled, frozen, collected = done.stdout.split()
+    assert (during, enabled, collected) == ("0", "True", "True") and int(frozen) > 100_000, done.stdout
 
 
 def test_auto_precision_on_a_gpu_takes_bf16_only_from_compute_capability_8(monkeypatch):

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from mmdream.core.choose import choose_backend, chosen
+from mmdream.core.choose import choose_backend, chosen, own_process
 from mmdream.errors import OptionError, UserError
 from mmdream.nets.registry import DEFAULT_TRAIN_BASE, installable_names, spec
 from mmdream.options import BY_NAME, COMMANDS, CONCERN_TITLES, DREAM_DEFAULTS, EXCLUSIVE, HIDDEN, KINDS, REQUIRED
@@ -518,8 +518,9 @@ def _fastest_for(net: str | None):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if argv is None:  # the command itself (a library caller's descriptors are its own business)
+    if argv is None:  # the command itself (a library caller's descriptors and heap are its own business)
         quiet_native_logs(args.verbose)
+        own_process()
     else:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from mmdream.cli.checks import validate

@@ -12,6 +12,7 @@ whether each is installed.
 
 from __future__ import annotations
 
+import gc
 import importlib.abc
 import importlib.util
 import os
@@ -91,7 +92,10 @@ class _LeanKeras(importlib.abc.MetaPathFinder):
 
 
 class _Hiding:
-    """A loader that runs another with not-yet-imported SPARED modules absent."""
+    """A loader that runs another with not-yet-imported SPARED modules absent, and without the cyclic collector:
+    Keras and its backend are the most objects a process ever makes at once (~0.5 M), modules that all stay, and
+    the collections their growth sets off (a fifth of the import's CPU) find nothing to free. Where the process is
+    mmdream's own (`own_process`), they are frozen afterwards: later collections look only at what came after."""
 
     def __init__(self, loader) -> None:
         self.loader = loader
@@ -103,15 +107,35 @@ class _Hiding:
         spared = (*SPARED, "jax") if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" else SPARED
         hidden = [name for name in spared if name not in sys.modules]
         sys.modules.update(dict.fromkeys(hidden))  # None: "import x" raises ImportError
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             self.loader.exec_module(module)
+            if _OWN_PROCESS:
+                gc.freeze()
         finally:
             for name in hidden:
                 if name in sys.modules and sys.modules[name] is None:
                     del sys.modules[name]
+            if collecting:
+                gc.enable()
 
     def __getattr__(self, name: str):
         return getattr(self.loader, name)
+
+
+_OWN_PROCESS = False
+
+
+def own_process() -> None:
+    """This process is mmdream's command (not a library caller's): what it has loaded once Keras is, Keras and
+    its backend above all, is frozen out of the cyclic collector's reach (gc.freeze), now if Keras is loaded
+    already. A frozen object is still freed when its last reference goes; only a cycle among them would stay,
+    and a command's start-up makes none it drops."""
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
+    if sys.modules.get("keras") is not None:
+        gc.freeze()
 
 
 def lean_keras() -> None:
