@@ -1474,3 +1474,35 @@ def test_logins_are_throttled_files_answer_401_alike_and_a_password_stays_off_th
             assert anyone.get("config", headers={"host": f"evil.example:{port}"}).status_code == 421
     finally:
         stop_server(proc)
+
+
+def test_a_live_frame_and_a_typed_schedule_run_no_collection_a_dream_and_a_streams_end_do(media, tmp_path,
+                                                                                        monkeypatch):
+    """A full collection costs a tenth of a second and more in a server that has dreamed: the schedule editor's
+    check on every key and each live frame (its stream keeps its dreamers) run none; a dream request (its dreamer
+    and traces let go in cycles) and a live stream's end run one each. Counted in this process."""
+    import gc
+
+    from mmdream.studio import requests
+    from mmdream.studio.visitors import Studio
+
+    studio = Studio(tmp_path / "dreams", tmp_path / "private")
+    studio.outputs.mkdir()
+    collections = []
+    collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(a) or collect(*a))
+    for text in ("", "[[keyframe]]\ntime = 0\n", "[[keyframe]]\ntime = x\n"):
+        assert requests.check_schedule(text)
+    assert collections == []
+    rgb = np.asarray(Image.open(media / "images" / "chelsea.png").convert("RGB").resize((96, 64)))
+    for _ in range(3):
+        dream, status = requests.live_frame(studio, rgb, "efficientnet_lite0", 0.5, 1.0, 1, 96)
+        assert dream.shape == rgb.shape and "frames" in status
+    assert collections == []
+    requests.end_live(studio)
+    assert len(collections) == 1
+    photo = tmp_path / "p.png"
+    Image.fromarray(rgb).save(photo)
+    path, _ = requests.dream_picture(studio, str(photo), "efficientnet_lite0", None, 0.5, True, 1, 1, 1.0, 0, None,
+                                     None, 96)
+    assert Path(path).is_file() and len(collections) == 2

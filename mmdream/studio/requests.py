@@ -70,11 +70,14 @@ def without_server_paths(line: str, inputs: tuple[str | None, ...] = ()) -> str:
 
 
 @contextlib.contextmanager
-def one_line_errors(output: str | Path | None = None, inputs: tuple[str | None, ...] = ()) -> Iterator[None]:
+def one_line_errors(output: str | Path | None = None, inputs: tuple[str | None, ...] = (),
+                    collect: bool = True) -> Iterator[None]:
     """Turn whatever a request raises into one line: the CLI's for a user's problem, a short one for a bug
     (whose traceback goes to the server's log), neither naming a place on the server. A request that fails leaves
-    no empty folder of dreams behind. Afterwards the collector runs: a dream's net and traced steps sit in reference
-    cycles, and left to the collector's own pace they pile up, so a long session's memory would creep upward."""
+    no empty folder of dreams behind. Afterwards the collector runs (`collect`): a dream's net and traced steps sit
+    in reference cycles, and left to the collector's own pace they pile up, so a long session's memory would creep
+    upward. A request that builds no dreamer (a schedule checked as it is typed, a live frame: its stream keeps its
+    dreamers and is collected when it ends) skips it: a full collection costs a tenth of a second and more."""
     try:
         yield
     except (PageError, Cancelled):
@@ -88,7 +91,8 @@ def one_line_errors(output: str | Path | None = None, inputs: tuple[str | None, 
             line = f"mmdream: internal error: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         raise PageError(page_words(without_server_paths(line.splitlines()[0], inputs))) from None
     finally:
-        gc.collect()
+        if collect:
+            gc.collect()
 
 
 def _tidy(output: str | Path | None) -> None:
@@ -191,7 +195,7 @@ def check_schedule(text: str) -> str:
     """The schedule editor's verdict on every change: its keyframe times, or the parser's one-line error (never an
     exception: the editor asks on every key)."""
     try:
-        with one_line_errors():
+        with one_line_errors(collect=False):
             schedule = mmdream.Schedule.parse(SCHEDULE_TEXT.check(text) or "", "schedule")
     except PageError as e:
         return str(e)
@@ -202,7 +206,7 @@ def checked_schedule(text: str | None) -> str | None:
     """The editor's schedule text if it holds one, parsed first (so an error names the editor); None if empty."""
     if not SCHEDULE_TEXT.check(text) or not text.strip():
         return None
-    with one_line_errors():
+    with one_line_errors(collect=False):
         mmdream.Schedule.parse(text, "schedule")
     return text
 
@@ -281,10 +285,10 @@ def dream_film(studio: Studio, upload: str | None, server_path: str | None, net:
     listed_net("audio", spec.audio_net)
     if not server_path and not upload:
         raise PageError("mmdream: error: upload a clip or pick one in the shared folder first")
-    with one_line_errors(None, (upload,)):
+    with one_line_errors(None, (upload,), collect=False):
         source, digest = studio.clip(upload, server_path)
         out = studio.film_path(session, source, digest)
-    with one_line_errors(out):
+    with one_line_errors(out, collect=False):
         if schedule_text:
             studio.schedule_file(schedule_text)
     with studio.render(session) as cancel:
@@ -359,7 +363,7 @@ def live_frame(studio: Studio, frame: np.ndarray | None, net: str, depth: float,
         raise PageError("mmdream: error: allow the camera first")
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] not in (3, 4) or min(frame.shape[:2]) < 8:
         raise PageError("mmdream: error: a camera frame must be a colour picture")
-    with one_line_errors(None, (net,)):
+    with one_line_errors(None, (net,), collect=False):
         return studio.live.frame(session, frame, spec.net, spec.max_size, depth, spec.strength, steps or None)
 
 
