@@ -28,12 +28,11 @@ IMPORT_TIME = ("KERAS_", "TF_", "XLA_", "JAX_", "CUDA", "OMP_", "MKL", "ONEDNN",
 # The server's loop: imports, then a JSON request per line in; a child forked per request; its pid, then its exit
 # status, back on lines of their own.
 SERVER = r"""
-import atexit, gc, json, os, runpy, signal, sys
-gc.disable()  # as mmdream's own first import of Keras (mmdream.core.choose): nothing to collect, only to look at
-import tensorflow, keras
+import atexit, json, os, runpy, signal, sys
 import mmdream.cli
-gc.enable()
-gc.freeze()  # and what every child inherits stays out of its collections, as a command's start-up does
+from mmdream.core.choose import own_process
+own_process()  # as the command's start-up: Keras loads without the collector and is frozen, for every child
+import keras, tensorflow
 
 def run(req):
     os.chdir(req["cwd"])

@@ -401,11 +401,11 @@ def test_a_node_lost_mid_film_is_named_and_the_film_is_the_same(two_clips, one_m
     """The second node's raylet and workers killed at once while it renders a segment: the segment is rendered
     again on the head, the film is the one-machine film, and the report names the node and the segment. Silent:
     with a soundtrack chunk as a third task, the node could dream the chunk while the head took both segments, and
-    nothing would be struck (that happened in CI); two segments on two one-CPU nodes put one on each. The strike
-    waits half a second into the segment: a task's start message is sent without waiting, and a node lost in the
-    instant it is sent takes it along (the segment is still rendered again, but the report cannot name that try):
-    the strike waits until the node's task has built its net (its weights converted into the node's own cache),
-    which it starts after sending that message, and lands while the segment's frames are dreamed."""
+    nothing would be struck (that happened in CI); two segments on two one-CPU nodes put one on each. A task's
+    start message is sent without waiting, and a node lost in the instant it is sent takes it along (the segment is
+    still rendered again, but the report cannot name that try): the strike waits until the node's task has built
+    its net (its weights converted into the node's own cache), which it starts after sending that message, and
+    lands while the segment's frames are dreamed."""
     out, rep = tmp_path / "lost.mp4", tmp_path / "lost.json"
     with hidden_node(small_head, run_temp(tmp_path_factory), {"doomed": 1}) as node:
         namespace = _mount_namespace(node.raylet().pid)
