@@ -1479,8 +1479,10 @@ def test_logins_are_throttled_files_answer_401_alike_and_a_password_stays_off_th
 def test_a_live_frame_and_a_typed_schedule_run_no_collection_a_dream_and_a_streams_end_do(media, tmp_path,
                                                                                         monkeypatch):
     """A full collection costs a tenth of a second and more in a server that has dreamed: the schedule editor's
-    check on every key and each live frame (its stream keeps its dreamers) run none; a dream request (its dreamer
-    and traces let go in cycles) and a live stream's end run one each. Counted in this process."""
+    check on every key and each live frame (its stream keeps its dreamers) run none; a live stream's end runs one,
+    and a dream request (its dreamer and traces let go in cycles) one, paced: after a collection comes a pause (its
+    time twenty times over), and a dream that ends within it gets its collection when it ends, not at once.
+    Counted in this process."""
     import gc
 
     from mmdream.studio import requests
@@ -1490,7 +1492,13 @@ def test_a_live_frame_and_a_typed_schedule_run_no_collection_a_dream_and_a_strea
     studio.outputs.mkdir()
     collections = []
     collect = gc.collect
-    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(a) or collect(*a))
+
+    def counted(*args):
+        collections.append(time.monotonic())
+        return collect(*args)
+
+    monkeypatch.setattr(gc, "collect", counted)
+    monkeypatch.setattr(requests, "COLLECTIONS", requests.PacedCollections(share=0.05))
     for text in ("", "[[keyframe]]\ntime = 0\n", "[[keyframe]]\ntime = x\n"):
         assert requests.check_schedule(text)
     assert collections == []
@@ -1503,6 +1511,18 @@ def test_a_live_frame_and_a_typed_schedule_run_no_collection_a_dream_and_a_strea
     assert len(collections) == 1
     photo = tmp_path / "p.png"
     Image.fromarray(rgb).save(photo)
-    path, _ = requests.dream_picture(studio, str(photo), "efficientnet_lite0", None, 0.5, True, 1, 1, 1.0, 0, None,
-                                     None, 96)
-    assert Path(path).is_file() and len(collections) == 2
+
+    def dreamed() -> float:
+        """A dream request; when it ended."""
+        path, _ = requests.dream_picture(studio, str(photo), "efficientnet_lite0", None, 0.5, True, 1, 1, 1.0, 0,
+                                         None, None, 96)
+        assert Path(path).is_file()
+        return time.monotonic()
+
+    dreamed()
+    assert len(collections) == 2 and requests.COLLECTIONS.allowed_at > collections[-1]  # a pause after it
+    due = requests.COLLECTIONS.allowed_at = time.monotonic() + 3.0  # a pause longer than any host's warm dream
+    assert dreamed() < due and len(collections) == 2  # none at once
+    while len(collections) == 2 and time.monotonic() < due + 30:
+        time.sleep(0.05)
+    assert len(collections) == 3 and collections[-1] >= due  # when the pause ended

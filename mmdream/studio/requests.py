@@ -12,6 +12,7 @@ import gc
 import logging
 import re
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -74,10 +75,10 @@ def one_line_errors(output: str | Path | None = None, inputs: tuple[str | None, 
                     collect: bool = True) -> Iterator[None]:
     """Turn whatever a request raises into one line: the CLI's for a user's problem, a short one for a bug
     (whose traceback goes to the server's log), neither naming a place on the server. A request that fails leaves
-    no empty folder of dreams behind. Afterwards the collector runs (`collect`): a dream's net and traced steps sit
-    in reference cycles, and left to the collector's own pace they pile up, so a long session's memory would creep
-    upward. A request that builds no dreamer (a schedule checked as it is typed, a live frame: its stream keeps its
-    dreamers and is collected when it ends) skips it: a full collection costs a tenth of a second and more."""
+    no empty folder of dreams behind. Afterwards a full collection comes (`collect`, paced by COLLECTIONS): a
+    dream's net and traced steps sit in reference cycles, and left to the collector's own pace they pile up, so a
+    long session's memory would creep upward. A request that builds no dreamer (a schedule checked as it is typed,
+    a live frame: its stream keeps its dreamers and is collected when it ends) asks for none."""
     try:
         yield
     except (PageError, Cancelled):
@@ -92,7 +93,44 @@ def one_line_errors(output: str | Path | None = None, inputs: tuple[str | None, 
         raise PageError(page_words(without_server_paths(line.splitlines()[0], inputs))) from None
     finally:
         if collect:
-            gc.collect()
+            COLLECTIONS.after_request()
+
+
+class PacedCollections:
+    """Full collections after requests, at most `share` of the server's time: one costs a tenth of a second and
+    more in a studio whose nets and traces are loaded, and requests of a busy studio come faster than that. One
+    asked for within the pause after the last runs when the pause ends, so what a request let go is freed within
+    a few seconds, busy or idle, and memory stays as flat as with a collection after every request."""
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+        self.allowed_at = 0.0  # time.monotonic() from which a collection may run again
+        self.waiting: threading.Timer | None = None
+        self.lock = threading.Lock()
+
+    def after_request(self) -> None:
+        with self.lock:
+            wait = self.allowed_at - time.monotonic()
+            if wait <= 0:
+                self._collect()
+            elif self.waiting is None:
+                self.waiting = threading.Timer(wait, self._when_allowed)
+                self.waiting.daemon = True
+                self.waiting.start()
+
+    def _when_allowed(self) -> None:
+        with self.lock:
+            self.waiting = None
+            self._collect()
+
+    def _collect(self) -> None:
+        start = time.monotonic()
+        gc.collect()
+        end = time.monotonic()
+        self.allowed_at = end + (end - start) / self.share
+
+
+COLLECTIONS = PacedCollections(share=0.05)
 
 
 def _tidy(output: str | Path | None) -> None:
