@@ -38,6 +38,21 @@ from mmdream.core.choose import own_process  # noqa: E402
 
 own_process()  # the suite's processes are its own: once Keras is loaded, it stays out of the collector's way
 
+
+def _one_tls_context_per_setting() -> None:
+    """httpx builds a TLS context (certifi's whole bundle parsed) for every client it makes, and gradio_client
+    makes one for each call: the suite's visitors, all on the loopback and never using TLS, spent more CPU there
+    than the studio's tests spent on some dreams. This process keeps one context per setting (a context serves
+    any number of connections and threads)."""
+    import functools
+
+    import httpx._transports.default as transports
+
+    transports.create_ssl_context = functools.lru_cache(maxsize=8)(transports.create_ssl_context)
+
+
+_one_tls_context_per_setting()
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -88,12 +103,12 @@ def run_mmdream(*argv, timeout: float = 600, cwd: Path | None = None,
     return forked.run(argv, cwd=cwd, env=env, timeout=timeout)
 
 
-def start_mmdream(*argv, cwd: Path | None = None, env: dict | None = None,
-                  stderr: str | None = None) -> forked.Started:
+def start_mmdream(*argv, cwd: Path | None = None, env: dict | None = None, stderr: str | None = None,
+                  stdin: str | None = None) -> forked.Started:
     """`python -m mmdream ARGV` started as run_mmdream starts it, and left running for a test that signals it while
     it works: a Popen's pid, poll, wait, send_signal and communicate (tests/forked.py). `stderr`: a path for it
-    (a terminal's, where progress bars must be drawn)."""
-    return forked.Started(argv, cwd=cwd, env=env, stderr=stderr)
+    (a terminal's, where progress bars must be drawn); `stdin`: a terminal's path, for keys typed to it."""
+    return forked.Started(argv, cwd=cwd, env=env, stderr=stderr, stdin=stdin)
 
 
 def run_fresh(*argv, timeout: float = 600, cwd: Path | None = None,
