@@ -40,7 +40,7 @@ def run(req):
     os.environ.update(req["env"])
     # Ctrl-C heard as a user's process hears it, even where the suite runs as a background job (SIGINT ignored)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    for fd, path, mode in ((0, os.devnull, os.O_RDONLY), (1, req["stdout"], os.O_WRONLY), (2, req["stderr"], os.O_WRONLY)):
+    for fd, path, mode in ((0, req["stdin"], os.O_RDONLY), (1, req["stdout"], os.O_WRONLY), (2, req["stderr"], os.O_WRONLY)):
         f = os.open(path, mode)
         os.dup2(f, fd)
         os.close(f)
@@ -81,9 +81,9 @@ class Server:
         if self.proc.stdout.readline().strip() != "@@ready":
             raise RuntimeError(f"the fork server did not start (status {self.proc.wait()})")
 
-    def start(self, argv: list[str], cwd: str, env: dict, stdout: str, stderr: str) -> int:
-        """The command forked, its stdout and stderr opened from these paths (a file, a terminal's); its pid."""
-        request = {"argv": argv, "cwd": cwd, "env": env, "stdout": stdout, "stderr": stderr}
+    def start(self, argv: list[str], cwd: str, env: dict, stdin: str, stdout: str, stderr: str) -> int:
+        """The command forked, its standard streams opened from these paths (a file, a terminal's); its pid."""
+        request = {"argv": argv, "cwd": cwd, "env": env, "stdin": stdin, "stdout": stdout, "stderr": stderr}
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         return int(self._reply("@@pid "))
@@ -141,10 +141,10 @@ class Started:
     """`python -m mmdream ARGV` forked and running, for a test that signals it while it works: what a Popen of it
     (text, stdout and stderr piped) gives such a test: `pid` (leading a process group of its own), `poll`, `wait`,
     `send_signal`, `communicate`, `returncode`. Its output goes to files (or to `stderr`, a terminal's path), read
-    when it has ended."""
+    when it has ended; its input is nothing, or `stdin` (a terminal's path, for a performer's keys)."""
 
     def __init__(self, argv: list, cwd: str | os.PathLike | None = None, env: dict | None = None,
-                 stderr: str | None = None) -> None:
+                 stderr: str | None = None, stdin: str | None = None) -> None:
         env = _as_text(env)
         self._folder = tempfile.TemporaryDirectory()
         self._out = Path(self._folder.name) / "out"
@@ -153,8 +153,8 @@ class Started:
         if not stderr:
             self._err.touch()
         self._key, self._server = _taken(env)
-        self.pid = self._server.start([str(a) for a in argv], str(cwd or os.getcwd()), env, str(self._out),
-                                      str(self._err))
+        self.pid = self._server.start([str(a) for a in argv], str(cwd or os.getcwd()), env, stdin or os.devnull,
+                                      str(self._out), str(self._err))
         self.returncode: int | None = None
         self._ended = threading.Event()
         threading.Thread(target=self._await_exit, daemon=True).start()

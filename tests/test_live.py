@@ -4,6 +4,7 @@ the issue comes from `scripts/bench.py --live`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import decoded_frames, free_port, run_here
+from conftest import decoded_frames, free_port, run_here, start_mmdream
 
 from mmdream.cli import main
 from mmdream.media.ffmpeg import ffmpeg_exe
@@ -183,9 +184,8 @@ def test_live_reads_a_stream_from_the_network(media, tmp_path):
 
 def test_ctrl_c_ends_a_live_session_and_keeps_the_recording(media, tmp_path):
     out, rep = tmp_path / "live.mp4", tmp_path / "live.json"
-    proc = subprocess.Popen([sys.executable, "-m", "mmdream", "live", str(media / "video" / "big_buck_bunny_0_30.webm"),
-                             "--realtime", "--max-size", "96", "-o", str(out), "--report", str(rep)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = start_mmdream("live", media / "video" / "big_buck_bunny_0_30.webm", "--realtime", "--max-size", "96",
+                         "-o", out, "--report", rep)  # a process group of its own, as a terminal's job
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.stat().st_size > 20_000 for p in tmp_path.glob(".live.partial-*")):
         time.sleep(0.2)  # the recording grows: frames are being written
@@ -294,22 +294,26 @@ def test_live_keys_change_depth_and_strength_while_it_runs_and_q_ends_it(media, 
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
     out, rep = tmp_path / "keys.mp4", tmp_path / "keys.json"
-    proc = subprocess.Popen([sys.executable, "-m", "mmdream", "live", str(media / "video" / "big_buck_bunny_0_30.webm"),
-                             "--realtime", "--seconds", "30", "--max-size", "160", "-o", str(out), "--report", str(rep)],
-                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said = tmp_path / "stderr.txt"
+    said.touch()
+    proc = start_mmdream("live", media / "video" / "big_buck_bunny_0_30.webm", "--realtime", "--seconds", "30",
+                         "--max-size", "160", "-o", out, "--report", rep, stdin=os.ttyname(slave), stderr=str(said))
     try:
-        seen = ""
-        while "keys:" not in seen and proc.poll() is None:  # the help line: the keys are being read
-            seen += proc.stderr.readline()
+        deadline = time.monotonic() + 120
+        while "keys:" not in (seen := said.read_text(errors="replace")) and proc.poll() is None \
+                and time.monotonic() < deadline:  # the help line: the keys are being read
+            time.sleep(0.1)
         time.sleep(1.0)
         os.write(master, b"]]]")
         time.sleep(2.0)  # the new layer's dreamer is built and traced
         os.write(master, b"++")
         time.sleep(2.5)
         os.write(master, b"q")
-        rest, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
     finally:
-        proc.kill()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         after = termios.tcgetattr(slave)
         os.close(master)
         os.close(slave)
