@@ -140,8 +140,9 @@ def _as_text(env: dict | None) -> dict:
 class Started:
     """`python -m mmdream ARGV` forked and running, for a test that signals it while it works: what a Popen of it
     (text, stdout and stderr piped) gives such a test: `pid` (leading a process group of its own), `poll`, `wait`,
-    `send_signal`, `communicate`, `returncode`. Its output goes to files (or to `stderr`, a terminal's path), read
-    when it has ended; its input is nothing, or `stdin` (a terminal's path, for a performer's keys)."""
+    `send_signal`, `kill` (the whole group), `communicate`, `returncode`. Its output goes to files (or to
+    `stderr`, a terminal's path), read when it has ended; its input is nothing, or `stdin` (a terminal's path, for
+    a performer's keys)."""
 
     def __init__(self, argv: list, cwd: str | os.PathLike | None = None, env: dict | None = None,
                  stderr: str | None = None, stdin: str | None = None) -> None:
@@ -179,6 +180,11 @@ class Started:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, sig)
 
+    def kill(self) -> None:
+        """SIGKILL to the command's process group (its ffmpeg and workers with it), if it is still running."""
+        if not self._ended.is_set():
+            _kill(self.pid)
+
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
         self.wait(timeout)
         out, err = self._out.read_text(errors="replace"), self._err.read_text(errors="replace")
@@ -197,7 +203,7 @@ def run(argv: list, cwd: str | os.PathLike | None = None, env: dict | None = Non
         expired = False
     except subprocess.TimeoutExpired:
         expired = True
-        _kill(proc.pid)
+        proc.kill()
     stdout, stderr = proc.communicate()
     if expired:
         raise subprocess.TimeoutExpired(["mmdream", *map(str, argv)], timeout, stdout, stderr)

@@ -362,8 +362,7 @@ def _render_struck(args: list[str], workers, strike) -> tuple[int, str]:
         strike(_wait_for(workers, proc))
         _, err = proc.communicate(timeout=300)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
     return proc.returncode, err
 
 
@@ -441,8 +440,7 @@ def test_an_interrupted_cluster_render_keeps_finished_segments(media, stretch, r
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
     assert proc.returncode != 0 and not out.exists(), err[-2000:]
     kept = {int(p.stem) for p in segments.glob("*.json")}
     assert kept and len(kept) < 6
@@ -624,8 +622,7 @@ def test_a_node_that_shares_nothing_with_the_head_renders_the_one_machine_film(m
             assert list(node.sees(node.root / "cache").glob("efficientnet_lite0-*.npz"))
         _, err = one.communicate(timeout=600)
     finally:
-        if one.poll() is None:
-            os.killpg(one.pid, signal.SIGKILL)
+        one.kill()
     assert one.returncode == 0, err[-2000:]
     report = json.loads(rep.read_text())
     pinned = [n["node"] for n in report["nodes"] if "hidden" in n["resources"]]

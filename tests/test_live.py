@@ -4,7 +4,6 @@ the issue comes from `scripts/bench.py --live`."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -311,9 +310,7 @@ def test_live_keys_change_depth_and_strength_while_it_runs_and_q_ends_it(media, 
         os.write(master, b"q")
         _, err = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
         after = termios.tcgetattr(slave)
         os.close(master)
         os.close(slave)
