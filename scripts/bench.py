@@ -74,6 +74,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -548,13 +550,8 @@ def gpu_bench(tmp: Path, out: Path, seconds: float, parts: list[str], part_timeo
                "--classic", "0" if backend == "torch" else str(classic), "--frames", "24" if backend == "torch" else "0"]
         t0 = time.perf_counter()
         log = out.with_name(f"{out.stem}-{len(result['parts'])}.log")  # its stderr whole (JAX_LOG_COMPILES=1: compiles)
-        try:
-            with log.open("w") as err:
-                done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, timeout=part_timeout,
-                                      cwd=ROOT)
-            failed = done.returncode != 0
-        except subprocess.TimeoutExpired:
-            failed = True
+        with log.open("w") as err:
+            failed = run_part(cmd, env, err, part_timeout) != 0
         tail = ("" if time.perf_counter() - t0 < part_timeout else f"timed out after {part_timeout:g} s: ") + \
             log.read_text()[-1500:]
         row = {"backend": backend, "part": part, "xla_flags": env.get("XLA_FLAGS", ""),
@@ -564,6 +561,21 @@ def gpu_bench(tmp: Path, out: Path, seconds: float, parts: list[str], part_timeo
         out.write_text(json.dumps(result, indent=2))
         print(json.dumps(row)[:1500], flush=True)
     return result
+
+
+def run_part(cmd: list[str], env: dict, err: IO, timeout: float) -> int | None:
+    """`cmd`'s exit status (None: it outlasted `timeout`), run in a session of its own whose every process is killed
+    when it ends: a part's own commands (live's `mmdream live`) must not outlive it and hold the GPU's memory and the
+    host's cores while the next part is timed."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT, start_new_session=True)
+    try:
+        status: int | None = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        status = None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return status
 
 
 def gpu_part(part: str, clip: Path, classic: int, frames: int, tmp: Path) -> dict:

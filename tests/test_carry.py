@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -262,18 +264,47 @@ def test_a_films_continuing_programs_are_made_while_its_first_frame_dreams(media
     assert not made and (tmp_path / "at_its_turn.mp4").read_bytes() == (tmp_path / "ahead.mp4").read_bytes()
 
 
+def _bench():
+    """scripts/bench.py as a module."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return bench
+
+
+def test_a_gpu_bench_part_takes_its_own_commands_with_it_when_it_outlasts_its_time(tmp_path):
+    """A GPU part that runs out of time is killed with every process it started (live's `mmdream live` had held
+    the GPU's memory and the host's cores through the parts timed after it); one that ends gives its status."""
+    bench = _bench()
+    pid_file = tmp_path / "grandchild.pid"
+    part = [sys.executable, "-c", "import subprocess, sys, time; "
+            f"p = subprocess.Popen(['sleep', '60']); open({str(pid_file)!r}, 'w').write(str(p.pid)); "
+            "time.sleep(60)"]
+    with (tmp_path / "err.log").open("w") as err:
+        t0 = time.monotonic()
+        assert bench.run_part(part, dict(os.environ), err, timeout=3.0) is None
+        assert time.monotonic() - t0 < 20
+        grandchild = int(pid_file.read_text())
+        for _ in range(50):  # reaped by init once its parent is gone
+            if not Path(f"/proc/{grandchild}").exists() or "State:\tZ" in Path(f"/proc/{grandchild}/status").read_text():
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"the part's own command {grandchild} outlived it")
+        assert bench.run_part([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), err, 30.0) == 3
+
+
 def test_the_gpu_bench_times_the_frame_source_and_says_why_nvdec_could_not_run(media, tmp_path):
     """scripts/bench.py's decode part (run on a lent GPU against NVDEC): the film's frame source decodes every frame
     of the clip, timed; NVDEC's row is either every frame too, close to the frame source's picture, or the reason it
     could not run (here: PyNvVideoCodec is not installed), never a failed bench."""
     import importlib.util
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import bench
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
     from mmdream.media.ffmpeg import probe
+
+    bench = _bench()
 
     clip = bench.film_clip(tmp_path / "clip.mp4", 2.0, 1.0)
     row = bench.decode_pair(clip)
