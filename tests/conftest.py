@@ -56,6 +56,17 @@ _one_tls_context_per_setting()
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def script_module(name: str):
+    """scripts/NAME.py as a module (the bench, the reference ports), without leaving scripts/ on the import path."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     """A loopback port nothing listens on now (TCP, or UDP with socket.SOCK_DGRAM)."""
     with socket.socket(socket.AF_INET, kind) as s:

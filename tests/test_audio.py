@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, our_lines, run_here
+from conftest import our_lines, run_here, script_module
 
 from mmdream.cli import main
 
@@ -16,10 +15,9 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def test_musicnn_port_matches_reference_logits():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from musicnn_reference import reference_input
-
     from mmdream.nets import musicnn
+
+    reference_input = script_module("musicnn_reference").reference_input
 
     ref = json.loads((DATA / "musicnn_parity.json").read_text())["logits"]
     x = reference_input()[..., None]

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, script_module
 
 # A film's first frames dreamed twice in one process, the carry on the host then on the device: the mean and the
 # largest difference of their pixels (0..255), and each one's mean flicker.
@@ -264,20 +264,10 @@ def test_a_films_continuing_programs_are_made_while_its_first_frame_dreams(media
     assert not made and (tmp_path / "at_its_turn.mp4").read_bytes() == (tmp_path / "ahead.mp4").read_bytes()
 
 
-def _bench():
-    """scripts/bench.py as a module."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import bench
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    return bench
-
-
 def test_a_gpu_bench_part_takes_its_own_commands_with_it_when_it_outlasts_its_time(tmp_path):
     """A GPU part that runs out of time is killed with every process it started (live's `mmdream live` had held
     the GPU's memory and the host's cores through the parts timed after it); one that ends gives its status."""
-    bench = _bench()
+    bench = script_module("bench")
     pid_file = tmp_path / "grandchild.pid"
     part = [sys.executable, "-c", "import subprocess, sys, time; "
             f"p = subprocess.Popen(['sleep', '60']); open({str(pid_file)!r}, 'w').write(str(p.pid)); "
@@ -307,7 +297,7 @@ def test_the_gpu_bench_times_the_frame_source_and_says_why_nvdec_could_not_run(m
 
     from mmdream.media.ffmpeg import probe
 
-    bench = _bench()
+    bench = script_module("bench")
 
     clip = bench.film_clip(tmp_path / "clip.mp4", 2.0, 1.0)
     row = bench.decode_pair(clip)
