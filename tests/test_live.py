@@ -165,7 +165,10 @@ def test_live_streams_mpeg_ts_that_a_player_can_open(media, tmp_path):
 
 def test_live_reads_a_stream_from_the_network(media, tmp_path):
     """A source that is a stream, not a file: ffmpeg sends a clip as MPEG-TS over UDP on the loopback (a camera
-    or an encoder would), and `mmdream live` opens the address, dreams 2 s of it and writes every frame."""
+    or an encoder would), and `mmdream live` opens the address, dreams 2 s of it and writes every frame. The stream's
+    facts come from its first half second, not the 5 s ffmpeg reads by default (the session would wait them twice)."""
+    from mmdream.media.ffmpeg import probe
+
     port = free_port(socket.SOCK_DGRAM)
     sender = subprocess.Popen([ffmpeg_exe(), "-v", "error", "-re", "-stream_loop", "-1", "-i",
                                str(media / "video" / "cockatoo.mp4"), "-an", "-vf", "scale=320:-2", "-c:v", "libx264",
@@ -173,9 +176,13 @@ def test_live_reads_a_stream_from_the_network(media, tmp_path):
                                f"udp://127.0.0.1:{port}?pkt_size=1316"], stdin=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     out, rep = tmp_path / "from_udp.mp4", tmp_path / "from_udp.json"
+    url = f"udp://127.0.0.1:{port}?fifo_size=1000000&overrun_nonfatal=1"
     try:
-        assert main(["live", f"udp://127.0.0.1:{port}?fifo_size=1000000&overrun_nonfatal=1", "--seconds", "2",
-                     "--max-size", "160", "-o", str(out), "--report", str(rep)]) == 0
+        t0 = time.monotonic()
+        info = probe(url)
+        opened = time.monotonic() - t0
+        assert info.video_size == (320, 180) and info.fps == 20 and opened < 2.5, (info, opened)
+        assert main(["live", url, "--seconds", "2", "--max-size", "160", "-o", str(out), "--report", str(rep)]) == 0
     finally:
         sender.kill()
         sender.wait(timeout=30)

@@ -52,6 +52,11 @@ def is_stream(path: str | object) -> bool:
     return "://" in str(path)
 
 
+# How ffmpeg opens a stream, to probe it and to decode it: its streams' facts from half a second of it, not from
+# the 5 s ffmpeg reads by default (a live session from a stream would wait that long twice before its first frame).
+STREAM_OPEN = ["-probesize", "500000", "-analyzeduration", "500000"]
+
+
 def probe(path: str) -> MediaInfo:
     """Read stream facts from `ffmpeg -i` (imageio-ffmpeg ships no ffprobe). A file is probed once per process
     while it stays the same file (its checks, the API and the pipeline all ask); a URL (udp://, rtsp://, http://)
@@ -71,7 +76,8 @@ def _probe_file(path: str, identity: tuple[int, int, int]) -> MediaInfo:
 
 def _ffmpeg_probe(path: str, stream: bool) -> MediaInfo:
     try:
-        err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+        opening = STREAM_OPEN if stream else []
+        err = subprocess.run([ffmpeg_exe(), "-hide_banner", *opening, "-i", str(path)], capture_output=True, text=True,
                              errors="replace", timeout=30 if stream else None, stdin=subprocess.DEVNULL).stderr
     except subprocess.TimeoutExpired:
         raise UserError(f"{path}: nothing arrived in 30 s") from None
@@ -220,7 +226,7 @@ def read_video_frames(path: str, size: tuple[int, int], fps: float, start: float
     limit = (["-ss", f"{start:.6f}"] if start else []) + (["-t", f"{end - start:.6f}"] if end else [])
     live = ["-f", "v4l2"] if str(path).startswith("/dev/video") else []
     if is_stream(path):  # a stream: frames as they come, not after seconds of probing and buffering
-        live += ["-fflags", "nobuffer", "-probesize", "500000", "-analyzeduration", "500000"]
+        live += ["-fflags", "nobuffer", *STREAM_OPEN]
     audio, handover = sound.output(limit) if sound is not None else ([], None)
     cmd = [ffmpeg_exe(), "-v", "error", *live, "-i", str(path), "-map", "0:v:0", "-an", "-sn",
            "-vf", f"fps={fps:.6f},scale={w}:{h}:flags=area", *limit, "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
