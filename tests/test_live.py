@@ -191,6 +191,16 @@ def test_live_reads_a_stream_from_the_network(media, tmp_path):
     assert r["size"] == [160, 90] and r["dreamed_frames"] >= 10
 
 
+def _until_said(said, proc, words: str, limit: float = 120.0) -> str:
+    """What a session started with its stderr at `said` has written there, once that holds `words` (or the session
+    ended, or `limit` seconds passed)."""
+    deadline = time.monotonic() + limit
+    while words not in (seen := said.read_text(errors="replace")) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return seen
+
+
 def test_ctrl_c_ends_a_live_session_and_keeps_the_recording(media, tmp_path):
     """Ctrl-C two seconds into a session (about 48 frames: its line says the frames are flowing; the recording's
     file shows nothing yet, its muxer holds 256 KB) ends it with status 0 and a complete file of what it wrote."""
@@ -198,10 +208,7 @@ def test_ctrl_c_ends_a_live_session_and_keeps_the_recording(media, tmp_path):
     said.touch()
     proc = start_mmdream("live", media / "video" / "big_buck_bunny_0_30.webm", "--realtime", "--max-size", "96",
                          "-o", out, "--report", rep, stderr=str(said))  # a process group of its own, as a terminal's job
-    deadline = time.monotonic() + 120
-    while "Ctrl-C stops" not in said.read_text(errors="replace") and proc.poll() is None \
-            and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _until_said(said, proc, "Ctrl-C stops")
     time.sleep(2.0)
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group, ffmpeg included
     proc.communicate(timeout=120)
@@ -313,10 +320,7 @@ def test_live_keys_change_depth_and_strength_while_it_runs_and_q_ends_it(media, 
     proc = start_mmdream("live", media / "video" / "big_buck_bunny_0_30.webm", "--realtime", "--seconds", "30",
                          "--max-size", "160", "-o", out, "--report", rep, stdin=os.ttyname(slave), stderr=str(said))
     try:
-        deadline = time.monotonic() + 120
-        while "keys:" not in (seen := said.read_text(errors="replace")) and proc.poll() is None \
-                and time.monotonic() < deadline:  # the help line: the keys are being read
-            time.sleep(0.1)
+        seen = _until_said(said, proc, "keys:")  # the help line: the keys are being read
         time.sleep(1.0)
         os.write(master, b"]]]")
         time.sleep(2.0)  # the new layer's dreamer is built and traced
