@@ -8,9 +8,9 @@
 #   bash scripts/gpu_run.sh                                          # there (device tool: carry [".carry"])
 #   PARTS=jax/audio,jax/style bash scripts/gpu_run.sh                # some parts only (an H100 took 104-135 s for
 #   the 1080p film row, 123-151 lite0, 14 the host part, 229 to over 280 live (105-206 with an earlier call's
-#   XLA cache), 7 the decode part, 46 audio and 77 style, compiling included: a call of the first four needs about 560 s; `:graphs` after
-#   a film part, e.g. jax/film:efficientnet_lite0:540:graphs, runs it with XLA's CUDA graphs for every run of
-#   calls, see scripts/bench.py XLA_VARIANTS)
+#   XLA cache), 7 the decode part, 46 audio and 77 style, compiling included: a call of the first four needs
+#   about 560 s; `:graphs` after a film part, e.g. jax/film:efficientnet_lite0:540:graphs, runs it with XLA's CUDA
+#   graphs for every run of calls, see scripts/bench.py XLA_VARIANTS)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source .carry/go.sh || { echo "the carry did not install" >&2; exit 1; }

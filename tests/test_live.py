@@ -206,8 +206,9 @@ def test_ctrl_c_ends_a_live_session_and_keeps_the_recording(media, tmp_path):
     file shows nothing yet, its muxer holds 256 KB) ends it with status 0 and a complete file of what it wrote."""
     out, rep, said = tmp_path / "live.mp4", tmp_path / "live.json", tmp_path / "stderr.txt"
     said.touch()
+    # a process group of its own, as a terminal's job
     proc = start_mmdream("live", media / "video" / "big_buck_bunny_0_30.webm", "--realtime", "--max-size", "96",
-                         "-o", out, "--report", rep, stderr=str(said))  # a process group of its own, as a terminal's job
+                         "-o", out, "--report", rep, stderr=str(said))
     _until_said(said, proc, "Ctrl-C stops")
     time.sleep(2.0)
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group, ffmpeg included
