@@ -28,7 +28,7 @@ IMPORT_TIME = ("KERAS_", "TF_", "XLA_", "JAX_", "CUDA", "OMP_", "MKL", "ONEDNN",
 # The server's loop: imports, then a JSON request per line in; a child forked per request; its pid, then its exit
 # status, back on lines of their own.
 SERVER = r"""
-import atexit, json, os, runpy, signal, sys
+import atexit, json, os, runpy, signal, sys, tempfile
 import mmdream.cli
 from mmdream.core.choose import own_process
 own_process()  # as the command's start-up: Keras loads without the collector and is frozen, for every child
@@ -38,6 +38,7 @@ def run(req):
     os.chdir(req["cwd"])
     os.environ.clear()
     os.environ.update(req["env"])
+    tempfile.tempdir = None  # the temporary folder read from TMPDIR again, as a fresh process reads it
     # Ctrl-C heard as a user's process hears it, even where the suite runs as a background job (SIGINT ignored)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for fd, path, mode in ((0, req["stdin"], os.O_RDONLY), (1, req["stdout"], os.O_WRONLY), (2, req["stderr"], os.O_WRONLY)):

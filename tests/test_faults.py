@@ -349,7 +349,7 @@ def test_full_disk_and_read_only_folder_are_one_line(files, tmpfs, kind):
     assert _sha(files) == before
 
 
-def _kill_at(argv: list, moment: str, cwd: Path) -> None:
+def _kill_at(argv: list, moment: str, cwd: Path, env: dict) -> None:
     """SIGKILL a render during start-up (after 1 s of a fresh interpreter, before any net has run) or while it
     dreams (half a second after its first progress bar moved; stderr is a terminal so the bars are drawn: a
     process forked with the libraries loaded, as run_mmdream's), and check it was still running then: a fixed
@@ -357,10 +357,10 @@ def _kill_at(argv: list, moment: str, cwd: Path) -> None:
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 0-column pty hides tqdm
     if moment == "start-up":
-        proc = subprocess.Popen([sys.executable, "-m", "mmdream", *map(str, argv)], cwd=cwd,
+        proc = subprocess.Popen([sys.executable, "-m", "mmdream", *map(str, argv)], cwd=cwd, env=env,
                                 stdout=subprocess.DEVNULL, stderr=follower)
     else:
-        proc = start_mmdream(*argv, cwd=cwd, stderr=os.ttyname(follower))
+        proc = start_mmdream(*argv, cwd=cwd, env=env, stderr=os.ttyname(follower))
     seen = bytearray()
 
     def drain() -> None:
@@ -396,9 +396,12 @@ def test_kill_9_leaves_nothing_at_the_output_and_the_rerun_cleans_up(files, medi
             "video": ["video", files / FILM, "-o", out / "o.mp4", "--steps", "2"],
             "style-video": ["style", "video", files / FILM, "--style", files / "odd.png", "-o", out / "o.mp4",
                             "--net", "efficientnet_lite0", "--style-steps", "4", "--end", "0.5"]}[kind]
+    temporary = tmp_path / "tmp"  # the killed process's temporary folder: nothing may stay there either
+    temporary.mkdir()
     for moment in ("start-up", "dreaming"):
-        _kill_at(argv, moment, tmp_path)
+        _kill_at(argv, moment, tmp_path, {**os.environ, "TMPDIR": str(temporary)})
         assert not (out / Path(argv[argv.index("-o") + 1]).name).exists()
+        assert list(temporary.iterdir()) == [], (moment, list(temporary.iterdir()))
     shorter = {"image": ["--max-size", "96"], "audio": ["--duration", "2", "--steps", "2"], "video": ["--end", "0.5"],
                "style-video": []}[kind]  # the rerun cleans up whatever it is asked to dream
     p = run_mmdream(*argv, *shorter, cwd=tmp_path)

@@ -3,6 +3,7 @@ each feed the next (an ouroboros), steered toward what a picture shows where one
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -25,7 +26,11 @@ def dream(audio, output: str | None, spec, sr: int | None = None, progress=None)
     check_links(spec.links, spec.net)
     if spec.plot is not None:
         check_output(spec.plot, {".png"}, "the plot")
-    with tempfile.TemporaryDirectory(prefix="mmdream-api-") as scratch:
+    # A scratch folder only for samples given or kept (a file dreamed to a file needs none): a process killed
+    # with SIGKILL cannot remove one, and it would stay in the temporary folder.
+    needs_scratch = isinstance(audio, np.ndarray) or output is None
+    folder = tempfile.TemporaryDirectory(prefix="mmdream-api-") if needs_scratch else contextlib.nullcontext()
+    with folder as scratch:
         src = str(audio) if not isinstance(audio, np.ndarray) else str(Path(scratch) / "input.wav")
         if isinstance(audio, np.ndarray):
             if sr is None or sr < 1:
