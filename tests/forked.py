@@ -1,9 +1,9 @@
-"""`python -m mmdream ARGV` as a fresh process, without paying for an interpreter, TensorFlow and Keras each time:
-a server process imports them once (before any of them starts a thread pool or a device) and forks a child per
-command, which runs `mmdream`'s `__main__` as `python -m` would, in its own working folder, environment and output
-files, and exits as a process does (its atexit handlers run) but without tearing down every module one by one. A
-server serves one environment of what libraries read when they are imported (KERAS_*, TF_*, ...); another such
-environment gets a server of its own.
+"""`python -m mmdream ARGV` as a fresh process, without paying for an interpreter, TensorFlow, Keras and the sound
+libraries each time: a server process imports them once (before any of them starts a thread pool or a device) and
+forks a child per command, which runs `mmdream`'s `__main__` as `python -m` would, in its own working folder,
+environment and output files, and exits as a process does (its atexit handlers run) but without tearing down every
+module one by one. A server serves one environment of what libraries read when they are imported (KERAS_*, TF_*,
+...); another such environment gets a server of its own.
 
 Fork-safety: the server never runs a TensorFlow op, so each child starts TensorFlow's runtime (its thread pools,
 its thread count) itself, as a fresh process does. Where a test checks what a process loads, or how soon a fresh
@@ -33,6 +33,11 @@ import mmdream.cli
 from mmdream.core.choose import own_process
 own_process()  # as the command's start-up: Keras loads without the collector and is frozen, for every child
 import keras, tensorflow
+# A command's sound libraries too (librosa's STFT and filters, scipy.signal and numba with them: a second and a half
+# of each film with a soundtrack, each sound dream), their first call made here (numpy alone, no TensorFlow op)
+import librosa, librosa.filters, numpy
+import mmdream.pipelines.audio.spectrum
+librosa.istft(librosa.stft(numpy.zeros(4096, numpy.float32)))
 
 def run(req):
     os.chdir(req["cwd"])
