@@ -104,8 +104,27 @@ def test_mastering_on_every_core_writes_what_one_thread_writes(media, tmp_path, 
         written[workers] = hashlib.sha256(out.read_bytes()).hexdigest()
         assert abs(figures["output_loudness_lufs"] + 14.0) < 0.3, figures
         assert figures["true_peak_dbfs"] <= master.PEAK_CEILING_DB + 1e-6, figures
+        # the true peak is measured block by block as the blocks are limited: it is the whole file's
+        assert abs(figures["true_peak_dbfs"] - _measure(str(out))[3]) < 1e-4, figures
         assert _measure(str(out))[3] <= master.PEAK_CEILING_DB + 0.01
     assert used == {1: 1, 4: 4} and written[1] == written[4]
+
+
+def test_a_stream_is_cut_into_overlapping_chunks_whatever_its_blocks():
+    """Each chunk is `size + overlap` samples at `k * size` of the stream (the last one to its end, flagged), however
+    the decoder cut the stream into blocks."""
+    from mmdream.pipelines.audio.stream import overlapping_chunks
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n, block = int(rng.integers(0, 4000)), int(rng.integers(1, 900))
+        size, overlap = int(rng.integers(1, 700)), int(rng.integers(0, 200))
+        x = rng.standard_normal((n, 2)).astype(np.float32)
+        chunks = list(overlapping_chunks((x[i:i + block] for i in range(0, n, block)), size, overlap))
+        assert [last for _, last in chunks] == [False] * (len(chunks) - 1) + [True] * bool(chunks)
+        for k, (chunk, last) in enumerate(chunks):
+            assert np.array_equal(chunk, x[k * size: None if last else k * size + size + overlap]), (n, block, k)
+        assert bool(chunks) == (n > 0) and (not chunks or len(chunks[-1][0]) < size + 2 * overlap), (n, size)
 
 
 def test_a_sounds_chunks_dreamed_on_threads_around_one_net_are_the_chunks_dreamed_one_by_one(media, tmp_path,

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from mmdream.io_utils import atomic_output, check_finite
 from mmdream.media.ffmpeg import encode_audio
-from mmdream.media.loudness import LoudnessMeter, limited, true_peak_db
+from mmdream.media.loudness import LoudnessMeter, limited, oversampled_peak
 from mmdream.media.parallel import in_order
 
 PEAK_CEILING_DB = -1.0
@@ -62,13 +62,12 @@ def finalise(raw_path: str, dst: str, sr: int, ch: int, raw_lufs: float, target_
     with atomic_output(Path(dst)) as tmp:
         wav_out = str(tmp) if suffix in (".wav", ".flac") else str(tmp) + ".wav"
         for _ in range(4):
-            meter = _apply_gain_and_limit(raw_path, wav_out, sr, ch, gain_db)
+            meter, peak_db = _apply_gain_and_limit(raw_path, wav_out, sr, ch, gain_db)
             out_lufs = meter.integrated()
             miss = (target_lufs - out_lufs) if np.isfinite(out_lufs) and np.isfinite(target_lufs) else 0.0
             if abs(miss) < 0.3:
                 break
             gain_db += miss
-        peak_db = file_true_peak_db(wav_out)
         if wav_out != str(tmp):
             encode_audio(wav_out, str(tmp))
             os.remove(wav_out)
@@ -76,13 +75,10 @@ def finalise(raw_path: str, dst: str, sr: int, ch: int, raw_lufs: float, target_
             "true_peak_dbfs": peak_db}
 
 
-def file_true_peak_db(path: str) -> float:
-    """True peak (dBFS) of a file, in overlapping blocks; measured once, on the pass that was kept."""
-    return max(in_order(true_peak_db, sf.blocks(path, blocksize=1 << 19, overlap=64, always_2d=True)),
-               default=-240.0)
-
-
-def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int, gain_db: float) -> LoudnessMeter:
+def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int,
+                          gain_db: float) -> tuple[LoudnessMeter, float]:
+    """The raw file with `gain_db` and the limiter into `out_path`, block by block on the host's cores; the
+    output's meter and its true peak (dBFS), each block's measured with its margins as context."""
     ceiling = 10 ** ((PEAK_CEILING_DB - 0.15) / 20)
     window = max(8, int(0.01 * sr))
     margin = 2 * window
@@ -101,14 +97,18 @@ def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int, gain_d
                 src.seek(lo)
                 yield start, lo, src.read(hi - lo, dtype="float64", always_2d=True)
 
-        def limit(item: tuple[int, int, np.ndarray]) -> np.ndarray:
+        def limit(item: tuple[int, int, np.ndarray]) -> tuple[np.ndarray, float]:
             start, lo, ctx = item
-            return limited(ctx * gain, ceiling, window)[start - lo: start - lo + min(block, total - start)]
+            written = limited(ctx * gain, ceiling, window).astype(np.float32)
+            keep = slice(start - lo, start - lo + min(block, total - start))
+            return written[keep], oversampled_peak(written, keep)
 
-        for y in in_order(limit, contexts()):
+        peak = 0.0
+        for y, block_peak in in_order(limit, contexts()):
             meter.add(y)
-            out.write(y.astype(np.float32))
-    return meter
+            out.write(y)
+            peak = max(peak, block_peak)
+    return meter, float(20 * np.log10(max(peak, 1e-12)))
 
 
 SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's command (sndfile.h)

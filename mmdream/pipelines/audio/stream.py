@@ -54,13 +54,21 @@ def score_file(dreamer: Dreamer, path: str, duration: float | None = None, start
 
 
 def overlapping_chunks(blocks: Iterator[np.ndarray], size: int, overlap: int) -> Iterator[tuple[np.ndarray, bool]]:
-    """Re-cut a stream into chunks of `size + overlap` frames that overlap by `overlap`; flag the last one."""
-    buf = np.zeros((0, 0), np.float32)
+    """Re-cut a stream into chunks of `size + overlap` frames that overlap by `overlap`; flag the last one. Blocks
+    are joined once a chunk's worth is there (joining at every block copies a chunk per block)."""
+    held: list[np.ndarray] = []
+    count = 0
     for b in blocks:
-        buf = b if buf.size == 0 else np.concatenate([buf, b])
-        while len(buf) >= size + 2 * overlap:  # keep enough back to know this chunk is not the last
+        held.append(b)
+        count += len(b)
+        if count < size + 2 * overlap:  # keep enough back to know a chunk is not the last
+            continue
+        buf = np.concatenate(held) if len(held) > 1 else held[0]
+        while len(buf) >= size + 2 * overlap:
             yield buf[: size + overlap], False
             buf = buf[size:]
+        held, count = [buf], len(buf)
+    buf = np.concatenate(held) if len(held) > 1 else (held[0] if held else np.zeros((0, 0), np.float32))
     if len(buf):
         yield buf, True
 
