@@ -409,6 +409,7 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
     row = {"net": net_name, "size": list(dims), "precision": precision, "tile_size": defaults.tile_size,
            "frames": film["frames"], "cold_frames": film["cold_frames"],
            "frame_fn_ms_median": round(1000 * float(np.median(warm_s)), 2) if warm_s else None,
+           "first_frames_ms": first_frames_ms(film),
            "mmdream": {"frames_per_s": round(film_fps, 3), "objective_gain": round(float(np.mean(film_gains)), 3),
                        "flicker": round(film["flicker_mean"], 3)},
            "bound_frames_per_s": round(bound_fps, 2), "share_of_bound": round(film_fps / bound_fps, 3),
@@ -441,7 +442,13 @@ def film_again(render: Callable[[], dict], **policy: Callable) -> dict:
             setattr(frames, name, fn)
     return {"frames_per_s": round(film["frames"] / film["seconds"], 3), "stages": film.get("stages"),
             "net_busy_share": film.get("net_busy_share"), "phases_s": film.get("phases_s"),
-            "network_thread": film["network_thread"]}
+            "network_thread": film["network_thread"], "first_frames_ms": first_frames_ms(film)}
+
+
+def first_frames_ms(film: dict, count: int = 8) -> list[float]:
+    """The first frames' dream milliseconds: where a process's first film parts from a later one (a first call of
+    a program, a pool's start) it shows here, not in the medians."""
+    return [round(1000 * row["seconds"], 1) for row in film["per_frame"][:count]]
 
 
 class ThreadTimed:
