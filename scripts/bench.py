@@ -413,7 +413,8 @@ def film_pair(net_name: str, clip: Path, size: int, frames: int, classic_frames:
            "mmdream": {"frames_per_s": round(film_fps, 3), "objective_gain": round(float(np.mean(film_gains)), 3),
                        "flicker": round(film["flicker_mean"], 3)},
            "bound_frames_per_s": round(bound_fps, 2), "share_of_bound": round(film_fps / bound_fps, 3),
-           "stages": film.get("stages"), "net_busy_share": film.get("net_busy_share"),
+           "stages": film.get("stages"), "waiting_for_the_writer": film.get("waiting_for_the_writer"),
+           "net_busy_share": film.get("net_busy_share"),
            "phases_s": {k: round(v, 3) for k, v in film["phases_s"].items()},
            # the step near the hardware: a continuing frame's FLOPs at the step's and at the film's rate, over a
            # matmul's FLOP/s on the same device in this run
@@ -441,6 +442,7 @@ def film_again(render: Callable[[], dict], **policy: Callable) -> dict:
         for name, fn in before.items():
             setattr(frames, name, fn)
     return {"frames_per_s": round(film["frames"] / film["seconds"], 3), "stages": film.get("stages"),
+            "waiting_for_the_writer": film.get("waiting_for_the_writer"),
             "net_busy_share": film.get("net_busy_share"), "phases_s": film.get("phases_s"),
             "network_thread": film["network_thread"], "first_frames_ms": first_frames_ms(film)}
 

@@ -80,6 +80,40 @@ def test_dream_film_has_both_streams_right_duration_and_coherence_halves_flicker
     assert np.corrcoef(a, b)[0, 1] > 0.9  # and it is the dreamed track, not the original
 
 
+def test_a_films_report_says_whether_its_network_waited_for_the_frames_or_for_the_writer(tmp_path, monkeypatch):
+    """With a dream that costs nothing, a slow writer (40 ms a frame) holds the network's thread up, and the report
+    puts most of its waiting on the writer; a slow source (40 ms a frame), little (the encoder's start at the first
+    frame)."""
+    from mmdream.pipelines.film.frames import dream_frames
+    from mmdream.pipelines.film.render import stage_figures
+    from mmdream.pipelines.film.workfolder import WorkFolder
+
+    size, fps, count = (64, 48), 24.0, 24
+
+    def costless(i, frame, prev_in, prev_out, motion, strength):
+        return frame, {"frame": i, "time": i / fps, "cold": prev_out is None}
+
+    def source(pause: float):
+        for i in range(count):
+            time.sleep(pause)
+            yield np.full((size[1], size[0], 3), 8 * i, np.uint8)
+
+    def waits(name: str, source_pause: float, writer_pause: float) -> tuple[float, float]:
+        save = WorkFolder.save
+        monkeypatch.setattr(WorkFolder, "save", lambda self, *a: (time.sleep(writer_pause), save(self, *a))[1])
+        work = WorkFolder(tmp_path / f"{name}.mp4", {"test": name})
+        work.root.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        rows = dream_frames((source(source_pause), size, fps), costless, work, np.ones(count), flow=False)
+        figures = stage_figures(rows, time.perf_counter() - t0)
+        return figures["waiting_for_the_writer"]["mean_ms"], figures["stages"]["waiting"]["mean_ms"]
+
+    writer, waiting = waits("slow-writer", 0.0, 0.04)
+    assert waiting >= 20 and writer >= 0.8 * waiting, (writer, waiting)
+    writer, waiting = waits("slow-source", 0.04, 0.0)
+    assert waiting >= 20 and writer <= 0.25 * waiting, (writer, waiting)
+
+
 def test_scene_cut_restarts_the_pyramid():
     """A hard cut between frames makes the next frame a cold start; small motion does not."""
     from mmdream.media.flow import FlowEstimator

@@ -116,6 +116,7 @@ def dream_frames(source: tuple[Iterator[np.ndarray], tuple[int, int], float], fr
                 pending.popleft().result()
             t_wait = time.perf_counter()
             row["stages_s"]["waiting"] += t_wait - t1
+            row["waited_for_the_writer_s"] = t_wait - t1  # the rest of its waiting was for this frame to come
             measured = flickers.submit(flicker, prev_out, out, motion) if measurers and motion is not None else None
             pending.append(writer.submit(finish, i, frame, out, row, prev_out, motion, measured))
             rows.append(row)

@@ -210,5 +210,9 @@ def stage_figures(rows: list[dict], frames_s: float) -> dict:
             stages[name] = {"mean_ms": 1000 * float(np.mean(values)), "p95_ms": 1000 * float(np.percentile(values, 95))}
     dreaming = sum(t.get(name, 0.0) for t in timed for name in NETWORK)
     network_thread = dreaming + sum(t["waiting"] for t in timed)
-    return {"stages": stages, "net_busy_share": dreaming / max(frames_s, 1e-9),
+    writer = [r["waited_for_the_writer_s"] for r in rows if "waited_for_the_writer_s" in r]
+    # which side held the network's thread up: the frames to come (decoding, flow) or the writer (flicker, encoding)
+    held = {"waiting_for_the_writer": {"mean_ms": 1000 * float(np.mean(writer)),
+                                       "p95_ms": 1000 * float(np.percentile(writer, 95))}} if writer else {}
+    return {"stages": stages, **held, "net_busy_share": dreaming / max(frames_s, 1e-9),
             "network_thread_seconds": network_thread}
