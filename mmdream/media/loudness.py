@@ -29,7 +29,8 @@ def k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 class LoudnessMeter:
     """Feed (n, channels) blocks in order; read `integrated()` (LUFS) at the end. The true peak is measured
-    apart (`true_peak_db`): its 4x oversampling costs more than the loudness, and only an output needs it."""
+    apart (`true_peak_db`; a block of a longer sound: `oversampled_peak`): its 4x oversampling costs more than the
+    loudness, and only an output needs it."""
 
     def __init__(self, rate: int, channels: int) -> None:
         self.rate, self.channels = rate, channels
