@@ -80,15 +80,34 @@ def test_dream_film_has_both_streams_right_duration_and_coherence_halves_flicker
     assert np.corrcoef(a, b)[0, 1] > 0.9  # and it is the dreamed track, not the original
 
 
-def test_a_films_report_says_whether_its_network_waited_for_the_frames_or_for_the_writer(tmp_path, monkeypatch):
+def test_a_films_report_says_whether_its_network_waited_for_the_frames_or_for_the_writer():
     """With a dream that costs nothing, a slow writer (40 ms a frame) holds the network's thread up, and the report
-    puts most of its waiting on the writer; a slow source (40 ms a frame), little (the encoder's start at the first
-    frame)."""
+    puts most of a frame's waiting on the writer; with a slow source (40 ms a frame), little. The work folder here
+    records frames without encoding them, so the writer costs what the test says even on a busy host (an encoder
+    starved of the cores holds the writer up as truly: a real film's report says so too)."""
+    import contextlib
+
     from mmdream.pipelines.film.frames import dream_frames
     from mmdream.pipelines.film.render import stage_figures
-    from mmdream.pipelines.film.workfolder import WorkFolder
 
     size, fps, count = (64, 48), 24.0, 24
+
+    class Recorded:  # what dream_frames asks of a work folder, the frames kept in memory
+        def __init__(self, pause: float) -> None:
+            self.pause, self.saved = pause, []
+
+        def finished(self) -> list[dict]:
+            return []
+
+        def resume(self, rows: list[dict]) -> None:
+            return None
+
+        def encoding(self, size, fps, resume_at: int = 0):
+            return contextlib.nullcontext()
+
+        def save(self, i: int, rgb: np.ndarray, row: dict) -> None:
+            time.sleep(self.pause)
+            self.saved.append(i)
 
     def costless(i, frame, prev_in, prev_out, motion, strength):
         return frame, {"frame": i, "time": i / fps, "cold": prev_out is None}
@@ -98,19 +117,21 @@ def test_a_films_report_says_whether_its_network_waited_for_the_frames_or_for_th
             time.sleep(pause)
             yield np.full((size[1], size[0], 3), 8 * i, np.uint8)
 
-    def waits(name: str, source_pause: float, writer_pause: float) -> tuple[float, float]:
-        save = WorkFolder.save
-        monkeypatch.setattr(WorkFolder, "save", lambda self, *a: (time.sleep(writer_pause), save(self, *a))[1])
-        work = WorkFolder(tmp_path / f"{name}.mp4", {"test": name})
-        work.root.mkdir(parents=True, exist_ok=True)
+    def waits(source_pause: float, writer_pause: float) -> tuple[float, float]:
+        work = Recorded(writer_pause)
         t0 = time.perf_counter()
         rows = dream_frames((source(source_pause), size, fps), costless, work, np.ones(count), flow=False)
         figures = stage_figures(rows, time.perf_counter() - t0)
-        return figures["waiting_for_the_writer"]["mean_ms"], figures["stages"]["waiting"]["mean_ms"]
+        assert work.saved == list(range(count)), work.saved
+        writer = [1000 * r["waited_for_the_writer_s"] for r in rows]
+        waiting = [1000 * r["stages_s"]["waiting"] for r in rows]
+        assert figures["waiting_for_the_writer"]["mean_ms"] == pytest.approx(np.mean(writer)), figures
+        assert all(0 <= w <= t + 1e-6 for w, t in zip(writer, waiting)), (writer, waiting)  # a part of the waiting
+        return float(np.median(writer)), float(np.median(waiting))
 
-    writer, waiting = waits("slow-writer", 0.0, 0.04)
+    writer, waiting = waits(0.0, 0.04)
     assert waiting >= 20 and writer >= 0.8 * waiting, (writer, waiting)
-    writer, waiting = waits("slow-source", 0.04, 0.0)
+    writer, waiting = waits(0.04, 0.0)
     assert waiting >= 20 and writer <= 0.25 * waiting, (writer, waiting)
 
 
