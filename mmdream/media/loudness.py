@@ -72,9 +72,7 @@ class LoudnessMeter:
 
 def true_peak(x: np.ndarray) -> float:
     """Peak of the 4x oversampled signal (BS.1770 true peak, approximately)."""
-    if len(x) < 8:
-        return float(np.abs(x).max(initial=0.0))
-    return float(_oversampled_abs(x).max(initial=0.0))
+    return oversampled_peak(x, slice(0, len(x)))
 
 
 def oversampled_peak(x: np.ndarray, keep: slice) -> float:

@@ -68,9 +68,8 @@ def overlapping_chunks(blocks: Iterator[np.ndarray], size: int, overlap: int) ->
             yield buf[: size + overlap], False
             buf = buf[size:]
         held, count = [buf], len(buf)
-    buf = np.concatenate(held) if len(held) > 1 else (held[0] if held else np.zeros((0, 0), np.float32))
-    if len(buf):
-        yield buf, True
+    if count:
+        yield np.concatenate(held), True
 
 
 def crossfade_stream(chunks: Iterator[tuple[np.ndarray, bool]], overlap: int) -> Iterator[np.ndarray]:

@@ -203,16 +203,15 @@ def stage_figures(rows: list[dict], frames_s: float) -> dict:
     timed = [r["stages_s"] for r in rows if "stages_s" in r]
     if not timed:
         return {}
-    stages = {}
-    for name in STAGES:
-        values = [t[name] for t in timed if name in t]
-        if values:
-            stages[name] = {"mean_ms": 1000 * float(np.mean(values)), "p95_ms": 1000 * float(np.percentile(values, 95))}
+    stages = {name: _mean_and_p95_ms(values) for name in STAGES if (values := [t[name] for t in timed if name in t])}
     dreaming = sum(t.get(name, 0.0) for t in timed for name in NETWORK)
     network_thread = dreaming + sum(t["waiting"] for t in timed)
     writer = [r["waited_for_the_writer_s"] for r in rows if "waited_for_the_writer_s" in r]
     # which side held the network's thread up: the frames to come (decoding, flow) or the writer (flicker, encoding)
-    held = {"waiting_for_the_writer": {"mean_ms": 1000 * float(np.mean(writer)),
-                                       "p95_ms": 1000 * float(np.percentile(writer, 95))}} if writer else {}
+    held = {"waiting_for_the_writer": _mean_and_p95_ms(writer)} if writer else {}
     return {"stages": stages, **held, "net_busy_share": dreaming / max(frames_s, 1e-9),
             "network_thread_seconds": network_thread}
+
+
+def _mean_and_p95_ms(seconds: list[float]) -> dict[str, float]:
+    return {"mean_ms": 1000 * float(np.mean(seconds)), "p95_ms": 1000 * float(np.percentile(seconds, 95))}
