@@ -110,6 +110,30 @@ def test_mastering_on_every_core_writes_what_one_thread_writes(media, tmp_path, 
     assert used == {1: 1, 4: 4} and written[1] == written[4]
 
 
+def test_a_loudness_the_ceiling_cannot_hold_is_not_chased_into_the_limiter(tmp_path):
+    """Clipped noise at about +5 LUFS asks for more loudness than any sound under the true-peak ceiling has: gain
+    that buys (almost) no loudness is not applied (the limiter's drive grew by 25 dB for nothing, and the report
+    named a gain no file was written with). The report's gain and loudness are the file's: mastering the same raw
+    sound toward exactly that gain writes the same bytes."""
+    import soundfile as sf
+
+    from mmdream.media import master
+
+    rng = np.random.default_rng(3)
+    raw = tmp_path / "raw.wav"
+    sf.write(raw, np.clip(3.0 * rng.standard_normal((3 * 44100, 2)), -1, 1), 44100, subtype="FLOAT")
+    raw_lufs = _measure(str(raw))[2]
+    assert raw_lufs > 3.0, raw_lufs  # louder than a sound held under -1 dBFS can be
+    figures = master.finalise(str(raw), str(tmp_path / "a.wav"), 44100, 2, raw_lufs, raw_lufs)
+    _, _, lufs, peak = _measure(str(tmp_path / "a.wav"))
+    assert abs(figures["gain_db"]) < 3.0, figures  # the first gain, not four corrections' worth
+    assert abs(figures["output_loudness_lufs"] - lufs) < 0.05 and peak <= master.PEAK_CEILING_DB + 0.01, (figures, lufs)
+    again = master.finalise(str(raw), str(tmp_path / "b.wav"), 44100, 2, raw_lufs, raw_lufs + figures["gain_db"])
+    assert again["gain_db"] == figures["gain_db"], (again, figures)
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav", "raw.wav"]  # no try left beside them
+
+
 def test_a_stream_is_cut_into_overlapping_chunks_whatever_its_blocks():
     """Each chunk is `size + overlap` samples at `k * size` of the stream (the last one to its end, flagged), however
     the decoder cut the stream into blocks."""

@@ -17,6 +17,7 @@ from mmdream.media.loudness import LoudnessMeter, limited, oversampled_peak
 from mmdream.media.parallel import in_order
 
 PEAK_CEILING_DB = -1.0
+LIMITER_YIELD = 0.25  # dB of loudness a dB more of gain into the limiter must buy to be kept
 
 
 class DCBlocker:
@@ -56,23 +57,45 @@ def write_raw(pieces: Iterator[np.ndarray], raw_path: str, sr: int, ch: int) -> 
 
 
 def finalise(raw_path: str, dst: str, sr: int, ch: int, raw_lufs: float, target_lufs: float) -> dict:
-    """Gain to the target loudness, then the limiter; re-measure and correct the gain if limiting cost loudness."""
+    """Gain to the target loudness, then the limiter; where limiting cost loudness, the gain is raised by what was
+    missed for as long as a dB more of it still buys LIMITER_YIELD dB of loudness. A target the ceiling cannot hold
+    (an input louder than any sound under it: clipped noise, a hot master) stops there: the file written before
+    the gain that bought too little is kept, as loud as the ceiling lets it be without the limiter's drive growing
+    for nothing. The report's gain is the one that file was written with."""
     gain_db = (target_lufs - raw_lufs) if np.isfinite(raw_lufs) and np.isfinite(target_lufs) else 0.0
     suffix = Path(dst).suffix.lower()
     with atomic_output(Path(dst)) as tmp:
         wav_out = str(tmp) if suffix in (".wav", ".flac") else str(tmp) + ".wav"
-        for _ in range(4):
-            meter, peak_db = _apply_gain_and_limit(raw_path, wav_out, sr, ch, gain_db)
-            out_lufs = meter.integrated()
-            miss = (target_lufs - out_lufs) if np.isfinite(out_lufs) and np.isfinite(target_lufs) else 0.0
-            if abs(miss) < 0.3:
-                break
-            gain_db += miss
+        trial = _beside(wav_out, "next")  # a later try, kept only where its gain paid (stale-temporary named)
+        kept: tuple[float, float, float] | None = None  # the file at wav_out: its gain, loudness and true peak
+        try:
+            for _ in range(4):
+                meter, peak_db = _apply_gain_and_limit(raw_path, wav_out if kept is None else trial, sr, ch, gain_db)
+                out_lufs = meter.integrated()
+                if kept is not None:
+                    if gain_db > kept[0] and out_lufs - kept[1] < LIMITER_YIELD * (gain_db - kept[0]):
+                        break
+                    os.replace(trial, wav_out)
+                kept = gain_db, out_lufs, peak_db
+                miss = (target_lufs - out_lufs) if np.isfinite(out_lufs) and np.isfinite(target_lufs) else 0.0
+                if abs(miss) < 0.3:
+                    break
+                gain_db += miss
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(trial)
+        gain_db, out_lufs, peak_db = kept
         if wav_out != str(tmp):
             encode_audio(wav_out, str(tmp))
             os.remove(wav_out)
     return {"output_loudness_lufs": out_lufs, "target_loudness_lufs": target_lufs, "gain_db": gain_db,
             "true_peak_dbfs": peak_db}
+
+
+def _beside(path: str, word: str) -> str:
+    """`path` with `.word` before its suffix."""
+    stem, dot, ext = path.rpartition(".")
+    return f"{stem}.{word}.{ext}" if dot else f"{path}.{word}"
 
 
 def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int,
