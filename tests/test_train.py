@@ -4,6 +4,7 @@ raise a target class's logit when a dream aims at it."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,48 @@ def test_image_model_on_frames_of_two_films_separates_held_out_frames_and_target
     assert main(["image", str(bunny), "-o", str(tmp_path / "d.png"), "--net", "films", "--layers", "0.6",
                  "--steps", "8", "--octaves", "2", "--report", str(tmp_path / "d.json")]) == 0
     assert json.loads((tmp_path / "d.json").read_text())["objective_gain"] > 1.5
+
+
+def _sound_classes(root: Path) -> Path:
+    """Two classes of two short sounds each (a tone, a noise), and in the second a file named like a sound that is
+    text, first by name, so `--split tail` trains on it and it is first read inside tf.data, mid-epoch."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    t = np.arange(24000) / 16000
+    for name, make in (("tone", lambda i: 0.3 * np.sin(2 * np.pi * (300 + 100 * i) * t)),
+                       ("noise", lambda i: 0.1 * rng.standard_normal(len(t)))):
+        (root / name).mkdir(parents=True)
+        for i in range(2):
+            sf.write(root / name / f"{i + 1}.wav", make(i).astype(np.float32), 16000)
+    (root / "noise" / "0-bad.mp3").write_text("not a sound")
+    return root
+
+
+def test_a_file_that_is_not_a_sound_or_a_picture_stops_training_in_one_line(tmp_path):
+    """A class folder's file that no reader can read is found inside tf.data, which wraps the error in its own with
+    tracebacks: training stops with one line naming the file and status 2, writes no model, and its process ends
+    (a fresh one, as a user runs it, within its time limit). The same for a picture."""
+    from conftest import our_lines, run_fresh, run_here
+    from PIL import Image
+
+    models = tmp_path / "models"
+    models.mkdir()
+    env = {**os.environ, "MMDREAM_MODELS": str(models)}
+    data = _sound_classes(tmp_path / "sounds")
+    done = run_fresh("train", "audio", data, "--name", "s", "--epochs", "1", "--split", "tail", env=env, timeout=180)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert our_lines(done.stderr) == [f"mmdream: error: {data / 'noise' / '0-bad.mp3'} is not a media file ffmpeg "
+                                      "can read"], done.stderr[-3000:]
+    pictures = tmp_path / "pictures"
+    for name, colour in (("red", (200, 30, 30)), ("blue", (30, 30, 200))):
+        (pictures / name).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (48, 40), colour).save(pictures / name / f"{i + 1}.png")
+    (pictures / "blue" / "0-bad.png").write_text("not a picture")
+    done = run_here("train", "image", pictures, "--name", "p", "--epochs", "1", "--split", "tail", env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert our_lines(done.stderr) == [f"mmdream: error: {pictures / 'blue' / '0-bad.png'} is not a readable image "
+                                      "(UnidentifiedImageError)"], done.stderr[-3000:]
+    assert list(models.iterdir()) == []

@@ -13,6 +13,7 @@ the size of the data set.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -127,6 +128,42 @@ def stratified_split(classes: dict[str, list[Path]], fraction: float, seed: int,
     return train, val
 
 
+class Readers:
+    """tf.data runs the example readers (a picture, a sound's windows) inside TensorFlow, which wraps what they raise
+    in an error of its own with a traceback: the first UserError a reader raised (a file that is not a picture or a
+    sound, say) is kept, and `surfaced` raises it in that error's place, one line for the CLI. Only its words are
+    kept: the exception itself holds the reader's frames, and with them tf.data's iterator, past the error (the
+    process then hung at its exit)."""
+
+    def __init__(self) -> None:
+        self.failure: str | None = None
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """Around a reader's work (inside a generator too: around its loop)."""
+        try:
+            yield
+        except UserError as e:
+            self.failure = self.failure or str(e)
+            raise
+
+    def reading(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def read(*args, **kwargs):
+            with self.watching():
+                return fn(*args, **kwargs)
+        return read
+
+    @contextlib.contextmanager
+    def surfaced(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception:
+            if self.failure is not None:
+                raise UserError(self.failure) from None
+            raise
+
+
 # ---- images -------------------------------------------------------------------------------------------------
 def _load_square(path: bytes, side: int) -> np.ndarray:
     """RGB uint8 (side, side, 3): the short side scaled to `side`, centre-cropped."""
@@ -140,7 +177,8 @@ def _load_square(path: bytes, side: int) -> np.ndarray:
     return np.ascontiguousarray(rgb[y:y + side, x:x + side])
 
 
-def image_dataset(examples: list[Example], size: int, batch: int, training: bool, seed: int) -> tf.data.Dataset:
+def image_dataset(examples: list[Example], size: int, batch: int, training: bool, seed: int,
+                  readers: Readers) -> tf.data.Dataset:
     """Batches of ([-1, 1] RGB, label). Training: random 87.5% crops resized back, flips, colour jitter."""
     paths = tf.constant([str(e.path) for e in examples])
     labels = tf.constant([e.label for e in examples], tf.int32)
@@ -150,7 +188,7 @@ def image_dataset(examples: list[Example], size: int, batch: int, training: bool
     load_side = round(size / 0.875) if training else size
 
     def load(path, label):
-        img = tf.numpy_function(_load_square, [path, load_side], tf.uint8, stateful=False)
+        img = tf.numpy_function(readers.reading(_load_square), [path, load_side], tf.uint8, stateful=False)
         img = tf.cast(tf.reshape(img, [load_side, load_side, 3]), tf.float32) / 127.5 - 1.0
         if training:
             img = tf.image.random_crop(img, [size, size, 3])
@@ -248,7 +286,8 @@ def spec_augment(w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return w
 
 
-def audio_dataset(examples: list[Example], settings: TrainSettings, training: bool) -> tf.data.Dataset:
+def audio_dataset(examples: list[Example], settings: TrainSettings, training: bool,
+                  readers: Readers) -> tf.data.Dataset:
     """Batches of ((T, bins, 1) log-magnitude windows, label), streamed clip by clip."""
     window = window_frames(settings.window)
     bins = len(clip_logmag(str(examples[0].path))[0])
@@ -260,9 +299,10 @@ def audio_dataset(examples: list[Example], settings: TrainSettings, training: bo
         order = list(examples)
         if rng is not None:
             rng.shuffle(order)
-        for ex in order:
-            for w in audio_windows(ex, window, settings.val_fraction, rng, settings.crops_per_clip):
-                yield w[..., None].astype(np.float32), np.int32(ex.label)
+        with readers.watching():
+            for ex in order:
+                for w in audio_windows(ex, window, settings.val_fraction, rng, settings.crops_per_clip):
+                    yield w[..., None].astype(np.float32), np.int32(ex.label)
 
     frames = fit_window(np.zeros((1, bins), np.float32), window).shape[0]
     ds = tf.data.Dataset.from_generator(gen, output_signature=(
@@ -290,9 +330,9 @@ class ImageTraining:
         net = load_net(base, weights=weights, fresh=True)  # its weights are trained
         return net, keras.layers.GlobalAveragePooling2D(name="head_pool")(layer_output(net.model, net.layers[-1]))
 
-    def datasets(self, train_ex: list[Example], val_ex: list[Example], settings: TrainSettings):
-        return (image_dataset(train_ex, settings.size, settings.batch_size, True, settings.seed),
-                image_dataset(val_ex, settings.size, settings.batch_size, False, settings.seed))
+    def datasets(self, train_ex: list[Example], val_ex: list[Example], settings: TrainSettings, readers: Readers):
+        return (image_dataset(train_ex, settings.size, settings.batch_size, True, settings.seed, readers),
+                image_dataset(val_ex, settings.size, settings.batch_size, False, settings.seed, readers))
 
     def input_card(self, settings: TrainSettings) -> dict:
         return {"size": settings.size, "range": [-1, 1]}
@@ -321,8 +361,8 @@ class AudioTraining:
         return net, keras.layers.Concatenate(name="head_pool")(
             [keras.layers.GlobalAveragePooling2D(name=f"head_mean{i}")(b) for i, b in enumerate(blocks, start=1)])
 
-    def datasets(self, train_ex: list[Example], val_ex: list[Example], settings: TrainSettings):
-        return audio_dataset(train_ex, settings, True), audio_dataset(val_ex, settings, False)
+    def datasets(self, train_ex: list[Example], val_ex: list[Example], settings: TrainSettings, readers: Readers):
+        return audio_dataset(train_ex, settings, True, readers), audio_dataset(val_ex, settings, False, readers)
 
     def input_card(self, settings: TrainSettings) -> dict:
         return {"sr": TRAIN_SR, "window_seconds": settings.window, "window_frames": window_frames(settings.window)}
@@ -414,11 +454,12 @@ def train(kind: str, data: str | Path, base: str, out: str | Path, settings: Tra
     train_ex, val_ex = stratified_split(classes, settings.val_fraction, settings.seed, settings.split,
                                         split_single=how.split_single)
     net, model = build_classifier(kind, base, len(names), settings, weights)
-    train_ds, val_ds = how.datasets(train_ex, val_ex, settings)
+    readers = Readers()
+    train_ds, val_ds = how.datasets(train_ex, val_ex, settings, readers)
     scratch = base == "scratch"
     total = settings.epochs + (0 if scratch else settings.fine_tune_epochs)
     bar = progress(total, f"training {out.stem}") if progress else _NoBar()
-    with bar:
+    with bar, readers.surfaced():
         if scratch:
             for layer in model.layers:
                 layer.trainable = True
@@ -430,7 +471,8 @@ def train(kind: str, data: str | Path, base: str, out: str | Path, settings: Tra
             set_trainable(model, net, settings.unfreeze)
             history += _fit(model, train_ds, val_ds, settings.fine_tune_epochs, settings.fine_tune_rate,
                             settings.patience, bar, "fine-tune")
-    metrics = evaluate(model, val_ds, len(names))
+    with readers.surfaced():
+        metrics = evaluate(model, val_ds, len(names))
     metrics["history"] = history
     metrics["train_accuracy"] = history[-1].get("accuracy") if history else None
     card = {
