@@ -96,3 +96,32 @@ def test_sound_and_film_notebook_runs_headless_and_shows_its_players(media, tmp_
     figures = eval(nb.cells[-1].outputs[-1]["data"]["text/plain"])  # the notebook's last cell: a dict of floats
     assert figures["sound_gain"] > 1.2 and figures["true_peak_dbfs"] <= -1.0 + 0.05, figures
     assert figures["film_frames"] == 72 and figures["film_gain"] > 1.0, figures
+
+
+def test_arrays_are_read_at_their_types_scale_or_refused_in_one_line(tmp_path):
+    """Integer PCM samples are read at their full scale, as a WAV of them is (an int16 sound was taken as floats,
+    thousands of times full scale, and dreamed to 0.02 of its objective); a 16-bit picture is the 8-bit one; an
+    array whose scale cannot be known (other integers, a float picture in 0..255, nothing) is one line naming it."""
+    import mmdream
+    from mmdream.media.audio_source import load_whole, samples_from_array
+    from mmdream.media.picture import picture_input
+
+    rng = np.random.default_rng(0)
+    pcm = (rng.standard_normal((16000, 2)) * 3000).astype(np.int16)
+    sf.write(tmp_path / "pcm.wav", pcm, 16000, subtype="PCM_16")
+    assert np.array_equal(samples_from_array(pcm), load_whole(str(tmp_path / "pcm.wav"))[0])
+    for dtype, full in ((np.uint8, 128), (np.int8, 128), (np.int32, 2 ** 31)):
+        ints = np.array([np.iinfo(dtype).min, np.iinfo(dtype).max], dtype)
+        assert np.allclose(samples_from_array(ints)[:, 0], [-1, (full - 1) / full], atol=1e-6), dtype
+    dreamed = mmdream.dream_audio(pcm, sr=16000, steps=2)
+    assert dreamed.objective_gain > 1.05 and np.abs(dreamed.audio).max() < 1, dreamed.objective_gain
+    eight = (rng.random((40, 60, 3)) * 255).astype(np.uint8)
+    assert np.array_equal(picture_input(eight.astype(np.uint16) * 257, None).rgb, eight)
+    assert np.array_equal(picture_input(eight / 255.0, None).rgb, eight)
+    for bad, words in (((pcm.astype(np.int64), 16000), "not int64"), ((np.zeros((0, 2), np.float32), 16000), "empty")):
+        with pytest.raises(mmdream.UserError, match=words):
+            mmdream.dream_audio(bad[0], sr=bad[1])
+    for bad, words in ((eight.astype(np.int64), r"uint8, uint16 or floats in \[0, 1\], not int64"),
+                       (eight.astype(np.float32), r"in \[0, 1\], not 0 to 25\d \(divide by 255\)")):
+        with pytest.raises(mmdream.UserError, match=words):
+            mmdream.dream_image(bad)

@@ -29,6 +29,30 @@ def generated_source(kind: str, duration: float, sr: int = 44100) -> np.ndarray:
     return (0.25 * y / np.abs(y).max()).astype(np.float32)[:, None]
 
 
+PCM_FULL_SCALE = {np.dtype(np.int8): 128, np.dtype(np.int16): 32768, np.dtype(np.int32): 2 ** 31}
+
+
+def samples_from_array(audio: np.ndarray) -> np.ndarray:
+    """Samples given as an array, (n,) or (n, channels), as float32 (n, channels): floats as they are, integer PCM
+    (8, 16 or 32 bit, and unsigned 8 bit) at its full scale, as a WAV reader reads it. Anything else (an integer
+    of another width, nothing at all, NaN) is one line: an int16 sound taken as floats is thousands of times
+    full scale, and nothing said so."""
+    samples = audio[:, None] if audio.ndim == 1 else audio
+    if samples.ndim != 2 or samples.shape[1] < 1:
+        raise UserError(f"samples must be (n,) or (n, channels), not {audio.shape}")
+    if len(samples) == 0:
+        raise UserError("the sample array is empty")
+    if samples.dtype == np.uint8:
+        return ((samples.astype(np.float32) - 128) / 128).astype(np.float32)
+    if samples.dtype in PCM_FULL_SCALE:
+        return (samples.astype(np.float64) / PCM_FULL_SCALE[samples.dtype]).astype(np.float32)
+    if samples.dtype.kind != "f":
+        raise UserError(f"samples must be floats or 8-, 16- or 32-bit PCM integers, not {samples.dtype}")
+    if not np.isfinite(samples).all():
+        raise UserError("the sample array holds NaN or Inf")
+    return np.asarray(samples, np.float32)
+
+
 def open_source(src: str, duration: float | None,
                 start: float = 0.0) -> tuple[MediaInfo, Callable[[int], Iterator[np.ndarray]]]:
     """Media info plus a function that yields the input in blocks (a file via ffmpeg, or generated).

@@ -213,12 +213,28 @@ def picture_input(image, max_pixels: int | None, max_size: int | None = None, fi
         image = np.repeat(image[..., None], 3, axis=-1)
     if image.ndim != 3 or image.shape[-1] not in (3, 4) or min(image.shape[:2]) < 1:
         raise UserError(f"an image array must be (height, width, 3 or 4), not {image.shape}")
-    if image.dtype != np.uint8:
-        if not np.isfinite(image).all():
-            raise UserError("the image array holds NaN or Inf")
-        image = np.clip(np.asarray(image, np.float64) * 255 + 0.5, 0, 255).astype(np.uint8)
+    image = _as_uint8(image)
     alpha = image[..., 3].copy() if image.shape[-1] == 4 else None
     return Picture(np.ascontiguousarray(image[..., :3]), alpha)
+
+
+def _as_uint8(image: np.ndarray) -> np.ndarray:
+    """An image array's pixels as uint8: uint8 as it is, uint16 (a 16-bit PNG's) at its full scale, floats in
+    [0, 1] (a little beyond is clipped: a resampled picture overshoots). Other integers and floats far outside
+    [0, 1] (a picture in 0..255 as floats) are one line: they were clipped to white, and nothing said so."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if image.dtype.kind != "f":
+        raise UserError(f"an image array must be uint8, uint16 or floats in [0, 1], not {image.dtype}")
+    if not np.isfinite(image).all():
+        raise UserError("the image array holds NaN or Inf")
+    low, high = float(image.min()), float(image.max())
+    if low < -0.5 or high > 1.5:
+        raise UserError(f"a float image array must hold values in [0, 1], not {low:g} to {high:g}"
+                        + (" (divide by 255)" if high <= 255.5 and low >= -0.5 else ""))
+    return np.clip(np.asarray(image, np.float64) * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def named(source) -> str:

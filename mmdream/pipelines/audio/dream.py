@@ -18,7 +18,7 @@ def dream(audio, output: str | None, spec, sr: int | None = None, progress=None)
 
     from mmdream.checks import AUDIO_SUFFIXES, check_output, fits_channels
     from mmdream.io_utils import check_not_same
-    from mmdream.media.audio_source import GENERATED, load_whole
+    from mmdream.media.audio_source import GENERATED, load_whole, samples_from_array
     from mmdream.media.ffmpeg import audio_input
     from mmdream.media.picture import read_header
     from mmdream.senses.steer import check_links
@@ -35,10 +35,7 @@ def dream(audio, output: str | None, spec, sr: int | None = None, progress=None)
         if isinstance(audio, np.ndarray):
             if sr is None or sr < 1:
                 raise UserError("samples need their rate: dream_audio(samples, sr=44100)")
-            samples = audio[:, None] if audio.ndim == 1 else audio
-            if samples.ndim != 2 or not np.isfinite(samples).all():
-                raise UserError(f"samples must be finite, (n,) or (n, channels), not {audio.shape}")
-            sf.write(src, np.asarray(samples, np.float32), sr, subtype="FLOAT")
+            sf.write(src, samples_from_array(audio), sr, subtype="FLOAT")
         dst = Path(scratch) / "dream.wav" if output is None else Path(output)
         if output is not None:
             out = check_output(output, AUDIO_SUFFIXES, "a sound")
