@@ -171,6 +171,13 @@ class FilmResult(Result):
     def per_frame(self) -> list[dict]:
         return self.figures.get("per_frame", [])
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the soundtrack's dream warned of (a film cut short: its sound decodes shorter than its header says),
+        as a sound's dream says it."""
+        dreamed = (self.figures.get("soundtrack") or {}).get("dream") or {}
+        return [dreamed["warning"]] if dreamed.get("warning") else []
+
     def summary(self) -> str:
         from mmdream.pipelines.film.cluster import segment_report
 

@@ -77,6 +77,11 @@ def files(media, tmp_path_factory) -> Path:
     _ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=24", "-frames:v", "1", "-c:v", "libx264", "-pix_fmt",
             "yuv420p", str(d / "one_frame.mp4"))
     _ffmpeg("-i", str(d / "clip.mp4"), "-an", "-c", "copy", str(d / "silent_film.mp4"))
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=24", "-f", "lavfi", "-i", "sine=f=330:sample_rate=44100",
+            "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart",
+            str(d / "whole.mp4"))
+    whole = (d / "whole.mp4").read_bytes()
+    (d / "cut.mp4").write_bytes(whole[: len(whole) // 2])  # its header says 3 s
     _ffmpeg("-i", str(d / "clip.mp4"), "-vn", "-c", "copy", str(d / "sound_only.m4a"))
     _ffmpeg("-display_rotation", "90", "-i", str(d / "clip.mp4"), "-c", "copy", str(d / "rotated.mp4"))
     _ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=24", "-t", "1", "-vf", "setpts='PTS+0.02*random(0)/TB'",
@@ -198,6 +203,8 @@ ROWS = [
     ("video-rotated", ["video", "{in}/rotated.mp4", "-o", "{out}/o.mp4", "--steps", "2", "--end", "0.25"], 0, None),
     ("video-no-sound", ["video", "{in}/silent_film.mp4", "-o", "{out}/o.mov", "--steps", "2", "--end", "0.25"], 0,
      None),
+    ("video-truncated", ["video", "{in}/cut.mp4", "-o", "{out}/o.mp4", *TINY, "--max-size", "32"], 0,
+     "truncated file"),
     # -- the zoom: its own options, checked before a net loads; a tiny one that works
     ("zoom-missing", ["zoom", "{in}/none.jpg", "-o", "{out}/o.mp4"], 2, "no such file"),
     ("zoom-text", ["zoom", "{in}/text.jpg", "-o", "{out}/o.mp4"], 2, "is not a readable image"),
