@@ -271,6 +271,21 @@ def test_fault_matrix(row, files, tmp_path, capsys):
                               whole=want is None)
 
 
+def test_a_report_is_standard_json_where_a_figure_is_not_finite(files, tmp_path):
+    """Silence's loudness is -inf: the report says null, as standard JSON must (Python's -Infinity is refused by
+    JavaScript's JSON.parse and by jq), and every other figure is as written."""
+    report = tmp_path / "r.json"
+    assert main(["audio", str(files / "silent.wav"), "-o", str(tmp_path / "o.wav"), "--steps", "1",
+                 "--report", str(report)]) == 0
+
+    def refuse(constant: str):
+        raise AssertionError(f"{constant} in the report")
+
+    figures = json.loads(report.read_text(), parse_constant=refuse)
+    assert figures["input_loudness_lufs"] is None and figures["output_loudness_lufs"] is None, figures
+    assert figures["duration_s"] == pytest.approx(1.0, abs=0.01) and figures["sample_rate"] == 44100
+
+
 def _is_the_input_dreamed(produced: Path, src: Path, size: tuple[int, int] | None, whole: bool) -> None:
     """A success row's output opens as what its command makes of its input: a picture at the photo's size, a sound
     as long as the input's (`whole`: a truncated one is as long as what could be read), a film with a picture (upright: `size`) and the input's sound where it has one."""

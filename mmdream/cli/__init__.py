@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -80,13 +81,27 @@ def quiet_native_logs(verbose: bool) -> None:
 
 
 def write_report(path: str | None, report: dict) -> None:
+    """The report as standard JSON: a figure that is not a finite number (the loudness of silence, -inf) is null,
+    which every JSON reader takes (Python writes -Infinity, which JavaScript's JSON.parse and jq refuse)."""
     if not path:
         return
     from mmdream.core.backend import describe
     from mmdream.io_utils import atomic_output
 
     with atomic_output(Path(path)) as tmp:
-        tmp.write_text(json.dumps({**report, "backend": describe()}, indent=2, default=str))
+        tmp.write_text(json.dumps(finite_json({**report, "backend": describe()}), indent=2, default=str,
+                                  allow_nan=False))
+
+
+def finite_json(value):
+    """`value` with every float that is not finite (in dicts, lists and tuples, at any depth) as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
 
 
 def progress_bar(total: int | None, desc: str, unit: str = "step"):
