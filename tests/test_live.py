@@ -209,7 +209,7 @@ def test_ctrl_c_ends_a_live_session_and_keeps_the_recording(media, tmp_path):
     # a process group of its own, as a terminal's job
     proc = start_mmdream("live", media / "video" / "big_buck_bunny_0_30.webm", "--realtime", "--max-size", "96",
                          "-o", out, "--report", rep, stderr=str(said))
-    _until_said(said, proc, "Ctrl-C stops")
+    assert f"into {out}; Ctrl-C stops" in _until_said(said, proc, "Ctrl-C stops")  # its name, not a temporary's
     time.sleep(2.0)
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group, ffmpeg included
     proc.communicate(timeout=120)

@@ -263,12 +263,13 @@ def dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, i
     if is_stream(dst):
         return _dream_live(source, dst, frame_fn, size, fps, opts, controls, sound, costs)
     with atomic_output(Path(dst)) as tmp:
-        return _dream_live(source, str(tmp), frame_fn, size, fps, opts, controls, sound, costs)
+        return _dream_live(source, str(tmp), frame_fn, size, fps, opts, controls, sound, costs, named=dst)
 
 
 def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, int], fps: float,
                 opts: LiveOptions, controls: LiveControls, sound: LiveSound | None,
-                step_costs: dict[float, float]) -> dict:
+                step_costs: dict[float, float], named: str | None = None) -> dict:
+    """`named`: the output as the user named it, where `dst` is its temporary name."""
     live = _Live()
     controls.on_stop.append(live.interrupt)
     dreamer = LiveDreamer(frame_fn, controls, fps, step_costs)
@@ -313,7 +314,8 @@ def _dream_live(source: str, dst: str, frame_fn: FrameDreamer, size: tuple[int, 
     writer.start()
     if listener is not None:
         listener.start()
-    print(f"mmdream live: dreaming {source} into {dst}; Ctrl-C stops", file=sys.stderr, flush=True)  # all checked
+    print(f"mmdream live: dreaming {source} into {named or dst}; Ctrl-C stops", file=sys.stderr,
+          flush=True)  # all checked
     t0 = time.perf_counter()
     dreams = dreamer.dreams
     try:
