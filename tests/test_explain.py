@@ -120,6 +120,8 @@ def test_a_dog_class_finds_the_spaniels_among_the_photos(media, tmp_path):
 @pytest.mark.parametrize(("argv", "line"), [
     (["--class", "no such class"], "net efficientnet_lite0 has no class 'no such class' (see `mmdream models "
                                    "efficientnet_lite0`)"),
+    (["--class", "golden retriver"], "net efficientnet_lite0 has no class 'golden retriver'; did you mean golden "
+                                     "retriever? (see `mmdream models efficientnet_lite0`)"),
     (["--layer", "mixed3"], "net efficientnet_lite0 has no layer 'mixed3'; choose from "),
     (["--channel", "block4c"], "channel must be LAYER:N[,N...] with channel numbers from 0, not 'block4c'"),
     (["--class", "tabby", "--examples", "EMPTY"], "examples: EMPTY holds nothing an image net takes"),

@@ -83,6 +83,23 @@ def test_musicnn_checkpoints_read_without_tensorflow_as_tensorflow_reads_them(na
         read_checkpoint(tmp_path / "x")
 
 
+def test_a_class_a_net_does_not_have_is_answered_with_the_ones_meant(lite0):
+    """"cat" is no ImageNet class but a word of several; a misspelling has a nearest spelling; nonsense has
+    neither: the line says which classes were meant (five at most), or only where to look."""
+    from mmdream.nets.classes import MTT_LABELS, no_such_class
+
+    with pytest.raises(UserError) as cat:
+        lite0.class_index("cat")
+    said = str(cat.value)
+    assert said.startswith("net efficientnet_lite0 has no class 'cat'; did you mean ") and said.endswith(
+        ", ...? (see `mmdream models efficientnet_lite0`)"), said
+    meant = said.split("did you mean ")[1].split(", ...?")[0].split(", ")
+    assert len(meant) == 5 and {"tabby", "tiger cat", "Persian cat"} <= set(meant), meant
+    assert no_such_class("MTT_vgg", "gitar", MTT_LABELS) == ("net MTT_vgg has no class 'gitar'; did you mean guitar, "
+                                                             "sitar? (see `mmdream models MTT_vgg`)")
+    assert no_such_class("MTT_vgg", "zzz", MTT_LABELS) == "net MTT_vgg has no class 'zzz' (see `mmdream models MTT_vgg`)"
+
+
 def test_registry_reads_without_keras_and_every_record_is_whole():
     """The table costs no Keras import; each record's layers, defaults, style layers, classes and builder fit."""
     import importlib

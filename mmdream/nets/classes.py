@@ -66,3 +66,20 @@ def class_names(which: str) -> list[str]:
     """A class list by the name a net's record gives it."""
     return {"MTT": lambda: MTT_LABELS, "MSD": lambda: MSD_LABELS, "AudioSet": audioset_classes,
             "imagenet": imagenet_classes}[which]()
+
+
+def no_such_class(net: str, name: str, classes: list[str]) -> str:
+    """The line for a class name `net` does not have, with up to five of its classes a user may have meant: those
+    with the name as a whole word of theirs ("cat": tabby, tiger cat, Persian cat...), else the closest spellings."""
+    import difflib
+    import re
+
+    wanted = name.strip().lower().replace("_", " ")
+    firsts = [c.split(",")[0].strip() for c in classes]
+    word = re.compile(rf"\b{re.escape(wanted)}\b") if wanted else None
+    meant = [firsts[i] for i, c in enumerate(classes) if word and word.search(c.lower().replace("_", " "))]
+    if not meant:
+        close = difflib.get_close_matches(wanted, [f.lower() for f in firsts], n=5, cutoff=0.75)
+        meant = [next(f for f in firsts if f.lower() == c) for c in close]
+    hint = f"; did you mean {', '.join(meant[:5])}{', ...' if len(meant) > 5 else ''}?" if meant else ""
+    return f"net {net} has no class {name!r}{hint} (see `mmdream models {net}`)"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmdream.errors import UserError
-from mmdream.nets.classes import class_names
+from mmdream.nets.classes import class_names, no_such_class
 from mmdream.nets.registry import DEFAULT_DEPTHS, NetSpec
 
 
@@ -93,7 +93,7 @@ class Net:
         for i, aliases in enumerate(named):
             if wanted in aliases:
                 return i
-        raise UserError(f"net {self.name} has no class {name!r} (see `mmdream models {self.name}`)")
+        raise UserError(no_such_class(self.name, name, self.classes))
 
 
 def require_kind(net: Net, kind: str, doing: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmdream.errors import UserError
+from mmdream.nets.classes import no_such_class
 
 CLASS, CHANNEL = "class", "channel"
 
@@ -39,7 +40,7 @@ def class_goals(text: str, classes: list[str], net: str) -> list[Goal]:
                 i = j
                 break
         else:
-            raise UserError(f"net {net} has no class {parts[i]!r} (see `mmdream models {net}`)")
+            raise UserError(no_such_class(net, parts[i], classes))
     return goals
 
 
