@@ -4,6 +4,7 @@ the JSON a `--report` holds (`report()`)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,20 @@ class SoundPass:
     def summary(self, target: str | None) -> str:
         f = self.figures
         return (f"{Result(self.output, {**f, 'target': target}).objective()}, {f['duration_s']:.2f} s at "
-                f"{f['sample_rate']} Hz, {self.loudness_lufs:.1f} LUFS, true peak {self.true_peak_dbfs:.1f} dBFS")
+                f"{f['sample_rate']} Hz, {level(self.loudness_lufs, self.true_peak_dbfs)}")
+
+
+def level(lufs: float | None, peak_dbfs: float | None) -> str:
+    """A written sound's loudness and true peak, as a summary says them: "silent" where it is (its peak the floor
+    of -240 dBFS, or null in a report read back), a loudness under the gate as such (BS.1770 measures nothing
+    quieter than -70 LUFS: -inf)."""
+    if peak_dbfs is None or peak_dbfs <= SILENT_PEAK_DBFS:
+        return "silent"
+    loudness = f"{lufs:.1f} LUFS" if lufs is not None and math.isfinite(lufs) else "below -70 LUFS (BS.1770's gate)"
+    return f"{loudness}, true peak {peak_dbfs:.1f} dBFS"
+
+
+SILENT_PEAK_DBFS = -200.0  # below any sound a file can hold (24-bit's floor is -144 dBFS)
 
 
 @dataclass
@@ -239,7 +253,7 @@ class StyleResult(Result):
         line = (f"style loss {f['style_loss_start']:.3g} -> {f['style_loss_end']:.3g} "
                 f"({f['style_loss_drop']:.1f}x lower)")
         if "output_loudness_lufs" in f:
-            return f"{line}, {f['output_loudness_lufs']:.1f} LUFS, true peak {f['true_peak_dbfs']:.1f} dBFS"
+            return f"{line}, {level(f['output_loudness_lufs'], f['true_peak_dbfs'])}"
         return f"{line}, content loss {f['content_loss_end']:.3g}"
 
 

@@ -271,12 +271,18 @@ def test_fault_matrix(row, files, tmp_path, capsys):
                               whole=want is None)
 
 
-def test_a_report_is_standard_json_where_a_figure_is_not_finite(files, tmp_path):
+def test_a_report_is_standard_json_where_a_figure_is_not_finite(files, tmp_path, capsys):
     """Silence's loudness is -inf: the report says null, as standard JSON must (Python's -Infinity is refused by
-    JavaScript's JSON.parse and by jq), and every other figure is as written."""
+    JavaScript's JSON.parse and by jq), and every other figure is as written; the summary says "silent" (it said
+    -inf LUFS, true peak -240.0 dBFS), and a sound under BS.1770's gate is said to be."""
+    from mmdream.results import level
+
     report = tmp_path / "r.json"
     assert main(["audio", str(files / "silent.wav"), "-o", str(tmp_path / "o.wav"), "--steps", "1",
                  "--report", str(report)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(" Hz, silent")
+    assert level(float("-inf"), -66.1) == "below -70 LUFS (BS.1770's gate), true peak -66.1 dBFS"
+    assert level(-14.04, -1.0) == "-14.0 LUFS, true peak -1.0 dBFS" and level(None, None) == "silent"
 
     def refuse(constant: str):
         raise AssertionError(f"{constant} in the report")
