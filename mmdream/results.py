@@ -106,6 +106,9 @@ class SoundPass:
                 f"{f['sample_rate']} Hz, {level(self.loudness_lufs, self.true_peak_dbfs)}")
 
 
+SILENT_PEAK_DBFS = -200.0  # below any sound a file can hold (24-bit's floor is -144 dBFS)
+
+
 def level(lufs: float | None, peak_dbfs: float | None) -> str:
     """A written sound's loudness and true peak, as a summary says them: "silent" where it is (its peak the floor
     of -240 dBFS, or null in a report read back), a loudness under the gate as such (BS.1770 measures nothing
@@ -114,9 +117,6 @@ def level(lufs: float | None, peak_dbfs: float | None) -> str:
         return "silent"
     loudness = f"{lufs:.1f} LUFS" if lufs is not None and math.isfinite(lufs) else "below -70 LUFS (BS.1770's gate)"
     return f"{loudness}, true peak {peak_dbfs:.1f} dBFS"
-
-
-SILENT_PEAK_DBFS = -200.0  # below any sound a file can hold (24-bit's floor is -144 dBFS)
 
 
 @dataclass

@@ -132,8 +132,8 @@ class Readers:
     """tf.data runs the example readers (a picture, a sound's windows) inside TensorFlow, which wraps what they raise
     in an error of its own with a traceback: the first UserError a reader raised (a file that is not a picture or a
     sound, say) is kept, and `surfaced` raises it in that error's place, one line for the CLI. Only its words are
-    kept: the exception itself holds the reader's frames, and with them tf.data's iterator, past the error (the
-    process then hung at its exit)."""
+    kept: the exception holds the reader's frames and with them tf.data's iterator, which a process holding it
+    cannot release at its exit (it hangs there)."""
 
     def __init__(self) -> None:
         self.failure: str | None = None
