@@ -232,8 +232,8 @@ def _as_uint8(image: np.ndarray) -> np.ndarray:
         raise UserError("the image array holds NaN or Inf")
     low, high = float(image.min()), float(image.max())
     if low < -0.5 or high > 1.5:
-        raise UserError(f"a float image array must hold values in [0, 1], not {low:g} to {high:g}"
-                        + (" (divide by 255)" if high <= 255.5 and low >= -0.5 else ""))
+        hint = " (divide by 255)" if high <= 255.5 and low >= -0.5 else ""
+        raise UserError(f"a float image array must hold values in [0, 1], not {low:g} to {high:g}{hint}")
     return np.clip(np.asarray(image, np.float64) * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
