@@ -66,7 +66,8 @@ def finalise(raw_path: str, dst: str, sr: int, ch: int, raw_lufs: float, target_
     suffix = Path(dst).suffix.lower()
     with atomic_output(Path(dst)) as tmp:
         wav_out = str(tmp) if suffix in (".wav", ".flac") else str(tmp) + ".wav"
-        trial = _beside(wav_out, "next")  # a later try, kept only where its gain paid (stale-temporary named)
+        out = Path(wav_out)  # a later try beside it, kept only where its gain paid (stale-temporary named)
+        trial = str(out.with_suffix(".next" + out.suffix))
         kept: tuple[float, float, float] | None = None  # the file at wav_out: its gain, loudness and true peak
         try:
             for _ in range(4):
@@ -90,12 +91,6 @@ def finalise(raw_path: str, dst: str, sr: int, ch: int, raw_lufs: float, target_
             os.remove(wav_out)
     return {"output_loudness_lufs": out_lufs, "target_loudness_lufs": target_lufs, "gain_db": gain_db,
             "true_peak_dbfs": peak_db}
-
-
-def _beside(path: str, word: str) -> str:
-    """`path` with `.word` before its suffix."""
-    stem, dot, ext = path.rpartition(".")
-    return f"{stem}.{word}.{ext}" if dot else f"{path}.{word}"
 
 
 def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int,
