@@ -230,6 +230,14 @@ class LiveResult(FilmResult):
                 f"{1000 * f['latency_p95_s']:.0f} ms, max {1000 * f['latency_max_s']:.0f} ms{heard}")
 
 
+def change(drop: float) -> str:
+    """A loss's ratio start/end as a reader says it: "5.8x lower", or "33x higher" where the passes raised it (a
+    style that is the content itself: its loss starts near nothing)."""
+    if not math.isfinite(drop) or drop >= 1:
+        return f"{drop:.1f}x lower"
+    return f"{1 / max(drop, 1e-12):.3g}x higher"
+
+
 @dataclass
 class StyleResult(Result):
     """A style transfer's figures: style and content loss at the start and the end (a film's: their mean)."""
@@ -250,8 +258,7 @@ class StyleResult(Result):
         f = self.figures
         if "style_loss_mean" in f:  # a film's frames
             return f"{f['frames']} frames, style loss {f['style_loss_mean']:.3g} (mean), flicker {_maybe(f['flicker_mean'])}"
-        line = (f"style loss {f['style_loss_start']:.3g} -> {f['style_loss_end']:.3g} "
-                f"({f['style_loss_drop']:.1f}x lower)")
+        line = f"style loss {f['style_loss_start']:.3g} -> {f['style_loss_end']:.3g} ({change(f['style_loss_drop'])})"
         if "output_loudness_lufs" in f:
             return f"{line}, {level(f['output_loudness_lufs'], f['true_peak_dbfs'])}"
         return f"{line}, content loss {f['content_loss_end']:.3g}"

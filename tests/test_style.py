@@ -27,6 +27,19 @@ def test_image_style_loss_falls_5x_with_content_bounded(media, tmp_path):
     assert read_image(out).rgb.shape == read_image(media / "images" / "chelsea.png").rgb.shape
 
 
+def test_a_style_loss_that_rises_is_said_to_rise(media, tmp_path, capsys):
+    """A picture styled by itself: its style loss starts near nothing and the passes raise it; the printed line
+    says how many times higher (it said "0.0x lower")."""
+    photo, out, rep = media / "images" / "chelsea.png", tmp_path / "self.png", tmp_path / "r.json"
+    assert main(["style", "image", str(photo), "--style", str(photo), "-o", str(out), "--net", "efficientnet_lite0",
+                 "--max-size", "64", "--style-steps", "8", "--report", str(rep)]) == 0
+    r = _report(rep)
+    assert r["style_loss_end"] > 2 * r["style_loss_start"], r
+    said = capsys.readouterr().out
+    rise = r["style_loss_end"] / r["style_loss_start"]
+    assert f"({rise:.3g}x higher)" in said and "lower" not in said, said
+
+
 def test_audio_style_loss_falls_5x_and_output_is_ear_safe(media, tmp_path):
     from mmdream.media.audio_source import load_whole
     from mmdream.media.loudness import LoudnessMeter, true_peak_db
