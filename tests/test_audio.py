@@ -68,13 +68,41 @@ def test_streaming_loudness_matches_pyloudnorm(media):
     import pyloudnorm
 
     from mmdream.media.audio_source import load_whole
-    from mmdream.media.loudness import LoudnessMeter
+    from mmdream.media.loudness import LoudnessMeter, MeterAside
 
     x, sr = load_whole(str(media / "audio" / "music" / "Hungarian_Dance_number_5_string_orchestra.hq.ogg"), end=20)
-    meter = LoudnessMeter(sr, x.shape[1])
+    meter, aside = LoudnessMeter(sr, x.shape[1]), MeterAside(sr, x.shape[1], ahead=3)
     for i in range(0, len(x), 12345):  # odd block size: state must carry across blocks
         meter.add(x[i:i + 12345])
+        aside.add(x[i:i + 12345])  # on its own thread, in order: the same figure
     assert abs(meter.integrated() - pyloudnorm.Meter(sr).integrated_loudness(x.astype(np.float64))) < 0.1
+    assert aside.integrated() == meter.integrated()
+
+
+def test_a_block_the_limiter_leaves_alone_is_oversampled_once_and_written_as_limited(media, monkeypatch):
+    """Mastering's blocks: where a block and its oversampling stay under the ceiling, the limiter's one
+    oversampling gives the true peak too; where it limits, the written block is oversampled again. Either way the
+    samples and the peak are what `limited` and `oversampled_peak` give."""
+    from mmdream.media import loudness
+    from mmdream.media.audio_source import load_whole
+
+    x, sr = load_whole(str(media / "audio" / "music" / "Hungarian_Dance_number_5_string_orchestra.hq.ogg"), end=8)
+    x = x.astype(np.float64) / np.abs(x).max()  # full scale: at 0.3 under the ceiling, at 3 far over it
+    ceiling, window, block = 10 ** (-1.15 / 20), 441, 2 * sr
+    calls = []
+    oversampled = loudness._oversampled_abs
+    monkeypatch.setattr(loudness, "_oversampled_abs", lambda a: calls.append(len(a)) or oversampled(a))
+    for scale, each in ((0.3, 1), (3.0, 2)):
+        for start in range(0, len(x), block):
+            lo = max(0, start - 2 * window)
+            ctx = scale * x[lo:start + block + 2 * window]
+            keep = slice(start - lo, start - lo + min(block, len(x) - start))
+            calls.clear()
+            written, peak = loudness.limited_with_peak(ctx, ceiling, window, keep)
+            assert len(calls) == each, (scale, start, calls)
+            expected = loudness.limited(ctx, ceiling, window).astype(np.float32)
+            assert written.dtype == np.float32 and np.array_equal(written, expected), (scale, start)
+            assert peak == loudness.oversampled_peak(expected, keep) and peak <= ceiling + 1e-6, (scale, peak)
 
 
 def test_mastering_on_every_core_writes_what_one_thread_writes(media, tmp_path, monkeypatch):

@@ -70,6 +70,33 @@ class LoudnessMeter:
         return float(-0.691 + 10 * np.log10(power[keep].mean()))
 
 
+class MeterAside:
+    """A LoudnessMeter fed on a thread of its own, in order: a pipeline's thread hands each block on and goes on
+    with its own work (scipy's filter and numpy's sums let other threads run), `integrated()` waits for what was
+    handed. At most `ahead` blocks wait, so memory does not grow with the sound. The blocks handed are the caller's
+    and must not change after."""
+
+    def __init__(self, rate: int, channels: int, ahead: int = 16) -> None:
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.meter = LoudnessMeter(rate, channels)
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="mmdream-meter")
+        self.pending: deque = deque()
+        self.ahead = ahead
+
+    def add(self, x: np.ndarray) -> None:
+        self.pending.append(self.pool.submit(self.meter.add, x))
+        while len(self.pending) > self.ahead:
+            self.pending.popleft().result()
+
+    def integrated(self) -> float:
+        while self.pending:
+            self.pending.popleft().result()  # a block's error is raised here
+        self.pool.shutdown(wait=True)
+        return self.meter.integrated()
+
+
 def true_peak(x: np.ndarray) -> float:
     """Peak of the 4x oversampled signal (BS.1770 true peak, approximately)."""
     return oversampled_peak(x, slice(0, len(x)))
@@ -90,9 +117,14 @@ def oversampled_envelope(x: np.ndarray) -> np.ndarray:
     """Per-sample peak of the 4x oversampled signal, max over channels."""
     if len(x) < 8:
         return np.abs(x).max(axis=1)
-    up = _oversampled_abs(x).max(axis=0)
+    return _envelope(_oversampled_abs(x), len(x))
+
+
+def _envelope(up: np.ndarray, n: int) -> np.ndarray:
+    """Per-sample peak of |4x oversampled| `up` (ch, 4n), max over channels."""
+    up = up.max(axis=0)
     # the max of each sample's 4 sub-samples, as strided maxima (a reshape's max over an axis of 4 is 20x slower)
-    return np.maximum(np.maximum(up[0::4], up[1::4]), np.maximum(up[2::4], up[3::4]))[: len(x)]
+    return np.maximum(np.maximum(up[0::4], up[1::4]), np.maximum(up[2::4], up[3::4]))[:n]
 
 
 def _oversampled_abs(x: np.ndarray) -> np.ndarray:
@@ -100,14 +132,16 @@ def _oversampled_abs(x: np.ndarray) -> np.ndarray:
     return np.abs(signal.resample_poly(np.ascontiguousarray(x.T, dtype=np.float32), 4, 1, axis=1))
 
 
-def limiter_gain(x: np.ndarray, threshold: float, window: int) -> np.ndarray:
-    """Smooth gain <= the gain each sample needs to stay under `threshold`.
+def limiter_gain(x: np.ndarray, threshold: float, window: int, envelope: np.ndarray | None = None) -> np.ndarray:
+    """Smooth gain <= the gain each sample needs to stay under `threshold` (`envelope`: x's oversampled one, where
+    it is at hand).
 
     A minimum filter over +-window then a moving average over `window`: every averaged value is a minimum that
     covers the sample itself, so the result never exceeds what the sample needs and has no steps (no clicks).
     Needs 2*window samples of context at each end of the region that is kept.
     """
-    need = np.minimum(1.0, threshold / np.maximum(oversampled_envelope(x), 1e-12))
+    envelope = oversampled_envelope(x) if envelope is None else envelope
+    need = np.minimum(1.0, threshold / np.maximum(envelope, 1e-12))
     g = ndimage.minimum_filter1d(need, size=2 * window + 1, mode="nearest")
     return ndimage.uniform_filter1d(g, size=window + 1, mode="nearest")
 
@@ -115,3 +149,18 @@ def limiter_gain(x: np.ndarray, threshold: float, window: int) -> np.ndarray:
 def limited(x: np.ndarray, ceiling: float, window: int) -> np.ndarray:
     """`x` under `ceiling`: the smooth `limiter_gain`, then a clip for what the smoothing leaves over."""
     return np.clip(x * limiter_gain(x, ceiling, window)[:, None], -ceiling, ceiling)
+
+
+def limited_with_peak(x: np.ndarray, ceiling: float, window: int, keep: slice) -> tuple[np.ndarray, float]:
+    """`limited(x)` in float32 and the true peak of its `keep` part. Where the limiter has nothing to do (x and its
+    oversampling under the ceiling throughout), what it writes is x in float32, whose oversampling the limiter has
+    just made: the peak is read from that, not oversampled a second time (most blocks of most sounds)."""
+    if len(x) < 8:
+        y = limited(x, ceiling, window).astype(np.float32)
+        return y, oversampled_peak(y, keep)
+    up = _oversampled_abs(x)  # x in float32, oversampled
+    envelope = _envelope(up, len(x))
+    if envelope.max(initial=0.0) <= ceiling and np.abs(x).max(initial=0.0) <= ceiling:
+        return x.astype(np.float32), float(up[:, 4 * keep.start: 4 * keep.stop].max(initial=0.0))
+    y = np.clip(x * limiter_gain(x, ceiling, window, envelope)[:, None], -ceiling, ceiling).astype(np.float32)
+    return y, oversampled_peak(y, keep)

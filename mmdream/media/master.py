@@ -13,7 +13,7 @@ import soundfile as sf
 
 from mmdream.io_utils import atomic_output, check_finite
 from mmdream.media.ffmpeg import encode_audio
-from mmdream.media.loudness import LoudnessMeter, limited, oversampled_peak
+from mmdream.media.loudness import MeterAside, limited_with_peak
 from mmdream.media.parallel import in_order
 
 PEAK_CEILING_DB = -1.0
@@ -44,7 +44,7 @@ class DCBlocker:
 
 def write_raw(pieces: Iterator[np.ndarray], raw_path: str, sr: int, ch: int) -> tuple[int, float]:
     """DC-block and write the processed stream as a float wav (before loudness matching); (frames, loudness)."""
-    raw_meter, dc = LoudnessMeter(sr, ch), DCBlocker(sr, ch)
+    raw_meter, dc = MeterAside(sr, ch), DCBlocker(sr, ch)
     frames = 0
     with sf.SoundFile(raw_path, "w", sr, ch, subtype="FLOAT") as raw:
         for piece in pieces:
@@ -94,7 +94,7 @@ def finalise(raw_path: str, dst: str, sr: int, ch: int, raw_lufs: float, target_
 
 
 def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int,
-                          gain_db: float) -> tuple[LoudnessMeter, float]:
+                          gain_db: float) -> tuple[MeterAside, float]:
     """The raw file with `gain_db` and the limiter into `out_path`, block by block on the host's cores; the
     output's meter and its true peak (dBFS), each block's measured with its margins as context."""
     ceiling = 10 ** ((PEAK_CEILING_DB - 0.15) / 20)
@@ -102,7 +102,7 @@ def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int,
     margin = 2 * window
     block = 2 * sr  # a few seconds a block: enough blocks for every core
     gain = 10 ** (gain_db / 20)
-    meter = LoudnessMeter(sr, ch)
+    meter = MeterAside(sr, ch)
     fmt = "FLAC" if out_path.endswith(".flac") else "WAV"
     subtype = "PCM_24" if fmt == "FLAC" else "FLOAT"
     with sf.SoundFile(raw_path) as src, without_peak_chunk(sf.SoundFile(out_path, "w", sr, ch, subtype=subtype,
@@ -117,9 +117,9 @@ def _apply_gain_and_limit(raw_path: str, out_path: str, sr: int, ch: int,
 
         def limit(item: tuple[int, int, np.ndarray]) -> tuple[np.ndarray, float]:
             start, lo, ctx = item
-            written = limited(ctx * gain, ceiling, window).astype(np.float32)
             keep = slice(start - lo, start - lo + min(block, total - start))
-            return written[keep], oversampled_peak(written, keep)
+            written, block_peak = limited_with_peak(ctx * gain, ceiling, window, keep)
+            return written[keep], block_peak
 
         peak = 0.0
         for y, block_peak in in_order(limit, contexts()):

@@ -19,7 +19,7 @@ from mmdream.errors import UserError
 from mmdream.io_utils import temporary_folder
 from mmdream.media.audio_source import GENERATED, open_source
 from mmdream.media.ffmpeg import MediaInfo
-from mmdream.media.loudness import LoudnessMeter
+from mmdream.media.loudness import MeterAside
 from mmdream.media.master import DCBlocker, finalise, write_raw
 from mmdream.media.parallel import cores, in_order
 from mmdream.nets.musicnn import MIN_FRAMES, stft_params
@@ -120,7 +120,7 @@ def stream_through(src: str, dst: str, make_process: Callable[[MediaInfo], Calla
     info, blocks = open_source(src, duration, start)
     sr, ch = info.audio_rate, info.audio_channels
     size, overlap = int(chunk_seconds * sr), int(OVERLAP_SECONDS * sr)
-    in_meter = LoudnessMeter(sr, ch)
+    in_meter = MeterAside(sr, ch)  # off this thread, which cuts the chunks
     process = make_process(info)
 
     lasts: list[bool] = []
