@@ -183,7 +183,22 @@ def test_missing_or_corrupt_downloads_are_one_clear_error(tmp_path, capsys):
     assert main(["datasets", "prepare", "no_such_set", "--root", str(tmp_path)]) == 2
 
 
-def test_frames_of_films_become_one_class_each(media, tmp_path):
-    counts = datasets.video_frames([str(media / "video" / "cockatoo_yuv420.mp4")], tmp_path, fps=1.0, size=64)
-    files = sorted((tmp_path / "cockatoo_yuv420").glob("*.png"))
+def test_frames_of_films_become_one_class_each(media, tmp_path, capsys):
+    """`datasets frames`: each film a class of its frames, at its options' defaults where none are given (2 a
+    second, 256 px on the long side); a bad rate or an --out that is a file is one line."""
+    from PIL import Image
+
+    film = media / "video" / "cockatoo_yuv420.mp4"
+    counts = datasets.video_frames([str(film)], tmp_path / "api", fps=1.0, size=64)
+    files = sorted((tmp_path / "api" / "cockatoo_yuv420").glob("*.png"))
     assert counts == {"cockatoo_yuv420": 14} and len(files) == 14 and files[0].name == "000001.png"
+
+    assert main(["datasets", "frames", str(film), "--out", str(tmp_path / "cli")]) == 0
+    files = sorted((tmp_path / "cli" / "cockatoo_yuv420").glob("*.png"))
+    assert len(files) == 28 and max(Image.open(files[0]).size) == 256, (len(files), Image.open(files[0]).size)
+    capsys.readouterr()
+    for flags, line in ((["--fps", "0"], "--fps must be above 0"), (["--size", "0"], "--size must be at least 1"),
+                        (["--out", str(files[0])], f"--out: {files[0]} is a file, not a folder")):
+        assert main(["datasets", "frames", str(film), "--out", str(tmp_path / "bad"), *flags]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and line in err[0], err

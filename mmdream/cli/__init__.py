@@ -326,26 +326,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
+    from mmdream.specs import make_spec
     from mmdream.train import datasets
 
+    spec = make_spec("datasets", given(args))  # the options' checks and their defaults (frames: 2 a second, 256 px)
     if args.action == "list":
         for r in datasets.list_recipes():
             print(f"{r['name']:22s} {r['kind']:6s} {r['size']}\n    {r['title']} ({r['license']})\n    {r['homepage']}")
         return 0
     if args.action == "frames":
-        if not args.out:
+        if not spec.out:
             raise UserError("frames needs --out DIR")
         from mmdream.io_utils import check_input_file
 
         for video in args.names:
             check_input_file(video)
-        counts = datasets.video_frames(args.names, args.out, fps=args.fps, size=args.size)
-        print(", ".join(f"{k}: {v} frames" for k, v in counts.items()), f"in {args.out}")
+        counts = datasets.video_frames(args.names, spec.out, fps=spec.fps, size=spec.size)
+        print(", ".join(f"{k}: {v} frames" for k, v in counts.items()), f"in {spec.out}")
         return 0
-    if len(args.names) != 1 or not args.root:
+    if len(args.names) != 1 or not spec.root:
         raise UserError("prepare needs one recipe name and --root DIR (see `mmdream datasets list`)")
     recipe = datasets.load_recipe(args.names[0])
-    manifest = datasets.prepare(recipe, args.root, args.out, args.download,
+    manifest = datasets.prepare(recipe, spec.root, spec.out, spec.download,
                                 progress=lambda total, desc: progress_bar(total, desc, "B"))
     print(f"{recipe['name']}: {manifest['files']} files in {len(manifest['per_class'])} classes "
           f"({manifest['missing']} listed but absent), data sha256 {manifest['sha256'][:16]}")

@@ -234,9 +234,8 @@ def prepare(recipe: dict, root: str | Path, out: str | Path | None = None, downl
     `root/sorted`) and write `out/manifest.json`. Returns the manifest."""
     from mmdream.train.retrain import data_manifest
 
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    out = Path(out) if out else root / "sorted"
+    root = made_folder(Path(root), "--root")
+    out = made_folder(Path(out), "--out") if out else root / "sorted"
     paths = [fetch(spec, root, download, progress) for spec in recipe["files"]]
     checks = [verify(p, spec) for p, spec in zip(paths, recipe["files"])]  # all verified before unpacking
     unpacked = root / "unpacked"
@@ -269,6 +268,15 @@ def _safe(label: str) -> str:
     return re.sub(r"[^\w.+-]+", "_", label.strip()) or "unnamed"
 
 
+def made_folder(path: Path, flag: str) -> Path:
+    """`path` as a folder, made where it is not (with its parents); a file in its way is one line naming `flag`."""
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            raise UserError(f"{flag}: {part} is a file, not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def video_frames(videos: list[str], out: str | Path, fps: float = 2.0, size: int = 256) -> dict[str, int]:
     """An image data set from films: the frames of each video, `fps` a second, into `out/VIDEO_STEM/`, named in
     time order (so `--split tail` holds out the end of each film)."""
@@ -280,8 +288,7 @@ def video_frames(videos: list[str], out: str | Path, fps: float = 2.0, size: int
         info = probe(video)
         if not info.video_size:
             raise UserError(f"{video} has no video stream")
-        folder = Path(out) / _safe(Path(video).stem)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = made_folder(Path(out) / _safe(Path(video).stem), "--out")
         n = 0
         for n, rgb in enumerate(read_video_frames(video, even_size(*info.video_size, size), fps), start=1):
             write_image(folder / f"{n:06d}.png", Picture(rgb, None))
