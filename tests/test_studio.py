@@ -24,6 +24,7 @@ from conftest import (
     chromium_path,
     framemd5,
     free_port,
+    our_lines,
     png_header,
     run_fresh,
     run_here,
@@ -411,6 +412,12 @@ def test_served_port_taken_is_one_line(server):
     p = run_fresh("serve", "--port", port, timeout=120)
     assert p.returncode == 2 and p.stderr.splitlines() == [
         f"mmdream: error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another --port"]
+    # an address that is not this machine's (TEST-NET-1) or a name that resolves to none: the host is what to change
+    for host, why in (("192.0.2.1", "Cannot assign requested address"), ("no-such-host.invalid", None)):
+        p = run_here("serve", "--host", host, "--port", port, "--no-auth")
+        lines = our_lines(p.stderr)
+        assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"mmdream: error: cannot listen on {host}:")
+        assert lines[0].endswith("; choose another --host") and (why is None or why in lines[0]), lines
 
 
 def test_open_host_warns_in_one_line():

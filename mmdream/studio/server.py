@@ -70,7 +70,9 @@ def logins(host: str, auth: str | None, no_auth: bool) -> list[tuple[str, str]] 
 
 
 def check_port_free(host: str, port: int) -> None:
-    """A taken port is the user's to change: say so in one line (before the page is built)."""
+    """A taken port, or a host name this machine is not (or cannot resolve), is the user's to change: say which in
+    one line (before the page is built)."""
+    import errno
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -78,7 +80,8 @@ def check_port_free(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as e:
-            raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); choose another --port") from None
+            flag = "--port" if e.errno in (errno.EADDRINUSE, errno.EACCES) else "--host"
+            raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); choose another {flag}") from None
 
 
 def serve(**options) -> None:
