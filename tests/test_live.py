@@ -278,7 +278,10 @@ def test_live_refuses_bad_arguments_in_one_line(media, tmp_path):
                         (["live", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "o.gif")],
                          "cannot write a film as .gif"),
                         (["live", str(media / "video" / "cockatoo.mp4"), "-o", str(tmp_path / "o.mp4"),
-                          "--deadline", "0"], "--deadline must be above 0")):
+                          "--deadline", "0"], "--deadline must be above 0"),
+                        (["live", "/dev/video97", "-o", str(tmp_path / "o.mp4")], "/dev/video97: no such camera"),
+                        (["live", f"http://127.0.0.1:{free_port()}/x.ts", "-o", str(tmp_path / "o.mp4")],
+                         "the stream could not be opened (Connection refused)")):
         p = run_here(*argv)
         lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
         assert p.returncode == 2 and len(lines) == 1 and words in lines[0], (argv, p.stderr[-400:])

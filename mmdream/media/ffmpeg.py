@@ -81,6 +81,9 @@ def _ffmpeg_probe(path: str, stream: bool) -> MediaInfo:
                              errors="replace", timeout=30 if stream else None, stdin=subprocess.DEVNULL).stderr
     except subprocess.TimeoutExpired:
         raise UserError(f"{path}: nothing arrived in 30 s") from None
+    if stream and "Stream #" not in err:  # refused, not found, nothing there: what ffmpeg said last
+        reason = (err.strip().splitlines() or ["nothing arrived"])[-1].removeprefix("Error opening input files: ")
+        raise UserError(f"{path}: the stream could not be opened ({reason})")
     if "Invalid data found" in err or "Stream #" not in err:
         raise UserError(f"{path} is not a media file ffmpeg can read")
     duration = None

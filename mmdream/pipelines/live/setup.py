@@ -4,6 +4,8 @@ before the source starts, so the first frames do not wait for a compilation."""
 
 from __future__ import annotations
 
+import glob
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +16,11 @@ from mmdream.pipelines.film.recipe import FilmRecipe
 from mmdream.pipelines.live.controls import LiveControls, every_depth
 from mmdream.pipelines.live.session import LiveOptions, dream_live
 from mmdream.plan import build_plan
+
+
+def cameras() -> list[str]:
+    """The V4L2 cameras this machine shows (/dev/videoN)."""
+    return sorted(glob.glob("/dev/video[0-9]*"))
 
 
 def live(source: str, output: str, spec, controls: LiveControls | None = None) -> dict:
@@ -27,7 +34,10 @@ def live(source: str, output: str, spec, controls: LiveControls | None = None) -
     if not is_stream(output):
         check_output(str(output), VIDEO_SUFFIXES | {".ts"}, "a film")
         check_not_same(source, output)
-    info = probe(source) if not str(source).startswith("/dev/video") else None
+    camera = str(source).startswith("/dev/video")
+    if camera and not os.path.exists(source):
+        raise UserError(f"{source}: no such camera (the cameras here: {', '.join(cameras()) or 'none'})")
+    info = probe(source) if not camera else None
     if info is not None and not info.has_video:
         raise UserError(f"{source} has no video stream")
     if spec.audio and (info is None or not info.has_audio):
