@@ -31,6 +31,9 @@ def test_parse_layers_weights_depths_and_errors(lite0):
     assert parse_layers(None, lite0) == lite0.default_layers
     with pytest.raises(UserError, match="no dreamable layer"):
         parse_layers("mixed3", lite0)
+    for number in ("3", "-0.5", "1.5:2"):  # a number that is no depth is said to be one, not looked up as a name
+        with pytest.raises(UserError, match=r"a depth is a number from 0 \(the first dreamable layer\) to 1"):
+            parse_layers(number, lite0)
 
 
 def test_one_trace_serves_all_octaves_and_tiles(media, lite0):

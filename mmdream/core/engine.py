@@ -60,6 +60,9 @@ def parse_layers(spec: str | None, net: Net) -> dict[str, float]:
             depth = None
         if depth is not None and 0.0 <= depth <= 1.0:
             name = net.layer_at_depth(depth)
+        if depth is not None and name not in net.layers:  # a number that is no depth: 3, -0.5
+            raise UserError(f"layer {name!r}: a depth is a number from 0 (the first dreamable layer) to 1 (the "
+                            f"last); or name one of {net.name}'s layers: {', '.join(net.layers)}")
         if name not in net.layers:
             raise UserError(f"net {net.name} has no dreamable layer {name!r}; choose from {', '.join(net.layers)}")
         out[name] = out.get(name, 0.0) + w
