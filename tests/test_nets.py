@@ -100,6 +100,18 @@ def test_a_class_a_net_does_not_have_is_answered_with_the_ones_meant(lite0):
     assert no_such_class("MTT_vgg", "zzz", MTT_LABELS) == "net MTT_vgg has no class 'zzz' (see `mmdream models MTT_vgg`)"
 
 
+def test_a_class_is_found_the_same_way_by_a_target_and_by_explain(lite0):
+    """A class by number, by its whole name as `models` lists it, by its first name or by an alias: the same index
+    for a dream's --target and for explain's --class (one lookup, nets.classes.find_class)."""
+    from mmdream.pipelines.explain.goals import class_goals
+
+    whole = lite0.classes[281]  # "tabby, tabby cat"
+    for said in ("281", whole, whole.split(",")[0], " Tabby_Cat "):
+        assert lite0.class_index(said) == 281, said
+        assert [g.index for g in class_goals(said, lite0.classes, lite0.name)] == [281], said
+    assert lite0.class_index("harp") == lite0.classes.index(next(c for c in lite0.classes if c.startswith("harp")))
+
+
 def test_registry_reads_without_keras_and_every_record_is_whole():
     """The table costs no Keras import; each record's layers, defaults, style layers, classes and builder fit."""
     import importlib

@@ -68,6 +68,24 @@ def class_names(which: str) -> list[str]:
             "imagenet": imagenet_classes}[which]()
 
 
+def find_class(name: str, classes: list[str]) -> int | None:
+    """A class's index from what a user calls it: its number, its whole name ("tabby, tabby cat"), its first name,
+    or one of its aliases, in that order (a class's own first name before another's alias: "harp", "gong"); None
+    where none is."""
+    wanted = name.strip().lower().replace("_", " ")
+    if not wanted:
+        return None
+    if wanted.isdigit():
+        return int(wanted) if int(wanted) < len(classes) else None
+    named = [[a.strip().lower().replace("_", " ") for a in c.split(",")] for c in classes]
+    whole = [c.strip().lower() for c in classes]
+    for finder in (lambda i: whole[i] == wanted, lambda i: named[i][0] == wanted, lambda i: wanted in named[i]):
+        found = next((i for i in range(len(classes)) if finder(i)), None)
+        if found is not None:
+            return found
+    return None
+
+
 def no_such_class(net: str, name: str, classes: list[str]) -> str:
     """The line for a class name `net` does not have, with up to five of its classes a user may have meant: those
     with the name as a whole word of theirs ("cat": tabby, tiger cat, Persian cat...), else the closest spellings."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmdream.errors import UserError
-from mmdream.nets.classes import class_names, no_such_class
+from mmdream.nets.classes import class_names, find_class, no_such_class
 from mmdream.nets.registry import DEFAULT_DEPTHS, NetSpec
 
 
@@ -80,20 +80,13 @@ class Net:
         return at_depth(self.layers, depth)
 
     def class_index(self, name: str) -> int:
-        """Index of a class by exact name, by a comma-separated alias, or by number."""
+        """Index of a class by number, whole name, first name or alias (nets.classes.find_class)."""
         if not isinstance(name, str):
             raise UserError(f"a class is named by text, not {type(name).__name__} {str(name)[:40]!r}")
-        if name.isdigit() and int(name) < len(self.classes):
-            return int(name)
-        wanted = name.strip().lower().replace("_", " ")
-        named = [[a.strip().lower().replace("_", " ") for a in c.split(",")] for c in self.classes]
-        for i, aliases in enumerate(named):  # a class's own first name before another's alias ("harp", "gong")
-            if aliases[0] == wanted:
-                return i
-        for i, aliases in enumerate(named):
-            if wanted in aliases:
-                return i
-        raise UserError(no_such_class(self.name, name, self.classes))
+        found = find_class(name, self.classes)
+        if found is None:
+            raise UserError(no_such_class(self.name, name, self.classes))
+        return found
 
 
 def require_kind(net: Net, kind: str, doing: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmdream.errors import UserError
-from mmdream.nets.classes import no_such_class
+from mmdream.nets.classes import find_class, no_such_class
 
 CLASS, CHANNEL = "class", "channel"
 
@@ -34,7 +34,7 @@ def class_goals(text: str, classes: list[str], net: str) -> list[Goal]:
     goals, i = [], 0
     while i < len(parts):
         for j in range(len(parts), i, -1):
-            found = _class_index(", ".join(parts[i:j]), classes)
+            found = find_class(", ".join(parts[i:j]), classes)
             if found is not None:
                 goals.append(Goal(CLASS, found, label=classes[found].split(",")[0].strip()))
                 i = j
@@ -42,21 +42,6 @@ def class_goals(text: str, classes: list[str], net: str) -> list[Goal]:
         else:
             raise UserError(no_such_class(net, parts[i], classes))
     return goals
-
-
-def _class_index(name: str, classes: list[str]) -> int | None:
-    wanted = name.strip().lower().replace("_", " ")
-    if not wanted:
-        return None
-    if wanted.isdigit():
-        return int(wanted) if int(wanted) < len(classes) else None
-    named = [[a.strip().lower().replace("_", " ") for a in c.split(",")] for c in classes]
-    whole = [c.strip().lower() for c in classes]
-    for finder in (lambda i: whole[i] == wanted, lambda i: named[i][0] == wanted, lambda i: wanted in named[i]):
-        found = next((i for i in range(len(classes)) if finder(i)), None)
-        if found is not None:
-            return found
-    return None
 
 
 def channel_goals(text: str, layers: list[str] | None, net: str) -> list[Goal]:
