@@ -76,7 +76,7 @@ class MeterAside:
     handed. At most `ahead` blocks wait, so memory does not grow with the sound. The blocks handed are the caller's
     and must not change after."""
 
-    def __init__(self, rate: int, channels: int, ahead: int = 16) -> None:
+    def __init__(self, rate: int, channels: int, ahead: int = 4) -> None:
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
