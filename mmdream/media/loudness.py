@@ -6,6 +6,9 @@ only 100 ms sub-block energies are kept. Channel weights follow BS.1770 (LFE exc
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy import ndimage, signal
 
@@ -77,9 +80,6 @@ class MeterAside:
     and must not change after."""
 
     def __init__(self, rate: int, channels: int, ahead: int = 4) -> None:
-        from collections import deque
-        from concurrent.futures import ThreadPoolExecutor
-
         self.meter = LoudnessMeter(rate, channels)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="mmdream-meter")
         self.pending: deque = deque()
@@ -146,21 +146,20 @@ def limiter_gain(x: np.ndarray, threshold: float, window: int, envelope: np.ndar
     return ndimage.uniform_filter1d(g, size=window + 1, mode="nearest")
 
 
-def limited(x: np.ndarray, ceiling: float, window: int) -> np.ndarray:
+def limited(x: np.ndarray, ceiling: float, window: int, envelope: np.ndarray | None = None) -> np.ndarray:
     """`x` under `ceiling`: the smooth `limiter_gain`, then a clip for what the smoothing leaves over."""
-    return np.clip(x * limiter_gain(x, ceiling, window)[:, None], -ceiling, ceiling)
+    return np.clip(x * limiter_gain(x, ceiling, window, envelope)[:, None], -ceiling, ceiling)
 
 
 def limited_with_peak(x: np.ndarray, ceiling: float, window: int, keep: slice) -> tuple[np.ndarray, float]:
     """`limited(x)` in float32 and the true peak of its `keep` part. Where the limiter has nothing to do (x and its
     oversampling under the ceiling throughout), what it writes is x in float32, whose oversampling the limiter has
     just made: the peak is read from that, not oversampled a second time (most blocks of most sounds)."""
-    if len(x) < 8:
-        y = limited(x, ceiling, window).astype(np.float32)
-        return y, oversampled_peak(y, keep)
-    up = _oversampled_abs(x)  # x in float32, oversampled
-    envelope = _envelope(up, len(x))
-    if envelope.max(initial=0.0) <= ceiling and np.abs(x).max(initial=0.0) <= ceiling:
-        return x.astype(np.float32), float(up[:, 4 * keep.start: 4 * keep.stop].max(initial=0.0))
-    y = np.clip(x * limiter_gain(x, ceiling, window, envelope)[:, None], -ceiling, ceiling).astype(np.float32)
+    envelope = None
+    if len(x) >= 8:
+        up = _oversampled_abs(x)  # x in float32, oversampled
+        envelope = _envelope(up, len(x))
+        if envelope.max(initial=0.0) <= ceiling and np.abs(x).max(initial=0.0) <= ceiling:
+            return x.astype(np.float32), float(up[:, 4 * keep.start: 4 * keep.stop].max(initial=0.0))
+    y = limited(x, ceiling, window, envelope).astype(np.float32)
     return y, oversampled_peak(y, keep)
