@@ -59,17 +59,17 @@ def spec(shape: list[int | None], dtype: str = "float32"):
     return tf.TensorSpec(shape, dtype)
 
 
-def compiled(fn: Callable, signature: list | None, state: Sequence = ()) -> Callable:
+def compiled(fn: Callable, signature: list | None, state: Sequence = (), relax: bool = True) -> Callable:
     """`fn` traced once for every shape its `signature` allows (TensorFlow; None: traced again only where shapes
-    keep changing), compiled once per shape with the Keras variables in `state` as arguments (JAX), or `fn` itself
-    (PyTorch)."""
+    keep changing, or for every shape where not `relax`), compiled once per shape with the Keras variables in
+    `state` as arguments (JAX), or `fn` itself (PyTorch)."""
     if NAME == "jax":
         return Jitted(fn, state)
     if not TRACED:
         return fn
     import tensorflow as tf
 
-    return tf.function(fn, input_signature=signature, reduce_retracing=signature is None, autograph=False)
+    return tf.function(fn, input_signature=signature, reduce_retracing=signature is None and relax, autograph=False)
 
 
 class Jitted:

@@ -60,9 +60,10 @@ def _carried(frame, prev_in, prev_out, backward, consistent, blend):
 
 @functools.cache
 def _compiled():
-    u8 = backend.spec([None, None, 3], "uint8")
-    return backend.compiled(_carried, [u8, u8, u8, backend.spec([None, None, 2]), backend.spec([None, None]),
-                                       backend.spec([])])
+    """The carry traced for each frame size, as a dreamer's one call (Dreamer.dream_between) traces it: TensorFlow
+    rewrites a graph of known sizes otherwise than one of any size, and on some CPUs (AVX2) the carry's last bit
+    then differs, which the dream's steps grow."""
+    return backend.compiled(_carried, None, relax=False)
 
 
 def carried_on_device(frame: np.ndarray, prev_in: np.ndarray, prev_out: np.ndarray, backward: np.ndarray,
