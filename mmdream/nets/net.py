@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,10 +11,17 @@ from mmdream.nets.classes import class_names, find_class, no_such_class
 from mmdream.nets.registry import DEFAULT_DEPTHS, NetSpec
 
 
-def _layers_key(name: str) -> str:
+@functools.cache
+def _keras_version() -> str:
+    """Keras' installed version, read once: the metadata lookup parses a file each time, and the studio lists every
+    net's layers on each request."""
     from importlib.metadata import version
 
-    return f"{name}|keras {version('keras')}"
+    return version("keras")
+
+
+def _layers_key(name: str) -> str:
+    return f"{name}|keras {_keras_version()}"
 
 
 def graph_layers(model: Any, name: str) -> list[str]:
