@@ -225,7 +225,7 @@ class AudioStyle:
         length need be known when traced (TensorFlow traces a time axis that keeps changing as unknown)."""
         w = self.settings.width
         windows = ops.concatenate([s[:, i:(i - w + 1) or None] for i in range(w)], axis=2)
-        return ops.relu(ops.matmul(windows, self.kernel))
+        return ops.relu(backend.times_fixed(windows, self.kernel))
 
     def _loss(self, s, content_f, style_g):
         f = self.features(s)
