@@ -127,3 +127,31 @@ def test_dream_film_with_a_style_pass_from_the_schedule(media, tmp_path):
     styled = np.array([r["style"] == "after" for r in rows])
     change = np.abs(switched - unstyled).mean(axis=(1, 2, 3))
     assert np.all(change[~styled] == 0) and np.all(change[styled] > 1.0), change
+
+
+def test_the_random_convs_product_has_the_plain_products_value_and_input_gradient():
+    """backend.times_fixed (audio style's random conv, its input gradient taken in another order on TensorFlow):
+    the value of x @ kernel and its gradient with respect to x, compiled for a time axis of any length, within
+    float round-off of the plain product's."""
+    from keras import ops
+
+    from mmdream.core import backend
+
+    rng = np.random.default_rng(3)
+    kernel = backend.tensor(rng.standard_normal((50, 30)).astype(np.float32))
+    weights = backend.tensor(rng.standard_normal((1, 1, 30)).astype(np.float32))
+
+    def both(product):
+        def loss(x):
+            return ops.sum(ops.square(ops.relu(product(x, kernel))) * weights)
+
+        return backend.compiled(lambda x: backend.value_and_grad(loss, x), [backend.spec([1, None, 50])])
+
+    ours, plain = both(backend.times_fixed), both(ops.matmul)
+    for frames in (7, 12):
+        x = backend.tensor(rng.standard_normal((1, frames, 50)).astype(np.float32))
+        (v1, g1), (v2, g2) = ours(x), plain(x)
+        g1, g2 = backend.array(g1), backend.array(g2)
+        assert g1.shape == (1, frames, 50) and np.abs(g2).max() > 0
+        assert abs(float(v1) - float(v2)) <= 1e-5 * abs(float(v2))
+        assert np.abs(g1 - g2).max() <= 1e-5 * np.abs(g2).max(), np.abs(g1 - g2).max()
