@@ -155,3 +155,26 @@ def test_the_random_convs_product_has_the_plain_products_value_and_input_gradien
         assert g1.shape == (1, frames, 50) and np.abs(g2).max() > 0
         assert abs(float(v1) - float(v2)) <= 1e-5 * abs(float(v2))
         assert np.abs(g1 - g2).max() <= 1e-5 * np.abs(g2).max(), np.abs(g1 - g2).max()
+
+
+def test_the_gram_distance_is_the_distance_of_the_gram_matrices_with_its_gradient():
+    """style.gram_distance, which never forms the features' Gram matrix: its value and gradient are those of the
+    Gram matrices' mean squared difference over the style's mean square, for fewer positions than filters (a
+    chunk's) and more."""
+    from keras import ops
+
+    from mmdream.core import backend
+    from mmdream.pipelines.style import gram, gram_distance
+
+    def direct(f, style_g):
+        return ops.mean(ops.square(gram(f) - style_g)) / (ops.mean(ops.square(style_g)) + 1e-9)
+
+    rng = np.random.default_rng(5)
+    for positions, filters in ((9, 40), (60, 24)):
+        style_g = gram(backend.tensor(np.abs(rng.standard_normal((1, 30, filters))).astype(np.float32)))
+        f = backend.tensor(np.abs(rng.standard_normal((1, positions, filters))).astype(np.float32))
+        (v1, g1), (v2, g2) = (backend.value_and_grad(lambda x, fn=fn: fn(x, style_g), f)
+                              for fn in (gram_distance, direct))
+        g1, g2 = backend.array(g1), backend.array(g2)
+        assert float(v2) > 0.01 and abs(float(v1) - float(v2)) <= 1e-4 * float(v2), (float(v1), float(v2))
+        assert np.abs(g1 - g2).max() <= 1e-4 * np.abs(g2).max(), np.abs(g1 - g2).max()

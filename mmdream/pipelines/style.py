@@ -53,6 +53,23 @@ def gram(features):
     return ops.einsum("bnc,bnd->bcd", flat, flat) / ops.cast(ops.shape(flat)[1], "float32")
 
 
+def gram_distance(features, style_g):
+    """mean((gram(features) - style_g)^2) / mean(style_g^2), without forming the Gram matrix: at audio style's 4096
+    filters it is 64 MB, and the loss and its gradient passed over it several times a step. For the features F
+    (T positions by C filters, fewer positions than filters in a chunk) and the style's symmetric Gram S,
+    ||F^T F / T - S||^2 = ||F F^T||^2 / T^2 - 2 <F S, F> / T + ||S||^2, with F F^T only T x T; the gradient of
+    <F S, F> is 2 F S, taken from the one product F S rather than from a second one."""
+    positions = ops.cast(ops.shape(features)[1], "float32")
+    batch = ops.cast(ops.shape(features)[0], "float32")
+    entries = ops.cast(ops.shape(style_g)[-1], "float32") ** 2
+    frames = ops.einsum("btc,bsc->bts", features, features)
+    product = ops.stop_gradient(ops.matmul(features, style_g))
+    cross = 2.0 * ops.sum(product * features) - ops.sum(product * ops.stop_gradient(features))  # value <F S, F>
+    style_sq = ops.sum(ops.square(style_g))
+    squared = ops.sum(ops.square(frames)) / (positions * positions) - 2.0 * cross / positions + batch * style_sq
+    return (squared / (batch * entries)) / (style_sq / entries + 1e-9)
+
+
 class Adam:
     """Adam on an input array, compiled once per shape: the optimiser for every style problem here. `state`: the
     Keras variables the loss reads (a net's weights), which JAX takes as arguments."""
@@ -230,7 +247,7 @@ class AudioStyle:
     def _loss(self, s, content_f, style_g):
         f = self.features(s)
         content = ops.mean(ops.square(f - content_f)) / (ops.mean(ops.square(content_f)) + 1e-9)
-        style = ops.mean(ops.square(gram(f) - style_g)) / (ops.mean(ops.square(style_g)) + 1e-9)
+        style = gram_distance(f, style_g)
         return self.settings.content_weight * content + style, {"content": content, "style": style}
 
     def style_gram(self, style_logmag: np.ndarray):
