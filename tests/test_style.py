@@ -173,7 +173,7 @@ def test_the_gram_distance_is_the_distance_of_the_gram_matrices_with_its_gradien
     for positions, filters in ((9, 40), (60, 24)):
         style_g = gram(backend.tensor(np.abs(rng.standard_normal((1, 30, filters))).astype(np.float32)))
         f = backend.tensor(np.abs(rng.standard_normal((1, positions, filters))).astype(np.float32))
-        (v1, g1), (v2, g2) = (backend.value_and_grad(lambda x, fn=fn: fn(x, style_g), f)
+        (v1, g1), (v2, g2) = (backend.value_and_grad(lambda x, fn=fn, s=style_g: fn(x, s), f)
                               for fn in (gram_distance, direct))
         g1, g2 = backend.array(g1), backend.array(g2)
         assert float(v2) > 0.01 and abs(float(v1) - float(v2)) <= 1e-4 * float(v2), (float(v1), float(v2))
