@@ -4,6 +4,7 @@ present, real photos, a sound and a 3 s dream film. Prints where every output we
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +22,15 @@ def media_dir() -> Path | None:
     return p if p.is_dir() else None
 
 
+# librosa compiles its numba functions at the first STFT after an install and keeps them in its cache (about half a
+# minute on a 2-core host, mostly one core): a process of its own does it while the pictures dream.
+COMPILE_SOUND = "import numpy, librosa; librosa.istft(librosa.stft(numpy.zeros(4096, numpy.float32)))"
+
+
+def sound_compiled_aside() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", COMPILE_SOUND], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run(*argv: str) -> None:
     rc = mmdream(list(argv))
     if rc != 0:
@@ -30,12 +40,13 @@ def run(*argv: str) -> None:
 def main() -> int:
     quiet_native_logs(verbose="-v" in sys.argv)  # the demo's steps are CLI commands: as quiet as the command
     OUT.mkdir(exist_ok=True)
+    media = media_dir()
+    compiling = sound_compiled_aside() if media is not None else None
     outputs = []
     src = OUT / "procedural.png"
     procedural_picture(src)
     run("image", str(src), "-o", str(OUT / "procedural_dream.jpg"), "--report", str(OUT / "procedural_dream.json"))
     outputs.append(OUT / "procedural_dream.jpg")
-    media = media_dir()
     if media is None:
         print("../shared/media not found: dreamed the procedural picture only")
     else:
@@ -45,6 +56,7 @@ def main() -> int:
                 dst = OUT / f"{photo.stem}_dream.jpg"
                 run("image", str(photo), "-o", str(dst), "--max-size", "512")
                 outputs.append(dst)
+        compiling.wait()
         sound = media / "audio" / "music" / "sorohanro_-_solo-trumpet-06.hq.ogg"
         if sound.exists():
             dst = OUT / "trumpet_dream.wav"
