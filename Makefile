@@ -30,11 +30,12 @@ demo: $(BASE)
 studio: install
 	$(BIN)/mmdream serve
 
-# Two steps: everything but the checks of time and speed, across $(WORKERS) processes; then those alone (`serial`).
+# Two steps: everything but the checks of time and speed, across $(WORKERS) processes, groups in the order
+# tests/conftest.py gives (GROUP_ORDER); then those alone (`serial`).
 # Both always run; the first failure's status is make's.
 WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest -m "not slow and not serial" -q -n $(WORKERS) --dist loadgroup --durations=30; \
+	$(BIN)/python -m pytest -m "not slow and not serial" -q -n $(WORKERS) --dist loadgroup --no-loadscope-reorder --durations=30; \
 	first=$$?; $(BIN)/python -m pytest -m "serial and not slow" -q --durations=10; second=$$?; \
 	exit $$(( first ? first : second ))
 

@@ -287,15 +287,27 @@ def frame_changes(out: Path, src: Path) -> np.ndarray:
     return np.abs(ours - theirs[: len(ours)].astype(np.float32)).mean(axis=(1, 2, 3))
 
 
-# Tests that share something costly run on one worker of a parallel run (pytest-xdist's --dist loadgroup), first:
-# the stand-in Keras cache (random ImageNet weights written once), here; the Ray cluster and the studio's server,
-# by their modules' own mark. First of the hooks: xdist reads the marks in its own.
-@pytest.hookimpl(tryfirst=True)
+# Tests that share something costly run on one worker of a parallel run (pytest-xdist's --dist loadgroup): the
+# stand-in Keras cache (random ImageNet weights written once), here; the Ray cluster and the studio's server, by their
+# modules' own mark. The groups are handed out in this order (the Makefile turns off xdist's own, by test count), then
+# the single tests as collected. The animal net (animals_net) comes first: the worker that takes its group trains it
+# at the start, long before the Ray group's last test asks for it (a worker that asked while the other trained it
+# would wait idle).
+GROUP_ORDER = ("animals", "keras cache", "ray", "studio", "jax", "ear films", "docs")
+
+
+@pytest.hookimpl(tryfirst=True)  # first of the hooks: xdist reads the marks in its own
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if {"keras_cache", "imagenet"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("keras cache"))
-    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)  # long groups start first
+
+    def rank(item) -> int:
+        mark = item.get_closest_marker("xdist_group")
+        name = (mark.args[0] if mark.args else mark.kwargs.get("name")) if mark else None
+        return GROUP_ORDER.index(name) if name in GROUP_ORDER else len(GROUP_ORDER) + (mark is None)
+
+    items.sort(key=rank)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -551,7 +551,7 @@ def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(med
                     "-c:v", "libx264", "-c:a", "aac", str(shots)], check=True)
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     monkeypatch.setenv("TMPDIR", str(tmp_path_factory.mktemp("studio")))  # its folders: hidden from the node too
-    args = [handle_file(str(shots)), None, "efficientnet_lite0", "MTT_vgg", 320, 0, 0, None, False, 0.0, None,
+    args = [handle_file(str(shots)), None, "efficientnet_lite0", "MTT_vgg", 160, 0, 0, None, False, 0.0, None,
             10, "none", True]
     with hidden_node(small_head, run_temp(tmp_path_factory), {"hidden": 1}):
         url, proc, _ = start_server("--ray", small_head, "--task-resources", "hidden=1")
@@ -581,8 +581,8 @@ def test_the_studio_renders_a_film_on_a_two_node_cluster_cancels_and_resumes(med
     assert abs(probe(film).duration - 8.0) <= 1 / 20
 
 
-# Last in the module: the animal net it needs is trained once per run (conftest.animals_net), and by the time
-# the cluster's other tests are done another worker has usually trained it.
+# The animal net it needs is trained once per run (conftest.animals_net), at the start of a parallel run by the
+# worker that takes the animals group (conftest.GROUP_ORDER); last in the module all the same.
 def _sheet(path: Path):
     import cv2
 
