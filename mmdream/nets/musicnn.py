@@ -148,9 +148,9 @@ class SwapLast(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mmdream")
 class TimeConv(keras.layers.Conv2D):
-    """musicnn's temporal filters: a (length, 1) Conv2D on one channel, run as one 1-D convolution over time per
-    (example, mel band), the same sums and weights. oneDNN's 2-D kernels handle a tall one-channel filter poorly: on
-    a CPU the 1-D form was 1.3-2.3x faster forward and 1.2-2.2x with the input's gradient, the outputs equal."""
+    """musicnn's temporal filters: a (length, 1) Conv2D of stride 1 on one channel, run as one 1-D convolution over
+    time per (example, mel band), with the same weights and sums. oneDNN's 2-D kernels handle a tall one-channel
+    filter poorly; its 1-D ones do not (docs/performance.md)."""
 
     def convolution_op(self, inputs, kernel):
         shape = ops.shape(inputs)  # (B, T, F, 1); T may be known only when it runs
