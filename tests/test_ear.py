@@ -160,10 +160,13 @@ def _still_film(media: Path, sound: Path, dst: Path) -> Path:
 
 
 @pytest.mark.xdist_group("ear films")
-def test_the_picture_follows_each_passage_while_it_lasts(media, lite0, tmp_path):
-    """Each recording's passage under a still photo, `--follow sound` with the default nets: the frames the report
-    says followed lie in the passage (±0.5 s), and there the followed classes' mass, as lite0 sees the written
-    frames, is at least twice the silences' and 1.5 times the plain dream's."""
+@pytest.mark.parametrize("names", [pytest.param(["strings"], id="strings"),
+                                   pytest.param(list(PASSAGES), marks=pytest.mark.slow, id="every")])
+def test_the_picture_follows_each_passage_while_it_lasts(names, media, lite0, tmp_path):
+    """A recording's passage under a still photo (`make test` the strings, `make test-slow` each recording),
+    `--follow sound` with the default nets: the frames the report says followed lie in the passage (±0.5 s), and
+    there the followed classes' mass, as lite0 sees the written frames, is at least twice the silences' and 1.5
+    times the plain dream's."""
     import mmdream
     from mmdream.core.engine import probabilities
     from mmdream.media.picture import to_dream_space
@@ -174,7 +177,8 @@ def test_the_picture_follows_each_passage_while_it_lasts(media, lite0, tmp_path)
     quiet = _between_silences(np.zeros((2 * RATE, 2), np.float32), tmp_path / "quiet.wav")
     mmdream.dream_video(_still_film(media, quiet, tmp_path / "quiet.mp4"), tmp_path / "plain.mp4", max_size=160)
     plain = decoded_frames(tmp_path / "plain.mp4")
-    for name, (file, places) in PASSAGES.items():
+    for name in names:
+        file, places = PASSAGES[name]
         sound = _between_silences(_decoded(media / "audio" / file, places[0], 2.0), tmp_path / f"{name}.wav")
         result = mmdream.dream_video(_still_film(media, sound, tmp_path / f"{name}.mp4"), tmp_path / f"{name}-o.mp4",
                                      max_size=160, follow="sound")
