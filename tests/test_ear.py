@@ -163,10 +163,10 @@ def _still_film(media: Path, sound: Path, dst: Path) -> Path:
 @pytest.mark.parametrize("names", [pytest.param(["strings"], id="strings"),
                                    pytest.param(list(PASSAGES), marks=pytest.mark.slow, id="every")])
 def test_the_picture_follows_each_passage_while_it_lasts(names, media, lite0, tmp_path):
-    """A recording's passage under a still photo (`make test` the strings, `make test-slow` each recording),
-    `--follow sound` with the default nets: the frames the report says followed lie in the passage (±0.5 s), and
-    there the followed classes' mass, as lite0 sees the written frames, is at least twice the silences' and 1.5
-    times the plain dream's."""
+    """A recording's passage under a still photo (`make test` the strings, the closest of the three to both bars
+    when measured; `make test-slow` each recording), `--follow sound` with the default nets: the frames the report
+    says followed lie in the passage (±0.5 s), and there the followed classes' mass, as lite0 sees the written
+    frames, is at least twice the silences' and 1.5 times the plain dream's."""
     import mmdream
     from mmdream.core.engine import probabilities
     from mmdream.media.picture import to_dream_space

@@ -30,8 +30,8 @@ def test_class_pictures_are_their_class_under_unseen_transformations_and_robustn
     names = [imagenet_classes()[i].split(",")[0] for i in drawn]
     transfer = {}
     for robust in (True, False):
-        # 48 steps: 0.90 against 0.35 under an AVX2 cap (ONEDNN_MAX_CPU_ISA=AVX2), 0.975 against 0.26 with
-        # AVX-512 BF16 (2026-11-27); 64 steps gave 0.95 against 0.28 under the cap
+        # 48 steps, 10 classes: 0.90 against 0.35 under an AVX2 cap (ONEDNN_MAX_CPU_ISA=AVX2), 0.975 against 0.26
+        # with AVX-512 BF16 (2026-11-27); 5 classes: 0.95 against 0.10 under the cap, 0.925 against 0.025 with AMX
         result = mmdream.explain("efficientnet_lite0", tmp_path / f"{robust}.png", classes=",".join(names),
                                  steps=48, robust=robust)
         rows = result.objectives
