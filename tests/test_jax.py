@@ -185,7 +185,8 @@ atexit.register(lambda: print("compiled, read from the cache:", len(asked), len(
 def test_what_jax_compiled_is_kept_and_a_later_process_reads_it_instead(media, tmp_path):
     """On a GPU a step compiles for many seconds per shape; the second process of the same dream reads every one of
     the first's compilations from mmdream's cache (xla/ under MMDREAM_CACHE), the small ones too (JAX keeps only
-    those over a second by default), and dreams the same picture."""
+    those over a second by default), and dreams the same picture (from random weights: neither process imports
+    TensorFlow)."""
     env = {**_env_without_backend("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"),
            "MMDREAM_CACHE": str(tmp_path / "cache")}
     runs = []
@@ -197,6 +198,8 @@ def test_what_jax_compiled_is_kept_and_a_later_process_reads_it_instead(media, t
         assert done.returncode == 0, done.stderr[-2000:]
         asked, hits = map(int, done.stderr.strip().splitlines()[-1].split()[-2:])
         runs.append((asked, hits))
+        # random weights seeded by Keras alone: TensorFlow, installed here, is never imported for them
+        assert "tensorflow imported: False" in done.stderr, done.stderr[-2000:]
         if i == 0:
             kept = list((tmp_path / "cache" / "xla").iterdir())
     (asked_first, hits_first), (asked, hits) = runs

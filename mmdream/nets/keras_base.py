@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
+from unittest import mock
 
 import keras
 from keras import ops
@@ -37,6 +39,21 @@ def dtype_policy(precision: str) -> Iterator[None]:
 
 
 def seed_random_weights(weights: str) -> None:
-    """Random weights are the same in every process (a cluster's workers dream one net): seed before building."""
-    if weights == "random":
+    """Random weights are the same in every process (a cluster's workers dream one net): seed before building.
+    Keras' seeding seeds TensorFlow too wherever it is installed, importing it: a JAX or PyTorch process that has
+    not imported it is spared that (seconds, and its memory); its weights come from Keras' own seed all the same."""
+    if weights != "random":
+        return
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
         keras.utils.set_random_seed(0)
+        return
+    from keras.src.utils import rng_utils
+
+    with mock.patch.object(rng_utils, "tf", _NotImported()):
+        keras.utils.set_random_seed(0)
+
+
+class _NotImported:
+    """TensorFlow as Keras' lazy module would say it is where it is not installed."""
+
+    available = False
