@@ -44,11 +44,11 @@ def seed_random_weights(weights: str) -> None:
     not imported it is spared that (seconds, and its memory); its weights come from Keras' own seed all the same."""
     if weights != "random":
         return
-    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
-        keras.utils.set_random_seed(0)
-        return
     from keras.src.utils import rng_utils
 
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules or not hasattr(rng_utils, "tf"):
+        keras.utils.set_random_seed(0)  # (a Keras that seeds otherwise: its own way)
+        return
     with mock.patch.object(rng_utils, "tf", _NotImported()):
         keras.utils.set_random_seed(0)
 
