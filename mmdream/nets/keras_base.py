@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from types import SimpleNamespace
 from unittest import mock
 
 import keras
@@ -49,11 +50,5 @@ def seed_random_weights(weights: str) -> None:
     if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules or not hasattr(rng_utils, "tf"):
         keras.utils.set_random_seed(0)  # (a Keras that seeds otherwise: its own way)
         return
-    with mock.patch.object(rng_utils, "tf", _NotImported()):
+    with mock.patch.object(rng_utils, "tf", SimpleNamespace(available=False)):  # as where it is not installed
         keras.utils.set_random_seed(0)
-
-
-class _NotImported:
-    """TensorFlow as Keras' lazy module would say it is where it is not installed."""
-
-    available = False
