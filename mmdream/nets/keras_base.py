@@ -50,5 +50,8 @@ def seed_random_weights(weights: str) -> None:
     if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules or not hasattr(rng_utils, "tf"):
         keras.utils.set_random_seed(0)  # (a Keras that seeds otherwise: its own way)
         return
-    with mock.patch.object(rng_utils, "tf", SimpleNamespace(available=False)):  # as where it is not installed
+    # Only this module's name for TensorFlow says "absent", for this call: hiding the package itself (as
+    # choose._Hiding hides what Keras spares) would make Keras' shared lazy module remember it as not installed,
+    # and its tf.data support would be off for the rest of the process.
+    with mock.patch.object(rng_utils, "tf", SimpleNamespace(available=False)):
         keras.utils.set_random_seed(0)
