@@ -238,3 +238,33 @@ def test_models_setup_converts_every_offline_net(capsys):
     names = [ln.split(" weights: ")[0] for ln in lines]
     assert names == ["efficientnet_lite0", "MTT_vgg", "MSD_vgg", "MTT_musicnn", "MSD_musicnn"]
     assert all(Path(ln.split(" weights: ")[1]).stat().st_size > 100_000 for ln in lines)
+
+
+def test_the_installer_gives_uv_pips_settings_and_falls_back_to_pip(tmp_path, monkeypatch):
+    """scripts/install.py: pip's indexes, find-links, constraints, certificate and timeout (its files, then its
+    environment over them) become uv's flags and environment, with pip's choice of the best version across
+    indexes; where uv cannot be installed, pip installs, with the same arguments."""
+    from conftest import script_module
+
+    install = script_module("install")
+    (tmp_path / "pip.conf").write_text("[global]\nextra-index-url = file:///a/simple file:///b/simple\n"
+                                       "find-links = /from-the-file\n[install]\nconstraint = /c.txt\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(tmp_path / "pip.conf"))
+    monkeypatch.setenv("PIP_FIND_LINKS", "/from-the-environment")
+    monkeypatch.setenv("PIP_CERT", "/certs.pem")
+    monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "77")
+    command, env = install.uv_command(install.pip_settings())
+    pairs = list(zip(command, command[1:]))
+    assert command[1:3] == ["pip", "install"] and ("--index-strategy", "unsafe-best-match") in pairs
+    assert ("--extra-index-url", "file:///a/simple") in pairs and ("--extra-index-url", "file:///b/simple") in pairs
+    assert ("--find-links", "/from-the-environment") in pairs and "/from-the-file" not in command
+    assert ("--constraint", "/c.txt") in pairs and ("--compile-bytecode" in command)
+    assert env["SSL_CERT_FILE"] == "/certs.pem" and env["UV_HTTP_TIMEOUT"] == "77"
+
+    ran = []
+    monkeypatch.setattr(install.sys, "executable", str(tmp_path / "bin" / "python"))  # a venv without uv in it
+    # pip cannot install uv (no index has it, say)
+    monkeypatch.setattr(install, "pip", lambda *args: subprocess.CompletedProcess(args, int("install" in args)))
+    monkeypatch.setattr(install.subprocess, "run", lambda cmd, **_: ran.append(cmd) or subprocess.CompletedProcess(cmd, 0))
+    assert install.main(["-e", ".[dev]"]) == 0
+    assert ran == [[str(tmp_path / "bin" / "python"), "-m", "pip", "install", "--quiet", "-e", ".[dev]"]]
