@@ -599,7 +599,7 @@ def test_a_node_that_shares_nothing_with_the_head_renders_the_one_machine_film(m
     schedule.write_text('[[keyframe]]\ntime = 0\nlayers = 0.3\nstrength = 0.5\n\n'
                         '[[keyframe]]\ntime = 2\nlayers = 0.8\nstrength = 1.5\n')
     style = media / "images" / "Starry_Night.jpeg"
-    recipe = ["--schedule", str(schedule), "--style", str(style), "--style-steps", "5", "--react", "0.5", "--audio-net",
+    recipe = ["--schedule", str(schedule), "--style", str(style), "--style-steps", "2", "--react", "0.5", "--audio-net",
               str(animals_net), *SMALL]
     # The one-machine render runs beside the node's start and the cluster's render (it is the same bytes at any
     # pace: one thread), and is waited for before the films are compared.
