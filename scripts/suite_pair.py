@@ -1,6 +1,8 @@
 """The test suite's time at two revisions, paired: each revision cloned beside this checkout (as CI clones it, with
 ../shared next to it) and `CI=true bash .ci/run` run in each, one after the other, nothing else started, the order
-alternating when there are several rounds. Prints each run's phases and the head's time over the base's.
+alternating when there are several rounds. Each run starts with empty caches, as CI's does (XDG_CACHE_HOME a new
+folder: pip's and uv's downloads, mmdream's converted weights, measured precisions and JAX's compiled programs), and
+includes the install. Prints each run's phases and the head's time over the base's.
 
 A host's speed drifts by tens of percent within an hour, so only runs made back to back compare:
 
@@ -60,12 +62,16 @@ def run_at(rev: str, n: int) -> Run:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     subprocess.run(["git", "checkout", "-q", commit], cwd=clone, check=True)
     log = ROOT.parent / f"suite-pair-{commit}-{n}.log"
+    caches = clone.with_name(f"{clone.name}-cache")
+    shutil.rmtree(caches, ignore_errors=True)
+    env = {k: v for k, v in os.environ.items() if k != "MMDREAM_CACHE"}
     cpu, t0 = children_cpu(), time.perf_counter()
     with log.open("w") as out:
-        code = subprocess.run(["bash", ".ci/run"], cwd=clone, env={**os.environ, "CI": "true"}, stdout=out,
-                              stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(["bash", ".ci/run"], cwd=clone, env={**env, "CI": "true", "XDG_CACHE_HOME": str(caches)},
+                              stdout=out, stderr=subprocess.STDOUT).returncode
     run = Run(commit, code, time.perf_counter() - t0, children_cpu() - cpu, phases(log.read_text()))
     shutil.rmtree(clone, ignore_errors=True)
+    shutil.rmtree(caches, ignore_errors=True)
     print(f"{commit}: exit {code}; tests {run.tests:.1f} s ({'; '.join(f'{c} in {s:.1f} s' for c, s in run.phases)}); "
           f"{run.wall:.1f} s in all, CPU {run.cpu:.1f} s; output in {log}", flush=True)
     return run
