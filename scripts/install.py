@@ -8,8 +8,8 @@ installed or fails, pip does it. Run by the Makefile with the venv's interpreter
 
 from __future__ import annotations
 
+import ast
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +36,7 @@ def pip_settings() -> dict[str, str]:
         if section in PRECEDENCE and value:
             rank = PRECEDENCE.index(section)
             if key not in found or found[key][0] <= rank:
-                found[key] = (rank, shlex.split(value)[0] if value[0] in "'\"" else value)
+                found[key] = (rank, ast.literal_eval(value))  # pip prints each value as Python's repr
     return {key: value for key, (_, value) in found.items()}
 
 
