@@ -1,4 +1,4 @@
-"""`pip install ARGS` into this interpreter's environment, done by uv where uv can be had: the same packages (uv is
+"""`pip install ARGS` into this interpreter's environment (a venv's), done by uv where uv can be had: the same packages (uv is
 given pip's own settings: indexes, find-links, constraints, certificate, timeout, and takes the best version across
 indexes as pip does), installed and compiled to bytecode on every core in under half pip's time. Where uv cannot be
 installed or fails, pip does it. Run by the Makefile with the venv's interpreter:
@@ -23,14 +23,14 @@ ENV = {"cert": "SSL_CERT_FILE", "default-timeout": "UV_HTTP_TIMEOUT", "timeout":
 PRECEDENCE = ("global", "install", ":env:")  # later wins, as in pip: its environment over its files
 
 
-def pip(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+def pip(python: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([python, "-m", "pip", *args], capture_output=True, text=True)
 
 
-def pip_settings() -> dict[str, str]:
+def pip_settings(python: str) -> dict[str, str]:
     """pip's effective settings (`pip config list`: its files, then PIP_* variables), key -> value."""
     found: dict[str, tuple[int, str]] = {}
-    for line in pip("config", "list").stdout.splitlines():
+    for line in pip(python, "config", "list").stdout.splitlines():
         name, _, value = line.partition("=")
         section, _, key = name.rpartition(".")
         if section in PRECEDENCE and value:
@@ -40,10 +40,9 @@ def pip_settings() -> dict[str, str]:
     return {key: value for key, (_, value) in found.items()}
 
 
-def uv_command(settings: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """uv's `pip install` command line and environment for pip's settings."""
-    uv = Path(sys.executable).with_name("uv")
-    command = [str(uv), "pip", "install", "--python", sys.executable, "--compile-bytecode",
+def uv_command(python: str, settings: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """uv's `pip install` command line, into `python`'s environment, and its environment, for pip's settings."""
+    command = [str(Path(python).with_name("uv")), "pip", "install", "--python", python, "--compile-bytecode",
                "--index-strategy", "unsafe-best-match"]  # pip's choice: the highest version any index offers
     env = dict(os.environ)
     for key, value in settings.items():
@@ -56,14 +55,14 @@ def uv_command(settings: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     return command, env
 
 
-def main(args: list[str]) -> int:
+def main(args: list[str], python: str = sys.executable) -> int:
     quiet = ["--quiet"]
-    if Path(sys.executable).with_name("uv").exists() or pip("install", *quiet, UV).returncode == 0:
-        command, env = uv_command(pip_settings())
+    if Path(python).with_name("uv").exists() or pip(python, "install", *quiet, UV).returncode == 0:
+        command, env = uv_command(python, pip_settings(python))
         if subprocess.run([*command, *quiet, *args], env=env).returncode == 0:
             return 0
         print("scripts/install.py: uv failed; installing with pip", file=sys.stderr)
-    return subprocess.run([sys.executable, "-m", "pip", "install", *quiet, *args]).returncode
+    return subprocess.run([python, "-m", "pip", "install", *quiet, *args]).returncode
 
 
 if __name__ == "__main__":

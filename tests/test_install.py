@@ -253,7 +253,7 @@ def test_the_installer_gives_uv_pips_settings_and_falls_back_to_pip(tmp_path, mo
     monkeypatch.setenv("PIP_FIND_LINKS", "/from-the-environment")
     monkeypatch.setenv("PIP_CERT", "/certs.pem")
     monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "77")
-    command, env = install.uv_command(install.pip_settings())
+    command, env = install.uv_command(sys.executable, install.pip_settings(sys.executable))
     pairs = list(zip(command, command[1:]))
     assert command[1:3] == ["pip", "install"] and ("--index-strategy", "unsafe-best-match") in pairs
     assert ("--extra-index-url", "file:///a/simple") in pairs and ("--extra-index-url", "file:///b/simple") in pairs
@@ -261,10 +261,11 @@ def test_the_installer_gives_uv_pips_settings_and_falls_back_to_pip(tmp_path, mo
     assert ("--constraint", "/c.txt") in pairs and ("--compile-bytecode" in command)
     assert env["SSL_CERT_FILE"] == "/certs.pem" and env["UV_HTTP_TIMEOUT"] == "77"
 
-    ran = []
-    monkeypatch.setattr(install.sys, "executable", str(tmp_path / "bin" / "python"))  # a venv without uv in it
-    # pip cannot install uv (no index has it, say)
-    monkeypatch.setattr(install, "pip", lambda *args: subprocess.CompletedProcess(args, int("install" in args)))
-    monkeypatch.setattr(install.subprocess, "run", lambda cmd, **_: ran.append(cmd) or subprocess.CompletedProcess(cmd, 0))
-    assert install.main(["-e", ".[dev]"]) == 0
-    assert ran == [[str(tmp_path / "bin" / "python"), "-m", "pip", "install", "--quiet", "-e", ".[dev]"]]
+    # A venv's interpreter whose pip cannot install uv (no index has it, say) and installs anything else: each call
+    # it gets is written down.
+    python, calls = tmp_path / "venv" / "bin" / "python", tmp_path / "calls"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\ncase "$*" in *uv\\>=*) exit 1;; esac\nexit 0\n')
+    python.chmod(0o755)
+    assert install.main(["-e", ".[dev]"], python=str(python)) == 0
+    assert calls.read_text().splitlines() == [f"-m pip install --quiet {install.UV}", "-m pip install --quiet -e .[dev]"]
