@@ -1,7 +1,8 @@
 """`pip install ARGS` into this interpreter's environment (a venv's), done by uv where uv can be had: the same packages (uv is
 given pip's own settings: indexes, find-links, constraints, certificate, timeout, and takes the best version across
-indexes as pip does), installed and compiled to bytecode on every core in under half pip's time. Where uv cannot be
-installed or fails, pip does it. Run by the Makefile with the venv's interpreter:
+indexes as pip does), installed and compiled to bytecode on every core in under half pip's time (`--no-compile`, as
+pip takes it: not compiled). Where uv cannot be installed or fails, pip does it, upgraded first. Run by the Makefile
+with the venv's interpreter:
 
     .venv/bin/python scripts/install.py -e ".[tensorflow]"
 """
@@ -40,10 +41,13 @@ def pip_settings(python: str) -> dict[str, str]:
     return {key: value for key, (_, value) in found.items()}
 
 
-def uv_command(python: str, settings: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+def uv_command(python: str, settings: dict[str, str], compile_bytecode: bool = True
+               ) -> tuple[list[str], dict[str, str]]:
     """uv's `pip install` command line, into `python`'s environment, and its environment, for pip's settings."""
-    command = [str(Path(python).with_name("uv")), "pip", "install", "--python", python, "--compile-bytecode",
+    command = [str(Path(python).with_name("uv")), "pip", "install", "--python", python,
                "--index-strategy", "unsafe-best-match"]  # pip's choice: the highest version any index offers
+    if compile_bytecode:
+        command.append("--compile-bytecode")
     env = dict(os.environ)
     for key, value in settings.items():
         if key in FLAGS:
@@ -58,10 +62,11 @@ def uv_command(python: str, settings: dict[str, str]) -> tuple[list[str], dict[s
 def main(args: list[str], python: str = sys.executable) -> int:
     quiet = ["--quiet"]
     if Path(python).with_name("uv").exists() or pip(python, "install", *quiet, UV).returncode == 0:
-        command, env = uv_command(python, pip_settings(python))
-        if subprocess.run([*command, *quiet, *args], env=env).returncode == 0:
+        command, env = uv_command(python, pip_settings(python), compile_bytecode="--no-compile" not in args)
+        if subprocess.run([*command, *quiet, *(a for a in args if a != "--no-compile")], env=env).returncode == 0:
             return 0
         print("scripts/install.py: uv failed; installing with pip", file=sys.stderr)
+    subprocess.run([python, "-m", "pip", "install", *quiet, "--upgrade", "pip"])  # a venv's own pip may be old
     return subprocess.run([python, "-m", "pip", "install", *quiet, *args]).returncode
 
 

@@ -260,12 +260,28 @@ def test_the_installer_gives_uv_pips_settings_and_falls_back_to_pip(tmp_path, mo
     assert ("--find-links", "/from-the-environment") in pairs and "/from-the-file" not in command
     assert ("--constraint", "/c.txt") in pairs and ("--compile-bytecode" in command)
     assert env["SSL_CERT_FILE"] == "/certs.pem" and env["UV_HTTP_TIMEOUT"] == "77"
+    assert "--compile-bytecode" not in install.uv_command(sys.executable, {}, compile_bytecode=False)[0]
 
     # A venv's interpreter whose pip cannot install uv (no index has it, say) and installs anything else: each call
-    # it gets is written down.
+    # it gets is written down. pip is upgraded, then given the arguments as they came (`--no-compile` is pip's own).
     python, calls = tmp_path / "venv" / "bin" / "python", tmp_path / "calls"
     python.parent.mkdir(parents=True)
     python.write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\ncase "$*" in *uv\\>=*) exit 1;; esac\nexit 0\n')
     python.chmod(0o755)
-    assert install.main(["-e", ".[dev]"], python=str(python)) == 0
-    assert calls.read_text().splitlines() == [f"-m pip install --quiet {install.UV}", "-m pip install --quiet -e .[dev]"]
+    assert install.main(["--no-compile", "-e", ".[dev]"], python=str(python)) == 0
+    assert calls.read_text().splitlines() == [f"-m pip install --quiet {install.UV}",
+                                              "-m pip install --quiet --upgrade pip",
+                                              "-m pip install --quiet --no-compile -e .[dev]"]
+
+    # Where the venv has uv: uv installs, `--no-compile` said by leaving out uv's own flag (uv has no such option).
+    for name in ("python", "uv"):
+        stand_in = tmp_path / "uv-venv" / "bin" / name
+        stand_in.parent.mkdir(parents=True, exist_ok=True)
+        stand_in.write_text(f'#!/bin/sh\necho "{name} $*" >> "{calls}.uv"\nexit 0\n')
+        stand_in.chmod(0o755)
+    python = tmp_path / "uv-venv" / "bin" / "python"
+    assert install.main(["--no-compile", "-e", ".[dev]"], python=str(python)) == 0
+    assert install.main(["-e", ".[tensorflow]"], python=str(python)) == 0
+    installs = [ln.split() for ln in (tmp_path / "calls.uv").read_text().splitlines() if ln.startswith("uv ")]
+    assert [(c[-2:], "--compile-bytecode" in c, "--no-compile" in c) for c in installs] == [
+        (["-e", ".[dev]"], False, False), (["-e", ".[tensorflow]"], True, False)], installs
