@@ -11,8 +11,8 @@ STAMP  := $(VENV)/.installed
 # tests. scripts/install.py installs with uv (pip's settings passed on; pip where uv cannot be had), in under half
 # pip's time. The first layer is compiled to bytecode there: where PYTHONDONTWRITEBYTECODE is set nothing writes it
 # later, and every process compiled TensorFlow's modules again (`import tensorflow` 12.7 s against 4.9). The
-# second is not (about 70 % of it is never imported): the targets that run it write the bytecode of what they
-# import (WRITE_BYTECODE), once.
+# second is not (`make test` imports about a third of its files): the targets that run it write the bytecode of
+# what they import (WRITE_BYTECODE), once.
 INSTALL := $(BIN)/python scripts/install.py
 WRITE_BYTECODE := PYTHONDONTWRITEBYTECODE=
 $(BASE): pyproject.toml
