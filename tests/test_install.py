@@ -243,7 +243,8 @@ def test_models_setup_converts_every_offline_net(capsys):
 def test_the_installer_gives_uv_pips_settings_and_falls_back_to_pip(tmp_path, monkeypatch):
     """scripts/install.py: pip's indexes, find-links, constraints, certificate and timeout (its files, then its
     environment over them) become uv's flags and environment, with pip's choice of the best version across
-    indexes; where uv cannot be installed, pip installs, with the same arguments."""
+    indexes; pip's `--no-compile` becomes uv without its bytecode flag; where uv cannot be installed, pip is
+    upgraded and installs, with the same arguments."""
     from conftest import script_module
 
     install = script_module("install")
