@@ -1,8 +1,8 @@
-"""`pip install ARGS` into this interpreter's environment (a venv's), done by uv where uv can be had: the same packages (uv is
-given pip's own settings: indexes, find-links, constraints, certificate, timeout, and takes the best version across
-indexes as pip does), installed and compiled to bytecode on every core in under half pip's time (`--no-compile`, as
-pip takes it: not compiled). Where uv cannot be installed or fails, pip does it, upgraded first. Run by the Makefile
-with the venv's interpreter:
+"""`pip install ARGS` into this interpreter's environment (a venv's), done by uv where uv can be had: the same
+packages (uv is given pip's own settings: indexes, find-links, constraints, certificate, timeout, and takes the best
+version across indexes as pip does), installed and compiled to bytecode on every core in under half pip's time
+(`--no-compile`, as pip takes it: not compiled). Where uv cannot be installed or fails, pip does it, upgraded first.
+Run by the Makefile with the venv's interpreter:
 
     .venv/bin/python scripts/install.py -e ".[tensorflow]"
 """
@@ -66,7 +66,7 @@ def main(args: list[str], python: str = sys.executable) -> int:
         if subprocess.run([*command, *quiet, *(a for a in args if a != "--no-compile")], env=env).returncode == 0:
             return 0
         print("scripts/install.py: uv failed; installing with pip", file=sys.stderr)
-    subprocess.run([python, "-m", "pip", "install", *quiet, "--upgrade", "pip"])  # a venv's own pip may be old
+    pip(python, "install", *quiet, "--upgrade", "pip")  # a venv's own pip may be old
     return subprocess.run([python, "-m", "pip", "install", *quiet, *args]).returncode
 
 
