@@ -172,19 +172,17 @@ def test_the_picture_follows_each_passage_while_it_lasts(names, media, lite0, tm
     frames, is at least twice the silences' and 1.5 times the plain dream's."""
     import mmdream
     from mmdream.core.engine import probabilities
-    from mmdream.media.ffmpeg import probe, read_video_frames
     from mmdream.media.picture import to_dream_space
 
     def mass(frames: np.ndarray, classes: list[int]) -> np.ndarray:
         return np.array([probabilities(lite0, to_dream_space(f))[0][classes].sum() for f in frames])
 
     # The plain dream as far as the last frame a passage may be followed at (a frame's dream depends only on those
-    # before it), decoded at the film's 6 fps.
+    # before it), decoded at the film's 6 fps: a film that ends in a piece of one or two frames states a lower rate.
     quiet = _between_silences(np.zeros((2 * RATE, 2), np.float32), tmp_path / "quiet.wav")
     mmdream.dream_video(_still_film(media, quiet, tmp_path / "quiet.mp4"), tmp_path / "plain.mp4", max_size=160,
                         end=LAST_FOLLOWED / 6)
-    plain = np.stack(list(read_video_frames(str(tmp_path / "plain.mp4"), probe(str(tmp_path / "plain.mp4")).video_size,
-                                            6.0)))
+    plain = decoded_frames(tmp_path / "plain.mp4", fps=6)
     assert len(plain) == LAST_FOLLOWED, len(plain)
     for name in names:
         file, places = PASSAGES[name]
