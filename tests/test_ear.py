@@ -149,17 +149,20 @@ def test_confidence_stands_against_each_classs_own_level(lite0):
     assert np.allclose(confidence(np.full(1000, 1 / 1000), lite0), 0)
 
 
+STILL_FPS = 6  # the still films' rate
+
+
 def _still_film(media: Path, sound: Path, dst: Path) -> Path:
     """The sky photo held still for 6 s over `sound`, 6 frames a second."""
     from mmdream.media.ffmpeg import ffmpeg_exe
 
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-loop", "1", "-i", str(media / "images" / "sky1024px.jpg"),
-                    "-i", str(sound), "-t", "6", "-r", "6", "-vf", "scale=320:-2", "-pix_fmt", "yuv420p",
+                    "-i", str(sound), "-t", "6", "-r", str(STILL_FPS), "-vf", "scale=320:-2", "-pix_fmt", "yuv420p",
                     "-c:v", "libx264", "-c:a", "aac", "-shortest", str(dst)], check=True)
     return dst
 
 
-LAST_FOLLOWED = 27  # frames of the still films (6 fps): the passage, 2-4 s, followed within half a second of it
+LAST_FOLLOWED = 27  # frames of the still films: the passage, 2-4 s, followed within half a second of it
 
 
 @pytest.mark.xdist_group("ear films")
@@ -178,11 +181,11 @@ def test_the_picture_follows_each_passage_while_it_lasts(names, media, lite0, tm
         return np.array([probabilities(lite0, to_dream_space(f))[0][classes].sum() for f in frames])
 
     # The plain dream as far as the last frame a passage may be followed at (a frame's dream depends only on those
-    # before it), decoded at the film's 6 fps: a film that ends in a piece of one or two frames states a lower rate.
+    # before it), decoded at the films' own rate: a film that ends in a piece of one or two frames states a lower rate.
     quiet = _between_silences(np.zeros((2 * RATE, 2), np.float32), tmp_path / "quiet.wav")
     mmdream.dream_video(_still_film(media, quiet, tmp_path / "quiet.mp4"), tmp_path / "plain.mp4", max_size=160,
-                        end=LAST_FOLLOWED / 6)
-    plain = decoded_frames(tmp_path / "plain.mp4", fps=6)
+                        end=LAST_FOLLOWED / STILL_FPS)
+    plain = decoded_frames(tmp_path / "plain.mp4", fps=STILL_FPS)
     assert len(plain) == LAST_FOLLOWED, len(plain)
     for name in names:
         file, places = PASSAGES[name]
