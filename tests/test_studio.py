@@ -587,6 +587,8 @@ def _record(tab) -> None:
 
 
 DREAMS_SCORED = 5  # dreams fetched from a Live tab, 3 frames apart
+IN_FLIGHT = 3  # a stream's frames the page may not have shown yet: 2 at the server (its live queue lets max_live + 1
+#                run, the second waiting on the stream) and a dream on its way back
 
 
 def _shown_dream(tab, url: str, frame: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -627,8 +629,9 @@ def test_live_dreams_a_browsers_camera_one_visitor_at_a_time_and_lets_go_when_it
     fast as the server makes them (its own latency: the page and its transport cost less than the dream; the
     frames/s, 5 or more on an idle 2-core host, are printed, not asserted: hosts differ), farther along their layer
     than the same page's frames at strength 0 (five, each at the size it was dreamed at: the page says which); the
-    latency it shows is the server's own measure; the depth slider moves the layer within a second, or within three
-    of the page's frames where the host is slow (no trace waited for: a new layer's first trace takes seconds); a
+    latency it shows is the server's own measure; a move of the depth slider is dreamed with the first frame that
+    brings it, without a trace (a new layer's first trace takes seconds: the server's line says which), after at most
+    the frames already on their way when it moved (IN_FLIGHT; the seconds are printed: hosts differ); a
     second visitor is told live is busy until the first page closes, which ends its stream, and the server's memory
     returns within 10 % of what it was before that stream (after an earlier visitor's stream as long, which warms
     what a process keeps for any stream: kernels for the sizes the host's dream fits to)."""
@@ -683,6 +686,7 @@ def test_live_dreams_a_browsers_camera_one_visitor_at_a_time_and_lets_go_when_it
         rate = (shown[0] - first[0]) / (time.monotonic() - t0)
         at_report = _wait_live(ann_tab, 50)  # the page at the server's line about the stream's 50th frame
         dreams = [_shown_dream(ann_tab, url, at_report[0] + 3 * k) for k in range(DREAMS_SCORED)]
+        lines_then = len(printed)
         ann_tab.locator("#live-depth input[type=number]").fill("0.9")
         ann_tab.locator("#live-depth input[type=number]").press("Enter")
         moved, frames_then = time.monotonic(), _live_status(ann_tab)[0]
@@ -708,13 +712,17 @@ def test_live_dreams_a_browsers_camera_one_visitor_at_a_time_and_lets_go_when_it
     finally:
         browser.close()
     server_latency = [float(re.search(r"mean latency ([0-9]+) ms", ln)[1]) for ln in printed if " at frame 50:" in ln]
+    change = next(ln.strip() for ln in printed[lines_then:] if f" dreams {layer_after[0]} from frame " in ln)
     print(f"live: {rate:.1f} frames/s in the page, latency shown {at_report[2]:.0f} ms at frame {at_report[0]}, the "
           f"server's mean {server_latency[-1]:.0f} ms at frame 50; layer {shown[3]} -> {layer_after[0]} in "
-          f"{layer_after[1]:.2f} s ({layer_after[2]} frames); RSS {before:.0f} MiB before the stream, {after:.0f} after")
+          f"{layer_after[1]:.2f} s ({layer_after[2]} frames; the server: {change.split(' ', 3)[3]}); RSS {before:.0f} MiB "
+          f"before the stream, {after:.0f} after")
     # measured: 0.69-0.73 of the server's pace on an idle host and in CI, 0.53 with both cores taken by busy loops
     assert rate >= 0.4 * 1000 / server_latency[-1], (rate, server_latency)
-    assert (layer_after[1] < 1.0 or layer_after[2] <= 3) and layer_after[0] != shown[3], (layer_after, rate)
-    assert any(f"dreams {layer_after[0]}" in line for line in printed), printed[-5:]
+    assert layer_after[0] != shown[3], layer_after
+    first, changed = (int(n) for n in re.search(r"from frame (\d+) \(controls changed at frame (\d+);", change).groups())
+    assert first == changed and "no trace" in change, change  # dreamed with the frame that brought it, untraced
+    assert first - frames_then <= IN_FLIGHT, (change, frames_then)
     assert abs(at_report[2] - server_latency[-1]) <= 0.2 * server_latency[-1], (at_report, server_latency)
     assert after <= 1.1 * before, (before, after)
     assert bob_frames[0] >= 5

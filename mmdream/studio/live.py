@@ -38,6 +38,7 @@ class Stream:
     latency_sum: float = 0.0  # seconds from a frame's arrival to its dream, summed after the first frame
     done_at: deque = field(default_factory=lambda: deque(maxlen=30))  # when each recent dream was handed back
     dreamed_layer: str | None = None  # the layer the last dream was at (the server says when it changes)
+    controls_at: int = 0  # the frame the page's controls last changed with
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rate(self) -> float:
@@ -53,6 +54,13 @@ class Stream:
 
     def layer(self) -> str:
         return self.dreamer.performance.layer or "the net's own layers"
+
+    def layer_change(self) -> str:
+        """The server's line when the layer dreamed changes: from which frame, the frame the controls changed with
+        (the same one where a slider's change is dreamed as it comes), and whether that dream waited for a trace."""
+        first = self.dreamer.dreams[-1]
+        return (f"dreams {self.layer()} from frame {self.frames} (controls changed at frame {self.controls_at}; "
+                f"{1000 * first['seconds']:.0f} ms, {'traced' if first['traced'] else 'no trace'})")
 
     def mean_latency_ms(self) -> float:
         """A frame's arrival to its dream, averaged over the stream after its first frame (which starts it)."""
@@ -88,12 +96,13 @@ class LiveStreams:
         arrived = time.perf_counter()
         stream = self._stream(session, rgb, net, max_size)
         with stream.lock:  # a page that sends faster than its dreams come back waits its turn
-            stream.controls.set(depth, strength, steps)
-            frame = _fitted(rgb, stream.size)
-            out = stream.dreamer.dream(stream.frames, frame)
+            if stream.controls.now() != (depth, strength, steps):
+                stream.controls.set(depth, strength, steps)
+                stream.controls_at = stream.frames
+            out = stream.dreamer.dream(stream.frames, _fitted(rgb, stream.size))
             if stream.dreamed_layer != stream.layer():
                 stream.dreamed_layer = stream.layer()
-                print(f"mmdream live: {session[:8]} dreams {stream.layer()} from frame {stream.frames}", flush=True)
+                print(f"mmdream live: {session[:8]} {stream.layer_change()}", flush=True)
             stream.frames += 1
             stream.last = time.monotonic()
             stream.latency_sum += time.perf_counter() - arrived if stream.frames > 1 else 0.0
