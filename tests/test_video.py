@@ -378,3 +378,29 @@ def test_a_film_is_the_same_bytes_as_before_the_host_stages_left_the_frames_path
         assert proc.returncode == 0, stderr[-2000:]
         assert f"package: {package / 'mmdream' / '__init__.py'}" in stderr, stderr[:500]
     assert hashlib.sha256(films["now"].read_bytes()).digest() == hashlib.sha256(films["before"].read_bytes()).digest()
+
+
+@pytest.mark.parametrize("cuts", [(7, 9, 25), (1, 2, 24)], ids=["short pieces within and at the end", "at the start"])
+def test_pieces_of_one_or_two_frames_join_at_the_films_frame_rate(tmp_path, cuts):
+    """Pieces too short for x264's B-frames (a cut a frame or two after another, or a film's last second of one or
+    two frames) join with the others into one stream: decode times that rise a frame at a time and never pass a
+    picture's time, the film's stated rate its own, and every frame read back once, in order, at that rate."""
+    from mmdream.media.ffmpeg import ffmpeg_exe, probe
+    from mmdream.pipelines.film.encode import PieceEncoder, mux
+
+    fps, n = 6.0, 26
+    encoder = PieceEncoder(tmp_path / "pieces", (96, 64), fps)
+    for i in range(n):  # frame i is grey level 9 i: which frame a decoded one is
+        encoder.write(np.full((64, 96, 3), 9 * i, np.uint8), i, cold=i in cuts)
+    encoder.close()
+    assert 1 in {int(b.stem) - int(a.stem) for a, b in zip(encoder.pieces(), encoder.pieces()[1:])}
+    film = tmp_path / "film.mp4"
+    mux(encoder.pieces(), fps, n, None, film)
+    packets = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(film), "-map", "0:v", "-c", "copy", "-f",
+                              "framecrc", "-"], capture_output=True, text=True, check=True).stdout
+    dts, pts = zip(*[(int(r.split(",")[1]), int(r.split(",")[2])) for r in packets.splitlines() if r[0] != "#"])
+    steps = {b - a for a, b in zip(dts, dts[1:])}
+    assert len(dts) == n and len(steps) == 1 and steps.pop() > 0 and all(d <= p for d, p in zip(dts, pts)), (dts, pts)
+    assert probe(str(film)).fps == fps
+    levels = decoded_frames(film)[:, 32, 48, 0].astype(int)
+    assert np.abs(levels - 9 * np.arange(n)).max() <= 3, levels

@@ -39,7 +39,7 @@ from mmdream.checks import ClusterOptions
 from mmdream.core.backend import onednn_isa_cap
 from mmdream.errors import UserError
 from mmdream.media.flow import FlowEstimator, flicker
-from mmdream.pipelines.film.encode import PieceEncoder, mux, open_encoder, write_contact_sheet
+from mmdream.pipelines.film.encode import PieceEncoder, finish_piece, mux, open_encoder, write_contact_sheet
 from mmdream.pipelines.film.frames import StopSignal, background, dream_frames, film_frames
 from mmdream.pipelines.film.options import FilmOptions
 from mmdream.pipelines.film.parcel import Parcel, pack, unpack
@@ -548,7 +548,7 @@ def _cross_fade(folder: Path, before: Segment, seg: Segment, seg_rows: list[dict
     encoder = open_encoder(path, size, fps)
     for frame in faded:
         encoder.write_frame(np.ascontiguousarray(frame))
-    encoder.close()
+    finish_piece(encoder, path, len(faded))
     shown = [tail[0], *faded, *head[n:n + 1]]  # what the film shows from frame first - 1 on
     flow, flick = FlowEstimator(), []
     for j in range(1, min(len(shown), len(inputs))):

@@ -23,6 +23,27 @@ X264_PRESET = "veryfast"
 # A piece also starts every second of film (by frame index, so the pieces are the same on every machine and in every
 # run): a render resumes from the last piece start, with no frame kept as a picture (see WorkFolder).
 PIECE_SECONDS = 1.0
+# x264's B-frame pyramid (veryfast: 3 B-frames, pyramid on) has a decoder wait two frames: a piece of three frames or
+# more starts its decode times two frames before its first picture, a shorter one (no B-frame) with none. Joined as
+# they are, the decode times after a short piece step back, which ffmpeg and players read as a lower frame rate (26
+# frames at 6 fps stated 5.57); a short piece is rewritten (its bytes copied) with the same wait.
+DECODE_DELAY_FRAMES = 2
+
+
+def finish_piece(encoder, path: Path, frames: int) -> None:
+    """Close a piece's encoder, then give a piece of `frames` <= DECODE_DELAY_FRAMES the others' decode wait, so
+    pieces join into a stream whose decode times rise a frame at a time."""
+    encoder.close()
+    if not 0 < frames <= DECODE_DELAY_FRAMES:
+        return
+    shifted = path.with_name(f".{path.name}.dts.mp4")
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-map", "0", "-c", "copy",
+           "-bsf:v", f"setts=dts=DTS-{DECODE_DELAY_FRAMES}*DURATION", str(shifted)]
+    done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        shifted.unlink(missing_ok=True)
+        raise RuntimeError(f"ffmpeg could not rewrite {path}'s decode times: {done.stderr.strip()[-500:]}")
+    shifted.replace(path)
 
 
 def open_encoder(path: Path, size: tuple[int, int], fps: float):
@@ -52,7 +73,7 @@ class PieceEncoder:
         for piece in folder.glob("*"):
             if not (piece.suffix == ".mp4" and piece.stem.isdigit() and int(piece.stem) < keep_before):
                 piece.unlink()
-        self.current = None
+        self.current, self.path, self.frames = None, None, 0  # the open piece's encoder, file and frames so far
         self._closer = ThreadPoolExecutor(1, thread_name_prefix="mmdream-piece")
         self._closing: Future | None = None
 
@@ -62,8 +83,10 @@ class PieceEncoder:
         started = cold or self.current is None or index % self.every == 0
         if started:
             self._close_behind(after_closing)
-            self.current = open_encoder(self.folder / f"{index:07d}.mp4", self.size, self.fps)
+            self.path, self.frames = self.folder / f"{index:07d}.mp4", 0
+            self.current = open_encoder(self.path, self.size, self.fps)
         self.current.write_frame(np.ascontiguousarray(rgb))
+        self.frames += 1
         return started
 
     def close(self) -> None:
@@ -78,7 +101,7 @@ class PieceEncoder:
         self._wait()  # the piece before closed first: its error surfaces, and two tails never pile up
         piece, self.current = self.current, None
         if piece is not None or then is not None:
-            self._closing = self._closer.submit(_closed, piece, then)
+            self._closing = self._closer.submit(_closed, piece, self.path, self.frames, then)
 
     def _wait(self) -> None:
         closing, self._closing = self._closing, None
@@ -89,9 +112,9 @@ class PieceEncoder:
         return sorted(self.folder.glob("*.mp4"))
 
 
-def _closed(piece, then: Callable[[], None] | None) -> None:
+def _closed(piece, path: Path, frames: int, then: Callable[[], None] | None) -> None:
     if piece is not None:
-        piece.close()
+        finish_piece(piece, path, frames)
     if then is not None:
         then()
 
