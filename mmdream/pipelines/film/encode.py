@@ -36,14 +36,12 @@ def finish_piece(encoder, path: Path, frames: int) -> None:
     encoder.close()
     if not 0 < frames <= DECODE_DELAY_FRAMES:
         return
-    shifted = path.with_name(f".{path.name}.dts.mp4")
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-map", "0", "-c", "copy",
-           "-bsf:v", f"setts=dts=DTS-{DECODE_DELAY_FRAMES}*DURATION", str(shifted)]
-    done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        shifted.unlink(missing_ok=True)
-        raise RuntimeError(f"ffmpeg could not rewrite {path}'s decode times: {done.stderr.strip()[-500:]}")
-    shifted.replace(path)
+    with atomic_output(path) as shifted:
+        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-map", "0", "-c", "copy",
+               "-bsf:v", f"setts=dts=DTS-{DECODE_DELAY_FRAMES}*DURATION", str(shifted)]
+        done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise RuntimeError(f"ffmpeg could not rewrite {path}'s decode times: {done.stderr.strip()[-500:]}")
 
 
 def open_encoder(path: Path, size: tuple[int, int], fps: float):
