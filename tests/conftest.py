@@ -268,12 +268,12 @@ def small_classifier(path: Path, rescale: bool = True) -> Path:
     return path
 
 
-def decoded_frames(path: Path, fps: float | None = None) -> np.ndarray:
-    """Every decoded frame of a film, stacked (small films only), at `fps` (default: the rate the file states)."""
+def decoded_frames(path: Path) -> np.ndarray:
+    """Every decoded frame of a film, stacked (small films only)."""
     from mmdream.media.ffmpeg import probe, read_video_frames
 
     info = probe(str(path))
-    return np.stack(list(read_video_frames(str(path), info.video_size, fps or info.fps)))
+    return np.stack(list(read_video_frames(str(path), info.video_size, info.fps)))
 
 
 def frame_changes(out: Path, src: Path) -> np.ndarray:

@@ -181,11 +181,11 @@ def test_the_picture_follows_each_passage_while_it_lasts(names, media, lite0, tm
         return np.array([probabilities(lite0, to_dream_space(f))[0][classes].sum() for f in frames])
 
     # The plain dream as far as the last frame a passage may be followed at (a frame's dream depends only on those
-    # before it), decoded at the films' own rate: a film that ends in a piece of one or two frames states a lower rate.
+    # before it).
     quiet = _between_silences(np.zeros((2 * RATE, 2), np.float32), tmp_path / "quiet.wav")
     mmdream.dream_video(_still_film(media, quiet, tmp_path / "quiet.mp4"), tmp_path / "plain.mp4", max_size=160,
                         end=LAST_FOLLOWED / STILL_FPS)
-    plain = decoded_frames(tmp_path / "plain.mp4", fps=STILL_FPS)
+    plain = decoded_frames(tmp_path / "plain.mp4")
     assert len(plain) == LAST_FOLLOWED, len(plain)
     for name in names:
         file, places = PASSAGES[name]
