@@ -24,6 +24,25 @@ from mmdream.pipelines.live.session import LiveOptions
 pytestmark = pytest.mark.serial  # real time, measured against this host's own speed: alone on the host
 
 
+def _kept_busy(r: dict) -> None:
+    """The network was kept dreaming, measured against this host's own speed in the session itself: of the frames
+    after its first dream (those not shown raw), at least 0.6 of the warm dreams they had room for, one a turn
+    (a warm dream's mean seconds, its flow included) where a turn is longer than a frame's interval; and a warm
+    dream cost what the steps timed before the source opened predict, within 4x (a dream that traced again, or
+    waited on something, costs tens of times that). A fixed count failed on a host at a slow hour: 4 dreams of
+    72 frames, each 0.7 s, the network busy."""
+    step = {float(k): v for k, v in r["step_seconds_before"].items()}
+    warm = [d for d in r["per_dream"] if not d["cold"]]
+    turn = float(np.mean([d["seconds"] + d["flow_s"] for d in warm]))
+    after = sum(f["shown"] != "raw" for f in r["per_frame"])
+    room = after / max(1.0, turn * r["fps"])
+    over = [d["seconds"] / (d["steps"] * step[d["scale"]]) for d in warm]
+    print(f"{len(warm)} warm dreams, room for {room:.1f} ({after} frames at {turn * 1000:.0f} ms a turn); a dream "
+          f"{np.median(over):.2f}x its steps timed before; first dream {r['first_dream_s']:.2f} s")
+    assert len(warm) >= 0.6 * room, (len(warm), room, turn)
+    assert np.median(over) <= 4.0, (np.median(over), step)
+
+
 def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_path):
     out, rep = tmp_path / "live.mp4", tmp_path / "live.json"
     src = media / "video" / "big_buck_bunny_0_30.webm"
@@ -31,7 +50,7 @@ def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_pat
     r = json.loads(rep.read_text())
     assert r["frames_in"] == r["frames_out"] == 72 == len(decoded_frames(out))  # 3 s at 24 fps: none dropped
     assert 2.9 <= r["seconds"] < 4.0, r["seconds"]  # the file came at its own pace, and the session kept it
-    assert r["dreamed_frames"] >= 24, r["dreamed_frames"]  # the network dreamed at least one in three
+    _kept_busy(r)  # here 40-62 warm dreams, room for 44-67; three busy loops beside it: 8 of 11
     shown = [row["shown"] for row in r["per_frame"]]
     raw = shown.count("raw")
     assert "raw" not in shown[raw:], shown  # raw only before the first dream, never after
@@ -39,7 +58,9 @@ def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_pat
     # source opened: the file comes at its own pace from the first frame (ffmpeg's -re bursts ~9 frames first);
     # four frames' slack for the three threads' turns at the interpreter
     assert raw <= max(0.0, r["first_dream_s"] - LiveOptions.deadline) * 24 + 4, (raw, r["first_dream_s"])
-    assert r["first_dream_s"] < 1.0, r["first_dream_s"]
+    # the cold pyramid (2 octaves of 4 steps at most full size) traced before the source opened: a first dream that
+    # traced would take seconds, tens of full-size steps timed before the source (here 0.47 s, a step 0.05 s)
+    assert r["first_dream_s"] < 20 * r["step_seconds_before"]["1.0"], r["first_dream_s"]
     assert r["latency_p95_s"] <= 0.3 and r["latency_max_s"] < 1.0, (r["latency_p95_s"], r["latency_max_s"])
     late = [row["latency_s"] for row in r["per_frame"][-24:]]
     assert np.mean(late) <= 0.2, late  # no growing lag: the last second is as prompt as the deadline allows
@@ -191,7 +212,8 @@ def test_live_reads_a_stream_from_the_network(media, tmp_path):
         sender.wait(timeout=30)
     r = json.loads(rep.read_text())
     assert r["frames_in"] == r["frames_out"] == len(decoded_frames(out)) >= 30, r["frames_out"]  # 2 s at 20 fps
-    assert r["size"] == [160, 90] and r["dreamed_frames"] >= 10
+    assert r["size"] == [160, 90]
+    _kept_busy(r)
 
 
 def _until_said(said, proc, words: str, limit: float = 120.0) -> str:
