@@ -25,21 +25,21 @@ pytestmark = pytest.mark.serial  # real time, measured against this host's own s
 
 
 def _kept_busy(r: dict) -> None:
-    """The network was kept dreaming, measured against this host's own speed in the session itself: of the frames
-    after its first dream (those not shown raw), at least 0.6 of the warm dreams they had room for, one a turn
-    (a warm dream's mean seconds, its flow included) where a turn is longer than a frame's interval; and a warm
-    dream cost what the steps timed before the source opened predict, within 4x (a dream that traced again, or
-    waited on something, costs tens of times that). A fixed count failed on a host at a slow hour: 4 dreams of
-    72 frames, each 0.7 s, the network busy."""
+    """The network was kept dreaming, measured against the session itself: of the stream's time after its first
+    dream (the frames not shown raw, at the stream's rate), at least 0.6 was taken by the later dreams, each its
+    seconds with its flow, or a frame's interval where it was quicker (one dream a frame at most); a dream after a
+    jump in the picture starts cold and costs a pyramid, and counts as well. And a warm dream cost what the steps
+    timed before the source opened predict, within 4x (a dream that traced again, or waited on something, costs
+    tens of times that). A fixed count failed on a host at a slow hour (4 dreams of 72 frames, each 0.7 s, the
+    network busy), and a count of warm dreams alone where the stream's second dream was cold (0.76 s: 5 warm)."""
     step = {float(k): v for k, v in r["step_seconds_before"].items()}
     warm = [d for d in r["per_dream"] if not d["cold"]]
-    turn = float(np.mean([d["seconds"] + d["flow_s"] for d in warm]))
-    after = sum(f["shown"] != "raw" for f in r["per_frame"])
-    room = after / max(1.0, turn * r["fps"])
+    window = sum(f["shown"] != "raw" for f in r["per_frame"]) / r["fps"]
+    taken = sum(max(d["seconds"] + d["flow_s"], 1 / r["fps"]) for d in r["per_dream"][1:])
     over = [d["seconds"] / (d["steps"] * step[d["scale"]]) for d in warm]
-    print(f"{len(warm)} warm dreams, room for {room:.1f} ({after} frames at {turn * 1000:.0f} ms a turn); a dream "
-          f"{np.median(over):.2f}x its steps timed before; first dream {r['first_dream_s']:.2f} s")
-    assert len(warm) >= 0.6 * room, (len(warm), room, turn)
+    print(f"{len(r['per_dream']) - 1} dreams after the first ({len(warm)} warm) took {taken:.2f} s of {window:.2f} s; "
+          f"a warm dream {np.median(over):.2f}x its steps timed before; first dream {r['first_dream_s']:.2f} s")
+    assert taken >= 0.6 * window, (taken, window, [(d["frame"], d["seconds"], d["cold"]) for d in r["per_dream"]])
     assert np.median(over) <= 4.0, (np.median(over), step)
 
 
@@ -50,7 +50,7 @@ def test_live_realtime_file_keeps_every_frame_within_the_deadline(media, tmp_pat
     r = json.loads(rep.read_text())
     assert r["frames_in"] == r["frames_out"] == 72 == len(decoded_frames(out))  # 3 s at 24 fps: none dropped
     assert 2.9 <= r["seconds"] < 4.0, r["seconds"]  # the file came at its own pace, and the session kept it
-    _kept_busy(r)  # here 40-62 warm dreams, room for 44-67; three busy loops beside it: 8 of 11
+    _kept_busy(r)  # here 0.94-0.98 of the time, three busy loops beside it too; 0.1 s idle after each dream: 0.46
     shown = [row["shown"] for row in r["per_frame"]]
     raw = shown.count("raw")
     assert "raw" not in shown[raw:], shown  # raw only before the first dream, never after
