@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,14 +210,17 @@ def one_machine(two_clips) -> tuple[Path, dict]:
     return out, json.loads(rep.read_text())
 
 
-def _same_film(out: Path, reference: Path, streams: tuple[str, ...] = ("v", "a")) -> None:
+def _same_film(out: Path, reference: Path, streams: tuple[str, ...] = ("v", "a"),
+               explain: Callable[[], str] | None = None) -> None:
+    """`explain()`: what the failure message adds where the frames differ."""
     from mmdream.media.ffmpeg import probe
 
     for stream in streams:
         ours, theirs = framemd5(out, stream), framemd5(reference, stream)
         assert len(ours) == len(theirs) > 0
         differ = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
-        assert not differ, f"{len(differ)} {stream} frames differ from the one-machine film, first {differ[:5]}"
+        assert not differ, (f"{len(differ)} {stream} frames differ from {reference.name}, first {differ[:5]}"
+                            + (f"; {explain()}" if explain else ""))
     if "a" in streams:  # a silent film's length is its frames'
         assert abs(probe(str(out)).duration - probe(str(reference)).duration) <= 1 / 20
 
@@ -270,7 +274,32 @@ def test_ray_auto_does_not_wait_on_an_address_a_killed_ray_start_left(tmp_path, 
     assert time.perf_counter() - t0 < 3.0
 
 
-STRETCH = ["--end", "3", "--max-segment", "10", *SMALL]  # 60 frames of one shot: six segments
+# 60 frames of one shot: six segments; the work folder kept, so a seam that differs names its task's frames
+STRETCH = ["--end", "3", "--max-segment", "10", "--keep-work", *SMALL]
+
+
+def _seam_arrays(ours: Path, theirs: Path, reports: tuple[dict, dict]) -> str:
+    """Where two renders of the stretch differ in the frames the head cross-fades: each segment's head and tail as
+    its task returned them (`NNNN.edges.npz` in the kept work folders `ours` and `theirs`), with the worker process
+    of each side. A seam's film frames blend two tasks' frames, and x264 spreads a one-level change over the frames
+    that follow it, so the film alone names neither the task nor the size of the change."""
+    import numpy as np
+
+    workers = [{s["index"]: f"pid {s['worker']['pid']} ({s['worker'].get('isa')})" for s in r["segments"]}
+               for r in reports]
+    found = []
+    for path in sorted((theirs / "segments").glob("*.edges.npz")):
+        k = int(path.name[:4])
+        seg = json.loads(path.with_name(f"{k:04d}.json").read_text())["segment"]
+        with np.load(path) as a, np.load(ours / "segments" / path.name) as b:
+            for part, start in (("head", seg["first"]), ("tail", seg["end"] - 1)):
+                if part in a.files:
+                    d = np.abs(a[part].astype(np.int16) - b[part].astype(np.int16))
+                    frames = [start + int(i) for i in np.flatnonzero(d.reshape(len(d), -1).max(axis=1))]
+                    if frames:
+                        found.append(f"segment {k}'s {part} at frames {frames} ({int((d > 0).sum())} values, up to "
+                                     f"{int(d.max())} levels; ours on {workers[0][k]}, theirs on {workers[1][k]})")
+    return "; ".join(found) or "every segment's head and tail equal"
 
 
 @pytest.fixture(scope="module")
@@ -448,7 +477,9 @@ def test_an_interrupted_cluster_render_keeps_finished_segments(media, stretch, r
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(rep.read_text())
     assert {s["index"] for s in report["segments"] if s["resumed"]} == kept  # never rendered again
-    _same_film(out, stretch[0])
+    _same_film(out, stretch[0], explain=lambda: _seam_arrays(out.with_name(".resumed.mmdream-work"),
+                                                             stretch[0].with_name(".long.mmdream-work"),
+                                                             (report, stretch[1])))
 
 
 def test_a_task_that_fails_on_bad_input_says_so_in_one_line_naming_its_segment(two_clips, running_cluster,
