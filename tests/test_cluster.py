@@ -278,27 +278,33 @@ def test_ray_auto_does_not_wait_on_an_address_a_killed_ray_start_left(tmp_path, 
 STRETCH = ["--end", "3", "--max-segment", "10", "--keep-work", *SMALL]
 
 
-def _seam_arrays(ours: Path, theirs: Path, reports: tuple[dict, dict]) -> str:
-    """Where two renders of the stretch differ in the frames the head cross-fades: each segment's head and tail as
-    its task returned them (`NNNN.edges.npz` in the kept work folders `ours` and `theirs`), with the worker process
-    of each side. A seam's film frames blend two tasks' frames, and x264 spreads a one-level change over the frames
-    that follow it, so the film alone names neither the task nor the size of the change."""
+def _seam_arrays(ours: tuple[Path, dict], theirs: tuple[Path, dict]) -> str:
+    """Where two renders of the stretch, each a (film, report) pair, differ in the frames the head cross-fades:
+    each segment's head and tail as its task returned them (`NNNN.edges.npz` in their kept work folders), with the
+    worker process of each side. A seam's film frames blend two tasks' frames, and x264 spreads a one-level change
+    over the frames that follow it, so the film alone names neither the task nor the size of the change."""
     import numpy as np
 
-    workers = [{s["index"]: f"pid {s['worker']['pid']} ({s['worker'].get('isa')})" for s in r["segments"]}
-               for r in reports]
+    from mmdream.checks import work_folder
+
+    def worker(s: dict) -> str:
+        return f"pid {s['worker']['pid']} ({s['worker'].get('isa')})"
+
+    mine = {s["index"]: s for s in ours[1]["segments"]}
     found = []
-    for path in sorted((theirs / "segments").glob("*.edges.npz")):
-        k = int(path.name[:4])
-        seg = json.loads(path.with_name(f"{k:04d}.json").read_text())["segment"]
-        with np.load(path) as a, np.load(ours / "segments" / path.name) as b:
+    for seg in theirs[1]["segments"]:
+        k, name = seg["index"], f"segments/{seg['index']:04d}.edges.npz"
+        path = work_folder(theirs[0]) / name
+        if not path.exists():  # neither head nor tail: a film of one segment
+            continue
+        with np.load(path) as a, np.load(work_folder(ours[0]) / name) as b:
             for part, start in (("head", seg["first"]), ("tail", seg["end"] - 1)):
                 if part in a.files:
                     d = np.abs(a[part].astype(np.int16) - b[part].astype(np.int16))
                     frames = [start + int(i) for i in np.flatnonzero(d.reshape(len(d), -1).max(axis=1))]
                     if frames:
                         found.append(f"segment {k}'s {part} at frames {frames} ({int((d > 0).sum())} values, up to "
-                                     f"{int(d.max())} levels; ours on {workers[0][k]}, theirs on {workers[1][k]})")
+                                     f"{int(d.max())} levels; ours on {worker(mine[k])}, theirs on {worker(seg)})")
     return "; ".join(found) or "every segment's head and tail equal"
 
 
@@ -477,9 +483,7 @@ def test_an_interrupted_cluster_render_keeps_finished_segments(media, stretch, r
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(rep.read_text())
     assert {s["index"] for s in report["segments"] if s["resumed"]} == kept  # never rendered again
-    _same_film(out, stretch[0], explain=lambda: _seam_arrays(out.with_name(".resumed.mmdream-work"),
-                                                             stretch[0].with_name(".long.mmdream-work"),
-                                                             (report, stretch[1])))
+    _same_film(out, stretch[0], explain=lambda: _seam_arrays((out, report), stretch))
 
 
 def test_a_task_that_fails_on_bad_input_says_so_in_one_line_naming_its_segment(two_clips, running_cluster,
